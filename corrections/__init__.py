@@ -1,0 +1,131 @@
+"""corrections: community-corrections supervision backend (社区矫正)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+__version__ = "0.1.0"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the WSGI app. ``config`` overrides everything else (tests pass theirs here)."""
+    from corrections import config as config_module
+    from corrections.core import request_context, rules
+    from corrections.core.clock import SystemClock
+    from corrections.core.db import configure_sqlite, db
+    from corrections.core.errors import register_error_handlers
+    from corrections.extensions import api, migrate
+
+    instance_path = (config or {}).get("INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, static_folder=None,
+                instance_path=str(Path(instance_path).resolve()) if instance_path else None)
+    config_module.load(app, config)
+    app.json.ensure_ascii = False  # Chinese labels readable as they are
+    logging.basicConfig(level=app.config["LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    _import_models()
+    app.extensions["corrections.rules"] = rules.load_all(Path(app.config["RULES_DIR"]))
+    app.extensions["corrections.clock"] = app.config.get("CLOCK") or SystemClock()
+
+    app.config.update(
+        API_TITLE="corrections 社区矫正 API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=None,  # served by corrections.web with a declared permission
+    )
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    api.init_app(app, spec_kwargs={
+        "info": {"description": "Community-corrections supervision (社区矫正). Every error is "
+                                "application/problem+json (RFC 9457)."},
+    })
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer",
+                       "description": "Token from POST /api/v1/auth/token"})
+    _register_blueprints(app, api)
+    register_error_handlers(app)
+    request_context.init_app(app)
+    _register_transaction_handling(app)
+    _register_security_headers(app)
+    _install_actor_loader(app)
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
+    return app
+
+
+def _import_models() -> None:
+    """Import every model and rules schema so metadata and the rules registry are complete."""
+    from corrections.audit import models as _audit  # noqa: F401
+    from corrections.org import models as _org  # noqa: F401
+    from corrections.persons import models as _persons  # noqa: F401
+    from corrections.persons import rules as _person_rules  # noqa: F401
+
+
+def _register_blueprints(app: Flask, api) -> None:
+    from corrections.audit.views import blp as audit_blp
+    from corrections.org.views import auth_blp, units_blp
+    from corrections.persons.views import blp as persons_blp
+    from corrections.web.views import blp as web_blp
+
+    for blp in (auth_blp, units_blp, persons_blp, audit_blp):
+        api.register_blueprint(blp)
+    app.register_blueprint(web_blp)
+
+
+def _register_transaction_handling(app: Flask) -> None:
+    """One request, one transaction: commit on success, roll back on any error.
+
+    Views and services never commit; this is the outermost use case of an HTTP request.
+    After the commit, freshly written audit rows are sealed into the hash chain.
+    """
+    from corrections.audit.service import seal_pending
+    from corrections.core.db import db
+
+    log = logging.getLogger("corrections.transactions")
+
+    @app.after_request
+    def _finish_transaction(response):
+        session = db.session
+        wrote_audit = session.info.pop("audit_written", False)
+        if response.status_code >= 400:
+            session.rollback()
+            return response
+        session.commit()
+        if wrote_audit and app.config["AUDIT_SEAL_AFTER_REQUEST"]:
+            try:
+                seal_pending(session)
+                session.commit()
+            except Exception:  # the rows stay unsealed and the next pass seals them
+                session.rollback()
+                log.exception("sealing the audit trail failed")
+        return response
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith("/api/v1/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+            response.headers.setdefault("Content-Security-Policy",
+                                        "default-src 'none'; frame-ancestors 'none'")
+        return response
+
+
+def _install_actor_loader(app: Flask) -> None:
+    from corrections.core.db import db
+    from corrections.org.service import load_actor
+
+    app.extensions["corrections.actor_loader"] = lambda token: load_actor(db.session, token)

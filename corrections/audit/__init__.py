@@ -1,0 +1,1 @@
+"""Append-only audit trail with a SHA-256 hash chain."""

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from corrections.core.db import db
+from corrections.core.ids import BigId
+from corrections.core.types import UTCDateTime
+
+
+class AuditEntry(db.Model):
+    """One audited action. Rows are inserted by requests and sealed into the chain later.
+
+    ``seq``, ``prev_hash`` and ``hash`` are set by :func:`corrections.audit.service.seal_pending`
+    in one ordered pass, so concurrent writers never wait on each other for the chain.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    actor_username: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str | None] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    juvenile: Mapped[bool] = mapped_column(Boolean, default=False)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    seq: Mapped[int | None] = mapped_column(BigId, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_entries_subject", "subject_type", "subject_id"),
+        Index(
+            "ix_audit_entries_unsealed", "id",
+            postgresql_where=text("seq IS NULL"), sqlite_where=text("seq IS NULL"),
+        ),
+    )
+
+
+class AuditChainHead(db.Model):
+    """The last sealed link; a truncated tail no longer matches it."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigId, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

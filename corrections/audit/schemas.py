@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from corrections.core.schemas import PageQuerySchema, page_of
+
+
+class AuditQuerySchema(PageQuerySchema):
+    actor = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
+                             metadata={"description": "Username of the actor"})
+    action = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    subject_type = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
+    subject_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    juvenile = ma.fields.Boolean()
+    since = ma.fields.AwareDateTime(metadata={"description": "Inclusive lower bound"})
+    until = ma.fields.AwareDateTime(metadata={"description": "Exclusive upper bound"})
+
+
+class AuditEntrySchema(ma.Schema):
+    id = ma.fields.Integer()
+    seq = ma.fields.Integer(allow_none=True)
+    occurred_at = ma.fields.DateTime()
+    actor_id = ma.fields.Integer(allow_none=True)
+    actor_username = ma.fields.String()
+    actor_role = ma.fields.String(allow_none=True)
+    action = ma.fields.String()
+    subject_type = ma.fields.String(allow_none=True)
+    subject_id = ma.fields.String(allow_none=True)
+    juvenile = ma.fields.Boolean()
+    request_id = ma.fields.String(allow_none=True)
+    client_addr = ma.fields.String(allow_none=True)
+    detail = ma.fields.Dict(allow_none=True)
+    prev_hash = ma.fields.String(allow_none=True)
+    hash = ma.fields.String(allow_none=True)
+
+
+AuditPageSchema = page_of(AuditEntrySchema, "AuditPageSchema")

@@ -1,0 +1,242 @@
+"""Recording, sealing and verifying the audit trail.
+
+Writers only INSERT rows (no lock, no read of the previous row). :func:`seal_pending` then
+assigns ``seq`` and chains the hashes of all unsealed rows in one pass, holding the single
+``audit_chain_head`` row locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a second sealer simply
+skips; SQLite serialises writers anyway). The chain order is the sealing order, so a row whose
+transaction commits late is sealed in the next pass rather than lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from corrections.audit.models import AuditChainHead, AuditEntry
+from corrections.core.auth import Actor
+from corrections.core.clock import now_utc
+from corrections.core.request_context import client_addr, request_id
+
+GENESIS_HASH = "0" * 64
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    subject_type: str | None = None,
+    subject_id: Any = None,
+    juvenile: bool = False,
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Add one audit row to the current transaction.
+
+    ``detail`` must never carry personal data: field names, ids and codes only.
+    """
+    record_many(
+        session, actor=actor, action=action, subjects=[(subject_type, subject_id, juvenile)],
+        detail=detail, now=now,
+    )
+
+
+def record_many(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    subjects: Iterable[tuple[str | None, Any, bool]],
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Add one audit row per subject (e.g. every person a list page showed)."""
+    at = now or now_utc()
+    rid, addr = request_id(), client_addr()
+    rows = [
+        {
+            "occurred_at": at,
+            "actor_id": actor.user_id,
+            "actor_username": actor.username,
+            "actor_role": actor.role.value if actor.role else None,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": None if subject_id is None else str(subject_id),
+            "juvenile": bool(juvenile),
+            "request_id": rid,
+            "client_addr": addr,
+            "detail": detail,
+        }
+        for subject_type, subject_id, juvenile in subjects
+    ]
+    if rows:
+        session.execute(AuditEntry.__table__.insert(), rows)
+        session.info["audit_written"] = True
+
+
+def entry_hash(entry: AuditEntry, seq: int, prev_hash: str) -> str:
+    payload = {
+        "id": entry.id,
+        "seq": seq,
+        "prev": prev_hash,
+        "occurred_at": entry.occurred_at.isoformat(timespec="microseconds"),
+        "actor_id": entry.actor_id,
+        "actor_username": entry.actor_username,
+        "actor_role": entry.actor_role,
+        "action": entry.action,
+        "subject_type": entry.subject_type,
+        "subject_id": entry.subject_id,
+        "juvenile": bool(entry.juvenile),
+        "request_id": entry.request_id,
+        "client_addr": entry.client_addr,
+        "detail": entry.detail,
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _lock_head(session: Session) -> AuditChainHead | None:
+    head = session.execute(
+        select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    if head is not None:
+        return head
+    if session.scalar(select(func.count()).select_from(AuditChainHead)):
+        return None  # another sealer holds it
+    try:
+        with session.begin_nested():
+            head = AuditChainHead(id=1, last_seq=0, last_hash=GENESIS_HASH, updated_at=now_utc())
+            session.add(head)
+    except IntegrityError:
+        return None
+    return head
+
+
+def seal_pending(session: Session, *, batch: int = 5000) -> int:
+    """Chain every unsealed row; returns how many were sealed. The caller commits."""
+    head = _lock_head(session)
+    if head is None:
+        return 0
+    sealed = 0
+    while True:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id).limit(batch)
+        ).all()
+        if not entries:
+            break
+        for entry in entries:
+            seq = head.last_seq + 1
+            entry.seq, entry.prev_hash = seq, head.last_hash
+            entry.hash = entry_hash(entry, seq, head.last_hash)
+            head.last_seq, head.last_hash = seq, entry.hash
+        sealed += len(entries)
+        session.flush()
+        if len(entries) < batch:
+            break
+    if sealed:
+        head.updated_at = now_utc()
+    return sealed
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    unsealed: int
+    problem: str | None = None
+    entry_id: int | None = None
+    seq: int | None = None
+
+
+def _sealed_in_order(session: Session, chunk: int = 5000) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(session: Session) -> VerifyResult:
+    """Walk the chain; report the first broken link (altered, deleted or reordered row)."""
+    head = session.get(AuditChainHead, 1)
+    unsealed = session.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    for entry in _sealed_in_order(session):
+        if entry.seq != expected_seq:
+            return VerifyResult(
+                False, checked, unsealed, entry_id=entry.id, seq=entry.seq,
+                problem=(f"rows with seq {expected_seq}..{entry.seq - 1} are missing before row "
+                         f"id={entry.id} (deleted)"),
+            )
+        if entry.prev_hash != prev_hash:
+            return VerifyResult(
+                False, checked, unsealed, entry_id=entry.id, seq=entry.seq,
+                problem=f"row id={entry.id} (seq {entry.seq}) does not link to the row before it",
+            )
+        if entry.hash != entry_hash(entry, entry.seq, prev_hash):
+            return VerifyResult(
+                False, checked, unsealed, entry_id=entry.id, seq=entry.seq,
+                problem=f"row id={entry.id} (seq {entry.seq}) was altered: its hash does not match",
+            )
+        prev_hash, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
+    last_seq = expected_seq - 1
+    if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
+        return VerifyResult(
+            False, checked, unsealed, seq=head.last_seq,
+            problem=(f"the chain ends at seq {last_seq} but was sealed up to seq "
+                     f"{head.last_seq}: rows at the end were deleted or altered"),
+        )
+    if head is None and checked:
+        return VerifyResult(False, checked, unsealed, problem="the chain head is missing")
+    return VerifyResult(True, checked, unsealed)
+
+
+def list_entries(
+    session: Session,
+    *,
+    actor: Actor,
+    page: int = 1,
+    page_size: int = 50,
+    actor_username: str | None = None,
+    action: str | None = None,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    juvenile: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[AuditEntry], int]:
+    """Audit rows, newest first; reading the trail is itself audited."""
+    stmt = select(AuditEntry)
+    if actor_username is not None:
+        stmt = stmt.where(AuditEntry.actor_username == actor_username)
+    if action is not None:
+        stmt = stmt.where(AuditEntry.action == action)
+    if subject_type is not None:
+        stmt = stmt.where(AuditEntry.subject_type == subject_type)
+    if subject_id is not None:
+        stmt = stmt.where(AuditEntry.subject_id == subject_id)
+    if juvenile is not None:
+        stmt = stmt.where(AuditEntry.juvenile.is_(juvenile))
+    if since is not None:
+        stmt = stmt.where(AuditEntry.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.occurred_at < until)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(session.scalars(
+        stmt.order_by(AuditEntry.id.desc()).offset((page - 1) * page_size).limit(page_size)
+    ))
+    record(session, actor=actor, action="audit.list", detail={"count": len(rows)})
+    return rows, total

@@ -1,0 +1,199 @@
+"""The ``corrections`` command: Flask CLI groups for operators."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from corrections import create_app
+
+
+def _create_app():
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """corrections: community-corrections supervision (社区矫正)."""
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Manage staff accounts."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif os.environ.get("CORRECTIONS_NEW_USER_PASSWORD"):
+        password = os.environ["CORRECTIONS_NEW_USER_PASSWORD"]
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        raise click.UsageError(
+            "give the password on standard input with --password-stdin, or in "
+            "CORRECTIONS_NEW_USER_PASSWORD; never on the command line"
+        )
+    return password
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(["officer", "commander", "city", "analyst", "auditor", "admin"]))
+@click.option("--unit", "unit_code", required=True, help="Unit code (office for an officer, ...)")
+@click.option("--name", "display_name", default="", help="Display name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@with_appcontext
+def users_create(username, role, unit_code, display_name, password_stdin) -> None:
+    """Create an account. The password comes from stdin or the environment, never argv."""
+    from corrections.core.auth import Role
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+    from corrections.org import service
+
+    password = _read_password(password_stdin)
+    try:
+        user = service.create_user(db.session, username=username, password=password,
+                                   role=Role(role), unit_code=unit_code,
+                                   display_name=display_name)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(_domain_message(exc)) from exc
+    click.echo(f"created {user.username} ({user.role}, {unit_code})")
+
+
+@users.command("disable")
+@click.argument("username")
+@with_appcontext
+def users_disable(username) -> None:
+    """Disable an account and revoke its tokens."""
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+    from corrections.org import service
+
+    try:
+        service.disable_user(db.session, username=username)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(_domain_message(exc)) from exc
+    click.echo(f"disabled {username}")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts")
+@with_appcontext
+def users_list(as_json) -> None:
+    """List accounts: username, role, unit code, unit name, active."""
+    from corrections.core.db import db
+    from corrections.org import service
+
+    rows = [
+        {"username": u.username, "role": u.role, "unit_code": u.unit.code,
+         "unit_name": u.unit.name_zh, "active": u.active}
+        for u in service.list_users(db.session)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'username':<24} {'role':<10} {'unit':<12} {'active':<6} unit name")
+    for r in rows:
+        click.echo(f"{r['username']:<24} {r['role']:<10} {r['unit_code']:<12} "
+                   f"{'yes' if r['active'] else 'no':<6} {r['unit_name']}")
+
+
+def _domain_message(exc) -> str:
+    if exc.errors:
+        return "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.errors.items())
+    return exc.detail
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """Audit trail: seal and verify the hash chain."""
+
+
+@audit.command("seal")
+@with_appcontext
+def audit_seal() -> None:
+    """Chain every audit row not yet sealed."""
+    from corrections.audit.service import seal_pending
+    from corrections.core.db import db
+
+    n = seal_pending(db.session)
+    db.session.commit()
+    click.echo(f"sealed {n} rows")
+
+
+@audit.command("verify")
+@click.option("--no-seal", is_flag=True, help="Verify only what is sealed; do not seal first")
+@with_appcontext
+def audit_verify(no_seal) -> None:
+    """Check the hash chain; exit 1 and name the first broken row if it was tampered with."""
+    from corrections.audit.service import seal_pending, verify
+    from corrections.core.db import db
+
+    if not no_seal:
+        seal_pending(db.session)
+        db.session.commit()
+    result = verify(db.session)
+    if result.ok:
+        click.echo(f"audit trail intact: {result.checked} rows verified, "
+                   f"{result.unsealed} not yet sealed")
+        return
+    click.echo(f"AUDIT TRAIL BROKEN after {result.checked} good rows: {result.problem}", err=True)
+    sys.exit(1)
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+@main.group()
+def rules() -> None:
+    """Rules as data (rules/*.yaml)."""
+
+
+@rules.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def rules_validate(files) -> None:
+    """Validate rules files (all registered ones in the rules folder by default).
+
+    Works without starting the app, so a broken file can be checked before a deploy.
+    """
+    from pathlib import Path
+
+    from corrections import _import_models
+    from corrections.config import DEFAULT_RULES_DIR
+    from corrections.core import rules as registry
+
+    _import_models()
+    rules_dir = Path(os.environ.get("CORRECTIONS_RULES_DIR", DEFAULT_RULES_DIR))
+    paths = [Path(f) for f in files] or [rules_dir / n for n in registry.registered_files()]
+    failed = False
+    for path in paths:
+        try:
+            data = registry.load_file(path)
+        except registry.RulesError as exc:
+            failed = True
+            click.echo(f"FAIL {exc}", err=True)
+        else:
+            click.echo(f"ok   {path.name} (version {data.get('version')})")
+    if failed:
+        sys.exit(1)
+
+
+from corrections.demo.cli import demo  # noqa: E402
+
+main.add_command(demo)

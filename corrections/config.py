@@ -1,0 +1,124 @@
+"""Configuration: defaults, then ``instance/config.py``, then ``CORRECTIONS_*`` variables.
+
+Everything is validated at start-up; a bad value stops the app with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_RULES_DIR = PACKAGE_DIR.parent / "rules"
+
+DEFAULTS: dict[str, Any] = {
+    # Database: a SQLite file in the instance folder unless a URL is given.
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "RULES_DIR": str(DEFAULT_RULES_DIR),
+    # Bearer tokens live this long.
+    "TOKEN_TTL_SECONDS": 12 * 3600,
+    # Sign-in rate limits, counted over a sliding window and shared by every worker.
+    "LOGIN_WINDOW_SECONDS": 15 * 60,
+    "LOGIN_MAX_FAILURES_PER_USERNAME": 5,
+    "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": 50,
+    # Request bodies larger than this get 413.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # argon2id cost; lowered in tests only.
+    "PASSWORD_HASH_TIME_COST": 3,
+    "PASSWORD_HASH_MEMORY_KIB": 64 * 1024,
+    # Number of trusted reverse proxies in front of the app (X-Forwarded-For hops).
+    "PROXY_FIX_X_FOR": 0,
+    # Seal new audit rows into the hash chain right after each request that wrote some.
+    "AUDIT_SEAL_AFTER_REQUEST": True,
+    "DEMO_PASSWORD": "demo-password",
+    "LOG_LEVEL": "INFO",
+}
+
+ENV_PREFIX = "CORRECTIONS_"
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{key}: expected true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}{key}: expected a whole number, got {raw!r}") from exc
+    return raw
+
+
+def load(app: Flask, overrides: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` in order: defaults, instance/config.py, environment, ``overrides``."""
+    for key, value in DEFAULTS.items():
+        if app.config.get(key) is None:  # Flask pre-sets some keys (MAX_CONTENT_LENGTH) to None
+            app.config[key] = value
+    app.config.from_pyfile("config.py", silent=True)
+    for key, default in DEFAULTS.items():
+        raw = os.environ.get(ENV_PREFIX + key)
+        if raw is not None:
+            app.config[key] = _coerce(key, raw, default)
+    if overrides:
+        app.config.update(overrides)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "corrections.db")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    validate(app.config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random key kept in the instance folder, so a fresh install works and stays stable."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key)
+    return key
+
+
+_POSITIVE_INTS = ("TOKEN_TTL_SECONDS", "LOGIN_WINDOW_SECONDS", "LOGIN_MAX_FAILURES_PER_USERNAME",
+                  "LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "MAX_CONTENT_LENGTH",
+                  "PASSWORD_HASH_TIME_COST", "PASSWORD_HASH_MEMORY_KIB")
+
+
+def validate(config: dict[str, Any]) -> None:
+    errors = []
+    url = str(config["DATABASE_URL"])
+    if not url.startswith(("sqlite://", "postgresql+psycopg://", "postgresql://")):
+        errors.append("DATABASE_URL: must be sqlite:///PATH or postgresql+psycopg://...")
+    if url.startswith("postgresql://"):
+        config["DATABASE_URL"] = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if len(str(config["SECRET_KEY"])) < 32:
+        errors.append("SECRET_KEY: must be at least 32 characters")
+    for key in _POSITIVE_INTS:
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            errors.append(f"{key}: must be a positive whole number, got {value!r}")
+    if not isinstance(config.get("PROXY_FIX_X_FOR"), int) or config["PROXY_FIX_X_FOR"] < 0:
+        errors.append("PROXY_FIX_X_FOR: must be 0 or more")
+    if not Path(config["RULES_DIR"]).is_dir():
+        errors.append(f"RULES_DIR: {config['RULES_DIR']} is not a directory")
+    if config.get("PASSWORD_HASH_MEMORY_KIB", 8) < 8:
+        errors.append("PASSWORD_HASH_MEMORY_KIB: must be at least 8")
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))

@@ -1,0 +1,1 @@
+"""Cross-cutting mechanisms that every domain uses; depends on no domain."""

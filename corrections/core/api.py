@@ -1,0 +1,49 @@
+"""flask-smorest customisation: problem+json errors in the spec, bearer security scheme."""
+
+from __future__ import annotations
+
+import http
+
+import flask_smorest
+import marshmallow as ma
+from flask_smorest.utils import prepare_response
+
+from corrections.core.errors import PROBLEM_MEDIA_TYPE
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every error response of this API carries them."""
+
+    type = ma.fields.String(metadata={"description": "URI naming the problem type"})
+    title = ma.fields.String(metadata={"description": "Short summary of the problem type"})
+    status = ma.fields.Integer(metadata={"description": "HTTP status code"})
+    detail = ma.fields.String(metadata={"description": "Explanation of this occurrence"})
+    instance = ma.fields.String(allow_none=True, metadata={"description": "Request path"})
+    request_id = ma.fields.String(metadata={"description": "Request id, also in X-Request-ID"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        metadata={"description": "Validation messages per field name"},
+    )
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self):
+        # Errors are handled once, app-wide, by corrections.core.errors.
+        pass
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """Every operation documents the problem+json errors it can answer with."""

@@ -1,0 +1,132 @@
+"""Roles, permissions and the decorators that declare and enforce them on every route.
+
+A route without a declared permission is a bug: ``tests/core/test_permissions.py`` walks the URL
+map and fails on any handler that lacks one. Scope (which persons an actor may see) is enforced
+in the service queries; the decorators here only decide whether a role may call a route at all.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from flask import current_app, g, request
+
+from corrections.core.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    COMMANDER = "commander"
+    CITY = "city"
+    ANALYST = "analyst"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+ROLE_LABELS_ZH = {
+    Role.OFFICER: "司法所工作人员",
+    Role.COMMANDER: "区指挥中心",
+    Role.CITY: "市局",
+    Role.ANALYST: "数据分析员",
+    Role.AUDITOR: "审计员",
+    Role.ADMIN: "系统管理员",
+}
+
+# Which roles may call which kind of route. Scope inside a route is the service's business.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "persons:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
+    "persons:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "audit:read": frozenset({Role.AUDITOR}),
+    "units:read": frozenset(Role),
+    "session": frozenset(Role),
+}
+
+PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in user, or the system itself (jobs, CLI)."""
+
+    user_id: int | None
+    username: str
+    role: Role | None
+    unit_id: int | None
+    token_id: int | None = None
+
+    @property
+    def is_system(self) -> bool:
+        return self.user_id is None
+
+
+SYSTEM = Actor(user_id=None, username="system", role=None, unit_id=None)
+
+
+def current_actor() -> Actor | None:
+    return getattr(g, "actor", None)
+
+
+def _authenticate() -> Actor:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required.")
+    loader: Callable[[str], Actor | None] = current_app.extensions["corrections.actor_loader"]
+    actor = loader(token.strip())
+    if actor is None:
+        raise Unauthorized("The token is invalid, expired or revoked.")
+    g.actor = actor
+    return actor
+
+
+def _add_doc(func: Callable, doc: dict[str, Any]) -> None:
+    """Merge OpenAPI doc into a view the way flask-smorest's ``Blueprint.doc`` does."""
+    apidoc = deepcopy(getattr(func, "_apidoc", {}))
+    manual = apidoc.setdefault("manual_doc", {})
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            manual.setdefault(key, {}).update(value)
+        else:
+            manual[key] = value
+    func._apidoc = apidoc
+
+
+def requires(permission: str) -> Callable:
+    """Declare and enforce that the caller holds a role allowed ``permission``."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+    roles = PERMISSIONS[permission]
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            actor = _authenticate()
+            if actor.role not in roles:
+                raise Forbidden("Your role may not use this operation.")
+            return func(*args, **kwargs)
+
+        wrapper.__permission__ = permission
+        _add_doc(
+            wrapper,
+            {
+                "security": [{"bearerAuth": []}],
+                "x-permission": permission,
+                "x-roles": sorted(r.value for r in roles),
+                "responses": {"401": "UNAUTHORIZED", "403": "FORBIDDEN"},
+            },
+        )
+        return wrapper
+
+    return decorator
+
+
+def public(func: Callable) -> Callable:
+    """Declare a route open to anyone (health check, login, the API description)."""
+    func.__permission__ = PUBLIC
+    _add_doc(func, {"security": []})
+    return func

@@ -1,0 +1,195 @@
+"""Domain errors and their one mapping to RFC 9457 problem+json.
+
+Services raise the domain errors below; views never build error responses themselves. Every
+error the service can answer with, including Werkzeug's 404/405/413 and unexpected crashes, goes
+out as ``application/problem+json`` with ``type``, ``title``, ``status``, ``detail`` and
+``instance``; validation failures add ``errors`` naming each bad field.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://corrections.example/problems/"
+
+
+class DomainError(Exception):
+    """Base of the errors that services raise; each maps to one HTTP status."""
+
+    status: int = 400
+    code: str = "bad-request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ):
+        super().__init__(detail or HTTPStatus(self.status).phrase)
+        self.detail = detail or HTTPStatus(self.status).phrase
+        self.errors = dict(errors) if errors else None
+        self.headers = dict(headers) if headers else {}
+
+
+class NotFound(DomainError):
+    status, code = 404, "not-found"
+
+
+class Forbidden(DomainError):
+    status, code = 403, "forbidden"
+
+
+class Unauthorized(DomainError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any):
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="corrections"'})
+        super().__init__(detail, **kwargs)
+
+
+class Conflict(DomainError):
+    status, code = 409, "conflict"
+
+
+class PreconditionFailed(DomainError):
+    status, code = 412, "precondition-failed"
+
+
+class PreconditionRequired(DomainError):
+    status, code = 428, "precondition-required"
+
+
+class RuleViolation(DomainError):
+    """Input that is well-formed but breaks a domain rule; names the field(s)."""
+
+    status, code = 422, "validation-failed"
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None, **kwargs: Any):
+        if field and "errors" not in kwargs:
+            kwargs["errors"] = {field: [detail]}
+        super().__init__(detail, **kwargs)
+
+
+class TooManyRequests(DomainError):
+    status, code = 429, "too-many-requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **kwargs: Any):
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after)))})
+        super().__init__(detail, **kwargs)
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str | None = None,
+    code: str | None = None,
+    errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (code or phrase.lower().replace(" ", "-")),
+        "title": phrase,
+        "status": status,
+        "detail": detail or phrase,
+        "instance": request.path if request else None,
+    }
+    request_id = getattr(g, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    if errors:
+        body["errors"] = errors
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def flatten_webargs_messages(messages: Mapping[str, Any]) -> dict[str, Any]:
+    """webargs nests messages under their location (``json``, ``query``...); name fields only."""
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, Mapping):
+            for name, msgs in fields.items():
+                key = name if location in ("json", "form", "files") else f"{location}.{name}"
+                flat[key] = msgs
+        else:
+            flat[location] = fields
+    return flat
+
+
+def _handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    headers = dict(data.get("headers") or {})
+    detail = data.get("message")
+    if errors:
+        errors = flatten_webargs_messages(errors)
+        if status == 422:
+            detail = detail or "The request has invalid fields: " + ", ".join(sorted(errors))
+        elif status == 400 and "json" in errors:
+            detail = "The request body is not valid JSON."
+    if status == 405 and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    if status >= 500:
+        detail = "The server could not complete the request."
+    return problem_response(
+        status,
+        detail=detail or error.description,
+        errors=errors if status < 500 else None,
+        headers=headers,
+        code="validation-failed" if status == 422 else None,
+    )
+
+
+def _handle_domain_error(error: DomainError) -> Response:
+    return problem_response(
+        error.status, detail=error.detail, code=error.code, errors=error.errors,
+        headers=error.headers,
+    )
+
+
+def _handle_stale(error: StaleDataError) -> Response:
+    return problem_response(
+        412, code="precondition-failed",
+        detail="The resource was changed by someone else; read it again and retry.",
+    )
+
+
+def _handle_integrity(error: IntegrityError) -> Response:
+    # Constraint names only: the driver's message can contain the offending values.
+    log.warning("integrity error: %s", type(error.orig).__name__)
+    return problem_response(409, code="conflict", detail="The change conflicts with stored data.")
+
+
+def _handle_operational(error: OperationalError) -> Response:
+    log.error("database operational error: %s", type(error.orig).__name__)
+    return problem_response(503, detail="The database is unavailable; try again shortly.",
+                            headers={"Retry-After": "5"})
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error in %s %s", request.method, request.path)
+    return problem_response(500, detail="The server could not complete the request.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(DomainError, _handle_domain_error)
+    app.register_error_handler(StaleDataError, _handle_stale)
+    app.register_error_handler(IntegrityError, _handle_integrity)
+    app.register_error_handler(OperationalError, _handle_operational)
+    app.register_error_handler(Exception, _handle_unexpected)

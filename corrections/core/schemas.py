@@ -1,0 +1,37 @@
+"""Schema pieces shared by every domain: pagination, trimmed strings."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+MAX_PAGE_SIZE = 200
+
+
+class TrimmedString(ma.fields.String):
+    """A string with surrounding white space removed; empty after trimming counts as missing."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        result = result.strip()
+        if not result and self.required:
+            raise self.make_error("required")
+        return result
+
+
+class PageQuerySchema(ma.Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    page_size = ma.fields.Integer(
+        load_default=50, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+
+
+class PageSchema(ma.Schema):
+    page = ma.fields.Integer(required=True)
+    page_size = ma.fields.Integer(required=True)
+    total = ma.fields.Integer(required=True)
+
+
+def page_of(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """A paginated envelope ``{items: [...], page, page_size, total}`` for ``item_schema``."""
+    return type(name, (PageSchema,), {"items": ma.fields.List(ma.fields.Nested(item_schema),
+                                                               required=True)})

@@ -1,0 +1,67 @@
+"""``corrections demo``: migrate, seed a demo city if the database is empty, serve."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+def _upgrade() -> None:
+    from flask_migrate import upgrade
+
+    upgrade()
+
+
+def _seed(persons: int, seed: int) -> None:
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.demo.generator import build_persons, build_units_and_users
+    from corrections.org.models import Unit
+
+    if db.session.query(Unit.id).first() is not None:
+        raise click.ClickException("the database already has units; demo seed needs an empty one")
+    password = current_app.config["DEMO_PASSWORD"]
+    accounts = build_units_and_users(db.session, password=password)
+    with click.progressbar(length=persons, label="persons") as bar:
+        build_persons(db.session, count=persons, seed=seed, now=now_utc(), progress=bar.update)
+    db.session.commit()
+    click.echo(f"\nDemo accounts (password: {password}):")
+    for row in accounts.rows:
+        click.echo(f"  {row['username']:<22} {row['role']:<10} {row['unit']:<10} {row['name']}")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+def demo(ctx, host, port) -> None:
+    """Upgrade the database, seed a demo city if it is empty, and serve it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from flask.cli import ScriptInfo
+
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        from corrections.core.db import db
+        from corrections.org.models import Unit
+
+        _upgrade()
+        if db.session.query(Unit.id).first() is None:
+            _seed(persons=300, seed=20261127)
+        else:
+            click.echo("database already seeded; serving it as it is")
+        db.session.remove()
+    click.echo(f"\nServing on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@demo.command("seed")
+@click.option("--persons", default=300, show_default=True, type=click.IntRange(0, 1_000_000))
+@click.option("--seed", default=20261127, show_default=True, type=int)
+@with_appcontext
+def demo_seed(persons, seed) -> None:
+    """Build a deterministic demo city: 5 districts, 3–6 offices each, staff, N persons."""
+    _seed(persons, seed)

@@ -1,0 +1,228 @@
+"""Build a deterministic demo city: units, staff accounts and persons under correction.
+
+Same ``seed`` and same ``as_of`` date give the same city. Persons are built through the same
+validation as an intake (``persons.service.validate_facts``) and inserted in bulk.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from corrections.audit import service as audit
+from corrections.core.auth import SYSTEM, Role
+from corrections.core.clock import add_months, business_date, start_of_business_day
+from corrections.org import service as org
+from corrections.org.models import UnitKind
+from corrections.persons import idnumber
+from corrections.persons.models import Person, PersonStatusChange
+from corrections.persons.service import validate_facts
+
+CITY = ("3299", "滨江市司法局")
+# (slug, code, district name, [office names])
+DISTRICTS = [
+    ("dongcheng", "329901", "东城区司法局", ["城关司法所", "东门司法所", "新桥司法所", "梅园司法所"]),
+    ("xicheng", "329902", "西城区司法局", ["西关司法所", "柳湾司法所", "石桥司法所"]),
+    ("nanhu", "329903", "南湖区司法局", ["湖滨司法所", "南塘司法所", "莲花司法所", "白沙司法所",
+                                       "渔港司法所"]),
+    ("beishan", "329904", "北山区司法局", ["北山司法所", "松岭司法所", "青石司法所"]),
+    ("jiangkou", "329905", "江口区司法局", ["江口司法所", "新港司法所", "沙洲司法所", "桃源司法所",
+                                          "双河司法所", "金湾司法所"]),
+]
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国文斌辉鹏飞宇浩凯俊峰亮红梅林海波宁晨阳志"
+STREETS = ["人民路", "解放路", "中山路", "建设路", "和平街", "新华路", "长江路", "湖滨路", "文昌路",
+           "青年路", "园林路", "兴业街"]
+
+# Realistic shares: most persons under correction are on probation (缓刑).
+CATEGORY_WEIGHTS = [("suspended_sentence", 80), ("parole", 9), ("temporary_outside_custody", 6),
+                    ("control_order", 5)]
+CRIME_WEIGHTS = [("dangerous_driving", 22), ("theft", 14), ("fraud", 12), ("intentional_injury", 8),
+                 ("traffic_accident", 8), ("drug_offence", 5), ("gambling", 6), ("provocation", 5),
+                 ("illegal_fundraising", 4), ("bribery", 3), ("embezzlement", 4), ("robbery", 2),
+                 ("affray", 3), ("environmental", 2), ("other", 2)]
+EMPLOYMENT_WEIGHTS = [("employed", 45), ("self_employed", 18), ("unemployed", 25), ("student", 2),
+                      ("retired", 6), ("other", 4)]
+HOUSING_WEIGHTS = [("own", 35), ("rented", 25), ("family", 32), ("unstable", 6),
+                   ("institution", 2)]
+
+
+@dataclass
+class DemoAccounts:
+    password: str
+    rows: list[dict] = field(default_factory=list)
+
+
+def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
+    names, weights = zip(*weighted, strict=True)
+    return rng.choices(names, weights=weights)[0]
+
+
+def build_units_and_users(session: Session, *, password: str) -> DemoAccounts:
+    """The city, its districts and offices; one officer per office, one commander per
+    district, and one city, analyst, auditor and admin account."""
+    accounts = DemoAccounts(password=password)
+    city = org.create_unit(session, code=CITY[0], name_zh=CITY[1], kind=UnitKind.CITY)
+
+    def add_user(username: str, role: Role, unit_code: str, name: str) -> None:
+        org.create_user(session, username=username, password=password, role=role,
+                        unit_code=unit_code, display_name=name)
+        accounts.rows.append({"username": username, "role": role.value, "unit": unit_code,
+                              "name": name})
+
+    for slug, code, name, offices in DISTRICTS:
+        district = org.create_unit(session, code=code, name_zh=name, kind=UnitKind.DISTRICT,
+                                   parent=city)
+        add_user(f"commander-{slug}", Role.COMMANDER, code, f"{name[:3]}指挥中心")
+        for i, office_name in enumerate(offices, start=1):
+            office_code = f"{code}{i:02d}"
+            org.create_unit(session, code=office_code, name_zh=f"{name[:3]}{office_name}",
+                            kind=UnitKind.OFFICE, parent=district)
+            add_user(f"officer-{slug}-{i}", Role.OFFICER, office_code, f"{office_name}工作人员")
+    for username, role, label in (("city", Role.CITY, "市局指挥中心"),
+                                  ("analyst", Role.ANALYST, "数据分析员"),
+                                  ("auditor", Role.AUDITOR, "审计员"),
+                                  ("admin", Role.ADMIN, "系统管理员")):
+        add_user(username, role, CITY[0], label)
+    return accounts
+
+
+def _random_person(rng: random.Random, today: date, office_codes: list[str], seq: int) -> dict:
+    category = _pick(rng, CATEGORY_WEIGHTS)
+    juvenile = rng.random() < 0.025
+    age = rng.randint(15, 17) if juvenile else min(78, max(18, int(rng.gauss(38, 11))))
+    dob = today - timedelta(days=age * 365 + rng.randint(0, 364))
+    if juvenile and dob > today - timedelta(days=15 * 365):
+        dob = today - timedelta(days=15 * 365 + 30)
+    gender = "female" if rng.random() < 0.13 else "male"
+    seq_code = rng.randint(0, 49) * 2 + (1 if gender == "male" else 0)
+    # Sequence codes: last digit odd for men, even for women.
+    sequence = (seq % 9) * 100 + seq_code
+    district = rng.choice(DISTRICTS)
+    id_no = idnumber.make(district[1], dob, sequence)
+    # When did the term start: anywhere from 2 years ago to a week ago.
+    start = today - timedelta(days=rng.randint(7, 730))
+    if category == "control_order":
+        months = rng.choice([3, 4, 6, 8, 10, 12, 18, 24])
+    elif category == "suspended_sentence":
+        months = rng.choice([3, 6, 12, 12, 18, 24, 24, 36, 36, 48, 60])
+    elif category == "parole":
+        months = rng.choice([4, 6, 8, 12, 18, 24, 36, 60])
+    else:
+        months = rng.choice([6, 12, 18, 24, 36])
+    end = add_months(start, months) - timedelta(days=1)
+    judgment = start - timedelta(days=rng.randint(0, 20))
+    offence = judgment - timedelta(days=rng.randint(60, 400))
+    if juvenile:
+        # Juvenile at the offence: keep the offence after the 14th birthday.
+        offence = max(offence, dob + timedelta(days=14 * 365 + 10))
+        judgment = max(judgment, offence + timedelta(days=30))
+        start = max(start, judgment)
+        end = add_months(start, months) - timedelta(days=1)
+    surname = rng.choice(SURNAMES)
+    given = "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2, 2])))
+    street = rng.choice(STREETS)
+    return {
+        "name": surname + given,
+        "gender": gender,
+        "id_number": id_no,
+        "date_of_birth": dob,
+        "offence_date": offence,
+        "category": category,
+        "crime_type": _pick(rng, CRIME_WEIGHTS),
+        "judgment_date": judgment,
+        "judgment_effective_date": judgment + timedelta(days=rng.choice([0, 0, 10, 11])),
+        "term_start": start,
+        "term_end": end,
+        "has_guarantor": category == "temporary_outside_custody" and rng.random() < 0.7,
+        "phone": f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}",
+        "address": f"滨江市{district[2][:3]}{street}{rng.randint(1, 400)}号",
+        "employment": "student" if juvenile else _pick(rng, EMPLOYMENT_WEIGHTS),
+        "housing": "family" if juvenile else _pick(rng, HOUSING_WEIGHTS),
+        "family_contact_name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+        "family_contact_phone": f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}",
+        "_office": rng.choice([c for c in office_codes if c.startswith(district[1])]),
+    }
+
+
+def build_persons(session: Session, *, count: int, seed: int, now: datetime,
+                  progress=None) -> int:
+    """Insert ``count`` persons with consistent facts, statuses and status history."""
+    from corrections.org.models import Unit
+
+    rng = random.Random(seed)
+    today = business_date(now)
+    offices = {u.code: u for u in session.query(Unit).filter(Unit.kind == UnitKind.OFFICE)}
+    office_codes = sorted(offices)
+    used_ids: set[str] = set()
+    made = 0
+    batch: list[tuple[dict, str]] = []
+
+    def flush() -> None:
+        person_rows, histories = [], []
+        for facts, status in batch:
+            office = offices[facts.pop("_office")]
+            juvenile = facts.pop("_juvenile")
+            person_rows.append({
+                **facts, "juvenile": juvenile, "office_id": office.id,
+                "district_id": office.parent_id, "status": status, "version": 1,
+                "intake_deadline": facts["judgment_effective_date"] + timedelta(days=10),
+                "created_at": start_of_business_day(facts["term_start"]),
+                "updated_at": now,
+            })
+            histories.append(status)
+        ids = session.execute(insert(Person).returning(Person.id), person_rows).scalars().all()
+        changes = []
+        for pid, row, status in zip(ids, person_rows, histories, strict=True):
+            created = row["created_at"]
+            changes.append({"person_id": pid, "from_status": None, "to_status": "pending_intake",
+                            "reason": "入矫登记 intake registered", "actor_id": None,
+                            "actor_username": "demo-seed", "changed_at": created})
+            if status != "pending_intake":
+                changes.append({"person_id": pid, "from_status": "pending_intake",
+                                "to_status": "active", "reason": "按期报到 reported for intake",
+                                "actor_id": None, "actor_username": "demo-seed",
+                                "changed_at": created + timedelta(days=rng.randint(1, 8))})
+            if status == "discharged":
+                changes.append({"person_id": pid, "from_status": "active",
+                                "to_status": "discharged", "reason": "期满解除 term completed",
+                                "actor_id": None, "actor_username": "demo-seed",
+                                "changed_at": start_of_business_day(
+                                    row["term_end"] + timedelta(days=1))})
+        session.execute(insert(PersonStatusChange), changes)
+        batch.clear()
+
+    seq = 0
+    while made < count:
+        seq += 1
+        facts = _random_person(rng, today, office_codes, seq)
+        if facts["id_number"] in used_ids:
+            continue
+        check = {k: v for k, v in facts.items() if not k.startswith("_")}
+        errors, juvenile = validate_facts(check, today)
+        if errors:  # a rare random combination the law does not allow: draw again
+            continue
+        used_ids.add(facts["id_number"])
+        facts["_juvenile"] = juvenile
+        if facts["term_end"] < today:
+            status = "discharged"
+        elif facts["judgment_effective_date"] + timedelta(days=10) >= today and rng.random() < 0.6:
+            status = "pending_intake"
+        else:
+            status = "active"
+        batch.append((facts, status))
+        made += 1
+        if len(batch) >= 1000:
+            flush()
+        if progress is not None:
+            progress(1)
+    if batch:
+        flush()
+    audit.record(session, actor=SYSTEM, action="demo.seed", detail={"persons": count,
+                                                                    "seed": seed})
+    return made

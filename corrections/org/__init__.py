@@ -1,0 +1,1 @@
+"""Organisation: city > district > judicial office units, users, roles, sign-in."""

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from corrections.core.db import db
+from corrections.core.ids import BigId
+from corrections.core.types import UTCDateTime
+
+
+class UnitKind(StrEnum):
+    CITY = "city"
+    DISTRICT = "district"
+    OFFICE = "office"
+
+
+UNIT_KIND_LABELS_ZH = {
+    UnitKind.CITY: "市司法局",
+    UnitKind.DISTRICT: "区(县)司法局",
+    UnitKind.OFFICE: "司法所",
+}
+
+
+class Unit(db.Model):
+    """An organisational unit. Offices sit in a district, districts in the city."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="joined", join_depth=2)
+
+    @property
+    def district_id(self) -> int | None:
+        """The district this unit belongs to (itself for a district)."""
+        if self.kind == UnitKind.DISTRICT:
+            return self.id
+        if self.kind == UnitKind.OFFICE:
+            return self.parent_id
+        return None
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    unit: Mapped[Unit] = relationship(lazy="joined")
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored, so a database leak reveals no usable token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginAttempt(db.Model):
+    """Sign-in attempts, kept in the database so every web worker sees the same rate limit."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client_addr: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "attempted_at"),
+        Index("ix_login_attempts_addr_at", "client_addr", "attempted_at"),
+    )

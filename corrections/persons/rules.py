@@ -1,0 +1,72 @@
+"""Schema of ``rules/persons.yaml``."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from corrections.core import rules
+
+CATEGORY_IDS = ("control_order", "suspended_sentence", "parole", "temporary_outside_custody")
+STATUS_IDS = ("pending_intake", "active", "lost_contact", "absconded", "discharged",
+              "terminated", "transferred", "deceased")
+GENDER_IDS = ("male", "female")
+
+_label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=50))
+_identifier = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="must be a snake_case id")
+
+
+class TermSchema(ma.Schema):
+    min_months = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
+    max_months = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+
+    @ma.validates_schema
+    def _order(self, data, **kwargs):
+        if data["min_months"] >= data["max_months"]:
+            raise ma.ValidationError("must be greater than min_months", "max_months")
+
+
+class CategorySchema(ma.Schema):
+    label_zh = _label
+    term = ma.fields.Nested(TermSchema, required=True)
+
+
+class IntakeSchema(ma.Schema):
+    report_within_days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=60))
+
+
+def _exact_keys(expected: tuple[str, ...]):
+    def check(value: dict) -> None:
+        missing = [k for k in expected if k not in value]
+        unknown = [k for k in value if k not in expected]
+        if missing or unknown:
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(missing))
+            if unknown:
+                parts.append("unknown " + ", ".join(unknown))
+            raise ma.ValidationError("; ".join(parts))
+
+    return check
+
+
+def _labels(**kwargs) -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(validate=_identifier), values=_label, required=True, **kwargs
+    )
+
+
+@rules.register("persons.yaml")
+class PersonsRulesSchema(ma.Schema):
+    version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    intake = ma.fields.Nested(IntakeSchema, required=True)
+    juvenile_age = ma.fields.Integer(required=True, validate=ma.validate.Range(min=14, max=18))
+    min_age_at_offence = ma.fields.Integer(required=True, validate=ma.validate.Range(min=10, max=18))
+    categories = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Nested(CategorySchema), required=True,
+        validate=_exact_keys(CATEGORY_IDS),
+    )
+    statuses = _labels(validate=_exact_keys(STATUS_IDS))
+    genders = _labels(validate=_exact_keys(GENDER_IDS))
+    employment = _labels(validate=ma.validate.Length(min=1))
+    housing = _labels(validate=ma.validate.Length(min=1))
+    crime_types = _labels(validate=ma.validate.Length(min=1))

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.persons.rules import CATEGORY_IDS, GENDER_IDS, STATUS_IDS
+
+PHONE = ma.validate.Regexp(
+    r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", error="must be a mainland mobile or landline number"
+)
+ID_SHAPE = ma.validate.Regexp(r"^\d{17}[\dXx]$", error="must be 17 digits followed by a digit or X")
+SNAKE = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="must be a known identifier")
+
+
+class PersonWritableSchema(ma.Schema):
+    """The fields a client writes. GET returns them under the same names."""
+
+    name = TrimmedString(required=True, validate=ma.validate.Length(min=1, max=50),
+                         metadata={"description": "姓名"})
+    gender = ma.fields.String(required=True, validate=ma.validate.OneOf(GENDER_IDS))
+    id_number = TrimmedString(required=True, validate=ID_SHAPE,
+                              metadata={"description": "居民身份证号码 (GB 11643)"})
+    date_of_birth = ma.fields.Date(required=True)
+    offence_date = ma.fields.Date(allow_none=True, load_default=None)
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORY_IDS))
+    crime_type = ma.fields.String(required=True, validate=SNAKE)
+    judgment_date = ma.fields.Date(required=True)
+    judgment_effective_date = ma.fields.Date(
+        allow_none=True, load_default=None,
+        metadata={"description": "Date the judgment took effect; defaults to judgment_date"},
+    )
+    term_start = ma.fields.Date(required=True)
+    term_end = ma.fields.Date(required=True, metadata={"description": "Last day of the term"})
+    has_guarantor = ma.fields.Boolean(load_default=False)
+    office_code = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=32),
+        metadata={"description": "Judicial office code; an officer's own office by default"},
+    )
+    phone = TrimmedString(allow_none=True, load_default=None, validate=PHONE)
+    address = TrimmedString(allow_none=True, load_default=None,
+                            validate=ma.validate.Length(max=200))
+    employment = ma.fields.String(allow_none=True, load_default=None, validate=SNAKE)
+    housing = ma.fields.String(allow_none=True, load_default=None, validate=SNAKE)
+    family_contact_name = TrimmedString(allow_none=True, load_default=None,
+                                        validate=ma.validate.Length(max=50))
+    family_contact_phone = TrimmedString(allow_none=True, load_default=None, validate=PHONE)
+
+
+class PersonPatchSchema(PersonWritableSchema):
+    """Any writable field but the office (a change of office is a transfer, not an edit)."""
+
+    class Meta:
+        exclude = ("office_code",)
+
+
+class PersonSchema(PersonWritableSchema):
+    """A person as returned. Fields the caller may not see are absent or masked."""
+
+    id = ma.fields.Integer(dump_only=True)
+    version = ma.fields.Integer(dump_only=True)
+    # Personal data is absent for analysts, so nothing is required on output.
+    name = ma.fields.String()
+    gender = ma.fields.String()
+    id_number = ma.fields.String()
+    date_of_birth = ma.fields.Date()
+    phone = ma.fields.String(allow_none=True)
+    address = ma.fields.String(allow_none=True)
+    family_contact_name = ma.fields.String(allow_none=True)
+    family_contact_phone = ma.fields.String(allow_none=True)
+    age = ma.fields.Integer(dump_only=True)
+    juvenile = ma.fields.Boolean(dump_only=True)
+    masked_fields = ma.fields.List(ma.fields.String(), dump_only=True)
+    gender_label_zh = ma.fields.String(dump_only=True)
+    category_label_zh = ma.fields.String(dump_only=True)
+    crime_type_label_zh = ma.fields.String(dump_only=True)
+    employment_label_zh = ma.fields.String(dump_only=True, allow_none=True)
+    housing_label_zh = ma.fields.String(dump_only=True, allow_none=True)
+    status = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(STATUS_IDS))
+    status_label_zh = ma.fields.String(dump_only=True)
+    intake_deadline = ma.fields.Date(dump_only=True)
+    office_name_zh = ma.fields.String(dump_only=True)
+    district_code = ma.fields.String(dump_only=True)
+    district_name_zh = ma.fields.String(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+    updated_at = ma.fields.DateTime(dump_only=True)
+
+
+PersonPageSchema = page_of(PersonSchema, "PersonPageSchema")
+
+
+class PersonQuerySchema(PageQuerySchema):
+    office = ma.fields.String(validate=ma.validate.Length(min=1, max=32),
+                              metadata={"description": "Judicial office code"})
+    district = ma.fields.String(validate=ma.validate.Length(min=1, max=32),
+                                metadata={"description": "District code"})
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_IDS))
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUS_IDS))
+    juvenile = ma.fields.Boolean()
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": "Name contains, or ID number ends with (at least 4 characters)"},
+    )
+
+
+class StatusChangeInSchema(ma.Schema):
+    to_status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUS_IDS))
+    reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=1000))
+
+
+class StatusChangeSchema(ma.Schema):
+    id = ma.fields.Integer()
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String()
+    to_status_label_zh = ma.fields.String()
+    reason = ma.fields.String()
+    actor_username = ma.fields.String()
+    changed_at = ma.fields.DateTime()

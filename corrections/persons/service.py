@@ -1,0 +1,499 @@
+"""Use cases for persons under correction. Scope is enforced here, in the queries.
+
+An officer sees the persons of their judicial office, a commander those of their district, city
+staff everyone, an analyst everyone without personal data. A person outside the caller's scope
+does not exist for them (404). A juvenile's ID number, phone, address and family contact are
+masked for everyone but the person's own office and district commander, and every read of a
+juvenile's record is audited as such.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from corrections.audit import service as audit
+from corrections.core import rules as rules_registry
+from corrections.core.auth import Actor, Role
+from corrections.core.clock import add_months, age_on, business_date, now_utc
+from corrections.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    RuleViolation,
+)
+from corrections.org.models import Unit, UnitKind
+from corrections.persons import idnumber
+from corrections.persons.models import OPEN_STATUSES, Person, PersonStatusChange
+
+PERSONAL_FIELDS = ("name", "id_number", "date_of_birth", "phone", "address",
+                   "family_contact_name", "family_contact_phone")
+JUVENILE_MASKED_FIELDS = ("name", "id_number", "date_of_birth", "phone", "address",
+                          "family_contact_name", "family_contact_phone")
+
+# Who may move a status where. Lost contact and absconding are owned by incidents (later),
+# discharge, termination and transfer by the term services; these are their building blocks.
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending_intake": frozenset({"active", "transferred", "terminated", "deceased"}),
+    "active": frozenset({"lost_contact", "discharged", "terminated", "transferred", "deceased"}),
+    "lost_contact": frozenset({"active", "absconded", "terminated", "deceased"}),
+    "absconded": frozenset({"active", "terminated", "deceased"}),
+    "discharged": frozenset(),
+    "terminated": frozenset(),
+    "transferred": frozenset(),
+    "deceased": frozenset(),
+}
+
+
+def _rules() -> dict[str, Any]:
+    return rules_registry.get("persons")
+
+
+# --- scope -------------------------------------------------------------------------------
+
+
+def scope_clause(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition selecting the persons ``actor`` may see at all."""
+    if actor.role == Role.OFFICER:
+        return Person.office_id == actor.unit_id
+    if actor.role == Role.COMMANDER:
+        return Person.district_id == actor.unit_id
+    if actor.role in (Role.CITY, Role.ANALYST):
+        return true()
+    return false()
+
+
+def sees_juvenile_identity(actor: Actor, person: Person) -> bool:
+    """Only the person's own office and district command centre see a juvenile's identity."""
+    return (actor.role == Role.OFFICER and actor.unit_id == person.office_id) or (
+        actor.role == Role.COMMANDER and actor.unit_id == person.district_id
+    )
+
+
+def get_scoped(session: Session, actor: Actor, person_id: int) -> Person:
+    """The person if ``actor`` may see them, else :class:`NotFound` (no existence leak)."""
+    stmt = select(Person).where(Person.id == person_id, scope_clause(actor))
+    person = session.scalar(stmt)
+    if person is None:
+        raise NotFound("No such person.")
+    return person
+
+
+# --- presentation (masking and labels are policy, so they live here) ---------------------
+
+
+def _mask_tail(value: str | None, keep: int = 4) -> str | None:
+    if not value:
+        return value
+    return "*" * max(len(value) - keep, 0) + value[-keep:]
+
+
+def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
+    """The person as ``actor`` may see them, with Chinese labels beside the identifiers."""
+    r = _rules()
+    office = person.office
+    district = office.parent
+    view: dict[str, Any] = {
+        "id": person.id,
+        "version": person.version,
+        "name": person.name,
+        "gender": person.gender,
+        "gender_label_zh": r["genders"].get(person.gender),
+        "id_number": person.id_number,
+        "date_of_birth": person.date_of_birth,
+        "age": age_on(person.date_of_birth, today),
+        "juvenile": person.juvenile,
+        "offence_date": person.offence_date,
+        "category": person.category,
+        "category_label_zh": r["categories"][person.category]["label_zh"],
+        "crime_type": person.crime_type,
+        "crime_type_label_zh": r["crime_types"].get(person.crime_type, person.crime_type),
+        "judgment_date": person.judgment_date,
+        "judgment_effective_date": person.judgment_effective_date,
+        "term_start": person.term_start,
+        "term_end": person.term_end,
+        "intake_deadline": person.intake_deadline,
+        "has_guarantor": person.has_guarantor,
+        "office_code": office.code,
+        "office_name_zh": office.name_zh,
+        "district_code": district.code if district else None,
+        "district_name_zh": district.name_zh if district else None,
+        "phone": person.phone,
+        "address": person.address,
+        "employment": person.employment,
+        "employment_label_zh": r["employment"].get(person.employment) if person.employment
+        else None,
+        "housing": person.housing,
+        "housing_label_zh": r["housing"].get(person.housing) if person.housing else None,
+        "family_contact_name": person.family_contact_name,
+        "family_contact_phone": person.family_contact_phone,
+        "status": person.status,
+        "status_label_zh": r["statuses"][person.status],
+        "created_at": person.created_at,
+        "updated_at": person.updated_at,
+        "masked_fields": [],
+    }
+    if actor.role == Role.ANALYST:
+        for field in PERSONAL_FIELDS:
+            view.pop(field)
+        view["masked_fields"] = list(PERSONAL_FIELDS)
+    elif person.juvenile and not sees_juvenile_identity(actor, person):
+        view["name"] = person.name[:1] + "*" * (len(person.name) - 1)
+        view["id_number"] = _mask_tail(person.id_number)
+        view.pop("date_of_birth")
+        view["phone"] = _mask_tail(person.phone)
+        view["family_contact_phone"] = _mask_tail(person.family_contact_phone)
+        view["address"] = "***" if person.address else person.address
+        view["family_contact_name"] = "***" if person.family_contact_name else None
+        view["masked_fields"] = list(JUVENILE_MASKED_FIELDS)
+    return view
+
+
+# --- validation of the facts of a person -------------------------------------------------
+
+
+def _term_months_text(term: dict[str, int]) -> str:
+    return f"{term['min_months']}–{term['max_months']} months"
+
+
+def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[str]], bool]:
+    """Check one person's facts against the law and the rules; return (errors, juvenile)."""
+    r = _rules()
+    errors: dict[str, list[str]] = {}
+
+    def bad(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    dob: date = facts["date_of_birth"]
+    try:
+        parsed = idnumber.parse(facts["id_number"])
+    except idnumber.IdNumberError as exc:
+        bad("id_number", str(exc))
+    else:
+        facts["id_number"] = parsed.value
+        if parsed.birth_date != dob:
+            bad("date_of_birth", "does not match the birth date in the ID number")
+        if parsed.gender != facts["gender"]:
+            bad("gender", "does not match the gender encoded in the ID number")
+
+    if dob >= today:
+        bad("date_of_birth", "must be in the past")
+    offence = facts.get("offence_date")
+    judgment: date = facts["judgment_date"]
+    effective: date = facts.get("judgment_effective_date") or judgment
+    facts["judgment_effective_date"] = effective
+    start, end = facts["term_start"], facts["term_end"]
+
+    if offence is not None:
+        if offence > judgment:
+            bad("offence_date", "must not be after judgment_date")
+        if age_on(dob, offence) < r["min_age_at_offence"]:
+            bad("offence_date", f"the person was under {r['min_age_at_offence']} at that date")
+    if judgment > today:
+        bad("judgment_date", "must not be in the future")
+    if effective < judgment:
+        bad("judgment_effective_date", "must not be before judgment_date")
+    if start < judgment:
+        bad("term_start", "must not be before judgment_date")
+    if end <= start:
+        bad("term_end", "must be after term_start")
+    else:
+        category = r["categories"].get(facts["category"])
+        if category is not None:
+            term = category["term"]
+            # term_end is the last day served: a 3-month term from Jan 1 ends Mar 31.
+            shortest = add_months(start, term["min_months"]) - timedelta(days=1)
+            longest = add_months(start, term["max_months"]) - timedelta(days=1)
+            if end < shortest or end > longest:
+                bad("term_end", f"a {facts['category']} term lasts {_term_months_text(term)} "
+                                f"({category['label_zh']})")
+    if facts["crime_type"] not in r["crime_types"]:
+        bad("crime_type", "must be one of: " + ", ".join(r["crime_types"]))
+    for field in ("employment", "housing"):
+        value = facts.get(field)
+        if value is not None and value not in r[field]:
+            bad(field, "must be one of: " + ", ".join(r[field]))
+
+    age_limit = r["juvenile_age"]
+    juvenile = age_on(dob, today) < age_limit or (
+        offence is not None and age_on(dob, offence) < age_limit
+    )
+    return errors, juvenile
+
+
+# --- use cases ---------------------------------------------------------------------------
+
+
+def _office_for_intake(session: Session, actor: Actor, office_code: str | None) -> Unit:
+    if office_code is None:
+        if actor.role == Role.OFFICER:
+            return session.get(Unit, actor.unit_id)
+        raise RuleViolation("required for your role", field="office_code")
+    office = session.scalar(select(Unit).where(Unit.code == office_code,
+                                               Unit.kind == UnitKind.OFFICE))
+    allowed = office is not None and (
+        actor.role == Role.CITY
+        or (actor.role == Role.OFFICER and office.id == actor.unit_id)
+        or (actor.role == Role.COMMANDER and office.parent_id == actor.unit_id)
+    )
+    if not allowed:
+        raise RuleViolation("not a judicial office within your scope", field="office_code")
+    return office
+
+
+def _ensure_no_open_record(session: Session, id_number: str, *, exclude_id: int | None = None
+                           ) -> None:
+    stmt = select(Person.id).where(Person.id_number == id_number,
+                                   Person.status.in_(OPEN_STATUSES))
+    if exclude_id is not None:
+        stmt = stmt.where(Person.id != exclude_id)
+    if session.scalar(stmt.limit(1)) is not None:
+        raise Conflict("A person with this ID number is already under correction.",
+                       errors={"id_number": ["already under correction"]})
+
+
+def intake(session: Session, *, actor: Actor, data: dict[str, Any], now: datetime | None = None
+           ) -> Person:
+    """Register a person for community correction (入矫登记); status starts ``pending_intake``."""
+    now = now or now_utc()
+    today = business_date(now)
+    facts = dict(data)
+    office = _office_for_intake(session, actor, facts.pop("office_code", None))
+    errors, juvenile = validate_facts(facts, today)
+    if errors:
+        raise RuleViolation("The person's facts are inconsistent: " + ", ".join(sorted(errors)),
+                            errors=errors)
+    _ensure_no_open_record(session, facts["id_number"])
+    report_days = _rules()["intake"]["report_within_days"]
+    person = Person(
+        **facts,
+        juvenile=juvenile,
+        intake_deadline=facts["judgment_effective_date"] + timedelta(days=report_days),
+        office_id=office.id,
+        district_id=office.parent_id,
+        status="pending_intake",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(person)
+    session.flush()
+    person.office = office
+    _record_status(session, person, None, "pending_intake", "intake registered", actor, now)
+    audit.record(session, actor=actor, action="person.create", subject_type="person",
+                 subject_id=person.id, juvenile=juvenile, now=now)
+    return person
+
+
+def read(session: Session, *, actor: Actor, person_id: int, now: datetime | None = None
+         ) -> Person:
+    """One person, audited as a read of personal data (as a juvenile access where it is one)."""
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id)
+    audit.record(session, actor=actor, action="person.read", subject_type="person",
+                 subject_id=person.id, juvenile=person.juvenile, now=now,
+                 detail={"deidentified": True} if actor.role == Role.ANALYST else None)
+    return person
+
+
+@dataclass
+class Page:
+    items: list[Person]
+    page: int
+    page_size: int
+    total: int
+
+
+_ID_TAIL_RE = re.compile(r"^[0-9Xx]{4,18}$")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_persons(
+    session: Session,
+    *,
+    actor: Actor,
+    page: int = 1,
+    page_size: int = 50,
+    office: str | None = None,
+    district: str | None = None,
+    category: str | None = None,
+    status: str | None = None,
+    juvenile: bool | None = None,
+    q: str | None = None,
+    now: datetime | None = None,
+) -> Page:
+    """Persons in the caller's scope, filtered and paginated; every listed record is audited."""
+    now = now or now_utc()
+    stmt = select(Person).where(scope_clause(actor))
+    if office is not None:
+        stmt = stmt.where(Person.office_id == select(Unit.id).where(Unit.code == office)
+                          .scalar_subquery())
+    if district is not None:
+        stmt = stmt.where(Person.district_id == select(Unit.id).where(Unit.code == district)
+                          .scalar_subquery())
+    if category is not None:
+        stmt = stmt.where(Person.category == category)
+    if status is not None:
+        stmt = stmt.where(Person.status == status)
+    if juvenile is not None:
+        stmt = stmt.where(Person.juvenile.is_(juvenile))
+    if q is not None:
+        if actor.role == Role.ANALYST:
+            raise Forbidden("Analysts may not search by name or ID number.")
+        q = q.strip()
+        conditions = [Person.name.like(f"%{_escape_like(q)}%", escape="\\")]
+        if _ID_TAIL_RE.match(q):
+            conditions.append(Person.id_number.like(f"%{_escape_like(q.upper())}", escape="\\"))
+        match = or_(*conditions)
+        if actor.role == Role.CITY:
+            # City staff may not find a juvenile by identity: that would reveal it.
+            match = match & Person.juvenile.is_(False)
+        stmt = stmt.where(match)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    items = list(
+        session.scalars(stmt.order_by(Person.id).offset((page - 1) * page_size).limit(page_size))
+    )
+    if actor.role == Role.ANALYST:
+        audit.record(session, actor=actor, action="person.list", subject_type="person",
+                     detail={"deidentified": True, "count": len(items)}, now=now)
+    else:
+        audit.record_many(
+            session, actor=actor, action="person.list", now=now,
+            subjects=[("person", p.id, p.juvenile) for p in items],
+        )
+    return Page(items=items, page=page, page_size=page_size, total=total)
+
+
+def update(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    expected_version: int,
+    changes: dict[str, Any],
+    now: datetime | None = None,
+) -> Person:
+    """Correct a person's facts. ``expected_version`` guards against lost updates (412)."""
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id)
+    if person.version != expected_version:
+        raise PreconditionFailed(
+            f"The person is at version {person.version}, not {expected_version}; "
+            "read it again and retry."
+        )
+    writable = {c for c in changes if c != "office_code"}
+    facts = {
+        name: getattr(person, name)
+        for name in ("name", "gender", "id_number", "date_of_birth", "offence_date", "category",
+                     "crime_type", "judgment_date", "judgment_effective_date", "term_start",
+                     "term_end", "has_guarantor", "phone", "address", "employment", "housing",
+                     "family_contact_name", "family_contact_phone")
+    }
+    facts.update({k: changes[k] for k in writable})
+    errors, juvenile = validate_facts(facts, business_date(now))
+    if errors:
+        raise RuleViolation("The person's facts are inconsistent: " + ", ".join(sorted(errors)),
+                            errors=errors)
+    changed = sorted(k for k, v in facts.items() if getattr(person, k) != v)
+    if "id_number" in changed:
+        _ensure_no_open_record(session, facts["id_number"], exclude_id=person.id)
+    if not changed:
+        return person
+    for key in changed:
+        setattr(person, key, facts[key])
+    # Once a juvenile, always handled as one (Art. 58: the rules continue after 18).
+    person.juvenile = person.juvenile or juvenile
+    if "judgment_effective_date" in changed:
+        days = _rules()["intake"]["report_within_days"]
+        person.intake_deadline = person.judgment_effective_date + timedelta(days=days)
+    person.updated_at = now
+    session.flush()
+    audit.record(session, actor=actor, action="person.update", subject_type="person",
+                 subject_id=person.id, juvenile=person.juvenile, now=now,
+                 detail={"fields": changed})
+    return person
+
+
+def _record_status(session: Session, person: Person, from_status: str | None, to_status: str,
+                   reason: str, actor: Actor, now: datetime) -> PersonStatusChange:
+    change = PersonStatusChange(
+        person_id=person.id, from_status=from_status, to_status=to_status, reason=reason,
+        actor_id=actor.user_id, actor_username=actor.username, changed_at=now,
+    )
+    session.add(change)
+    return change
+
+
+def change_status(
+    session: Session,
+    *,
+    actor: Actor,
+    person: Person,
+    to_status: str,
+    reason: str,
+    now: datetime | None = None,
+) -> PersonStatusChange:
+    """Move a person to another status along an allowed transition, recording why."""
+    now = now or now_utc()
+    if to_status not in STATUS_TRANSITIONS[person.status]:
+        raise RuleViolation(
+            f"a person cannot go from {person.status} to {to_status}", field="to_status"
+        )
+    from_status = person.status
+    person.status = to_status
+    person.updated_at = now
+    change = _record_status(session, person, from_status, to_status, reason, actor, now)
+    session.flush()
+    audit.record(session, actor=actor, action="person.status", subject_type="person",
+                 subject_id=person.id, juvenile=person.juvenile, now=now,
+                 detail={"from": from_status, "to": to_status})
+    return change
+
+
+# Status moves a user may make by hand through the API; the rest belong to later processes.
+MANUAL_STATUS_TARGETS = frozenset({"active", "deceased"})
+
+
+def change_status_by_request(
+    session: Session, *, actor: Actor, person_id: int, to_status: str, reason: str,
+    now: datetime | None = None,
+) -> PersonStatusChange:
+    """Record intake reporting (pending_intake -> active) or a reported death."""
+    person = get_scoped(session, actor, person_id)
+    if to_status not in MANUAL_STATUS_TARGETS:
+        raise RuleViolation(
+            f"{to_status} is set by its own procedure, not by hand", field="to_status"
+        )
+    if to_status == "active" and person.status != "pending_intake":
+        raise RuleViolation("only a person pending intake can be activated by hand",
+                            field="to_status")
+    return change_status(session, actor=actor, person=person, to_status=to_status,
+                         reason=reason, now=now)
+
+
+def status_history(session: Session, *, actor: Actor, person_id: int) -> list[PersonStatusChange]:
+    """The person's status changes, oldest first (audited as a read of the record)."""
+    person = get_scoped(session, actor, person_id)
+    audit.record(session, actor=actor, action="person.status_history", subject_type="person",
+                 subject_id=person.id, juvenile=person.juvenile)
+    return list(session.scalars(
+        select(PersonStatusChange).where(PersonStatusChange.person_id == person.id)
+        .order_by(PersonStatusChange.changed_at, PersonStatusChange.id)
+    ))
+
+
+def status_change_view(change: PersonStatusChange) -> dict[str, Any]:
+    return {
+        "id": change.id, "from_status": change.from_status, "to_status": change.to_status,
+        "to_status_label_zh": _rules()["statuses"][change.to_status],
+        "reason": change.reason, "actor_username": change.actor_username,
+        "changed_at": change.changed_at,
+    }

@@ -1,0 +1,124 @@
+"""HTTP layer for persons: parse, authorize, call one service function, serialize."""
+
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+
+from corrections.core.auth import current_actor, requires
+from corrections.core.clock import now_utc, today
+from corrections.core.db import db
+from corrections.core.errors import PreconditionFailed, PreconditionRequired
+from corrections.core.api import Blueprint
+from corrections.persons import service
+from corrections.persons.schemas import (
+    PersonPageSchema,
+    PersonPatchSchema,
+    PersonQuerySchema,
+    PersonSchema,
+    PersonWritableSchema,
+    StatusChangeInSchema,
+    StatusChangeSchema,
+)
+
+blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
+                description="Persons under community correction (社区矫正对象)")
+
+IF_MATCH = {
+    "in": "header", "name": "If-Match", "required": True,
+    "schema": {"type": "string"},
+    "description": 'The version from the ETag of the last read, e.g. "3".',
+}
+ETAG_HEADER = {"ETag": {"description": "Version of the person", "schema": {"type": "string"}}}
+
+
+def _etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
+
+
+def _expected_version() -> int:
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        raise PreconditionRequired("Send If-Match with the version you read (its ETag).")
+    value = raw.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit() or len(value) > 9:
+        raise PreconditionFailed("If-Match must be the ETag of the person, e.g. \"3\".")
+    return int(value)
+
+
+@blp.route("")
+class Persons(MethodView):
+    @requires("persons:read")
+    @blp.arguments(PersonQuerySchema, location="query")
+    @blp.response(200, PersonPageSchema)
+    def get(self, args):
+        """List persons in your scope (filters: office, district, category, status, q)."""
+        actor = current_actor()
+        page = service.list_persons(db.session, actor=actor, **args)
+        day = today()
+        return {
+            "items": [service.person_view(p, actor, day) for p in page.items],
+            "page": page.page, "page_size": page.page_size, "total": page.total,
+        }
+
+    @requires("persons:write")
+    @blp.arguments(PersonWritableSchema)
+    @blp.response(201, PersonSchema, headers=ETAG_HEADER)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data):
+        """Intake (入矫登记): register a person under correction."""
+        actor = current_actor()
+        person = service.intake(db.session, actor=actor, data=data, now=now_utc())
+        return service.person_view(person, actor, today()), 201, _etag(person.version)
+
+
+@blp.route("/<int:person_id>")
+class PersonItem(MethodView):
+    @requires("persons:read")
+    @blp.response(200, PersonSchema, headers=ETAG_HEADER)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """Read one person (audited; juvenile reads are marked as such)."""
+        actor = current_actor()
+        person = service.read(db.session, actor=actor, person_id=person_id)
+        return service.person_view(person, actor, today()), 200, _etag(person.version)
+
+    @requires("persons:write")
+    @blp.arguments(PersonPatchSchema(partial=True))
+    @blp.response(200, PersonSchema, headers=ETAG_HEADER)
+    @blp.doc(parameters=[IF_MATCH])
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
+    @blp.alt_response(428, response="PRECONDITION_REQUIRED")
+    def patch(self, changes, person_id):
+        """Correct a person's facts; needs If-Match with the version read (412 if stale)."""
+        actor = current_actor()
+        person = service.update(db.session, actor=actor, person_id=person_id,
+                                expected_version=_expected_version(), changes=changes)
+        return service.person_view(person, actor, today()), 200, _etag(person.version)
+
+
+@blp.route("/<int:person_id>/status-changes")
+class PersonStatusChanges(MethodView):
+    @requires("persons:read")
+    @blp.response(200, StatusChangeSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """The person's status history, with reasons."""
+        changes = service.status_history(db.session, actor=current_actor(), person_id=person_id)
+        return [service.status_change_view(c) for c in changes]
+
+    @requires("persons:write")
+    @blp.arguments(StatusChangeInSchema)
+    @blp.response(201, StatusChangeSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, data, person_id):
+        """Record intake reporting (to active) or a death (to deceased), with the reason."""
+        change = service.change_status_by_request(
+            db.session, actor=current_actor(), person_id=person_id, **data)
+        return service.status_change_view(change), 201
+

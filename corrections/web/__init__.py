@@ -1,0 +1,1 @@
+"""Non-API pages: health check, API description and its local interactive docs."""
