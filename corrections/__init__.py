@@ -22,12 +22,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from corrections.extensions import api, migrate
 
     instance_path = (config or {}).get("INSTANCE_PATH")
-    app = Flask(__name__, instance_relative_config=True, static_folder=None,
-                instance_path=str(Path(instance_path).resolve()) if instance_path else None)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        static_folder=None,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+    )
     config_module.load(app, config)
     app.json.ensure_ascii = False  # Chinese labels readable as they are
-    logging.basicConfig(level=app.config["LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     _import_models()
     app.extensions["corrections.rules"] = rules.load_all(Path(app.config["RULES_DIR"]))
@@ -43,21 +48,35 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
-    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
-                     render_as_batch=True, compare_type=True)
-    api.init_app(app, spec_kwargs={
-        "info": {"description": "Community-corrections supervision (社区矫正). Every error is "
-                                "application/problem+json (RFC 9457)."},
-    })
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    api.init_app(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "Community-corrections supervision (社区矫正). Every error is "
+                "application/problem+json (RFC 9457)."
+            },
+        },
+    )
     api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer",
-                       "description": "Token from POST /api/v1/auth/token"})
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "Token from POST /api/v1/auth/token"},
+    )
     _register_blueprints(app, api)
     register_error_handlers(app)
     request_context.init_app(app)
     _register_transaction_handling(app)
     _register_security_headers(app)
     _install_actor_loader(app)
+    from corrections import cli
+
+    cli.register(app)
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
     return app
@@ -119,8 +138,9 @@ def _register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.path.startswith("/api/v1/"):
             response.headers.setdefault("Cache-Control", "no-store")
-            response.headers.setdefault("Content-Security-Policy",
-                                        "default-src 'none'; frame-ancestors 'none'")
+            response.headers.setdefault(
+                "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+            )
         return response
 
 

@@ -21,10 +21,18 @@ def main() -> None:
     """corrections: community-corrections supervision (社区矫正)."""
 
 
+def register(app) -> None:
+    """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too)."""
+    from corrections.demo.cli import demo
+
+    for group in (users, audit, demo):
+        app.cli.add_command(group)
+
+
 # --- users -------------------------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def users() -> None:
     """Manage staff accounts."""
 
@@ -46,8 +54,11 @@ def _read_password(from_stdin: bool) -> str:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", required=True,
-              type=click.Choice(["officer", "commander", "city", "analyst", "auditor", "admin"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["officer", "commander", "city", "analyst", "auditor", "admin"]),
+)
 @click.option("--unit", "unit_code", required=True, help="Unit code (office for an officer, ...)")
 @click.option("--name", "display_name", default="", help="Display name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
@@ -61,9 +72,14 @@ def users_create(username, role, unit_code, display_name, password_stdin) -> Non
 
     password = _read_password(password_stdin)
     try:
-        user = service.create_user(db.session, username=username, password=password,
-                                   role=Role(role), unit_code=unit_code,
-                                   display_name=display_name)
+        user = service.create_user(
+            db.session,
+            username=username,
+            password=password,
+            role=Role(role),
+            unit_code=unit_code,
+            display_name=display_name,
+        )
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -98,8 +114,13 @@ def users_list(as_json) -> None:
     from corrections.org import service
 
     rows = [
-        {"username": u.username, "role": u.role, "unit_code": u.unit.code,
-         "unit_name": u.unit.name_zh, "active": u.active}
+        {
+            "username": u.username,
+            "role": u.role,
+            "unit_code": u.unit.code,
+            "unit_name": u.unit.name_zh,
+            "active": u.active,
+        }
         for u in service.list_users(db.session)
     ]
     if as_json:
@@ -107,8 +128,10 @@ def users_list(as_json) -> None:
         return
     click.echo(f"{'username':<24} {'role':<10} {'unit':<12} {'active':<6} unit name")
     for r in rows:
-        click.echo(f"{r['username']:<24} {r['role']:<10} {r['unit_code']:<12} "
-                   f"{'yes' if r['active'] else 'no':<6} {r['unit_name']}")
+        click.echo(
+            f"{r['username']:<24} {r['role']:<10} {r['unit_code']:<12} "
+            f"{'yes' if r['active'] else 'no':<6} {r['unit_name']}"
+        )
 
 
 def _domain_message(exc) -> str:
@@ -120,7 +143,7 @@ def _domain_message(exc) -> str:
 # --- audit -------------------------------------------------------------------------------
 
 
-@main.group()
+@click.group()
 def audit() -> None:
     """Audit trail: seal and verify the hash chain."""
 
@@ -150,8 +173,9 @@ def audit_verify(no_seal) -> None:
         db.session.commit()
     result = verify(db.session)
     if result.ok:
-        click.echo(f"audit trail intact: {result.checked} rows verified, "
-                   f"{result.unsealed} not yet sealed")
+        click.echo(
+            f"audit trail intact: {result.checked} rows verified, {result.unsealed} not yet sealed"
+        )
         return
     click.echo(f"AUDIT TRAIL BROKEN after {result.checked} good rows: {result.problem}", err=True)
     sys.exit(1)
@@ -192,8 +216,3 @@ def rules_validate(files) -> None:
             click.echo(f"ok   {path.name} (version {data.get('version')})")
     if failed:
         sys.exit(1)
-
-
-from corrections.demo.cli import demo  # noqa: E402
-
-main.add_command(demo)

@@ -96,9 +96,15 @@ def _instance_secret(instance: Path) -> str:
     return key
 
 
-_POSITIVE_INTS = ("TOKEN_TTL_SECONDS", "LOGIN_WINDOW_SECONDS", "LOGIN_MAX_FAILURES_PER_USERNAME",
-                  "LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "MAX_CONTENT_LENGTH",
-                  "PASSWORD_HASH_TIME_COST", "PASSWORD_HASH_MEMORY_KIB")
+_POSITIVE_INTS = (
+    "TOKEN_TTL_SECONDS",
+    "LOGIN_WINDOW_SECONDS",
+    "LOGIN_MAX_FAILURES_PER_USERNAME",
+    "LOGIN_MAX_ATTEMPTS_PER_ADDRESS",
+    "MAX_CONTENT_LENGTH",
+    "PASSWORD_HASH_TIME_COST",
+    "PASSWORD_HASH_MEMORY_KIB",
+)
 
 
 def validate(config: dict[str, Any]) -> None:
@@ -107,7 +113,7 @@ def validate(config: dict[str, Any]) -> None:
     if not url.startswith(("sqlite://", "postgresql+psycopg://", "postgresql://")):
         errors.append("DATABASE_URL: must be sqlite:///PATH or postgresql+psycopg://...")
     if url.startswith("postgresql://"):
-        config["DATABASE_URL"] = "postgresql+psycopg://" + url[len("postgresql://"):]
+        config["DATABASE_URL"] = "postgresql+psycopg://" + url[len("postgresql://") :]
     if len(str(config["SECRET_KEY"])) < 32:
         errors.append("SECRET_KEY: must be at least 32 characters")
     for key in _POSITIVE_INTS:

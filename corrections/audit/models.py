@@ -39,8 +39,10 @@ class AuditEntry(db.Model):
     __table_args__ = (
         Index("ix_audit_entries_subject", "subject_type", "subject_id"),
         Index(
-            "ix_audit_entries_unsealed", "id",
-            postgresql_where=text("seq IS NULL"), sqlite_where=text("seq IS NULL"),
+            "ix_audit_entries_unsealed",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
         ),
     )
 

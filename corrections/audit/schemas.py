@@ -6,8 +6,10 @@ from corrections.core.schemas import PageQuerySchema, page_of
 
 
 class AuditQuerySchema(PageQuerySchema):
-    actor = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
-                             metadata={"description": "Username of the actor"})
+    actor = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={"description": "Username of the actor"},
+    )
     action = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     subject_type = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
     subject_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64))

@@ -44,8 +44,12 @@ def record(
     ``detail`` must never carry personal data: field names, ids and codes only.
     """
     record_many(
-        session, actor=actor, action=action, subjects=[(subject_type, subject_id, juvenile)],
-        detail=detail, now=now,
+        session,
+        actor=actor,
+        action=action,
+        subjects=[(subject_type, subject_id, juvenile)],
+        detail=detail,
+        now=now,
     )
 
 
@@ -177,27 +181,46 @@ def verify(session: Session) -> VerifyResult:
     for entry in _sealed_in_order(session):
         if entry.seq != expected_seq:
             return VerifyResult(
-                False, checked, unsealed, entry_id=entry.id, seq=entry.seq,
-                problem=(f"rows with seq {expected_seq}..{entry.seq - 1} are missing before row "
-                         f"id={entry.id} (deleted)"),
+                False,
+                checked,
+                unsealed,
+                entry_id=entry.id,
+                seq=entry.seq,
+                problem=(
+                    f"rows with seq {expected_seq}..{entry.seq - 1} are missing before row "
+                    f"id={entry.id} (deleted)"
+                ),
             )
         if entry.prev_hash != prev_hash:
             return VerifyResult(
-                False, checked, unsealed, entry_id=entry.id, seq=entry.seq,
+                False,
+                checked,
+                unsealed,
+                entry_id=entry.id,
+                seq=entry.seq,
                 problem=f"row id={entry.id} (seq {entry.seq}) does not link to the row before it",
             )
         if entry.hash != entry_hash(entry, entry.seq, prev_hash):
             return VerifyResult(
-                False, checked, unsealed, entry_id=entry.id, seq=entry.seq,
+                False,
+                checked,
+                unsealed,
+                entry_id=entry.id,
+                seq=entry.seq,
                 problem=f"row id={entry.id} (seq {entry.seq}) was altered: its hash does not match",
             )
         prev_hash, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
     last_seq = expected_seq - 1
     if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
         return VerifyResult(
-            False, checked, unsealed, seq=head.last_seq,
-            problem=(f"the chain ends at seq {last_seq} but was sealed up to seq "
-                     f"{head.last_seq}: rows at the end were deleted or altered"),
+            False,
+            checked,
+            unsealed,
+            seq=head.last_seq,
+            problem=(
+                f"the chain ends at seq {last_seq} but was sealed up to seq "
+                f"{head.last_seq}: rows at the end were deleted or altered"
+            ),
         )
     if head is None and checked:
         return VerifyResult(False, checked, unsealed, problem="the chain head is missing")
@@ -235,8 +258,10 @@ def list_entries(
     if until is not None:
         stmt = stmt.where(AuditEntry.occurred_at < until)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = list(session.scalars(
-        stmt.order_by(AuditEntry.id.desc()).offset((page - 1) * page_size).limit(page_size)
-    ))
+    rows = list(
+        session.scalars(
+            stmt.order_by(AuditEntry.id.desc()).offset((page - 1) * page_size).limit(page_size)
+        )
+    )
     record(session, actor=actor, action="audit.list", detail={"count": len(rows)})
     return rows, total

@@ -8,8 +8,9 @@ from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.db import db
 
-blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit",
-                description="Audit trail (auditors only)")
+blp = Blueprint(
+    "audit", __name__, url_prefix="/api/v1/audit", description="Audit trail (auditors only)"
+)
 
 
 @blp.route("")
@@ -21,7 +22,11 @@ class AuditEntries(MethodView):
         """Audit entries, newest first (filters: actor, action, subject, juvenile, time)."""
         page, page_size = args.pop("page"), args.pop("page_size")
         rows, total = service.list_entries(
-            db.session, actor=current_actor(), page=page, page_size=page_size,
-            actor_username=args.pop("actor", None), **args,
+            db.session,
+            actor=current_actor(),
+            page=page,
+            page_size=page_size,
+            actor_username=args.pop("actor", None),
+            **args,
         )
         return {"items": rows, "page": page, "page_size": page_size, "total": total}

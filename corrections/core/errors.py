@@ -111,7 +111,9 @@ def problem_response(
         body["request_id"] = request_id
     if errors:
         body["errors"] = errors
-    resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    resp = Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MEDIA_TYPE
+    )
     for key, value in (headers or {}).items():
         resp.headers[key] = value
     return resp
@@ -157,14 +159,18 @@ def _handle_http_exception(error: HTTPException) -> Response:
 
 def _handle_domain_error(error: DomainError) -> Response:
     return problem_response(
-        error.status, detail=error.detail, code=error.code, errors=error.errors,
+        error.status,
+        detail=error.detail,
+        code=error.code,
+        errors=error.errors,
         headers=error.headers,
     )
 
 
 def _handle_stale(error: StaleDataError) -> Response:
     return problem_response(
-        412, code="precondition-failed",
+        412,
+        code="precondition-failed",
         detail="The resource was changed by someone else; read it again and retry.",
     )
 
@@ -177,8 +183,9 @@ def _handle_integrity(error: IntegrityError) -> Response:
 
 def _handle_operational(error: OperationalError) -> Response:
     log.error("database operational error: %s", type(error.orig).__name__)
-    return problem_response(503, detail="The database is unavailable; try again shortly.",
-                            headers={"Retry-After": "5"})
+    return problem_response(
+        503, detail="The database is unavailable; try again shortly.", headers={"Retry-After": "5"}
+    )
 
 
 def _handle_unexpected(error: Exception) -> Response:

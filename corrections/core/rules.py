@@ -36,7 +36,12 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
     if isinstance(messages, Mapping):
         out: list[str] = []
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "value":  # marshmallow's Dict nests value errors; the path says enough
+                path = prefix
+            elif key == "key":
+                path = f"{prefix} (key)"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             out.extend(_flatten(value, path))
         return out
     if isinstance(messages, list | tuple):

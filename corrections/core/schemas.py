@@ -33,5 +33,6 @@ class PageSchema(ma.Schema):
 
 def page_of(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     """A paginated envelope ``{items: [...], page, page_size, total}`` for ``item_schema``."""
-    return type(name, (PageSchema,), {"items": ma.fields.List(ma.fields.Nested(item_schema),
-                                                               required=True)})
+    return type(
+        name, (PageSchema,), {"items": ma.fields.List(ma.fields.Nested(item_schema), required=True)}
+    )

@@ -25,31 +25,84 @@ from corrections.persons.service import validate_facts
 CITY = ("3299", "滨江市司法局")
 # (slug, code, district name, [office names])
 DISTRICTS = [
-    ("dongcheng", "329901", "东城区司法局", ["城关司法所", "东门司法所", "新桥司法所", "梅园司法所"]),
+    (
+        "dongcheng",
+        "329901",
+        "东城区司法局",
+        ["城关司法所", "东门司法所", "新桥司法所", "梅园司法所"],
+    ),
     ("xicheng", "329902", "西城区司法局", ["西关司法所", "柳湾司法所", "石桥司法所"]),
-    ("nanhu", "329903", "南湖区司法局", ["湖滨司法所", "南塘司法所", "莲花司法所", "白沙司法所",
-                                       "渔港司法所"]),
+    (
+        "nanhu",
+        "329903",
+        "南湖区司法局",
+        ["湖滨司法所", "南塘司法所", "莲花司法所", "白沙司法所", "渔港司法所"],
+    ),
     ("beishan", "329904", "北山区司法局", ["北山司法所", "松岭司法所", "青石司法所"]),
-    ("jiangkou", "329905", "江口区司法局", ["江口司法所", "新港司法所", "沙洲司法所", "桃源司法所",
-                                          "双河司法所", "金湾司法所"]),
+    (
+        "jiangkou",
+        "329905",
+        "江口区司法局",
+        ["江口司法所", "新港司法所", "沙洲司法所", "桃源司法所", "双河司法所", "金湾司法所"],
+    ),
 ]
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国文斌辉鹏飞宇浩凯俊峰亮红梅林海波宁晨阳志"
-STREETS = ["人民路", "解放路", "中山路", "建设路", "和平街", "新华路", "长江路", "湖滨路", "文昌路",
-           "青年路", "园林路", "兴业街"]
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾"
+    "毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国文斌辉鹏飞宇浩凯俊峰亮红梅林海波宁晨阳志"
+)
+STREETS = [
+    "人民路",
+    "解放路",
+    "中山路",
+    "建设路",
+    "和平街",
+    "新华路",
+    "长江路",
+    "湖滨路",
+    "文昌路",
+    "青年路",
+    "园林路",
+    "兴业街",
+]
 
 # Realistic shares: most persons under correction are on probation (缓刑).
-CATEGORY_WEIGHTS = [("suspended_sentence", 80), ("parole", 9), ("temporary_outside_custody", 6),
-                    ("control_order", 5)]
-CRIME_WEIGHTS = [("dangerous_driving", 22), ("theft", 14), ("fraud", 12), ("intentional_injury", 8),
-                 ("traffic_accident", 8), ("drug_offence", 5), ("gambling", 6), ("provocation", 5),
-                 ("illegal_fundraising", 4), ("bribery", 3), ("embezzlement", 4), ("robbery", 2),
-                 ("affray", 3), ("environmental", 2), ("other", 2)]
-EMPLOYMENT_WEIGHTS = [("employed", 45), ("self_employed", 18), ("unemployed", 25), ("student", 2),
-                      ("retired", 6), ("other", 4)]
-HOUSING_WEIGHTS = [("own", 35), ("rented", 25), ("family", 32), ("unstable", 6),
-                   ("institution", 2)]
+CATEGORY_WEIGHTS = [
+    ("suspended_sentence", 80),
+    ("parole", 9),
+    ("temporary_outside_custody", 6),
+    ("control_order", 5),
+]
+CRIME_WEIGHTS = [
+    ("dangerous_driving", 22),
+    ("theft", 14),
+    ("fraud", 12),
+    ("intentional_injury", 8),
+    ("traffic_accident", 8),
+    ("drug_offence", 5),
+    ("gambling", 6),
+    ("provocation", 5),
+    ("illegal_fundraising", 4),
+    ("bribery", 3),
+    ("embezzlement", 4),
+    ("robbery", 2),
+    ("affray", 3),
+    ("environmental", 2),
+    ("other", 2),
+]
+EMPLOYMENT_WEIGHTS = [
+    ("employed", 45),
+    ("self_employed", 18),
+    ("unemployed", 25),
+    ("student", 2),
+    ("retired", 6),
+    ("other", 4),
+]
+HOUSING_WEIGHTS = [("own", 35), ("rented", 25), ("family", 32), ("unstable", 6), ("institution", 2)]
 
 
 @dataclass
@@ -70,24 +123,39 @@ def build_units_and_users(session: Session, *, password: str) -> DemoAccounts:
     city = org.create_unit(session, code=CITY[0], name_zh=CITY[1], kind=UnitKind.CITY)
 
     def add_user(username: str, role: Role, unit_code: str, name: str) -> None:
-        org.create_user(session, username=username, password=password, role=role,
-                        unit_code=unit_code, display_name=name)
-        accounts.rows.append({"username": username, "role": role.value, "unit": unit_code,
-                              "name": name})
+        org.create_user(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            unit_code=unit_code,
+            display_name=name,
+        )
+        accounts.rows.append(
+            {"username": username, "role": role.value, "unit": unit_code, "name": name}
+        )
 
     for slug, code, name, offices in DISTRICTS:
-        district = org.create_unit(session, code=code, name_zh=name, kind=UnitKind.DISTRICT,
-                                   parent=city)
+        district = org.create_unit(
+            session, code=code, name_zh=name, kind=UnitKind.DISTRICT, parent=city
+        )
         add_user(f"commander-{slug}", Role.COMMANDER, code, f"{name[:3]}指挥中心")
         for i, office_name in enumerate(offices, start=1):
             office_code = f"{code}{i:02d}"
-            org.create_unit(session, code=office_code, name_zh=f"{name[:3]}{office_name}",
-                            kind=UnitKind.OFFICE, parent=district)
+            org.create_unit(
+                session,
+                code=office_code,
+                name_zh=f"{name[:3]}{office_name}",
+                kind=UnitKind.OFFICE,
+                parent=district,
+            )
             add_user(f"officer-{slug}-{i}", Role.OFFICER, office_code, f"{office_name}工作人员")
-    for username, role, label in (("city", Role.CITY, "市局指挥中心"),
-                                  ("analyst", Role.ANALYST, "数据分析员"),
-                                  ("auditor", Role.AUDITOR, "审计员"),
-                                  ("admin", Role.ADMIN, "系统管理员")):
+    for username, role, label in (
+        ("city", Role.CITY, "市局指挥中心"),
+        ("analyst", Role.ANALYST, "数据分析员"),
+        ("auditor", Role.AUDITOR, "审计员"),
+        ("admin", Role.ADMIN, "系统管理员"),
+    ):
         add_user(username, role, CITY[0], label)
     return accounts
 
@@ -105,8 +173,9 @@ def _random_person(rng: random.Random, today: date, office_codes: list[str], seq
     sequence = (seq % 9) * 100 + seq_code
     district = rng.choice(DISTRICTS)
     id_no = idnumber.make(district[1], dob, sequence)
-    # When did the term start: anywhere from 2 years ago to a week ago.
-    start = today - timedelta(days=rng.randint(7, 730))
+    # When did the term start: mostly over the last two years, a few judgments just now.
+    recent = rng.random() < 0.06
+    start = today - timedelta(days=rng.randint(0, 12) if recent else rng.randint(7, 730))
     if category == "control_order":
         months = rng.choice([3, 4, 6, 8, 10, 12, 18, 24])
     elif category == "suspended_sentence":
@@ -116,7 +185,7 @@ def _random_person(rng: random.Random, today: date, office_codes: list[str], seq
     else:
         months = rng.choice([6, 12, 18, 24, 36])
     end = add_months(start, months) - timedelta(days=1)
-    judgment = start - timedelta(days=rng.randint(0, 20))
+    judgment = start - timedelta(days=rng.randint(0, 5 if recent else 20))
     offence = judgment - timedelta(days=rng.randint(60, 400))
     if juvenile:
         # Juvenile at the offence: keep the offence after the 14th birthday.
@@ -150,8 +219,7 @@ def _random_person(rng: random.Random, today: date, office_codes: list[str], seq
     }
 
 
-def build_persons(session: Session, *, count: int, seed: int, now: datetime,
-                  progress=None) -> int:
+def build_persons(session: Session, *, count: int, seed: int, now: datetime, progress=None) -> int:
     """Insert ``count`` persons with consistent facts, statuses and status history."""
     from corrections.org.models import Unit
 
@@ -168,32 +236,59 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime,
         for facts, status in batch:
             office = offices[facts.pop("_office")]
             juvenile = facts.pop("_juvenile")
-            person_rows.append({
-                **facts, "juvenile": juvenile, "office_id": office.id,
-                "district_id": office.parent_id, "status": status, "version": 1,
-                "intake_deadline": facts["judgment_effective_date"] + timedelta(days=10),
-                "created_at": start_of_business_day(facts["term_start"]),
-                "updated_at": now,
-            })
+            person_rows.append(
+                {
+                    **facts,
+                    "juvenile": juvenile,
+                    "office_id": office.id,
+                    "district_id": office.parent_id,
+                    "status": status,
+                    "version": 1,
+                    "intake_deadline": facts["judgment_effective_date"] + timedelta(days=10),
+                    "created_at": start_of_business_day(facts["term_start"]),
+                    "updated_at": now,
+                }
+            )
             histories.append(status)
         ids = session.execute(insert(Person).returning(Person.id), person_rows).scalars().all()
         changes = []
         for pid, row, status in zip(ids, person_rows, histories, strict=True):
             created = row["created_at"]
-            changes.append({"person_id": pid, "from_status": None, "to_status": "pending_intake",
-                            "reason": "入矫登记 intake registered", "actor_id": None,
-                            "actor_username": "demo-seed", "changed_at": created})
+            changes.append(
+                {
+                    "person_id": pid,
+                    "from_status": None,
+                    "to_status": "pending_intake",
+                    "reason": "入矫登记 intake registered",
+                    "actor_id": None,
+                    "actor_username": "demo-seed",
+                    "changed_at": created,
+                }
+            )
             if status != "pending_intake":
-                changes.append({"person_id": pid, "from_status": "pending_intake",
-                                "to_status": "active", "reason": "按期报到 reported for intake",
-                                "actor_id": None, "actor_username": "demo-seed",
-                                "changed_at": created + timedelta(days=rng.randint(1, 8))})
+                changes.append(
+                    {
+                        "person_id": pid,
+                        "from_status": "pending_intake",
+                        "to_status": "active",
+                        "reason": "按期报到 reported for intake",
+                        "actor_id": None,
+                        "actor_username": "demo-seed",
+                        "changed_at": created + timedelta(days=rng.randint(1, 8)),
+                    }
+                )
             if status == "discharged":
-                changes.append({"person_id": pid, "from_status": "active",
-                                "to_status": "discharged", "reason": "期满解除 term completed",
-                                "actor_id": None, "actor_username": "demo-seed",
-                                "changed_at": start_of_business_day(
-                                    row["term_end"] + timedelta(days=1))})
+                changes.append(
+                    {
+                        "person_id": pid,
+                        "from_status": "active",
+                        "to_status": "discharged",
+                        "reason": "期满解除 term completed",
+                        "actor_id": None,
+                        "actor_username": "demo-seed",
+                        "changed_at": start_of_business_day(row["term_end"] + timedelta(days=1)),
+                    }
+                )
         session.execute(insert(PersonStatusChange), changes)
         batch.clear()
 
@@ -223,6 +318,5 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime,
             progress(1)
     if batch:
         flush()
-    audit.record(session, actor=SYSTEM, action="demo.seed", detail={"persons": count,
-                                                                    "seed": seed})
+    audit.record(session, actor=SYSTEM, action="demo.seed", detail={"persons": count, "seed": seed})
     return made

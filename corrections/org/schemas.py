@@ -7,8 +7,9 @@ from corrections.core.schemas import TrimmedString
 
 class LoginSchema(ma.Schema):
     username = TrimmedString(required=True, validate=ma.validate.Length(min=1, max=64))
-    password = ma.fields.String(required=True, load_only=True,
-                                validate=ma.validate.Length(min=1, max=256))
+    password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=256)
+    )
 
 
 class TokenSchema(ma.Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -57,10 +58,15 @@ def _token_digest(token: str) -> str:
 def create_unit(
     session: Session, *, code: str, name_zh: str, kind: UnitKind, parent: Unit | None = None
 ) -> Unit:
-    expected_parent = {UnitKind.CITY: None, UnitKind.DISTRICT: UnitKind.CITY,
-                       UnitKind.OFFICE: UnitKind.DISTRICT}[kind]
+    expected_parent = {
+        UnitKind.CITY: None,
+        UnitKind.DISTRICT: UnitKind.CITY,
+        UnitKind.OFFICE: UnitKind.DISTRICT,
+    }[kind]
     if (parent.kind if parent else None) != expected_parent:
-        raise RuleViolation(f"a {kind} unit must sit under a {expected_parent} unit", field="parent")
+        raise RuleViolation(
+            f"a {kind} unit must sit under a {expected_parent} unit", field="parent"
+        )
     if session.scalar(select(Unit.id).where(Unit.code == code)):
         raise Conflict(f"unit code {code} exists", errors={"code": ["already exists"]})
     unit = Unit(code=code, name_zh=name_zh, kind=kind, parent_id=parent.id if parent else None)
@@ -107,13 +113,24 @@ def create_user(
     if session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(f"user {username} exists", errors={"username": ["already exists"]})
     user = User(
-        username=username, display_name=display_name, password_hash=hash_password(password),
-        role=role, unit_id=unit.id, active=True, created_at=now_utc(),
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        role=role,
+        unit_id=unit.id,
+        active=True,
+        created_at=now_utc(),
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor=actor, action="user.create", subject_type="user",
-                 subject_id=user.id, detail={"role": role.value, "unit": unit.code})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        subject_type="user",
+        subject_id=user.id,
+        detail={"role": role.value, "unit": unit.code},
+    )
     return user
 
 
@@ -125,11 +142,13 @@ def disable_user(session: Session, *, username: str, actor: Actor = SYSTEM) -> U
     now = now_utc()
     user.active, user.disabled_at = False, now
     session.execute(
-        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    audit.record(session, actor=actor, action="user.disable", subject_type="user",
-                 subject_id=user.id)
+    audit.record(
+        session, actor=actor, action="user.disable", subject_type="user", subject_id=user.id
+    )
     return user
 
 
@@ -151,8 +170,10 @@ def _retry_after(session: Session, where, window: timedelta, limit: int, now: da
     """Seconds until the attempts matching ``where`` fall below ``limit``, or 0 if they are."""
     since = now - window
     times = session.scalars(
-        select(LoginAttempt.attempted_at).where(where, LoginAttempt.attempted_at > since)
-        .order_by(LoginAttempt.attempted_at.desc()).limit(limit)
+        select(LoginAttempt.attempted_at)
+        .where(where, LoginAttempt.attempted_at > since)
+        .order_by(LoginAttempt.attempted_at.desc())
+        .limit(limit)
     ).all()
     if len(times) < limit:
         return 0
@@ -165,12 +186,18 @@ def _check_rate_limit(session: Session, username: str, addr: str, now: datetime)
     window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     wait = max(
         _retry_after(
-            session, (LoginAttempt.username == username) & ~LoginAttempt.succeeded,
-            window, cfg["LOGIN_MAX_FAILURES_PER_USERNAME"], now,
+            session,
+            (LoginAttempt.username == username) & ~LoginAttempt.succeeded,
+            window,
+            cfg["LOGIN_MAX_FAILURES_PER_USERNAME"],
+            now,
         ),
         _retry_after(
-            session, LoginAttempt.client_addr == addr, window,
-            cfg["LOGIN_MAX_ATTEMPTS_PER_ADDRESS"], now,
+            session,
+            LoginAttempt.client_addr == addr,
+            window,
+            cfg["LOGIN_MAX_ATTEMPTS_PER_ADDRESS"],
+            now,
         ),
     )
     if wait:
@@ -187,10 +214,8 @@ def _verify_password(user: User | None, password: str) -> bool:
     if user is None:
         if _DUMMY_HASH is None:
             _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
-        try:
+        with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            pass
         return False
     try:
         return hasher.verify(user.password_hash, password)
@@ -213,8 +238,13 @@ def login(session: Session, *, username: str, password: str, client_addr: str) -
     session.add(LoginAttempt(username=username, client_addr=addr, succeeded=ok, attempted_at=now))
     if not ok:
         if user is not None:
-            audit.record(session, actor=Actor(user.id, user.username, Role(user.role), user.unit_id),
-                         action="auth.login_failed", subject_type="user", subject_id=user.id)
+            audit.record(
+                session,
+                actor=Actor(user.id, user.username, Role(user.role), user.unit_id),
+                action="auth.login_failed",
+                subject_type="user",
+                subject_id=user.id,
+            )
         session.commit()
         raise Unauthorized("Wrong username or password.")
     hasher = _hasher()
@@ -222,11 +252,13 @@ def login(session: Session, *, username: str, password: str, client_addr: str) -
         user.password_hash = hasher.hash(password)
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=current_app.config["TOKEN_TTL_SECONDS"])
-    session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), created_at=now,
-                         expires_at=expires_at))
+    session.add(
+        ApiToken(
+            user_id=user.id, token_hash=_token_digest(token), created_at=now, expires_at=expires_at
+        )
+    )
     actor = Actor(user.id, user.username, Role(user.role), user.unit_id)
-    audit.record(session, actor=actor, action="auth.login", subject_type="user",
-                 subject_id=user.id)
+    audit.record(session, actor=actor, action="auth.login", subject_type="user", subject_id=user.id)
     session.flush()
     return IssuedToken(access_token=token, expires_at=expires_at, user=user)
 
@@ -246,18 +278,21 @@ def load_actor(session: Session, token: str) -> Actor | None:
     if row is None:
         return None
     token_id, user_id, username, role, unit_id = row
-    return Actor(user_id=user_id, username=username, role=Role(role), unit_id=unit_id,
-                 token_id=token_id)
+    return Actor(
+        user_id=user_id, username=username, role=Role(role), unit_id=unit_id, token_id=token_id
+    )
 
 
 def revoke_token(session: Session, *, actor: Actor) -> None:
     """Revoke the token the actor signed in with."""
     session.execute(
-        update(ApiToken).where(ApiToken.id == actor.token_id, ApiToken.revoked_at.is_(None))
+        update(ApiToken)
+        .where(ApiToken.id == actor.token_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now_utc())
     )
-    audit.record(session, actor=actor, action="auth.logout", subject_type="user",
-                 subject_id=actor.user_id)
+    audit.record(
+        session, actor=actor, action="auth.logout", subject_type="user", subject_id=actor.user_id
+    )
 
 
 def prune_login_attempts(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int:
@@ -270,4 +305,3 @@ def prune_login_attempts(session: Session, *, older_than: timedelta = timedelta(
 
 def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
-

@@ -10,15 +10,22 @@ from corrections.org import service
 from corrections.org.models import UNIT_KIND_LABELS_ZH, Unit, User
 from corrections.org.schemas import LoginSchema, MeSchema, TokenSchema, UnitSchema
 
-auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
-                     description="Sign-in: bearer tokens")
-units_blp = Blueprint("units", __name__, url_prefix="/api/v1/units",
-                      description="Organisation: city, districts, judicial offices")
+auth_blp = Blueprint(
+    "auth", __name__, url_prefix="/api/v1/auth", description="Sign-in: bearer tokens"
+)
+units_blp = Blueprint(
+    "units",
+    __name__,
+    url_prefix="/api/v1/units",
+    description="Organisation: city, districts, judicial offices",
+)
 
 
 def unit_view(unit: Unit) -> dict:
     return {
-        "code": unit.code, "name_zh": unit.name_zh, "kind": unit.kind,
+        "code": unit.code,
+        "name_zh": unit.name_zh,
+        "kind": unit.kind,
         "kind_label_zh": UNIT_KIND_LABELS_ZH[unit.kind],
         "parent_code": unit.parent.code if unit.parent else None,
     }
@@ -33,12 +40,19 @@ class Token(MethodView):
     @auth_blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, data):
         """Sign in with username and password; returns a bearer token."""
-        issued = service.login(db.session, username=data["username"], password=data["password"],
-                               client_addr=request.remote_addr or "unknown")
+        issued = service.login(
+            db.session,
+            username=data["username"],
+            password=data["password"],
+            client_addr=request.remote_addr or "unknown",
+        )
         return {
-            "access_token": issued.access_token, "token_type": "Bearer",
-            "expires_at": issued.expires_at, "username": issued.user.username,
-            "role": issued.user.role, "unit_code": issued.user.unit.code,
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_at": issued.expires_at,
+            "username": issued.user.username,
+            "role": issued.user.role,
+            "unit_code": issued.user.unit.code,
         }, 201
 
     @requires("session")
@@ -57,8 +71,11 @@ class Me(MethodView):
         """Who the token belongs to: role and unit."""
         user = db.session.get(User, current_actor().user_id)
         return {
-            "username": user.username, "display_name": user.display_name, "role": user.role,
-            "role_label_zh": ROLE_LABELS_ZH[Role(user.role)], "unit": unit_view(user.unit),
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.role,
+            "role_label_zh": ROLE_LABELS_ZH[Role(user.role)],
+            "unit": unit_view(user.unit),
         }
 
 

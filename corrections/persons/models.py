@@ -58,7 +58,9 @@ class Person(db.Model):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index(
-            "uq_persons_open_id_number", "id_number", unique=True,
+            "uq_persons_open_id_number",
+            "id_number",
+            unique=True,
             postgresql_where=text(
                 "status IN ('pending_intake', 'active', 'lost_contact', 'absconded')"
             ),

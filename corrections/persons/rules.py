@@ -7,8 +7,16 @@ import marshmallow as ma
 from corrections.core import rules
 
 CATEGORY_IDS = ("control_order", "suspended_sentence", "parole", "temporary_outside_custody")
-STATUS_IDS = ("pending_intake", "active", "lost_contact", "absconded", "discharged",
-              "terminated", "transferred", "deceased")
+STATUS_IDS = (
+    "pending_intake",
+    "active",
+    "lost_contact",
+    "absconded",
+    "discharged",
+    "terminated",
+    "transferred",
+    "deceased",
+)
 GENDER_IDS = ("male", "female")
 
 _label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=50))
@@ -60,9 +68,13 @@ class PersonsRulesSchema(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
     intake = ma.fields.Nested(IntakeSchema, required=True)
     juvenile_age = ma.fields.Integer(required=True, validate=ma.validate.Range(min=14, max=18))
-    min_age_at_offence = ma.fields.Integer(required=True, validate=ma.validate.Range(min=10, max=18))
+    min_age_at_offence = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=10, max=18)
+    )
     categories = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.Nested(CategorySchema), required=True,
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(CategorySchema),
+        required=True,
         validate=_exact_keys(CATEGORY_IDS),
     )
     statuses = _labels(validate=_exact_keys(STATUS_IDS))

@@ -15,18 +15,21 @@ SNAKE = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="must be a known ide
 class PersonWritableSchema(ma.Schema):
     """The fields a client writes. GET returns them under the same names."""
 
-    name = TrimmedString(required=True, validate=ma.validate.Length(min=1, max=50),
-                         metadata={"description": "姓名"})
+    name = TrimmedString(
+        required=True, validate=ma.validate.Length(min=1, max=50), metadata={"description": "姓名"}
+    )
     gender = ma.fields.String(required=True, validate=ma.validate.OneOf(GENDER_IDS))
-    id_number = TrimmedString(required=True, validate=ID_SHAPE,
-                              metadata={"description": "居民身份证号码 (GB 11643)"})
+    id_number = TrimmedString(
+        required=True, validate=ID_SHAPE, metadata={"description": "居民身份证号码 (GB 11643)"}
+    )
     date_of_birth = ma.fields.Date(required=True)
     offence_date = ma.fields.Date(allow_none=True, load_default=None)
     category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORY_IDS))
     crime_type = ma.fields.String(required=True, validate=SNAKE)
     judgment_date = ma.fields.Date(required=True)
     judgment_effective_date = ma.fields.Date(
-        allow_none=True, load_default=None,
+        allow_none=True,
+        load_default=None,
         metadata={"description": "Date the judgment took effect; defaults to judgment_date"},
     )
     term_start = ma.fields.Date(required=True)
@@ -37,12 +40,14 @@ class PersonWritableSchema(ma.Schema):
         metadata={"description": "Judicial office code; an officer's own office by default"},
     )
     phone = TrimmedString(allow_none=True, load_default=None, validate=PHONE)
-    address = TrimmedString(allow_none=True, load_default=None,
-                            validate=ma.validate.Length(max=200))
+    address = TrimmedString(
+        allow_none=True, load_default=None, validate=ma.validate.Length(max=200)
+    )
     employment = ma.fields.String(allow_none=True, load_default=None, validate=SNAKE)
     housing = ma.fields.String(allow_none=True, load_default=None, validate=SNAKE)
-    family_contact_name = TrimmedString(allow_none=True, load_default=None,
-                                        validate=ma.validate.Length(max=50))
+    family_contact_name = TrimmedString(
+        allow_none=True, load_default=None, validate=ma.validate.Length(max=50)
+    )
     family_contact_phone = TrimmedString(allow_none=True, load_default=None, validate=PHONE)
 
 
@@ -89,10 +94,12 @@ PersonPageSchema = page_of(PersonSchema, "PersonPageSchema")
 
 
 class PersonQuerySchema(PageQuerySchema):
-    office = ma.fields.String(validate=ma.validate.Length(min=1, max=32),
-                              metadata={"description": "Judicial office code"})
-    district = ma.fields.String(validate=ma.validate.Length(min=1, max=32),
-                                metadata={"description": "District code"})
+    office = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=32), metadata={"description": "Judicial office code"}
+    )
+    district = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=32), metadata={"description": "District code"}
+    )
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_IDS))
     status = ma.fields.String(validate=ma.validate.OneOf(STATUS_IDS))
     juvenile = ma.fields.Boolean()

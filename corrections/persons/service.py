@@ -32,10 +32,24 @@ from corrections.org.models import Unit, UnitKind
 from corrections.persons import idnumber
 from corrections.persons.models import OPEN_STATUSES, Person, PersonStatusChange
 
-PERSONAL_FIELDS = ("name", "id_number", "date_of_birth", "phone", "address",
-                   "family_contact_name", "family_contact_phone")
-JUVENILE_MASKED_FIELDS = ("name", "id_number", "date_of_birth", "phone", "address",
-                          "family_contact_name", "family_contact_phone")
+PERSONAL_FIELDS = (
+    "name",
+    "id_number",
+    "date_of_birth",
+    "phone",
+    "address",
+    "family_contact_name",
+    "family_contact_phone",
+)
+JUVENILE_MASKED_FIELDS = (
+    "name",
+    "id_number",
+    "date_of_birth",
+    "phone",
+    "address",
+    "family_contact_name",
+    "family_contact_phone",
+)
 
 # Who may move a status where. Lost contact and absconding are owned by incidents (later),
 # discharge, termination and transfer by the term services; these are their building blocks.
@@ -127,7 +141,8 @@ def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
         "phone": person.phone,
         "address": person.address,
         "employment": person.employment,
-        "employment_label_zh": r["employment"].get(person.employment) if person.employment
+        "employment_label_zh": r["employment"].get(person.employment)
+        if person.employment
         else None,
         "housing": person.housing,
         "housing_label_zh": r["housing"].get(person.housing) if person.housing else None,
@@ -211,8 +226,11 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
             shortest = add_months(start, term["min_months"]) - timedelta(days=1)
             longest = add_months(start, term["max_months"]) - timedelta(days=1)
             if end < shortest or end > longest:
-                bad("term_end", f"a {facts['category']} term lasts {_term_months_text(term)} "
-                                f"({category['label_zh']})")
+                bad(
+                    "term_end",
+                    f"a {facts['category']} term lasts {_term_months_text(term)} "
+                    f"({category['label_zh']})",
+                )
     if facts["crime_type"] not in r["crime_types"]:
         bad("crime_type", "must be one of: " + ", ".join(r["crime_types"]))
     for field in ("employment", "housing"):
@@ -235,8 +253,9 @@ def _office_for_intake(session: Session, actor: Actor, office_code: str | None) 
         if actor.role == Role.OFFICER:
             return session.get(Unit, actor.unit_id)
         raise RuleViolation("required for your role", field="office_code")
-    office = session.scalar(select(Unit).where(Unit.code == office_code,
-                                               Unit.kind == UnitKind.OFFICE))
+    office = session.scalar(
+        select(Unit).where(Unit.code == office_code, Unit.kind == UnitKind.OFFICE)
+    )
     allowed = office is not None and (
         actor.role == Role.CITY
         or (actor.role == Role.OFFICER and office.id == actor.unit_id)
@@ -247,19 +266,22 @@ def _office_for_intake(session: Session, actor: Actor, office_code: str | None) 
     return office
 
 
-def _ensure_no_open_record(session: Session, id_number: str, *, exclude_id: int | None = None
-                           ) -> None:
-    stmt = select(Person.id).where(Person.id_number == id_number,
-                                   Person.status.in_(OPEN_STATUSES))
+def _ensure_no_open_record(
+    session: Session, id_number: str, *, exclude_id: int | None = None
+) -> None:
+    stmt = select(Person.id).where(Person.id_number == id_number, Person.status.in_(OPEN_STATUSES))
     if exclude_id is not None:
         stmt = stmt.where(Person.id != exclude_id)
     if session.scalar(stmt.limit(1)) is not None:
-        raise Conflict("A person with this ID number is already under correction.",
-                       errors={"id_number": ["already under correction"]})
+        raise Conflict(
+            "A person with this ID number is already under correction.",
+            errors={"id_number": ["already under correction"]},
+        )
 
 
-def intake(session: Session, *, actor: Actor, data: dict[str, Any], now: datetime | None = None
-           ) -> Person:
+def intake(
+    session: Session, *, actor: Actor, data: dict[str, Any], now: datetime | None = None
+) -> Person:
     """Register a person for community correction (入矫登记); status starts ``pending_intake``."""
     now = now or now_utc()
     today = business_date(now)
@@ -267,8 +289,9 @@ def intake(session: Session, *, actor: Actor, data: dict[str, Any], now: datetim
     office = _office_for_intake(session, actor, facts.pop("office_code", None))
     errors, juvenile = validate_facts(facts, today)
     if errors:
-        raise RuleViolation("The person's facts are inconsistent: " + ", ".join(sorted(errors)),
-                            errors=errors)
+        raise RuleViolation(
+            "The person's facts are inconsistent: " + ", ".join(sorted(errors)), errors=errors
+        )
     _ensure_no_open_record(session, facts["id_number"])
     report_days = _rules()["intake"]["report_within_days"]
     person = Person(
@@ -285,19 +308,32 @@ def intake(session: Session, *, actor: Actor, data: dict[str, Any], now: datetim
     session.flush()
     person.office = office
     _record_status(session, person, None, "pending_intake", "intake registered", actor, now)
-    audit.record(session, actor=actor, action="person.create", subject_type="person",
-                 subject_id=person.id, juvenile=juvenile, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="person.create",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=juvenile,
+        now=now,
+    )
     return person
 
 
-def read(session: Session, *, actor: Actor, person_id: int, now: datetime | None = None
-         ) -> Person:
+def read(session: Session, *, actor: Actor, person_id: int, now: datetime | None = None) -> Person:
     """One person, audited as a read of personal data (as a juvenile access where it is one)."""
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
-    audit.record(session, actor=actor, action="person.read", subject_type="person",
-                 subject_id=person.id, juvenile=person.juvenile, now=now,
-                 detail={"deidentified": True} if actor.role == Role.ANALYST else None)
+    audit.record(
+        session,
+        actor=actor,
+        action="person.read",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"deidentified": True} if actor.role == Role.ANALYST else None,
+    )
     return person
 
 
@@ -334,11 +370,13 @@ def list_persons(
     now = now or now_utc()
     stmt = select(Person).where(scope_clause(actor))
     if office is not None:
-        stmt = stmt.where(Person.office_id == select(Unit.id).where(Unit.code == office)
-                          .scalar_subquery())
+        stmt = stmt.where(
+            Person.office_id == select(Unit.id).where(Unit.code == office).scalar_subquery()
+        )
     if district is not None:
-        stmt = stmt.where(Person.district_id == select(Unit.id).where(Unit.code == district)
-                          .scalar_subquery())
+        stmt = stmt.where(
+            Person.district_id == select(Unit.id).where(Unit.code == district).scalar_subquery()
+        )
     if category is not None:
         stmt = stmt.where(Person.category == category)
     if status is not None:
@@ -362,11 +400,20 @@ def list_persons(
         session.scalars(stmt.order_by(Person.id).offset((page - 1) * page_size).limit(page_size))
     )
     if actor.role == Role.ANALYST:
-        audit.record(session, actor=actor, action="person.list", subject_type="person",
-                     detail={"deidentified": True, "count": len(items)}, now=now)
+        audit.record(
+            session,
+            actor=actor,
+            action="person.list",
+            subject_type="person",
+            detail={"deidentified": True, "count": len(items)},
+            now=now,
+        )
     else:
         audit.record_many(
-            session, actor=actor, action="person.list", now=now,
+            session,
+            actor=actor,
+            action="person.list",
+            now=now,
             subjects=[("person", p.id, p.juvenile) for p in items],
         )
     return Page(items=items, page=page, page_size=page_size, total=total)
@@ -392,16 +439,33 @@ def update(
     writable = {c for c in changes if c != "office_code"}
     facts = {
         name: getattr(person, name)
-        for name in ("name", "gender", "id_number", "date_of_birth", "offence_date", "category",
-                     "crime_type", "judgment_date", "judgment_effective_date", "term_start",
-                     "term_end", "has_guarantor", "phone", "address", "employment", "housing",
-                     "family_contact_name", "family_contact_phone")
+        for name in (
+            "name",
+            "gender",
+            "id_number",
+            "date_of_birth",
+            "offence_date",
+            "category",
+            "crime_type",
+            "judgment_date",
+            "judgment_effective_date",
+            "term_start",
+            "term_end",
+            "has_guarantor",
+            "phone",
+            "address",
+            "employment",
+            "housing",
+            "family_contact_name",
+            "family_contact_phone",
+        )
     }
     facts.update({k: changes[k] for k in writable})
     errors, juvenile = validate_facts(facts, business_date(now))
     if errors:
-        raise RuleViolation("The person's facts are inconsistent: " + ", ".join(sorted(errors)),
-                            errors=errors)
+        raise RuleViolation(
+            "The person's facts are inconsistent: " + ", ".join(sorted(errors)), errors=errors
+        )
     changed = sorted(k for k, v in facts.items() if getattr(person, k) != v)
     if "id_number" in changed:
         _ensure_no_open_record(session, facts["id_number"], exclude_id=person.id)
@@ -416,17 +480,36 @@ def update(
         person.intake_deadline = person.judgment_effective_date + timedelta(days=days)
     person.updated_at = now
     session.flush()
-    audit.record(session, actor=actor, action="person.update", subject_type="person",
-                 subject_id=person.id, juvenile=person.juvenile, now=now,
-                 detail={"fields": changed})
+    audit.record(
+        session,
+        actor=actor,
+        action="person.update",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"fields": changed},
+    )
     return person
 
 
-def _record_status(session: Session, person: Person, from_status: str | None, to_status: str,
-                   reason: str, actor: Actor, now: datetime) -> PersonStatusChange:
+def _record_status(
+    session: Session,
+    person: Person,
+    from_status: str | None,
+    to_status: str,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> PersonStatusChange:
     change = PersonStatusChange(
-        person_id=person.id, from_status=from_status, to_status=to_status, reason=reason,
-        actor_id=actor.user_id, actor_username=actor.username, changed_at=now,
+        person_id=person.id,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        actor_id=actor.user_id,
+        actor_username=actor.username,
+        changed_at=now,
     )
     session.add(change)
     return change
@@ -452,9 +535,16 @@ def change_status(
     person.updated_at = now
     change = _record_status(session, person, from_status, to_status, reason, actor, now)
     session.flush()
-    audit.record(session, actor=actor, action="person.status", subject_type="person",
-                 subject_id=person.id, juvenile=person.juvenile, now=now,
-                 detail={"from": from_status, "to": to_status})
+    audit.record(
+        session,
+        actor=actor,
+        action="person.status",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"from": from_status, "to": to_status},
+    )
     return change
 
 
@@ -463,7 +553,12 @@ MANUAL_STATUS_TARGETS = frozenset({"active", "deceased"})
 
 
 def change_status_by_request(
-    session: Session, *, actor: Actor, person_id: int, to_status: str, reason: str,
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    to_status: str,
+    reason: str,
     now: datetime | None = None,
 ) -> PersonStatusChange:
     """Record intake reporting (pending_intake -> active) or a reported death."""
@@ -473,27 +568,41 @@ def change_status_by_request(
             f"{to_status} is set by its own procedure, not by hand", field="to_status"
         )
     if to_status == "active" and person.status != "pending_intake":
-        raise RuleViolation("only a person pending intake can be activated by hand",
-                            field="to_status")
-    return change_status(session, actor=actor, person=person, to_status=to_status,
-                         reason=reason, now=now)
+        raise RuleViolation(
+            "only a person pending intake can be activated by hand", field="to_status"
+        )
+    return change_status(
+        session, actor=actor, person=person, to_status=to_status, reason=reason, now=now
+    )
 
 
 def status_history(session: Session, *, actor: Actor, person_id: int) -> list[PersonStatusChange]:
     """The person's status changes, oldest first (audited as a read of the record)."""
     person = get_scoped(session, actor, person_id)
-    audit.record(session, actor=actor, action="person.status_history", subject_type="person",
-                 subject_id=person.id, juvenile=person.juvenile)
-    return list(session.scalars(
-        select(PersonStatusChange).where(PersonStatusChange.person_id == person.id)
-        .order_by(PersonStatusChange.changed_at, PersonStatusChange.id)
-    ))
+    audit.record(
+        session,
+        actor=actor,
+        action="person.status_history",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+    )
+    return list(
+        session.scalars(
+            select(PersonStatusChange)
+            .where(PersonStatusChange.person_id == person.id)
+            .order_by(PersonStatusChange.changed_at, PersonStatusChange.id)
+        )
+    )
 
 
 def status_change_view(change: PersonStatusChange) -> dict[str, Any]:
     return {
-        "id": change.id, "from_status": change.from_status, "to_status": change.to_status,
+        "id": change.id,
+        "from_status": change.from_status,
+        "to_status": change.to_status,
         "to_status_label_zh": _rules()["statuses"][change.to_status],
-        "reason": change.reason, "actor_username": change.actor_username,
+        "reason": change.reason,
+        "actor_username": change.actor_username,
         "changed_at": change.changed_at,
     }

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 
+from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc, today
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed, PreconditionRequired
-from corrections.core.api import Blueprint
 from corrections.persons import service
 from corrections.persons.schemas import (
     PersonPageSchema,
@@ -21,11 +21,17 @@ from corrections.persons.schemas import (
     StatusChangeSchema,
 )
 
-blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
-                description="Persons under community correction (社区矫正对象)")
+blp = Blueprint(
+    "persons",
+    __name__,
+    url_prefix="/api/v1/persons",
+    description="Persons under community correction (社区矫正对象)",
+)
 
 IF_MATCH = {
-    "in": "header", "name": "If-Match", "required": True,
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
     "schema": {"type": "string"},
     "description": 'The version from the ETag of the last read, e.g. "3".',
 }
@@ -45,7 +51,7 @@ def _expected_version() -> int:
         value = value[2:]
     value = value.strip('"')
     if not value.isdigit() or len(value) > 9:
-        raise PreconditionFailed("If-Match must be the ETag of the person, e.g. \"3\".")
+        raise PreconditionFailed('If-Match must be the ETag of the person, e.g. "3".')
     return int(value)
 
 
@@ -61,7 +67,9 @@ class Persons(MethodView):
         day = today()
         return {
             "items": [service.person_view(p, actor, day) for p in page.items],
-            "page": page.page, "page_size": page.page_size, "total": page.total,
+            "page": page.page,
+            "page_size": page.page_size,
+            "total": page.total,
         }
 
     @requires("persons:write")
@@ -97,8 +105,13 @@ class PersonItem(MethodView):
     def patch(self, changes, person_id):
         """Correct a person's facts; needs If-Match with the version read (412 if stale)."""
         actor = current_actor()
-        person = service.update(db.session, actor=actor, person_id=person_id,
-                                expected_version=_expected_version(), changes=changes)
+        person = service.update(
+            db.session,
+            actor=actor,
+            person_id=person_id,
+            expected_version=_expected_version(),
+            changes=changes,
+        )
         return service.person_view(person, actor, today()), 200, _etag(person.version)
 
 
@@ -119,6 +132,6 @@ class PersonStatusChanges(MethodView):
     def post(self, data, person_id):
         """Record intake reporting (to active) or a death (to deceased), with the reason."""
         change = service.change_status_by_request(
-            db.session, actor=current_actor(), person_id=person_id, **data)
+            db.session, actor=current_actor(), person_id=person_id, **data
+        )
         return service.status_change_view(change), 201
-

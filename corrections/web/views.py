@@ -14,10 +14,17 @@ from corrections.extensions import api
 blp = Blueprint("web", __name__, template_folder="templates")
 STATIC_DIR = Path(__file__).parent / "static"
 
-_SWAGGER_ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
-                   "favicon-32x32.png", "favicon-16x16.png"}
-DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+_SWAGGER_ASSETS = {
+    "swagger-ui.css",
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+    "favicon-32x32.png",
+    "favicon-16x16.png",
+}
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+)
 
 
 @blp.get("/healthz")
@@ -28,8 +35,9 @@ def healthz() -> Response:
         db.session.execute(text("SELECT 1"))
     except Exception:
         db.session.rollback()
-        return problem_response(503, detail="The database is not reachable.",
-                                headers={"Retry-After": "5"})
+        return problem_response(
+            503, detail="The database is not reachable.", headers={"Retry-After": "5"}
+        )
     return jsonify(status="ok", database="ok")
 
 

@@ -1,0 +1,87 @@
+"""Every error is problem+json; bad input changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from corrections.persons.models import Person
+from tests.conftest import count_rows
+from tests.factories import person_payload
+
+
+def _is_problem(resp, status):
+    assert resp.status_code == status
+    assert resp.content_type == "application/problem+json"
+    body = resp.get_json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "instance"} <= set(body)
+    assert "<html" not in resp.get_data(as_text=True).lower()
+    return body
+
+
+def test_unknown_route_is_404_problem(client):
+    body = _is_problem(client.get("/api/v1/no-such-thing"), 404)
+    assert body["instance"] == "/api/v1/no-such-thing"
+
+
+def test_wrong_method_is_405_problem_with_allow(client):
+    resp = client.put("/api/v1/persons")
+    _is_problem(resp, 405)
+    assert "GET" in resp.headers["Allow"]
+
+
+def test_malformed_json_is_400_and_changes_nothing(app, officer):
+    resp = officer.post(
+        "/api/v1/persons", data="{not json", headers={"Content-Type": "application/json"}
+    )
+    _is_problem(resp, 400)
+    assert count_rows(app, Person) == 0
+
+
+def test_body_over_the_limit_is_413(app, officer):
+    payload = person_payload(address="x" * (app.config["MAX_CONTENT_LENGTH"] + 10))
+    _is_problem(officer.post("/api/v1/persons", json=payload), 413)
+    assert count_rows(app, Person) == 0
+
+
+def test_validation_error_names_fields(officer):
+    body = _is_problem(officer.post("/api/v1/persons", json={"gender": "x"}), 422)
+    assert "gender" in body["errors"] and "name" in body["errors"]
+
+
+def test_bad_query_parameter_is_named(officer):
+    body = _is_problem(officer.get("/api/v1/persons?page=zero"), 422)
+    assert "query.page" in body["errors"]
+
+
+def test_non_object_json_body_is_422(officer):
+    _is_problem(officer.post("/api/v1/persons", json=[1, 2, 3]), 422)
+
+
+def test_unexpected_crash_is_a_500_problem_without_a_trace(monkeypatch, officer):
+    from corrections.persons import service
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(service, "list_persons", boom)
+    resp = officer.get("/api/v1/persons")
+    body = _is_problem(resp, 500)
+    assert "secret internal detail" not in resp.get_data(as_text=True)
+    assert "Traceback" not in resp.get_data(as_text=True)
+    assert body["detail"] == "The server could not complete the request."
+
+
+@pytest.mark.parametrize("path", ["/api/v1/persons/abc", "/api/v1/persons/-1"])
+def test_bad_id_in_path_is_404(officer, path):
+    _is_problem(officer.get(path), 404)
+
+
+def test_request_id_is_echoed_and_generated(client):
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert generated.headers["X-Request-ID"] != "bad id with spaces"
+    assert len(generated.headers["X-Request-ID"]) == 32
