@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from corrections.core.errors import register_error_handlers
     from corrections.extensions import api, migrate
 
-    instance_path = (config or {}).get("INSTANCE_PATH")
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "CORRECTIONS_INSTANCE_PATH"
+    )
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -44,6 +47,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=None,  # served by corrections.web with a declared permission
     )
+    from corrections.core.converters import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

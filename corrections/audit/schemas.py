@@ -2,17 +2,17 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.schemas import PageQuerySchema, page_of
+from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
 
 
 class AuditQuerySchema(PageQuerySchema):
-    actor = ma.fields.String(
+    actor = TrimmedString(
         validate=ma.validate.Length(min=1, max=64),
         metadata={"description": "Username of the actor"},
     )
-    action = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
-    subject_type = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
-    subject_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    action = TrimmedString(validate=ma.validate.Length(min=1, max=64))
+    subject_type = TrimmedString(validate=ma.validate.Length(min=1, max=32))
+    subject_id = TrimmedString(validate=ma.validate.Length(min=1, max=64))
     juvenile = ma.fields.Boolean()
     since = ma.fields.AwareDateTime(metadata={"description": "Inclusive lower bound"})
     until = ma.fields.AwareDateTime(metadata={"description": "Exclusive upper bound"})

@@ -14,7 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, json, request
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -181,6 +181,14 @@ def _handle_integrity(error: IntegrityError) -> Response:
     return problem_response(409, code="conflict", detail="The change conflicts with stored data.")
 
 
+def _handle_data_error(error: DataError) -> Response:
+    # Validation at the edge should have caught it; this net keeps a bad value from being a 500.
+    log.warning("database refused a value: %s", type(error.orig).__name__)
+    return problem_response(
+        422, code="validation-failed", detail="A value is out of the range the database accepts."
+    )
+
+
 def _handle_operational(error: OperationalError) -> Response:
     log.error("database operational error: %s", type(error.orig).__name__)
     return problem_response(
@@ -198,5 +206,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(StaleDataError, _handle_stale)
     app.register_error_handler(IntegrityError, _handle_integrity)
+    app.register_error_handler(DataError, _handle_data_error)
     app.register_error_handler(OperationalError, _handle_operational)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import marshmallow as ma
 
 MAX_PAGE_SIZE = 200
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class TrimmedString(ma.fields.String):
-    """A string with surrounding white space removed; empty after trimming counts as missing."""
+    """A string with surrounding white space removed; empty after trimming counts as missing.
+
+    Control characters (NUL above all, which PostgreSQL refuses in text) are rejected here,
+    at the edge, with the field named.
+    """
+
+    default_error_messages = {"control": "Must not contain control characters."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
+        if _CONTROL.search(result):
+            raise self.make_error("control")
         result = result.strip()
         if not result and self.required:
             raise self.make_error("required")

@@ -35,7 +35,7 @@ class PersonWritableSchema(ma.Schema):
     term_start = ma.fields.Date(required=True)
     term_end = ma.fields.Date(required=True, metadata={"description": "Last day of the term"})
     has_guarantor = ma.fields.Boolean(load_default=False)
-    office_code = ma.fields.String(
+    office_code = TrimmedString(
         validate=ma.validate.Length(min=1, max=32),
         metadata={"description": "Judicial office code; an officer's own office by default"},
     )
@@ -94,16 +94,16 @@ PersonPageSchema = page_of(PersonSchema, "PersonPageSchema")
 
 
 class PersonQuerySchema(PageQuerySchema):
-    office = ma.fields.String(
+    office = TrimmedString(
         validate=ma.validate.Length(min=1, max=32), metadata={"description": "Judicial office code"}
     )
-    district = ma.fields.String(
+    district = TrimmedString(
         validate=ma.validate.Length(min=1, max=32), metadata={"description": "District code"}
     )
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_IDS))
     status = ma.fields.String(validate=ma.validate.OneOf(STATUS_IDS))
     juvenile = ma.fields.Boolean()
-    q = ma.fields.String(
+    q = TrimmedString(
         validate=ma.validate.Length(min=1, max=50),
         metadata={"description": "Name contains, or ID number ends with (at least 4 characters)"},
     )

@@ -83,7 +83,7 @@ class Persons(MethodView):
         return service.person_view(person, actor, today()), 201, _etag(person.version)
 
 
-@blp.route("/<int:person_id>")
+@blp.route("/<id:person_id>")
 class PersonItem(MethodView):
     @requires("persons:read")
     @blp.response(200, PersonSchema, headers=ETAG_HEADER)
@@ -115,7 +115,7 @@ class PersonItem(MethodView):
         return service.person_view(person, actor, today()), 200, _etag(person.version)
 
 
-@blp.route("/<int:person_id>/status-changes")
+@blp.route("/<id:person_id>/status-changes")
 class PersonStatusChanges(MethodView):
     @requires("persons:read")
     @blp.response(200, StatusChangeSchema(many=True))

@@ -72,7 +72,16 @@ def test_unexpected_crash_is_a_500_problem_without_a_trace(monkeypatch, officer)
     assert body["detail"] == "The server could not complete the request."
 
 
-@pytest.mark.parametrize("path", ["/api/v1/persons/abc", "/api/v1/persons/-1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/persons/abc",
+        "/api/v1/persons/-1",
+        "/api/v1/persons/0",
+        "/api/v1/persons/233308250971580268544",  # beyond BIGINT: found by the API fuzzer
+        "/api/v1/persons/233308250971580268544/status-changes",
+    ],
+)
 def test_bad_id_in_path_is_404(officer, path):
     _is_problem(officer.get(path), 404)
 
@@ -85,3 +94,10 @@ def test_request_id_is_echoed_and_generated(client):
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert generated.headers["X-Request-ID"] != "bad id with spaces"
     assert len(generated.headers["X-Request-ID"]) == 32
+
+
+def test_control_characters_are_refused_at_the_edge(app, officer):
+    resp = officer.post("/api/v1/persons", json=person_payload(name="张\x00伟"))
+    assert _is_problem(resp, 422)["errors"]["name"] == ["Must not contain control characters."]
+    assert count_rows(app, Person) == 0
+    assert "query.q" in _is_problem(officer.get("/api/v1/persons?q=a%00b"), 422)["errors"]

@@ -46,7 +46,7 @@ def test_every_protected_route_refuses_an_anonymous_caller(client, app):
     for rule, method, handler in _handlers(app):
         if handler.__permission__ == PUBLIC:
             continue
-        path = rule.rule.replace("<int:person_id>", "1").replace("<person_id>", "1")
+        path = rule.rule.replace("<id:person_id>", "1").replace("<person_id>", "1")
         resp = client.open(path, method=method, json={})
         assert resp.status_code == 401, (method, path, resp.status_code)
 
