@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import WSGIRequestHandler
 
 
 def _upgrade() -> None:
@@ -31,6 +32,22 @@ def _seed(persons: int, seed: int) -> None:
         click.echo(f"  {row['username']:<22} {row['role']:<10} {row['unit']:<10} {row['name']}")
 
 
+class _PathOnlyLogHandler(WSGIRequestHandler):
+    """Access log without query strings: a search for a name must not land in the log."""
+
+    def log_request(self, code="-", size="-") -> None:
+        try:
+            line = f"{self.command} {self.path.split('?', 1)[0]}"
+        except AttributeError:  # the request line did not parse; do not echo it
+            line = "<malformed request line>"
+        self.log("info", '"%s" %s %s', line, code, size)
+
+    def log_error(self, format: str, *args) -> None:
+        # http.server puts the raw request line in its messages; keep only the status code.
+        code = args[0] if args and isinstance(args[0], int) else "-"
+        self.log("error", "request error, code %s", code)
+
+
 @click.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -55,7 +72,9 @@ def demo(ctx, host, port) -> None:
     click.echo(f"\nServing on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    run_simple(
+        host, port, app, threaded=True, use_reloader=False, request_handler=_PathOnlyLogHandler
+    )
 
 
 @demo.command("seed")
