@@ -47,3 +47,25 @@ class Api(flask_smorest.Api):
 
 class Blueprint(flask_smorest.Blueprint):
     """Every operation documents the problem+json errors it can answer with."""
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """As flask-smorest's, and a JSON body also documents 400 (malformed) and 413."""
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return decorator
+
+        def wrapper(func):
+            func = decorator(func)
+            for status, description in (
+                (400, "The body is not valid JSON"),
+                (413, "The body is larger than the configured limit"),
+            ):
+                func = self.alt_response(
+                    status,
+                    schema=ProblemSchema,
+                    description=description,
+                    content_type=PROBLEM_MEDIA_TYPE,
+                )(func)
+            return func
+
+        return wrapper

@@ -9,6 +9,7 @@ out as ``application/problem+json`` with ``type``, ``title``, ``status``, ``deta
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -197,7 +198,11 @@ def _handle_operational(error: OperationalError) -> Response:
 
 
 def _handle_unexpected(error: Exception) -> Response:
-    log.exception("unhandled error in %s %s", request.method, request.path)
+    # The traceback without the exception's message: messages can quote personal data.
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    log.error(
+        "unhandled %s in %s %s\n%s", type(error).__name__, request.method, request.path, frames
+    )
     return problem_response(500, detail="The server could not complete the request.")
 
 

@@ -58,11 +58,11 @@ def test_non_object_json_body_is_422(officer):
     _is_problem(officer.post("/api/v1/persons", json=[1, 2, 3]), 422)
 
 
-def test_unexpected_crash_is_a_500_problem_without_a_trace(monkeypatch, officer):
+def test_unexpected_crash_is_a_500_problem_without_a_trace(monkeypatch, officer, caplog):
     from corrections.persons import service
 
     def boom(*args, **kwargs):
-        raise RuntimeError("secret internal detail")
+        raise RuntimeError("secret internal detail 张伟 320101199001011234")
 
     monkeypatch.setattr(service, "list_persons", boom)
     resp = officer.get("/api/v1/persons")
@@ -70,6 +70,9 @@ def test_unexpected_crash_is_a_500_problem_without_a_trace(monkeypatch, officer)
     assert "secret internal detail" not in resp.get_data(as_text=True)
     assert "Traceback" not in resp.get_data(as_text=True)
     assert body["detail"] == "The server could not complete the request."
+    # Logged for operators with its traceback, but not the message (it may quote personal data).
+    assert "RuntimeError" in caplog.text and "boom" in caplog.text
+    assert "张伟" not in caplog.text and "320101199001011234" not in caplog.text
 
 
 @pytest.mark.parametrize(
