@@ -54,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        _check_rules_versions(app)
     migrate.init_app(
         app,
         db,
@@ -91,18 +92,38 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _import_models() -> None:
     """Import every model and rules schema so metadata and the rules registry are complete."""
     from corrections.audit import models as _audit  # noqa: F401
+    from corrections.core import ruleset_store as _rulesets  # noqa: F401
+    from corrections.grading import models as _grading  # noqa: F401
+    from corrections.grading import rules as _grading_rules  # noqa: F401
     from corrections.org import models as _org  # noqa: F401
     from corrections.persons import models as _persons  # noqa: F401
     from corrections.persons import rules as _person_rules  # noqa: F401
+    from corrections.supervision import models as _supervision  # noqa: F401
+
+
+def _check_rules_versions(app: Flask) -> None:
+    """Refuse to start when a rules file reuses a stored version for different content."""
+    from sqlalchemy.exc import OperationalError
+
+    from corrections.core.db import db
+    from corrections.core.ruleset_store import check_versions
+
+    try:
+        check_versions(db.session, app.extensions["corrections.rules"])
+    except OperationalError:
+        logging.getLogger(__name__).warning("database unreachable; rules versions not checked")
+    finally:
+        db.session.remove()
 
 
 def _register_blueprints(app: Flask, api) -> None:
     from corrections.audit.views import blp as audit_blp
+    from corrections.grading.views import blp as grading_blp
     from corrections.org.views import auth_blp, units_blp
     from corrections.persons.views import blp as persons_blp
     from corrections.web.views import blp as web_blp
 
-    for blp in (auth_blp, units_blp, persons_blp, audit_blp):
+    for blp in (auth_blp, units_blp, persons_blp, grading_blp, audit_blp):
         api.register_blueprint(blp)
     app.register_blueprint(web_blp)
 

@@ -42,6 +42,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "persons:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
     "persons:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "audit:read": frozenset({Role.AUDITOR}),
+    "grading:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
+    "grading:decide": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "grading:approve": frozenset({Role.COMMANDER, Role.CITY}),
     "units:read": frozenset(Role),
     "session": frozenset(Role),
 }

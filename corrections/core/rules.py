@@ -75,8 +75,20 @@ def load_file(path: Path, schema: type[ma.Schema] | None = None) -> dict[str, An
 
 
 def load_all(rules_dir: Path) -> dict[str, dict[str, Any]]:
-    """Load every registered rules file from ``rules_dir``, keyed by file stem."""
-    return {Path(name).stem: load_file(rules_dir / name) for name in sorted(_REGISTRY)}
+    """Load every registered rules file from ``rules_dir``, keyed by file stem.
+
+    Versions must be unique across files: a decision names the versions it was made under.
+    """
+    loaded = {Path(name).stem: load_file(rules_dir / name) for name in sorted(_REGISTRY)}
+    seen: dict[str, str] = {}
+    for stem, data in loaded.items():
+        version = data.get("version")
+        if version in seen:
+            raise RulesError(
+                f"{stem}.yaml: version: {version!r} duplicates the version of {seen[version]}.yaml"
+            )
+        seen[version] = stem
+    return loaded
 
 
 def get(name: str) -> dict[str, Any]:

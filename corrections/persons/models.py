@@ -50,6 +50,11 @@ class Person(db.Model):
     family_contact_phone: Mapped[str | None] = mapped_column(String(20))
 
     status: Mapped[str] = mapped_column(String(20), index=True)
+    # Pre-sentence / intake risk assessment (调查评估): low, medium, high.
+    intake_risk: Mapped[str | None] = mapped_column(String(8))
+    # Current grade, kept equal to the latest effective grade decision (derivable from them).
+    grade: Mapped[str | None] = mapped_column(String(20), index=True)
+    grade_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -35,6 +35,12 @@ class PersonWritableSchema(ma.Schema):
     term_start = ma.fields.Date(required=True)
     term_end = ma.fields.Date(required=True, metadata={"description": "Last day of the term"})
     has_guarantor = ma.fields.Boolean(load_default=False)
+    intake_risk = ma.fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.OneOf(["low", "medium", "high"]),
+        metadata={"description": "Risk from the pre-sentence / intake assessment (调查评估)"},
+    )
     office_code = TrimmedString(
         validate=ma.validate.Length(min=1, max=32),
         metadata={"description": "Judicial office code; an officer's own office by default"},
@@ -81,6 +87,11 @@ class PersonSchema(PersonWritableSchema):
     employment_label_zh = ma.fields.String(dump_only=True, allow_none=True)
     housing_label_zh = ma.fields.String(dump_only=True, allow_none=True)
     status = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(STATUS_IDS))
+    grade = ma.fields.String(dump_only=True, allow_none=True)
+    grade_label_zh = ma.fields.String(dump_only=True, allow_none=True)
+    level = ma.fields.String(dump_only=True, allow_none=True)
+    level_label_zh = ma.fields.String(dump_only=True, allow_none=True)
+    grade_since = ma.fields.DateTime(dump_only=True, allow_none=True)
     status_label_zh = ma.fields.String(dump_only=True)
     intake_deadline = ma.fields.Date(dump_only=True)
     office_name_zh = ma.fields.String(dump_only=True)

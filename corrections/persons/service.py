@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select, true
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
@@ -24,13 +24,15 @@ from corrections.core.clock import add_months, age_on, business_date, now_utc
 from corrections.core.errors import (
     Conflict,
     Forbidden,
-    NotFound,
     PreconditionFailed,
     RuleViolation,
 )
+from corrections.grading import rules as grading_rules
+from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
 from corrections.persons import idnumber
 from corrections.persons.models import OPEN_STATUSES, Person, PersonStatusChange
+from corrections.persons.scope import get_scoped, scope_clause, sees_juvenile_identity
 
 PERSONAL_FIELDS = (
     "name",
@@ -67,36 +69,6 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
 
 def _rules() -> dict[str, Any]:
     return rules_registry.get("persons")
-
-
-# --- scope -------------------------------------------------------------------------------
-
-
-def scope_clause(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition selecting the persons ``actor`` may see at all."""
-    if actor.role == Role.OFFICER:
-        return Person.office_id == actor.unit_id
-    if actor.role == Role.COMMANDER:
-        return Person.district_id == actor.unit_id
-    if actor.role in (Role.CITY, Role.ANALYST):
-        return true()
-    return false()
-
-
-def sees_juvenile_identity(actor: Actor, person: Person) -> bool:
-    """Only the person's own office and district command centre see a juvenile's identity."""
-    return (actor.role == Role.OFFICER and actor.unit_id == person.office_id) or (
-        actor.role == Role.COMMANDER and actor.unit_id == person.district_id
-    )
-
-
-def get_scoped(session: Session, actor: Actor, person_id: int) -> Person:
-    """The person if ``actor`` may see them, else :class:`NotFound` (no existence leak)."""
-    stmt = select(Person).where(Person.id == person_id, scope_clause(actor))
-    person = session.scalar(stmt)
-    if person is None:
-        raise NotFound("No such person.")
-    return person
 
 
 # --- presentation (masking and labels are policy, so they live here) ---------------------
@@ -150,6 +122,8 @@ def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
         "family_contact_phone": person.family_contact_phone,
         "status": person.status,
         "status_label_zh": r["statuses"][person.status],
+        "intake_risk": person.intake_risk,
+        **_grade_fields(person),
         "created_at": person.created_at,
         "updated_at": person.updated_at,
         "masked_fields": [],
@@ -168,6 +142,26 @@ def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
         view["family_contact_name"] = "***" if person.family_contact_name else None
         view["masked_fields"] = list(JUVENILE_MASKED_FIELDS)
     return view
+
+
+def _grade_fields(person: Person) -> dict[str, Any]:
+    if person.grade is None:
+        return {
+            "grade": None,
+            "grade_label_zh": None,
+            "level": None,
+            "level_label_zh": None,
+            "grade_since": None,
+        }
+    rules = grading_rules.current()
+    grade = rules.grade(person.grade)
+    return {
+        "grade": grade.id,
+        "grade_label_zh": grade.label_zh,
+        "level": grade.level,
+        "level_label_zh": rules.levels[grade.level]["label_zh"],
+        "grade_since": person.grade_since,
+    }
 
 
 # --- validation of the facts of a person -------------------------------------------------
@@ -305,7 +299,7 @@ def intake(
         updated_at=now,
     )
     session.add(person)
-    session.flush()
+    grading.apply_intake(session, actor=actor, person=person, now=now)
     person.office = office
     _record_status(session, person, None, "pending_intake", "intake registered", actor, now)
     audit.record(
@@ -452,6 +446,7 @@ def update(
             "term_start",
             "term_end",
             "has_guarantor",
+            "intake_risk",
             "phone",
             "address",
             "employment",

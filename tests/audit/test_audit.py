@@ -42,7 +42,7 @@ def test_chain_verifies_when_untouched(app, officer, intake):
         db.session.commit()
         result = verify(db.session)
         db.session.remove()
-    assert result.ok and result.checked == 4  # one sign-in, three intakes
+    assert result.ok and result.checked == 7  # one sign-in; three intakes, each with its grade
 
 
 def _tamper(app, statement) -> None:
@@ -148,7 +148,7 @@ def test_auditor_reads_and_filters_the_trail(login, officer, intake):
     officer.get(f"/api/v1/persons/{person['id']}")
     auditor = login("auditor")
     page = auditor.get(f"/api/v1/audit?subject_type=person&subject_id={person['id']}").get_json()
-    assert {e["action"] for e in page["items"]} == {"person.create", "person.read"}
+    assert {e["action"] for e in page["items"]} == {"person.create", "grade.intake", "person.read"}
     by_actor = auditor.get("/api/v1/audit?actor=officer-dongcheng-1&action=person.read").get_json()
     assert by_actor["total"] == 1
     assert auditor.get("/api/v1/audit?since=2026-11-28T00:00:00Z").get_json()["total"] == 0

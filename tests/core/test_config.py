@@ -59,15 +59,27 @@ def test_bad_configuration_stops_start_up_naming_the_key(
         create_app(config)
 
 
-def test_malformed_rules_file_stops_start_up_naming_file_and_key(tmp_path):
+def copy_rules(tmp_path):
+    """A private copy of the project's rules folder, to break on purpose."""
+    import shutil
     from pathlib import Path
 
     import corrections
 
     rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    source = (Path(corrections.__file__).parent.parent / "rules" / "persons.yaml").read_text()
-    (rules_dir / "persons.yaml").write_text(source.replace("max_months: 24", "max_months: -1"))
+    shutil.copytree(Path(corrections.__file__).parent.parent / "rules", rules_dir)
+    return rules_dir
+
+
+def edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_malformed_rules_file_stops_start_up_naming_file_and_key(tmp_path):
+    rules_dir = copy_rules(tmp_path)
+    edit(rules_dir / "persons.yaml", "max_months: 24", "max_months: -1")
     with pytest.raises(
         RulesError, match=r"persons\.yaml: categories\.control_order\.term\.max_months"
     ):

@@ -1,0 +1,641 @@
+"""Grade decisions and monthly assessments. The engine decides what the rules say; this module
+stores it, enforces who may do what, and keeps ``persons.grade`` equal to the latest effective
+decision."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from corrections.audit import service as audit
+from corrections.core.auth import Actor, Role
+from corrections.core.clock import business_date, now_utc
+from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from corrections.core.ruleset_store import ensure_recorded
+from corrections.grading import engine
+from corrections.grading import rules as grading_rules
+from corrections.grading.models import GradeDecision, MonthlyAssessment
+from corrections.persons.models import OPEN_STATUSES, Person
+from corrections.persons.scope import get_scoped, scope_clause
+from corrections.supervision.models import SupervisionEvent
+
+SANCTION_EVENTS = ("admonition", "warning", "police_penalty")
+
+
+def _rules() -> grading_rules.GradingRules:
+    return grading_rules.current()
+
+
+def _rules_version(session: Session, now: datetime) -> str:
+    return "+".join(ensure_recorded(session, name, now) for name in ("grading", "assessment"))
+
+
+def _reasons(reasons: tuple[engine.Reason, ...] | list[engine.Reason]) -> list[dict[str, str]]:
+    return [{"rule_id": r.rule_id, "text_zh": r.text_zh} for r in reasons]
+
+
+def _make_effective(person: Person, decision: GradeDecision, now: datetime) -> None:
+    decision.status = "effective"
+    decision.effective_at = now
+    person.grade = decision.to_grade
+    person.grade_since = now
+
+
+def _record(
+    session: Session,
+    *,
+    person: Person,
+    actor: Actor,
+    kind: str,
+    to_grade: str,
+    reasons: list[dict[str, str]],
+    inputs: dict[str, Any],
+    now: datetime,
+    effective: bool,
+    basis: str | None = None,
+    note: str | None = None,
+) -> GradeDecision:
+    decision = GradeDecision(
+        person_id=person.id,
+        kind=kind,
+        status="proposed",
+        from_grade=person.grade,
+        to_grade=to_grade,
+        rules_version=_rules_version(session, now),
+        inputs=inputs,
+        reasons=reasons,
+        note=note,
+        basis=basis,
+        proposed_by_id=actor.user_id,
+        proposed_by=actor.username,
+        proposed_at=now,
+    )
+    if effective:
+        decision.decided_by_id, decision.decided_by, decision.decided_at = (
+            actor.user_id,
+            actor.username,
+            now,
+        )
+        _make_effective(person, decision, now)
+    session.add(decision)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=f"grade.{kind}",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={
+            "decision_id": decision.id,
+            "from": decision.from_grade,
+            "to": to_grade,
+            "status": decision.status,
+        },
+    )
+    return decision
+
+
+# --- automatic decisions -----------------------------------------------------------------
+
+
+def apply_intake(session: Session, *, actor: Actor, person: Person, now: datetime) -> GradeDecision:
+    """Set a new intake's grade through the engine (first months in 严管).
+
+    Called before or after the person's first flush; before, the grade goes into the INSERT
+    and the new record keeps version 1.
+    """
+    result = engine.initial_grade(_facts(person), _rules())
+    if person.id is None:
+        person.grade, person.grade_since = result.grade, now
+        session.flush()
+    return _record(
+        session,
+        person=person,
+        actor=actor,
+        kind="intake",
+        to_grade=result.grade,
+        reasons=_reasons(result.reasons),
+        inputs=result.inputs,
+        now=now,
+        effective=True,
+        basis="intake",
+    )
+
+
+def _facts(person: Person) -> engine.PersonFacts:
+    return engine.PersonFacts(
+        category=person.category,
+        has_guarantor=person.has_guarantor,
+        juvenile=person.juvenile,
+        intake_risk=person.intake_risk,
+    )
+
+
+def apply_event_kind(
+    session: Session,
+    *,
+    actor: Actor,
+    person: Person,
+    kind: str,
+    basis: str,
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> GradeDecision | None:
+    """Apply the stricter move an event forces (at once; the district is told through the
+    decision queue). Idempotent by ``basis``. An open looser proposal is void after it."""
+    if person.grade is None or person.status not in OPEN_STATUSES:
+        return None
+    result = engine.stricter_for(person.grade, kind, _rules())
+    if result is None:
+        return None
+    if session.scalar(
+        select(GradeDecision.id).where(
+            GradeDecision.person_id == person.id, GradeDecision.basis == basis
+        )
+    ):
+        return None
+    _void_open_proposal(
+        session, person=person, actor=actor, now=now, note=f"因{kind}从严调整，放宽建议作废"
+    )
+    inputs = dict(result.inputs)
+    if occurred_at is not None:
+        inputs["occurred_at"] = occurred_at.isoformat()
+    return _record(
+        session,
+        person=person,
+        actor=actor,
+        kind="automatic_stricter",
+        to_grade=result.grade,
+        reasons=_reasons(result.reasons),
+        inputs=inputs,
+        now=now,
+        effective=True,
+        basis=basis,
+    )
+
+
+def on_event(
+    session: Session, *, actor: Actor, person: Person, event: SupervisionEvent, now: datetime
+) -> GradeDecision | None:
+    """Grading's reaction to a recorded supervision event."""
+    return apply_event_kind(
+        session,
+        actor=actor,
+        person=person,
+        kind=event.type,
+        basis=f"event:{event.id}",
+        now=now,
+        occurred_at=event.occurred_at,
+    )
+
+
+def _void_open_proposal(
+    session: Session, *, person: Person, actor: Actor, now: datetime, note: str
+) -> None:
+    proposal = session.scalar(
+        select(GradeDecision).where(
+            GradeDecision.person_id == person.id, GradeDecision.status == "proposed"
+        )
+    )
+    if proposal is not None:
+        proposal.status = "rejected"
+        proposal.decided_by_id, proposal.decided_by = actor.user_id, actor.username
+        proposal.decided_at, proposal.decision_note = now, note
+
+
+def propose_looser(
+    session: Session,
+    *,
+    actor: Actor,
+    person: Person,
+    evaluation: engine.LooserEvaluation,
+    basis: str | None,
+    now: datetime,
+    kind: str = "proposed_looser",
+    note: str | None = None,
+) -> GradeDecision:
+    return _record(
+        session,
+        person=person,
+        actor=actor,
+        kind=kind,
+        to_grade=evaluation.to_grade,
+        reasons=_reasons(evaluation.reasons),
+        inputs=evaluation.inputs,
+        now=now,
+        effective=False,
+        basis=basis,
+        note=note,
+    )
+
+
+# --- history from the database -----------------------------------------------------------
+
+
+def histories(
+    session: Session, persons: list[Person], today: date, months_back: int = 3
+) -> dict[int, engine.GradeHistory]:
+    """Build the engine's view of each person's history with a few set-based queries."""
+    if not persons:
+        return {}
+    ids = [p.id for p in persons]
+    rules = _rules()
+    decisions: dict[int, list[GradeDecision]] = {i: [] for i in ids}
+    for d in session.scalars(
+        select(GradeDecision)
+        .where(GradeDecision.person_id.in_(ids), GradeDecision.status == "effective")
+        .order_by(GradeDecision.person_id, GradeDecision.effective_at, GradeDecision.id)
+    ):
+        decisions[d.person_id].append(d)
+    first_month = today.replace(day=1)
+    from corrections.core.clock import add_months
+
+    since_month = add_months(
+        first_month, -(rules.looser["good_assessments_required"] + months_back)
+    )
+    assessments: dict[int, list[engine.AssessmentSummary]] = {i: [] for i in ids}
+    for a in session.scalars(
+        select(MonthlyAssessment)
+        .where(MonthlyAssessment.person_id.in_(ids), MonthlyAssessment.month >= since_month)
+        .order_by(MonthlyAssessment.month)
+    ):
+        assessments[a.person_id].append(
+            engine.AssessmentSummary(
+                month=a.month, score=a.score, rating=a.rating, complete=a.evidence > 0
+            )
+        )
+    sanctions: dict[int, list[engine.EventRecord]] = {i: [] for i in ids}
+    commendations: dict[int, list[engine.EventRecord]] = {i: [] for i in ids}
+    for pid, kind, at in session.execute(
+        select(SupervisionEvent.person_id, SupervisionEvent.type, SupervisionEvent.occurred_at)
+        .where(
+            SupervisionEvent.person_id.in_(ids),
+            SupervisionEvent.type.in_((*SANCTION_EVENTS, "commendation")),
+        )
+        .order_by(SupervisionEvent.occurred_at)
+    ):
+        record = engine.EventRecord(kind, business_date(at))
+        (commendations if kind == "commendation" else sanctions)[pid].append(record)
+    out: dict[int, engine.GradeHistory] = {}
+    for person in persons:
+        ds = decisions[person.id]
+        intake_on = business_date(ds[0].effective_at) if ds else person.term_start
+        out_since: date | None = None
+        for d in ds:
+            level = rules.grade(d.to_grade).level
+            if level == "strict":
+                out_since = None
+            elif out_since is None:
+                out_since = business_date(d.effective_at)
+        since = business_date(person.grade_since) if person.grade_since else intake_on
+        out[person.id] = engine.GradeHistory(
+            current_grade=person.grade,
+            grade_since=since,
+            intake_date=intake_on,
+            out_of_strict_level_since=out_since,
+            assessments=tuple(assessments[person.id]),
+            sanctions=tuple(sanctions[person.id]),
+            commendations=tuple(commendations[person.id]),
+            risk_band=None,
+        )
+    return out
+
+
+# --- decisions by people -----------------------------------------------------------------
+
+
+def decide_manual(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    to_grade: str,
+    reason: str,
+    now: datetime | None = None,
+) -> GradeDecision:
+    """A person-made grade decision. Stricter (or a review keeping the grade) takes effect at
+    once; looser is a proposal of one step, only when the rules allow it, for the district."""
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id)
+    rules = _rules()
+    if person.status not in OPEN_STATUSES or person.grade is None:
+        raise Conflict("The person is not under supervision; their grade cannot change.")
+    if to_grade not in rules.grade_ids():
+        raise RuleViolation("must be one of: " + ", ".join(rules.grade_ids()), field="to_grade")
+    current, target = rules.grade(person.grade), rules.grade(to_grade)
+    if target.rank <= current.rank:
+        reasons = [
+            {
+                "rule_id": "manual_stricter" if target.rank < current.rank else "manual_review",
+                "text_zh": reason,
+            }
+        ]
+        if target.rank < current.rank:
+            _void_open_proposal(
+                session, person=person, actor=actor, now=now, note="人工从严调整，放宽建议作废"
+            )
+        return _record(
+            session,
+            person=person,
+            actor=actor,
+            kind="manual",
+            to_grade=to_grade,
+            reasons=reasons,
+            inputs={"from_grade": current.id},
+            now=now,
+            effective=True,
+            note=reason,
+        )
+    if target.rank != current.rank + 1:
+        step = rules.grades[current.rank + 1].id
+        raise RuleViolation(
+            f"a looser move goes one grade at a time: the next is {step}", field="to_grade"
+        )
+    if session.scalar(
+        select(GradeDecision.id).where(
+            GradeDecision.person_id == person.id, GradeDecision.status == "proposed"
+        )
+    ):
+        raise Conflict("The person already has a grade proposal awaiting approval.")
+    evaluation = engine.evaluate_looser(
+        histories(session, [person], business_date(now))[person.id], rules, business_date(now)
+    )
+    if not evaluation.eligible:
+        raise RuleViolation(
+            "The rules do not allow a looser grade yet: "
+            + "; ".join(f"{r.rule_id} ({r.text_zh})" for r in evaluation.unmet),
+            errors={"to_grade": [f"{r.rule_id}: {r.text_zh}" for r in evaluation.unmet]},
+        )
+    return propose_looser(
+        session,
+        actor=actor,
+        person=person,
+        evaluation=evaluation,
+        basis=None,
+        now=now,
+        kind="manual",
+        note=reason,
+    )
+
+
+def _decision_for_approval(
+    session: Session, actor: Actor, person_id: int, decision_id: int
+) -> tuple[Person, GradeDecision]:
+    person = get_scoped(session, actor, person_id)
+    decision = session.scalar(
+        select(GradeDecision).where(
+            GradeDecision.id == decision_id, GradeDecision.person_id == person.id
+        )
+    )
+    if decision is None:
+        raise NotFound("No such grade decision.")
+    approval = _rules().looser["approval"]
+    allowed = (
+        actor.role == Role.CITY
+        if approval == "city"
+        else actor.role == Role.COMMANDER and actor.unit_id == person.district_id
+    )
+    if not allowed:
+        raise Forbidden(
+            f"Only a {'city' if approval == 'city' else 'district commander'} of "
+            "the person's district may decide on this proposal."
+        )
+    if decision.status != "proposed":
+        raise Conflict(f"The decision is {decision.status}, not awaiting approval.")
+    if decision.proposed_by_id is not None and decision.proposed_by_id == actor.user_id:
+        raise Forbidden("Nobody approves their own proposal.")
+    return person, decision
+
+
+def approve(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    decision_id: int,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> GradeDecision:
+    """Approve a looser proposal; it takes effect at once."""
+    now = now or now_utc()
+    person, decision = _decision_for_approval(session, actor, person_id, decision_id)
+    if person.grade != decision.from_grade:
+        raise Conflict("The person's grade changed since the proposal; it no longer applies.")
+    decision.decided_by_id, decision.decided_by = actor.user_id, actor.username
+    decision.decided_at, decision.decision_note = now, note
+    _make_effective(person, decision, now)
+    _flush_decision(session)
+    audit.record(
+        session,
+        actor=actor,
+        action="grade.approve",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"decision_id": decision.id, "to": decision.to_grade},
+    )
+    return decision
+
+
+def reject(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    decision_id: int,
+    note: str,
+    now: datetime | None = None,
+) -> GradeDecision:
+    """Reject a looser proposal, with the reason."""
+    now = now or now_utc()
+    person, decision = _decision_for_approval(session, actor, person_id, decision_id)
+    decision.status = "rejected"
+    decision.decided_by_id, decision.decided_by = actor.user_id, actor.username
+    decision.decided_at, decision.decision_note = now, note
+    _flush_decision(session)
+    audit.record(
+        session,
+        actor=actor,
+        action="grade.reject",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"decision_id": decision.id},
+    )
+    return decision
+
+
+def _flush_decision(session: Session) -> None:
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("Someone else decided on this proposal at the same time.") from exc
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def grade_view(
+    session: Session, *, actor: Actor, person_id: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """Current grade, level, requirements, since when and the next review date."""
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="grade.read",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+    )
+    rules = _rules()
+    if person.grade is None:
+        raise NotFound("The person has no grade yet.")
+    grade = rules.grade(person.grade)
+    last = session.scalar(
+        select(func.max(GradeDecision.effective_at)).where(
+            GradeDecision.person_id == person.id, GradeDecision.status == "effective"
+        )
+    )
+    pending = session.scalar(
+        select(GradeDecision).where(
+            GradeDecision.person_id == person.id, GradeDecision.status == "proposed"
+        )
+    )
+    req = grade.requirements
+    return {
+        "person_id": person.id,
+        "grade": grade.id,
+        "grade_label_zh": grade.label_zh,
+        "level": grade.level,
+        "level_label_zh": rules.levels[grade.level]["label_zh"],
+        "since": person.grade_since,
+        "next_review_date": engine.next_review_date(
+            business_date(last or person.grade_since), rules
+        ),
+        "rules_version": rules.combined_version,
+        "requirements": {
+            "report_interval_days": req.report_interval_days,
+            "check_interval_days": req.check_interval_days,
+            "visit_interval_days": req.visit_interval_days,
+            "education_hours_per_month": req.education_hours_per_month,
+            "service_hours_per_month": req.service_hours_per_month,
+            "travel_allowed": req.travel_allowed,
+            "travel_approver": req.travel_approver,
+        },
+        "pending_proposal_id": pending.id if pending else None,
+    }
+
+
+def history(session: Session, *, actor: Actor, person_id: int) -> list[GradeDecision]:
+    person = get_scoped(session, actor, person_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="grade.history",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+    )
+    return list(
+        session.scalars(
+            select(GradeDecision)
+            .where(GradeDecision.person_id == person.id)
+            .order_by(GradeDecision.proposed_at, GradeDecision.id)
+        )
+    )
+
+
+def queue(
+    session: Session,
+    *,
+    actor: Actor,
+    status: str | None,
+    kind: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[tuple[GradeDecision, Person]], int]:
+    """Grade decisions of persons in the caller's scope (the approval queue with
+    ``status=proposed``), oldest first."""
+    stmt = (
+        select(GradeDecision, Person)
+        .join(Person, Person.id == GradeDecision.person_id)
+        .where(scope_clause(actor))
+    )
+    if status is not None:
+        stmt = stmt.where(GradeDecision.status == status)
+    if kind is not None:
+        stmt = stmt.where(GradeDecision.kind == kind)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(
+        stmt.order_by(GradeDecision.proposed_at, GradeDecision.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    audit.record(session, actor=actor, action="grade.queue", detail={"count": len(rows)})
+    return [(d, p) for d, p in rows], total
+
+
+def assessments(session: Session, *, actor: Actor, person_id: int) -> list[MonthlyAssessment]:
+    person = get_scoped(session, actor, person_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="assessment.read",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+    )
+    return list(
+        session.scalars(
+            select(MonthlyAssessment)
+            .where(MonthlyAssessment.person_id == person.id)
+            .order_by(MonthlyAssessment.month.desc())
+        )
+    )
+
+
+def decision_view(decision: GradeDecision, person: Person | None = None) -> dict[str, Any]:
+    rules = _rules()
+
+    def label(grade_id: str | None) -> str | None:
+        return rules.grade(grade_id).label_zh if grade_id else None
+
+    view = {
+        c: getattr(decision, c)
+        for c in (
+            "id",
+            "person_id",
+            "kind",
+            "status",
+            "from_grade",
+            "to_grade",
+            "rules_version",
+            "inputs",
+            "reasons",
+            "note",
+            "basis",
+            "proposed_by",
+            "proposed_at",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "effective_at",
+        )
+    }
+    view["from_grade_label_zh"] = label(decision.from_grade)
+    view["to_grade_label_zh"] = label(decision.to_grade)
+    view["rule_ids"] = [r["rule_id"] for r in decision.reasons]
+    if person is not None:
+        view["office_code"] = person.office.code
+    return view

@@ -1,0 +1,37 @@
+"""Which persons an actor may see: enforced in every query that touches persons."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.orm import Session
+
+from corrections.core.auth import Actor, Role
+from corrections.core.errors import NotFound
+from corrections.persons.models import Person
+
+
+def scope_clause(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition selecting the persons ``actor`` may see at all."""
+    if actor.role == Role.OFFICER:
+        return Person.office_id == actor.unit_id
+    if actor.role == Role.COMMANDER:
+        return Person.district_id == actor.unit_id
+    if actor.role in (Role.CITY, Role.ANALYST):
+        return true()
+    return false()
+
+
+def sees_juvenile_identity(actor: Actor, person: Person) -> bool:
+    """Only the person's own office and district command centre see a juvenile's identity."""
+    return (actor.role == Role.OFFICER and actor.unit_id == person.office_id) or (
+        actor.role == Role.COMMANDER and actor.unit_id == person.district_id
+    )
+
+
+def get_scoped(session: Session, actor: Actor, person_id: int) -> Person:
+    """The person if ``actor`` may see them, else :class:`NotFound` (no existence leak)."""
+    stmt = select(Person).where(Person.id == person_id, scope_clause(actor))
+    person = session.scalar(stmt)
+    if person is None:
+        raise NotFound("No such person.")
+    return person

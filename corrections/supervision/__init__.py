@@ -1,0 +1,1 @@
+"""Supervision log: events officers record (reports, checks, visits, sanctions ...)."""
