@@ -112,6 +112,10 @@ def _check_rules_versions(app: Flask) -> None:
         check_versions(db.session, app.extensions["corrections.rules"])
     except OperationalError:
         logging.getLogger(__name__).warning("database unreachable; rules versions not checked")
+    except Exception:
+        db.session.remove()
+        db.engine.dispose()  # the app is not coming up: leave no connection behind
+        raise
     finally:
         db.session.remove()
 

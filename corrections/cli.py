@@ -25,7 +25,7 @@ def register(app) -> None:
     """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too)."""
     from corrections.demo.cli import demo
 
-    for group in (users, audit, demo):
+    for group in (users, audit, demo, grading):
         app.cli.add_command(group)
 
 
@@ -181,6 +181,53 @@ def audit_verify(no_seal) -> None:
     sys.exit(1)
 
 
+# --- grading -----------------------------------------------------------------------------
+
+
+@click.group()
+def grading() -> None:
+    """Three-level five-grade management (三级五等)."""
+
+
+@grading.command("assess")
+@click.option("--month", "month_text", help="YYYY-MM; default: the month that ended last")
+@with_appcontext
+def grading_assess(month_text) -> None:
+    """Score a month for every supervised person; re-running the same month changes nothing."""
+    from sqlalchemy import func, select
+
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.grading.jobs import (
+        SUPERVISED,
+        parse_month,
+        previous_month,
+        run_monthly_assessment,
+    )
+    from corrections.persons.models import Person
+
+    now = now_utc()
+    try:
+        month = parse_month(month_text) if month_text else previous_month(now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from exc
+    total = db.session.scalar(select(func.count()).where(Person.status.in_(SUPERVISED))) or 0
+    try:
+        with click.progressbar(length=total, label=f"assessing {month:%Y-%m}") as bar:
+            run = run_monthly_assessment(db.session, month=month, now=now, progress=bar.update)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from exc
+    counts = run.counts()
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+    if run.errors:
+        click.echo(
+            "errors (person id: error): "
+            + ", ".join(f"{pid}: {err}" for pid, err in sorted(run.errors.items())),
+            err=True,
+        )
+        sys.exit(1)
+
+
 # --- rules -------------------------------------------------------------------------------
 
 
@@ -216,3 +263,59 @@ def rules_validate(files) -> None:
             click.echo(f"ok   {path.name} (version {data.get('version')})")
     if failed:
         sys.exit(1)
+
+
+@rules.command("show")
+def rules_show() -> None:
+    """Print the grading rules as a table (Chinese and English)."""
+    from pathlib import Path
+
+    from corrections import _import_models
+    from corrections.config import DEFAULT_RULES_DIR
+    from corrections.core import rules as registry
+    from corrections.grading.rules import build
+
+    _import_models()
+    rules_dir = Path(os.environ.get("CORRECTIONS_RULES_DIR", DEFAULT_RULES_DIR))
+    try:
+        g = build(
+            registry.load_file(rules_dir / "grading.yaml"),
+            registry.load_file(rules_dir / "assessment.yaml"),
+        )
+    except registry.RulesError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"rules version {g.combined_version}\n")
+    click.echo(
+        "grade 等级         level 管理级别     report 报到  check 核查  visit 走访  "
+        "edu 教育h/月  service 服务h/月  travel 外出"
+    )
+    for grade in g.grades:
+        r = grade.requirements
+        level = g.levels[grade.level]
+        travel = f"{'yes' if r.travel_allowed else 'no'}/{r.travel_approver}"
+        click.echo(
+            f"{grade.id:<9}{grade.label_zh:<6}{grade.level:<9}{level['label_zh']:<6}"
+            f"{r.report_interval_days:>7}d {r.check_interval_days:>8}d {r.visit_interval_days:>8}d"
+            f" {r.education_hours_per_month:>10} {r.service_hours_per_month:>14}    {travel}"
+        )
+    click.echo(f"\nintake 入矫 (first {g.intake_period_months} months):")
+    for rule in g.intake_rules:
+        click.echo(f"  {rule.id:<48} -> {rule.data['grade']:<9} {rule.label_zh}")
+    click.echo("stricter at once 立即从严:")
+    for rule in g.stricter_rules:
+        click.echo(f"  {rule.id:<48} -> {rule.data['at_least']:<9} {rule.label_zh}")
+    lo = g.looser
+    click.echo(
+        f"looser 逐级放宽: one step, approved by {lo['approval']}; >= {lo['min_months_in_grade']}"
+        f" months in grade; last {lo['good_assessments_required']} assessments good; no sanction"
+        f" in {lo['sanction_free_months']} months"
+    )
+    click.echo(f"review 复核: every {g.review_interval_months} months")
+    click.echo(
+        f"assessment 考核: base {g.base_points}; ratings "
+        + ", ".join(f"{r['id']} {r['label_zh']} >= {r['min_score']}" for r in g.ratings)
+    )
+    for d in g.deductions:
+        pts = d.data.get("points", d.data.get("points_per_hour"))
+        unit = "/h" if "points_per_hour" in d.data else ""
+        click.echo(f"  {d.id:<32} -{pts}{unit:<3} {d.label_zh}")

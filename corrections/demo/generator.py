@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session
 from corrections.audit import service as audit
 from corrections.core.auth import SYSTEM, Role
 from corrections.core.clock import add_months, business_date, start_of_business_day
+from corrections.core.ruleset_store import ensure_recorded
+from corrections.grading import engine
+from corrections.grading import rules as grading_rules
+from corrections.grading.models import GradeDecision
 from corrections.org import service as org
 from corrections.org.models import UnitKind
 from corrections.persons import idnumber
@@ -209,6 +213,7 @@ def _random_person(rng: random.Random, today: date, office_codes: list[str], seq
         "term_start": start,
         "term_end": end,
         "has_guarantor": category == "temporary_outside_custody" and rng.random() < 0.7,
+        "intake_risk": rng.choices(["low", "medium", "high"], weights=[35, 50, 15])[0],
         "phone": f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}",
         "address": f"滨江市{district[2][:3]}{street}{rng.randint(1, 400)}号",
         "employment": "student" if juvenile else _pick(rng, EMPLOYMENT_WEIGHTS),
@@ -225,6 +230,8 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
 
     rng = random.Random(seed)
     today = business_date(now)
+    rules = grading_rules.current()
+    version = "+".join(ensure_recorded(session, n, now) for n in ("grading", "assessment"))
     offices = {u.code: u for u in session.query(Unit).filter(Unit.kind == UnitKind.OFFICE)}
     office_codes = sorted(offices)
     used_ids: set[str] = set()
@@ -232,20 +239,33 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
     batch: list[tuple[dict, str]] = []
 
     def flush() -> None:
-        person_rows, histories = [], []
+        person_rows, histories, grades = [], [], []
         for facts, status in batch:
             office = offices[facts.pop("_office")]
             juvenile = facts.pop("_juvenile")
+            grade = engine.initial_grade(
+                engine.PersonFacts(
+                    category=facts["category"],
+                    has_guarantor=facts["has_guarantor"],
+                    juvenile=juvenile,
+                    intake_risk=facts["intake_risk"],
+                ),
+                rules,
+            )
+            created = start_of_business_day(facts["term_start"])
+            grades.append(grade)
             person_rows.append(
                 {
                     **facts,
+                    "grade": grade.grade,
+                    "grade_since": created,
                     "juvenile": juvenile,
                     "office_id": office.id,
                     "district_id": office.parent_id,
                     "status": status,
                     "version": 1,
                     "intake_deadline": facts["judgment_effective_date"] + timedelta(days=10),
-                    "created_at": start_of_business_day(facts["term_start"]),
+                    "created_at": created,
                     "updated_at": now,
                 }
             )
@@ -290,6 +310,33 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
                     }
                 )
         session.execute(insert(PersonStatusChange), changes)
+        session.execute(
+            insert(GradeDecision),
+            [
+                {
+                    "person_id": pid,
+                    "version": 1,
+                    "kind": "intake",
+                    "status": "effective",
+                    "from_grade": None,
+                    "to_grade": grade.grade,
+                    "rules_version": version,
+                    "inputs": grade.inputs,
+                    "basis": "intake",
+                    "reasons": [
+                        {"rule_id": r.rule_id, "text_zh": r.text_zh} for r in grade.reasons
+                    ],
+                    "proposed_by_id": None,
+                    "proposed_by": "demo-seed",
+                    "proposed_at": row["created_at"],
+                    "decided_by_id": None,
+                    "decided_by": "demo-seed",
+                    "decided_at": row["created_at"],
+                    "effective_at": row["created_at"],
+                }
+                for pid, row, grade in zip(ids, person_rows, grades, strict=True)
+            ],
+        )
         batch.clear()
 
     seq = 0

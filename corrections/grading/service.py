@@ -560,7 +560,7 @@ def queue(
     session: Session,
     *,
     actor: Actor,
-    status: str | None,
+    status: str | None = None,
     kind: str | None = None,
     page: int = 1,
     page_size: int = 50,
