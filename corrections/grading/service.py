@@ -20,7 +20,7 @@ from corrections.grading import engine
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision, MonthlyAssessment
 from corrections.persons.models import OPEN_STATUSES, Person
-from corrections.persons.scope import get_scoped, scope_clause
+from corrections.persons.scope import get_scoped, read_scoped, scope_clause
 from corrections.supervision.models import SupervisionEvent
 
 SANCTION_EVENTS = ("admonition", "warning", "police_penalty")
@@ -427,21 +427,8 @@ def approve(
     person, decision = _decision_for_approval(session, actor, person_id, decision_id)
     if person.grade != decision.from_grade:
         raise Conflict("The person's grade changed since the proposal; it no longer applies.")
-    decision.decided_by_id, decision.decided_by = actor.user_id, actor.username
-    decision.decided_at, decision.decision_note = now, note
     _make_effective(person, decision, now)
-    _flush_decision(session)
-    audit.record(
-        session,
-        actor=actor,
-        action="grade.approve",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-        now=now,
-        detail={"decision_id": decision.id, "to": decision.to_grade},
-    )
-    return decision
+    return _close_proposal(session, actor, person, decision, note, now, "grade.approve")
 
 
 def reject(
@@ -457,27 +444,36 @@ def reject(
     now = now or now_utc()
     person, decision = _decision_for_approval(session, actor, person_id, decision_id)
     decision.status = "rejected"
+    return _close_proposal(session, actor, person, decision, note, now, "grade.reject")
+
+
+def _close_proposal(
+    session: Session,
+    actor: Actor,
+    person: Person,
+    decision: GradeDecision,
+    note: str | None,
+    now: datetime,
+    action: str,
+) -> GradeDecision:
+    """Record who decided on a proposal and when; a concurrent decision is a conflict."""
     decision.decided_by_id, decision.decided_by = actor.user_id, actor.username
     decision.decided_at, decision.decision_note = now, note
-    _flush_decision(session)
-    audit.record(
-        session,
-        actor=actor,
-        action="grade.reject",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-        now=now,
-        detail={"decision_id": decision.id},
-    )
-    return decision
-
-
-def _flush_decision(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
         raise Conflict("Someone else decided on this proposal at the same time.") from exc
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"decision_id": decision.id, "status": decision.status, "to": decision.to_grade},
+    )
+    return decision
 
 
 # --- reads -------------------------------------------------------------------------------
@@ -488,16 +484,7 @@ def grade_view(
 ) -> dict[str, Any]:
     """Current grade, level, requirements, since when and the next review date."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
-    audit.record(
-        session,
-        actor=actor,
-        action="grade.read",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-        now=now,
-    )
+    person = read_scoped(session, actor, person_id, action="grade.read", now=now)
     rules = _rules()
     if person.grade is None:
         raise NotFound("The person has no grade yet.")
@@ -538,15 +525,7 @@ def grade_view(
 
 
 def history(session: Session, *, actor: Actor, person_id: int) -> list[GradeDecision]:
-    person = get_scoped(session, actor, person_id)
-    audit.record(
-        session,
-        actor=actor,
-        action="grade.history",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-    )
+    person = read_scoped(session, actor, person_id, action="grade.history")
     return list(
         session.scalars(
             select(GradeDecision)
@@ -587,15 +566,7 @@ def queue(
 
 
 def assessments(session: Session, *, actor: Actor, person_id: int) -> list[MonthlyAssessment]:
-    person = get_scoped(session, actor, person_id)
-    audit.record(
-        session,
-        actor=actor,
-        action="assessment.read",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-    )
+    person = read_scoped(session, actor, person_id, action="assessment.read")
     return list(
         session.scalars(
             select(MonthlyAssessment)

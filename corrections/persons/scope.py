@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
+from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.errors import NotFound
 from corrections.persons.models import Person
@@ -34,4 +35,31 @@ def get_scoped(session: Session, actor: Actor, person_id: int) -> Person:
     person = session.scalar(stmt)
     if person is None:
         raise NotFound("No such person.")
+    return person
+
+
+def read_scoped(
+    session: Session,
+    actor: Actor,
+    person_id: int,
+    *,
+    action: str,
+    detail: dict | None = None,
+    now=None,
+) -> Person:
+    """Fetch a person within scope and audit the read (as a juvenile access where it is one).
+
+    Every read of a person's record goes through here, so none escapes the audit trail.
+    """
+    person = get_scoped(session, actor, person_id)
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        detail=detail,
+        now=now,
+    )
     return person

@@ -32,7 +32,12 @@ from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
 from corrections.persons import idnumber
 from corrections.persons.models import OPEN_STATUSES, Person, PersonStatusChange
-from corrections.persons.scope import get_scoped, scope_clause, sees_juvenile_identity
+from corrections.persons.scope import (
+    get_scoped,
+    read_scoped,
+    scope_clause,
+    sees_juvenile_identity,
+)
 
 PERSONAL_FIELDS = (
     "name",
@@ -43,15 +48,32 @@ PERSONAL_FIELDS = (
     "family_contact_name",
     "family_contact_phone",
 )
-JUVENILE_MASKED_FIELDS = (
+# The facts of a person a client writes (the office changes only by transfer).
+FACT_FIELDS = (
     "name",
+    "gender",
     "id_number",
     "date_of_birth",
+    "offence_date",
+    "category",
+    "crime_type",
+    "judgment_date",
+    "judgment_effective_date",
+    "term_start",
+    "term_end",
+    "has_guarantor",
+    "intake_risk",
     "phone",
     "address",
+    "employment",
+    "housing",
     "family_contact_name",
     "family_contact_phone",
 )
+
+# For juveniles the stricter rule masks the same identity fields for users outside their
+# own office and district (the values are masked, not dropped).
+JUVENILE_MASKED_FIELDS = PERSONAL_FIELDS
 
 # Who may move a status where. Lost contact and absconding are owned by incidents (later),
 # discharge, termination and transfer by the term services; these are their building blocks.
@@ -316,19 +338,14 @@ def intake(
 
 def read(session: Session, *, actor: Actor, person_id: int, now: datetime | None = None) -> Person:
     """One person, audited as a read of personal data (as a juvenile access where it is one)."""
-    now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
-    audit.record(
+    return read_scoped(
         session,
-        actor=actor,
+        actor,
+        person_id,
         action="person.read",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-        now=now,
+        now=now or now_utc(),
         detail={"deidentified": True} if actor.role == Role.ANALYST else None,
     )
-    return person
 
 
 @dataclass
@@ -431,30 +448,7 @@ def update(
             "read it again and retry."
         )
     writable = {c for c in changes if c != "office_code"}
-    facts = {
-        name: getattr(person, name)
-        for name in (
-            "name",
-            "gender",
-            "id_number",
-            "date_of_birth",
-            "offence_date",
-            "category",
-            "crime_type",
-            "judgment_date",
-            "judgment_effective_date",
-            "term_start",
-            "term_end",
-            "has_guarantor",
-            "intake_risk",
-            "phone",
-            "address",
-            "employment",
-            "housing",
-            "family_contact_name",
-            "family_contact_phone",
-        )
-    }
+    facts = {name: getattr(person, name) for name in FACT_FIELDS}
     facts.update({k: changes[k] for k in writable})
     errors, juvenile = validate_facts(facts, business_date(now))
     if errors:
@@ -573,15 +567,7 @@ def change_status_by_request(
 
 def status_history(session: Session, *, actor: Actor, person_id: int) -> list[PersonStatusChange]:
     """The person's status changes, oldest first (audited as a read of the record)."""
-    person = get_scoped(session, actor, person_id)
-    audit.record(
-        session,
-        actor=actor,
-        action="person.status_history",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-    )
+    person = read_scoped(session, actor, person_id, action="person.status_history")
     return list(
         session.scalars(
             select(PersonStatusChange)

@@ -86,30 +86,13 @@ def test_demo_persons_are_valid_intakes(app, runner, login):
     """Every generated person passes the same validation an intake does."""
     from datetime import date
 
-    from corrections.persons.service import validate_facts
+    from corrections.persons.service import FACT_FIELDS, validate_facts
 
     _empty(app)
     _summary(app, runner, 11)
     with app.app_context():
         for person in db.session.scalars(select(Person)):
-            facts = {
-                k: getattr(person, k)
-                for k in (
-                    "name",
-                    "gender",
-                    "id_number",
-                    "date_of_birth",
-                    "offence_date",
-                    "category",
-                    "crime_type",
-                    "judgment_date",
-                    "judgment_effective_date",
-                    "term_start",
-                    "term_end",
-                    "employment",
-                    "housing",
-                )
-            }
+            facts = {k: getattr(person, k) for k in FACT_FIELDS}
             errors, juvenile = validate_facts(facts, date(2026, 11, 27))
             assert errors == {}, (person.id, errors)
             assert juvenile == person.juvenile

@@ -277,3 +277,34 @@ def test_current_grade_is_the_latest_effective_decision(app, officer, intake):
         stored = db.session.get(Person, person["id"]).grade
         db.session.remove()
     assert latest == stored == "tight"
+
+
+def test_two_simultaneous_decisions_on_one_proposal_one_wins(app, login, intake):
+    import threading
+
+    from tests.conftest import Api
+
+    officer = login("officer-dongcheng-1")
+    person = intake(officer)
+    did = _proposal(app, person["id"])
+    commander = login("commander-dongcheng")
+    base = f"/api/v1/persons/{person['id']}/grade/decisions/{did}"
+    barrier = threading.Barrier(2)
+    codes: dict[str, int] = {}
+
+    def decide(action: str) -> None:
+        api = Api(app.test_client(), commander.token, commander.username)
+        barrier.wait()
+        codes[action] = api.post(f"{base}/{action}", json={"note": "并发决定"}).status_code
+
+    threads = [threading.Thread(target=decide, args=(a,)) for a in ("approve", "reject")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes.values()) == [200, 409], codes
+    history = officer.get(f"/api/v1/persons/{person['id']}/grade/history").get_json()
+    final = next(h for h in history if h["id"] == did)
+    expected_grade = "ordinary" if codes["approve"] == 200 else "tight"
+    assert final["status"] == ("effective" if codes["approve"] == 200 else "rejected")
+    assert officer.get(f"/api/v1/persons/{person['id']}").get_json()["grade"] == expected_grade

@@ -5,30 +5,11 @@ from datetime import date
 import pytest
 
 from corrections.persons.models import Person
+from corrections.persons.service import FACT_FIELDS
 from tests.conftest import count_rows
 from tests.factories import id_number_for, juvenile_payload, person_payload
 
-WRITABLE = (
-    "name",
-    "gender",
-    "id_number",
-    "date_of_birth",
-    "offence_date",
-    "category",
-    "crime_type",
-    "judgment_date",
-    "judgment_effective_date",
-    "term_start",
-    "term_end",
-    "has_guarantor",
-    "office_code",
-    "phone",
-    "address",
-    "employment",
-    "housing",
-    "family_contact_name",
-    "family_contact_phone",
-)
+WRITABLE = (*FACT_FIELDS, "office_code")
 
 
 def test_intake_creates_pending_person_with_labels_and_deadline(officer):
