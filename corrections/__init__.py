@@ -99,6 +99,7 @@ def _import_models() -> None:
     from corrections.persons import models as _persons  # noqa: F401
     from corrections.persons import rules as _person_rules  # noqa: F401
     from corrections.supervision import models as _supervision  # noqa: F401
+    from corrections.supervision import rules as _supervision_rules  # noqa: F401
 
 
 def _check_rules_versions(app: Flask) -> None:
@@ -125,9 +126,10 @@ def _register_blueprints(app: Flask, api) -> None:
     from corrections.grading.views import blp as grading_blp
     from corrections.org.views import auth_blp, units_blp
     from corrections.persons.views import blp as persons_blp
+    from corrections.supervision.views import blp as supervision_blp
     from corrections.web.views import blp as web_blp
 
-    for blp in (auth_blp, units_blp, persons_blp, grading_blp, audit_blp):
+    for blp in (auth_blp, units_blp, persons_blp, grading_blp, supervision_blp, audit_blp):
         api.register_blueprint(blp)
     app.register_blueprint(web_blp)
 

@@ -45,6 +45,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "grading:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
     "grading:decide": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "grading:approve": frozenset({Role.COMMANDER, Role.CITY}),
+    "events:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "events:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "obligations:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "monitoring:write": frozenset({Role.COMMANDER, Role.CITY}),
+    "term:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "units:read": frozenset(Role),
     "session": frozenset(Role),
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,13 +23,13 @@ from corrections.core.clock import add_months, business_date, start_of_business_
 from corrections.grading import engine, service
 from corrections.grading.models import GradeDecision, MonthlyAssessment
 from corrections.persons.models import Person
-from corrections.supervision.models import SupervisionEvent
+from corrections.supervision.models import Obligation, SupervisionEvent
 
 log = logging.getLogger(__name__)
 
 SUPERVISED = ("active", "lost_contact", "absconded")
 # Event types that count in the monthly assessment.
-ASSESSED_EVENTS = ("admonition", "warning", "police_penalty", "commendation", "late_report")
+ASSESSED_EVENTS = ("admonition", "warning", "police_penalty", "commendation")
 
 InputsProvider = Callable[[Session, list[int], date], dict[int, engine.MonthInputs]]
 
@@ -37,23 +37,54 @@ InputsProvider = Callable[[Session, list[int], date], dict[int, engine.MonthInpu
 def db_month_inputs(
     session: Session, person_ids: list[int], month: date
 ) -> dict[int, engine.MonthInputs]:
-    """The month's recorded events per person (obligations join once the supervision log
-    derives them)."""
+    """The month's obligations (by due day) and assessed events per person."""
     start = start_of_business_day(month)
     end = start_of_business_day(add_months(month, 1))
+    last_day = add_months(month, 1) - timedelta(days=1)
     events: dict[int, list[engine.EventRecord]] = {pid: [] for pid in person_ids}
-    for pid, kind, at in session.execute(
-        select(SupervisionEvent.person_id, SupervisionEvent.type, SupervisionEvent.occurred_at)
+    for pid, kind, at, payload in session.execute(
+        select(
+            SupervisionEvent.person_id,
+            SupervisionEvent.type,
+            SupervisionEvent.occurred_at,
+            SupervisionEvent.payload,
+        )
         .where(
             SupervisionEvent.person_id.in_(person_ids),
-            SupervisionEvent.type.in_(ASSESSED_EVENTS),
+            SupervisionEvent.type.in_((*ASSESSED_EVENTS, "report")),
             SupervisionEvent.occurred_at >= start,
             SupervisionEvent.occurred_at < end,
         )
         .order_by(SupervisionEvent.occurred_at)
     ):
+        if kind == "report":
+            if (payload or {}).get("late"):
+                events[pid].append(engine.EventRecord("late_report", business_date(at)))
+            continue
         events[pid].append(engine.EventRecord(kind, business_date(at)))
-    return {pid: engine.MonthInputs(month=month, events=tuple(evs)) for pid, evs in events.items()}
+    outcomes: dict[int, list[engine.ObligationOutcome]] = {pid: [] for pid in person_ids}
+    for pid, kind, status, required, done in session.execute(
+        select(
+            Obligation.person_id,
+            Obligation.kind,
+            Obligation.status,
+            Obligation.hours_required,
+            Obligation.hours_done,
+        )
+        .where(
+            Obligation.person_id.in_(person_ids),
+            Obligation.due_on >= month,
+            Obligation.due_on <= last_day,
+        )
+        .order_by(Obligation.due_on, Obligation.id)
+    ):
+        outcomes[pid].append(engine.ObligationOutcome(kind, status, required or 0.0, done or 0.0))
+    return {
+        pid: engine.MonthInputs(
+            month=month, obligations=tuple(outcomes[pid]), events=tuple(events[pid])
+        )
+        for pid in person_ids
+    }
 
 
 @dataclass

@@ -21,6 +21,7 @@ from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision, MonthlyAssessment
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import get_scoped, read_scoped, scope_clause
+from corrections.supervision import obligations
 from corrections.supervision.models import SupervisionEvent
 
 SANCTION_EVENTS = ("admonition", "warning", "police_penalty")
@@ -38,11 +39,17 @@ def _reasons(reasons: tuple[engine.Reason, ...] | list[engine.Reason]) -> list[d
     return [{"rule_id": r.rule_id, "text_zh": r.text_zh} for r in reasons]
 
 
-def _make_effective(person: Person, decision: GradeDecision, now: datetime) -> None:
+def _make_effective(
+    session: Session, person: Person, decision: GradeDecision, now: datetime
+) -> None:
+    """The decision takes effect: the person's grade, and what is due from them, change now."""
     decision.status = "effective"
     decision.effective_at = now
+    changed = person.grade != decision.to_grade
     person.grade = decision.to_grade
     person.grade_since = now
+    if changed and person.id is not None:
+        obligations.replan_for_grade(session, person, business_date(now), now)
 
 
 def _record(
@@ -80,7 +87,7 @@ def _record(
             actor.username,
             now,
         )
-        _make_effective(person, decision, now)
+        _make_effective(session, person, decision, now)
     session.add(decision)
     session.flush()
     audit.record(
@@ -427,7 +434,7 @@ def approve(
     person, decision = _decision_for_approval(session, actor, person_id, decision_id)
     if person.grade != decision.from_grade:
         raise Conflict("The person's grade changed since the proposal; it no longer applies.")
-    _make_effective(person, decision, now)
+    _make_effective(session, person, decision, now)
     return _close_proposal(session, actor, person, decision, note, now, "grade.approve")
 
 

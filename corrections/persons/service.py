@@ -38,6 +38,7 @@ from corrections.persons.scope import (
     scope_clause,
     sees_juvenile_identity,
 )
+from corrections.supervision import obligations
 
 PERSONAL_FIELDS = (
     "name",
@@ -522,6 +523,9 @@ def change_status(
     from_status = person.status
     person.status = to_status
     person.updated_at = now
+    if from_status == "pending_intake" and to_status == "active":
+        # The intake report is the first report: what is due is planned from today.
+        obligations.plan_initial(session, person, business_date(now), now)
     change = _record_status(session, person, from_status, to_status, reason, actor, now)
     session.flush()
     audit.record(

@@ -1,9 +1,21 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corrections.core.db import db
@@ -27,8 +39,176 @@ class SupervisionEvent(db.Model):
     channel: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_events.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_supervision_events_person_occurred", "person_id", "occurred_at"),
         Index("ix_supervision_events_type_occurred", "type", "occurred_at"),
+        # A retried request never records twice: the database, not a read, decides.
+        UniqueConstraint("recorded_by_id", "idempotency_key"),
+        # At most one correction per event: corrections form a chain, not a tree.
+        Index(
+            "uq_supervision_events_corrects",
+            "corrects_id",
+            unique=True,
+            postgresql_where=text("corrects_id IS NOT NULL"),
+            sqlite_where=text("corrects_id IS NOT NULL"),
+        ),
     )
+
+
+class SanctionDecision(db.Model):
+    """Who decided a sanction, on what legal ground and on what evidence (Art. 28)."""
+
+    __tablename__ = "sanction_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("supervision_events.id"), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    decided_by_id: Mapped[int | None] = mapped_column(BigId)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decider_level: Mapped[str] = mapped_column(String(16))
+    decider_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    legal_ground: Mapped[str] = mapped_column(Text)
+    evidence_event_ids: Mapped[list[int]] = mapped_column(JSON)
+    document_number: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Obligation(db.Model):
+    """Something due from (or, for visits, about) a person, derived from their grade.
+
+    Interval kinds (report, check, visit) have a rolling window that opens the day after the
+    last fulfilment; hour kinds (education, service) have one window per calendar month.
+    Windows are Asia/Shanghai calendar days, both ends included.
+    """
+
+    __tablename__ = "obligations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    opens_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    grade: Mapped[str | None] = mapped_column(String(20))
+    hours_required: Mapped[float | None] = mapped_column(Float)
+    hours_done: Mapped[float | None] = mapped_column(Float)
+    fulfilled_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_events.id"))
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # One window per month for the hour kinds, so planning twice plans once.
+        Index(
+            "uq_obligations_month",
+            "person_id",
+            "kind",
+            "opens_on",
+            unique=True,
+            postgresql_where=text("kind IN ('education', 'service')"),
+            sqlite_where=text("kind IN ('education', 'service')"),
+        ),
+        # The sweep's work list: open obligations by due day.
+        Index(
+            "ix_obligations_open_due",
+            "due_on",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        # At most one open interval obligation per person and kind: no duplicate, no gap.
+        Index(
+            "uq_obligations_one_open",
+            "person_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'open' AND kind IN ('report', 'check', 'visit')"),
+            sqlite_where=text("status = 'open' AND kind IN ('report', 'check', 'visit')"),
+        ),
+        Index("ix_obligations_person_kind_due", "person_id", "kind", "due_on"),
+    )
+
+
+class TravelPermit(db.Model):
+    """Permission to leave the city or county (外出, Art. 27)."""
+
+    __tablename__ = "travel_permits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    destination: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    days: Mapped[int] = mapped_column(Integer)
+    approval_level: Mapped[str] = mapped_column(String(16))
+    notify_procuratorate: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(BigId)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(BigId)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class MonitoringPeriod(db.Model):
+    """A period of electronic monitoring (电子定位装置, Art. 29): at most 3 months each."""
+
+    __tablename__ = "monitoring_periods"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    ground: Mapped[str] = mapped_column(String(40))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    approved_by_id: Mapped[int | None] = mapped_column(BigId)
+    approved_by: Mapped[str] = mapped_column(String(64))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    extends_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_periods.id"))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(64))
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PersonTransfer(db.Model):
+    """A change of the place of supervision (变更执行地)."""
+
+    __tablename__ = "person_transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    from_office_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    to_office_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    destination: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    report_by: Mapped[date | None] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TermEnd(db.Model):
+    """How a person's correction ended: discharge (解除矫正) or termination (终止)."""
+
+    __tablename__ = "term_ends"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    certificate_number: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    ended_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,18 +1,114 @@
-"""Recording supervision events. The full log (API, payload per type, idempotency, obligations)
-grows here; grading reacts to each recorded event through ``grading.service.on_event``."""
+"""Use cases of the supervision log: events, sanctions, obligations, travel permits, electronic
+monitoring and the end or transfer of a term. Scope is enforced in every query (another
+office's person is a 404) and every read and write is audited."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from corrections.audit import service as audit
-from corrections.core.auth import Actor
-from corrections.core.clock import now_utc
-from corrections.persons.models import Person
-from corrections.supervision.models import SupervisionEvent
+from corrections.core.auth import Actor, Role
+from corrections.core.clock import add_months, business_date, now_utc
+from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from corrections.grading import rules as grading_rules
+from corrections.grading import service as grading
+from corrections.org.models import Unit, UnitKind
+from corrections.persons import service as persons
+from corrections.persons.models import OPEN_STATUSES, Person
+from corrections.persons.scope import get_scoped, read_scoped, scope_clause, sees_juvenile_identity
+from corrections.supervision import obligations
+from corrections.supervision import rules as supervision_rules
+from corrections.supervision.models import (
+    MonitoringPeriod,
+    Obligation,
+    PersonTransfer,
+    SanctionDecision,
+    SupervisionEvent,
+    TermEnd,
+    TravelPermit,
+)
+
+SANCTIONS = ("admonition", "warning", "police_penalty")
+DEFAULT_CHANNEL = {
+    "report": "in_person",
+    "phone_check": "phone",
+    "location_check": "app",
+    "field_visit": "field",
+    "talk": "in_person",
+}
+LEVEL_RANK = {"office": 0, "district": 1, "city": 2}
+LEVEL_LABELS = {"office": "司法所审批", "district": "区司法局审批", "city": "市司法局审批"}
+PERMIT_STATUS_LABELS = {
+    "requested": "待审批",
+    "approved": "已批准",
+    "rejected": "不予批准",
+    "departed": "已离开",
+    "returned": "已返回",
+    "overdue": "逾期未归",
+    "expired": "未出行",
+    "cancelled": "已撤销",
+}
+OBLIGATION_STATUS_LABELS = {
+    "open": "待履行",
+    "fulfilled": "已履行",
+    "missed": "未履行",
+    "excused": "已免除",
+}
+ACTIVE_PERMITS = ("requested", "approved", "departed", "overdue")
+# Free-text payload fields that may identify a juvenile; masked like the person's identity.
+_IDENTIFYING_PAYLOAD = ("new_address", "employer", "description", "reason", "topic", "place")
+
+
+def _rules() -> dict[str, Any]:
+    return supervision_rules.current()
+
+
+def _actor_level(actor: Actor, person: Person) -> str | None:
+    """The level at which ``actor`` may decide for ``person`` (None: not at all)."""
+    if actor.role == Role.CITY:
+        return "city"
+    if actor.role == Role.COMMANDER and actor.unit_id == person.district_id:
+        return "district"
+    if actor.role == Role.OFFICER and actor.unit_id == person.office_id:
+        return "office"
+    return None
+
+
+def _require_level(actor: Actor, person: Person, level: str, what: str) -> str:
+    have = _actor_level(actor, person)
+    if have is None or LEVEL_RANK[have] < LEVEL_RANK[level]:
+        raise Forbidden(f"{what} is decided at {level} level or above.")
+    return have
+
+
+def _require_supervised(person: Person) -> None:
+    if person.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"The person's correction has ended ({person.status}); nothing more can be recorded.",
+            errors={"person_id": [f"status is {person.status}"]},
+        )
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+def request_hash(person_id: int, body: dict[str, Any]) -> str:
+    blob = json.dumps(
+        {"person_id": person_id, "body": body},
+        sort_keys=True,
+        default=str,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def record_event(
@@ -25,11 +121,14 @@ def record_event(
     payload: dict[str, Any] | None = None,
     channel: str | None = None,
     note: str | None = None,
+    corrects: SupervisionEvent | None = None,
+    idempotency_key: str | None = None,
+    body_hash: str | None = None,
     now: datetime | None = None,
 ) -> SupervisionEvent:
-    """Append one event and let grading react to it in the same transaction."""
-    from corrections.grading import service as grading
-
+    """Append one event and apply its effects (obligations, grade, person facts) in the same
+    transaction. The insert runs first, in a savepoint, so a duplicate key fails before any
+    effect happens."""
     now = now or now_utc()
     event = SupervisionEvent(
         person_id=person.id,
@@ -38,12 +137,16 @@ def record_event(
         recorded_at=now,
         recorded_by_id=actor.user_id,
         recorded_by=actor.username,
-        channel=channel,
+        channel=channel or DEFAULT_CHANNEL.get(type),
         note=note,
         payload=payload or {},
+        corrects_id=corrects.id if corrects else None,
+        idempotency_key=idempotency_key,
+        request_hash=body_hash,
     )
-    session.add(event)
-    session.flush()
+    with session.begin_nested():
+        session.add(event)
+        session.flush()
     audit.record(
         session,
         actor=actor,
@@ -52,7 +155,988 @@ def record_event(
         subject_id=person.id,
         juvenile=person.juvenile,
         now=now,
-        detail={"event_id": event.id, "type": type},
+        detail={"event_id": event.id, "type": type, "corrects": corrects.id if corrects else None},
     )
-    grading.on_event(session, actor=actor, person=person, event=event, now=now)
+    if type == "address_change":
+        person.address, person.updated_at = event.payload["new_address"], now
+    elif type == "job_change":
+        person.employment, person.updated_at = event.payload["employment"], now
+    if corrects is not None:
+        obligations.on_correction(session, person, corrects, event, now)
+    else:
+        obligations.on_event(session, person, event, now)
+        grading.on_event(session, actor=actor, person=person, event=event, now=now)
     return event
+
+
+def _check_sanction(
+    session: Session, actor: Actor, person: Person, data: dict[str, Any], now: datetime
+) -> str:
+    kind = data["type"]
+    rule = _rules()["sanctions"][kind]
+    if person.category in rule.get("refused_for", ()):
+        raise RuleViolation(
+            f"a {kind} cannot be given to a person on {person.category}", field="type"
+        )
+    level = _require_level(actor, person, rule["decided_at"], f"A {kind}")
+    ids = sorted(set(data["payload"]["evidence_event_ids"]))
+    found = set(
+        session.scalars(
+            select(SupervisionEvent.id).where(
+                SupervisionEvent.id.in_(ids), SupervisionEvent.person_id == person.id
+            )
+        )
+    )
+    if found != set(ids):
+        raise RuleViolation(
+            "evidence must be events of this person: unknown "
+            + ", ".join(str(i) for i in sorted(set(ids) - found)),
+            field="payload.evidence_event_ids",
+        )
+    return level
+
+
+def record_from_request(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    data: dict[str, Any],
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> tuple[Person, SupervisionEvent, bool]:
+    """Record an event from the API; returns (person, event, replayed).
+
+    A retried request with the same ``Idempotency-Key`` and body gets the first event back;
+    another body with that key is 409.
+    """
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id)
+    body_hash = request_hash(person.id, data) if idempotency_key else None
+    if idempotency_key:
+        replay = _replay(session, actor, idempotency_key, body_hash)
+        if replay is not None:
+            return person, replay, True
+    _require_supervised(person)
+    tolerance = timedelta(minutes=_rules()["future_tolerance_minutes"])
+    if data["occurred_at"] > now + tolerance:
+        raise RuleViolation("must not be in the future", field="occurred_at")
+    if business_date(data["occurred_at"]) < person.judgment_effective_date:
+        raise RuleViolation("is before the judgment took effect", field="occurred_at")
+    corrects = None
+    if data.get("corrects_id") is not None:
+        corrects = session.scalar(
+            select(SupervisionEvent).where(
+                SupervisionEvent.id == data["corrects_id"], SupervisionEvent.person_id == person.id
+            )
+        )
+        if corrects is None:
+            raise RuleViolation("no such event of this person", field="corrects_id")
+        if corrects.type != data["type"]:
+            raise RuleViolation(f"a correction keeps the type ({corrects.type})", field="type")
+        if session.scalar(
+            select(SupervisionEvent.id).where(SupervisionEvent.corrects_id == corrects.id)
+        ):
+            raise Conflict(
+                "That event was already corrected; correct the correction.",
+                errors={"corrects_id": ["already corrected"]},
+            )
+    level = None
+    if data["type"] in SANCTIONS and corrects is None:
+        level = _check_sanction(session, actor, person, data, now)
+    try:
+        event = record_event(
+            session,
+            actor=actor,
+            person=person,
+            type=data["type"],
+            occurred_at=data["occurred_at"],
+            payload=data["payload"],
+            channel=data["channel"],
+            note=data["note"],
+            corrects=corrects,
+            idempotency_key=idempotency_key,
+            body_hash=body_hash,
+            now=now,
+        )
+    except IntegrityError:
+        if idempotency_key:
+            replay = _replay(session, actor, idempotency_key, body_hash)
+            if replay is not None:
+                return person, replay, True
+        raise
+    if level is not None:
+        session.add(
+            SanctionDecision(
+                event_id=event.id,
+                person_id=person.id,
+                kind=event.type,
+                decided_by_id=actor.user_id,
+                decided_by=actor.username,
+                decider_level=level,
+                decider_unit_id=actor.unit_id,
+                legal_ground=event.payload["legal_ground"],
+                evidence_event_ids=sorted(set(event.payload["evidence_event_ids"])),
+                document_number=event.payload.get("document_number"),
+                decided_at=now,
+            )
+        )
+        session.flush()
+    return person, event, False
+
+
+def _replay(
+    session: Session, actor: Actor, key: str, body_hash: str | None
+) -> SupervisionEvent | None:
+    existing = session.scalar(
+        select(SupervisionEvent).where(
+            SupervisionEvent.recorded_by_id == actor.user_id,
+            SupervisionEvent.idempotency_key == key,
+        )
+    )
+    if existing is None:
+        return None
+    if existing.request_hash != body_hash:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request.",
+            errors={"Idempotency-Key": ["reused with a different body"]},
+        )
+    return existing
+
+
+def list_events(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[Person, list[SupervisionEvent], int]:
+    person = read_scoped(session, actor, person_id, action="event.list")
+    stmt = select(SupervisionEvent).where(SupervisionEvent.person_id == person.id)
+    if type is not None:
+        stmt = stmt.where(SupervisionEvent.type == type)
+    if since is not None:
+        stmt = stmt.where(SupervisionEvent.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(SupervisionEvent.occurred_at < until)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(
+        session.scalars(
+            stmt.order_by(SupervisionEvent.occurred_at.desc(), SupervisionEvent.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    )
+    return person, rows, total
+
+
+def event_views(
+    session: Session, actor: Actor, person: Person, events: list[SupervisionEvent]
+) -> list[dict[str, Any]]:
+    """Events as the caller may see them, with labels, sanction records and corrections."""
+    ids = [e.id for e in events]
+    sanctions = (
+        {
+            s.event_id: s
+            for s in session.scalars(
+                select(SanctionDecision).where(SanctionDecision.event_id.in_(ids))
+            )
+        }
+        if ids
+        else {}
+    )
+    corrected_by = (
+        dict(
+            session.execute(
+                select(SupervisionEvent.corrects_id, SupervisionEvent.id).where(
+                    SupervisionEvent.corrects_id.in_(ids)
+                )
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    rules = _rules()
+    mask = person.juvenile and not sees_juvenile_identity(actor, person)
+    out = []
+    for e in events:
+        payload = dict(e.payload or {})
+        note = e.note
+        if mask:
+            payload = {k: ("***" if k in _IDENTIFYING_PAYLOAD else v) for k, v in payload.items()}
+            note = "***" if note else note
+        s = sanctions.get(e.id)
+        out.append(
+            {
+                "id": e.id,
+                "person_id": e.person_id,
+                "type": e.type,
+                "type_label_zh": rules["event_types"][e.type]["label_zh"],
+                "occurred_at": e.occurred_at,
+                "recorded_at": e.recorded_at,
+                "recorded_by": e.recorded_by,
+                "channel": e.channel,
+                "channel_label_zh": rules["channels"].get(e.channel) if e.channel else None,
+                "note": note,
+                "payload": payload,
+                "corrects_id": e.corrects_id,
+                "corrected_by_id": corrected_by.get(e.id),
+                "sanction": None
+                if s is None
+                else {
+                    "decided_by": s.decided_by,
+                    "decider_level": s.decider_level,
+                    "legal_ground": s.legal_ground,
+                    "evidence_event_ids": s.evidence_event_ids,
+                    "document_number": s.document_number,
+                    "decided_at": s.decided_at,
+                },
+            }
+        )
+    return out
+
+
+# --- obligations -------------------------------------------------------------------------
+
+
+def person_obligations(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    status: str | None = None,
+    kind: str | None = None,
+) -> list[Obligation]:
+    person = read_scoped(session, actor, person_id, action="obligation.list")
+    stmt = select(Obligation).where(Obligation.person_id == person.id)
+    if status is not None:
+        stmt = stmt.where(Obligation.status == status)
+    if kind is not None:
+        stmt = stmt.where(Obligation.kind == kind)
+    return list(session.scalars(stmt.order_by(Obligation.due_on.desc(), Obligation.id.desc())))
+
+
+def work_list(
+    session: Session,
+    *,
+    actor: Actor,
+    status: str | None = None,
+    kind: str | None = None,
+    due_before: date | None = None,
+    office: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[tuple[Obligation, str]], int]:
+    """Obligations of the persons in scope: an office's work list (oldest due first)."""
+    stmt = (
+        select(Obligation, Unit.code)
+        .join(Person, Person.id == Obligation.person_id)
+        .join(Unit, Unit.id == Person.office_id)
+        .where(scope_clause(actor))
+    )
+    if status is not None:
+        stmt = stmt.where(Obligation.status == status)
+    if kind is not None:
+        stmt = stmt.where(Obligation.kind == kind)
+    if due_before is not None:
+        stmt = stmt.where(Obligation.due_on <= due_before)
+    if office is not None:
+        stmt = stmt.where(Unit.code == office)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(
+        stmt.order_by(Obligation.due_on, Obligation.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    audit.record(session, actor=actor, action="obligation.work_list", detail={"count": len(rows)})
+    return [(o, code) for o, code in rows], total
+
+
+def obligation_view(ob: Obligation, office_code: str | None = None) -> dict[str, Any]:
+    rules = _rules()["obligations"]
+    view = {
+        c: getattr(ob, c)
+        for c in (
+            "id",
+            "person_id",
+            "kind",
+            "opens_on",
+            "due_on",
+            "status",
+            "grade",
+            "hours_required",
+            "hours_done",
+            "fulfilled_by_event_id",
+            "fulfilled_at",
+            "closed_reason",
+        )
+    }
+    view["kind_label_zh"] = rules[ob.kind]["label_zh"]
+    view["status_label_zh"] = OBLIGATION_STATUS_LABELS[ob.status]
+    if office_code is not None:
+        view["office_code"] = office_code
+    return view
+
+
+def sweep(session: Session, *, now: datetime | None = None) -> obligations.SweepResult:
+    """Mark overdue obligations missed, plan successors and month windows, and mark travel
+    permits whose holder did not come back in time as overdue."""
+    now = now or now_utc()
+    today = business_date(now)
+    result = obligations.sweep(session, today=today, now=now)
+    mark_overdue_permits(session, today=today, now=now)
+    return result
+
+
+# --- travel permits ----------------------------------------------------------------------
+
+
+def _overlap_days(a_start: date, a_end: date, b_start: date, b_end: date) -> int:
+    return max(0, (min(a_end, b_end) - max(a_start, b_start)).days + 1)
+
+
+def request_permit(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    data: dict[str, Any],
+    now: datetime | None = None,
+) -> TravelPermit:
+    """Ask to leave the city or county; the approval level follows from the rules."""
+    now = now or now_utc()
+    today = business_date(now)
+    person = get_scoped(session, actor, person_id)
+    if person.status != "active":
+        raise Conflict(
+            "Only a person under active supervision can travel.",
+            errors={"person_id": [f"status is {person.status}"]},
+        )
+    start, end = data["start_date"], data["end_date"]
+    if start < today:
+        raise RuleViolation("must not be in the past", field="start_date")
+    if end < start:
+        raise RuleViolation("must not be before start_date", field="end_date")
+    cfg = _rules()["travel"]
+    days = (end - start).days + 1
+    if days > cfg["max_days_per_permit"]:
+        raise RuleViolation(
+            f"a permit covers at most {cfg['max_days_per_permit']} days", field="end_date"
+        )
+    grade = grading_rules.current().grade(person.grade)
+    if not grade.requirements.travel_allowed:
+        raise RuleViolation(
+            f"the grade {grade.id} ({grade.label_zh}) does not allow travel",
+            errors={"grade": [f"{grade.id} does not allow travel"]},
+        )
+    others = session.scalars(
+        select(TravelPermit).where(
+            TravelPermit.person_id == person.id,
+            TravelPermit.status.in_((*ACTIVE_PERMITS, "returned")),
+        )
+    ).all()
+    for other in others:
+        if other.status != "returned" and _overlap_days(
+            start, end, other.start_date, other.end_date
+        ):
+            raise Conflict(
+                f"Overlaps travel permit {other.id}.",
+                errors={"start_date": [f"overlaps permit {other.id}"]},
+            )
+    window_start = add_months(end, -cfg["window_months"]) + timedelta(days=1)
+    total = days + sum(_overlap_days(window_start, end, o.start_date, o.end_date) for o in others)
+    level = "office" if days <= cfg["office_max_days"] else "district"
+    if LEVEL_RANK[grade.requirements.travel_approver] > LEVEL_RANK[level]:
+        level = grade.requirements.travel_approver
+    notify = total > cfg["max_total_days_in_window"]
+    if notify:
+        level = "city"
+    permit = TravelPermit(
+        person_id=person.id,
+        destination=data["destination"],
+        reason=data["reason"],
+        start_date=start,
+        end_date=end,
+        days=days,
+        approval_level=level,
+        notify_procuratorate=notify,
+        status="requested",
+        requested_by_id=actor.user_id,
+        requested_by=actor.username,
+        requested_at=now,
+    )
+    session.add(permit)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="travel.request",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"permit_id": permit.id, "days": days, "level": level},
+    )
+    return permit
+
+
+def _permit(
+    session: Session, actor: Actor, person_id: int, permit_id: int
+) -> tuple[Person, TravelPermit]:
+    person = get_scoped(session, actor, person_id)
+    permit = session.scalar(
+        select(TravelPermit).where(
+            TravelPermit.id == permit_id, TravelPermit.person_id == person.id
+        )
+    )
+    if permit is None:
+        raise NotFound("No such travel permit.")
+    return person, permit
+
+
+def _save_permit(session: Session) -> None:
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("Someone else changed this permit at the same time.") from exc
+
+
+def decide_permit(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    permit_id: int,
+    approve: bool,
+    note: str | None,
+    now: datetime | None = None,
+) -> TravelPermit:
+    """Approve or reject a permit, at the level the rules named for it or above."""
+    now = now or now_utc()
+    person, permit = _permit(session, actor, person_id, permit_id)
+    _require_level(actor, person, permit.approval_level, "This travel permit")
+    if permit.status != "requested":
+        raise Conflict(f"The permit is {permit.status}, not awaiting a decision.")
+    if approve and permit.end_date < business_date(now):
+        raise Conflict("The permit's period is over; it can no longer be approved.")
+    permit.status = "approved" if approve else "rejected"
+    permit.decided_by_id, permit.decided_by, permit.decided_at = (
+        actor.user_id,
+        actor.username,
+        now,
+    )
+    permit.decision_note = note
+    _save_permit(session)
+    audit.record(
+        session,
+        actor=actor,
+        action="travel.approve" if approve else "travel.reject",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"permit_id": permit.id},
+    )
+    return permit
+
+
+def record_movement(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    permit_id: int,
+    departure: bool,
+    occurred_at: datetime,
+    note: str | None,
+    now: datetime | None = None,
+) -> TravelPermit:
+    """Departure from or return to the city on an approved permit, as events in the log."""
+    now = now or now_utc()
+    person, permit = _permit(session, actor, person_id, permit_id)
+    if occurred_at > now + timedelta(minutes=_rules()["future_tolerance_minutes"]):
+        raise RuleViolation("must not be in the future", field="occurred_at")
+    if departure:
+        if permit.status != "approved":
+            raise Conflict(f"The permit is {permit.status}; departure needs an approved one.")
+        permit.status, permit.departed_at = "departed", occurred_at
+    else:
+        if permit.status not in ("departed", "overdue"):
+            raise Conflict(f"The permit is {permit.status}; there is no departure to return from.")
+        if permit.departed_at and occurred_at < permit.departed_at:
+            raise RuleViolation("must not be before the departure", field="occurred_at")
+        permit.status, permit.returned_at = "returned", occurred_at
+    _save_permit(session)
+    record_event(
+        session,
+        actor=actor,
+        person=person,
+        type="travel_departure" if departure else "travel_return",
+        occurred_at=occurred_at,
+        payload={"permit_id": permit.id},
+        note=note,
+        now=now,
+    )
+    return permit
+
+
+def list_permits(session: Session, *, actor: Actor, person_id: int) -> list[TravelPermit]:
+    person = read_scoped(session, actor, person_id, action="travel.list")
+    return list(
+        session.scalars(
+            select(TravelPermit)
+            .where(TravelPermit.person_id == person.id)
+            .order_by(TravelPermit.start_date.desc())
+        )
+    )
+
+
+def mark_overdue_permits(session: Session, *, today: date, now: datetime) -> list[int]:
+    """Permits past their end day: away and not back is overdue (absconding, Art. 27); approved
+    but never used is expired."""
+    overdue = session.scalars(
+        update(TravelPermit)
+        .where(TravelPermit.status == "departed", TravelPermit.end_date < today)
+        .values(status="overdue", version=TravelPermit.version + 1)
+        .returning(TravelPermit.id)
+    ).all()
+    session.execute(
+        update(TravelPermit)
+        .where(TravelPermit.status.in_(("approved", "requested")), TravelPermit.end_date < today)
+        .values(status="expired", version=TravelPermit.version + 1)
+    )
+    return list(overdue)
+
+
+def permit_view(permit: TravelPermit) -> dict[str, Any]:
+    view = {
+        c: getattr(permit, c)
+        for c in (
+            "id",
+            "person_id",
+            "destination",
+            "reason",
+            "start_date",
+            "end_date",
+            "days",
+            "approval_level",
+            "notify_procuratorate",
+            "status",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "departed_at",
+            "returned_at",
+        )
+    }
+    view["approval_level_label_zh"] = LEVEL_LABELS[permit.approval_level]
+    view["status_label_zh"] = PERMIT_STATUS_LABELS[permit.status]
+    return view
+
+
+# --- electronic monitoring ---------------------------------------------------------------
+
+
+def _period_end(period: MonitoringPeriod) -> date:
+    return business_date(period.removed_at) if period.removed_at else period.end_date
+
+
+def _check_period(
+    session: Session, person: Person, start: date, end: date, exclude: int | None = None
+) -> None:
+    months = _rules()["monitoring"]["max_months_per_period"]
+    if end < start:
+        raise RuleViolation("must not be before start_date", field="end_date")
+    if end > add_months(start, months) - timedelta(days=1):
+        raise RuleViolation(f"a monitoring period lasts at most {months} months", field="end_date")
+    for other in session.scalars(
+        select(MonitoringPeriod).where(MonitoringPeriod.person_id == person.id)
+    ):
+        if other.id != exclude and _overlap_days(start, end, other.start_date, _period_end(other)):
+            raise Conflict(
+                f"Overlaps monitoring period {other.id}.",
+                errors={"start_date": [f"overlaps period {other.id}"]},
+            )
+
+
+def open_monitoring(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    data: dict[str, Any],
+    now: datetime | None = None,
+) -> MonitoringPeriod:
+    """Electronic monitoring only on one of the five legal grounds of Art. 29, approved at
+    district level, at most three months a period; the grade becomes strict."""
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id)
+    _require_supervised(person)
+    _require_level(actor, person, "district", "Electronic monitoring")
+    _check_period(session, person, data["start_date"], data["end_date"])
+    period = MonitoringPeriod(
+        person_id=person.id,
+        ground=data["ground"],
+        start_date=data["start_date"],
+        end_date=data["end_date"],
+        approved_by_id=actor.user_id,
+        approved_by=actor.username,
+        approved_at=now,
+        note=data.get("note"),
+    )
+    session.add(period)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="monitoring.open",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"period_id": period.id, "ground": period.ground},
+    )
+    grading.apply_event_kind(
+        session,
+        actor=actor,
+        person=person,
+        kind="electronic_monitoring",
+        basis=f"monitoring:{period.id}",
+        now=now,
+    )
+    return period
+
+
+def _period(
+    session: Session, actor: Actor, person_id: int, period_id: int
+) -> tuple[Person, MonitoringPeriod]:
+    person = get_scoped(session, actor, person_id)
+    period = session.scalar(
+        select(MonitoringPeriod).where(
+            MonitoringPeriod.id == period_id, MonitoringPeriod.person_id == person.id
+        )
+    )
+    if period is None:
+        raise NotFound("No such monitoring period.")
+    return person, period
+
+
+def extend_monitoring(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    period_id: int,
+    end_date: date,
+    reassessment_note: str,
+    now: datetime | None = None,
+) -> MonitoringPeriod:
+    """An extension is a new period of at most three months, with a reassessment."""
+    now = now or now_utc()
+    person, period = _period(session, actor, person_id, period_id)
+    _require_supervised(person)
+    _require_level(actor, person, "district", "Extending electronic monitoring")
+    if period.removed_at is not None:
+        raise Conflict("The period was removed; open a new one instead.")
+    if session.scalar(select(MonitoringPeriod.id).where(MonitoringPeriod.extends_id == period.id)):
+        raise Conflict("The period was already extended; extend the latest one.")
+    start = period.end_date + timedelta(days=1)
+    _check_period(session, person, start, end_date)
+    extension = MonitoringPeriod(
+        person_id=person.id,
+        ground=period.ground,
+        start_date=start,
+        end_date=end_date,
+        approved_by_id=actor.user_id,
+        approved_by=actor.username,
+        approved_at=now,
+        note=reassessment_note,
+        extends_id=period.id,
+    )
+    session.add(extension)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="monitoring.extend",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"period_id": extension.id, "extends": period.id},
+    )
+    return extension
+
+
+def remove_monitoring(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    period_id: int,
+    reason: str,
+    now: datetime | None = None,
+) -> MonitoringPeriod:
+    """Removed when no longer needed: the period closes now."""
+    now = now or now_utc()
+    person, period = _period(session, actor, person_id, period_id)
+    _require_level(actor, person, "district", "Removing electronic monitoring")
+    if period.removed_at is not None:
+        raise Conflict("The period was already removed.")
+    period.removed_at, period.removed_by, period.removal_reason = now, actor.username, reason
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="monitoring.remove",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"period_id": period.id},
+    )
+    return period
+
+
+def list_monitoring(session: Session, *, actor: Actor, person_id: int) -> list[MonitoringPeriod]:
+    person = read_scoped(session, actor, person_id, action="monitoring.list")
+    return list(
+        session.scalars(
+            select(MonitoringPeriod)
+            .where(MonitoringPeriod.person_id == person.id)
+            .order_by(MonitoringPeriod.start_date)
+        )
+    )
+
+
+def monitoring_view(period: MonitoringPeriod, today: date) -> dict[str, Any]:
+    ground = _rules()["monitoring"]["grounds"][period.ground]
+    view = {
+        c: getattr(period, c)
+        for c in (
+            "id",
+            "person_id",
+            "ground",
+            "start_date",
+            "end_date",
+            "approved_by",
+            "approved_at",
+            "note",
+            "extends_id",
+            "removed_at",
+            "removed_by",
+            "removal_reason",
+        )
+    }
+    view["ground_number"] = ground["number"]
+    view["ground_label_zh"] = ground["label_zh"]
+    view["active"] = period.removed_at is None and period.start_date <= today <= period.end_date
+    return view
+
+
+# --- end and transfer of a term ----------------------------------------------------------
+
+
+def _wind_up(session: Session, person: Person, reason: str, now: datetime) -> None:
+    """Nothing more is due; pending permits lapse; monitoring ends."""
+    obligations.close_open(session, person, reason, now)
+    session.execute(
+        update(TravelPermit)
+        .where(
+            TravelPermit.person_id == person.id, TravelPermit.status.in_(("requested", "approved"))
+        )
+        .values(status="cancelled", decision_note=reason, version=TravelPermit.version + 1)
+    )
+    session.execute(
+        update(MonitoringPeriod)
+        .where(
+            MonitoringPeriod.person_id == person.id,
+            MonitoringPeriod.removed_at.is_(None),
+            MonitoringPeriod.end_date >= business_date(now),
+        )
+        .values(removed_at=now, removed_by="system", removal_reason=reason)
+    )
+
+
+def discharge(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    certificate_number: str,
+    note: str | None,
+    now: datetime | None = None,
+) -> TermEnd:
+    """Discharge at the end of the term (解除矫正, Art. 44) with the certificate number."""
+    now = now or now_utc()
+    today = business_date(now)
+    person = get_scoped(session, actor, person_id)
+    if person.status != "active":
+        raise Conflict(
+            f"Only an active person can be discharged (status {person.status}).",
+            errors={"person_id": [f"status is {person.status}"]},
+        )
+    if today < person.term_end:
+        raise RuleViolation(f"the term ends on {person.term_end}", field="certificate_number")
+    end = TermEnd(
+        person_id=person.id,
+        kind="discharge",
+        certificate_number=certificate_number,
+        reason=note or "期满解除矫正",
+        ended_on=today,
+        recorded_by=actor.username,
+        recorded_at=now,
+    )
+    session.add(end)
+    persons.change_status(
+        session,
+        actor=actor,
+        person=person,
+        to_status="discharged",
+        reason=f"解除矫正 certificate {certificate_number}",
+        now=now,
+    )
+    _wind_up(session, person, "term ended (discharged)", now)
+    return end
+
+
+TERMINATION_STATUS = {
+    "revocation": "terminated",
+    "return_to_custody": "terminated",
+    "death": "deceased",
+}
+
+
+def terminate(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    kind: str,
+    reason: str,
+    ended_on: date,
+    now: datetime | None = None,
+) -> TermEnd:
+    """Termination (终止, Art. 45): revocation, return to custody, or death."""
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id)
+    if person.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"The correction has already ended ({person.status}).",
+            errors={"person_id": [f"status is {person.status}"]},
+        )
+    if ended_on > business_date(now):
+        raise RuleViolation("must not be in the future", field="ended_on")
+    end = TermEnd(
+        person_id=person.id,
+        kind=kind,
+        reason=reason,
+        ended_on=ended_on,
+        recorded_by=actor.username,
+        recorded_at=now,
+    )
+    session.add(end)
+    persons.change_status(
+        session,
+        actor=actor,
+        person=person,
+        to_status=TERMINATION_STATUS[kind],
+        reason=f"{kind}: {reason}",
+        now=now,
+    )
+    _wind_up(session, person, f"term ended ({kind})", now)
+    return end
+
+
+def transfer(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    to_office_code: str | None,
+    destination: str | None,
+    reason: str,
+    now: datetime | None = None,
+) -> PersonTransfer:
+    """Change of the place of supervision (变更执行地). Within the city the person moves to the
+    new office and must report there within the rules' days; elsewhere the record closes."""
+    now = now or now_utc()
+    today = business_date(now)
+    person = get_scoped(session, actor, person_id)
+    if person.status not in ("active", "pending_intake"):
+        raise Conflict(
+            f"A person in status {person.status} cannot be transferred.",
+            errors={"person_id": [f"status is {person.status}"]},
+        )
+    record = PersonTransfer(
+        person_id=person.id,
+        from_office_id=person.office_id,
+        reason=reason,
+        recorded_by=actor.username,
+        recorded_at=now,
+    )
+    if to_office_code is not None:
+        office = session.scalar(
+            select(Unit).where(Unit.code == to_office_code, Unit.kind == UnitKind.OFFICE)
+        )
+        if office is None:
+            raise RuleViolation("not a judicial office of this city", field="to_office_code")
+        if office.id == person.office_id:
+            raise RuleViolation("is the person's current office", field="to_office_code")
+        due = today + timedelta(days=_rules()["transfer"]["report_within_days"])
+        record.to_office_id, record.report_by = office.id, due
+        person.office_id, person.district_id, person.updated_at = (office.id, office.parent_id, now)
+        person.office = office
+        obligations.bring_report_forward(session, person, due, now)
+    else:
+        record.destination = destination
+        persons.change_status(
+            session,
+            actor=actor,
+            person=person,
+            to_status="transferred",
+            reason=f"变更执行地: {destination}",
+            now=now,
+        )
+        _wind_up(session, person, "transferred out of the city", now)
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="person.transfer",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"to_office": to_office_code, "outside": destination is not None},
+    )
+    return record
+
+
+def transfer_view(session: Session, record: PersonTransfer) -> dict[str, Any]:
+    codes = dict(
+        session.execute(
+            select(Unit.id, Unit.code).where(
+                Unit.id.in_([record.from_office_id, record.to_office_id or 0])
+            )
+        ).all()
+    )
+    status = session.scalar(select(Person.status).where(Person.id == record.person_id))
+    return {
+        "id": record.id,
+        "from_office_code": codes[record.from_office_id],
+        "to_office_code": codes.get(record.to_office_id),
+        "destination": record.destination,
+        "reason": record.reason,
+        "report_by": record.report_by,
+        "recorded_by": record.recorded_by,
+        "recorded_at": record.recorded_at,
+        "status": status,
+    }

@@ -45,12 +45,15 @@ def set_grade(app, person_id: int, grade: str) -> None:
         db.session.remove()
 
 
-def record(app, person_id: int, kind: str, at: datetime | None = None):
+def record(app, person_id: int, kind: str, at: datetime | None = None, payload=None):
+    """Test set-up: append an event through the service (bypassing the API's checks)."""
     actor = _officer_actor(app)
     with app.app_context():
         person = db.session.get(Person, person_id)
         at = at or app.extensions["corrections.clock"].now()
-        supervision.record_event(db.session, actor=actor, person=person, type=kind, occurred_at=at)
+        supervision.record_event(
+            db.session, actor=actor, person=person, type=kind, occurred_at=at, payload=payload
+        )
         db.session.commit()
         db.session.remove()
 

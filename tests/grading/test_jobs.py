@@ -91,9 +91,10 @@ def test_month_boundaries_follow_asia_shanghai_midnight(app, officer, clock):
     _activate(officer, person["id"])
     # 23:59 on Oct 31 in Shanghai is October; 00:00 on Nov 1 in Shanghai is November,
     # although both are October 31 in UTC.
-    record(app, person["id"], "late_report", datetime(2026, 10, 31, 15, 59, tzinfo=UTC))
-    record(app, person["id"], "late_report", datetime(2026, 10, 31, 16, 0, tzinfo=UTC))
-    record(app, person["id"], "late_report", datetime(2026, 10, 31, 16, 1, tzinfo=UTC))
+    late = {"late": True}
+    record(app, person["id"], "report", datetime(2026, 10, 31, 15, 59, tzinfo=UTC), late)
+    record(app, person["id"], "report", datetime(2026, 10, 31, 16, 0, tzinfo=UTC), late)
+    record(app, person["id"], "report", datetime(2026, 10, 31, 16, 1, tzinfo=UTC), late)
     with app.app_context():
         october = db_month_inputs(db.session, [person["id"]], date(2026, 10, 1))
         november = db_month_inputs(db.session, [person["id"]], date(2026, 11, 1))
@@ -217,8 +218,9 @@ def test_a_rejected_proposal_is_not_raised_again_for_the_same_month(app, login, 
     assert commander.get("/api/v1/grade-decisions?status=proposed").get_json()["total"] == 0
 
 
-def test_nothing_on_record_means_no_proposal(app, login, clock):
-    """Months with no supervision record are no evidence of good conduct (虚管 is no merit)."""
+def test_months_without_supervision_records_give_no_proposal(app, login, clock):
+    """Nothing recorded is no evidence of good conduct (虚管 is no merit): the planned hours
+    stand unfulfilled and the months are not good."""
     officer = login("officer-dongcheng-1")
     clock.set(datetime(2026, 7, 1, 2, tzinfo=UTC))
     person = officer.post(
@@ -237,7 +239,11 @@ def test_nothing_on_record_means_no_proposal(app, login, clock):
         assert _run(app, date(2026, month, 1)).proposals == 0
     rows = officer.get(f"/api/v1/persons/{person['id']}/assessments").get_json()
     assert [r["month"] for r in rows] == ["2026-09", "2026-08", "2026-07"]
-    assert all(r["complete"] is False and r["score"] == 100 for r in rows)
+    assert all(r["complete"] and r["rating"] != "good" for r in rows)
+    assert {d["rule_id"] for d in rows[0]["deductions"]} == {
+        "deduct_education_hours_short",
+        "deduct_service_hours_short",
+    }
 
 
 def test_job_applies_a_missed_stricter_move_once(app, login, officer, intake, clock):

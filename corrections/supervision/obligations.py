@@ -1,0 +1,463 @@
+"""Obligations derived from the grade: planning, matching events against them, re-planning
+when the grade changes, and the set-based sweep that finds what was missed.
+
+Interval kinds (report, check, visit): one open obligation per person and kind at a time; its
+window opens the day after the last fulfilment (the anchor) and is due ``interval`` days after
+it. Hour kinds (education, service): one window per calendar month, pro-rated when the term
+starts or ends inside the month. All days are Asia/Shanghai calendar days, both ends included;
+nothing is planned past the term's last day.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from corrections.core.clock import add_months, business_date
+from corrections.grading import rules as grading_rules
+from corrections.persons.models import Person
+from corrections.supervision import rules as supervision_rules
+from corrections.supervision.models import Obligation, SupervisionEvent, TravelPermit
+
+INTERVAL_KINDS = ("report", "check", "visit")
+HOUR_KINDS = ("education", "service")
+SUPERVISED = ("active", "lost_contact", "absconded")
+DAY = timedelta(days=1)
+
+_INTERVAL_FIELD = {
+    "report": "report_interval_days",
+    "check": "check_interval_days",
+    "visit": "visit_interval_days",
+}
+_HOURS_FIELD = {"education": "education_hours_per_month", "service": "service_hours_per_month"}
+
+
+def interval_days(grade: str, kind: str) -> int:
+    return getattr(grading_rules.current().grade(grade).requirements, _INTERVAL_FIELD[kind])
+
+
+def monthly_hours(grade: str, kind: str) -> int:
+    return getattr(grading_rules.current().grade(grade).requirements, _HOURS_FIELD[kind])
+
+
+def event_kind(event: SupervisionEvent) -> str | None:
+    """Which obligation kind an event can count toward, if any."""
+    rules = supervision_rules.current()["obligations"]
+    for kind, rule in rules.items():
+        if event.type in rule.get("fulfilled_by", ()) or event.type in rule.get("hours_from", ()):
+            if event.type in ("phone_check", "location_check") and not event.payload.get("success"):
+                return None  # a failed check fulfils nothing
+            return kind
+    return None
+
+
+# --- planning ----------------------------------------------------------------------------
+
+
+def _interval_row(person: Person, kind: str, anchor: date, now: datetime) -> dict | None:
+    if anchor >= person.term_end:
+        return None
+    due = min(anchor + timedelta(days=interval_days(person.grade, kind)), person.term_end)
+    return {
+        "person_id": person.id,
+        "kind": kind,
+        "opens_on": anchor + DAY,
+        "due_on": due,
+        "status": "open",
+        "grade": person.grade,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _month_window(person: Person, month: date) -> tuple[date, date] | None:
+    first = month.replace(day=1)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    opens, due = max(first, person.term_start), min(last, person.term_end)
+    return (opens, due) if opens <= due else None
+
+
+def _prorated(hours: int, window: tuple[date, date]) -> float:
+    opens, due = window
+    days_in_month = calendar.monthrange(opens.year, opens.month)[1]
+    return round(hours * ((due - opens).days + 1) / days_in_month, 1)
+
+
+def _hour_row(person: Person, kind: str, month: date, now: datetime) -> dict | None:
+    window = _month_window(person, month)
+    if window is None:
+        return None
+    return {
+        "person_id": person.id,
+        "kind": kind,
+        "opens_on": window[0],
+        "due_on": window[1],
+        "status": "open",
+        "grade": person.grade,
+        "created_at": now,
+        "updated_at": now,
+        "hours_required": _prorated(monthly_hours(person.grade, kind), window),
+        "hours_done": 0.0,
+    }
+
+
+def plan_initial(session: Session, person: Person, start: date, now: datetime) -> int:
+    """Plan a newly supervised person's first obligations, anchored on ``start`` (the intake
+    report counts as the first report)."""
+    rows = [r for kind in INTERVAL_KINDS if (r := _interval_row(person, kind, start, now))]
+    rows += [r for kind in HOUR_KINDS if (r := _hour_row(person, kind, start, now))]
+    if rows:
+        session.execute(Obligation.__table__.insert(), rows)
+    return len(rows)
+
+
+def replan_for_grade(session: Session, person: Person, change_day: date, now: datetime) -> None:
+    """The grade changed: re-plan the open obligations in place (no duplicate, no gap).
+
+    An interval obligation keeps its anchor (the last fulfilment) and takes the new interval,
+    but is never due before the day of the change. The month's hour obligation takes the new
+    grade's hours (pro-rated as planned).
+    """
+    for ob in session.scalars(
+        select(Obligation)
+        .where(Obligation.person_id == person.id, Obligation.status == "open")
+        .with_for_update()
+    ):
+        if ob.kind in INTERVAL_KINDS:
+            anchor = ob.opens_on - DAY
+            due = anchor + timedelta(days=interval_days(person.grade, ob.kind))
+            ob.due_on = min(max(due, change_day), person.term_end)
+        else:
+            ob.hours_required = _prorated(
+                monthly_hours(person.grade, ob.kind), (ob.opens_on, ob.due_on)
+            )
+            if (ob.hours_done or 0) >= ob.hours_required:
+                ob.status, ob.fulfilled_at = "fulfilled", now
+        ob.grade, ob.updated_at = person.grade, now
+
+
+def close_open(session: Session, person: Person, reason: str, now: datetime) -> int:
+    """The term ended (or the person left this city's supervision): nothing more is due."""
+    result = session.execute(
+        update(Obligation)
+        .where(Obligation.person_id == person.id, Obligation.status == "open")
+        .values(status="excused", closed_reason=reason, updated_at=now)
+    )
+    return result.rowcount or 0
+
+
+def bring_report_forward(session: Session, person: Person, due: date, now: datetime) -> None:
+    """Make the open report obligation due no later than ``due`` (e.g. after a transfer)."""
+    session.execute(
+        update(Obligation)
+        .where(
+            Obligation.person_id == person.id,
+            Obligation.kind == "report",
+            Obligation.status == "open",
+            Obligation.due_on > due,
+        )
+        .values(due_on=due, updated_at=now)
+    )
+
+
+# --- matching events ---------------------------------------------------------------------
+
+
+def _away_on(session: Session, person_id: int, day: date) -> bool:
+    return (
+        session.scalar(
+            select(TravelPermit.id)
+            .where(
+                TravelPermit.person_id == person_id,
+                TravelPermit.status.in_(("approved", "departed", "overdue")),
+                TravelPermit.start_date <= day,
+                TravelPermit.end_date >= day,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _counts_as_report(session: Session, event: SupervisionEvent, day: date) -> bool:
+    rule = supervision_rules.current()["obligations"]["report"]
+    if event.channel in rule.get("channels", ()):
+        return True
+    return event.channel in rule.get("remote_channels_while_away", ()) and _away_on(
+        session, event.person_id, day
+    )
+
+
+def on_event(session: Session, person: Person, event: SupervisionEvent, now: datetime) -> None:
+    """Let one recorded event fulfil what it can."""
+    kind = event_kind(event)
+    if kind is None or person.grade is None:
+        return
+    day = business_date(event.occurred_at)
+    if kind in HOUR_KINDS:
+        recompute_hours(session, person, kind, day, now)
+        return
+    if kind == "report" and not _counts_as_report(session, event, day):
+        return
+    ob = session.scalar(
+        select(Obligation)
+        .where(
+            Obligation.person_id == person.id,
+            Obligation.kind == kind,
+            Obligation.status.in_(("open", "missed")),
+            Obligation.opens_on <= day,
+            Obligation.due_on >= day,
+        )
+        .order_by(Obligation.due_on)
+        .limit(1)
+        .with_for_update()
+    )
+    if ob is None:
+        return  # nothing was due that day (an extra report is welcome, but fulfils nothing)
+    was = ob.status
+    ob.status, ob.fulfilled_by_event_id, ob.fulfilled_at, ob.updated_at = (
+        "fulfilled",
+        event.id,
+        event.occurred_at,
+        now,
+    )
+    session.flush()
+    if was == "open":
+        row = _interval_row(person, kind, day, now)
+        if row:
+            session.execute(Obligation.__table__.insert(), [row])
+        return
+    # A late entry for a window already marked missed: the chain re-anchors on it.
+    successor = session.scalar(
+        select(Obligation)
+        .where(
+            Obligation.person_id == person.id,
+            Obligation.kind == kind,
+            Obligation.status == "open",
+            Obligation.opens_on == ob.due_on + DAY,
+        )
+        .with_for_update()
+    )
+    if successor is not None:
+        successor.opens_on = day + DAY
+        successor.due_on = min(
+            day + timedelta(days=interval_days(person.grade, kind)), person.term_end
+        )
+        successor.updated_at = now
+
+
+def effective_events(session: Session, person_id: int, types: tuple[str, ...]):
+    """Events of these types that no later event corrects."""
+    corrected = select(SupervisionEvent.corrects_id).where(
+        SupervisionEvent.corrects_id.is_not(None), SupervisionEvent.person_id == person_id
+    )
+    return select(SupervisionEvent).where(
+        SupervisionEvent.person_id == person_id,
+        SupervisionEvent.type.in_(types),
+        SupervisionEvent.id.not_in(corrected),
+    )
+
+
+def recompute_hours(session: Session, person: Person, kind: str, day: date, now: datetime) -> None:
+    """Hours accumulate across the month's events (corrected ones count as corrected)."""
+    ob = session.scalar(
+        select(Obligation)
+        .where(
+            Obligation.person_id == person.id,
+            Obligation.kind == kind,
+            Obligation.opens_on <= day,
+            Obligation.due_on >= day,
+        )
+        .with_for_update()
+    )
+    if ob is None:
+        return
+    types = tuple(supervision_rules.current()["obligations"][kind]["hours_from"])
+    events = session.scalars(
+        effective_events(session, person.id, types).order_by(
+            SupervisionEvent.occurred_at, SupervisionEvent.id
+        )
+    ).all()
+    total, completing = 0.0, None
+    for e in events:
+        if ob.opens_on <= business_date(e.occurred_at) <= ob.due_on:
+            total += float(e.payload.get("hours", 0))
+            if completing is None and total >= (ob.hours_required or 0):
+                completing = e
+    ob.hours_done, ob.updated_at = round(total, 2), now
+    if completing is not None and ob.status in ("open", "missed"):
+        ob.status, ob.fulfilled_by_event_id, ob.fulfilled_at = (
+            "fulfilled",
+            completing.id,
+            completing.occurred_at,
+        )
+    elif completing is None and ob.status == "fulfilled":
+        ob.status = "open" if ob.due_on >= business_date(now) else "missed"
+        ob.fulfilled_by_event_id = ob.fulfilled_at = None
+
+
+def on_correction(
+    session: Session,
+    person: Person,
+    corrected: SupervisionEvent,
+    correction: SupervisionEvent,
+    now: datetime,
+) -> None:
+    """A correction replaces an event: whatever the old one fulfilled is judged again."""
+    kind = event_kind(corrected)
+    if kind in HOUR_KINDS:
+        recompute_hours(session, person, kind, business_date(corrected.occurred_at), now)
+        if business_date(correction.occurred_at).replace(day=1) != business_date(
+            corrected.occurred_at
+        ).replace(day=1):
+            recompute_hours(session, person, kind, business_date(correction.occurred_at), now)
+        return
+    ob = session.scalar(
+        select(Obligation).where(Obligation.fulfilled_by_event_id == corrected.id).with_for_update()
+    )
+    if ob is not None:
+        ob.status = "open" if ob.due_on >= business_date(now) else "missed"
+        ob.fulfilled_by_event_id = ob.fulfilled_at = None
+        ob.updated_at = now
+        session.flush()
+        if ob.status == "open":
+            # Its successor was planned from the corrected event: it goes, this one reopens.
+            session.execute(
+                update(Obligation)
+                .where(
+                    Obligation.person_id == person.id,
+                    Obligation.kind == ob.kind,
+                    Obligation.status == "open",
+                    Obligation.id != ob.id,
+                )
+                .values(
+                    status="excused", closed_reason="replanned after a correction", updated_at=now
+                )
+            )
+    on_event(session, person, correction, now)
+
+
+# --- the sweep ---------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    missed: list[tuple[int, int, str, date]]  # (obligation id, person id, kind, due)
+    planned: int
+    hour_windows: int
+
+
+def sweep(session: Session, *, today: date, now: datetime) -> SweepResult:
+    """Mark what is overdue as missed and plan what comes next, set-based.
+
+    Works from "what is overdue now", so after downtime one run catches up on the whole
+    missed period: an interval chain that missed several windows gets each of them marked.
+    """
+    missed: list[tuple[int, int, str, date]] = []
+    planned = 0
+    while True:
+        rows = session.execute(
+            update(Obligation)
+            .where(
+                Obligation.status == "open",
+                Obligation.due_on < today,
+                Obligation.kind.in_(INTERVAL_KINDS),
+            )
+            .values(status="missed", updated_at=now)
+            .returning(Obligation.id, Obligation.person_id, Obligation.kind, Obligation.due_on)
+        ).all()
+        if not rows:
+            break
+        missed.extend(tuple(r) for r in rows)
+        planned += _plan_successors(session, rows, now)
+    # Month windows that ended: short of hours is missed.
+    hour_rows = session.execute(
+        update(Obligation)
+        .where(
+            Obligation.status == "open", Obligation.due_on < today, Obligation.kind.in_(HOUR_KINDS)
+        )
+        .values(status="missed", updated_at=now)
+        .returning(Obligation.id, Obligation.person_id, Obligation.kind, Obligation.due_on)
+    ).all()
+    missed.extend(tuple(r) for r in hour_rows)
+    windows = plan_month_windows(session, today=today, now=now)
+    return SweepResult(missed=missed, planned=planned, hour_windows=windows)
+
+
+def _plan_successors(session: Session, missed_rows, now: datetime) -> int:
+    person_ids = {r[1] for r in missed_rows}
+    persons = {
+        p.id: p
+        for p in session.execute(
+            select(Person.id, Person.grade, Person.term_end, Person.status).where(
+                Person.id.in_(person_ids)
+            )
+        ).all()
+    }
+    rules = grading_rules.current()
+    new_rows = []
+    for _, person_id, kind, due in missed_rows:
+        p = persons[person_id]
+        if p.status not in SUPERVISED or p.grade is None or due >= p.term_end:
+            continue
+        interval = getattr(rules.grade(p.grade).requirements, _INTERVAL_FIELD[kind])
+        new_rows.append(
+            {
+                "person_id": person_id,
+                "kind": kind,
+                "opens_on": due + DAY,
+                "due_on": min(due + timedelta(days=interval), p.term_end),
+                "status": "open",
+                "grade": p.grade,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if new_rows:
+        session.execute(Obligation.__table__.insert(), new_rows)
+    return len(new_rows)
+
+
+def plan_month_windows(session: Session, *, today: date, now: datetime) -> int:
+    """Create this month's hour windows for supervised persons that lack them (set-based
+    selection: only the persons without a window are loaded)."""
+    first = today.replace(day=1)
+    last = add_months(first, 1) - DAY
+    rows = []
+    for kind in HOUR_KINDS:
+        has_window = (
+            select(Obligation.id)
+            .where(
+                Obligation.person_id == Person.id,
+                Obligation.kind == kind,
+                Obligation.due_on >= first,
+                Obligation.opens_on <= last,
+            )
+            .exists()
+        )
+        lacking = session.scalars(
+            select(Person).where(
+                Person.status.in_(SUPERVISED),
+                Person.grade.is_not(None),
+                Person.term_start <= last,
+                Person.term_end >= first,
+                ~has_window,
+            )
+        ).all()
+        rows += [r for person in lacking if (r := _hour_row(person, kind, today, now))]
+    if rows:
+        session.execute(Obligation.__table__.insert(), rows)
+    return len(rows)
+
+
+def counts_by_status(session: Session, person_ids: list[int]) -> dict[str, int]:
+    rows = session.execute(
+        select(Obligation.status, func.count())
+        .where(Obligation.person_id.in_(person_ids))
+        .group_by(Obligation.status)
+    )
+    return dict(rows.all())

@@ -1,0 +1,359 @@
+"""Request and response schemas of the supervision log, obligations, travel and monitoring."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.supervision.rules import CHANNELS, EVENT_TYPES, MONITORING_GROUNDS
+
+_HOURS = ma.fields.Float(
+    required=True,
+    validate=ma.validate.Range(
+        min=0, min_inclusive=False, max=24, error="must be more than 0 and at most 24"
+    ),
+)
+_TEXT = TrimmedString(validate=ma.validate.Length(min=1, max=500))
+
+
+class _Payload(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class ReportPayload(_Payload):
+    late = ma.fields.Boolean(load_default=False, metadata={"description": "Reported late"})
+
+
+class CheckPayload(_Payload):
+    success = ma.fields.Boolean(required=True)
+    within_area = ma.fields.Boolean(
+        metadata={"description": "Location check: inside the permitted area"}
+    )
+
+
+class FieldVisitPayload(_Payload):
+    person_present = ma.fields.Boolean(load_default=True)
+
+
+class TalkPayload(_Payload):
+    topic = _TEXT
+
+
+class EducationPayload(_Payload):
+    hours = _HOURS
+    topic = _TEXT
+
+
+class ServicePayload(_Payload):
+    hours = _HOURS
+    place = _TEXT
+
+
+class AddressChangePayload(_Payload):
+    new_address = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=200))
+
+
+class JobChangePayload(_Payload):
+    employment = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z_]{2,20}$"))
+    employer = _TEXT
+
+
+class FamilyEventPayload(_Payload):
+    description = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=500))
+
+
+class ContactFailedPayload(_Payload):
+    method = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["phone", "visit", "app", "video"])
+    )
+    reason = _TEXT
+
+
+class CommendationPayload(_Payload):
+    reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=500))
+
+
+class SanctionPayload(_Payload):
+    legal_ground = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=2, max=500),
+        metadata={"description": "e.g. 《社区矫正法实施办法》第三十五条"},
+    )
+    evidence_event_ids = ma.fields.List(
+        ma.fields.Integer(validate=ma.validate.Range(min=1)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=50),
+    )
+    document_number = TrimmedString(validate=ma.validate.Length(min=1, max=64))
+
+
+class ProhibitionBreachPayload(_Payload):
+    description = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=500))
+    severity = ma.fields.String(required=True, validate=ma.validate.OneOf(["minor", "serious"]))
+
+
+class MonitorAlarmPayload(_Payload):
+    alarm = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["tamper", "boundary", "battery"])
+    )
+    device_id = TrimmedString(validate=ma.validate.Length(min=1, max=64))
+
+
+class EmptyPayload(_Payload):
+    pass
+
+
+PAYLOADS: dict[str, type[ma.Schema]] = {
+    "report": ReportPayload,
+    "phone_check": CheckPayload,
+    "location_check": CheckPayload,
+    "field_visit": FieldVisitPayload,
+    "talk": TalkPayload,
+    "education": EducationPayload,
+    "community_service": ServicePayload,
+    "address_change": AddressChangePayload,
+    "job_change": JobChangePayload,
+    "family_event": FamilyEventPayload,
+    "contact_attempt_failed": ContactFailedPayload,
+    "commendation": CommendationPayload,
+    "admonition": SanctionPayload,
+    "warning": SanctionPayload,
+    "police_penalty": SanctionPayload,
+    "prohibition_breach": ProhibitionBreachPayload,
+    "monitor_alarm": MonitorAlarmPayload,
+    "travel_departure": EmptyPayload,
+    "travel_return": EmptyPayload,
+    "note": EmptyPayload,
+}
+# Recorded through the travel-permit endpoints, not posted directly.
+PERMIT_EVENTS = ("travel_departure", "travel_return")
+
+
+class EventInSchema(ma.Schema):
+    type = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf([t for t in EVENT_TYPES if t not in PERMIT_EVENTS]),
+    )
+    occurred_at = ma.fields.AwareDateTime(required=True)
+    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS), load_default=None)
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+    payload = ma.fields.Dict(
+        load_default=dict,
+        metadata={
+            "description": "Fields per type: report {late}, phone_check/location_check {success, "
+            "within_area}, education/community_service {hours, topic/place}, "
+            "admonition/warning/police_penalty {legal_ground, evidence_event_ids, "
+            "document_number}, monitor_alarm {alarm}, ..."
+        },
+    )
+    corrects_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=1),
+        load_default=None,
+        metadata={"description": "The event this one corrects"},
+    )
+
+    @ma.validates_schema
+    def _payload(self, data, **kwargs):
+        schema = PAYLOADS.get(data.get("type"))
+        if schema is None:
+            return
+        try:
+            data["payload"] = schema().load(data.get("payload") or {})
+        except ma.ValidationError as exc:
+            raise ma.ValidationError({f"payload.{k}": v for k, v in exc.messages.items()}) from exc
+
+
+class SanctionSchema(ma.Schema):
+    decided_by = ma.fields.String()
+    decider_level = ma.fields.String()
+    legal_ground = ma.fields.String()
+    evidence_event_ids = ma.fields.List(ma.fields.Integer())
+    document_number = ma.fields.String(allow_none=True)
+    decided_at = ma.fields.DateTime()
+
+
+class EventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    type = ma.fields.String()
+    type_label_zh = ma.fields.String()
+    occurred_at = ma.fields.DateTime()
+    recorded_at = ma.fields.DateTime()
+    recorded_by = ma.fields.String()
+    channel = ma.fields.String(allow_none=True)
+    channel_label_zh = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    payload = ma.fields.Dict()
+    corrects_id = ma.fields.Integer(allow_none=True)
+    corrected_by_id = ma.fields.Integer(allow_none=True)
+    sanction = ma.fields.Nested(SanctionSchema, allow_none=True)
+
+
+EventPageSchema = page_of(EventSchema, "EventPageSchema")
+
+
+class EventQuerySchema(PageQuerySchema):
+    type = ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES))
+    since = ma.fields.AwareDateTime()
+    until = ma.fields.AwareDateTime()
+
+
+class ObligationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    office_code = ma.fields.String()
+    kind = ma.fields.String()
+    kind_label_zh = ma.fields.String()
+    opens_on = ma.fields.Date()
+    due_on = ma.fields.Date()
+    status = ma.fields.String()
+    status_label_zh = ma.fields.String()
+    grade = ma.fields.String(allow_none=True)
+    hours_required = ma.fields.Float(allow_none=True)
+    hours_done = ma.fields.Float(allow_none=True)
+    fulfilled_by_event_id = ma.fields.Integer(allow_none=True)
+    fulfilled_at = ma.fields.DateTime(allow_none=True)
+    closed_reason = ma.fields.String(allow_none=True)
+
+
+ObligationPageSchema = page_of(ObligationSchema, "ObligationPageSchema")
+OBLIGATION_STATUSES = ("open", "fulfilled", "missed", "excused")
+
+
+class ObligationQuerySchema(PageQuerySchema):
+    status = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_STATUSES))
+    kind = ma.fields.String(
+        validate=ma.validate.OneOf(["report", "check", "visit", "education", "service"])
+    )
+    due_before = ma.fields.Date(metadata={"description": "Due on or before this day"})
+    office = TrimmedString(validate=ma.validate.Length(min=1, max=32))
+
+
+class PersonObligationQuerySchema(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_STATUSES))
+    kind = ma.fields.String(
+        validate=ma.validate.OneOf(["report", "check", "visit", "education", "service"])
+    )
+
+
+class PermitInSchema(ma.Schema):
+    destination = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=200))
+    reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=1000))
+    start_date = ma.fields.Date(required=True)
+    end_date = ma.fields.Date(required=True)
+
+
+class PermitSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    destination = ma.fields.String()
+    reason = ma.fields.String()
+    start_date = ma.fields.Date()
+    end_date = ma.fields.Date()
+    days = ma.fields.Integer()
+    approval_level = ma.fields.String()
+    approval_level_label_zh = ma.fields.String()
+    notify_procuratorate = ma.fields.Boolean()
+    status = ma.fields.String()
+    status_label_zh = ma.fields.String()
+    requested_by = ma.fields.String()
+    requested_at = ma.fields.DateTime()
+    decided_by = ma.fields.String(allow_none=True)
+    decided_at = ma.fields.DateTime(allow_none=True)
+    decision_note = ma.fields.String(allow_none=True)
+    departed_at = ma.fields.DateTime(allow_none=True)
+    returned_at = ma.fields.DateTime(allow_none=True)
+
+
+class NoteSchema(ma.Schema):
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+
+
+class RequiredNoteSchema(ma.Schema):
+    note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
+
+
+class MovementSchema(ma.Schema):
+    occurred_at = ma.fields.AwareDateTime(required=True)
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+
+
+class MonitoringInSchema(ma.Schema):
+    ground = ma.fields.String(required=True, validate=ma.validate.OneOf(MONITORING_GROUNDS))
+    start_date = ma.fields.Date(required=True)
+    end_date = ma.fields.Date(required=True)
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+
+
+class ExtendSchema(ma.Schema):
+    end_date = ma.fields.Date(required=True)
+    reassessment_note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
+
+
+class MonitoringSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    ground = ma.fields.String()
+    ground_number = ma.fields.Integer()
+    ground_label_zh = ma.fields.String()
+    start_date = ma.fields.Date()
+    end_date = ma.fields.Date()
+    approved_by = ma.fields.String()
+    approved_at = ma.fields.DateTime()
+    note = ma.fields.String(allow_none=True)
+    extends_id = ma.fields.Integer(allow_none=True)
+    removed_at = ma.fields.DateTime(allow_none=True)
+    removed_by = ma.fields.String(allow_none=True)
+    removal_reason = ma.fields.String(allow_none=True)
+    active = ma.fields.Boolean()
+
+
+class DischargeSchema(ma.Schema):
+    certificate_number = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=64))
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+
+
+class TerminationSchema(ma.Schema):
+    kind = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["revocation", "return_to_custody", "death"])
+    )
+    reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
+    ended_on = ma.fields.Date(required=True)
+
+
+class TransferInSchema(ma.Schema):
+    to_office_code = TrimmedString(validate=ma.validate.Length(min=1, max=32), load_default=None)
+    destination = TrimmedString(
+        validate=ma.validate.Length(min=2, max=200),
+        load_default=None,
+        metadata={"description": "Outside this city's system"},
+    )
+    reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
+
+    @ma.validates_schema
+    def _one(self, data, **kwargs):
+        if (data.get("to_office_code") is None) == (data.get("destination") is None):
+            raise ma.ValidationError("give either to_office_code or destination", "to_office_code")
+
+
+class TermEndSchema(ma.Schema):
+    kind = ma.fields.String()
+    certificate_number = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    ended_on = ma.fields.Date()
+    recorded_by = ma.fields.String()
+    recorded_at = ma.fields.DateTime()
+    status = ma.fields.String()
+
+
+class TransferSchema(ma.Schema):
+    id = ma.fields.Integer()
+    from_office_code = ma.fields.String()
+    to_office_code = ma.fields.String(allow_none=True)
+    destination = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    report_by = ma.fields.Date(allow_none=True)
+    recorded_by = ma.fields.String()
+    recorded_at = ma.fields.DateTime()
+    status = ma.fields.String()

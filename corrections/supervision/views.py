@@ -1,0 +1,344 @@
+"""HTTP layer of the supervision log, obligations, travel permits, monitoring and term events."""
+
+from __future__ import annotations
+
+import re
+
+from flask import request
+from flask.views import MethodView
+
+from corrections.core.api import Blueprint
+from corrections.core.auth import current_actor, requires
+from corrections.core.clock import today
+from corrections.core.db import db
+from corrections.core.errors import RuleViolation
+from corrections.supervision import service
+from corrections.supervision.schemas import (
+    DischargeSchema,
+    EventInSchema,
+    EventPageSchema,
+    EventQuerySchema,
+    EventSchema,
+    ExtendSchema,
+    MonitoringInSchema,
+    MonitoringSchema,
+    MovementSchema,
+    NoteSchema,
+    ObligationPageSchema,
+    ObligationQuerySchema,
+    ObligationSchema,
+    PermitInSchema,
+    PermitSchema,
+    PersonObligationQuerySchema,
+    RequiredNoteSchema,
+    TermEndSchema,
+    TerminationSchema,
+    TransferInSchema,
+    TransferSchema,
+)
+
+blp = Blueprint(
+    "supervision",
+    __name__,
+    url_prefix="/api/v1",
+    description="Supervision log, obligations, travel, electronic monitoring",
+)
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 100},
+    "description": "Send the same key when retrying: the event is recorded once, and the "
+    "retry gets the first result back (200 with Idempotent-Replayed: true).",
+}
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY_RE.match(key):
+        raise RuleViolation("1–100 letters, digits, '.', '_', ':' or '-'", field="Idempotency-Key")
+    return key
+
+
+@blp.route("/persons/<id:person_id>/events")
+class PersonEvents(MethodView):
+    @requires("events:read")
+    @blp.arguments(EventQuerySchema, location="query")
+    @blp.response(200, EventPageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, person_id):
+        """The person's supervision log, newest first."""
+        actor = current_actor()
+        page, size = args.pop("page"), args.pop("page_size")
+        person, rows, total = service.list_events(
+            db.session, actor=actor, person_id=person_id, page=page, page_size=size, **args
+        )
+        return {
+            "items": service.event_views(db.session, actor, person, rows),
+            "page": page,
+            "page_size": size,
+            "total": total,
+        }
+
+    @requires("events:write")
+    @blp.arguments(EventInSchema)
+    @blp.response(201, EventSchema)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY])
+    @blp.alt_response(
+        200, schema=EventSchema, description="A replayed request: the first result", success=True
+    )
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Record an event. Append-only: to correct one, post a new event with corrects_id."""
+        actor = current_actor()
+        person, event, replayed = service.record_from_request(
+            db.session,
+            actor=actor,
+            person_id=person_id,
+            data=data,
+            idempotency_key=_idempotency_key(),
+        )
+        view = service.event_views(db.session, actor, person, [event])[0]
+        if replayed:
+            return view, 200, {"Idempotent-Replayed": "true"}
+        return view, 201
+
+
+@blp.route("/persons/<id:person_id>/obligations")
+class PersonObligations(MethodView):
+    @requires("obligations:read")
+    @blp.arguments(PersonObligationQuerySchema, location="query")
+    @blp.response(200, ObligationSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, person_id):
+        """What is and was due from the person (and the officer's visits), newest first."""
+        rows = service.person_obligations(
+            db.session, actor=current_actor(), person_id=person_id, **args
+        )
+        return [service.obligation_view(o) for o in rows]
+
+
+@blp.route("/obligations")
+class Obligations(MethodView):
+    @requires("obligations:read")
+    @blp.arguments(ObligationQuerySchema, location="query")
+    @blp.response(200, ObligationPageSchema)
+    def get(self, args):
+        """Work list of obligations in your scope (e.g. ``status=open&due_before=...``)."""
+        page, size = args.pop("page"), args.pop("page_size")
+        rows, total = service.work_list(
+            db.session, actor=current_actor(), page=page, page_size=size, **args
+        )
+        return {
+            "items": [service.obligation_view(o, code) for o, code in rows],
+            "page": page,
+            "page_size": size,
+            "total": total,
+        }
+
+
+@blp.route("/persons/<id:person_id>/travel-permits")
+class TravelPermits(MethodView):
+    @requires("events:read")
+    @blp.response(200, PermitSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """The person's travel permits, latest first."""
+        permits = service.list_permits(db.session, actor=current_actor(), person_id=person_id)
+        return [service.permit_view(p) for p in permits]
+
+    @requires("events:write")
+    @blp.arguments(PermitInSchema)
+    @blp.response(201, PermitSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Request travel outside the city or county (外出); the rules set who approves."""
+        permit = service.request_permit(
+            db.session, actor=current_actor(), person_id=person_id, data=data
+        )
+        return service.permit_view(permit), 201
+
+
+def _permit_action(name: str, doc: str, schema, call):
+    @blp.route(
+        f"/persons/<id:person_id>/travel-permits/<id:permit_id>/{name}", endpoint=f"permit_{name}"
+    )
+    class PermitAction(MethodView):
+        @requires("events:write")
+        @blp.arguments(schema)
+        @blp.response(200, PermitSchema)
+        @blp.alt_response(404, response="NOT_FOUND")
+        @blp.alt_response(409, response="CONFLICT")
+        def post(self, data, person_id, permit_id):
+            permit = call(data, person_id, permit_id)
+            return service.permit_view(permit)
+
+    PermitAction.post.__doc__ = doc
+    return PermitAction
+
+
+_permit_action(
+    "approve",
+    "Approve a permit (at the level it needs or above).",
+    NoteSchema,
+    lambda d, pid, tid: service.decide_permit(
+        db.session,
+        actor=current_actor(),
+        person_id=pid,
+        permit_id=tid,
+        approve=True,
+        note=d["note"],
+    ),
+)
+_permit_action(
+    "reject",
+    "Reject a permit, saying why.",
+    RequiredNoteSchema,
+    lambda d, pid, tid: service.decide_permit(
+        db.session,
+        actor=current_actor(),
+        person_id=pid,
+        permit_id=tid,
+        approve=False,
+        note=d["note"],
+    ),
+)
+_permit_action(
+    "depart",
+    "Record the departure on an approved permit.",
+    MovementSchema,
+    lambda d, pid, tid: service.record_movement(
+        db.session,
+        actor=current_actor(),
+        person_id=pid,
+        permit_id=tid,
+        departure=True,
+        occurred_at=d["occurred_at"],
+        note=d["note"],
+    ),
+)
+_permit_action(
+    "return",
+    "Record the return from travel.",
+    MovementSchema,
+    lambda d, pid, tid: service.record_movement(
+        db.session,
+        actor=current_actor(),
+        person_id=pid,
+        permit_id=tid,
+        departure=False,
+        occurred_at=d["occurred_at"],
+        note=d["note"],
+    ),
+)
+
+
+@blp.route("/persons/<id:person_id>/monitoring")
+class Monitoring(MethodView):
+    @requires("events:read")
+    @blp.response(200, MonitoringSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """Electronic monitoring periods of the person."""
+        periods = service.list_monitoring(db.session, actor=current_actor(), person_id=person_id)
+        day = today()
+        return [service.monitoring_view(p, day) for p in periods]
+
+    @requires("monitoring:write")
+    @blp.arguments(MonitoringInSchema)
+    @blp.response(201, MonitoringSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Open a monitoring period on one of the five grounds of Art. 29 (district level)."""
+        period = service.open_monitoring(
+            db.session, actor=current_actor(), person_id=person_id, data=data
+        )
+        return service.monitoring_view(period, today()), 201
+
+
+@blp.route("/persons/<id:person_id>/monitoring/<id:period_id>/extend")
+class MonitoringExtend(MethodView):
+    @requires("monitoring:write")
+    @blp.arguments(ExtendSchema)
+    @blp.response(201, MonitoringSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, period_id):
+        """Extend by a new period of at most three months, with a reassessment."""
+        period = service.extend_monitoring(
+            db.session, actor=current_actor(), person_id=person_id, period_id=period_id, **data
+        )
+        return service.monitoring_view(period, today()), 201
+
+
+@blp.route("/persons/<id:person_id>/monitoring/<id:period_id>/remove")
+class MonitoringRemove(MethodView):
+    @requires("monitoring:write")
+    @blp.arguments(RequiredNoteSchema)
+    @blp.response(200, MonitoringSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, period_id):
+        """Remove the device: the period closes now."""
+        period = service.remove_monitoring(
+            db.session,
+            actor=current_actor(),
+            person_id=person_id,
+            period_id=period_id,
+            reason=data["note"],
+        )
+        return service.monitoring_view(period, today())
+
+
+def _term_view(end, status: str) -> dict:
+    return {
+        c: getattr(end, c)
+        for c in ("kind", "certificate_number", "reason", "ended_on", "recorded_by", "recorded_at")
+    } | {"status": status}
+
+
+@blp.route("/persons/<id:person_id>/discharge")
+class Discharge(MethodView):
+    @requires("term:write")
+    @blp.arguments(DischargeSchema)
+    @blp.response(201, TermEndSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Discharge at the end of the term (解除矫正) with the certificate number."""
+        end = service.discharge(db.session, actor=current_actor(), person_id=person_id, **data)
+        return _term_view(end, "discharged"), 201
+
+
+@blp.route("/persons/<id:person_id>/termination")
+class Termination(MethodView):
+    @requires("term:write")
+    @blp.arguments(TerminationSchema)
+    @blp.response(201, TermEndSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Termination (终止): revocation, return to custody or death."""
+        end = service.terminate(db.session, actor=current_actor(), person_id=person_id, **data)
+        return _term_view(end, service.TERMINATION_STATUS[end.kind]), 201
+
+
+@blp.route("/persons/<id:person_id>/transfers")
+class Transfers(MethodView):
+    @requires("term:write")
+    @blp.arguments(TransferInSchema)
+    @blp.response(201, TransferSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Change of the place of supervision (变更执行地): to another office of this city, or
+        out of it."""
+        record = service.transfer(db.session, actor=current_actor(), person_id=person_id, **data)
+        return service.transfer_view(db.session, record), 201
