@@ -23,6 +23,7 @@ from corrections.core.clock import add_months, business_date, start_of_business_
 from corrections.grading import engine, service
 from corrections.grading.models import GradeDecision, MonthlyAssessment
 from corrections.persons.models import Person
+from corrections.supervision import obligations
 from corrections.supervision.models import Obligation, SupervisionEvent
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,9 @@ def run_monthly_assessment(
     # Looser moves are judged as on the first day after the month: re-runs judge alike.
     judged_on = add_months(month, 1)
     run = AssessmentRun(month=month)
+    # Judge the month on up-to-date obligations: whatever is overdue is marked missed first.
+    obligations.sweep(session, today=business_date(now), now=now)
+    session.commit()
     ids = list(
         session.scalars(
             select(Person.id)

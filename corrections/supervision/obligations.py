@@ -58,26 +58,45 @@ def event_kind(event: SupervisionEvent) -> str | None:
 # --- planning ----------------------------------------------------------------------------
 
 
+def _row(
+    person_id: int,
+    kind: str,
+    opens: date,
+    due: date,
+    grade: str,
+    now: datetime,
+    hours_required: float | None = None,
+) -> dict:
+    """One new open obligation. Every row has every column: a multi-row INSERT takes its
+    column list from the first row, so a missing key would silently drop a value."""
+    return {
+        "person_id": person_id,
+        "kind": kind,
+        "opens_on": opens,
+        "due_on": due,
+        "status": "open",
+        "grade": grade,
+        "created_at": now,
+        "updated_at": now,
+        "hours_required": hours_required,
+        "hours_done": None if hours_required is None else 0.0,
+    }
+
+
 def _interval_row(person: Person, kind: str, anchor: date, now: datetime) -> dict | None:
     if anchor >= person.term_end:
         return None
     due = min(anchor + timedelta(days=interval_days(person.grade, kind)), person.term_end)
-    return {
-        "person_id": person.id,
-        "kind": kind,
-        "opens_on": anchor + DAY,
-        "due_on": due,
-        "status": "open",
-        "grade": person.grade,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return _row(person.id, kind, anchor + DAY, due, person.grade, now)
 
 
-def _month_window(person: Person, month: date) -> tuple[date, date] | None:
+def _month_window(
+    person: Person, month: date, since: date | None = None
+) -> tuple[date, date] | None:
     first = month.replace(day=1)
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-    opens, due = max(first, person.term_start), min(last, person.term_end)
+    opens = max(first, person.term_start, since or first)
+    due = min(last, person.term_end)
     return (opens, due) if opens <= due else None
 
 
@@ -87,29 +106,22 @@ def _prorated(hours: int, window: tuple[date, date]) -> float:
     return round(hours * ((due - opens).days + 1) / days_in_month, 1)
 
 
-def _hour_row(person: Person, kind: str, month: date, now: datetime) -> dict | None:
-    window = _month_window(person, month)
+def _hour_row(
+    person: Person, kind: str, month: date, now: datetime, since: date | None = None
+) -> dict | None:
+    window = _month_window(person, month, since)
     if window is None:
         return None
-    return {
-        "person_id": person.id,
-        "kind": kind,
-        "opens_on": window[0],
-        "due_on": window[1],
-        "status": "open",
-        "grade": person.grade,
-        "created_at": now,
-        "updated_at": now,
-        "hours_required": _prorated(monthly_hours(person.grade, kind), window),
-        "hours_done": 0.0,
-    }
+    hours = _prorated(monthly_hours(person.grade, kind), window)
+    return _row(person.id, kind, window[0], window[1], person.grade, now, hours)
 
 
 def plan_initial(session: Session, person: Person, start: date, now: datetime) -> int:
     """Plan a newly supervised person's first obligations, anchored on ``start`` (the intake
     report counts as the first report)."""
     rows = [r for kind in INTERVAL_KINDS if (r := _interval_row(person, kind, start, now))]
-    rows += [r for kind in HOUR_KINDS if (r := _hour_row(person, kind, start, now))]
+    # Supervision starts today: this month's hours are pro-rated from today.
+    rows += [r for kind in HOUR_KINDS if (r := _hour_row(person, kind, start, now, since=start))]
     if rows:
         session.execute(Obligation.__table__.insert(), rows)
     return len(rows)
@@ -406,16 +418,14 @@ def _plan_successors(session: Session, missed_rows, now: datetime) -> int:
             continue
         interval = getattr(rules.grade(p.grade).requirements, _INTERVAL_FIELD[kind])
         new_rows.append(
-            {
-                "person_id": person_id,
-                "kind": kind,
-                "opens_on": due + DAY,
-                "due_on": min(due + timedelta(days=interval), p.term_end),
-                "status": "open",
-                "grade": p.grade,
-                "created_at": now,
-                "updated_at": now,
-            }
+            _row(
+                person_id,
+                kind,
+                due + DAY,
+                min(due + timedelta(days=interval), p.term_end),
+                p.grade,
+                now,
+            )
         )
     if new_rows:
         session.execute(Obligation.__table__.insert(), new_rows)

@@ -104,8 +104,16 @@ def test_month_boundaries_follow_asia_shanghai_midnight(app, officer, clock):
     clock.set(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))  # 08:00 Dec 1 in Shanghai
     _run(app, date(2026, 10, 1))
     _run(app, date(2026, 11, 1))
-    scores = {m: s for m, s, *_ in _assessments(app, person["id"])}
-    assert scores == {date(2026, 10, 1): 97, date(2026, 11, 1): 94}
+    late = {}
+    with app.app_context():
+        for row in db.session.scalars(
+            select(MonthlyAssessment).where(MonthlyAssessment.person_id == person["id"])
+        ):
+            late[row.month] = next(
+                (d["count"] for d in row.deductions if d["rule_id"] == "deduct_late_report"), 0
+            )
+        db.session.remove()
+    assert late == {date(2026, 10, 1): 1, date(2026, 11, 1): 2}
 
 
 def test_a_month_that_has_not_ended_is_refused(app, clock):
@@ -239,8 +247,10 @@ def test_months_without_supervision_records_give_no_proposal(app, login, clock):
         assert _run(app, date(2026, month, 1)).proposals == 0
     rows = officer.get(f"/api/v1/persons/{person['id']}/assessments").get_json()
     assert [r["month"] for r in rows] == ["2026-09", "2026-08", "2026-07"]
-    assert all(r["complete"] and r["rating"] != "good" for r in rows)
+    assert all(r["complete"] and r["rating"] == "fail" for r in rows), rows
     assert {d["rule_id"] for d in rows[0]["deductions"]} == {
+        "deduct_missed_report",
+        "deduct_missed_check",
         "deduct_education_hours_short",
         "deduct_service_hours_short",
     }
