@@ -140,10 +140,25 @@ def _register_transaction_handling(app: Flask) -> None:
     Views and services never commit; this is the outermost use case of an HTTP request.
     After the commit, freshly written audit rows are sealed into the hash chain.
     """
+    import threading
+    import time
+
     from corrections.audit.service import seal_pending
     from corrections.core.db import db
 
     log = logging.getLogger("corrections.transactions")
+    # When this worker last tried to seal: a throttle only, so no other worker needs it.
+    last_seal = {"at": float("-inf")}
+    seal_lock = threading.Lock()
+
+    def _due_to_seal() -> bool:
+        interval = app.config["AUDIT_SEAL_INTERVAL_SECONDS"]
+        with seal_lock:
+            now = time.monotonic()
+            if now - last_seal["at"] < interval:
+                return False
+            last_seal["at"] = now
+            return True
 
     @app.after_request
     def _finish_transaction(response):
@@ -153,7 +168,7 @@ def _register_transaction_handling(app: Flask) -> None:
             session.rollback()
             return response
         session.commit()
-        if wrote_audit and app.config["AUDIT_SEAL_AFTER_REQUEST"]:
+        if wrote_audit and _due_to_seal():
             try:
                 seal_pending(session)
                 session.commit()

@@ -33,8 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_HASH_MEMORY_KIB": 64 * 1024,
     # Number of trusted reverse proxies in front of the app (X-Forwarded-For hops).
     "PROXY_FIX_X_FOR": 0,
-    # Seal new audit rows into the hash chain right after each request that wrote some.
-    "AUDIT_SEAL_AFTER_REQUEST": True,
+    # After a request that wrote audit rows, each worker seals the chain at most this often
+    # (seconds; 0 = after every such request). The scheduler and `corrections audit seal`
+    # seal too, so rows written just before traffic stops are sealed all the same.
+    "AUDIT_SEAL_INTERVAL_SECONDS": 1,
     "DEMO_PASSWORD": "demo-password",
     "LOG_LEVEL": "INFO",
 }
@@ -96,6 +98,7 @@ def _instance_secret(instance: Path) -> str:
     return key
 
 
+_NON_NEGATIVE_INTS = ("PROXY_FIX_X_FOR", "AUDIT_SEAL_INTERVAL_SECONDS")
 _POSITIVE_INTS = (
     "TOKEN_TTL_SECONDS",
     "LOGIN_WINDOW_SECONDS",
@@ -120,8 +123,10 @@ def validate(config: dict[str, Any]) -> None:
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             errors.append(f"{key}: must be a positive whole number, got {value!r}")
-    if not isinstance(config.get("PROXY_FIX_X_FOR"), int) or config["PROXY_FIX_X_FOR"] < 0:
-        errors.append("PROXY_FIX_X_FOR: must be 0 or more")
+    for key in _NON_NEGATIVE_INTS:
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            errors.append(f"{key}: must be 0 or more, got {value!r}")
     if not Path(config["RULES_DIR"]).is_dir():
         errors.append(f"RULES_DIR: {config['RULES_DIR']} is not a directory")
     if config.get("PASSWORD_HASH_MEMORY_KIB", 8) < 8:

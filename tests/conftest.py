@@ -52,6 +52,8 @@ def app(database_url, clock, tmp_path_factory):
             "PASSWORD_HASH_TIME_COST": 1,
             "PASSWORD_HASH_MEMORY_KIB": 8,
             "DEMO_PASSWORD": DEMO_PASSWORD,
+            # Seal after every request, so tests can look at the chain right away.
+            "AUDIT_SEAL_INTERVAL_SECONDS": 0,
         }
     )
     with app.app_context():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -125,10 +125,15 @@ def _lock_head(session: Session) -> AuditChainHead | None:
 
 
 def seal_pending(session: Session, *, batch: int = 5000) -> int:
-    """Chain every unsealed row; returns how many were sealed. The caller commits."""
+    """Chain every unsealed row; returns how many were sealed. The caller commits.
+
+    Rows are read in id order and updated with one executemany per batch, so sealing a burst
+    of rows costs a few round trips, not one per row.
+    """
     head = _lock_head(session)
     if head is None:
         return 0
+    table = AuditEntry.__table__
     sealed = 0
     while True:
         entries = session.scalars(
@@ -136,17 +141,29 @@ def seal_pending(session: Session, *, batch: int = 5000) -> int:
         ).all()
         if not entries:
             break
+        updates = []
         for entry in entries:
             seq = head.last_seq + 1
-            entry.seq, entry.prev_hash = seq, head.last_hash
-            entry.hash = entry_hash(entry, seq, head.last_hash)
-            head.last_seq, head.last_hash = seq, entry.hash
+            digest = entry_hash(entry, seq, head.last_hash)
+            updates.append(
+                {"b_id": entry.id, "seq": seq, "prev_hash": head.last_hash, "hash": digest}
+            )
+            head.last_seq, head.last_hash = seq, digest
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("b_id"))
+            .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")),
+            updates,
+            execution_options={"synchronize_session": False},
+        )
+        for entry in entries:
+            session.expunge(entry)
         sealed += len(entries)
-        session.flush()
         if len(entries) < batch:
             break
     if sealed:
         head.updated_at = now_utc()
+        session.flush()
     return sealed
 
 

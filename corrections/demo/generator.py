@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
@@ -353,7 +353,10 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
         facts["_juvenile"] = juvenile
         if facts["term_end"] < today:
             status = "discharged"
-        elif facts["judgment_effective_date"] + timedelta(days=10) >= today and rng.random() < 0.6:
+        elif facts["judgment_effective_date"] > today or (
+            facts["judgment_effective_date"] + timedelta(days=10) >= today and rng.random() < 0.6
+        ):
+            # Not yet in force, or within the 10 days to report: pending intake.
             status = "pending_intake"
         else:
             status = "active"
@@ -365,5 +368,32 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
             progress(1)
     if batch:
         flush()
+    _plan_obligations(session, rng, today, now)
     audit.record(session, actor=SYSTEM, action="demo.seed", detail={"persons": count, "seed": seed})
     return made
+
+
+def _plan_obligations(session: Session, rng: random.Random, today: date, now: datetime) -> None:
+    """Give every active person what their grade requires, anchored on a recent last contact,
+    then sweep: some obligations are overdue, as in any real office."""
+    from corrections.persons.models import Person
+    from corrections.supervision import obligations
+
+    active = session.scalars(
+        select(Person).where(Person.status == "active").order_by(Person.id)
+    ).all()
+    rows = []
+    for person in active:
+        for kind in obligations.INTERVAL_KINDS:
+            interval = obligations.interval_days(person.grade, kind)
+            # Most are on schedule; about one in twelve is a little behind.
+            back = rng.randint(0, interval - 1) if rng.random() > 0.08 else interval + 1
+            anchor = max(today - timedelta(days=back), person.term_start)
+            if (row := obligations._interval_row(person, kind, anchor, now)) is not None:
+                rows.append(row)
+        for kind in obligations.HOUR_KINDS:
+            if (row := obligations._hour_row(person, kind, today, now)) is not None:
+                rows.append(row)
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(obligations.Obligation), rows[start : start + 5000])
+    obligations.sweep(session, today=today, now=now)

@@ -58,7 +58,9 @@ class Person(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    office: Mapped[Unit] = relationship(foreign_keys=[office_id], lazy="joined", innerjoin=True)
+    # Loaded on access: units are few and stay in the identity map, so hot paths that do not
+    # show the office (recording an event) do not pay for the join.
+    office: Mapped[Unit] = relationship(foreign_keys=[office_id], lazy="select")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

@@ -215,34 +215,14 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
         return
     if kind == "report" and not _counts_as_report(session, event, day):
         return
-    ob = session.scalar(
-        select(Obligation)
-        .where(
-            Obligation.person_id == person.id,
-            Obligation.kind == kind,
-            Obligation.status.in_(("open", "missed")),
-            Obligation.opens_on <= day,
-            Obligation.due_on >= day,
-        )
-        .order_by(Obligation.due_on)
-        .limit(1)
-        .with_for_update()
-    )
-    if ob is None:
-        return  # nothing was due that day (an extra report is welcome, but fulfils nothing)
-    was = ob.status
-    ob.status, ob.fulfilled_by_event_id, ob.fulfilled_at, ob.updated_at = (
-        "fulfilled",
-        event.id,
-        event.occurred_at,
-        now,
-    )
-    session.flush()
-    if was == "open":
+    if _fulfil(session, person, kind, day, event, now, "open") is not None:
         row = _interval_row(person, kind, day, now)
         if row:
             session.execute(Obligation.__table__.insert(), [row])
         return
+    missed_due = _fulfil(session, person, kind, day, event, now, "missed")
+    if missed_due is None:
+        return  # nothing was due that day (an extra report is welcome, but fulfils nothing)
     # A late entry for a window already marked missed: the chain re-anchors on it.
     successor = session.scalar(
         select(Obligation)
@@ -250,7 +230,7 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
             Obligation.person_id == person.id,
             Obligation.kind == kind,
             Obligation.status == "open",
-            Obligation.opens_on == ob.due_on + DAY,
+            Obligation.opens_on == missed_due + DAY,
         )
         .with_for_update()
     )
@@ -260,6 +240,46 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
             day + timedelta(days=interval_days(person.grade, kind)), person.term_end
         )
         successor.updated_at = now
+
+
+def _fulfil(
+    session: Session,
+    person: Person,
+    kind: str,
+    day: date,
+    event: SupervisionEvent,
+    now: datetime,
+    status: str,
+) -> date | None:
+    """Mark the ``status`` window of ``kind`` that contains ``day`` fulfilled by ``event``, in
+    one UPDATE; return its due day, or None if there was none. The status is checked again on
+    the row itself, so two events racing for one window cannot both fulfil it."""
+    window = (
+        select(Obligation.id)
+        .where(
+            Obligation.person_id == person.id,
+            Obligation.kind == kind,
+            Obligation.status == status,
+            Obligation.opens_on <= day,
+            Obligation.due_on >= day,
+        )
+        .order_by(Obligation.due_on)
+        .limit(1)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        update(Obligation)
+        .where(Obligation.id == window, Obligation.status == status)
+        .values(
+            status="fulfilled",
+            fulfilled_by_event_id=event.id,
+            fulfilled_at=event.occurred_at,
+            updated_at=now,
+        )
+        .returning(Obligation.due_on)
+        .execution_options(synchronize_session="fetch")
+    ).first()
+    return row[0] if row else None
 
 
 def effective_events(session: Session, person_id: int, types: tuple[str, ...]):

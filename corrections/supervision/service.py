@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import add_months, business_date, now_utc
-from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from corrections.core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
@@ -127,8 +127,7 @@ def record_event(
     now: datetime | None = None,
 ) -> SupervisionEvent:
     """Append one event and apply its effects (obligations, grade, person facts) in the same
-    transaction. The insert runs first, in a savepoint, so a duplicate key fails before any
-    effect happens."""
+    transaction. The insert runs first, so a duplicate key fails before any effect happens."""
     now = now or now_utc()
     event = SupervisionEvent(
         person_id=person.id,
@@ -144,9 +143,8 @@ def record_event(
         idempotency_key=idempotency_key,
         request_hash=body_hash,
     )
-    with session.begin_nested():
-        session.add(event)
-        session.flush()
+    session.add(event)
+    session.flush()
     audit.record(
         session,
         actor=actor,
@@ -208,15 +206,37 @@ def record_from_request(
     """Record an event from the API; returns (person, event, replayed).
 
     A retried request with the same ``Idempotency-Key`` and body gets the first event back;
-    another body with that key is 409.
+    another body with that key is 409. The unique key in the database finds a retry, not a
+    read ahead of the insert: the common case costs no extra query, and concurrent retries
+    still store one event.
     """
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
     body_hash = request_hash(person.id, data) if idempotency_key else None
-    if idempotency_key:
-        replay = _replay(session, actor, idempotency_key, body_hash)
-        if replay is not None:
-            return person, replay, True
+    try:
+        event = _record_checked(session, actor, person, data, idempotency_key, body_hash, now)
+    except (DomainError, IntegrityError) as exc:
+        # The event insert is this use case's first write, so rolling back loses nothing.
+        session.rollback()
+        if idempotency_key:
+            replay = _replay(session, actor, idempotency_key, body_hash)
+            if replay is not None:
+                return get_scoped(session, actor, person_id), replay, True
+        if isinstance(exc, IntegrityError):
+            raise Conflict("The event conflicts with one recorded at the same time.") from None
+        raise
+    return person, event, False
+
+
+def _record_checked(
+    session: Session,
+    actor: Actor,
+    person: Person,
+    data: dict[str, Any],
+    idempotency_key: str | None,
+    body_hash: str | None,
+    now: datetime,
+) -> SupervisionEvent:
     _require_supervised(person)
     tolerance = timedelta(minutes=_rules()["future_tolerance_minutes"])
     if data["occurred_at"] > now + tolerance:
@@ -227,7 +247,8 @@ def record_from_request(
     if data.get("corrects_id") is not None:
         corrects = session.scalar(
             select(SupervisionEvent).where(
-                SupervisionEvent.id == data["corrects_id"], SupervisionEvent.person_id == person.id
+                SupervisionEvent.id == data["corrects_id"],
+                SupervisionEvent.person_id == person.id,
             )
         )
         if corrects is None:
@@ -244,27 +265,20 @@ def record_from_request(
     level = None
     if data["type"] in SANCTIONS and corrects is None:
         level = _check_sanction(session, actor, person, data, now)
-    try:
-        event = record_event(
-            session,
-            actor=actor,
-            person=person,
-            type=data["type"],
-            occurred_at=data["occurred_at"],
-            payload=data["payload"],
-            channel=data["channel"],
-            note=data["note"],
-            corrects=corrects,
-            idempotency_key=idempotency_key,
-            body_hash=body_hash,
-            now=now,
-        )
-    except IntegrityError:
-        if idempotency_key:
-            replay = _replay(session, actor, idempotency_key, body_hash)
-            if replay is not None:
-                return person, replay, True
-        raise
+    event = record_event(
+        session,
+        actor=actor,
+        person=person,
+        type=data["type"],
+        occurred_at=data["occurred_at"],
+        payload=data["payload"],
+        channel=data["channel"],
+        note=data["note"],
+        corrects=corrects,
+        idempotency_key=idempotency_key,
+        body_hash=body_hash,
+        now=now,
+    )
     if level is not None:
         session.add(
             SanctionDecision(
@@ -282,7 +296,7 @@ def record_from_request(
             )
         )
         session.flush()
-    return person, event, False
+    return event
 
 
 def _replay(
@@ -335,31 +349,29 @@ def list_events(
 
 
 def event_views(
-    session: Session, actor: Actor, person: Person, events: list[SupervisionEvent]
+    session: Session,
+    actor: Actor,
+    person: Person,
+    events: list[SupervisionEvent],
+    *,
+    new: bool = False,
 ) -> list[dict[str, Any]]:
-    """Events as the caller may see them, with labels, sanction records and corrections."""
+    """Events as the caller may see them, with labels, sanction records and corrections.
+
+    ``new``: events recorded by this very request, which nothing can have corrected yet.
+    """
     ids = [e.id for e in events]
-    sanctions = (
-        {
-            s.event_id: s
-            for s in session.scalars(
-                select(SanctionDecision).where(SanctionDecision.event_id.in_(ids))
-            )
-        }
-        if ids
-        else {}
-    )
-    corrected_by = (
-        dict(
-            session.execute(
-                select(SupervisionEvent.corrects_id, SupervisionEvent.id).where(
-                    SupervisionEvent.corrects_id.in_(ids)
-                )
-            ).all()
+    sanction_ids = [e.id for e in events if e.type in SANCTIONS]
+    sanctions = {}
+    if sanction_ids:
+        query = select(SanctionDecision).where(SanctionDecision.event_id.in_(sanction_ids))
+        sanctions = {s.event_id: s for s in session.scalars(query)}
+    corrected_by = {}
+    if ids and not new:
+        query = select(SupervisionEvent.corrects_id, SupervisionEvent.id).where(
+            SupervisionEvent.corrects_id.in_(ids)
         )
-        if ids
-        else {}
-    )
+        corrected_by = dict(session.execute(query).all())
     rules = _rules()
     mask = person.juvenile and not sees_juvenile_identity(actor, person)
     out = []

@@ -103,7 +103,7 @@ class PersonEvents(MethodView):
             data=data,
             idempotency_key=_idempotency_key(),
         )
-        view = service.event_views(db.session, actor, person, [event])[0]
+        view = service.event_views(db.session, actor, person, [event], new=not replayed)[0]
         if replayed:
             return view, 200, {"Idempotent-Replayed": "true"}
         return view, 201

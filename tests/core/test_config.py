@@ -43,7 +43,7 @@ def test_default_database_is_sqlite_in_the_instance_folder(tmp_path, monkeypatch
         ("CORRECTIONS_TOKEN_TTL_SECONDS", "-5", "TOKEN_TTL_SECONDS"),
         ("CORRECTIONS_DATABASE_URL", "mysql://x", "DATABASE_URL"),
         ("CORRECTIONS_SECRET_KEY", "short", "SECRET_KEY"),
-        ("CORRECTIONS_AUDIT_SEAL_AFTER_REQUEST", "maybe", "AUDIT_SEAL_AFTER_REQUEST"),
+        ("CORRECTIONS_AUDIT_SEAL_INTERVAL_SECONDS", "-1", "AUDIT_SEAL_INTERVAL_SECONDS"),
     ],
 )
 def test_bad_configuration_stops_start_up_naming_the_key(

@@ -1,0 +1,207 @@
+"""Ingest benchmark: supervision events recorded through the HTTP API, beside the same
+server's health-check rate, measured in one run.
+
+gunicorn with 2 workers on PostgreSQL; wrk (Debian package ``wrk``) on the same machine as the
+load generator. Every event carries its own Idempotency-Key; afterwards the database must hold
+exactly one row per 201 answer. Target (issue #4): events/s >= 25% of healthz/s.
+
+    python bench/ingest.py [--seconds 20] [--connections 16] [--persons 300]
+
+Needs a PostgreSQL server (CORRECTIONS_BENCH_PG, default postgresql://root@127.0.0.1:5432) on
+which it creates and drops a scratch database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def sh(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(args, env=env, check=check, capture_output=True, text=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url: str, seconds: int, connections: int, script: str | None, env: dict) -> dict:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        args += ["-s", script]
+    out = sh(*args, url, env=env).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out)
+    statuses = {int(c): int(n) for c, n in re.findall(r"STATUS (\d+) (\d+)", out)}
+    return {
+        "rate": rate,
+        "total": total,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "p99": p99.group(1) if p99 else "?",
+        "statuses": statuses,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--persons", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    server = os.environ.get("CORRECTIONS_BENCH_PG", "postgresql://root@127.0.0.1:5432")
+    dbname = f"corrections_bench_{os.getpid()}"
+    sh("psql", f"{server}/postgres", "-qc", f"CREATE DATABASE {dbname}")
+    work = Path(tempfile.mkdtemp(prefix="corrections-bench-"))
+    env = dict(os.environ)
+    env.update(
+        {
+            "CORRECTIONS_DATABASE_URL": f"{server.replace('postgresql://', 'postgresql+psycopg://')}"
+            f"/{dbname}",
+            "CORRECTIONS_INSTANCE_PATH": str(work),
+            "CORRECTIONS_SECRET_KEY": "bench-secret-key-" + "x" * 32,
+            "CORRECTIONS_DEMO_PASSWORD": "bench-password",
+            "CORRECTIONS_LOG_LEVEL": "WARNING",
+        }
+    )
+    gunicorn = None
+    try:
+        corrections = str(BIN / "corrections")
+        sh(corrections, "db", "upgrade", env=env)
+        sh(corrections, "demo", "seed", "--persons", str(args.persons), env=env)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = open(work / "gunicorn.log", "w")  # noqa: SIM115 - lives as long as the server
+        gunicorn = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "-w",
+                str(args.workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "corrections.wsgi:app",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - our loopback
+                break
+            except OSError:
+                time.sleep(0.2)
+        req = urllib.request.Request(  # noqa: S310 - our loopback
+            f"{base}/api/v1/auth/token",
+            method="POST",
+            data=json.dumps({"username": "city", "password": "bench-password"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        token = json.load(urllib.request.urlopen(req))["access_token"]  # noqa: S310
+        persons = sh(
+            "psql",
+            f"{server}/{dbname}",
+            "-Atc",
+            "SELECT string_agg(id::text, ',') FROM (SELECT id FROM persons "
+            "WHERE status = 'active' ORDER BY id) p",
+            env=env,
+        ).stdout.strip()
+        count_sql = "SELECT count(*) FROM supervision_events"
+        before = int(sh("psql", f"{server}/{dbname}", "-Atc", count_sql).stdout)
+        run_id = f"bench{os.getpid()}"
+        wenv = dict(
+            env,
+            BENCH_TOKEN=token,
+            BENCH_PERSONS=persons,
+            BENCH_RUN=run_id,
+            BENCH_OCCURRED_AT=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        script = str(Path(__file__).with_name("ingest_events.lua"))
+        # Warm both paths, then measure side by side in this one run.
+        wrk(f"{base}/healthz", 2, args.connections, None, wenv)
+        health = wrk(f"{base}/healthz", args.seconds, args.connections, None, wenv)
+        events = wrk(base, args.seconds, args.connections, script, wenv)
+        after = int(sh("psql", f"{server}/{dbname}", "-Atc", count_sql).stdout)
+        created = events["statuses"].get(201, 0)
+        stored = after - before
+        dupes = int(
+            sh(
+                "psql",
+                f"{server}/{dbname}",
+                "-Atc",
+                "SELECT count(*) FROM (SELECT idempotency_key FROM supervision_events "
+                "WHERE idempotency_key IS NOT NULL GROUP BY recorded_by_id, "
+                "idempotency_key HAVING count(*) > 1) d",
+            ).stdout
+        )
+        unsealed = int(
+            sh(
+                "psql",
+                f"{server}/{dbname}",
+                "-Atc",
+                "SELECT count(*) FROM audit_entries WHERE seq IS NULL",
+            ).stdout
+        )
+        ratio = events["rate"] / health["rate"]
+        print(
+            f"machine: {os.cpu_count()} cores; gunicorn {args.workers} workers; "
+            f"wrk 2 threads, {args.connections} connections, {args.seconds}s each; "
+            f"{len(persons.split(','))} active persons"
+        )
+        print(f"GET /healthz            {health['rate']:9.1f} req/s  p99 {health['p99']}")
+        print(
+            f"POST .../events         {events['rate']:9.1f} ev/s   p99 {events['p99']}  "
+            f"statuses {events['statuses']}"
+        )
+        print(f"ratio events/healthz    {ratio:9.1%}  (target >= 25%)")
+        # wrk stops with up to one request in flight per connection: the server may store
+        # those without wrk counting the answer. Every key is unique, so a duplicate row
+        # would show as a duplicate key.
+        in_flight_ok = 0 <= stored - created <= args.connections
+        print(
+            f"stored exactly once     {in_flight_ok and dupes == 0}  "
+            f"(201 answers {created}, rows {stored}, cut off in flight {stored - created}, "
+            f"duplicate keys {dupes}; audit rows awaiting the next seal {unsealed})"
+        )
+        ok = (
+            ratio >= 0.25
+            and in_flight_ok
+            and dupes == 0
+            and not any(code >= 500 for code in events["statuses"])
+        )
+        print("PASS" if ok else "FAIL")
+        return 0 if ok else 1
+    finally:
+        if gunicorn is not None:
+            gunicorn.send_signal(signal.SIGTERM)
+            gunicorn.wait(timeout=30)
+        sh("psql", f"{server}/postgres", "-qc", f"DROP DATABASE IF EXISTS {dbname}", check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
