@@ -10,7 +10,15 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from corrections.core.jsonio import OrjsonProvider
+
 __version__ = "0.1.0"
+
+
+class CorrectionsFlask(Flask):
+    """Flask with orjson for JSON (Chinese labels unescaped, keys sorted)."""
+
+    json_provider_class = OrjsonProvider
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -25,14 +33,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
         "CORRECTIONS_INSTANCE_PATH"
     )
-    app = Flask(
+    app = CorrectionsFlask(
         __name__,
         instance_relative_config=True,
         static_folder=None,
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
     )
     config_module.load(app, config)
-    app.json.ensure_ascii = False  # Chinese labels readable as they are
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -22,10 +22,11 @@ class AuditEntry(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    actor_id: Mapped[int | None] = mapped_column(BigId, index=True)
-    actor_username: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[int | None] = mapped_column(BigId)
+    # The trail is searched by who (username), what (subject) and when: those are indexed.
+    actor_username: Mapped[str] = mapped_column(String(64), index=True)
     actor_role: Mapped[str | None] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str | None] = mapped_column(String(32))
     subject_id: Mapped[str | None] = mapped_column(String(64))
     juvenile: Mapped[bool] = mapped_column(Boolean, default=False)

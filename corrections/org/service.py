@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
@@ -263,18 +263,22 @@ def login(session: Session, *, username: str, password: str, client_addr: str) -
     return IssuedToken(access_token=token, expires_at=expires_at, user=user)
 
 
+# Built once: every authenticated request runs it.
+_LOAD_ACTOR = (
+    select(ApiToken.id, User.id, User.username, User.role, User.unit_id)
+    .join(User, User.id == ApiToken.user_id)
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now"),
+        User.active.is_(True),
+    )
+)
+
+
 def load_actor(session: Session, token: str) -> Actor | None:
     """The actor behind a bearer token, or None if it is unknown, expired, revoked or disabled."""
-    row = session.execute(
-        select(ApiToken.id, User.id, User.username, User.role, User.unit_id)
-        .join(User, User.id == ApiToken.user_id)
-        .where(
-            ApiToken.token_hash == _token_digest(token),
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > now_utc(),
-            User.active.is_(True),
-        )
-    ).first()
+    row = session.execute(_LOAD_ACTOR, {"digest": _token_digest(token), "now": now_utc()}).first()
     if row is None:
         return None
     token_id, user_id, username, role, unit_id = row

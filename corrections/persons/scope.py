@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
@@ -29,11 +29,23 @@ def sees_juvenile_identity(actor: Actor, person: Person) -> bool:
     )
 
 
+def in_scope(actor: Actor, person: Person) -> bool:
+    """The same rule as :func:`scope_clause`, for a person already loaded."""
+    if actor.role == Role.OFFICER:
+        return person.office_id == actor.unit_id
+    if actor.role == Role.COMMANDER:
+        return person.district_id == actor.unit_id
+    return actor.role in (Role.CITY, Role.ANALYST)
+
+
 def get_scoped(session: Session, actor: Actor, person_id: int) -> Person:
-    """The person if ``actor`` may see them, else :class:`NotFound` (no existence leak)."""
-    stmt = select(Person).where(Person.id == person_id, scope_clause(actor))
-    person = session.scalar(stmt)
-    if person is None:
+    """The person if ``actor`` may see them, else :class:`NotFound` (no existence leak).
+
+    A primary-key load (its statement is cached by SQLAlchemy) checked against the scope rule;
+    every single-person path goes through here, lists filter with :func:`scope_clause`.
+    """
+    person = session.get(Person, person_id)
+    if person is None or not in_scope(actor, person):
         raise NotFound("No such person.")
     return person
 

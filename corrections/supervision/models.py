@@ -45,7 +45,6 @@ class SupervisionEvent(db.Model):
 
     __table_args__ = (
         Index("ix_supervision_events_person_occurred", "person_id", "occurred_at"),
-        Index("ix_supervision_events_type_occurred", "type", "occurred_at"),
         # A retried request never records twice: the database, not a read, decides.
         UniqueConstraint("recorded_by_id", "idempotency_key"),
         # At most one correction per event: corrections form a chain, not a tree.

@@ -14,10 +14,10 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from corrections.core.clock import add_months, business_date
+from corrections.core.clock import add_months, business_date, start_of_business_day
 from corrections.grading import rules as grading_rules
 from corrections.persons.models import Person
 from corrections.supervision import rules as supervision_rules
@@ -220,6 +220,8 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
         if row:
             session.execute(Obligation.__table__.insert(), [row])
         return
+    if day >= business_date(now):
+        return  # a missed window ended before today, so it cannot contain today
     missed_due = _fulfil(session, person, kind, day, event, now, "missed")
     if missed_due is None:
         return  # nothing was due that day (an extra report is welcome, but fulfils nothing)
@@ -242,6 +244,35 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
         successor.updated_at = now
 
 
+_OB = Obligation.__table__
+# Built once: the statement is the same for every event, only the values change.
+_FULFIL = (
+    _OB.update()
+    .where(
+        _OB.c.id
+        == select(_OB.c.id)
+        .where(
+            _OB.c.person_id == bindparam("p_person"),
+            _OB.c.kind == bindparam("p_kind"),
+            _OB.c.status == bindparam("p_status"),
+            _OB.c.opens_on <= bindparam("p_day"),
+            _OB.c.due_on >= bindparam("p_day"),
+        )
+        .order_by(_OB.c.due_on)
+        .limit(1)
+        .scalar_subquery(),
+        _OB.c.status == bindparam("p_status"),
+    )
+    .values(
+        status="fulfilled",
+        fulfilled_by_event_id=bindparam("p_event"),
+        fulfilled_at=bindparam("p_at"),
+        updated_at=bindparam("p_now"),
+    )
+    .returning(_OB.c.due_on)
+)
+
+
 def _fulfil(
     session: Session,
     person: Person,
@@ -254,40 +285,27 @@ def _fulfil(
     """Mark the ``status`` window of ``kind`` that contains ``day`` fulfilled by ``event``, in
     one UPDATE; return its due day, or None if there was none. The status is checked again on
     the row itself, so two events racing for one window cannot both fulfil it."""
-    window = (
-        select(Obligation.id)
-        .where(
-            Obligation.person_id == person.id,
-            Obligation.kind == kind,
-            Obligation.status == status,
-            Obligation.opens_on <= day,
-            Obligation.due_on >= day,
-        )
-        .order_by(Obligation.due_on)
-        .limit(1)
-        .scalar_subquery()
-    )
     row = session.execute(
-        update(Obligation)
-        .where(Obligation.id == window, Obligation.status == status)
-        .values(
-            status="fulfilled",
-            fulfilled_by_event_id=event.id,
-            fulfilled_at=event.occurred_at,
-            updated_at=now,
-        )
-        .returning(Obligation.due_on)
-        .execution_options(synchronize_session="fetch")
+        _FULFIL,
+        {
+            "p_person": person.id,
+            "p_kind": kind,
+            "p_status": status,
+            "p_day": day,
+            "p_event": event.id,
+            "p_at": event.occurred_at,
+            "p_now": now,
+        },
     ).first()
     return row[0] if row else None
 
 
-def effective_events(session: Session, person_id: int, types: tuple[str, ...]):
-    """Events of these types that no later event corrects."""
+def effective_events(session: Session, person_id: int, types: tuple[str, ...], columns: tuple = ()):
+    """Events of these types that no later event corrects (whole events, or ``columns``)."""
     corrected = select(SupervisionEvent.corrects_id).where(
         SupervisionEvent.corrects_id.is_not(None), SupervisionEvent.person_id == person_id
     )
-    return select(SupervisionEvent).where(
+    return select(*(columns or (SupervisionEvent,))).where(
         SupervisionEvent.person_id == person_id,
         SupervisionEvent.type.in_(types),
         SupervisionEvent.id.not_in(corrected),
@@ -309,24 +327,29 @@ def recompute_hours(session: Session, person: Person, kind: str, day: date, now:
     if ob is None:
         return
     types = tuple(supervision_rules.current()["obligations"][kind]["hours_from"])
-    events = session.scalars(
-        effective_events(session, person.id, types).order_by(
-            SupervisionEvent.occurred_at, SupervisionEvent.id
+    # Only the window's events, in SQL: a person's log grows for years.
+    rows = session.execute(
+        effective_events(
+            session,
+            person.id,
+            types,
+            columns=(SupervisionEvent.id, SupervisionEvent.occurred_at, SupervisionEvent.payload),
         )
+        .where(
+            SupervisionEvent.occurred_at >= start_of_business_day(ob.opens_on),
+            SupervisionEvent.occurred_at < start_of_business_day(ob.due_on + DAY),
+        )
+        .order_by(SupervisionEvent.occurred_at, SupervisionEvent.id)
     ).all()
     total, completing = 0.0, None
-    for e in events:
-        if ob.opens_on <= business_date(e.occurred_at) <= ob.due_on:
-            total += float(e.payload.get("hours", 0))
-            if completing is None and total >= (ob.hours_required or 0):
-                completing = e
+    for event_id, occurred_at, payload in rows:
+        total += float((payload or {}).get("hours", 0))
+        if completing is None and total >= (ob.hours_required or 0):
+            completing = (event_id, occurred_at)
     ob.hours_done, ob.updated_at = round(total, 2), now
     if completing is not None and ob.status in ("open", "missed"):
-        ob.status, ob.fulfilled_by_event_id, ob.fulfilled_at = (
-            "fulfilled",
-            completing.id,
-            completing.occurred_at,
-        )
+        ob.status = "fulfilled"
+        ob.fulfilled_by_event_id, ob.fulfilled_at = completing
     elif completing is None and ob.status == "fulfilled":
         ob.status = "open" if ob.due_on >= business_date(now) else "missed"
         ob.fulfilled_by_event_id = ob.fulfilled_at = None

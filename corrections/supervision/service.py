@@ -9,7 +9,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -129,22 +129,24 @@ def record_event(
     """Append one event and apply its effects (obligations, grade, person facts) in the same
     transaction. The insert runs first, so a duplicate key fails before any effect happens."""
     now = now or now_utc()
-    event = SupervisionEvent(
-        person_id=person.id,
-        type=type,
-        occurred_at=occurred_at,
-        recorded_at=now,
-        recorded_by_id=actor.user_id,
-        recorded_by=actor.username,
-        channel=channel or DEFAULT_CHANNEL.get(type),
-        note=note,
-        payload=payload or {},
-        corrects_id=corrects.id if corrects else None,
-        idempotency_key=idempotency_key,
-        request_hash=body_hash,
-    )
-    session.add(event)
-    session.flush()
+    values = {
+        "person_id": person.id,
+        "type": type,
+        "occurred_at": occurred_at,
+        "recorded_at": now,
+        "recorded_by_id": actor.user_id,
+        "recorded_by": actor.username,
+        "channel": channel or DEFAULT_CHANNEL.get(type),
+        "note": note,
+        "payload": payload or {},
+        "corrects_id": corrects.id if corrects else None,
+        "idempotency_key": idempotency_key,
+        "request_hash": body_hash,
+    }
+    # A plain INSERT ... RETURNING: the log is append-only, so the unit of work has nothing to
+    # track, and this is the hottest write of the service.
+    event_id = session.execute(_INSERT_EVENT, values).scalar_one()
+    event = SupervisionEvent(id=event_id, **values)
     audit.record(
         session,
         actor=actor,
@@ -165,6 +167,9 @@ def record_event(
         obligations.on_event(session, person, event, now)
         grading.on_event(session, actor=actor, person=person, event=event, now=now)
     return event
+
+
+_INSERT_EVENT = insert(SupervisionEvent.__table__).returning(SupervisionEvent.__table__.c.id)
 
 
 def _check_sanction(

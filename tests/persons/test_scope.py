@@ -165,3 +165,26 @@ def test_list_filters_and_text_search(login):
     page = officer.get("/api/v1/persons?page=2&page_size=1").get_json()
     assert page["total"] == 2 and len(page["items"]) == 1 and page["page"] == 2
     assert officer.get("/api/v1/persons?page_size=1000").status_code == 422
+
+
+def test_in_scope_agrees_with_scope_clause(app, login):
+    """The single-person check and the list filter are one rule: compare them on every role."""
+    from sqlalchemy import select
+
+    from corrections.core.auth import Actor, Role
+    from corrections.core.db import db
+    from corrections.org.models import Unit, User
+    from corrections.persons.models import Person
+    from corrections.persons.scope import in_scope, scope_clause
+
+    for username in ("officer-dongcheng-1", "officer-xicheng-1", "officer-jiangkou-6"):
+        login(username).post("/api/v1/persons", json=person_payload())
+    with app.app_context():
+        persons = db.session.scalars(select(Person)).all()
+        for user in db.session.scalars(select(User)):
+            actor = Actor(user.id, user.username, Role(user.role), user.unit_id)
+            listed = set(db.session.scalars(select(Person.id).where(scope_clause(actor))))
+            checked = {p.id for p in persons if in_scope(actor, p)}
+            assert listed == checked, user.username
+        assert db.session.scalar(select(Unit.id).limit(1)) is not None
+        db.session.remove()
