@@ -25,7 +25,7 @@ def register(app) -> None:
     """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too)."""
     from corrections.demo.cli import demo
 
-    for group in (users, audit, demo, grading):
+    for group in (users, audit, demo, grading, supervision):
         app.cli.add_command(group)
 
 
@@ -226,6 +226,29 @@ def grading_assess(month_text) -> None:
             err=True,
         )
         sys.exit(1)
+
+
+# --- supervision -------------------------------------------------------------------------
+
+
+@click.group()
+def supervision() -> None:
+    """Supervision log and obligations."""
+
+
+@supervision.command("sweep")
+@with_appcontext
+def supervision_sweep() -> None:
+    """Mark overdue obligations missed, plan the next ones and this month's hour windows, and
+    mark travel permits whose holder is not back in time overdue. Safe to run any time."""
+    from corrections.core.db import db
+    from corrections.supervision.service import sweep
+
+    result = sweep(db.session)
+    db.session.commit()
+    click.echo(
+        f"missed={len(result.missed)} planned={result.planned} hour_windows={result.hour_windows}"
+    )
 
 
 # --- rules -------------------------------------------------------------------------------

@@ -227,3 +227,13 @@ def test_work_list_is_scoped_and_filtered(login, officer, active):
     commander = login("commander-xicheng").get("/api/v1/obligations?kind=report").get_json()
     assert commander["total"] == 1
     assert officer.get("/api/v1/obligations?due_before=soon").status_code == 422
+
+
+def test_sweep_command(app, runner, active, clock):
+    active()
+    clock.set(datetime(2026, 12, 1, 1, tzinfo=UTC))
+    result = runner.invoke(args=["supervision", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "missed=3" in result.output and "hour_windows=2" in result.output
+    again = runner.invoke(args=["supervision", "sweep"])
+    assert "missed=0 planned=0 hour_windows=0" in again.output
