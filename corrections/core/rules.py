@@ -32,6 +32,23 @@ def register(filename: str) -> Callable[[type[ma.Schema]], type[ma.Schema]]:
     return decorator
 
 
+def exact_keys(expected: tuple[str, ...]) -> Callable[[Mapping], None]:
+    """Validator: a mapping has exactly these keys (a missing or unknown one is named)."""
+
+    def check(value: Mapping) -> None:
+        missing = [k for k in expected if k not in value]
+        unknown = [k for k in value if k not in expected]
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing))
+        if unknown:
+            parts.append("unknown " + ", ".join(unknown))
+        if parts:
+            raise ma.ValidationError("; ".join(parts))
+
+    return check
+
+
 def _flatten(messages: Any, prefix: str = "") -> list[str]:
     if isinstance(messages, Mapping):
         out: list[str] = []

@@ -20,7 +20,7 @@ from corrections.grading import engine
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision, MonthlyAssessment
 from corrections.persons.models import OPEN_STATUSES, Person
-from corrections.persons.scope import get_scoped, read_scoped, scope_clause
+from corrections.persons.scope import get_record_of, get_scoped, read_scoped, scope_clause
 from corrections.supervision import obligations
 from corrections.supervision.models import SupervisionEvent
 
@@ -394,14 +394,9 @@ def decide_manual(
 def _decision_for_approval(
     session: Session, actor: Actor, person_id: int, decision_id: int
 ) -> tuple[Person, GradeDecision]:
-    person = get_scoped(session, actor, person_id)
-    decision = session.scalar(
-        select(GradeDecision).where(
-            GradeDecision.id == decision_id, GradeDecision.person_id == person.id
-        )
+    person, decision = get_record_of(
+        session, actor, person_id, GradeDecision, decision_id, "grade decision"
     )
-    if decision is None:
-        raise NotFound("No such grade decision.")
     approval = _rules().looser["approval"]
     allowed = (
         actor.role == Role.CITY

@@ -42,21 +42,6 @@ class IntakeSchema(ma.Schema):
     report_within_days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=60))
 
 
-def _exact_keys(expected: tuple[str, ...]):
-    def check(value: dict) -> None:
-        missing = [k for k in expected if k not in value]
-        unknown = [k for k in value if k not in expected]
-        if missing or unknown:
-            parts = []
-            if missing:
-                parts.append("missing " + ", ".join(missing))
-            if unknown:
-                parts.append("unknown " + ", ".join(unknown))
-            raise ma.ValidationError("; ".join(parts))
-
-    return check
-
-
 def _labels(**kwargs) -> ma.fields.Dict:
     return ma.fields.Dict(
         keys=ma.fields.String(validate=_identifier), values=_label, required=True, **kwargs
@@ -75,10 +60,10 @@ class PersonsRulesSchema(ma.Schema):
         keys=ma.fields.String(),
         values=ma.fields.Nested(CategorySchema),
         required=True,
-        validate=_exact_keys(CATEGORY_IDS),
+        validate=rules.exact_keys(CATEGORY_IDS),
     )
-    statuses = _labels(validate=_exact_keys(STATUS_IDS))
-    genders = _labels(validate=_exact_keys(GENDER_IDS))
+    statuses = _labels(validate=rules.exact_keys(STATUS_IDS))
+    genders = _labels(validate=rules.exact_keys(GENDER_IDS))
     employment = _labels(validate=ma.validate.Length(min=1))
     housing = _labels(validate=ma.validate.Length(min=1))
     crime_types = _labels(validate=ma.validate.Length(min=1))

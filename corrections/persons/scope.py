@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, true
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
@@ -75,3 +77,17 @@ def read_scoped(
         now=now,
     )
     return person
+
+
+def get_record_of(
+    session: Session, actor: Actor, person_id: int, model: type, record_id: int, what: str
+) -> tuple[Person, Any]:
+    """A person within scope and one of their records (``model`` has ``person_id``); a record
+    of another person, or of a person out of scope, is a 404 like a missing one."""
+    person = get_scoped(session, actor, person_id)
+    record = session.scalar(
+        select(model).where(model.id == record_id, model.person_id == person.id)
+    )
+    if record is None:
+        raise NotFound(f"No such {what}.")
+    return person, record

@@ -43,25 +43,6 @@ MONITORING_GROUNDS = (
 _label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
 
 
-def _exact(expected):
-    def check(value):
-        missing = sorted(set(expected) - set(value))
-        unknown = sorted(set(value) - set(expected))
-        if missing or unknown:
-            raise ma.ValidationError(
-                "; ".join(
-                    p
-                    for p in (
-                        missing and "missing " + ", ".join(missing),
-                        unknown and "unknown " + ", ".join(unknown),
-                    )
-                    if p
-                )
-            )
-
-    return check
-
-
 class LabelSchema(ma.Schema):
     label_zh = _label
 
@@ -116,7 +97,7 @@ class MonitoringSchema(ma.Schema):
         keys=ma.fields.String(),
         values=ma.fields.Nested(GroundSchema),
         required=True,
-        validate=_exact(MONITORING_GROUNDS),
+        validate=registry.exact_keys(MONITORING_GROUNDS),
     )
 
 
@@ -130,22 +111,25 @@ class SupervisionRulesSchema(ma.Schema):
         keys=ma.fields.String(),
         values=ma.fields.Nested(LabelSchema),
         required=True,
-        validate=_exact(EVENT_TYPES),
+        validate=registry.exact_keys(EVENT_TYPES),
     )
     channels = ma.fields.Dict(
-        keys=ma.fields.String(), values=_label, required=True, validate=_exact(CHANNELS)
+        keys=ma.fields.String(),
+        values=_label,
+        required=True,
+        validate=registry.exact_keys(CHANNELS),
     )
     sanctions = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Nested(SanctionRuleSchema),
         required=True,
-        validate=_exact(SANCTIONS),
+        validate=registry.exact_keys(SANCTIONS),
     )
     obligations = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Nested(ObligationRuleSchema),
         required=True,
-        validate=_exact(OBLIGATION_KINDS),
+        validate=registry.exact_keys(OBLIGATION_KINDS),
     )
     travel = ma.fields.Nested(TravelSchema, required=True)
     transfer = ma.fields.Nested(TransferSchema, required=True)

@@ -17,13 +17,19 @@ from sqlalchemy.orm.exc import StaleDataError
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import add_months, business_date, now_utc
-from corrections.core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation
+from corrections.core.errors import Conflict, DomainError, Forbidden, RuleViolation
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
 from corrections.persons import service as persons
 from corrections.persons.models import OPEN_STATUSES, Person
-from corrections.persons.scope import get_scoped, read_scoped, scope_clause, sees_juvenile_identity
+from corrections.persons.scope import (
+    get_record_of,
+    get_scoped,
+    read_scoped,
+    scope_clause,
+    sees_juvenile_identity,
+)
 from corrections.supervision import obligations
 from corrections.supervision import rules as supervision_rules
 from corrections.supervision.models import (
@@ -602,17 +608,9 @@ def request_permit(
 
 
 def _permit(
-    session: Session, actor: Actor, person_id: int, permit_id: int
+    session: Session, actor: Actor, person_id: int, record_id: int
 ) -> tuple[Person, TravelPermit]:
-    person = get_scoped(session, actor, person_id)
-    permit = session.scalar(
-        select(TravelPermit).where(
-            TravelPermit.id == permit_id, TravelPermit.person_id == person.id
-        )
-    )
-    if permit is None:
-        raise NotFound("No such travel permit.")
-    return person, permit
+    return get_record_of(session, actor, person_id, TravelPermit, record_id, "travel permit")
 
 
 def _save_permit(session: Session) -> None:
@@ -831,17 +829,11 @@ def open_monitoring(
 
 
 def _period(
-    session: Session, actor: Actor, person_id: int, period_id: int
+    session: Session, actor: Actor, person_id: int, record_id: int
 ) -> tuple[Person, MonitoringPeriod]:
-    person = get_scoped(session, actor, person_id)
-    period = session.scalar(
-        select(MonitoringPeriod).where(
-            MonitoringPeriod.id == period_id, MonitoringPeriod.person_id == person.id
-        )
+    return get_record_of(
+        session, actor, person_id, MonitoringPeriod, record_id, "monitoring period"
     )
-    if period is None:
-        raise NotFound("No such monitoring period.")
-    return person, period
 
 
 def extend_monitoring(
