@@ -71,8 +71,8 @@ def main() -> int:
     parser.add_argument(
         "--threads",
         type=int,
-        default=4,
-        help="gunicorn threads per worker (gthread): overlap database waits",
+        default=1,
+        help="gunicorn threads per worker (1: the default sync worker)",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:

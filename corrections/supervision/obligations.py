@@ -300,59 +300,87 @@ def _fulfil(
     return row[0] if row else None
 
 
-def effective_events(session: Session, person_id: int, types: tuple[str, ...], columns: tuple = ()):
-    """Events of these types that no later event corrects (whole events, or ``columns``)."""
-    corrected = select(SupervisionEvent.corrects_id).where(
-        SupervisionEvent.corrects_id.is_not(None), SupervisionEvent.person_id == person_id
+_EV = SupervisionEvent.__table__
+# Built once (this runs for every education or community-service entry).
+_HOUR_WINDOW = (
+    select(_OB.c.id, _OB.c.opens_on, _OB.c.due_on, _OB.c.status, _OB.c.hours_required)
+    .where(
+        _OB.c.person_id == bindparam("p_person"),
+        _OB.c.kind == bindparam("p_kind"),
+        _OB.c.opens_on <= bindparam("p_day"),
+        _OB.c.due_on >= bindparam("p_day"),
     )
-    return select(*(columns or (SupervisionEvent,))).where(
-        SupervisionEvent.person_id == person_id,
-        SupervisionEvent.type.in_(types),
-        SupervisionEvent.id.not_in(corrected),
+    .with_for_update()
+)
+_WINDOW_EVENTS = (
+    select(_EV.c.id, _EV.c.occurred_at, _EV.c.payload)
+    .where(
+        _EV.c.person_id == bindparam("p_person"),
+        _EV.c.type.in_(bindparam("p_types", expanding=True)),
+        _EV.c.occurred_at >= bindparam("p_start"),
+        _EV.c.occurred_at < bindparam("p_end"),
+        # Corrected events count as their correction, not twice.
+        _EV.c.id.not_in(
+            select(_EV.c.corrects_id).where(
+                _EV.c.corrects_id.is_not(None), _EV.c.person_id == bindparam("p_person")
+            )
+        ),
     )
+    .order_by(_EV.c.occurred_at, _EV.c.id)
+)
+_SET_HOURS = (
+    _OB.update()
+    .where(_OB.c.id == bindparam("p_id"))
+    .values(
+        hours_done=bindparam("p_done"),
+        status=bindparam("p_status"),
+        fulfilled_by_event_id=bindparam("p_event"),
+        fulfilled_at=bindparam("p_at"),
+        updated_at=bindparam("p_now"),
+    )
+)
 
 
 def recompute_hours(session: Session, person: Person, kind: str, day: date, now: datetime) -> None:
     """Hours accumulate across the month's events (corrected ones count as corrected)."""
-    ob = session.scalar(
-        select(Obligation)
-        .where(
-            Obligation.person_id == person.id,
-            Obligation.kind == kind,
-            Obligation.opens_on <= day,
-            Obligation.due_on >= day,
-        )
-        .with_for_update()
-    )
-    if ob is None:
+    window = session.execute(
+        _HOUR_WINDOW, {"p_person": person.id, "p_kind": kind, "p_day": day}
+    ).first()
+    if window is None:
         return
-    types = tuple(supervision_rules.current()["obligations"][kind]["hours_from"])
-    # Only the window's events, in SQL: a person's log grows for years.
+    ob_id, opens_on, due_on, status, required = window
+    types = list(supervision_rules.current()["obligations"][kind]["hours_from"])
     rows = session.execute(
-        effective_events(
-            session,
-            person.id,
-            types,
-            columns=(SupervisionEvent.id, SupervisionEvent.occurred_at, SupervisionEvent.payload),
-        )
-        .where(
-            SupervisionEvent.occurred_at >= start_of_business_day(ob.opens_on),
-            SupervisionEvent.occurred_at < start_of_business_day(ob.due_on + DAY),
-        )
-        .order_by(SupervisionEvent.occurred_at, SupervisionEvent.id)
+        _WINDOW_EVENTS,
+        {
+            "p_person": person.id,
+            "p_types": types,
+            "p_start": start_of_business_day(opens_on),
+            "p_end": start_of_business_day(due_on + DAY),
+        },
     ).all()
-    total, completing = 0.0, None
+    total, completing = 0.0, (None, None)
     for event_id, occurred_at, payload in rows:
         total += float((payload or {}).get("hours", 0))
-        if completing is None and total >= (ob.hours_required or 0):
+        if completing[0] is None and total >= (required or 0):
             completing = (event_id, occurred_at)
-    ob.hours_done, ob.updated_at = round(total, 2), now
-    if completing is not None and ob.status in ("open", "missed"):
-        ob.status = "fulfilled"
-        ob.fulfilled_by_event_id, ob.fulfilled_at = completing
-    elif completing is None and ob.status == "fulfilled":
-        ob.status = "open" if ob.due_on >= business_date(now) else "missed"
-        ob.fulfilled_by_event_id = ob.fulfilled_at = None
+    if completing[0] is not None:
+        status = "fulfilled" if status in ("open", "missed", "fulfilled") else status
+    elif status == "fulfilled":
+        status = "open" if due_on >= business_date(now) else "missed"
+    if status != "fulfilled":
+        completing = (None, None)
+    session.execute(
+        _SET_HOURS,
+        {
+            "p_id": ob_id,
+            "p_done": round(total, 2),
+            "p_status": status,
+            "p_event": completing[0],
+            "p_at": completing[1],
+            "p_now": now,
+        },
+    )
 
 
 def on_correction(
