@@ -82,7 +82,8 @@ def record_many(
         for subject_type, subject_id, juvenile in subjects
     ]
     if rows:
-        session.execute(AuditEntry.__table__.insert(), rows)
+        # Core execution: audit rows are never loaded as entities on the way in.
+        session.connection().execute(AuditEntry.__table__.insert(), rows)
         session.info["audit_written"] = True
 
 

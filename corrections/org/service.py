@@ -264,21 +264,25 @@ def login(session: Session, *, username: str, password: str, client_addr: str) -
 
 
 # Built once: every authenticated request runs it.
+_T, _U = ApiToken.__table__.c, User.__table__.c
 _LOAD_ACTOR = (
-    select(ApiToken.id, User.id, User.username, User.role, User.unit_id)
-    .join(User, User.id == ApiToken.user_id)
+    select(_T.id, _U.id, _U.username, _U.role, _U.unit_id)
+    .join_from(ApiToken.__table__, User.__table__, _U.id == _T.user_id)
     .where(
-        ApiToken.token_hash == bindparam("digest"),
-        ApiToken.revoked_at.is_(None),
-        ApiToken.expires_at > bindparam("now"),
-        User.active.is_(True),
+        _T.token_hash == bindparam("digest"),
+        _T.revoked_at.is_(None),
+        _T.expires_at > bindparam("now"),
+        _U.active.is_(True),
     )
 )
 
 
 def load_actor(session: Session, token: str) -> Actor | None:
     """The actor behind a bearer token, or None if it is unknown, expired, revoked or disabled."""
-    row = session.execute(_LOAD_ACTOR, {"digest": _token_digest(token), "now": now_utc()}).first()
+    # Core execution on the session's connection: every request runs this, so it skips the
+    # ORM layer (there are no entities to load).
+    params = {"digest": _token_digest(token), "now": now_utc()}
+    row = session.connection().execute(_LOAD_ACTOR, params).first()
     if row is None:
         return None
     token_id, user_id, username, role, unit_id = row

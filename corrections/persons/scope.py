@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
@@ -40,13 +40,33 @@ def in_scope(actor: Actor, person: Person) -> bool:
     return actor.role in (Role.CITY, Role.ANALYST)
 
 
-def get_scoped(session: Session, actor: Actor, person_id: int) -> Person:
+# What the supervision log needs of a person: recording an event loads no personal data.
+SUPERVISION_COLUMNS = (
+    Person.version,
+    Person.status,
+    Person.juvenile,
+    Person.category,
+    Person.office_id,
+    Person.district_id,
+    Person.judgment_effective_date,
+    Person.term_start,
+    Person.term_end,
+    Person.grade,
+    Person.grade_since,
+    Person.has_guarantor,
+    Person.intake_risk,
+)
+
+
+def get_scoped(session: Session, actor: Actor, person_id: int, *, columns: tuple = ()) -> Person:
     """The person if ``actor`` may see them, else :class:`NotFound` (no existence leak).
 
     A primary-key load (its statement is cached by SQLAlchemy) checked against the scope rule;
     every single-person path goes through here, lists filter with :func:`scope_clause`.
+    ``columns`` loads only those (others load when first touched).
     """
-    person = session.get(Person, person_id)
+    options = [load_only(*columns)] if columns else None
+    person = session.get(Person, person_id, options=options)
     if person is None or not in_scope(actor, person):
         raise NotFound("No such person.")
     return person

@@ -23,6 +23,7 @@ from corrections.persons.models import Person
 from corrections.supervision import rules as supervision_rules
 from corrections.supervision.models import Obligation, SupervisionEvent, TravelPermit
 
+_OB = Obligation.__table__
 INTERVAL_KINDS = ("report", "check", "visit")
 HOUR_KINDS = ("education", "service")
 SUPERVISED = ("active", "lost_contact", "absconded")
@@ -218,7 +219,7 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
     if _fulfil(session, person, kind, day, event, now, "open") is not None:
         row = _interval_row(person, kind, day, now)
         if row:
-            session.execute(Obligation.__table__.insert(), [row])
+            session.connection().execute(_OB.insert(), [row])
         return
     if day >= business_date(now):
         return  # a missed window ended before today, so it cannot contain today
@@ -244,7 +245,6 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
         successor.updated_at = now
 
 
-_OB = Obligation.__table__
 # Built once: the statement is the same for every event, only the values change.
 _FULFIL = (
     _OB.update()
@@ -285,18 +285,22 @@ def _fulfil(
     """Mark the ``status`` window of ``kind`` that contains ``day`` fulfilled by ``event``, in
     one UPDATE; return its due day, or None if there was none. The status is checked again on
     the row itself, so two events racing for one window cannot both fulfil it."""
-    row = session.execute(
-        _FULFIL,
-        {
-            "p_person": person.id,
-            "p_kind": kind,
-            "p_status": status,
-            "p_day": day,
-            "p_event": event.id,
-            "p_at": event.occurred_at,
-            "p_now": now,
-        },
-    ).first()
+    row = (
+        session.connection()
+        .execute(
+            _FULFIL,
+            {
+                "p_person": person.id,
+                "p_kind": kind,
+                "p_status": status,
+                "p_day": day,
+                "p_event": event.id,
+                "p_at": event.occurred_at,
+                "p_now": now,
+            },
+        )
+        .first()
+    )
     return row[0] if row else None
 
 
@@ -343,22 +347,28 @@ _SET_HOURS = (
 
 def recompute_hours(session: Session, person: Person, kind: str, day: date, now: datetime) -> None:
     """Hours accumulate across the month's events (corrected ones count as corrected)."""
-    window = session.execute(
-        _HOUR_WINDOW, {"p_person": person.id, "p_kind": kind, "p_day": day}
-    ).first()
+    window = (
+        session.connection()
+        .execute(_HOUR_WINDOW, {"p_person": person.id, "p_kind": kind, "p_day": day})
+        .first()
+    )
     if window is None:
         return
     ob_id, opens_on, due_on, status, required = window
     types = list(supervision_rules.current()["obligations"][kind]["hours_from"])
-    rows = session.execute(
-        _WINDOW_EVENTS,
-        {
-            "p_person": person.id,
-            "p_types": types,
-            "p_start": start_of_business_day(opens_on),
-            "p_end": start_of_business_day(due_on + DAY),
-        },
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            _WINDOW_EVENTS,
+            {
+                "p_person": person.id,
+                "p_types": types,
+                "p_start": start_of_business_day(opens_on),
+                "p_end": start_of_business_day(due_on + DAY),
+            },
+        )
+        .all()
+    )
     total, completing = 0.0, (None, None)
     for event_id, occurred_at, payload in rows:
         total += float((payload or {}).get("hours", 0))
@@ -370,7 +380,7 @@ def recompute_hours(session: Session, person: Person, kind: str, day: date, now:
         status = "open" if due_on >= business_date(now) else "missed"
     if status != "fulfilled":
         completing = (None, None)
-    session.execute(
+    session.connection().execute(
         _SET_HOURS,
         {
             "p_id": ob_id,

@@ -24,6 +24,7 @@ from corrections.org.models import Unit, UnitKind
 from corrections.persons import service as persons
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
+    SUPERVISION_COLUMNS,
     get_record_of,
     get_scoped,
     read_scoped,
@@ -151,7 +152,7 @@ def record_event(
     }
     # A plain INSERT ... RETURNING: the log is append-only, so the unit of work has nothing to
     # track, and this is the hottest write of the service.
-    event_id = session.execute(_INSERT_EVENT, values).scalar_one()
+    event_id = session.connection().execute(_INSERT_EVENT, values).scalar_one()
     event = SupervisionEvent(id=event_id, **values)
     audit.record(
         session,
@@ -222,7 +223,7 @@ def record_from_request(
     still store one event.
     """
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, columns=SUPERVISION_COLUMNS)
     body_hash = request_hash(person.id, data) if idempotency_key else None
     try:
         event = _record_checked(session, actor, person, data, idempotency_key, body_hash, now)
