@@ -53,6 +53,9 @@ def record(
     )
 
 
+_INSERT_ENTRY = AuditEntry.__table__.insert()
+
+
 def record_many(
     session: Session,
     *,
@@ -83,7 +86,8 @@ def record_many(
     ]
     if rows:
         # Core execution: audit rows are never loaded as entities on the way in.
-        session.connection().execute(AuditEntry.__table__.insert(), rows)
+        # (one row: a plain execute; executemany would set up a pipeline for nothing)
+        session.connection().execute(_INSERT_ENTRY, rows[0] if len(rows) == 1 else rows)
         session.info["audit_written"] = True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, select, true
@@ -58,6 +59,11 @@ SUPERVISION_COLUMNS = (
 )
 
 
+@functools.cache
+def _load_only(columns: tuple) -> Any:
+    return load_only(*columns)
+
+
 def get_scoped(session: Session, actor: Actor, person_id: int, *, columns: tuple = ()) -> Person:
     """The person if ``actor`` may see them, else :class:`NotFound` (no existence leak).
 
@@ -65,7 +71,7 @@ def get_scoped(session: Session, actor: Actor, person_id: int, *, columns: tuple
     every single-person path goes through here, lists filter with :func:`scope_clause`.
     ``columns`` loads only those (others load when first touched).
     """
-    options = [load_only(*columns)] if columns else None
+    options = [_load_only(columns)] if columns else None
     person = session.get(Person, person_id, options=options)
     if person is None or not in_scope(actor, person):
         raise NotFound("No such person.")

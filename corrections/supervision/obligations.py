@@ -219,7 +219,7 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
     if _fulfil(session, person, kind, day, event, now, "open") is not None:
         row = _interval_row(person, kind, day, now)
         if row:
-            session.connection().execute(_OB.insert(), [row])
+            session.connection().execute(_OB.insert(), row)
         return
     if day >= business_date(now):
         return  # a missed window ended before today, so it cannot contain today
