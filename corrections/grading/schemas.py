@@ -25,6 +25,7 @@ class GradeSchema(ma.Schema):
     level_label_zh = ma.fields.String()
     since = ma.fields.DateTime()
     next_review_date = ma.fields.Date()
+    review_overdue = ma.fields.Boolean(metadata={"description": "The review date has passed"})
     rules_version = ma.fields.String()
     requirements = ma.fields.Nested(RequirementsSchema)
     pending_proposal_id = ma.fields.Integer(allow_none=True)

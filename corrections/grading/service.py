@@ -502,6 +502,7 @@ def grade_view(
         )
     )
     req = grade.requirements
+    review = engine.next_review_date(business_date(last or person.grade_since), rules)
     return {
         "person_id": person.id,
         "grade": grade.id,
@@ -509,9 +510,8 @@ def grade_view(
         "level": grade.level,
         "level_label_zh": rules.levels[grade.level]["label_zh"],
         "since": person.grade_since,
-        "next_review_date": engine.next_review_date(
-            business_date(last or person.grade_since), rules
-        ),
+        "next_review_date": review,
+        "review_overdue": review < business_date(now),
         "rules_version": rules.combined_version,
         "requirements": {
             "report_interval_days": req.report_interval_days,

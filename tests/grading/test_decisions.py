@@ -69,7 +69,7 @@ def test_new_intake_is_in_the_strict_level_with_requirements(officer, intake):
     assert grade["grade_label_zh"] == "从严"
     assert grade["requirements"]["report_interval_days"] == 14
     assert grade["requirements"]["education_hours_per_month"] == 10
-    assert grade["next_review_date"] == "2027-02-27"
+    assert grade["next_review_date"] == "2027-02-27" and grade["review_overdue"] is False
     history = officer.get(f"/api/v1/persons/{person['id']}/grade/history").get_json()
     assert [(h["kind"], h["status"], h["to_grade"]) for h in history] == [
         ("intake", "effective", "tight")
@@ -311,3 +311,10 @@ def test_two_simultaneous_decisions_on_one_proposal_one_wins(app, login, intake)
     expected_grade = "ordinary" if codes["approve"] == 200 else "tight"
     assert final["status"] == ("effective" if codes["approve"] == 200 else "rejected")
     assert officer.get(f"/api/v1/persons/{person['id']}").get_json()["grade"] == expected_grade
+
+
+def test_review_is_overdue_three_months_after_the_last_decision(login, intake, clock):
+    person = intake(login("officer-dongcheng-1"))
+    clock.set(datetime(2027, 2, 27, 16, 0, tzinfo=UTC))  # 00:00 Feb 28 in Shanghai
+    grade = login("officer-dongcheng-1").get(f"/api/v1/persons/{person['id']}/grade").get_json()
+    assert grade["next_review_date"] == "2027-02-27" and grade["review_overdue"] is True
