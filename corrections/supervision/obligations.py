@@ -153,6 +153,13 @@ def replan_for_grade(session: Session, person: Person, change_day: date, now: da
         ob.grade, ob.updated_at = person.grade, now
 
 
+def plan_after_excuse(session: Session, person: Person, ob: Obligation, now: datetime) -> None:
+    """An excused interval window counts as done on its due day: the chain goes on from it."""
+    row = _interval_row(person, ob.kind, ob.due_on, now)
+    if row:
+        session.connection().execute(_OB.insert(), row)
+
+
 def close_open(session: Session, person: Person, reason: str, now: datetime) -> int:
     """The term ended (or the person left this city's supervision): nothing more is due."""
     result = session.execute(

@@ -506,6 +506,41 @@ def obligation_view(ob: Obligation, office_code: str | None = None) -> dict[str,
     return view
 
 
+def excuse_obligation(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    obligation_id: int,
+    reason: str,
+    now: datetime | None = None,
+) -> Obligation:
+    """Excuse an open or missed obligation for a documented reason (hospital stay, a court
+    date ...). Decided by the person's office or above; an interval obligation's next window is
+    then planned from the day it was due, as after a fulfilment."""
+    now = now or now_utc()
+    person, ob = get_record_of(session, actor, person_id, Obligation, obligation_id, "obligation")
+    _require_level(actor, person, "office", "Excusing an obligation")
+    if ob.status not in ("open", "missed"):
+        raise Conflict(f"The obligation is {ob.status}; only an open or missed one can be excused.")
+    was = ob.status
+    ob.status, ob.closed_reason, ob.updated_at = "excused", reason, now
+    session.flush()
+    if was == "open" and ob.kind in obligations.INTERVAL_KINDS:
+        obligations.plan_after_excuse(session, person, ob, now)
+    audit.record(
+        session,
+        actor=actor,
+        action="obligation.excuse",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        now=now,
+        detail={"obligation_id": ob.id, "kind": ob.kind, "was": was},
+    )
+    return ob
+
+
 def sweep(session: Session, *, now: datetime | None = None) -> obligations.SweepResult:
     """Mark overdue obligations missed, plan successors and month windows, and mark travel
     permits whose holder did not come back in time as overdue."""

@@ -123,6 +123,25 @@ class PersonObligations(MethodView):
         return [service.obligation_view(o) for o in rows]
 
 
+@blp.route("/persons/<id:person_id>/obligations/<id:obligation_id>/excuse")
+class ExcuseObligation(MethodView):
+    @requires("events:write")
+    @blp.arguments(RequiredNoteSchema)
+    @blp.response(200, ObligationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, obligation_id):
+        """Excuse an open or missed obligation, saying why (office level or above)."""
+        ob = service.excuse_obligation(
+            db.session,
+            actor=current_actor(),
+            person_id=person_id,
+            obligation_id=obligation_id,
+            reason=data["note"],
+        )
+        return service.obligation_view(ob)
+
+
 @blp.route("/obligations")
 class Obligations(MethodView):
     @requires("obligations:read")

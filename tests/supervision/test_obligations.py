@@ -237,3 +237,20 @@ def test_sweep_command(app, runner, active, clock):
     assert "missed=3" in result.output and "hour_windows=2" in result.output
     again = runner.invoke(args=["supervision", "sweep"])
     assert "missed=0 planned=0 hour_windows=0" in again.output
+
+
+def test_an_obligation_can_be_excused_with_a_reason(login, officer, active):
+    person = active()
+    check = _open(officer, person["id"], "check")
+    url = f"/api/v1/persons/{person['id']}/obligations/{check['id']}/excuse"
+    assert officer.post(url, json={}).status_code == 422  # a reason is required
+    assert login("officer-xicheng-1").post(url, json={"note": "住院"}).status_code == 404
+    resp = officer.post(url, json={"note": "住院治疗，医院证明在案"})
+    assert resp.status_code == 200, resp.get_json()
+    assert (resp.get_json()["status"], resp.get_json()["closed_reason"]) == (
+        "excused",
+        "住院治疗，医院证明在案",
+    )
+    # The chain goes on from the excused window's due day: one open check, due 3 days later.
+    assert _open(officer, person["id"], "check")["due_on"] == "2026-12-03"
+    assert officer.post(url, json={"note": "再次"}).status_code == 409
