@@ -20,7 +20,13 @@ from corrections.grading import engine
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision, MonthlyAssessment
 from corrections.persons.models import OPEN_STATUSES, Person
-from corrections.persons.scope import get_record_of, get_scoped, read_scoped, scope_clause
+from corrections.persons.scope import (
+    audit_person,
+    get_record_of,
+    get_scoped,
+    read_scoped,
+    scope_clause,
+)
 from corrections.supervision import obligations
 from corrections.supervision.models import SupervisionEvent
 
@@ -90,13 +96,11 @@ def _record(
         _make_effective(session, person, decision, now)
     session.add(decision)
     session.flush()
-    audit.record(
+    audit_person(
         session,
-        actor=actor,
-        action=f"grade.{kind}",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
+        actor,
+        person,
+        f"grade.{kind}",
         now=now,
         detail={
             "decision_id": decision.id,
@@ -465,16 +469,8 @@ def _close_proposal(
         session.flush()
     except StaleDataError as exc:
         raise Conflict("Someone else decided on this proposal at the same time.") from exc
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-        now=now,
-        detail={"decision_id": decision.id, "status": decision.status, "to": decision.to_grade},
-    )
+    detail = {"decision_id": decision.id, "status": decision.status, "to": decision.to_grade}
+    audit_person(session, actor, person, action, now=now, detail=detail)
     return decision
 
 

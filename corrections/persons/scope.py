@@ -92,6 +92,20 @@ def read_scoped(
     Every read of a person's record goes through here, so none escapes the audit trail.
     """
     person = get_scoped(session, actor, person_id)
+    audit_person(session, actor, person, action, detail=detail, now=now)
+    return person
+
+
+def audit_person(
+    session: Session,
+    actor: Actor,
+    person: Person,
+    action: str,
+    *,
+    detail: dict | None = None,
+    now=None,
+) -> None:
+    """Audit an action on a person's record, marked as a juvenile access where it is one."""
     audit.record(
         session,
         actor=actor,
@@ -102,7 +116,6 @@ def read_scoped(
         detail=detail,
         now=now,
     )
-    return person
 
 
 def get_record_of(

@@ -33,6 +33,7 @@ from corrections.org.models import Unit, UnitKind
 from corrections.persons import idnumber
 from corrections.persons.models import OPEN_STATUSES, Person, PersonStatusChange
 from corrections.persons.scope import (
+    audit_person,
     get_scoped,
     read_scoped,
     scope_clause,
@@ -325,15 +326,7 @@ def intake(
     grading.apply_intake(session, actor=actor, person=person, now=now)
     person.office = office
     _record_status(session, person, None, "pending_intake", "intake registered", actor, now)
-    audit.record(
-        session,
-        actor=actor,
-        action="person.create",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=juvenile,
-        now=now,
-    )
+    audit_person(session, actor, person, "person.create", now=now)
     return person
 
 
@@ -470,16 +463,7 @@ def update(
         person.intake_deadline = person.judgment_effective_date + timedelta(days=days)
     person.updated_at = now
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="person.update",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-        now=now,
-        detail={"fields": changed},
-    )
+    audit_person(session, actor, person, "person.update", now=now, detail={"fields": changed})
     return person
 
 
@@ -528,13 +512,11 @@ def change_status(
         obligations.plan_initial(session, person, business_date(now), now)
     change = _record_status(session, person, from_status, to_status, reason, actor, now)
     session.flush()
-    audit.record(
+    audit_person(
         session,
-        actor=actor,
-        action="person.status",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
+        actor,
+        person,
+        "person.status",
         now=now,
         detail={"from": from_status, "to": to_status},
     )

@@ -25,6 +25,7 @@ from corrections.persons import service as persons
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
     SUPERVISION_COLUMNS,
+    audit_person,
     get_record_of,
     get_scoped,
     read_scoped,
@@ -154,13 +155,11 @@ def record_event(
     # track, and this is the hottest write of the service.
     event_id = session.connection().execute(_INSERT_EVENT, values).scalar_one()
     event = SupervisionEvent(id=event_id, **values)
-    audit.record(
+    audit_person(
         session,
-        actor=actor,
-        action="event.create",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
+        actor,
+        person,
+        "event.create",
         now=now,
         detail={"event_id": event.id, "type": type, "corrects": corrects.id if corrects else None},
     )
@@ -528,13 +527,11 @@ def excuse_obligation(
     session.flush()
     if was == "open" and ob.kind in obligations.INTERVAL_KINDS:
         obligations.plan_after_excuse(session, person, ob, now)
-    audit.record(
+    audit_person(
         session,
-        actor=actor,
-        action="obligation.excuse",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
+        actor,
+        person,
+        "obligation.excuse",
         now=now,
         detail={"obligation_id": ob.id, "kind": ob.kind, "was": was},
     )
@@ -630,13 +627,11 @@ def request_permit(
     )
     session.add(permit)
     session.flush()
-    audit.record(
+    audit_person(
         session,
-        actor=actor,
-        action="travel.request",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
+        actor,
+        person,
+        "travel.request",
         now=now,
         detail={"permit_id": permit.id, "days": days, "level": level},
     )
@@ -682,16 +677,8 @@ def decide_permit(
     )
     permit.decision_note = note
     _save_permit(session)
-    audit.record(
-        session,
-        actor=actor,
-        action="travel.approve" if approve else "travel.reject",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-        now=now,
-        detail={"permit_id": permit.id},
-    )
+    action = "travel.approve" if approve else "travel.reject"
+    audit_person(session, actor, person, action, now=now, detail={"permit_id": permit.id})
     return permit
 
 
@@ -843,13 +830,11 @@ def open_monitoring(
     )
     session.add(period)
     session.flush()
-    audit.record(
+    audit_person(
         session,
-        actor=actor,
-        action="monitoring.open",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
+        actor,
+        person,
+        "monitoring.open",
         now=now,
         detail={"period_id": period.id, "ground": period.ground},
     )
@@ -906,13 +891,11 @@ def extend_monitoring(
     )
     session.add(extension)
     session.flush()
-    audit.record(
+    audit_person(
         session,
-        actor=actor,
-        action="monitoring.extend",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
+        actor,
+        person,
+        "monitoring.extend",
         now=now,
         detail={"period_id": extension.id, "extends": period.id},
     )
@@ -936,15 +919,8 @@ def remove_monitoring(
         raise Conflict("The period was already removed.")
     period.removed_at, period.removed_by, period.removal_reason = now, actor.username, reason
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="monitoring.remove",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
-        now=now,
-        detail={"period_id": period.id},
+    audit_person(
+        session, actor, person, "monitoring.remove", now=now, detail={"period_id": period.id}
     )
     return period
 
@@ -1152,13 +1128,11 @@ def transfer(
         _wind_up(session, person, "transferred out of the city", now)
     session.add(record)
     session.flush()
-    audit.record(
+    audit_person(
         session,
-        actor=actor,
-        action="person.transfer",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=person.juvenile,
+        actor,
+        person,
+        "person.transfer",
         now=now,
         detail={"to_office": to_office_code, "outside": destination is not None},
     )
