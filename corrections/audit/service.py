@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import BigInteger, Boolean, Text, bindparam, cast, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,30 @@ def record(
 _INSERT_ENTRY = AuditEntry.__table__.insert()
 
 
+def _audit_row(
+    actor: Actor,
+    action: str,
+    subject_type: str | None,
+    subject_id: Any,
+    juvenile: bool,
+    detail: dict[str, Any] | None,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "occurred_at": at,
+        "actor_id": actor.user_id,
+        "actor_username": actor.username,
+        "actor_role": actor.role.value if actor.role else None,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": None if subject_id is None else str(subject_id),
+        "juvenile": bool(juvenile),
+        "request_id": request_id(),
+        "client_addr": client_addr(),
+        "detail": detail,
+    }
+
+
 def record_many(
     session: Session,
     *,
@@ -67,21 +91,8 @@ def record_many(
 ) -> None:
     """Add one audit row per subject (e.g. every person a list page showed)."""
     at = now or now_utc()
-    rid, addr = request_id(), client_addr()
     rows = [
-        {
-            "occurred_at": at,
-            "actor_id": actor.user_id,
-            "actor_username": actor.username,
-            "actor_role": actor.role.value if actor.role else None,
-            "action": action,
-            "subject_type": subject_type,
-            "subject_id": None if subject_id is None else str(subject_id),
-            "juvenile": bool(juvenile),
-            "request_id": rid,
-            "client_addr": addr,
-            "detail": detail,
-        }
+        _audit_row(actor, action, subject_type, subject_id, juvenile, detail, at)
         for subject_type, subject_id, juvenile in subjects
     ]
     if rows:
@@ -89,6 +100,62 @@ def record_many(
         # (one row: a plain execute; executemany would set up a pipeline for nothing)
         session.connection().execute(_INSERT_ENTRY, rows[0] if len(rows) == 1 else rows)
         session.info["audit_written"] = True
+
+
+def insert_audited(
+    session: Session,
+    insert_returning_id,
+    values: dict[str, Any],
+    *,
+    actor: Actor,
+    action: str,
+    subject_type: str,
+    subject_id: Any,
+    juvenile: bool,
+    id_key: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Run an ``INSERT ... RETURNING id`` and audit it, with the new id under ``id_key`` in the
+    audit detail; returns the id.
+
+    On PostgreSQL both rows go in with one statement (a data-modifying CTE), one round trip less
+    on the hottest write path; elsewhere as two statements. Either way one transaction.
+    """
+    conn = session.connection()
+    row = _audit_row(actor, action, subject_type, subject_id, juvenile, None, now)
+    session.info["audit_written"] = True
+    if conn.dialect.name != "postgresql":
+        new_id = conn.execute(insert_returning_id, values).scalar_one()
+        conn.execute(_INSERT_ENTRY, {**row, "detail": {id_key: new_id, **detail}})
+        return new_id
+    table = AuditEntry.__table__
+    new_row = insert_returning_id.values(**values).cte("new_row")
+    pairs: list[Any] = [literal(id_key), new_row.c.id]
+    for key, value in detail.items():
+        pairs += [literal(key), _typed(value)]
+    columns = [c for c in row if c != "detail"]
+    audit_row = (
+        table.insert()
+        .from_select(
+            [*columns, "detail"],
+            select(
+                *(literal(row[c], type_=table.c[c].type) for c in columns),
+                func.json_build_object(*pairs),
+            ).select_from(new_row),
+        )
+        .cte("audit_row")
+    )
+    return conn.execute(select(new_row.c.id).add_cte(audit_row)).scalar_one()
+
+
+def _typed(value: Any):
+    """A bound value PostgreSQL can type inside json_build_object (NULL needs a type too)."""
+    if isinstance(value, bool):
+        return cast(literal(value), Boolean)
+    if isinstance(value, int):
+        return cast(literal(value), BigInteger)
+    return cast(literal(None if value is None else str(value)), Text)
 
 
 def entry_hash(entry: AuditEntry, seq: int, prev_hash: str) -> str:

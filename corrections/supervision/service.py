@@ -151,18 +151,22 @@ def record_event(
         "idempotency_key": idempotency_key,
         "request_hash": body_hash,
     }
-    # A plain INSERT ... RETURNING: the log is append-only, so the unit of work has nothing to
-    # track, and this is the hottest write of the service.
-    event_id = session.connection().execute(_INSERT_EVENT, values).scalar_one()
-    event = SupervisionEvent(id=event_id, **values)
-    audit_person(
+    # A plain INSERT ... RETURNING with its audit row (one statement on PostgreSQL): the log is
+    # append-only, so the unit of work has nothing to track, and this is the hottest write.
+    event_id = audit.insert_audited(
         session,
-        actor,
-        person,
-        "event.create",
+        _INSERT_EVENT,
+        values,
+        actor=actor,
+        action="event.create",
+        subject_type="person",
+        subject_id=person.id,
+        juvenile=person.juvenile,
+        id_key="event_id",
+        detail={"type": type, "corrects": corrects.id if corrects else None},
         now=now,
-        detail={"event_id": event.id, "type": type, "corrects": corrects.id if corrects else None},
     )
+    event = SupervisionEvent(id=event_id, **values)
     if type == "address_change":
         person.address, person.updated_at = event.payload["new_address"], now
     elif type == "job_change":

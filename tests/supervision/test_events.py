@@ -270,3 +270,25 @@ def test_juvenile_event_text_is_masked_for_the_city(login, officer):
     assert own["payload"]["new_address"] == "滨江市东城区青年路3号" and own["note"] == "随母亲搬家"
     city = login("city").get(f"/api/v1/persons/{created['id']}/events").get_json()["items"][0]
     assert city["payload"]["new_address"] == "***" and city["note"] == "***"
+
+
+def test_each_event_is_audited_once_with_its_id_and_the_chain_holds(app, officer, active, runner):
+    from sqlalchemy import select
+
+    from corrections.audit.models import AuditEntry
+    from corrections.core.db import db
+
+    person = active()
+    ids = [event(officer, person["id"], t).get_json()["id"] for t in ("report", "note", "talk")]
+    with app.app_context():
+        rows = db.session.execute(
+            select(AuditEntry.detail, AuditEntry.subject_id, AuditEntry.request_id)
+            .where(AuditEntry.action == "event.create")
+            .order_by(AuditEntry.id)
+        ).all()
+        db.session.remove()
+    assert [r.detail["event_id"] for r in rows] == ids
+    assert [r.detail["type"] for r in rows] == ["report", "note", "talk"]
+    assert all(r.subject_id == str(person["id"]) and r.request_id for r in rows)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
