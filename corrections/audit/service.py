@@ -9,6 +9,7 @@ transaction commits late is sealed in the next pass rather than lost.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Text, bindparam, cast, func, literal, select
+from sqlalchemy import Text, bindparam, cast, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -113,11 +114,11 @@ def insert_audited(
     subject_id: Any,
     juvenile: bool,
     id_key: str,
-    detail: dict[str, Any],
+    detail: dict[str, str],
     now: datetime,
 ) -> int:
     """Run an ``INSERT ... RETURNING id`` and audit it, with the new id under ``id_key`` in the
-    audit detail; returns the id.
+    audit detail (the other detail values are strings); returns the id.
 
     On PostgreSQL both rows go in with one statement (a data-modifying CTE), one round trip less
     on the hottest write path; elsewhere as two statements. Either way one transaction.
@@ -129,33 +130,39 @@ def insert_audited(
         new_id = conn.execute(insert_returning_id, values).scalar_one()
         conn.execute(_INSERT_ENTRY, {**row, "detail": {id_key: new_id, **detail}})
         return new_id
+    stmt = _audited_insert(insert_returning_id, tuple(values), id_key, tuple(detail))
+    params = {f"v_{k}": v for k, v in values.items()}
+    params.update({f"a_{k}": v for k, v in row.items() if k != "detail"})
+    params.update({f"d_{k}": v for k, v in detail.items()})
+    return conn.execute(stmt, params).scalar_one()
+
+
+@functools.cache
+def _audited_insert(insert_returning_id, value_keys: tuple, id_key: str, detail_keys: tuple):
+    """The CTE statement for :func:`insert_audited`, built once per shape."""
     table = AuditEntry.__table__
-    new_row = insert_returning_id.values(**values).cte("new_row")
-    pairs: list[Any] = [literal(id_key), new_row.c.id]
-    for key, value in detail.items():
-        pairs += [literal(key), _typed(value)]
-    columns = [c for c in row if c != "detail"]
+    target = insert_returning_id.table
+    new_row = insert_returning_id.values(
+        {k: bindparam(f"v_{k}", type_=target.c[k].type) for k in value_keys}
+    ).cte("new_row")
+    pairs: list[Any] = [literal_column(f"'{id_key}'"), new_row.c.id]
+    for key in detail_keys:
+        pairs += [literal_column(f"'{key}'"), cast(bindparam(f"d_{key}"), Text)]
+    columns = [
+        c.name for c in table.columns if c.name not in ("id", "detail", "seq", "prev_hash", "hash")
+    ]
     audit_row = (
         table.insert()
         .from_select(
             [*columns, "detail"],
             select(
-                *(literal(row[c], type_=table.c[c].type) for c in columns),
+                *(bindparam(f"a_{c}", type_=table.c[c].type) for c in columns),
                 func.json_build_object(*pairs),
             ).select_from(new_row),
         )
         .cte("audit_row")
     )
-    return conn.execute(select(new_row.c.id).add_cte(audit_row)).scalar_one()
-
-
-def _typed(value: Any):
-    """A bound value PostgreSQL can type inside json_build_object (NULL needs a type too)."""
-    if isinstance(value, bool):
-        return cast(literal(value), Boolean)
-    if isinstance(value, int):
-        return cast(literal(value), BigInteger)
-    return cast(literal(None if value is None else str(value)), Text)
+    return select(new_row.c.id).add_cte(audit_row)
 
 
 def entry_hash(entry: AuditEntry, seq: int, prev_hash: str) -> str:

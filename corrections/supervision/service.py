@@ -163,7 +163,7 @@ def record_event(
         subject_id=person.id,
         juvenile=person.juvenile,
         id_key="event_id",
-        detail={"type": type, "corrects": corrects.id if corrects else None},
+        detail={"type": type},
         now=now,
     )
     event = SupervisionEvent(id=event_id, **values)
