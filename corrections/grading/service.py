@@ -433,8 +433,13 @@ def approve(
     person, decision = _decision_for_approval(session, actor, person_id, decision_id)
     if person.grade != decision.from_grade:
         raise Conflict("The person's grade changed since the proposal; it no longer applies.")
+    decision.status = "approved"
+    # Claim the proposal first: of two simultaneous decisions, the second stops here (409),
+    # before anything else about the person changes.
+    _close_proposal(session, actor, person, decision, note, now, "grade.approve")
     _make_effective(session, person, decision, now)
-    return _close_proposal(session, actor, person, decision, note, now, "grade.approve")
+    session.flush()
+    return decision
 
 
 def reject(
@@ -469,7 +474,7 @@ def _close_proposal(
         session.flush()
     except StaleDataError as exc:
         raise Conflict("Someone else decided on this proposal at the same time.") from exc
-    detail = {"decision_id": decision.id, "status": decision.status, "to": decision.to_grade}
+    detail = {"decision_id": decision.id, "to": decision.to_grade}
     audit_person(session, actor, person, action, now=now, detail=detail)
     return decision
 
