@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from corrections.audit.models import AuditChainHead, AuditEntry
 from corrections.core.auth import Actor
 from corrections.core.clock import now_utc
+from corrections.core.pagination import paginate
 from corrections.core.request_context import client_addr, request_id
 
 GENESIS_HASH = "0" * 64
@@ -353,11 +354,6 @@ def list_entries(
         stmt = stmt.where(AuditEntry.occurred_at >= since)
     if until is not None:
         stmt = stmt.where(AuditEntry.occurred_at < until)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = list(
-        session.scalars(
-            stmt.order_by(AuditEntry.id.desc()).offset((page - 1) * page_size).limit(page_size)
-        )
-    )
+    rows, total = paginate(session, stmt, AuditEntry.id.desc(), page=page, page_size=page_size)
     record(session, actor=actor, action="audit.list", detail={"count": len(rows)})
     return rows, total

@@ -15,6 +15,7 @@ from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from corrections.core.pagination import paginate
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.grading import engine
 from corrections.grading import rules as grading_rules
@@ -558,12 +559,9 @@ def queue(
         stmt = stmt.where(GradeDecision.status == status)
     if kind is not None:
         stmt = stmt.where(GradeDecision.kind == kind)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(
-        stmt.order_by(GradeDecision.proposed_at, GradeDecision.id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
+    rows, total = paginate(
+        session, stmt, GradeDecision.proposed_at, GradeDecision.id, page=page, page_size=page_size
+    )
     audit.record(session, actor=actor, action="grade.queue", detail={"count": len(rows)})
     return [(d, p) for d, p in rows], total
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
@@ -27,6 +27,7 @@ from corrections.core.errors import (
     PreconditionFailed,
     RuleViolation,
 )
+from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
@@ -400,10 +401,7 @@ def list_persons(
             # City staff may not find a juvenile by identity: that would reveal it.
             match = match & Person.juvenile.is_(False)
         stmt = stmt.where(match)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    items = list(
-        session.scalars(stmt.order_by(Person.id).offset((page - 1) * page_size).limit(page_size))
-    )
+    items, total = paginate(session, stmt, Person.id, page=page, page_size=page_size)
     if actor.role == Role.ANALYST:
         audit.record(
             session,

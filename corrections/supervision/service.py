@@ -9,7 +9,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,6 +18,7 @@ from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import add_months, business_date, now_utc
 from corrections.core.errors import Conflict, DomainError, Forbidden, RuleViolation
+from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
@@ -352,13 +353,13 @@ def list_events(
         stmt = stmt.where(SupervisionEvent.occurred_at >= since)
     if until is not None:
         stmt = stmt.where(SupervisionEvent.occurred_at < until)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = list(
-        session.scalars(
-            stmt.order_by(SupervisionEvent.occurred_at.desc(), SupervisionEvent.id.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
+    rows, total = paginate(
+        session,
+        stmt,
+        SupervisionEvent.occurred_at.desc(),
+        SupervisionEvent.id.desc(),
+        page=page,
+        page_size=page_size,
     )
     return person, rows, total
 
@@ -473,12 +474,9 @@ def work_list(
         stmt = stmt.where(Obligation.due_on <= due_before)
     if office is not None:
         stmt = stmt.where(Unit.code == office)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(
-        stmt.order_by(Obligation.due_on, Obligation.id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
+    rows, total = paginate(
+        session, stmt, Obligation.due_on, Obligation.id, page=page, page_size=page_size
+    )
     audit.record(session, actor=actor, action="obligation.work_list", detail={"count": len(rows)})
     return [(o, code) for o, code in rows], total
 
