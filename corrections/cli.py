@@ -199,19 +199,20 @@ def grading_assess(month_text) -> None:
     from corrections.core.clock import now_utc
     from corrections.core.db import db
     from corrections.grading.jobs import (
-        SUPERVISED,
         parse_month,
         previous_month,
         run_monthly_assessment,
     )
-    from corrections.persons.models import Person
+    from corrections.persons.models import SUPERVISED_STATUSES, Person
 
     now = now_utc()
     try:
         month = parse_month(month_text) if month_text else previous_month(now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from exc
-    total = db.session.scalar(select(func.count()).where(Person.status.in_(SUPERVISED))) or 0
+    total = (
+        db.session.scalar(select(func.count()).where(Person.status.in_(SUPERVISED_STATUSES))) or 0
+    )
     try:
         with click.progressbar(length=total, label=f"assessing {month:%Y-%m}") as bar:
             run = run_monthly_assessment(db.session, month=month, now=now, progress=bar.update)

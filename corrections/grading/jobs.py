@@ -21,14 +21,15 @@ from sqlalchemy.orm import Session
 from corrections.core.auth import SYSTEM
 from corrections.core.clock import add_months, business_date, start_of_business_day
 from corrections.grading import engine, service
+from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision, MonthlyAssessment
-from corrections.persons.models import Person
+from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.supervision import obligations
 from corrections.supervision.models import Obligation, SupervisionEvent
+from corrections.supervision.rules import SANCTIONS
 
 log = logging.getLogger(__name__)
 
-SUPERVISED = ("active", "lost_contact", "absconded")
 # Event types that count in the monthly assessment.
 ASSESSED_EVENTS = ("admonition", "warning", "police_penalty", "commendation")
 
@@ -143,15 +144,15 @@ def run_monthly_assessment(
         session.scalars(
             select(Person.id)
             .where(
-                Person.status.in_(SUPERVISED),
+                Person.status.in_(SUPERVISED_STATUSES),
                 Person.grade.is_not(None),
                 Person.term_start < add_months(month, 1),
             )
             .order_by(Person.id)
         )
     )
-    version = service._rules_version(session, now)
-    rules = service._rules()
+    version = service.rules_version(session, now)
+    rules = grading_rules.current()
     for offset in range(0, len(ids), batch_size):
         batch_ids = ids[offset : offset + batch_size]
         done = set(
@@ -194,7 +195,7 @@ def run_monthly_assessment(
                         }
                         for d in result.deductions
                     ],
-                    "reasons": service._reasons(result.reasons),
+                    "reasons": service.reasons_json(result.reasons),
                     "inputs": result.inputs,
                     "rules_version": version,
                     "computed_at": now,
@@ -226,7 +227,7 @@ def _apply_sanctions(session: Session, persons: list[Person], month: date, now: 
         )
         .where(
             SupervisionEvent.person_id.in_(list(by_id)),
-            SupervisionEvent.type.in_(service.SANCTION_EVENTS),
+            SupervisionEvent.type.in_(SANCTIONS),
             SupervisionEvent.occurred_at >= start_of_business_day(month),
             SupervisionEvent.occurred_at < start_of_business_day(add_months(month, 1)),
         )
@@ -250,12 +251,12 @@ def _apply_sanctions(session: Session, persons: list[Person], month: date, now: 
 def _raise_proposals(
     session: Session, persons: list[Person], month: date, judged_on: date, now: datetime
 ) -> int:
-    rules = service._rules()
+    rules = grading_rules.current()
     basis = f"assessment:{month:%Y-%m}"
     candidates = [
         p
         for p in persons
-        if p.status in SUPERVISED
+        if p.status in SUPERVISED_STATUSES
         and p.grade is not None
         and rules.grade(p.grade).rank + 1 < len(rules.grades)
     ]

@@ -11,6 +11,7 @@ from typing import Any
 import marshmallow as ma
 
 from corrections.core import rules as registry
+from corrections.persons.rules import CATEGORY_IDS
 
 EVENT_KINDS = (
     "admonition",
@@ -23,7 +24,6 @@ EVENT_KINDS = (
 )
 OBLIGATION_KINDS = ("report", "check", "visit", "education", "service")
 RISK_BANDS = ("low", "medium", "high")
-CATEGORY_IDS = ("control_order", "suspended_sentence", "parole", "temporary_outside_custody")
 
 _label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
 _rule_id = ma.fields.String(

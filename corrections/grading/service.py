@@ -30,19 +30,18 @@ from corrections.persons.scope import (
 )
 from corrections.supervision import obligations
 from corrections.supervision.models import SupervisionEvent
-
-SANCTION_EVENTS = ("admonition", "warning", "police_penalty")
+from corrections.supervision.rules import SANCTIONS
 
 
 def _rules() -> grading_rules.GradingRules:
     return grading_rules.current()
 
 
-def _rules_version(session: Session, now: datetime) -> str:
+def rules_version(session: Session, now: datetime) -> str:
     return "+".join(ensure_recorded(session, name, now) for name in ("grading", "assessment"))
 
 
-def _reasons(reasons: tuple[engine.Reason, ...] | list[engine.Reason]) -> list[dict[str, str]]:
+def reasons_json(reasons: tuple[engine.Reason, ...] | list[engine.Reason]) -> list[dict[str, str]]:
     return [{"rule_id": r.rule_id, "text_zh": r.text_zh} for r in reasons]
 
 
@@ -79,7 +78,7 @@ def _record(
         status="proposed",
         from_grade=person.grade,
         to_grade=to_grade,
-        rules_version=_rules_version(session, now),
+        rules_version=rules_version(session, now),
         inputs=inputs,
         reasons=reasons,
         note=note,
@@ -132,7 +131,7 @@ def apply_intake(session: Session, *, actor: Actor, person: Person, now: datetim
         actor=actor,
         kind="intake",
         to_grade=result.grade,
-        reasons=_reasons(result.reasons),
+        reasons=reasons_json(result.reasons),
         inputs=result.inputs,
         now=now,
         effective=True,
@@ -184,7 +183,7 @@ def apply_event_kind(
         actor=actor,
         kind="automatic_stricter",
         to_grade=result.grade,
-        reasons=_reasons(result.reasons),
+        reasons=reasons_json(result.reasons),
         inputs=inputs,
         now=now,
         effective=True,
@@ -238,7 +237,7 @@ def propose_looser(
         actor=actor,
         kind=kind,
         to_grade=evaluation.to_grade,
-        reasons=_reasons(evaluation.reasons),
+        reasons=reasons_json(evaluation.reasons),
         inputs=evaluation.inputs,
         now=now,
         effective=False,
@@ -288,7 +287,7 @@ def histories(
         select(SupervisionEvent.person_id, SupervisionEvent.type, SupervisionEvent.occurred_at)
         .where(
             SupervisionEvent.person_id.in_(ids),
-            SupervisionEvent.type.in_((*SANCTION_EVENTS, "commendation")),
+            SupervisionEvent.type.in_((*SANCTIONS, "commendation")),
         )
         .order_by(SupervisionEvent.occurred_at)
     ):

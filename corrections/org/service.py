@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
@@ -309,7 +309,3 @@ def prune_login_attempts(session: Session, *, older_than: timedelta = timedelta(
         delete(LoginAttempt).where(LoginAttempt.attempted_at < now_utc() - older_than)
     )
     return result.rowcount or 0
-
-
-def count_users(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(User)) or 0

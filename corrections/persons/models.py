@@ -12,6 +12,8 @@ from corrections.org.models import Unit
 
 # Statuses in which a person is still under this office's supervision; one open record per ID.
 OPEN_STATUSES = ("pending_intake", "active", "lost_contact", "absconded")
+# Statuses in which obligations run and months are assessed (intake reported, term not over).
+SUPERVISED_STATUSES = ("active", "lost_contact", "absconded")
 
 
 class Person(db.Model):

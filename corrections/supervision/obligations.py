@@ -14,19 +14,18 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from corrections.core.clock import add_months, business_date, start_of_business_day
 from corrections.grading import rules as grading_rules
-from corrections.persons.models import Person
+from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.supervision import rules as supervision_rules
 from corrections.supervision.models import Obligation, SupervisionEvent, TravelPermit
 
 _OB = Obligation.__table__
 INTERVAL_KINDS = ("report", "check", "visit")
 HOUR_KINDS = ("education", "service")
-SUPERVISED = ("active", "lost_contact", "absconded")
 DAY = timedelta(days=1)
 
 _INTERVAL_FIELD = {
@@ -502,7 +501,7 @@ def _plan_successors(session: Session, missed_rows, now: datetime) -> int:
     new_rows = []
     for _, person_id, kind, due in missed_rows:
         p = persons[person_id]
-        if p.status not in SUPERVISED or p.grade is None or due >= p.term_end:
+        if p.status not in SUPERVISED_STATUSES or p.grade is None or due >= p.term_end:
             continue
         interval = getattr(rules.grade(p.grade).requirements, _INTERVAL_FIELD[kind])
         new_rows.append(
@@ -539,7 +538,7 @@ def plan_month_windows(session: Session, *, today: date, now: datetime) -> int:
         )
         lacking = session.scalars(
             select(Person).where(
-                Person.status.in_(SUPERVISED),
+                Person.status.in_(SUPERVISED_STATUSES),
                 Person.grade.is_not(None),
                 Person.term_start <= last,
                 Person.term_end >= first,
@@ -550,12 +549,3 @@ def plan_month_windows(session: Session, *, today: date, now: datetime) -> int:
     if rows:
         session.execute(Obligation.__table__.insert(), rows)
     return len(rows)
-
-
-def counts_by_status(session: Session, person_ids: list[int]) -> dict[str, int]:
-    rows = session.execute(
-        select(Obligation.status, func.count())
-        .where(Obligation.person_id.in_(person_ids))
-        .group_by(Obligation.status)
-    )
-    return dict(rows.all())

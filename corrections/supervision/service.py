@@ -44,8 +44,8 @@ from corrections.supervision.models import (
     TermEnd,
     TravelPermit,
 )
+from corrections.supervision.rules import SANCTIONS
 
-SANCTIONS = ("admonition", "warning", "police_penalty")
 DEFAULT_CHANNEL = {
     "report": "in_person",
     "phone_check": "phone",
