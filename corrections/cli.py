@@ -260,6 +260,18 @@ def rules() -> None:
     """Rules as data (rules/*.yaml)."""
 
 
+def _rules_dir():
+    """The rules folder, for commands that work without starting the app (every rules schema
+    registered, the folder from CORRECTIONS_RULES_DIR or the default)."""
+    from pathlib import Path
+
+    from corrections import _import_models
+    from corrections.config import DEFAULT_RULES_DIR
+
+    _import_models()
+    return Path(os.environ.get("CORRECTIONS_RULES_DIR", DEFAULT_RULES_DIR))
+
+
 @rules.command("validate")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def rules_validate(files) -> None:
@@ -269,12 +281,9 @@ def rules_validate(files) -> None:
     """
     from pathlib import Path
 
-    from corrections import _import_models
-    from corrections.config import DEFAULT_RULES_DIR
     from corrections.core import rules as registry
 
-    _import_models()
-    rules_dir = Path(os.environ.get("CORRECTIONS_RULES_DIR", DEFAULT_RULES_DIR))
+    rules_dir = _rules_dir()
     paths = [Path(f) for f in files] or [rules_dir / n for n in registry.registered_files()]
     failed = False
     for path in paths:
@@ -292,15 +301,10 @@ def rules_validate(files) -> None:
 @rules.command("show")
 def rules_show() -> None:
     """Print the grading rules as a table (Chinese and English)."""
-    from pathlib import Path
-
-    from corrections import _import_models
-    from corrections.config import DEFAULT_RULES_DIR
     from corrections.core import rules as registry
     from corrections.grading.rules import build
 
-    _import_models()
-    rules_dir = Path(os.environ.get("CORRECTIONS_RULES_DIR", DEFAULT_RULES_DIR))
+    rules_dir = _rules_dir()
     try:
         g = build(
             registry.load_file(rules_dir / "grading.yaml"),
