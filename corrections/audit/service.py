@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -117,12 +117,17 @@ def insert_audited(
     id_key: str,
     detail: dict[str, str],
     now: datetime,
-) -> int:
+    then: Callable[[Any], tuple[list, list]] | None = None,
+    then_params: dict[str, Any] | None = None,
+) -> tuple[int, tuple | None]:
     """Run an ``INSERT ... RETURNING id`` and audit it, with the new id under ``id_key`` in the
-    audit detail (the other detail values are strings); returns the id.
+    audit detail (the other detail values are strings); returns (the id, ``then``'s results).
 
     On PostgreSQL both rows go in with one statement (a data-modifying CTE), one round trip less
     on the hottest write path; elsewhere as two statements. Either way one transaction.
+    ``then`` (PostgreSQL only) adds more writes to that statement: given the insert's CTE, it
+    returns (CTEs, result columns), bound by ``then_params``. Elsewhere it does not run and the
+    results are None: the caller makes those writes itself.
     """
     conn = session.connection()
     row = _audit_row(actor, action, subject_type, subject_id, juvenile, None, now)
@@ -130,16 +135,20 @@ def insert_audited(
     if conn.dialect.name != "postgresql":
         new_id = conn.execute(insert_returning_id, values).scalar_one()
         conn.execute(_INSERT_ENTRY, {**row, "detail": {id_key: new_id, **detail}})
-        return new_id
-    stmt = _audited_insert(insert_returning_id, tuple(values), id_key, tuple(detail))
+        return new_id, None
+    stmt = _audited_insert(insert_returning_id, tuple(values), id_key, tuple(detail), then)
     params = {f"v_{k}": v for k, v in values.items()}
     params.update({f"a_{k}": v for k, v in row.items() if k != "detail"})
     params.update({f"d_{k}": v for k, v in detail.items()})
-    return conn.execute(stmt, params).scalar_one()
+    params.update(then_params or {})
+    new_id, *results = conn.execute(stmt, params).one()
+    return new_id, (tuple(results) if then else None)
 
 
 @functools.cache
-def _audited_insert(insert_returning_id, value_keys: tuple, id_key: str, detail_keys: tuple):
+def _audited_insert(
+    insert_returning_id, value_keys: tuple, id_key: str, detail_keys: tuple, then=None
+):
     """The CTE statement for :func:`insert_audited`, built once per shape."""
     table = AuditEntry.__table__
     target = insert_returning_id.table
@@ -163,7 +172,8 @@ def _audited_insert(insert_returning_id, value_keys: tuple, id_key: str, detail_
         )
         .cte("audit_row")
     )
-    return select(new_row.c.id).add_cte(audit_row)
+    ctes, results = then(new_row) if then else ([], [])
+    return select(new_row.c.id, *results).add_cte(audit_row, *ctes)
 
 
 def entry_hash(entry: AuditEntry, seq: int, prev_hash: str) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Boolean, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from corrections.core.clock import add_months, business_date, start_of_business_day
@@ -211,24 +212,63 @@ def _counts_as_report(session: Session, event: SupervisionEvent, day: date) -> b
     )
 
 
-def on_event(session: Session, person: Person, event: SupervisionEvent, now: datetime) -> None:
-    """Let one recorded event fulfil what it can."""
+@dataclass(frozen=True)
+class Fulfilment:
+    """The interval window an event is to fulfil, decided before the event is stored (so that
+    on PostgreSQL the window's UPDATE and its successor's INSERT can travel with the event's
+    own INSERT, in one statement)."""
+
+    kind: str
+    day: date
+    successor: dict | None  # the next window, planned if this one is fulfilled
+
+
+def plan_fulfilment(
+    session: Session, person: Person, event: SupervisionEvent, now: datetime
+) -> Fulfilment | None:
+    """The interval obligation ``event`` can count toward, if any (hours are summed apart)."""
     kind = event_kind(event)
-    if kind is None or person.grade is None:
-        return
+    if kind is None or kind in HOUR_KINDS or person.grade is None:
+        return None
     day = business_date(event.occurred_at)
-    if kind in HOUR_KINDS:
-        recompute_hours(session, person, kind, day, now)
-        return
     if kind == "report" and not _counts_as_report(session, event, day):
+        return None
+    return Fulfilment(kind, day, _interval_row(person, kind, day, now))
+
+
+def on_event(
+    session: Session,
+    person: Person,
+    event: SupervisionEvent,
+    now: datetime,
+    plan: Fulfilment | None = None,
+) -> None:
+    """Let one recorded event fulfil what it can (``plan``: its fulfilment, if planned)."""
+    kind = event_kind(event)
+    if kind in HOUR_KINDS and person.grade is not None:
+        recompute_hours(session, person, kind, business_date(event.occurred_at), now)
         return
-    if _fulfil(session, person, kind, day, event, now, "open") is not None:
-        row = _interval_row(person, kind, day, now)
-        if row:
-            session.connection().execute(_OB.insert(), row)
-        return
-    if day >= business_date(now):
-        return  # a missed window ended before today, so it cannot contain today
+    plan = plan or plan_fulfilment(session, person, event, now)
+    if plan is not None:
+        due = _fulfil(session, person, plan.kind, plan.day, event, now, "open")
+        if due is not None and plan.successor:
+            session.connection().execute(_OB.insert(), plan.successor)
+        after_fulfilment(session, person, event, plan, due, now)
+
+
+def after_fulfilment(
+    session: Session,
+    person: Person,
+    event: SupervisionEvent,
+    plan: Fulfilment,
+    fulfilled_due: date | None,
+    now: datetime,
+) -> None:
+    """The open window was tried (``fulfilled_due``: its due day, None if none contained the
+    day); an event for a window already marked missed still counts, late."""
+    if fulfilled_due is not None or plan.day >= business_date(now):
+        return  # done; or a missed window ended before today, so it cannot contain today
+    kind, day = plan.kind, plan.day
     missed_due = _fulfil(session, person, kind, day, event, now, "missed")
     if missed_due is None:
         return  # nothing was due that day (an extra report is welcome, but fulfils nothing)
@@ -251,32 +291,73 @@ def on_event(session: Session, person: Person, event: SupervisionEvent, now: dat
         successor.updated_at = now
 
 
-# Built once: the statement is the same for every event, only the values change.
-_FULFIL = (
-    _OB.update()
-    .where(
-        _OB.c.id
-        == select(_OB.c.id)
+def _fulfil_statement(event_id):
+    """UPDATE the earliest window of a kind and status that contains a day: fulfilled by
+    ``event_id``; returns its due day."""
+    return (
+        _OB.update()
         .where(
-            _OB.c.person_id == bindparam("p_person"),
-            _OB.c.kind == bindparam("p_kind"),
+            _OB.c.id
+            == select(_OB.c.id)
+            .where(
+                _OB.c.person_id == bindparam("p_person"),
+                _OB.c.kind == bindparam("p_kind"),
+                _OB.c.status == bindparam("p_status"),
+                _OB.c.opens_on <= bindparam("p_day"),
+                _OB.c.due_on >= bindparam("p_day"),
+            )
+            .order_by(_OB.c.due_on)
+            .limit(1)
+            .scalar_subquery(),
             _OB.c.status == bindparam("p_status"),
-            _OB.c.opens_on <= bindparam("p_day"),
-            _OB.c.due_on >= bindparam("p_day"),
         )
-        .order_by(_OB.c.due_on)
-        .limit(1)
-        .scalar_subquery(),
-        _OB.c.status == bindparam("p_status"),
+        .values(
+            status="fulfilled",
+            fulfilled_by_event_id=event_id,
+            fulfilled_at=bindparam("p_at"),
+            updated_at=bindparam("p_now"),
+        )
+        .returning(_OB.c.due_on)
     )
-    .values(
-        status="fulfilled",
-        fulfilled_by_event_id=bindparam("p_event"),
-        fulfilled_at=bindparam("p_at"),
-        updated_at=bindparam("p_now"),
+
+
+# Built once: the statement is the same for every event, only the values change.
+_FULFIL = _fulfil_statement(bindparam("p_event"))
+_ROW_COLUMNS = tuple(_row(0, "", date.min, date.min, "", datetime.min.replace(tzinfo=UTC)))
+
+
+def fulfil_ctes(new_event: Any) -> tuple[list, list]:
+    """PostgreSQL: the open window's UPDATE and its successor's INSERT as CTEs of the statement
+    that inserts the event (``new_event``: that INSERT's CTE). The successor goes in only if a
+    window was fulfilled; the result column is the fulfilled window's due day (or NULL).
+    Parameters from :func:`fulfil_params`."""
+    fulfilled = _fulfil_statement(select(new_event.c.id).scalar_subquery()).cte("fulfilled")
+    successor = (
+        _OB.insert()
+        .from_select(
+            list(_ROW_COLUMNS),
+            select(*(bindparam(f"s_{c}", type_=_OB.c[c].type) for c in _ROW_COLUMNS))
+            .select_from(fulfilled)
+            .where(bindparam("s_plan", type_=Boolean)),
+        )
+        .cte("successor")
     )
-    .returning(_OB.c.due_on)
-)
+    return [fulfilled, successor], [select(fulfilled.c.due_on).scalar_subquery()]
+
+
+def fulfil_params(person: Person, plan: Fulfilment, occurred_at: datetime, now: datetime) -> dict:
+    """The values of :func:`fulfil_ctes` for one planned fulfilment."""
+    successor = plan.successor or _row(person.id, plan.kind, plan.day, plan.day, "", now)
+    return {
+        "p_person": person.id,
+        "p_kind": plan.kind,
+        "p_status": "open",
+        "p_day": plan.day,
+        "p_at": occurred_at,
+        "p_now": now,
+        "s_plan": plan.successor is not None,
+        **{f"s_{k}": v for k, v in successor.items()},
+    }
 
 
 def _fulfil(

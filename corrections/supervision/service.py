@@ -152,9 +152,13 @@ def record_event(
         "idempotency_key": idempotency_key,
         "request_hash": body_hash,
     }
+    event = SupervisionEvent(**values)
+    # Which interval window the event fulfils is decided before the insert: on PostgreSQL
+    # that window's UPDATE and its successor's INSERT then ride in the event's own statement.
+    plan = None if corrects else obligations.plan_fulfilment(session, person, event, now)
     # A plain INSERT ... RETURNING with its audit row (one statement on PostgreSQL): the log is
     # append-only, so the unit of work has nothing to track, and this is the hottest write.
-    event_id = audit.insert_audited(
+    event.id, fulfilled = audit.insert_audited(
         session,
         _INSERT_EVENT,
         values,
@@ -166,17 +170,21 @@ def record_event(
         id_key="event_id",
         detail={"type": type},
         now=now,
+        then=obligations.fulfil_ctes if plan else None,
+        then_params=obligations.fulfil_params(person, plan, occurred_at, now) if plan else None,
     )
-    event = SupervisionEvent(id=event_id, **values)
     if type == "address_change":
         person.address, person.updated_at = event.payload["new_address"], now
     elif type == "job_change":
         person.employment, person.updated_at = event.payload["employment"], now
     if corrects is not None:
         obligations.on_correction(session, person, corrects, event, now)
+        return event
+    if fulfilled is None:  # hours, or a fulfilment the insert's statement did not carry
+        obligations.on_event(session, person, event, now, plan)
     else:
-        obligations.on_event(session, person, event, now)
-        grading.on_event(session, actor=actor, person=person, event=event, now=now)
+        obligations.after_fulfilment(session, person, event, plan, fulfilled[0], now)
+    grading.on_event(session, actor=actor, person=person, event=event, now=now)
     return event
 
 
