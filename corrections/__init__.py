@@ -98,13 +98,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     """Import every model and rules schema so metadata and the rules registry are complete."""
+    from corrections.alerts import models as _alerts  # noqa: F401
+    from corrections.alerts import rules as _alert_rules  # noqa: F401
     from corrections.audit import models as _audit  # noqa: F401
     from corrections.core import ruleset_store as _rulesets  # noqa: F401
     from corrections.grading import models as _grading  # noqa: F401
     from corrections.grading import rules as _grading_rules  # noqa: F401
+    from corrections.incidents import models as _incidents  # noqa: F401
     from corrections.org import models as _org  # noqa: F401
     from corrections.persons import models as _persons  # noqa: F401
     from corrections.persons import rules as _person_rules  # noqa: F401
+    from corrections.scheduler import models as _scheduler  # noqa: F401
     from corrections.supervision import models as _supervision  # noqa: F401
     from corrections.supervision import rules as _supervision_rules  # noqa: F401
 
@@ -129,14 +133,25 @@ def _check_rules_versions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask, api) -> None:
+    from corrections.alerts.views import blp as alerts_blp
     from corrections.audit.views import blp as audit_blp
     from corrections.grading.views import blp as grading_blp
+    from corrections.incidents.views import blp as incidents_blp
     from corrections.org.views import auth_blp, units_blp
     from corrections.persons.views import blp as persons_blp
     from corrections.supervision.views import blp as supervision_blp
     from corrections.web.views import blp as web_blp
 
-    for blp in (auth_blp, units_blp, persons_blp, grading_blp, supervision_blp, audit_blp):
+    for blp in (
+        auth_blp,
+        units_blp,
+        persons_blp,
+        grading_blp,
+        supervision_blp,
+        incidents_blp,
+        alerts_blp,
+        audit_blp,
+    ):
         api.register_blueprint(blp)
     app.register_blueprint(web_blp)
 

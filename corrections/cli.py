@@ -25,7 +25,7 @@ def register(app) -> None:
     """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too)."""
     from corrections.demo.cli import demo
 
-    for group in (users, audit, demo, grading, supervision):
+    for group in (users, audit, demo, grading, supervision, scheduler):
         app.cli.add_command(group)
 
 
@@ -248,8 +248,99 @@ def supervision_sweep() -> None:
     result = sweep(db.session)
     db.session.commit()
     click.echo(
-        f"missed={len(result.missed)} planned={result.planned} hour_windows={result.hour_windows}"
+        f"missed={result.missed} planned={result.planned} hour_windows={result.hour_windows}"
     )
+
+
+# --- scheduler ---------------------------------------------------------------------------
+
+
+@click.group()
+def scheduler() -> None:
+    """The job scheduler: run it, list its jobs, run one now."""
+
+
+@scheduler.command("run")
+@click.option("--holder", default=None, help="Name of this scheduler (default host:pid)")
+@with_appcontext
+def scheduler_run(holder: str | None) -> None:
+    """Start the scheduler (blocks). Run two for fail-over: only the lease holder acts; the
+    other takes over when the lease expires."""
+    from flask import current_app
+
+    from corrections.scheduler import process, service
+
+    name = holder or service.default_holder()
+    app = current_app._get_current_object()
+    sched = process.build(app, name)
+    click.echo(f"scheduler {name}: {len(sched.get_jobs()) - 1} jobs (Asia/Shanghai); Ctrl-C stops")
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        from corrections.core.db import db
+
+        with app.app_context():
+            service.release_lease(db.session, holder=name)
+            db.session.remove()
+
+
+@scheduler.command("list")
+@with_appcontext
+def scheduler_list() -> None:
+    """Jobs with their triggers, next and last runs, and the current leader."""
+    from flask import current_app
+
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.scheduler import service
+
+    view = service.overview(db.session, current_app.config["SCHEDULER_TRIGGERS"], now_utc())
+    click.echo(f"leader: {view['leader'] or '(none)'}")
+    for job in view["jobs"]:
+        last = job["last_run"]
+        last_text = f"{last['started_at']:%Y-%m-%d %H:%M:%S}Z {last['status']}" if last else "never"
+        next_run = job["next_run_at"]
+        click.echo(
+            f"{job['name']:<22} {job['trigger']:<18} next {next_run:%Y-%m-%d %H:%M %Z}  "
+            f"last {last_text}"
+        )
+
+
+@scheduler.command("run-once")
+@click.argument("job")
+@click.option(
+    "--ignore-lease",
+    is_flag=True,
+    help="Run even while a scheduler holds the lease (the job is idempotent)",
+)
+@with_appcontext
+def scheduler_run_once(job: str, ignore_lease: bool) -> None:
+    """Run one job now and print what it did."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from corrections.core.db import db
+    from corrections.scheduler import service
+
+    if job not in service.JOBS:
+        raise click.BadParameter(
+            f"unknown job; one of: {', '.join(service.JOBS)}", param_hint="JOB"
+        )
+    run = service.run_job(
+        db.session,
+        job,
+        holder=service.default_holder(),
+        lease_ttl=timedelta(seconds=current_app.config["SCHEDULER_LEASE_SECONDS"]),
+        require_lease=not ignore_lease,
+    )
+    if run is None:
+        raise click.ClickException("another scheduler holds the lease; wait, or use --ignore-lease")
+    click.echo(json.dumps(service.run_view(run), default=str, ensure_ascii=False, indent=2))
+    if run.status == "failed":
+        sys.exit(1)
 
 
 # --- rules -------------------------------------------------------------------------------

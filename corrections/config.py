@@ -42,6 +42,26 @@ DEFAULTS: dict[str, Any] = {
     # Test each pooled connection before use (one extra round trip per request). Off, a
     # request on a connection the database dropped fails once with 503 and the pool renews.
     "DATABASE_PRE_PING": True,
+    # The scheduler's leader lease: another scheduler takes over this long after the
+    # leader stopped renewing it.
+    "SCHEDULER_LEASE_SECONDS": 90,
+    # When each job runs (Asia/Shanghai): "every 15m", "every 1h", "cron 0 3 1 * *".
+    # instance/config.py may replace entries; CORRECTIONS_SCHEDULER_TRIGGERS takes
+    # "job=spec;job=spec". Unknown jobs and bad specs stop start-up.
+    "SCHEDULER_TRIGGERS": {
+        "sweep_obligations": "every 15m",
+        "detect_lost_contact": "every 15m",
+        "travel_returns": "every 15m",
+        "intake_deadlines": "every 1h",
+        "term_endings": "cron 30 6 * * *",
+        "monitoring_expiry": "cron 0 7 * * *",
+        "monthly_assessment": "cron 0 3 1 * *",
+        "flag_reviews": "cron 0 8 * * *",
+        "alert_escalation": "every 5m",
+        "risk_scoring": "cron 0 2 * * *",
+        "audit_seal": "every 1m",
+        "prune_login_attempts": "cron 0 4 * * *",
+    },
 }
 
 ENV_PREFIX = "CORRECTIONS_"
@@ -59,6 +79,11 @@ def _coerce(key: str, raw: str, default: Any) -> Any:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{ENV_PREFIX}{key}: expected true or false, got {raw!r}")
+    if isinstance(default, dict):
+        pairs = [p.partition("=") for p in raw.split(";") if p.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ConfigError(f"{ENV_PREFIX}{key}: expected name=value;name=value, got {raw!r}")
+        return {**default, **{k.strip(): v.strip() for k, _, v in pairs}}
     if isinstance(default, int):
         try:
             return int(raw)
@@ -121,6 +146,7 @@ _POSITIVE_INTS = (
     "MAX_CONTENT_LENGTH",
     "PASSWORD_HASH_TIME_COST",
     "PASSWORD_HASH_MEMORY_KIB",
+    "SCHEDULER_LEASE_SECONDS",
 )
 
 
@@ -145,5 +171,8 @@ def validate(config: dict[str, Any]) -> None:
         errors.append(f"RULES_DIR: {config['RULES_DIR']} is not a directory")
     if config.get("PASSWORD_HASH_MEMORY_KIB", 8) < 8:
         errors.append("PASSWORD_HASH_MEMORY_KIB: must be at least 8")
+    from corrections.scheduler.triggers import trigger_errors
+
+    errors += trigger_errors(config.get("SCHEDULER_TRIGGERS"))
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))

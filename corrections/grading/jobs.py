@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from corrections.core.auth import SYSTEM
 from corrections.core.clock import add_months, business_date, start_of_business_day
+from corrections.core.sqlfuncs import insert_for
 from corrections.grading import engine, service
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision, MonthlyAssessment
@@ -116,10 +115,6 @@ def parse_month(text: str) -> date:
         raise ValueError(f"month must look like 2026-10, got {text!r}") from exc
 
 
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def run_monthly_assessment(
     session: Session,
     *,
@@ -202,7 +197,7 @@ def run_monthly_assessment(
                 }
             )
         if rows:
-            stmt = _insert(session)(MonthlyAssessment).values(rows)
+            stmt = insert_for(session)(MonthlyAssessment).values(rows)
             session.execute(stmt.on_conflict_do_nothing(index_elements=["person_id", "month"]))
             run.assessed += len(rows)
         session.flush()

@@ -99,6 +99,8 @@ class Obligation(db.Model):
     fulfilled_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_events.id"))
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_reason: Mapped[str | None] = mapped_column(String(200))
+    # When the sweep found it missed: the sweep raises alerts for what it marked in this run.
+    missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -130,6 +132,13 @@ class Obligation(db.Model):
             sqlite_where=text("status = 'open' AND kind IN ('report', 'check', 'visit')"),
         ),
         Index("ix_obligations_person_kind_due", "person_id", "kind", "due_on"),
+        # What a sweep run marked missed (its alerts are raised from these).
+        Index(
+            "ix_obligations_missed_at",
+            "missed_at",
+            postgresql_where=text("missed_at IS NOT NULL"),
+            sqlite_where=text("missed_at IS NOT NULL"),
+        ),
     )
 
 

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, select, update
+from sqlalchemy import Boolean, bindparam, case, literal, select, update
 from sqlalchemy.orm import Session
 
+from corrections.alerts import service as alerts
 from corrections.core.clock import add_months, business_date, start_of_business_day
+from corrections.core.sqlfuncs import add_days, least
+from corrections.core.types import UTCDateTime
 from corrections.grading import rules as grading_rules
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.supervision import rules as supervision_rules
@@ -251,8 +254,12 @@ def on_event(
     plan = plan or plan_fulfilment(session, person, event, now)
     if plan is not None:
         due = _fulfil(session, person, plan.kind, plan.day, event, now, "open")
-        if due is not None and plan.successor:
-            session.connection().execute(_OB.insert(), plan.successor)
+        if due is not None:
+            if plan.successor:
+                session.connection().execute(_OB.insert(), plan.successor)
+            alerts.resolve_answered(
+                session, person_id=person.id, kind=plan.kind, day=plan.day, now=now
+            )
         after_fulfilment(session, person, event, plan, due, now)
 
 
@@ -272,6 +279,7 @@ def after_fulfilment(
     missed_due = _fulfil(session, person, kind, day, event, now, "missed")
     if missed_due is None:
         return  # nothing was due that day (an extra report is welcome, but fulfils nothing)
+    alerts.resolve_answered(session, person_id=person.id, kind=kind, day=day, now=now)
     # A late entry for a window already marked missed: the chain re-anchors on it.
     successor = session.scalar(
         select(Obligation)
@@ -330,6 +338,7 @@ def fulfil_ctes(new_event: Any) -> tuple[list, list]:
     """PostgreSQL: the open window's UPDATE and its successor's INSERT as CTEs of the statement
     that inserts the event (``new_event``: that INSERT's CTE). The successor goes in only if a
     window was fulfilled; the result column is the fulfilled window's due day (or NULL).
+    The window's missed predecessors' alerts resolve in the same statement.
     Parameters from :func:`fulfil_params`."""
     fulfilled = _fulfil_statement(select(new_event.c.id).scalar_subquery()).cte("fulfilled")
     successor = (
@@ -342,7 +351,8 @@ def fulfil_ctes(new_event: Any) -> tuple[list, list]:
         )
         .cte("successor")
     )
-    return [fulfilled, successor], [select(fulfilled.c.due_on).scalar_subquery()]
+    ctes = [fulfilled, successor, *alerts.answered_ctes(fulfilled)]
+    return ctes, [select(fulfilled.c.due_on).scalar_subquery()]
 
 
 def fulfil_params(person: Person, plan: Fulfilment, occurred_at: datetime, now: datetime) -> dict:
@@ -526,7 +536,7 @@ def on_correction(
 
 @dataclass
 class SweepResult:
-    missed: list[tuple[int, int, str, date]]  # (obligation id, person id, kind, due)
+    missed: int  # obligations marked missed in this run (``missed_at`` = the run's ``now``)
     planned: int
     hour_windows: int
 
@@ -535,69 +545,92 @@ def sweep(session: Session, *, today: date, now: datetime) -> SweepResult:
     """Mark what is overdue as missed and plan what comes next, set-based.
 
     Works from "what is overdue now", so after downtime one run catches up on the whole
-    missed period: an interval chain that missed several windows gets each of them marked.
+    missed period: an interval chain that missed several windows gets each of them marked
+    (one UPDATE and one INSERT ... SELECT per window missed in a row, not per person). What
+    this run marked carries ``missed_at = now``, for the alerts raised from it.
     """
-    missed: list[tuple[int, int, str, date]] = []
-    planned = 0
+    missed = planned = 0
+    overdue = (Obligation.status == "open", Obligation.due_on < today)
     while True:
-        rows = session.execute(
+        marked = session.execute(
             update(Obligation)
-            .where(
-                Obligation.status == "open",
-                Obligation.due_on < today,
-                Obligation.kind.in_(INTERVAL_KINDS),
-            )
-            .values(status="missed", updated_at=now)
-            .returning(Obligation.id, Obligation.person_id, Obligation.kind, Obligation.due_on)
-        ).all()
-        if not rows:
+            .where(*overdue, Obligation.kind.in_(INTERVAL_KINDS))
+            .values(status="missed", missed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not marked:
             break
-        missed.extend(tuple(r) for r in rows)
-        planned += _plan_successors(session, rows, now)
+        missed += marked
+        planned += _plan_successors(session, now)
     # Month windows that ended: short of hours is missed.
-    hour_rows = session.execute(
-        update(Obligation)
-        .where(
-            Obligation.status == "open", Obligation.due_on < today, Obligation.kind.in_(HOUR_KINDS)
-        )
-        .values(status="missed", updated_at=now)
-        .returning(Obligation.id, Obligation.person_id, Obligation.kind, Obligation.due_on)
-    ).all()
-    missed.extend(tuple(r) for r in hour_rows)
+    missed += (
+        session.execute(
+            update(Obligation)
+            .where(*overdue, Obligation.kind.in_(HOUR_KINDS))
+            .values(status="missed", missed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
     windows = plan_month_windows(session, today=today, now=now)
     return SweepResult(missed=missed, planned=planned, hour_windows=windows)
 
 
-def _plan_successors(session: Session, missed_rows, now: datetime) -> int:
-    person_ids = {r[1] for r in missed_rows}
-    persons = {
-        p.id: p
-        for p in session.execute(
-            select(Person.id, Person.grade, Person.term_end, Person.status).where(
-                Person.id.in_(person_ids)
-            )
-        ).all()
-    }
+def _interval_case(kind_column, grade_column):
+    """The grade's interval for a kind, as SQL (from the grading rules, not hard-coded)."""
     rules = grading_rules.current()
-    new_rows = []
-    for _, person_id, kind, due in missed_rows:
-        p = persons[person_id]
-        if p.status not in SUPERVISED_STATUSES or p.grade is None or due >= p.term_end:
-            continue
-        interval = getattr(rules.grade(p.grade).requirements, _INTERVAL_FIELD[kind])
-        new_rows.append(
-            _row(
-                person_id,
-                kind,
-                due + DAY,
-                min(due + timedelta(days=interval), p.term_end),
-                p.grade,
-                now,
-            )
+    whens = [
+        (
+            (kind_column == kind) & (grade_column == g.id),
+            getattr(g.requirements, _INTERVAL_FIELD[kind]),
         )
-    if new_rows:
-        session.execute(Obligation.__table__.insert(), new_rows)
-    return len(new_rows)
+        for g in rules.grades
+        for kind in INTERVAL_KINDS
+    ]
+    return case(*whens, else_=None)
+
+
+def _plan_successors(session: Session, now: datetime) -> int:
+    """Plan the next window after each interval window this run marked missed, unless the
+    chain already has one (it opens the day after), the term is over or supervision ended."""
+    ob, nxt = Obligation.__table__.alias("ob"), Obligation.__table__.alias("nxt")
+    p = Person.__table__
+    opens = add_days(ob.c.due_on, 1)
+    due = least(add_days(ob.c.due_on, _interval_case(ob.c.kind, p.c.grade)), p.c.term_end)
+    successor_exists = (
+        select(nxt.c.id)
+        .where(
+            nxt.c.person_id == ob.c.person_id,
+            nxt.c.kind == ob.c.kind,
+            nxt.c.opens_on == opens,
+        )
+        .exists()
+    )
+    rows = (
+        select(
+            ob.c.person_id,
+            ob.c.kind,
+            opens,
+            due,
+            literal("open"),
+            p.c.grade,
+            literal(now, UTCDateTime()),
+            literal(now, UTCDateTime()),
+        )
+        .select_from(ob.join(p, p.c.id == ob.c.person_id))
+        .where(
+            ob.c.missed_at == now,
+            ob.c.status == "missed",
+            ob.c.kind.in_(INTERVAL_KINDS),
+            p.c.status.in_(SUPERVISED_STATUSES),
+            p.c.grade.is_not(None),
+            ob.c.due_on < p.c.term_end,
+            ~successor_exists,
+        )
+    )
+    columns = ["person_id", "kind", "opens_on", "due_on", "status", "grade", "created_at"]
+    result = session.execute(_OB.insert().from_select([*columns, "updated_at"], rows))
+    return result.rowcount or 0
 
 
 def plan_month_windows(session: Session, *, today: date, now: datetime) -> int:

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from corrections.alerts.rules import ALERT_KINDS, SEVERITIES
+from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+
+STATUSES = ("open", "acknowledged", "resolved", "dismissed")
+
+
+class AlertQuerySchema(PageQuerySchema):
+    status = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(STATUSES)),
+        load_default=None,
+        metadata={"description": "Repeat for several; default: all"},
+    )
+    kind = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(ALERT_KINDS)), load_default=None
+    )
+    severity = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(SEVERITIES)), load_default=None
+    )
+    district_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
+    office_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
+    person_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
+    since = ma.fields.AwareDateTime(load_default=None)
+
+
+class AlertSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    office_id = ma.fields.Integer(allow_none=True)
+    district_id = ma.fields.Integer(allow_none=True)
+    kind = ma.fields.String()
+    kind_label_zh = ma.fields.String()
+    subject_type = ma.fields.String()
+    subject_id = ma.fields.Integer()
+    severity = ma.fields.String()
+    severity_label_zh = ma.fields.String()
+    status = ma.fields.String()
+    status_label_zh = ma.fields.String()
+    detail = ma.fields.Dict()
+    raised_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    acknowledged_at = ma.fields.DateTime(allow_none=True)
+    acknowledged_by = ma.fields.String(allow_none=True)
+    ack_note = ma.fields.String(allow_none=True)
+    closed_at = ma.fields.DateTime(allow_none=True)
+    closed_by = ma.fields.String(allow_none=True)
+    close_note = ma.fields.String(allow_none=True)
+    auto_resolved = ma.fields.Boolean()
+    escalation_level = ma.fields.Integer()
+    escalated_at = ma.fields.DateTime(allow_none=True)
+    version = ma.fields.Integer()
+
+
+AlertPageSchema = page_of(AlertSchema, "AlertPageSchema")
+
+
+class AckSchema(ma.Schema):
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+
+
+class CloseSchema(ma.Schema):
+    note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
+
+
+class StreamQuerySchema(ma.Schema):
+    last_event_id = ma.fields.Integer(
+        load_default=None,
+        validate=ma.validate.Range(min=0, max=2**62),
+        metadata={"description": "Resume after this change (the Last-Event-ID header wins)"},
+    )
+    timeout = ma.fields.Integer(
+        load_default=300,
+        validate=ma.validate.Range(min=1, max=3600),
+        metadata={"description": "Seconds before the server ends the stream (clients reconnect)"},
+    )
+
+
+class CountSchema(ma.Schema):
+    key = ma.fields.String()
+    label_zh = ma.fields.String(allow_none=True)
+    count = ma.fields.Integer()
+
+
+class OverviewSchema(ma.Schema):
+    as_of = ma.fields.DateTime()
+    active_persons = ma.fields.Integer()
+    by_level = ma.fields.List(ma.fields.Nested(CountSchema))
+    by_grade = ma.fields.List(ma.fields.Nested(CountSchema))
+    by_category = ma.fields.List(ma.fields.Nested(CountSchema))
+    by_office = ma.fields.List(ma.fields.Nested(CountSchema))
+    open_alerts_by_kind = ma.fields.List(ma.fields.Nested(CountSchema))
+    open_alerts_by_severity = ma.fields.List(ma.fields.Nested(CountSchema))
+    lost_contact_now = ma.fields.Integer()
+    absconded_now = ma.fields.Integer()
+    in_open_incident = ma.fields.Integer()
+    in_control_rate = ma.fields.Float(allow_none=True)
+    obligations_missed_this_month = ma.fields.Integer()
+    grade_decisions_awaiting_approval = ma.fields.Integer()
+
+
+class JobRunSchema(ma.Schema):
+    id = ma.fields.Integer()
+    job = ma.fields.String()
+    holder = ma.fields.String()
+    started_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    status = ma.fields.String()
+    counts = ma.fields.Dict()
+    errors = ma.fields.Dict()
+    error = ma.fields.String(allow_none=True)
+
+
+class JobSchema(ma.Schema):
+    name = ma.fields.String()
+    label_zh = ma.fields.String()
+    trigger = ma.fields.String()
+    next_run_at = ma.fields.DateTime(allow_none=True)
+    last_run = ma.fields.Nested(JobRunSchema, allow_none=True)
+    last_failure = ma.fields.Nested(JobRunSchema, allow_none=True)
+
+
+class SchedulerSchema(ma.Schema):
+    leader = ma.fields.String(allow_none=True)
+    lease_expires_at = ma.fields.DateTime(allow_none=True)
+    jobs = ma.fields.List(ma.fields.Nested(JobSchema))

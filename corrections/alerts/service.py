@@ -1,0 +1,480 @@
+"""Alerts: raised set-based by the jobs (one live alert per cause, the database decides),
+acknowledged, resolved or dismissed by people, resolved by the system when the cause is gone,
+escalated when nobody acknowledges a critical one in time. Every change is also a row of
+``alert_changes``, which the live stream replays."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from corrections.alerts import rules as alert_rules
+from corrections.alerts.models import LIVE_STATUSES, Alert, AlertChange
+from corrections.alerts.rules import SEVERITY_LABELS, SEVERITY_RANK
+from corrections.audit import service as audit
+from corrections.core.auth import Actor, Role
+from corrections.core.clock import now_utc
+from corrections.core.errors import Conflict, NotFound
+from corrections.core.pagination import paginate
+from corrections.core.sqlfuncs import insert_for
+from corrections.core.types import UTCDateTime
+from corrections.persons.models import Person
+
+_AL = Alert.__table__
+_CH = AlertChange.__table__
+_LIVE_WHERE = _AL.c.status.in_(LIVE_STATUSES)
+STATUS_LABELS = {
+    "open": "待处理",
+    "acknowledged": "已签收",
+    "resolved": "已解除",
+    "dismissed": "已驳回",
+}
+SYSTEM_NAME = "system"
+
+
+def _kind_rule(kind: str) -> dict[str, Any]:
+    return alert_rules.current()["kinds"][kind]
+
+
+# --- raising -----------------------------------------------------------------------------
+
+
+def raise_from(
+    session: Session, source: Select, *, kind: str, now: datetime, once: bool = True
+) -> int:
+    """Raise one ``kind`` alert per row of ``source`` (columns ``person_id``, ``subject_type``,
+    ``subject_id``, ``detail``), set-based; a cause that already has a live alert is skipped
+    by the unique index. ``once``: nor is a cause that ever had one (a state that persists,
+    like an overdue trip, is alerted once; what a person dismissed stays dismissed).
+    Returns how many were raised."""
+    src = source.subquery("src")
+    rows = select(
+        src.c.person_id,
+        literal(kind).label("kind"),
+        src.c.subject_type,
+        src.c.subject_id,
+        literal(_kind_rule(kind)["severity"]).label("severity"),
+        literal("open").label("status"),
+        src.c.detail,
+        literal(now, UTCDateTime()).label("raised_at"),
+        literal(SYSTEM_NAME).label("raised_by"),
+        literal(now, UTCDateTime()).label("updated_at"),
+        literal(0).label("escalation_level"),
+        literal(False).label("auto_resolved"),
+        literal(1).label("version"),
+    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
+    if once:
+        earlier = _AL.alias("earlier")
+        rows = rows.where(
+            ~select(earlier.c.id)
+            .where(
+                earlier.c.person_id == src.c.person_id,
+                earlier.c.kind == kind,
+                earlier.c.subject_type == src.c.subject_type,
+                earlier.c.subject_id == src.c.subject_id,
+            )
+            .exists()
+        )
+    columns = [c.name for c in rows.selected_columns]
+    stmt = (
+        insert_for(session)(Alert)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing(
+            index_elements=["person_id", "kind", "subject_type", "subject_id"],
+            index_where=_LIVE_WHERE,
+        )
+        .returning(_AL.c.id, _AL.c.person_id)
+    )
+    return _log_changes(session, stmt, "raised", now)
+
+
+def raise_one(
+    session: Session,
+    *,
+    person_id: int,
+    kind: str,
+    subject_type: str,
+    subject_id: int,
+    detail: dict[str, Any] | None,
+    now: datetime,
+    raised_by: str = SYSTEM_NAME,
+) -> int | None:
+    """Raise one alert unless its cause has a live one already; returns its id, or None."""
+    stmt = (
+        insert_for(session)(Alert)
+        .values(
+            person_id=person_id,
+            kind=kind,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            severity=_kind_rule(kind)["severity"],
+            status="open",
+            detail=detail or {},
+            raised_at=now,
+            raised_by=raised_by,
+            updated_at=now,
+            escalation_level=0,
+            auto_resolved=False,
+            version=1,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["person_id", "kind", "subject_type", "subject_id"],
+            index_where=_LIVE_WHERE,
+        )
+        .returning(_AL.c.id, _AL.c.person_id)
+    )
+    rows = session.execute(stmt).all()
+    _insert_changes(session, rows, "raised", now)
+    return rows[0][0] if rows else None
+
+
+def _log_changes(session: Session, returning_stmt, change: str, now: datetime) -> int:
+    """Run a statement that returns (alert id, person id) and log each as a change; on
+    PostgreSQL in the same statement (a data-modifying CTE), elsewhere as a second one."""
+    if session.get_bind().dialect.name == "postgresql":
+        changed = returning_stmt.cte("changed")
+        logged = (
+            _CH.insert()
+            .from_select(
+                ["alert_id", "person_id", "change", "at"],
+                select(
+                    changed.c.id,
+                    changed.c.person_id,
+                    literal(change),
+                    literal(now, UTCDateTime()),
+                ),
+            )
+            .cte("logged")
+        )
+        return session.execute(
+            select(func.count()).select_from(changed).add_cte(logged)
+        ).scalar_one()
+    rows = session.execute(returning_stmt).all()
+    _insert_changes(session, rows, change, now)
+    return len(rows)
+
+
+def _insert_changes(session: Session, rows, change: str, now: datetime) -> None:
+    if rows:
+        session.execute(
+            _CH.insert(),
+            [
+                {"alert_id": alert_id, "person_id": person_id, "change": change, "at": now}
+                for alert_id, person_id in rows
+            ],
+        )
+
+
+# --- resolving by the system -------------------------------------------------------------
+
+
+def resolve_where(
+    session: Session, condition: ColumnElement[bool], *, now: datetime, note: str
+) -> int:
+    """Resolve the live alerts matching ``condition`` because their cause is gone."""
+    stmt = (
+        update(Alert)
+        .where(_LIVE_WHERE, condition)
+        .values(
+            status="resolved",
+            auto_resolved=True,
+            closed_at=now,
+            closed_by=SYSTEM_NAME,
+            close_note=note,
+            updated_at=now,
+            version=Alert.version + 1,
+        )
+        .returning(_AL.c.id, _AL.c.person_id)
+        .execution_options(synchronize_session=False)
+    )
+    return _log_changes(session, stmt, "resolved", now)
+
+
+def _missed_answered(person_id, kind, day) -> ColumnElement[bool]:
+    from corrections.supervision.models import Obligation
+
+    answered = select(Obligation.id).where(
+        Obligation.person_id == person_id, Obligation.kind == kind, Obligation.due_on <= day
+    )
+    return and_(
+        _AL.c.kind == "obligation_missed",
+        _AL.c.person_id == person_id,
+        _AL.c.subject_type == "obligation",
+        _AL.c.subject_id.in_(answered),
+    )
+
+
+def resolve_answered(session: Session, *, person_id: int, kind: str, day, now: datetime) -> int:
+    """An event of ``kind`` on ``day`` answers every earlier missed window of that kind."""
+    return resolve_where(
+        session, _missed_answered(person_id, kind, day), now=now, note=ANSWERED_NOTE
+    )
+
+
+ANSWERED_NOTE = "已履行，自动解除"
+
+
+def answered_ctes(fulfilled) -> list:
+    """PostgreSQL: :func:`resolve_answered` as CTEs of the event's own INSERT statement, run
+    only when the event fulfilled a window (``fulfilled``: that UPDATE's CTE). Parameters:
+    ``p_person``, ``p_kind``, ``p_day``, ``p_now``."""
+    now = bindparam("p_now", type_=UTCDateTime())
+    resolved = (
+        update(Alert)
+        .where(
+            _LIVE_WHERE,
+            _missed_answered(bindparam("p_person"), bindparam("p_kind"), bindparam("p_day")),
+            select(fulfilled.c.due_on).exists(),
+        )
+        .values(
+            status="resolved",
+            auto_resolved=True,
+            closed_at=now,
+            closed_by=SYSTEM_NAME,
+            close_note=ANSWERED_NOTE,
+            updated_at=now,
+            version=Alert.version + 1,
+        )
+        .returning(_AL.c.id, _AL.c.person_id)
+        .cte("resolved_alerts")
+    )
+    logged = (
+        _CH.insert()
+        .from_select(
+            ["alert_id", "person_id", "change", "at"],
+            select(resolved.c.id, resolved.c.person_id, literal("resolved"), now),
+        )
+        .cte("resolved_logged")
+    )
+    return [resolved, logged]
+
+
+# --- escalation --------------------------------------------------------------------------
+
+
+def escalate(session: Session, *, now: datetime) -> int:
+    """Unacknowledged critical alerts gain a level per ``after_minutes`` of waiting (level 1
+    and up are visible to the city)."""
+    rule = alert_rules.current()["escalation"]
+    step = timedelta(minutes=rule["after_minutes"])
+    escalated = 0
+    for level in range(1, rule["max_level"] + 1):
+        stmt = (
+            update(Alert)
+            .where(
+                Alert.status == "open",
+                Alert.severity == "critical",
+                Alert.escalation_level < level,
+                Alert.raised_at <= now - step * level,
+            )
+            .values(
+                escalation_level=level,
+                escalated_at=now,
+                updated_at=now,
+                version=Alert.version + 1,
+            )
+            .returning(_AL.c.id, _AL.c.person_id)
+            .execution_options(synchronize_session=False)
+        )
+        escalated += _log_changes(session, stmt, "escalated", now)
+    return escalated
+
+
+# --- scope, reading ----------------------------------------------------------------------
+
+
+def scope_clause(actor: Actor) -> ColumnElement[bool]:
+    """Alerts ``actor`` may see: their office's or district's persons; the city sees what was
+    escalated to it."""
+    if actor.role == Role.OFFICER:
+        return Person.office_id == actor.unit_id
+    if actor.role == Role.COMMANDER:
+        return Person.district_id == actor.unit_id
+    if actor.role == Role.CITY:
+        return Alert.escalation_level >= 1
+    return false()
+
+
+def _scoped(actor: Actor) -> Select:
+    return (
+        select(Alert, Person.office_id, Person.district_id)
+        .join(Person, Person.id == Alert.person_id)
+        .where(scope_clause(actor))
+    )
+
+
+def list_alerts(
+    session: Session,
+    *,
+    actor: Actor,
+    status: list[str] | None = None,
+    kind: list[str] | None = None,
+    severity: list[str] | None = None,
+    district_id: int | None = None,
+    office_id: int | None = None,
+    person_id: int | None = None,
+    since: datetime | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[Any], int]:
+    """Alerts in scope, most severe first, then oldest first (the longest waiting on top)."""
+    stmt = _scoped(actor)
+    if status:
+        stmt = stmt.where(Alert.status.in_(status))
+    if kind:
+        stmt = stmt.where(Alert.kind.in_(kind))
+    if severity:
+        stmt = stmt.where(Alert.severity.in_(severity))
+    if district_id is not None:
+        stmt = stmt.where(Person.district_id == district_id)
+    if office_id is not None:
+        stmt = stmt.where(Person.office_id == office_id)
+    if person_id is not None:
+        stmt = stmt.where(Alert.person_id == person_id)
+    if since is not None:
+        stmt = stmt.where(Alert.raised_at >= since)
+    rank = case(SEVERITY_RANK, value=Alert.severity, else_=len(SEVERITY_RANK))
+    return paginate(session, stmt, rank, Alert.raised_at, Alert.id, page=page, page_size=page_size)
+
+
+def get_alert(session: Session, actor: Actor, alert_id: int) -> tuple[Alert, int, int]:
+    row = session.execute(_scoped(actor).where(Alert.id == alert_id)).first()
+    if row is None:
+        raise NotFound("No such alert.")
+    return row[0], row[1], row[2]
+
+
+def alert_view(alert: Alert, office_id: int | None = None, district_id: int | None = None):
+    rule = _kind_rule(alert.kind)
+    return {
+        "id": alert.id,
+        "person_id": alert.person_id,
+        "office_id": office_id,
+        "district_id": district_id,
+        "kind": alert.kind,
+        "kind_label_zh": rule["label_zh"],
+        "subject_type": alert.subject_type,
+        "subject_id": alert.subject_id,
+        "severity": alert.severity,
+        "severity_label_zh": SEVERITY_LABELS[alert.severity],
+        "status": alert.status,
+        "status_label_zh": STATUS_LABELS[alert.status],
+        "detail": alert.detail or {},
+        "raised_at": alert.raised_at,
+        "updated_at": alert.updated_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by,
+        "ack_note": alert.ack_note,
+        "closed_at": alert.closed_at,
+        "closed_by": alert.closed_by,
+        "close_note": alert.close_note,
+        "auto_resolved": alert.auto_resolved,
+        "escalation_level": alert.escalation_level,
+        "escalated_at": alert.escalated_at,
+        "version": alert.version,
+    }
+
+
+# --- people acting on alerts -------------------------------------------------------------
+
+_TRANSITIONS = {
+    "acknowledge": (("open",), "acknowledged"),
+    "resolve": (LIVE_STATUSES, "resolved"),
+    "dismiss": (LIVE_STATUSES, "dismissed"),
+}
+
+
+def act(
+    session: Session,
+    *,
+    actor: Actor,
+    alert_id: int,
+    action: str,
+    note: str | None,
+    now: datetime | None = None,
+) -> tuple[Alert, int, int]:
+    """Acknowledge, resolve or dismiss an alert in scope. A concurrent change of the same
+    alert makes one of the two a 409 (the row's version decides)."""
+    now = now or now_utc()
+    alert, office_id, district_id = get_alert(session, actor, alert_id)
+    allowed_from, to = _TRANSITIONS[action]
+    if alert.status not in allowed_from:
+        raise Conflict(
+            f"The alert is {alert.status}; it cannot be {to} now.",
+            errors={"status": [alert.status]},
+        )
+    done = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.version == alert.version)
+        .values(
+            status=to,
+            updated_at=now,
+            version=alert.version + 1,
+            **(
+                {"acknowledged_at": now, "acknowledged_by": actor.username, "ack_note": note}
+                if action == "acknowledge"
+                else {"closed_at": now, "closed_by": actor.username, "close_note": note}
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        raise Conflict("The alert was changed at the same time; reload it.")
+    session.execute(
+        insert(AlertChange).values(alert_id=alert.id, person_id=alert.person_id, change=to, at=now)
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action=f"alert.{action}",
+        subject_type="alert",
+        subject_id=alert.id,
+        detail={"kind": alert.kind, "person_id": alert.person_id},
+        now=now,
+    )
+    session.expire(alert)
+    session.refresh(alert)
+    return alert, office_id, district_id
+
+
+# --- the live stream ---------------------------------------------------------------------
+
+
+def changes_after(
+    session: Session, *, actor: Actor, after: int, also: tuple[int, ...] = (), limit: int = 500
+) -> list[tuple[AlertChange, Alert, int, int]]:
+    """Changes in scope with an id above ``after`` (or in ``also``: ids seen missing before,
+    whose transactions may have committed since), oldest first."""
+    cond = AlertChange.id > after
+    if also:
+        cond = or_(cond, AlertChange.id.in_(also))
+    stmt = (
+        select(AlertChange, Alert, Person.office_id, Person.district_id)
+        .join(Alert, Alert.id == AlertChange.alert_id)
+        .join(Person, Person.id == Alert.person_id)
+        .where(cond, scope_clause(actor))
+        .order_by(AlertChange.id)
+        .limit(limit)
+    )
+    return [tuple(r) for r in session.execute(stmt).all()]
+
+
+def max_change_id(session: Session) -> int:
+    return session.scalar(select(func.max(AlertChange.id))) or 0

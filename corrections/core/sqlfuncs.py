@@ -1,0 +1,96 @@
+"""Portable SQL for the few things PostgreSQL and SQLite spell differently."""
+
+from __future__ import annotations
+
+from sqlalchemy import Date, Integer, types
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import GenericFunction
+
+
+class add_days(GenericFunction):
+    """``date + n days``: PostgreSQL's date arithmetic, SQLite's date() modifier."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(add_days, "postgresql")
+def _add_days_pg(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return f"({compiler.process(day, **kw)} + CAST({compiler.process(days, **kw)} AS INTEGER))"
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return (
+        f"date({compiler.process(day, **kw)}, "
+        f"(CAST({compiler.process(days, **kw)} AS INTEGER) || ' days'))"
+    )
+
+
+class least(GenericFunction):
+    """The smaller of two values (PostgreSQL LEAST, SQLite's two-argument MIN)."""
+
+    inherit_cache = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.type = self.clauses.clauses[0].type if self.clauses.clauses else types.NullType()
+
+
+@compiles(least, "postgresql")
+def _least_pg(element, compiler, **kw):
+    return f"LEAST({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element, compiler, **kw):
+    return f"MIN({compiler.process(element.clauses, **kw)})"
+
+
+class days_between(GenericFunction):
+    """Whole days from the first date to the second (``later - earlier``)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(days_between, "postgresql")
+def _days_between_pg(element, compiler, **kw):
+    earlier, later = list(element.clauses)
+    return f"({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)})"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    earlier, later = list(element.clauses)
+    return (
+        f"CAST(julianday({compiler.process(later, **kw)}) - "
+        f"julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
+    )
+
+
+class json_object(GenericFunction):
+    """A JSON object from alternating keys and values (json_build_object / json_object)."""
+
+    type = types.JSON()
+    inherit_cache = True
+
+
+@compiles(json_object, "postgresql")
+def _json_object_pg(element, compiler, **kw):
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "sqlite")
+def _json_object_sqlite(element, compiler, **kw):
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+def insert_for(session: Session):
+    """The dialect's INSERT construct (both have ``on_conflict_do_nothing``)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -1,0 +1,322 @@
+"""Flagged control (挂牌管控): a person put under closer watch at district or township
+(judicial office) level, reviewed monthly, closed by conversion (转化) with an approver of the
+same level. Repeated sanctions (and, with the risk model, a high risk band) propose a flag."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy.orm import Session
+
+from corrections.alerts import rules as alert_rules
+from corrections.alerts import service as alerts
+from corrections.core.auth import SYSTEM, Actor, Role
+from corrections.core.clock import business_date, now_utc, start_of_business_day
+from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from corrections.core.pagination import paginate
+from corrections.core.sqlfuncs import insert_for, json_object
+from corrections.incidents.models import Flag
+from corrections.org.models import User
+from corrections.persons.models import SUPERVISED_STATUSES, Person
+from corrections.persons.scope import audit_person, get_scoped, read_scoped, scope_clause
+from corrections.supervision.models import SupervisionEvent
+from corrections.supervision.rules import SANCTIONS
+
+LEVEL_LABELS = {"district": "区级挂牌", "office": "司法所挂牌"}
+STATUS_LABELS = {
+    "proposed": "建议挂牌",
+    "active": "挂牌中",
+    "converted": "已转化摘牌",
+    "declined": "不予挂牌",
+}
+LIVE = ("proposed", "active")
+
+
+def _rules() -> dict[str, Any]:
+    return alert_rules.current()["flags"]
+
+
+def _may_act(actor: Actor, person: Person, level: str) -> bool:
+    """District flags: the district's commander or the city; township flags: also the
+    person's own office."""
+    if actor.role == Role.CITY:
+        return True
+    if actor.role == Role.COMMANDER:
+        return actor.unit_id == person.district_id
+    return level == "office" and actor.role == Role.OFFICER and actor.unit_id == person.office_id
+
+
+def _require(actor: Actor, person: Person, level: str, what: str) -> None:
+    if not _may_act(actor, person, level):
+        raise Forbidden(f"{what} of a {level}-level flag needs a user of that level.")
+
+
+def _check_officer(session: Session, person: Person, officer_id: int | None) -> None:
+    if officer_id is None:
+        raise RuleViolation("a responsible officer is required", field="responsible_officer_id")
+    user = session.get(User, officer_id)
+    if user is None or not user.active or user.role != "officer":
+        raise RuleViolation("no such active officer", field="responsible_officer_id")
+    if user.unit_id != person.office_id:
+        raise RuleViolation(
+            "the responsible officer must work at the person's office",
+            field="responsible_officer_id",
+        )
+
+
+def open_flag(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    level: str,
+    reason: str,
+    responsible_officer_id: int | None,
+    review_due_on: date | None,
+    now: datetime | None = None,
+) -> Flag:
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id)
+    _require(actor, person, level, "Opening")
+    if person.status not in SUPERVISED_STATUSES:
+        raise Conflict(
+            f"Only a supervised person can be flagged (status {person.status}).",
+            errors={"person_id": [f"status is {person.status}"]},
+        )
+    _check_officer(session, person, responsible_officer_id)
+    today = business_date(now)
+    review_due_on = review_due_on or today + timedelta(days=_rules()["review_every_days"])
+    if review_due_on <= today:
+        raise RuleViolation("must be after today", field="review_due_on")
+    live = session.scalar(select(Flag).where(Flag.person_id == person.id, Flag.status.in_(LIVE)))
+    if live is not None and live.status == "active":
+        raise Conflict("The person is already under flagged control.", errors={"level": ["active"]})
+    if live is not None:  # a proposal becomes the flag
+        flag = live
+        flag.status, flag.level, flag.reason = "active", level, reason
+    else:
+        flag = Flag(person_id=person.id, status="active", level=level, reason=reason, reviews=[])
+        session.add(flag)
+    flag.responsible_officer_id = responsible_officer_id
+    flag.review_due_on, flag.opened_at, flag.opened_by = review_due_on, now, actor.username
+    flag.updated_at = now
+    session.flush()
+    audit_person(
+        session, actor, person, "flag.open", now=now, detail={"flag_id": flag.id, "level": level}
+    )
+    return flag
+
+
+def _get(session: Session, actor: Actor, person_id: int, flag_id: int) -> tuple[Person, Flag]:
+    person = get_scoped(session, actor, person_id)
+    flag = session.scalar(select(Flag).where(Flag.id == flag_id, Flag.person_id == person.id))
+    if flag is None:
+        raise NotFound("No such flag.")
+    return person, flag
+
+
+def review_flag(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    flag_id: int,
+    note: str,
+    next_review_on: date | None = None,
+    now: datetime | None = None,
+) -> Flag:
+    """The monthly review: noted, the next one scheduled, the review alert resolved."""
+    now = now or now_utc()
+    person, flag = _get(session, actor, person_id, flag_id)
+    _require(actor, person, flag.level, "Reviewing")
+    if flag.status != "active":
+        raise Conflict(f"The flag is {flag.status}.", errors={"status": [flag.status]})
+    today = business_date(now)
+    next_review_on = next_review_on or today + timedelta(days=_rules()["review_every_days"])
+    if next_review_on <= today:
+        raise RuleViolation("must be after today", field="next_review_on")
+    flag.reviews = [
+        *(flag.reviews or []),
+        {"at": now.isoformat(), "by": actor.username, "note": note},
+    ]
+    flag.last_reviewed_at, flag.review_due_on, flag.updated_at = now, next_review_on, now
+    session.flush()
+    alerts.resolve_where(
+        session,
+        and_(
+            alerts.Alert.kind == "flag_review_due",
+            alerts.Alert.subject_type == "flag",
+            alerts.Alert.subject_id == flag.id,
+        ),
+        now=now,
+        note="已复核",
+    )
+    audit_person(session, actor, person, "flag.review", now=now, detail={"flag_id": flag.id})
+    return flag
+
+
+def close_flag(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    flag_id: int,
+    outcome: str,
+    reason: str,
+    now: datetime | None = None,
+) -> Flag:
+    """Conversion (转化) of an active flag, or declining a proposed one; by the flag's level."""
+    now = now or now_utc()
+    person, flag = _get(session, actor, person_id, flag_id)
+    _require(actor, person, flag.level, "Closing")
+    expected = {"converted": "active", "declined": "proposed"}[outcome]
+    if flag.status != expected:
+        raise Conflict(
+            f"A {flag.status} flag cannot be {outcome}.", errors={"status": [flag.status]}
+        )
+    if outcome == "converted" and flag.opened_by == actor.username:
+        raise Forbidden("Conversion needs an approver other than the one who opened the flag.")
+    flag.status, flag.closed_at, flag.closed_by = outcome, now, actor.username
+    flag.close_reason, flag.updated_at = reason, now
+    session.flush()
+    alerts.resolve_where(
+        session,
+        and_(
+            alerts.Alert.kind == "flag_review_due",
+            alerts.Alert.subject_type == "flag",
+            alerts.Alert.subject_id == flag.id,
+        ),
+        now=now,
+        note="已摘牌" if outcome == "converted" else "不予挂牌",
+    )
+    audit_person(session, actor, person, f"flag.{outcome}", now=now, detail={"flag_id": flag.id})
+    return flag
+
+
+def list_person_flags(session: Session, *, actor: Actor, person_id: int) -> list[Flag]:
+    person = read_scoped(session, actor, person_id, action="flag.list")
+    return list(
+        session.scalars(
+            select(Flag).where(Flag.person_id == person.id).order_by(Flag.opened_at.desc())
+        )
+    )
+
+
+def list_flags(
+    session: Session,
+    *,
+    actor: Actor,
+    status: str | None,
+    level: str | None,
+    page: int,
+    page_size: int,
+) -> tuple[list[Any], int]:
+    stmt = (
+        select(Flag, Person.office_id, Person.district_id)
+        .join(Person, Person.id == Flag.person_id)
+        .where(scope_clause(actor))
+    )
+    if status:
+        stmt = stmt.where(Flag.status == status)
+    if level:
+        stmt = stmt.where(Flag.level == level)
+    return paginate(session, stmt, Flag.review_due_on, Flag.id, page=page, page_size=page_size)
+
+
+def flag_view(flag: Flag, office_id: int | None = None, district_id: int | None = None) -> dict:
+    return {
+        "id": flag.id,
+        "person_id": flag.person_id,
+        "office_id": office_id,
+        "district_id": district_id,
+        "level": flag.level,
+        "level_label_zh": LEVEL_LABELS[flag.level],
+        "status": flag.status,
+        "status_label_zh": STATUS_LABELS[flag.status],
+        "reason": flag.reason,
+        "basis": flag.basis,
+        "responsible_officer_id": flag.responsible_officer_id,
+        "review_due_on": flag.review_due_on,
+        "opened_at": flag.opened_at,
+        "opened_by": flag.opened_by,
+        "last_reviewed_at": flag.last_reviewed_at,
+        "reviews": flag.reviews or [],
+        "closed_at": flag.closed_at,
+        "closed_by": flag.closed_by,
+        "close_reason": flag.close_reason,
+        "version": flag.version,
+    }
+
+
+# --- the job -----------------------------------------------------------------------------
+
+
+def review_job(session: Session, *, now: datetime) -> dict[str, int]:
+    """Raise ``flag_review_due`` for active flags whose review day has come; propose a flag
+    for persons with repeated sanctions (set-based)."""
+    today = business_date(now)
+    due = alerts.raise_from(
+        session,
+        select(
+            Flag.person_id,
+            literal("flag").label("subject_type"),
+            Flag.id.label("subject_id"),
+            json_object("review_due_on", Flag.review_due_on).label("detail"),
+        ).where(Flag.status == "active", Flag.review_due_on <= today),
+        kind="flag_review_due",
+        now=now,
+        once=False,
+    )
+    rules = _rules()
+    since = start_of_business_day(today - timedelta(days=rules["sanctions_window_days"]))
+    corrected = select(SupervisionEvent.corrects_id).where(
+        SupervisionEvent.corrects_id.is_not(None)
+    )
+    repeat = (
+        select(SupervisionEvent.person_id)
+        .where(
+            SupervisionEvent.type.in_(SANCTIONS),
+            SupervisionEvent.occurred_at >= since,
+            SupervisionEvent.corrects_id.is_(None),
+            SupervisionEvent.id.not_in(corrected),
+        )
+        .group_by(SupervisionEvent.person_id)
+        .having(func.count() >= rules["propose_after_sanctions"])
+    )
+    candidates = session.scalars(
+        select(Person.id).where(
+            Person.id.in_(repeat),
+            Person.status.in_(SUPERVISED_STATUSES),
+            ~exists().where(Flag.person_id == Person.id, Flag.status.in_(LIVE)),
+            ~exists().where(
+                Flag.person_id == Person.id, Flag.basis == "sanctions", Flag.opened_at >= since
+            ),
+        )
+    ).all()
+    proposed = 0
+    if candidates:
+        stmt = (
+            insert_for(session)(Flag)
+            .values(
+                [
+                    {
+                        "person_id": pid,
+                        "level": "office",
+                        "status": "proposed",
+                        "reason": f"{rules['sanctions_window_days']}日内多次受到处罚，建议挂牌管控",
+                        "basis": "sanctions",
+                        "opened_at": now,
+                        "opened_by": SYSTEM.username,
+                        "reviews": [],
+                        "updated_at": now,
+                        "version": 1,
+                    }
+                    for pid in candidates
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["person_id"], index_where=Flag.status.in_(LIVE))
+        )
+        proposed = session.execute(stmt).rowcount or 0
+    return {"review_alerts": due, "flags_proposed": proposed}

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from corrections.core.db import db
+from corrections.core.ids import BigId
+from corrections.core.types import UTCDateTime
+
+OPEN_STATES = ("overdue", "lost_contact", "absconded")
+
+
+class Incident(db.Model):
+    """One episode of lost contact (失去联系) and absconding (脱管): overdue -> lost_contact ->
+    absconded -> closed. At most one open episode per person."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    # What opened it: ("obligation", id), ("event", id) or ("manual", 0).
+    trigger_type: Mapped[str] = mapped_column(String(16))
+    trigger_id: Mapped[int] = mapped_column(Integer)
+    # When contact was due and did not happen (the end of the missed window's last day).
+    overdue_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    # The last successful contact before the episode (None: none ever recorded).
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lost_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    absconded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    search_record: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_reason: Mapped[str | None] = mapped_column(String(16))
+    close_note: Mapped[str | None] = mapped_column(Text)
+    absence_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    __table_args__ = (
+        Index(
+            "uq_incidents_open_person",
+            "person_id",
+            unique=True,
+            postgresql_where=text("state <> 'closed'"),
+            sqlite_where=text("state <> 'closed'"),
+        ),
+    )
+
+
+class IncidentProposal(db.Model):
+    """A sanction the absence calls for (admonition, warning, revocation, return to custody):
+    proposed with its evidence, decided by a person, never applied automatically."""
+
+    __tablename__ = "incident_proposals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16))
+    absence_days: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("incident_id", "kind"),)
+
+
+class Flag(db.Model):
+    """Flagged control (挂牌管控) at district or township level, reviewed monthly, closed by
+    conversion (转化)."""
+
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    level: Mapped[str] = mapped_column(String(16))  # district | office
+    status: Mapped[str] = mapped_column(String(16))  # proposed | active | converted | declined
+    reason: Mapped[str] = mapped_column(Text)
+    basis: Mapped[str | None] = mapped_column(String(64))  # what proposed it, for dedup
+    responsible_officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    review_due_on: Mapped[date | None] = mapped_column(Date)
+    # When contact was due and did not happen (the end of the missed window's last day).
+    overdue_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    last_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviews: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    __table_args__ = (
+        # One live flag per person (proposed or active).
+        Index(
+            "uq_flags_live_person",
+            "person_id",
+            unique=True,
+            postgresql_where=text("status IN ('proposed', 'active')"),
+            sqlite_where=text("status IN ('proposed', 'active')"),
+        ),
+    )

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+
+_note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
+
+
+class IncidentOpenSchema(ma.Schema):
+    state = ma.fields.String(
+        load_default="overdue", validate=ma.validate.OneOf(["overdue", "lost_contact"])
+    )
+    note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
+
+
+class AbscondedSchema(ma.Schema):
+    search_record = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=10, max=8000),
+        metadata={"description": "What was done to find the person (查找记录)"},
+    )
+
+
+class IncidentCloseSchema(ma.Schema):
+    reason = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["returned", "found", "custody", "revoked"])
+    )
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=4000), load_default=None)
+
+
+class ProposalDecisionSchema(ma.Schema):
+    decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["accepted", "declined"]))
+    note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
+
+
+class ProposalSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    kind_label_zh = ma.fields.String()
+    status = ma.fields.String()
+    absence_days = ma.fields.Integer()
+    evidence = ma.fields.Dict()
+    created_at = ma.fields.DateTime()
+    decided_at = ma.fields.DateTime(allow_none=True)
+    decided_by = ma.fields.String(allow_none=True)
+    decision_note = ma.fields.String(allow_none=True)
+
+
+class IncidentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    state = ma.fields.String()
+    state_label_zh = ma.fields.String()
+    trigger_type = ma.fields.String()
+    trigger_id = ma.fields.Integer()
+    overdue_since = ma.fields.DateTime()
+    opened_at = ma.fields.DateTime()
+    opened_by = ma.fields.String()
+    last_contact_at = ma.fields.DateTime(allow_none=True)
+    lost_contact_at = ma.fields.DateTime(allow_none=True)
+    absconded_at = ma.fields.DateTime(allow_none=True)
+    confirmed_by = ma.fields.String(allow_none=True)
+    search_record = ma.fields.String(allow_none=True)
+    closed_at = ma.fields.DateTime(allow_none=True)
+    closed_by = ma.fields.String(allow_none=True)
+    close_reason = ma.fields.String(allow_none=True)
+    close_reason_label_zh = ma.fields.String(allow_none=True)
+    close_note = ma.fields.String(allow_none=True)
+    absence_days = ma.fields.Integer(allow_none=True)
+    proposals = ma.fields.List(ma.fields.Nested(ProposalSchema))
+    version = ma.fields.Integer()
+
+
+class FlagInSchema(ma.Schema):
+    level = ma.fields.String(required=True, validate=ma.validate.OneOf(["district", "office"]))
+    reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
+    responsible_officer_id = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=1, max=2**62)
+    )
+    review_due_on = ma.fields.Date(load_default=None)
+
+
+class FlagReviewSchema(ma.Schema):
+    note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
+    next_review_on = ma.fields.Date(load_default=None)
+
+
+class FlagCloseSchema(ma.Schema):
+    reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
+
+
+class FlagReviewEntrySchema(ma.Schema):
+    at = ma.fields.String()
+    by = ma.fields.String()
+    note = ma.fields.String()
+
+
+class FlagSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    office_id = ma.fields.Integer(allow_none=True)
+    district_id = ma.fields.Integer(allow_none=True)
+    level = ma.fields.String()
+    level_label_zh = ma.fields.String()
+    status = ma.fields.String()
+    status_label_zh = ma.fields.String()
+    reason = ma.fields.String()
+    basis = ma.fields.String(allow_none=True)
+    responsible_officer_id = ma.fields.Integer(allow_none=True)
+    review_due_on = ma.fields.Date(allow_none=True)
+    opened_at = ma.fields.DateTime()
+    opened_by = ma.fields.String()
+    last_reviewed_at = ma.fields.DateTime(allow_none=True)
+    reviews = ma.fields.List(ma.fields.Nested(FlagReviewEntrySchema))
+    closed_at = ma.fields.DateTime(allow_none=True)
+    closed_by = ma.fields.String(allow_none=True)
+    close_reason = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer()
+
+
+FlagPageSchema = page_of(FlagSchema, "FlagPageSchema")
+
+
+class FlagQuerySchema(PageQuerySchema):
+    status = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf(["proposed", "active", "converted", "declined"]),
+    )
+    level = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["district", "office"]))

@@ -1,0 +1,221 @@
+"""HTTP layer of lost-contact / absconding episodes and flagged control."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from corrections.core.api import Blueprint
+from corrections.core.auth import current_actor, requires
+from corrections.core.clock import business_date, now_utc
+from corrections.core.db import db
+from corrections.incidents import flags, service
+from corrections.incidents.schemas import (
+    AbscondedSchema,
+    FlagCloseSchema,
+    FlagInSchema,
+    FlagPageSchema,
+    FlagQuerySchema,
+    FlagReviewSchema,
+    FlagSchema,
+    IncidentCloseSchema,
+    IncidentOpenSchema,
+    IncidentSchema,
+    ProposalDecisionSchema,
+    ProposalSchema,
+)
+from corrections.persons.models import Person
+
+blp = Blueprint(
+    "incidents",
+    __name__,
+    url_prefix="/api/v1",
+    description="Lost contact and absconding (失去联系/脱管), flagged control (挂牌管控)",
+)
+
+
+def _view(incident) -> dict:
+    person = db.session.get(Person, incident.person_id)
+    proposals = service.proposals_of(db.session, [incident.id])[incident.id]
+    return service.incident_view(incident, proposals, business_date(now_utc()), person.term_start)
+
+
+@blp.route("/persons/<id:person_id>/incidents")
+class Incidents(MethodView):
+    @requires("incidents:read")
+    @blp.response(200, IncidentSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """The person's episodes of lost contact, newest first, with sanction proposals."""
+        rows = service.list_incidents(db.session, actor=current_actor(), person_id=person_id)
+        proposals = service.proposals_of(db.session, [i.id for i in rows])
+        term_start = db.session.get(Person, person_id).term_start
+        today = business_date(now_utc())
+        return [service.incident_view(i, proposals[i.id], today, term_start) for i in rows]
+
+    @requires("incidents:write")
+    @blp.arguments(IncidentOpenSchema)
+    @blp.response(201, IncidentSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Open an episode by hand (``overdue``, or ``lost_contact`` at once) with a note."""
+        incident = service.open_incident(
+            db.session,
+            actor=current_actor(),
+            person_id=person_id,
+            state=data["state"],
+            note=data["note"],
+        )
+        return _view(incident), 201
+
+
+@blp.route("/persons/<id:person_id>/incidents/<id:incident_id>/absconded")
+class Absconded(MethodView):
+    @requires("incidents:write")
+    @blp.arguments(AbscondedSchema)
+    @blp.response(200, IncidentSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, incident_id):
+        """Confirm absconding (脱管认定) of an episode in lost contact, with the search record."""
+        incident = service.confirm_absconded(
+            db.session,
+            actor=current_actor(),
+            person_id=person_id,
+            incident_id=incident_id,
+            search_record=data["search_record"],
+        )
+        return _view(incident)
+
+
+@blp.route("/persons/<id:person_id>/incidents/<id:incident_id>/close")
+class CloseIncident(MethodView):
+    @requires("incidents:write")
+    @blp.arguments(IncidentCloseSchema)
+    @blp.response(200, IncidentSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, incident_id):
+        """Close an episode: returned, found, custody or revoked; the absence is counted."""
+        incident = service.close_incident(
+            db.session,
+            actor=current_actor(),
+            person_id=person_id,
+            incident_id=incident_id,
+            reason=data["reason"],
+            note=data["note"],
+        )
+        return _view(incident)
+
+
+@blp.route("/persons/<id:person_id>/incidents/<id:incident_id>/proposals/<id:proposal_id>")
+class DecideProposal(MethodView):
+    @requires("incidents:write")
+    @blp.arguments(ProposalDecisionSchema)
+    @blp.response(200, ProposalSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, incident_id, proposal_id):
+        """Decide a sanction proposal (district level): accepted or declined, with a note."""
+        proposal = service.decide_proposal(
+            db.session,
+            actor=current_actor(),
+            person_id=person_id,
+            incident_id=incident_id,
+            proposal_id=proposal_id,
+            decision=data["decision"],
+            note=data["note"],
+        )
+        incident = _view(
+            service.get_incident(db.session, current_actor(), person_id, incident_id)[1]
+        )
+        return next(p for p in incident["proposals"] if p["id"] == proposal.id)
+
+
+@blp.route("/persons/<id:person_id>/flags")
+class PersonFlags(MethodView):
+    @requires("flags:read")
+    @blp.response(200, FlagSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """The person's flagged-control records, newest first."""
+        rows = flags.list_person_flags(db.session, actor=current_actor(), person_id=person_id)
+        return [flags.flag_view(f) for f in rows]
+
+    @requires("flags:write")
+    @blp.arguments(FlagInSchema)
+    @blp.response(201, FlagSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Put a person under flagged control (district or township level), with a reason, a
+        responsible officer and a review date (default: in a month). A proposed flag becomes
+        the flag."""
+        flag = flags.open_flag(db.session, actor=current_actor(), person_id=person_id, **data)
+        return flags.flag_view(flag), 201
+
+
+@blp.route("/persons/<id:person_id>/flags/<id:flag_id>/reviews")
+class FlagReview(MethodView):
+    @requires("flags:write")
+    @blp.arguments(FlagReviewSchema)
+    @blp.response(200, FlagSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, flag_id):
+        """Record the monthly review of a flag and set the next review day."""
+        flag = flags.review_flag(
+            db.session, actor=current_actor(), person_id=person_id, flag_id=flag_id, **data
+        )
+        return flags.flag_view(flag)
+
+
+def _flag_close(name: str, outcome: str, doc: str):
+    @blp.route(f"/persons/<id:person_id>/flags/<id:flag_id>/{name}", endpoint=f"flag_{name}")
+    class FlagClose(MethodView):
+        @requires("flags:write")
+        @blp.arguments(FlagCloseSchema)
+        @blp.response(200, FlagSchema)
+        @blp.alt_response(404, response="NOT_FOUND")
+        @blp.alt_response(409, response="CONFLICT")
+        def post(self, data, person_id, flag_id):
+            flag = flags.close_flag(
+                db.session,
+                actor=current_actor(),
+                person_id=person_id,
+                flag_id=flag_id,
+                outcome=outcome,
+                reason=data["reason"],
+            )
+            return flags.flag_view(flag)
+
+    FlagClose.post.__doc__ = doc
+    return FlagClose
+
+
+_flag_close(
+    "conversion",
+    "converted",
+    "Conversion (转化): close an active flag with a reason; the approver is of the flag's "
+    "level and not the one who opened it.",
+)
+_flag_close("decline", "declined", "Decline a proposed flag, with a reason.")
+
+
+@blp.route("/flags")
+class Flags(MethodView):
+    @requires("flags:read")
+    @blp.arguments(FlagQuerySchema, location="query")
+    @blp.response(200, FlagPageSchema)
+    def get(self, args):
+        """Flags in your scope, by review day (``status=proposed`` lists the proposals)."""
+        page, size = args.pop("page"), args.pop("page_size")
+        rows, total = flags.list_flags(
+            db.session, actor=current_actor(), page=page, page_size=size, **args
+        )
+        return {
+            "items": [flags.flag_view(*row) for row in rows],
+            "page": page,
+            "page_size": size,
+            "total": total,
+        }

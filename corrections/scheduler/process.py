@@ -1,0 +1,62 @@
+"""The scheduler process: APScheduler 3 (BlockingScheduler) running the registered jobs on
+their configured triggers in Asia/Shanghai, each run inside an app context.
+
+Misfires after downtime are coalesced into one run that catches up (the jobs work from what
+is due now); one instance of a job at a time; a heartbeat renews the leader lease.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from corrections.core.clock import BUSINESS_TZ
+from corrections.scheduler import service, triggers
+
+log = logging.getLogger(__name__)
+
+
+def build(app: Flask, holder: str) -> BlockingScheduler:
+    scheduler = BlockingScheduler(
+        timezone=BUSINESS_TZ,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    ttl = timedelta(seconds=app.config["SCHEDULER_LEASE_SECONDS"])
+
+    def run(name: str) -> None:
+        from corrections.core.db import db
+
+        with app.app_context():
+            try:
+                service.run_job(db.session, name, holder=holder, lease_ttl=ttl)
+            except Exception:  # the lease or the run record itself failed: log, keep going
+                log.exception("job %s could not run", name)
+            finally:
+                db.session.remove()
+
+    def heartbeat() -> None:
+        from corrections.core.clock import now_utc
+        from corrections.core.db import db
+
+        with app.app_context():
+            try:
+                leader = service.acquire_lease(db.session, holder=holder, ttl=ttl, now=now_utc())
+                log.debug("lease %s", "held" if leader else "standing by")
+            except Exception:
+                log.exception("lease heartbeat failed")
+            finally:
+                db.session.remove()
+
+    for name, spec in app.config["SCHEDULER_TRIGGERS"].items():
+        scheduler.add_job(run, triggers.parse(spec), args=[name], id=name, name=name)
+    scheduler.add_job(
+        heartbeat,
+        "interval",
+        seconds=max(1, app.config["SCHEDULER_LEASE_SECONDS"] // 3),
+        id="_lease",
+        name="lease heartbeat",
+    )
+    return scheduler

@@ -1,0 +1,304 @@
+"""Running scheduled jobs: the leader lease, the job wrapper that records every run, and the
+registry of jobs.
+
+Only the holder of the unexpired lease runs jobs; a second scheduler process skips until the
+lease expires (its holder died or stopped), then takes over. A job works from "what is due
+now", commits its own batches, and records per-person errors without stopping.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from corrections.core.clock import now_utc
+from corrections.core.types import UTCDateTime
+from corrections.scheduler.models import JobRun, SchedulerLease
+from corrections.scheduler.triggers import JOB_NAMES
+
+log = logging.getLogger(__name__)
+LEASE = "scheduler"
+
+
+def default_holder() -> str:
+    """Who this scheduler process is (host and pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- the lease ---------------------------------------------------------------------------
+
+
+def acquire_lease(session: Session, *, holder: str, ttl: timedelta, now: datetime) -> bool:
+    """Take or renew the leader lease; True if ``holder`` holds it now. Commits.
+
+    One conditional UPDATE decides (the row lock serialises two contenders; the loser sees
+    the winner's unexpired lease and matches nothing); the first ever run INSERTs the row.
+    """
+    renewed = session.execute(
+        update(SchedulerLease)
+        .where(
+            SchedulerLease.name == LEASE,
+            or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now),
+        )
+        .values(
+            holder=holder,
+            expires_at=now + ttl,
+            # A take-over starts a new tenure; a renewal keeps it.
+            acquired_at=case(
+                (SchedulerLease.holder == holder, SchedulerLease.acquired_at),
+                else_=literal(now, UTCDateTime()),
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if renewed:
+        session.commit()
+        return True
+    if session.scalar(select(SchedulerLease.name).where(SchedulerLease.name == LEASE)):
+        session.commit()
+        return False
+    try:
+        session.add(
+            SchedulerLease(name=LEASE, holder=holder, acquired_at=now, expires_at=now + ttl)
+        )
+        session.commit()
+        return True
+    except IntegrityError:
+        session.rollback()
+        return False
+
+
+def release_lease(session: Session, *, holder: str) -> None:
+    session.execute(
+        delete(SchedulerLease).where(SchedulerLease.name == LEASE, SchedulerLease.holder == holder)
+    )
+    session.commit()
+
+
+def lease_holder(session: Session) -> SchedulerLease | None:
+    return session.scalar(select(SchedulerLease).where(SchedulerLease.name == LEASE))
+
+
+# --- jobs --------------------------------------------------------------------------------
+
+JobFunc = Callable[["JobContext"], dict[str, Any] | None]
+
+
+@dataclass
+class JobContext:
+    session: Session
+    now: datetime
+    errors: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    label_zh: str
+    run: JobFunc
+
+
+def _sweep_obligations(ctx: JobContext):
+    from corrections.supervision.jobs import sweep_obligations
+
+    return sweep_obligations(ctx.session, now=ctx.now)
+
+
+def _detect_lost_contact(ctx: JobContext):
+    from corrections.incidents.service import detect
+
+    d = detect(ctx.session, now=ctx.now, errors=ctx.errors)
+    return {
+        "opened": d.opened,
+        "lost_contact": d.lost_contact,
+        "closed": d.closed,
+        "proposals": d.proposals,
+    }
+
+
+def _supervision_job(name: str) -> JobFunc:
+    def run(ctx: JobContext):
+        from corrections.supervision import jobs
+
+        return getattr(jobs, name)(ctx.session, now=ctx.now)
+
+    return run
+
+
+def _monthly_assessment(ctx: JobContext):
+    from corrections.grading.jobs import previous_month, run_monthly_assessment
+
+    result = run_monthly_assessment(ctx.session, month=previous_month(ctx.now), now=ctx.now)
+    ctx.errors.update({str(k): v for k, v in result.errors.items()})
+    return result.counts()
+
+
+def _flag_reviews(ctx: JobContext):
+    from corrections.incidents.flags import review_job
+
+    return review_job(ctx.session, now=ctx.now)
+
+
+def _alert_escalation(ctx: JobContext):
+    from corrections.alerts.service import escalate
+
+    return {"escalated": escalate(ctx.session, now=ctx.now)}
+
+
+def _risk_scoring(ctx: JobContext):
+    # Wired by the risk-model issue: until a model is active there is nothing to score.
+    return {"scored": 0, "model": None}
+
+
+def _audit_seal(ctx: JobContext):
+    from corrections.audit.service import seal_pending
+
+    return {"sealed": seal_pending(ctx.session)}
+
+
+def _prune_login_attempts(ctx: JobContext):
+    from corrections.org.service import prune_login_attempts
+
+    return {"pruned": prune_login_attempts(ctx.session)}
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job("sweep_obligations", "未履行义务扫描", _sweep_obligations),
+        Job("detect_lost_contact", "失联/脱管认定", _detect_lost_contact),
+        Job("travel_returns", "外出逾期未归", _supervision_job("travel_returns")),
+        Job("intake_deadlines", "报到与审批期限", _supervision_job("intake_deadlines")),
+        Job("term_endings", "矫正期满提醒", _supervision_job("term_endings")),
+        Job("monitoring_expiry", "电子定位到期", _supervision_job("monitoring_expiry")),
+        Job("monthly_assessment", "月度考核", _monthly_assessment),
+        Job("flag_reviews", "挂牌管控复核", _flag_reviews),
+        Job("alert_escalation", "预警升级", _alert_escalation),
+        Job("risk_scoring", "脱管风险评分", _risk_scoring),
+        Job("audit_seal", "审计链封存", _audit_seal),
+        Job("prune_login_attempts", "登录记录清理", _prune_login_attempts),
+    )
+}
+assert tuple(JOBS) == JOB_NAMES
+
+
+def run_job(
+    session: Session,
+    name: str,
+    *,
+    holder: str,
+    lease_ttl: timedelta,
+    now: datetime | None = None,
+    require_lease: bool = True,
+) -> JobRun | None:
+    """Run one job now and record the run; None if another scheduler holds the lease.
+
+    The run row is committed before the work starts, so a crash leaves a ``running`` row
+    behind as evidence (the next run of the job marks such rows ``interrupted``).
+    """
+    job = JOBS[name]
+    now = now or now_utc()
+    if require_lease and not acquire_lease(session, holder=holder, ttl=lease_ttl, now=now):
+        return None
+    session.execute(
+        update(JobRun)
+        .where(JobRun.job == name, JobRun.status == "running", JobRun.holder != holder)
+        .values(status="interrupted", finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    run = JobRun(job=name, holder=holder, started_at=now, status="running", counts={}, errors={})
+    session.add(run)
+    session.commit()
+    run_id = run.id
+    ctx = JobContext(session=session, now=now, errors={})
+    try:
+        counts = job.run(ctx) or {}
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        # The class and where, not the message: a message can quote personal data.
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+        log.error("job %s failed: %s at %s", name, type(exc).__name__, where)
+        run = session.get(JobRun, run_id)
+        run.status, run.error = "failed", f"{type(exc).__name__} at {where}"
+        run.finished_at, run.errors = now_utc(), ctx.errors
+        session.commit()
+        return run
+    run = session.get(JobRun, run_id)
+    run.status = "partial" if ctx.errors else "succeeded"
+    run.counts, run.errors, run.finished_at = counts, ctx.errors, now_utc()
+    session.commit()
+    log.info("job %s %s: %s", name, run.status, counts)
+    return run
+
+
+def last_runs(session: Session) -> dict[str, dict[str, JobRun | None]]:
+    """Per job: the last run and the last failed run."""
+    out: dict[str, dict[str, JobRun | None]] = {}
+    for name in JOBS:
+        last = session.scalar(
+            select(JobRun).where(JobRun.job == name).order_by(JobRun.id.desc()).limit(1)
+        )
+        failed = session.scalar(
+            select(JobRun)
+            .where(JobRun.job == name, JobRun.status.in_(("failed", "interrupted")))
+            .order_by(JobRun.id.desc())
+            .limit(1)
+        )
+        out[name] = {"last": last, "last_failure": failed}
+    return out
+
+
+def run_view(run: JobRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "job": run.job,
+        "holder": run.holder,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "status": run.status,
+        "counts": run.counts or {},
+        "errors": run.errors or {},
+        "error": run.error,
+    }
+
+
+def overview(session: Session, trigger_specs: dict[str, str], now: datetime) -> dict[str, Any]:
+    """The leader, and per job: trigger, next run after ``now``, last run, last failure."""
+    from corrections.scheduler.triggers import parse
+
+    lease = lease_holder(session)
+    runs = last_runs(session)
+    jobs = []
+    for name, job in JOBS.items():
+        trigger = parse(trigger_specs[name])
+        last = runs[name]["last"]
+        jobs.append(
+            {
+                "name": name,
+                "label_zh": job.label_zh,
+                "trigger": trigger_specs[name],
+                "next_run_at": trigger.get_next_fire_time(last.started_at if last else None, now),
+                "last_run": run_view(last),
+                "last_failure": run_view(runs[name]["last_failure"]),
+            }
+        )
+    live = lease is not None and lease.expires_at > now
+    return {
+        "leader": lease.holder if live else None,
+        "lease_expires_at": lease.expires_at if live else None,
+        "jobs": jobs,
+    }
