@@ -207,6 +207,25 @@ def intake(login):
     return _intake
 
 
+@pytest.fixture
+def active(officer):
+    """An activated (reported for intake) person of officer-dongcheng-1, grade tight."""
+
+    def _active(api=None, **overrides):
+        api = api or officer
+        resp = api.post("/api/v1/persons", json=person_payload(**overrides))
+        assert resp.status_code == 201, resp.get_json()
+        person = resp.get_json()
+        done = api.post(
+            f"/api/v1/persons/{person['id']}/status-changes",
+            json={"to_status": "active", "reason": "按期报到"},
+        )
+        assert done.status_code == 201, done.get_json()
+        return person
+
+    return _active
+
+
 def count_rows(app, model) -> int:
     from sqlalchemy import func, select
 
@@ -214,3 +233,22 @@ def count_rows(app, model) -> int:
         n = db.session.scalar(select(func.count()).select_from(model))
         db.session.remove()
         return n
+
+
+@pytest.fixture
+def run_job(app, clock):
+    """Run one scheduled job as scheduler ``holder`` (at ``at`` if given); returns its run."""
+    from datetime import timedelta
+
+    from corrections.scheduler import service
+
+    def _run(name: str, at: datetime | None = None, holder: str = "test-scheduler"):
+        if at is not None:
+            clock.set(at)
+        with app.app_context():
+            run = service.run_job(db.session, name, holder=holder, lease_ttl=timedelta(seconds=90))
+            view = service.run_view(run)
+            db.session.remove()
+        return view
+
+    return _run

@@ -222,7 +222,7 @@ def _missed_answered(person_id, kind, day) -> ColumnElement[bool]:
 
 
 def resolve_answered(session: Session, *, person_id: int, kind: str, day, now: datetime) -> int:
-    """An event of ``kind`` on ``day`` answers every earlier missed window of that kind."""
+    """An event of ``kind`` answers the missed windows of that kind due on ``day`` or before."""
     return resolve_where(
         session, _missed_answered(person_id, kind, day), now=now, note=ANSWERED_NOTE
     )

@@ -279,7 +279,8 @@ def after_fulfilment(
     missed_due = _fulfil(session, person, kind, day, event, now, "missed")
     if missed_due is None:
         return  # nothing was due that day (an extra report is welcome, but fulfils nothing)
-    alerts.resolve_answered(session, person_id=person.id, kind=kind, day=day, now=now)
+    # The window it fulfilled late (due after the event's day) and all before it are answered.
+    alerts.resolve_answered(session, person_id=person.id, kind=kind, day=missed_due, now=now)
     # A late entry for a window already marked missed: the chain re-anchors on it.
     successor = session.scalar(
         select(Obligation)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from corrections.alerts import service as alerts
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import add_months, business_date, now_utc
@@ -177,6 +178,17 @@ def record_event(
         person.address, person.updated_at = event.payload["new_address"], now
     elif type == "job_change":
         person.employment, person.updated_at = event.payload["employment"], now
+    if type == "monitor_alarm" and corrects is None:
+        alerts.raise_one(
+            session,
+            person_id=person.id,
+            kind="monitor_alarm",
+            subject_type="event",
+            subject_id=event.id,
+            detail={"alarm": event.payload.get("alarm"), "event_id": event.id},
+            now=now,
+            raised_by=actor.username,
+        )
     if corrects is not None:
         obligations.on_correction(session, person, corrects, event, now)
         return event

@@ -1,28 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
-from tests.factories import person_payload
-
-
-@pytest.fixture
-def active(officer):
-    """An activated (reported for intake) person of officer-dongcheng-1, grade tight."""
-
-    def _active(api=None, **overrides):
-        api = api or officer
-        resp = api.post("/api/v1/persons", json=person_payload(**overrides))
-        assert resp.status_code == 201, resp.get_json()
-        person = resp.get_json()
-        done = api.post(
-            f"/api/v1/persons/{person['id']}/status-changes",
-            json={"to_status": "active", "reason": "按期报到"},
-        )
-        assert done.status_code == 201, done.get_json()
-        return person
-
-    return _active
-
 
 def event(api, person_id, type_, occurred_at="2026-11-27T01:00:00Z", headers=None, **fields):
     body = {"type": type_, "occurred_at": occurred_at, **fields}
