@@ -124,11 +124,11 @@ def test_people_acknowledge_resolve_and_dismiss_within_scope(app, login, active,
     assert resp.status_code == 200 and resp.get_json()["status"] == "resolved"
     assert commander.post(f"{path}/dismiss", json={"note": "误报"}).status_code == 409
 
-    check = [
+    check = next(
         a
         for a in _alerts(commander, person_id=person["id"], status="open")["items"]
         if a["detail"]["obligation_kind"] == "check"
-    ][0]
+    )
     officer = login("officer-dongcheng-1")
     resp = officer.post(f"/api/v1/alerts/{check['id']}/dismiss", json={"note": "已豁免"})
     assert resp.status_code == 200 and resp.get_json()["status"] == "dismissed"
