@@ -26,7 +26,7 @@ from corrections.core.sqlfuncs import insert_for
 from corrections.grading import service as grading
 from corrections.incidents.models import OPEN_STATES, Incident, IncidentProposal
 from corrections.persons import service as persons
-from corrections.persons.models import Person
+from corrections.persons.models import Person, PersonStatusChange
 from corrections.persons.scope import audit_person, get_scoped, read_scoped
 from corrections.supervision.models import Obligation, SupervisionEvent, TravelPermit
 
@@ -61,12 +61,19 @@ def successful_contact() -> Any:
 
 
 def last_contact_at(session: Session, person_id: int, before: datetime | None = None):
-    stmt = select(func.max(SupervisionEvent.occurred_at)).where(
+    """The last successful contact: a contact event, or becoming active (the intake report,
+    or coming back at the close of an episode)."""
+    contact = select(func.max(SupervisionEvent.occurred_at)).where(
         SupervisionEvent.person_id == person_id, successful_contact()
     )
+    activated = select(func.max(PersonStatusChange.changed_at)).where(
+        PersonStatusChange.person_id == person_id, PersonStatusChange.to_status == "active"
+    )
     if before is not None:
-        stmt = stmt.where(SupervisionEvent.occurred_at <= before)
-    return session.scalar(stmt)
+        contact = contact.where(SupervisionEvent.occurred_at <= before)
+        activated = activated.where(PersonStatusChange.changed_at <= before)
+    times = [t for t in (session.scalar(contact), session.scalar(activated)) if t is not None]
+    return max(times, default=None)
 
 
 def absence_days(last_contact: datetime | None, fallback: date, today: date) -> int:
