@@ -317,6 +317,7 @@ def review_job(session: Session, *, now: datetime) -> dict[str, int]:
                 ]
             )
             .on_conflict_do_nothing(index_elements=["person_id"], index_where=Flag.status.in_(LIVE))
+            .returning(Flag.id)
         )
-        proposed = session.execute(stmt).rowcount or 0
+        proposed = len(session.execute(stmt).all())
     return {"review_alerts": due, "flags_proposed": proposed}

@@ -196,8 +196,9 @@ def _insert_incidents(session: Session, candidates, now: datetime) -> int:
         .on_conflict_do_nothing(
             index_elements=["person_id"], index_where=Incident.state != "closed"
         )
+        .returning(Incident.id)  # counted from what came back: rowcount is not portable here
     )
-    return session.execute(stmt).rowcount or 0
+    return len(session.execute(stmt).all())
 
 
 def _close_answered(session: Session, now: datetime) -> int:
