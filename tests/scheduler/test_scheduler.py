@@ -1,0 +1,177 @@
+"""The scheduler: one leader by lease, every run recorded, per-person errors isolated,
+concurrent schedulers never duplicating, triggers from configuration, the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from corrections import create_app
+from corrections.alerts.models import Alert
+from corrections.config import ConfigError
+from corrections.core.db import db
+from corrections.scheduler import service
+from corrections.scheduler.models import JobRun
+from corrections.scheduler.triggers import parse
+
+T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+TTL = timedelta(seconds=90)
+
+
+def test_one_holder_at_a_time_and_take_over_after_expiry(app, city):
+    with app.app_context():
+        s = db.session
+        assert service.acquire_lease(s, holder="a", ttl=TTL, now=T0)
+        assert not service.acquire_lease(s, holder="b", ttl=TTL, now=T0 + timedelta(seconds=30))
+        # a renews: b still waits.
+        assert service.acquire_lease(s, holder="a", ttl=TTL, now=T0 + timedelta(seconds=60))
+        assert not service.acquire_lease(s, holder="b", ttl=TTL, now=T0 + timedelta(seconds=120))
+        # a died: 90 s after its last renewal b takes over, and a is out.
+        assert service.acquire_lease(s, holder="b", ttl=TTL, now=T0 + timedelta(seconds=151))
+        assert not service.acquire_lease(s, holder="a", ttl=TTL, now=T0 + timedelta(seconds=152))
+        lease = service.lease_holder(s)
+        assert lease.holder == "b" and lease.acquired_at == T0 + timedelta(seconds=151)
+        db.session.remove()
+
+
+def test_a_run_is_recorded_and_a_standby_scheduler_does_not_run(app, active, run_job):
+    active()
+    run = run_job("sweep_obligations", at=T0, holder="leader")
+    assert run["status"] == "succeeded" and run["holder"] == "leader"
+    assert run["counts"]["missed"] == 3 and run["finished_at"] is not None
+    assert run_job("sweep_obligations", holder="standby") is None
+    with app.app_context():
+        runs = db.session.scalars(select(JobRun.holder)).all()
+        db.session.remove()
+    assert runs == ["leader"]
+
+
+def test_a_failing_job_is_recorded_without_its_message(app, city, run_job, monkeypatch):
+    secret = "".join(["张", "三"])  # personal data must not reach the run record
+
+    def boom(ctx):
+        raise ValueError(f"bad row for {secret}")
+
+    monkeypatch.setitem(service.JOBS, "term_endings", service.Job("term_endings", "x", boom))
+    run = run_job("term_endings", at=T0)
+    assert run["status"] == "failed"
+    assert run["error"].startswith("ValueError at test_scheduler.py:")
+    assert secret not in json.dumps(run, ensure_ascii=False, default=str)
+
+
+def test_one_persons_bad_data_is_an_error_for_that_person_only(app, active, run_job, monkeypatch):
+    first, second = active(), active()
+    from corrections.incidents import service as incidents
+
+    real = incidents.mark_lost_contact
+
+    def flaky(session, incident, **kw):
+        if incident.person_id == first["id"]:
+            raise KeyError("corrupt")
+        return real(session, incident, **kw)
+
+    monkeypatch.setattr(incidents, "mark_lost_contact", flaky)
+    run_job("sweep_obligations", at=datetime(2026, 12, 2, 2, tzinfo=UTC))
+    run = run_job("detect_lost_contact")
+    assert run["status"] == "partial"
+    assert run["errors"] == {str(first["id"]): "KeyError"}
+    assert run["counts"]["lost_contact"] == 1
+    with app.app_context():
+        from corrections.persons.models import Person
+
+        statuses = dict(db.session.execute(select(Person.id, Person.status)).all())
+        db.session.remove()
+    assert statuses == {first["id"]: "active", second["id"]: "lost_contact"}
+
+
+def test_two_schedulers_running_at_once_raise_each_alert_once(app, active, clock):
+    """Both think they lead (the lease is bypassed): the unique index still decides."""
+    for _ in range(3):
+        active()
+    clock.set(datetime(2026, 12, 12, 2, tzinfo=UTC))
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def scheduler(name):
+        with app.app_context():
+            try:
+                barrier.wait()
+                for job in ("sweep_obligations", "detect_lost_contact", "sweep_obligations"):
+                    service.run_job(
+                        db.session, job, holder=name, lease_ttl=TTL, require_lease=False
+                    )
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=scheduler, args=(n,)) for n in ("s1", "s2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with app.app_context():
+        dupes = db.session.execute(
+            select(Alert.person_id, Alert.kind, Alert.subject_type, Alert.subject_id)
+            .group_by(Alert.person_id, Alert.kind, Alert.subject_type, Alert.subject_id)
+            .having(func.count() > 1)
+        ).all()
+        total = db.session.scalar(select(func.count()).select_from(Alert))
+        db.session.remove()
+    assert dupes == [] and total > 0
+
+
+def test_triggers_come_from_configuration_and_bad_ones_stop_start_up(tmp_path):
+    assert parse("every 15m").interval == timedelta(minutes=15)
+    cron = parse("cron 0 3 1 * *")
+    nxt = cron.get_next_fire_time(None, datetime(2026, 11, 28, 2, tzinfo=UTC))
+    assert nxt.isoformat() == "2026-12-01T03:00:00+08:00"  # 03:00 on the 1st, Shanghai
+    base = {
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": "sqlite:///" + str(tmp_path / "x.db"),
+        "SECRET_KEY": "k" * 40,
+    }
+    from corrections.config import DEFAULTS
+
+    bad = dict(DEFAULTS["SCHEDULER_TRIGGERS"], sweep_obligations="every now and then")
+    with pytest.raises(ConfigError, match=r"SCHEDULER_TRIGGERS\.sweep_obligations"):
+        create_app({**base, "SCHEDULER_TRIGGERS": bad})
+    unknown = dict(DEFAULTS["SCHEDULER_TRIGGERS"], tea_break="every 1h")
+    with pytest.raises(ConfigError, match=r"SCHEDULER_TRIGGERS\.tea_break: unknown job"):
+        create_app({**base, "SCHEDULER_TRIGGERS": unknown})
+
+
+def test_cli_list_and_run_once(app, runner, active):
+    active()
+    app.extensions["corrections.clock"].set(T0)
+    result = runner.invoke(args=["scheduler", "run-once", "sweep_obligations"])
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.output)
+    assert run["job"] == "sweep_obligations" and run["status"] == "succeeded"
+    result = runner.invoke(args=["scheduler", "list"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("sweep_obligations"))
+    assert "every 15m" in line and "succeeded" in line
+    result = runner.invoke(args=["scheduler", "run-once", "nap"])
+    assert result.exit_code != 0 and "unknown job" in result.output
+
+
+def test_jobs_endpoint_shows_health_to_command_staff(app, login, active, run_job):
+    active()
+    run_job("sweep_obligations", at=T0)
+    commander = login("commander-dongcheng")
+    resp = commander.get("/api/v1/system/jobs")
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    jobs = {j["name"]: j for j in body["jobs"]}
+    assert set(jobs) == set(service.JOBS)
+    assert jobs["sweep_obligations"]["last_run"]["status"] == "succeeded"
+    assert jobs["sweep_obligations"]["next_run_at"] is not None
+    assert jobs["monthly_assessment"]["last_run"] is None
+    assert body["leader"] == "test-scheduler"
+    assert login("officer-dongcheng-1").get("/api/v1/system/jobs").status_code == 403
