@@ -1,6 +1,8 @@
 """Flagged control (挂牌管控): a person put under closer watch at district or township
-(judicial office) level, reviewed monthly, closed by conversion (转化) with an approver of the
-same level. Repeated sanctions (and, with the risk model, a high risk band) propose a flag."""
+(judicial office) level, reviewed monthly, closed by conversion (转化) approved at the flag's level
+or above by someone other than who opened it (the demo has one officer account per office, so
+a township flag is converted by the office's other staff or the district). Repeated
+sanctions (and, with the risk model, a high risk band) propose a flag."""
 
 from __future__ import annotations
 

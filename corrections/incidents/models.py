@@ -91,8 +91,6 @@ class Flag(db.Model):
     basis: Mapped[str | None] = mapped_column(String(64))  # what proposed it, for dedup
     responsible_officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     review_due_on: Mapped[date | None] = mapped_column(Date)
-    # When contact was due and did not happen (the end of the missed window's last day).
-    overdue_since: Mapped[datetime] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     opened_by: Mapped[str] = mapped_column(String(64))
     last_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

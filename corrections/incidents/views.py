@@ -197,7 +197,7 @@ _flag_close(
     "conversion",
     "converted",
     "Conversion (转化): close an active flag with a reason; the approver is of the flag's "
-    "level and not the one who opened it.",
+    "level or above and not the one who opened it.",
 )
 _flag_close("decline", "declined", "Decline a proposed flag, with a reason.")
 

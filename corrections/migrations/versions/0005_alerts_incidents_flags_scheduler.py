@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-28 01:59:07.055663
+Create Date: 2026-11-28 02:05:04.209102
 
 """
 from alembic import op
@@ -81,7 +81,6 @@ def upgrade():
     sa.Column('basis', sa.String(length=64), nullable=True),
     sa.Column('responsible_officer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('review_due_on', sa.Date(), nullable=True),
-    sa.Column('overdue_since', corrections.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('opened_at', corrections.core.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('opened_by', sa.String(length=64), nullable=False),
     sa.Column('last_reviewed_at', corrections.core.types.UTCDateTime(timezone=True), nullable=True),
