@@ -61,7 +61,8 @@ class Alert(db.Model):
             sqlite_where=text("status IN ('open', 'acknowledged')"),
         ),
         Index("ix_alerts_status_severity", "status", "severity", "raised_at"),
-        Index("ix_alerts_person", "person_id"),
+        # Every alert a cause ever had (whether to raise it again), and a person's alerts.
+        Index("ix_alerts_cause", "person_id", "kind", "subject_type", "subject_id"),
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,6 +99,8 @@ class JobContext:
     session: Session
     now: datetime
     errors: dict[str, str]
+    # When the job's last successful (or partial) run started; None if it never ran.
+    last_success: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class Job:
 def _sweep_obligations(ctx: JobContext):
     from corrections.supervision.jobs import sweep_obligations
 
-    return sweep_obligations(ctx.session, now=ctx.now)
+    return sweep_obligations(ctx.session, now=ctx.now, last_success=ctx.last_success)
 
 
 def _detect_lost_contact(ctx: JobContext):
@@ -216,11 +218,16 @@ def run_job(
         .values(status="interrupted", finished_at=now)
         .execution_options(synchronize_session=False)
     )
+    last_success = session.scalar(
+        select(func.max(JobRun.started_at)).where(
+            JobRun.job == name, JobRun.status.in_(("succeeded", "partial"))
+        )
+    )
     run = JobRun(job=name, holder=holder, started_at=now, status="running", counts={}, errors={})
     session.add(run)
     session.commit()
     run_id = run.id
-    ctx = JobContext(session=session, now=now, errors={})
+    ctx = JobContext(session=session, now=now, errors={}, last_success=last_success)
     try:
         counts = job.run(ctx) or {}
         session.commit()

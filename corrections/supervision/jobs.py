@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from corrections.alerts import rules as alert_rules
 from corrections.alerts import service as alerts
 from corrections.alerts.models import Alert
-from corrections.core.clock import business_date
+from corrections.core.clock import business_date, start_of_business_day
 from corrections.core.sqlfuncs import json_object
 from corrections.grading.models import GradeDecision
 from corrections.persons.models import SUPERVISED_STATUSES, Person
@@ -21,9 +21,20 @@ from corrections.supervision.models import MonitoringPeriod, Obligation, TravelP
 from corrections.supervision.service import mark_overdue_permits
 
 
-def sweep_obligations(session: Session, *, now: datetime) -> dict[str, int]:
-    """Open obligations past due -> missed (successors planned), one alert per miss."""
-    result = obligations.sweep(session, today=business_date(now), now=now)
+def sweep_obligations(
+    session: Session, *, now: datetime, last_success: datetime | None = None
+) -> dict[str, int]:
+    """Open obligations past due -> missed (successors planned), one alert per miss.
+
+    Month hour windows are planned by the first successful sweep of each Asia/Shanghai month
+    (``last_success``: when the previous one started); intake plans a newcomer's own, and a
+    grade change re-plans them in place, so later sweeps need not look at every person.
+    """
+    today = business_date(now)
+    first_of_month = last_success is None or last_success < start_of_business_day(
+        today.replace(day=1)
+    )
+    result = obligations.sweep(session, today=today, now=now, plan_months=first_of_month)
     raised = alerts.raise_from(
         session,
         select(
@@ -39,6 +50,9 @@ def sweep_obligations(session: Session, *, now: datetime) -> dict[str, int]:
         ),
         kind="obligation_missed",
         now=now,
+        # Each miss is its own cause, raised in the run that marked it: no look at history
+        # (a miss that a correction brings back is alerted again).
+        once=False,
     )
     return {
         "missed": result.missed,

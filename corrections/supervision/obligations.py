@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, literal, select, update
+from sqlalchemy import Boolean, and_, bindparam, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
 from corrections.core.clock import add_months, business_date, start_of_business_day
-from corrections.core.sqlfuncs import add_days, least
+from corrections.core.sqlfuncs import add_days, insert_for, least
 from corrections.core.types import UTCDateTime
 from corrections.grading import rules as grading_rules
 from corrections.persons.models import SUPERVISED_STATUSES, Person
@@ -542,27 +542,35 @@ class SweepResult:
     hour_windows: int
 
 
-def sweep(session: Session, *, today: date, now: datetime) -> SweepResult:
+def sweep(session: Session, *, today: date, now: datetime, plan_months: bool = True) -> SweepResult:
     """Mark what is overdue as missed and plan what comes next, set-based.
 
     Works from "what is overdue now", so after downtime one run catches up on the whole
     missed period: an interval chain that missed several windows gets each of them marked
     (one UPDATE and one INSERT ... SELECT per window missed in a row, not per person). What
     this run marked carries ``missed_at = now``, for the alerts raised from it.
+    ``plan_months``: also plan this month's hour windows for whoever lacks them (a look at
+    every supervised person; the scheduler does it in the first sweep of each month).
     """
     missed = planned = 0
     overdue = (Obligation.status == "open", Obligation.due_on < today)
+    mark = (
+        update(Obligation)
+        .where(*overdue, Obligation.kind.in_(INTERVAL_KINDS))
+        .values(status="missed", missed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    postgres = session.get_bind().dialect.name == "postgresql"
     while True:
-        marked = session.execute(
-            update(Obligation)
-            .where(*overdue, Obligation.kind.in_(INTERVAL_KINDS))
-            .values(status="missed", missed_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        if postgres:  # one statement: the UPDATE's rows feed the successors' INSERT
+            marked, added = _mark_and_plan(session, mark, now)
+        else:
+            marked = session.execute(mark).rowcount
+            added = _plan_successors(session, now) if marked else 0
         if not marked:
             break
         missed += marked
-        planned += _plan_successors(session, now)
+        planned += added
     # Month windows that ended: short of hours is missed.
     missed += (
         session.execute(
@@ -573,7 +581,7 @@ def sweep(session: Session, *, today: date, now: datetime) -> SweepResult:
         ).rowcount
         or 0
     )
-    windows = plan_month_windows(session, today=today, now=now)
+    windows = plan_month_windows(session, today=today, now=now) if plan_months else 0
     return SweepResult(missed=missed, planned=planned, hour_windows=windows)
 
 
@@ -591,47 +599,79 @@ def _interval_case(kind_column, grade_column):
     return case(*whens, else_=None)
 
 
-def _plan_successors(session: Session, now: datetime) -> int:
-    """Plan the next window after each interval window this run marked missed, unless the
-    chain already has one (it opens the day after), the term is over or supervision ended."""
-    ob, nxt = Obligation.__table__.alias("ob"), Obligation.__table__.alias("nxt")
+def _successors(source, now: datetime):
+    """SELECT of the next window after each missed interval window in ``source`` (columns
+    person_id, kind, due_on), unless the term is over or supervision ended."""
     p = Person.__table__
-    opens = add_days(ob.c.due_on, 1)
-    due = least(add_days(ob.c.due_on, _interval_case(ob.c.kind, p.c.grade)), p.c.term_end)
-    successor_exists = (
-        select(nxt.c.id)
+    opens = add_days(source.c.due_on, 1)
+    due = least(add_days(source.c.due_on, _interval_case(source.c.kind, p.c.grade)), p.c.term_end)
+    return (
+        select(
+            source.c.person_id,
+            source.c.kind,
+            opens.label("opens_on"),
+            due.label("due_on"),
+            literal("open").label("status"),
+            p.c.grade,
+            literal(now, UTCDateTime()).label("created_at"),
+            literal(now, UTCDateTime()).label("updated_at"),
+        )
+        .select_from(source.join(p, p.c.id == source.c.person_id))
+        .where(
+            p.c.status.in_(SUPERVISED_STATUSES),
+            p.c.grade.is_not(None),
+            source.c.due_on < p.c.term_end,
+        )
+    )
+
+
+_SUCCESSOR_COLUMNS = ["person_id", "kind", "opens_on", "due_on", "status", "grade"]
+
+
+def _plan_successors(session: Session, now: datetime) -> int:
+    """Plan the successors of what this run marked missed (``missed_at = now``), unless the
+    chain already has one (it opens the day after): a later pass of the loop sees earlier
+    passes' rows again."""
+    ob, nxt = Obligation.__table__.alias("ob"), Obligation.__table__.alias("nxt")
+    rows = _successors(ob, now).where(
+        ob.c.missed_at == now,
+        ob.c.status == "missed",
+        ob.c.kind.in_(INTERVAL_KINDS),
+        ~select(nxt.c.id)
         .where(
             nxt.c.person_id == ob.c.person_id,
             nxt.c.kind == ob.c.kind,
-            nxt.c.opens_on == opens,
+            nxt.c.opens_on == add_days(ob.c.due_on, 1),
         )
-        .exists()
+        .exists(),
     )
-    rows = (
-        select(
-            ob.c.person_id,
-            ob.c.kind,
-            opens,
-            due,
-            literal("open"),
-            p.c.grade,
-            literal(now, UTCDateTime()),
-            literal(now, UTCDateTime()),
+    columns = [*_SUCCESSOR_COLUMNS, "created_at", "updated_at"]
+    # Counted from RETURNING: psycopg reports no rowcount for INSERT ... SELECT.
+    stmt = _OB.insert().from_select(columns, rows).returning(_OB.c.id)
+    return len(session.execute(stmt).all())
+
+
+def _mark_and_plan(session: Session, mark, now: datetime) -> tuple[int, int]:
+    """PostgreSQL: mark overdue interval windows missed and plan their successors in one
+    statement (the UPDATE's RETURNING feeds the INSERT, so only this pass's rows count).
+    Returns (marked, planned)."""
+    marked = mark.returning(_OB.c.person_id, _OB.c.kind, _OB.c.due_on).cte("marked")
+    columns = [*_SUCCESSOR_COLUMNS, "created_at", "updated_at"]
+    planned = (
+        insert_for(session)(Obligation)
+        .from_select(columns, _successors(marked, now))
+        .on_conflict_do_nothing(
+            index_elements=["person_id", "kind"],
+            index_where=and_(Obligation.status == "open", Obligation.kind.in_(INTERVAL_KINDS)),
         )
-        .select_from(ob.join(p, p.c.id == ob.c.person_id))
-        .where(
-            ob.c.missed_at == now,
-            ob.c.status == "missed",
-            ob.c.kind.in_(INTERVAL_KINDS),
-            p.c.status.in_(SUPERVISED_STATUSES),
-            p.c.grade.is_not(None),
-            ob.c.due_on < p.c.term_end,
-            ~successor_exists,
-        )
+        .returning(_OB.c.id)
+        .cte("planned")
     )
-    columns = ["person_id", "kind", "opens_on", "due_on", "status", "grade", "created_at"]
-    result = session.execute(_OB.insert().from_select([*columns, "updated_at"], rows))
-    return result.rowcount or 0
+    counts = select(
+        select(func.count()).select_from(marked).scalar_subquery(),
+        select(func.count()).select_from(planned).scalar_subquery(),
+    )
+    return tuple(session.execute(counts).one())
 
 
 def plan_month_windows(session: Session, *, today: date, now: datetime) -> int:

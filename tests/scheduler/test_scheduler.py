@@ -175,3 +175,18 @@ def test_jobs_endpoint_shows_health_to_command_staff(app, login, active, run_job
     assert jobs["monthly_assessment"]["last_run"] is None
     assert body["leader"] == "test-scheduler"
     assert login("officer-dongcheng-1").get("/api/v1/system/jobs").status_code == 403
+
+
+def test_the_first_sweep_of_a_month_plans_its_hour_windows(app, login, active, run_job):
+    person = active()
+    assert run_job("sweep_obligations", at=T0)["counts"]["hour_windows"] == 2  # December's
+    # Later sweeps of the month do not look at every person again.
+    later = run_job("sweep_obligations", at=T0 + timedelta(days=3))
+    assert later["counts"]["hour_windows"] == 0
+    officer = login("officer-dongcheng-1")
+    windows = officer.get(
+        f"/api/v1/persons/{person['id']}/obligations", query_string={"kind": "education"}
+    ).get_json()
+    assert [w["opens_on"] for w in windows] == ["2026-12-01", "2026-11-27"]
+    january = run_job("sweep_obligations", at=datetime(2027, 1, 1, 2, tzinfo=UTC))
+    assert january["counts"]["hour_windows"] == 2

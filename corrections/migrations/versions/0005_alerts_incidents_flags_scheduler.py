@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-28 02:05:04.209102
+Create Date: 2026-11-28 02:09:23.116819
 
 """
 from alembic import op
@@ -68,7 +68,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts'))
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.create_index('ix_alerts_person', ['person_id'], unique=False)
+        batch_op.create_index('ix_alerts_cause', ['person_id', 'kind', 'subject_type', 'subject_id'], unique=False)
         batch_op.create_index('ix_alerts_status_severity', ['status', 'severity', 'raised_at'], unique=False)
         batch_op.create_index('uq_alerts_live_cause', ['person_id', 'kind', 'subject_type', 'subject_id'], unique=True, postgresql_where=sa.text("status IN ('open', 'acknowledged')"), sqlite_where=sa.text("status IN ('open', 'acknowledged')"))
 
@@ -192,7 +192,7 @@ def downgrade():
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('uq_alerts_live_cause', postgresql_where=sa.text("status IN ('open', 'acknowledged')"), sqlite_where=sa.text("status IN ('open', 'acknowledged')"))
         batch_op.drop_index('ix_alerts_status_severity')
-        batch_op.drop_index('ix_alerts_person')
+        batch_op.drop_index('ix_alerts_cause')
 
     op.drop_table('alerts')
     op.drop_table('scheduler_leases')

@@ -1,0 +1,256 @@
+"""Sweep benchmark: the scheduler's ``sweep_obligations`` job on a generated city of 100,000
+active persons (about 1,000,000 obligations, 1% of them newly overdue) on PostgreSQL, beside
+hand-written SQL that makes the same changes (one UPDATE marking those obligations missed, one
+INSERT ... SELECT of their alerts) on an identical copy, measured in the same run.
+
+    python bench/sweep.py [--persons 100000] [--rounds 3]
+
+Targets (issue #5): the job <= 3x the hand-written SQL and <= 10 s; its process stays under
+1 GB. Needs a PostgreSQL server (CORRECTIONS_BENCH_PG, default postgresql://root@127.0.0.1:5432)
+on which it creates and drops scratch databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+NOW = "2026-12-12T02:00:00+00:00"  # 10:00 on Dec 12 in Shanghai: "today" is Dec 12
+TODAY = "2026-12-12"
+
+
+def psql(url: str, sql: str) -> str:
+    out = subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def generate(url: str, persons: int) -> dict[str, int]:
+    """Persons and obligations straight in SQL (generate_series): 100,000 persons in seconds.
+
+    Per person: 3 open interval windows (report, check, visit), 2 open hour windows for the
+    month, 5 fulfilled windows of history. 1% of all obligations (the report windows of the
+    first persons) fall due yesterday, so the sweep finds them newly overdue.
+    """
+    overdue = persons * 10 // 100
+    psql(
+        url,
+        f"""
+        INSERT INTO persons (version, name, gender, id_number, date_of_birth, juvenile,
+            category, crime_type, judgment_date, judgment_effective_date, term_start, term_end,
+            intake_deadline, has_guarantor, office_id, district_id, status, grade, grade_since,
+            created_at, updated_at)
+        SELECT 1, 'bench', 'male', lpad(g::text, 18, '0'), DATE '1990-01-01', false,
+            'suspended_sentence', 'theft', DATE '2026-01-01', DATE '2026-01-10',
+            DATE '2026-01-11', DATE '2028-01-10', DATE '2026-01-20', false,
+            o.id, o.parent_id, 'active', 'ordinary', TIMESTAMPTZ '2026-06-01 00:00+00',
+            TIMESTAMPTZ '2026-01-11 00:00+00', TIMESTAMPTZ '2026-01-11 00:00+00'
+        FROM generate_series(1, {persons}) g
+        JOIN LATERAL (
+            SELECT id, parent_id FROM units WHERE kind = 'office'
+            ORDER BY id OFFSET (g % (SELECT count(*) FROM units WHERE kind = 'office')) LIMIT 1
+        ) o ON true;
+        """,
+    )
+    base = "person_id, kind, opens_on, due_on, status, grade, created_at, updated_at"
+    ts = "TIMESTAMPTZ '2026-12-01 00:00+00'"
+    psql(
+        url,
+        f"""
+        WITH p AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM persons)
+        INSERT INTO obligations ({base})
+        SELECT p.id, k.kind,
+            CASE WHEN k.kind = 'report' AND p.n <= {overdue} THEN DATE '2026-11-12'
+                 ELSE DATE '2026-12-01' END,
+            CASE WHEN k.kind = 'report' AND p.n <= {overdue} THEN DATE '{TODAY}' - 1
+                 ELSE DATE '2026-12-25' END,
+            'open', 'ordinary', {ts}, {ts}
+        FROM p CROSS JOIN (VALUES ('report'), ('check'), ('visit')) k(kind);
+
+        INSERT INTO obligations ({base}, hours_required, hours_done)
+        SELECT id, k.kind, DATE '2026-12-01', DATE '2026-12-31', 'open', 'ordinary',
+            {ts}, {ts}, 8, 0
+        FROM persons CROSS JOIN (VALUES ('education'), ('service')) k(kind);
+
+        INSERT INTO obligations ({base}, fulfilled_at)
+        SELECT id, 'report', DATE '2026-01-11' + 30 * h, DATE '2026-01-11' + 30 * h + 29,
+            'fulfilled', 'ordinary', {ts}, {ts}, TIMESTAMPTZ '2026-06-01 00:00+00'
+        FROM persons CROSS JOIN generate_series(1, 5) h;
+
+        -- The scheduler has been running: this month's windows were planned by its first
+        -- sweep of December, so the one measured here is a regular 15-minute run.
+        INSERT INTO job_runs (job, holder, started_at, finished_at, status, counts, errors)
+        VALUES ('sweep_obligations', 'bench', TIMESTAMPTZ '{TODAY} 01:45+00',
+                TIMESTAMPTZ '{TODAY} 01:45:01+00', 'succeeded', '{{}}', '{{}}');
+        ANALYZE;
+        """,
+    )
+    return {
+        "persons": int(psql(url, "SELECT count(*) FROM persons")),
+        "obligations": int(psql(url, "SELECT count(*) FROM obligations")),
+        "overdue": int(
+            psql(
+                url, f"SELECT count(*) FROM obligations WHERE status='open' AND due_on < '{TODAY}'"
+            )
+        ),
+    }
+
+
+HAND_WRITTEN = f"""
+\\timing on
+BEGIN;
+UPDATE obligations SET status = 'missed', missed_at = '{NOW}', updated_at = '{NOW}'
+ WHERE status = 'open' AND due_on < DATE '{TODAY}';
+INSERT INTO alerts (person_id, kind, subject_type, subject_id, severity, status, detail,
+    raised_at, raised_by, updated_at, escalation_level, auto_resolved, version)
+SELECT person_id, 'obligation_missed', 'obligation', id, 'warning', 'open',
+    json_build_object('obligation_kind', kind, 'due_on', due_on),
+    '{NOW}', 'system', '{NOW}', 0, false, 1
+  FROM obligations WHERE missed_at = '{NOW}';
+COMMIT;
+"""
+
+
+def hand_written(url: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", "SELECT 1"],
+        check=True,
+        capture_output=True,
+    )
+    connect = time.perf_counter() - started
+    started = time.perf_counter()
+    subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-q"],
+        input=HAND_WRITTEN,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - started - connect  # the statements, not psql's start-up
+
+
+def job(url: str, env: dict) -> tuple[float, dict, float]:
+    """The real job in its own process (the scheduler's code path); its time is the one the
+    job records (start to commit), its memory the process's peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(
+        [str(BIN / "python"), "-c", _JOB_SCRIPT],
+        env=dict(env, CORRECTIONS_DATABASE_URL=url),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    peak_kib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["counts"], peak_kib / 1024
+
+
+_JOB_SCRIPT = f"""
+import json, time
+from datetime import datetime, timedelta
+from corrections import create_app
+from corrections.core.clock import FrozenClock
+from corrections.core.db import db
+from corrections.scheduler import service
+app = create_app({{"CLOCK": FrozenClock(datetime.fromisoformat("{NOW}"))}})
+with app.app_context():
+    db.session.execute(db.text("SELECT 1"))  # connect and load the rules first
+    db.session.commit()
+    started = time.perf_counter()
+    run = service.run_job(db.session, "sweep_obligations", holder="bench",
+                          lease_ttl=timedelta(seconds=90))
+    seconds = time.perf_counter() - started
+    assert run.status == "succeeded", run.error
+    print(json.dumps({{"seconds": seconds, "counts": run.counts}}))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    server = os.environ.get("CORRECTIONS_BENCH_PG", "postgresql://root@127.0.0.1:5432")
+    base = f"corrections_sweep_{os.getpid()}"
+    work = Path(tempfile.mkdtemp(prefix="corrections-sweep-"))
+    env = dict(
+        os.environ,
+        CORRECTIONS_INSTANCE_PATH=str(work),
+        CORRECTIONS_SECRET_KEY="bench-secret-key-" + "x" * 32,
+        CORRECTIONS_DEMO_PASSWORD="bench-password",  # noqa: S106 - a scratch database
+        CORRECTIONS_LOG_LEVEL="WARNING",
+    )
+    admin = f"{server}/postgres"
+    made = [base]
+    try:
+        psql(admin, f"CREATE DATABASE {base}")
+        url = f"{server}/{base}"
+        sa_url = url.replace("postgresql://", "postgresql+psycopg://")
+        subprocess.run(
+            [str(BIN / "corrections"), "db", "upgrade"],
+            env=dict(env, CORRECTIONS_DATABASE_URL=sa_url),
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [str(BIN / "corrections"), "demo", "seed", "--persons", "0"],
+            env=dict(env, CORRECTIONS_DATABASE_URL=sa_url),
+            check=True,
+            capture_output=True,
+        )
+        started = time.perf_counter()
+        sizes = generate(url, args.persons)
+        print(
+            f"generated {sizes['persons']:,} active persons, {sizes['obligations']:,} "
+            f"obligations, {sizes['overdue']:,} newly overdue "
+            f"({sizes['overdue'] / sizes['obligations']:.1%}) in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+        jobs, hands, peak, counts = [], [], 0.0, {}
+        for i in range(args.rounds):
+            # Identical copies of the generated city, one for each side, every round.
+            copies = []
+            for side in ("job", "sql"):
+                name = f"{base}_{side}{i}"
+                psql(admin, f"CREATE DATABASE {name} TEMPLATE {base}")
+                made.append(name)
+                copies.append(name)
+            seconds, counts, rss = job(
+                f"{server}/{copies[0]}".replace("postgresql://", "postgresql+psycopg://"), env
+            )
+            jobs.append(seconds)
+            peak = max(peak, rss)
+            hands.append(hand_written(f"{server}/{copies[1]}"))
+            for name in copies:
+                psql(admin, f"DROP DATABASE {name}")
+                made.remove(name)
+        job_s = sorted(jobs)[len(jobs) // 2]
+        sql_s = sorted(hands)[len(hands) // 2]
+        print(f"sweep_obligations job   {job_s:7.3f} s  (median of {args.rounds}; {counts})")
+        print(f"hand-written SQL        {sql_s:7.3f} s  (UPDATE + INSERT ... SELECT, commit)")
+        print(f"ratio job/SQL           {job_s / sql_s:7.2f}x  (target <= 3x)")
+        print(f"job process peak RSS    {peak:7.0f} MiB (target < 1024 MiB)")
+        ok = job_s <= 3 * sql_s and job_s <= 10 and peak < 1024
+        ok = ok and counts.get("alerts") == sizes["overdue"]
+        print("PASS" if ok else "FAIL")
+        return 0 if ok else 1
+    finally:
+        for name in made:
+            psql(admin, f"DROP DATABASE IF EXISTS {name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
