@@ -27,9 +27,28 @@ def _seed(persons: int, seed: int) -> None:
     with click.progressbar(length=persons, label="persons") as bar:
         build_persons(db.session, count=persons, seed=seed, now=now_utc(), progress=bar.update)
     db.session.commit()
+    # The scheduler's detection jobs once, so the command centre has something to show.
+    from datetime import timedelta
+
+    from corrections.scheduler import service as scheduler
+
+    ttl = timedelta(seconds=current_app.config["SCHEDULER_LEASE_SECONDS"])
+    for job in DEMO_JOBS:
+        scheduler.run_job(db.session, job, holder="demo-seed", lease_ttl=ttl, require_lease=False)
     click.echo(f"\nDemo accounts (password: {password}):")
     for row in accounts.rows:
         click.echo(f"  {row['username']:<22} {row['role']:<10} {row['unit']:<10} {row['name']}")
+
+
+DEMO_JOBS = (
+    "sweep_obligations",
+    "travel_returns",
+    "detect_lost_contact",
+    "intake_deadlines",
+    "term_endings",
+    "monitoring_expiry",
+    "flag_reviews",
+)
 
 
 class _PathOnlyLogHandler(WSGIRequestHandler):
@@ -51,9 +70,16 @@ class _PathOnlyLogHandler(WSGIRequestHandler):
 @click.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Run the job scheduler in the same process (production runs it on its own)",
+)
 @click.pass_context
-def demo(ctx, host, port) -> None:
-    """Upgrade the database, seed a demo city if it is empty, and serve it."""
+def demo(ctx, host, port, scheduler) -> None:
+    """Upgrade the database, seed a demo city if it is empty, and serve it (with the job
+    scheduler running in the background)."""
     if ctx.invoked_subcommand is not None:
         return
     from flask.cli import ScriptInfo
@@ -69,6 +95,13 @@ def demo(ctx, host, port) -> None:
         else:
             click.echo("database already seeded; serving it as it is")
         db.session.remove()
+    if scheduler:
+        from corrections.scheduler import process
+        from corrections.scheduler import service as scheduler_service
+
+        background = process.build(app, scheduler_service.default_holder(), background=True)
+        background.start()
+        click.echo("scheduler running in the background (corrections scheduler list)")
     click.echo(f"\nServing on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
     from werkzeug.serving import run_simple
 

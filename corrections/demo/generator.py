@@ -25,6 +25,7 @@ from corrections.org.models import UnitKind
 from corrections.persons import idnumber
 from corrections.persons.models import Person, PersonStatusChange
 from corrections.persons.service import validate_facts
+from corrections.supervision.models import SupervisionEvent
 
 CITY = ("3299", "滨江市司法局")
 # (slug, code, district name, [office names])
@@ -374,15 +375,16 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
 
 
 def _plan_obligations(session: Session, rng: random.Random, today: date, now: datetime) -> None:
-    """Give every active person what their grade requires, anchored on a recent last contact,
-    then sweep: some obligations are overdue, as in any real office."""
+    """Give every active person what their grade requires, anchored on a recent last contact
+    (recorded as the event that fulfilled it): some obligations are overdue, as in any real
+    office. The scheduler's sweep (run by ``corrections demo seed``) finds them."""
     from corrections.persons.models import Person
     from corrections.supervision import obligations
 
     active = session.scalars(
         select(Person).where(Person.status == "active").order_by(Person.id)
     ).all()
-    rows = []
+    rows, contacts = [], []
     for person in active:
         for kind in obligations.INTERVAL_KINDS:
             interval = obligations.interval_days(person.grade, kind)
@@ -391,9 +393,32 @@ def _plan_obligations(session: Session, rng: random.Random, today: date, now: da
             anchor = max(today - timedelta(days=back), person.term_start)
             if (row := obligations._interval_row(person, kind, anchor, now)) is not None:
                 rows.append(row)
+            if kind != "visit" and anchor > person.term_start:
+                at = start_of_business_day(anchor) + timedelta(hours=rng.randint(9, 16))
+                contacts.append(_contact_event(person.id, kind, min(at, now), now))
         for kind in obligations.HOUR_KINDS:
             if (row := obligations._hour_row(person, kind, today, now)) is not None:
                 rows.append(row)
     for start in range(0, len(rows), 5000):
         session.execute(insert(obligations.Obligation), rows[start : start + 5000])
-    obligations.sweep(session, today=today, now=now)
+    if contacts:
+        session.execute(insert(SupervisionEvent), contacts)
+
+
+def _contact_event(person_id: int, kind: str, at: datetime, now: datetime) -> dict:
+    """The report or check that last fulfilled a window of ``kind``."""
+    report = kind == "report"
+    return {
+        "person_id": person_id,
+        "type": "report" if report else "phone_check",
+        "occurred_at": at,
+        "recorded_at": at if at < now else now,
+        "recorded_by_id": None,
+        "recorded_by": "demo-seed",
+        "channel": "in_person" if report else "phone",
+        "note": None,
+        "payload": {"late": False} if report else {"success": True},
+        "corrects_id": None,
+        "idempotency_key": None,
+        "request_hash": None,
+    }

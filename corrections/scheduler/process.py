@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
@@ -19,8 +21,11 @@ from corrections.scheduler import service, triggers
 log = logging.getLogger(__name__)
 
 
-def build(app: Flask, holder: str) -> BlockingScheduler:
-    scheduler = BlockingScheduler(
+def build(app: Flask, holder: str, *, background: bool = False) -> BaseScheduler:
+    """The scheduler with every job on its trigger; ``background``: in a thread of this
+    process (the demo), else blocking (``corrections scheduler run``)."""
+    kind = BackgroundScheduler if background else BlockingScheduler
+    scheduler = kind(
         timezone=BUSINESS_TZ,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
