@@ -12,6 +12,8 @@ from corrections.core.types import UTCDateTime
 
 # Statuses in which an alert still asks for attention; one such alert per cause.
 LIVE_STATUSES = ("open", "acknowledged")
+# The unique index's predicate, also the ON CONFLICT target's (spelled once).
+LIVE_PREDICATE = "status IN ('open', 'acknowledged')"
 
 
 class Alert(db.Model):
@@ -57,8 +59,8 @@ class Alert(db.Model):
             "subject_type",
             "subject_id",
             unique=True,
-            postgresql_where=text("status IN ('open', 'acknowledged')"),
-            sqlite_where=text("status IN ('open', 'acknowledged')"),
+            postgresql_where=text(LIVE_PREDICATE),
+            sqlite_where=text(LIVE_PREDICATE),
         ),
         Index("ix_alerts_status_severity", "status", "severity", "raised_at"),
         # Every alert a cause ever had (whether to raise it again), and a person's alerts.

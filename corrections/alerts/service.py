@@ -20,13 +20,14 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     update,
 )
 from sqlalchemy.orm import Session
 
 from corrections.alerts import rules as alert_rules
-from corrections.alerts.models import LIVE_STATUSES, Alert, AlertChange
+from corrections.alerts.models import LIVE_PREDICATE, LIVE_STATUSES, Alert, AlertChange
 from corrections.alerts.rules import SEVERITY_LABELS, SEVERITY_RANK
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
@@ -98,7 +99,7 @@ def raise_from(
         .from_select(columns, rows)
         .on_conflict_do_nothing(
             index_elements=["person_id", "kind", "subject_type", "subject_id"],
-            index_where=_LIVE_WHERE,
+            index_where=text(LIVE_PREDICATE),
         )
         .returning(_AL.c.id, _AL.c.person_id)
     )
@@ -136,7 +137,7 @@ def raise_one(
         )
         .on_conflict_do_nothing(
             index_elements=["person_id", "kind", "subject_type", "subject_id"],
-            index_where=_LIVE_WHERE,
+            index_where=text(LIVE_PREDICATE),
         )
         .returning(_AL.c.id, _AL.c.person_id)
     )

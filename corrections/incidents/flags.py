@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy import and_, exists, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from corrections.alerts import rules as alert_rules
@@ -19,7 +19,7 @@ from corrections.core.clock import business_date, now_utc, start_of_business_day
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from corrections.core.pagination import paginate
 from corrections.core.sqlfuncs import insert_for, json_object
-from corrections.incidents.models import Flag
+from corrections.incidents.models import LIVE_FLAG_PREDICATE, Flag
 from corrections.org.models import User
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.persons.scope import audit_person, get_scoped, read_scoped, scope_clause
@@ -318,7 +318,9 @@ def review_job(session: Session, *, now: datetime) -> dict[str, int]:
                     for pid in candidates
                 ]
             )
-            .on_conflict_do_nothing(index_elements=["person_id"], index_where=Flag.status.in_(LIVE))
+            .on_conflict_do_nothing(
+                index_elements=["person_id"], index_where=text(LIVE_FLAG_PREDICATE)
+            )
             .returning(Flag.id)
         )
         proposed = len(session.execute(stmt).all())

@@ -11,6 +11,9 @@ from corrections.core.ids import BigId
 from corrections.core.types import UTCDateTime
 
 OPEN_STATES = ("overdue", "lost_contact", "absconded")
+# Predicates of the partial unique indexes, also the ON CONFLICT targets' (spelled once).
+OPEN_INCIDENT_PREDICATE = "state <> 'closed'"
+LIVE_FLAG_PREDICATE = "status IN ('proposed', 'active')"
 
 
 class Incident(db.Model):
@@ -50,8 +53,8 @@ class Incident(db.Model):
             "uq_incidents_open_person",
             "person_id",
             unique=True,
-            postgresql_where=text("state <> 'closed'"),
-            sqlite_where=text("state <> 'closed'"),
+            postgresql_where=text(OPEN_INCIDENT_PREDICATE),
+            sqlite_where=text(OPEN_INCIDENT_PREDICATE),
         ),
     )
 
@@ -109,7 +112,7 @@ class Flag(db.Model):
             "uq_flags_live_person",
             "person_id",
             unique=True,
-            postgresql_where=text("status IN ('proposed', 'active')"),
-            sqlite_where=text("status IN ('proposed', 'active')"),
+            postgresql_where=text(LIVE_FLAG_PREDICATE),
+            sqlite_where=text(LIVE_FLAG_PREDICATE),
         ),
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from corrections.alerts import rules as alert_rules
@@ -24,7 +24,12 @@ from corrections.core.clock import business_date, now_utc, start_of_business_day
 from corrections.core.errors import Conflict, Forbidden, NotFound
 from corrections.core.sqlfuncs import insert_for
 from corrections.grading import service as grading
-from corrections.incidents.models import OPEN_STATES, Incident, IncidentProposal
+from corrections.incidents.models import (
+    OPEN_INCIDENT_PREDICATE,
+    OPEN_STATES,
+    Incident,
+    IncidentProposal,
+)
 from corrections.persons import service as persons
 from corrections.persons.models import Person, PersonStatusChange
 from corrections.persons.scope import audit_person, get_scoped, read_scoped
@@ -194,7 +199,7 @@ def _insert_incidents(session: Session, candidates, now: datetime) -> int:
             ]
         )
         .on_conflict_do_nothing(
-            index_elements=["person_id"], index_where=Incident.state != "closed"
+            index_elements=["person_id"], index_where=text(OPEN_INCIDENT_PREDICATE)
         )
         .returning(Incident.id)  # counted from what came back: rowcount is not portable here
     )

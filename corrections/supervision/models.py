@@ -22,6 +22,9 @@ from corrections.core.db import db
 from corrections.core.ids import BigId
 from corrections.core.types import UTCDateTime
 
+# The predicate of uq_obligations_one_open, also the ON CONFLICT target's (spelled once).
+ONE_OPEN_PREDICATE = "status = 'open' AND kind IN ('report', 'check', 'visit')"
+
 
 class SupervisionEvent(db.Model):
     """One thing that happened to a person under supervision. Append-only: a correction is a
@@ -128,8 +131,8 @@ class Obligation(db.Model):
             "person_id",
             "kind",
             unique=True,
-            postgresql_where=text("status = 'open' AND kind IN ('report', 'check', 'visit')"),
-            sqlite_where=text("status = 'open' AND kind IN ('report', 'check', 'visit')"),
+            postgresql_where=text(ONE_OPEN_PREDICATE),
+            sqlite_where=text(ONE_OPEN_PREDICATE),
         ),
         Index("ix_obligations_person_kind_due", "person_id", "kind", "due_on"),
         # What a sweep run marked missed (its alerts are raised from these).

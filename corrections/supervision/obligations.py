@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, and_, bindparam, case, func, literal, select, update
+from sqlalchemy import Boolean, bindparam, case, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
@@ -25,7 +25,12 @@ from corrections.core.types import UTCDateTime
 from corrections.grading import rules as grading_rules
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.supervision import rules as supervision_rules
-from corrections.supervision.models import Obligation, SupervisionEvent, TravelPermit
+from corrections.supervision.models import (
+    ONE_OPEN_PREDICATE,
+    Obligation,
+    SupervisionEvent,
+    TravelPermit,
+)
 
 _OB = Obligation.__table__
 INTERVAL_KINDS = ("report", "check", "visit")
@@ -662,7 +667,9 @@ def _mark_and_plan(session: Session, mark, now: datetime) -> tuple[int, int]:
         .from_select(columns, _successors(marked, now))
         .on_conflict_do_nothing(
             index_elements=["person_id", "kind"],
-            index_where=and_(Obligation.status == "open", Obligation.kind.in_(INTERVAL_KINDS)),
+            # As the index spells it: inside a CTE the predicate is not rendered with literal
+            # values, and PostgreSQL cannot match parameters to the index.
+            index_where=text(ONE_OPEN_PREDICATE),
         )
         .returning(_OB.c.id)
         .cte("planned")
