@@ -127,7 +127,10 @@ def main() -> int:
                 proc.wait(timeout=30)
         # What must hold afterwards.
         overdue_left = int(
-            psql(url, "SELECT count(*) FROM obligations WHERE status='open' AND due_on < CURRENT_DATE")
+            psql(
+                url,
+                "SELECT count(*) FROM obligations WHERE status='open' AND due_on < CURRENT_DATE",
+            )
         )
         duplicates = int(
             psql(

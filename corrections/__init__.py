@@ -217,5 +217,11 @@ def _register_security_headers(app: Flask) -> None:
 def _install_actor_loader(app: Flask) -> None:
     from corrections.core.db import db
     from corrections.org.service import load_actor
+    from corrections.persons.scope import load_actor_and_person
 
-    app.extensions["corrections.actor_loader"] = lambda token: load_actor(db.session, token)
+    def loader(token: str, prefetch: tuple | None = None):
+        if prefetch is None:
+            return load_actor(db.session, token)
+        return load_actor_and_person(db.session, token, *prefetch)
+
+    app.extensions["corrections.actor_loader"] = loader

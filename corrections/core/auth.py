@@ -87,13 +87,13 @@ def current_actor() -> Actor | None:
     return getattr(g, "actor", None)
 
 
-def _authenticate() -> Actor:
+def _authenticate(prefetch: tuple[int, tuple] | None = None) -> Actor:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.")
-    loader: Callable[[str], Actor | None] = current_app.extensions["corrections.actor_loader"]
-    actor = loader(token.strip())
+    loader: Callable[..., Actor | None] = current_app.extensions["corrections.actor_loader"]
+    actor = loader(token.strip(), prefetch)
     if actor is None:
         raise Unauthorized("The token is invalid, expired or revoked.")
     g.actor = actor
@@ -112,8 +112,13 @@ def _add_doc(func: Callable, doc: dict[str, Any]) -> None:
     func._apidoc = apidoc
 
 
-def requires(permission: str) -> Callable:
-    """Declare and enforce that the caller holds a role allowed ``permission``."""
+def requires(permission: str, *, person_columns: tuple = ()) -> Callable:
+    """Declare and enforce that the caller holds a role allowed ``permission``.
+
+    ``person_columns``: the route's person (``person_id`` in its path) is loaded with these
+    columns by the same statement that checks the token, one round trip less on a hot path.
+    Only loaded: whether the caller may see the person is decided where it is used.
+    """
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
     roles = PERMISSIONS[permission]
@@ -121,7 +126,8 @@ def requires(permission: str) -> Callable:
     def decorator(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            actor = _authenticate()
+            person_id = kwargs.get("person_id") if person_columns else None
+            actor = _authenticate(None if person_id is None else (person_id, person_columns))
             if actor.role not in roles:
                 raise Forbidden("Your role may not use this operation.")
             return func(*args, **kwargs)

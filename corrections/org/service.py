@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -281,11 +282,22 @@ def load_actor(session: Session, token: str) -> Actor | None:
     """The actor behind a bearer token, or None if it is unknown, expired, revoked or disabled."""
     # Core execution on the session's connection: every request runs this, so it skips the
     # ORM layer (there are no entities to load).
-    params = {"digest": _token_digest(token), "now": now_utc()}
-    row = session.connection().execute(_LOAD_ACTOR, params).first()
-    if row is None:
-        return None
-    token_id, user_id, username, role, unit_id = row
+    row = session.connection().execute(_LOAD_ACTOR, actor_params(token)).first()
+    return None if row is None else actor_from(row)
+
+
+def actor_params(token: str) -> dict:
+    return {"digest": _token_digest(token), "now": now_utc()}
+
+
+def actor_query(*extra: Any):
+    """The token lookup, with ``extra`` columns or entities (e.g. a prefetched record)."""
+    return _LOAD_ACTOR.add_columns(*extra) if extra else _LOAD_ACTOR
+
+
+def actor_from(row) -> Actor:
+    """The actor from the first five columns of an :func:`actor_query` row."""
+    token_id, user_id, username, role, unit_id = row[:5]
     return Actor(
         user_id=user_id, username=username, role=Role(role), unit_id=unit_id, token_id=token_id
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, bindparam, false, select, true
 from sqlalchemy.orm import Session, load_only
 
 from corrections.audit import service as audit
@@ -62,6 +62,34 @@ SUPERVISION_COLUMNS = (
 @functools.cache
 def _load_only(columns: tuple) -> Any:
     return load_only(*columns)
+
+
+@functools.cache
+def _actor_and_person(columns: tuple) -> Any:
+    from corrections.org import service as org
+
+    return (
+        org.actor_query(Person)
+        .outerjoin(Person, Person.id == bindparam("person_id"))
+        .options(_load_only(columns))
+    )
+
+
+def load_actor_and_person(
+    session: Session, token: str, person_id: int, columns: tuple
+) -> Actor | None:
+    """The token's actor, with person ``person_id`` (only ``columns``) loaded into the session
+    by the same statement, so that :func:`get_scoped` then needs no query. Nothing about the
+    person is checked or returned here."""
+    from corrections.org import service as org
+
+    params = {**org.actor_params(token), "person_id": person_id}
+    row = session.execute(_actor_and_person(columns), params).first()
+    if row is None:
+        return None
+    # The identity map holds objects weakly: keep the person for this session's life.
+    session.info["prefetched_person"] = row[-1]
+    return org.actor_from(row)
 
 
 def get_scoped(session: Session, actor: Actor, person_id: int, *, columns: tuple = ()) -> Person:

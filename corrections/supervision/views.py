@@ -12,6 +12,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import today
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
+from corrections.persons.scope import SUPERVISION_COLUMNS
 from corrections.supervision import service
 from corrections.supervision.schemas import (
     DischargeSchema,
@@ -84,7 +85,8 @@ class PersonEvents(MethodView):
             "total": total,
         }
 
-    @requires("events:write")
+    # The hottest write: the person's supervision facts come with the token check.
+    @requires("events:write", person_columns=SUPERVISION_COLUMNS)
     @blp.arguments(EventInSchema)
     @blp.response(201, EventSchema)
     @blp.doc(parameters=[IDEMPOTENCY_KEY])

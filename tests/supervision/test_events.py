@@ -129,6 +129,36 @@ def test_another_offices_person_is_404(login, active):
     assert login("analyst").get(f"/api/v1/persons/{person['id']}/events").status_code == 403
 
 
+def test_the_token_check_brings_the_persons_facts_and_scope_still_decides(
+    app, login, officer, active
+):
+    """Recording an event reads the person once, with the token (one round trip less); the
+    person loaded that way is still refused to a caller out of scope."""
+    from sqlalchemy import event as sa_event
+
+    from corrections.core.db import db
+
+    person = active()
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()).lower())
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert event(officer, person["id"], "report").status_code == 201
+        reads = [s for s in statements if s.startswith("select") and "persons.version" in s]
+        other = login("officer-xicheng-1")
+        statements.clear()
+        assert event(other, person["id"], "report").status_code == 404
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+    assert len(reads) == 1 and "api_tokens" in reads[0] and "persons.name" not in reads[0]
+    assert not [s for s in statements if s.startswith("insert")]
+
+
 # --- sanctions ---------------------------------------------------------------------------
 
 
