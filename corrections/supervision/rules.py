@@ -18,6 +18,7 @@ EVENT_TYPES = (
     "job_change",
     "family_event",
     "contact_attempt_failed",
+    "police_notified",
     "commendation",
     "admonition",
     "warning",

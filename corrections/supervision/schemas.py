@@ -70,6 +70,13 @@ class ContactFailedPayload(_Payload):
     reason = _TEXT
 
 
+class PoliceNotifiedPayload(_Payload):
+    """A search action (Art. 30): the police were asked to help find the person."""
+
+    police_unit = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=100))
+    reference = TrimmedString(validate=ma.validate.Length(min=1, max=64))
+
+
 class CommendationPayload(_Payload):
     reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=500))
 
@@ -116,6 +123,7 @@ PAYLOADS: dict[str, type[ma.Schema]] = {
     "job_change": JobChangePayload,
     "family_event": FamilyEventPayload,
     "contact_attempt_failed": ContactFailedPayload,
+    "police_notified": PoliceNotifiedPayload,
     "commendation": CommendationPayload,
     "admonition": SanctionPayload,
     "warning": SanctionPayload,

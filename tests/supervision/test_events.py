@@ -23,6 +23,7 @@ VALID = [
     ("job_change", {"employment": "unemployed"}, None),
     ("family_event", {"description": "父亲住院"}, None),
     ("contact_attempt_failed", {"method": "phone", "reason": "关机"}, None),
+    ("police_notified", {"police_unit": "城关派出所", "reference": "2026-118"}, None),
     ("commendation", {"reason": "见义勇为"}, None),
     ("prohibition_breach", {"description": "进入酒吧", "severity": "minor"}, None),
     ("monitor_alarm", {"alarm": "battery"}, None),
