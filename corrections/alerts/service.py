@@ -151,25 +151,25 @@ def _log_changes(session: Session, returning_stmt, change: str, now: datetime) -
     PostgreSQL in the same statement (a data-modifying CTE), elsewhere as a second one."""
     if session.get_bind().dialect.name == "postgresql":
         changed = returning_stmt.cte("changed")
-        logged = (
-            _CH.insert()
-            .from_select(
-                ["alert_id", "person_id", "change", "at"],
-                select(
-                    changed.c.id,
-                    changed.c.person_id,
-                    literal(change),
-                    literal(now, UTCDateTime()),
-                ),
-            )
-            .cte("logged")
-        )
+        logged = _logged(changed, change, literal(now, UTCDateTime()), "logged")
         return session.execute(
             select(func.count()).select_from(changed).add_cte(logged)
         ).scalar_one()
     rows = session.execute(returning_stmt).all()
     _insert_changes(session, rows, change, now)
     return len(rows)
+
+
+def _logged(changed, change: str, at, name: str):
+    """CTE: one change row per alert that ``changed`` (a CTE returning id, person_id) lists."""
+    return (
+        _CH.insert()
+        .from_select(
+            ["alert_id", "person_id", "change", "at"],
+            select(changed.c.id, changed.c.person_id, literal(change), at),
+        )
+        .cte(name)
+    )
 
 
 def _insert_changes(session: Session, rows, change: str, now: datetime) -> None:
@@ -190,7 +190,14 @@ def resolve_where(
     session: Session, condition: ColumnElement[bool], *, now: datetime, note: str
 ) -> int:
     """Resolve the live alerts matching ``condition`` because their cause is gone."""
-    stmt = (
+    stmt = _resolving(condition, now, note).execution_options(synchronize_session=False)
+    return _log_changes(session, stmt, "resolved", now)
+
+
+def _resolving(condition: ColumnElement[bool], now: Any, note: str):
+    """UPDATE ... RETURNING (id, person_id) resolving the live alerts matching ``condition``
+    as the system (``now``: a value or a bind parameter)."""
+    return (
         update(Alert)
         .where(_LIVE_WHERE, condition)
         .values(
@@ -203,9 +210,7 @@ def resolve_where(
             version=Alert.version + 1,
         )
         .returning(_AL.c.id, _AL.c.person_id)
-        .execution_options(synchronize_session=False)
     )
-    return _log_changes(session, stmt, "resolved", now)
 
 
 def _missed_answered(person_id, kind, day) -> ColumnElement[bool]:
@@ -237,34 +242,12 @@ def answered_ctes(fulfilled) -> list:
     only when the event fulfilled a window (``fulfilled``: that UPDATE's CTE). Parameters:
     ``p_person``, ``p_kind``, ``p_day``, ``p_now``."""
     now = bindparam("p_now", type_=UTCDateTime())
-    resolved = (
-        update(Alert)
-        .where(
-            _LIVE_WHERE,
-            _missed_answered(bindparam("p_person"), bindparam("p_kind"), bindparam("p_day")),
-            select(fulfilled.c.due_on).exists(),
-        )
-        .values(
-            status="resolved",
-            auto_resolved=True,
-            closed_at=now,
-            closed_by=SYSTEM_NAME,
-            close_note=ANSWERED_NOTE,
-            updated_at=now,
-            version=Alert.version + 1,
-        )
-        .returning(_AL.c.id, _AL.c.person_id)
-        .cte("resolved_alerts")
+    condition = and_(
+        _missed_answered(bindparam("p_person"), bindparam("p_kind"), bindparam("p_day")),
+        select(fulfilled.c.due_on).exists(),
     )
-    logged = (
-        _CH.insert()
-        .from_select(
-            ["alert_id", "person_id", "change", "at"],
-            select(resolved.c.id, resolved.c.person_id, literal("resolved"), now),
-        )
-        .cte("resolved_logged")
-    )
-    return [resolved, logged]
+    resolved = _resolving(condition, now, ANSWERED_NOTE).cte("resolved_alerts")
+    return [resolved, _logged(resolved, "resolved", now, "resolved_logged")]
 
 
 # --- escalation --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
+from corrections.core.schemas import page_envelope
 
 blp = Blueprint(
     "alerts",
@@ -45,12 +46,7 @@ class Alerts(MethodView):
         rows, total = service.list_alerts(
             db.session, actor=current_actor(), page=page, page_size=size, **args
         )
-        return {
-            "items": [service.alert_view(*row) for row in rows],
-            "page": page,
-            "page_size": size,
-            "total": total,
-        }
+        return page_envelope([service.alert_view(*row) for row in rows], page, size, total)
 
 
 def _alert_action(name: str, schema, doc: str):

@@ -7,6 +7,7 @@ from corrections.audit.schemas import AuditPageSchema, AuditQuerySchema
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.db import db
+from corrections.core.schemas import page_envelope
 
 blp = Blueprint(
     "audit", __name__, url_prefix="/api/v1/audit", description="Audit trail (auditors only)"
@@ -29,4 +30,4 @@ class AuditEntries(MethodView):
             actor_username=args.pop("actor", None),
             **args,
         )
-        return {"items": rows, "page": page, "page_size": page_size, "total": total}
+        return page_envelope(rows, page, page_size, total)

@@ -44,6 +44,11 @@ class PageSchema(ma.Schema):
     total = ma.fields.Integer(required=True)
 
 
+def page_envelope(items: list, page: int, page_size: int, total: int) -> dict:
+    """The body of a paginated list (see :func:`page_of`)."""
+    return {"items": items, "page": page, "page_size": page_size, "total": total}
+
+
 def page_of(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     """A paginated envelope ``{items: [...], page, page_size, total}`` for ``item_schema``."""
     return type(

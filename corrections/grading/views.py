@@ -7,6 +7,7 @@ from flask.views import MethodView
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.db import db
+from corrections.core.schemas import page_envelope
 from corrections.grading import service
 from corrections.grading.schemas import (
     AssessmentSchema,
@@ -110,12 +111,9 @@ class GradeDecisions(MethodView):
     def get(self, args):
         """Grade decisions in your scope; ``status=proposed`` is the approval queue."""
         rows, total = service.queue(db.session, actor=current_actor(), **args)
-        return {
-            "items": [service.decision_view(d, p) for d, p in rows],
-            "page": args["page"],
-            "page_size": args["page_size"],
-            "total": total,
-        }
+        return page_envelope(
+            [service.decision_view(d, p) for d, p in rows], args["page"], args["page_size"], total
+        )
 
 
 @blp.route("/persons/<id:person_id>/assessments")

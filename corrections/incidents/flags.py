@@ -145,16 +145,7 @@ def review_flag(
     ]
     flag.last_reviewed_at, flag.review_due_on, flag.updated_at = now, next_review_on, now
     session.flush()
-    alerts.resolve_where(
-        session,
-        and_(
-            alerts.Alert.kind == "flag_review_due",
-            alerts.Alert.subject_type == "flag",
-            alerts.Alert.subject_id == flag.id,
-        ),
-        now=now,
-        note="已复核",
-    )
+    _resolve_review_alert(session, flag, now, "已复核")
     audit_person(session, actor, person, "flag.review", now=now, detail={"flag_id": flag.id})
     return flag
 
@@ -183,6 +174,12 @@ def close_flag(
     flag.status, flag.closed_at, flag.closed_by = outcome, now, actor.username
     flag.close_reason, flag.updated_at = reason, now
     session.flush()
+    _resolve_review_alert(session, flag, now, "已摘牌" if outcome == "converted" else "不予挂牌")
+    audit_person(session, actor, person, f"flag.{outcome}", now=now, detail={"flag_id": flag.id})
+    return flag
+
+
+def _resolve_review_alert(session: Session, flag: Flag, now: datetime, note: str) -> None:
     alerts.resolve_where(
         session,
         and_(
@@ -191,10 +188,8 @@ def close_flag(
             alerts.Alert.subject_id == flag.id,
         ),
         now=now,
-        note="已摘牌" if outcome == "converted" else "不予挂牌",
+        note=note,
     )
-    audit_person(session, actor, person, f"flag.{outcome}", now=now, detail={"flag_id": flag.id})
-    return flag
 
 
 def list_person_flags(session: Session, *, actor: Actor, person_id: int) -> list[Flag]:

@@ -8,6 +8,7 @@ from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import business_date, now_utc
 from corrections.core.db import db
+from corrections.core.schemas import page_envelope
 from corrections.incidents import flags, service
 from corrections.incidents.schemas import (
     AbscondedSchema,
@@ -213,9 +214,4 @@ class Flags(MethodView):
         rows, total = flags.list_flags(
             db.session, actor=current_actor(), page=page, page_size=size, **args
         )
-        return {
-            "items": [flags.flag_view(*row) for row in rows],
-            "page": page,
-            "page_size": size,
-            "total": total,
-        }
+        return page_envelope([flags.flag_view(*row) for row in rows], page, size, total)

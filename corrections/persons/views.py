@@ -10,6 +10,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc, today
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed, PreconditionRequired
+from corrections.core.schemas import page_envelope
 from corrections.persons import service
 from corrections.persons.schemas import (
     PersonPageSchema,
@@ -65,12 +66,12 @@ class Persons(MethodView):
         actor = current_actor()
         page = service.list_persons(db.session, actor=actor, **args)
         day = today()
-        return {
-            "items": [service.person_view(p, actor, day) for p in page.items],
-            "page": page.page,
-            "page_size": page.page_size,
-            "total": page.total,
-        }
+        return page_envelope(
+            [service.person_view(p, actor, day) for p in page.items],
+            page.page,
+            page.page_size,
+            page.total,
+        )
 
     @requires("persons:write")
     @blp.arguments(PersonWritableSchema)

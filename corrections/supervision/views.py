@@ -12,6 +12,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import today
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
+from corrections.core.schemas import page_envelope
 from corrections.persons.scope import SUPERVISION_COLUMNS
 from corrections.supervision import service
 from corrections.supervision.schemas import (
@@ -78,12 +79,9 @@ class PersonEvents(MethodView):
         person, rows, total = service.list_events(
             db.session, actor=actor, person_id=person_id, page=page, page_size=size, **args
         )
-        return {
-            "items": service.event_views(db.session, actor, person, rows),
-            "page": page,
-            "page_size": size,
-            "total": total,
-        }
+        return page_envelope(
+            service.event_views(db.session, actor, person, rows), page, size, total
+        )
 
     # The hottest write: the person's supervision facts come with the token check.
     @requires("events:write", person_columns=SUPERVISION_COLUMNS)
@@ -155,12 +153,9 @@ class Obligations(MethodView):
         rows, total = service.work_list(
             db.session, actor=current_actor(), page=page, page_size=size, **args
         )
-        return {
-            "items": [service.obligation_view(o, code) for o, code in rows],
-            "page": page,
-            "page_size": size,
-            "total": total,
-        }
+        return page_envelope(
+            [service.obligation_view(o, code) for o, code in rows], page, size, total
+        )
 
 
 @blp.route("/persons/<id:person_id>/travel-permits")
