@@ -100,10 +100,12 @@ class Detection:
 
 def detect(session: Session, *, now: datetime, errors: dict[str, str]) -> Detection:
     """Open episodes for fresh misses and overdue trips, move them along, propose sanctions.
-    Works from the state of the database now, so a run after downtime catches up."""
+    Works from the state of the database now, so a run after downtime catches up. Each
+    episode's step runs in a savepoint of its own: one person's bad data becomes an error for
+    that person (in ``errors``) and does not stop the run."""
     result = Detection()
     today = business_date(now)
-    result.closed = _close_answered(session, now)
+    result.closed = _close_answered(session, now, errors)
     result.opened = _open_from_misses(session, now) + _open_from_trips(session, now)
     result.lost_contact = _to_lost_contact(session, now, errors)
     result.proposals = _propose(session, today, now, errors)
@@ -206,17 +208,33 @@ def _insert_incidents(session: Session, candidates, now: datetime) -> int:
     return len(session.execute(stmt).all())
 
 
-def _close_answered(session: Session, now: datetime) -> int:
+def _each(session: Session, items, errors: dict[str, str], step) -> int:
+    """Run ``step(*item)`` (an item starts with its episode) in a savepoint per item; returns
+    the sum of what the steps return, recording failures per person."""
+    done = 0
+    for item in items:
+        try:
+            with session.begin_nested():
+                done += step(*item)
+        except Exception as exc:  # one person's bad data must not stop the run
+            errors[str(item[0].person_id)] = type(exc).__name__
+    return done
+
+
+def _close_answered(session: Session, now: datetime, errors: dict[str, str]) -> int:
     """An overdue episode that a successful contact answered closes (returned)."""
-    answered = session.scalars(
+    answered = session.execute(
         select(Incident).where(
             Incident.state == "overdue",
             _contact_since(Incident.person_id, Incident.overdue_since),
         )
     ).all()
-    for incident in answered:
+
+    def close(incident: Incident) -> int:
         _close(session, incident, reason="returned", note="已恢复联系", actor=SYSTEM, now=now)
-    return len(answered)
+        return 1
+
+    return _each(session, answered, errors, close)
 
 
 def _to_lost_contact(session: Session, now: datetime, errors: dict[str, str]) -> int:
@@ -230,21 +248,18 @@ def _to_lost_contact(session: Session, now: datetime, errors: dict[str, str]) ->
         )
         .exists()
     )
-    due = session.scalars(
+    due = session.execute(
         select(Incident).where(
             Incident.state == "overdue",
             or_(Incident.overdue_since <= now - hours, failed_search),
         )
     ).all()
-    moved = 0
-    for incident in due:
-        try:
-            with session.begin_nested():
-                mark_lost_contact(session, incident, actor=SYSTEM, now=now)
-            moved += 1
-        except Exception as exc:  # one person's bad data must not stop the run
-            errors[str(incident.person_id)] = type(exc).__name__
-    return moved
+
+    def move(incident: Incident) -> int:
+        mark_lost_contact(session, incident, actor=SYSTEM, now=now)
+        return 1
+
+    return _each(session, due, errors, move)
 
 
 def mark_lost_contact(session: Session, incident: Incident, *, actor: Actor, now: datetime):
@@ -281,19 +296,17 @@ def mark_lost_contact(session: Session, incident: Incident, *, actor: Actor, now
 
 
 def _propose(session: Session, today: date, now: datetime, errors: dict[str, str]) -> int:
-    made = 0
     rows = session.execute(
         select(Incident, Person.category, Person.term_start)
         .join(Person, Person.id == Incident.person_id)
         .where(Incident.state.in_(OPEN_STATES))
     ).all()
-    for incident, category, term_start in rows:
-        try:
-            days = absence_days(incident.last_contact_at, term_start, today)
-            made += _propose_for(session, incident, category, days, now)
-        except Exception as exc:  # one person's bad data must not stop the run
-            errors[str(incident.person_id)] = type(exc).__name__
-    return made
+
+    def propose(incident: Incident, category: str, term_start: date) -> int:
+        days = absence_days(incident.last_contact_at, term_start, today)
+        return _propose_for(session, incident, category, days, now)
+
+    return _each(session, rows, errors, propose)
 
 
 def _propose_for(
