@@ -25,6 +25,8 @@ def build(app: Flask, holder: str, *, background: bool = False) -> BaseScheduler
     """The scheduler with every job on its trigger; ``background``: in a thread of this
     process (the demo), else blocking (``corrections scheduler run``)."""
     kind = BackgroundScheduler if background else BlockingScheduler
+    # APScheduler announces every execution at INFO; the job runs log their own outcome.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = kind(
         timezone=BUSINESS_TZ,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
