@@ -84,6 +84,11 @@ class CountSchema(ma.Schema):
     count = ma.fields.Integer()
 
 
+class DayCountSchema(ma.Schema):
+    day = ma.fields.Date()
+    count = ma.fields.Integer()
+
+
 class OverviewSchema(ma.Schema):
     as_of = ma.fields.DateTime()
     active_persons = ma.fields.Integer()
@@ -99,6 +104,7 @@ class OverviewSchema(ma.Schema):
     in_control_rate = ma.fields.Float(allow_none=True)
     obligations_missed_this_month = ma.fields.Integer()
     grade_decisions_awaiting_approval = ma.fields.Integer()
+    alerts_per_day = ma.fields.List(ma.fields.Nested(DayCountSchema))
 
 
 class JobRunSchema(ma.Schema):

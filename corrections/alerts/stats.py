@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from corrections.alerts import service as alerts
 from corrections.alerts.models import LIVE_STATUSES, Alert
 from corrections.alerts.rules import SEVERITY_LABELS
 from corrections.core.auth import Actor
-from corrections.core.clock import business_date
+from corrections.core.clock import business_date, start_of_business_day
 from corrections.core.rules import get as get_rules
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision
@@ -89,6 +89,18 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]
         )
         or 0
     )
+    # Alerts raised per Asia/Shanghai day over the last 30 days (in scope).
+    today = business_date(now)
+    first_day = today - timedelta(days=29)
+    per_day = dict.fromkeys((first_day + timedelta(days=i) for i in range(30)), 0)
+    for (raised_at,) in session.execute(
+        select(Alert.raised_at)
+        .join(Person, Person.id == Alert.person_id)
+        .where(Alert.raised_at >= start_of_business_day(first_day), alerts.scope_clause(actor))
+    ):
+        day = business_date(raised_at)
+        if day in per_day:
+            per_day[day] += 1
     kinds = alert_rules.current()["kinds"]
     categories = get_rules("persons")["categories"]
     return {
@@ -113,4 +125,5 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]
         "in_control_rate": round((total - in_incident) / total, 4) if total else None,
         "obligations_missed_this_month": missed,
         "grade_decisions_awaiting_approval": awaiting,
+        "alerts_per_day": [{"day": d, "count": n} for d, n in per_day.items()],
     }

@@ -72,6 +72,19 @@ class IncidentSchema(ma.Schema):
     version = ma.fields.Integer()
 
 
+class OpenIncidentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    office_id = ma.fields.Integer()
+    district_id = ma.fields.Integer()
+    state = ma.fields.String()
+    state_label_zh = ma.fields.String()
+    last_contact_at = ma.fields.DateTime(allow_none=True)
+    hours_since_contact = ma.fields.Integer()
+    absence_days = ma.fields.Integer()
+    opened_at = ma.fields.DateTime()
+
+
 class FlagInSchema(ma.Schema):
     level = ma.fields.String(required=True, validate=ma.validate.OneOf(["district", "office"]))
     reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))

@@ -376,6 +376,41 @@ def list_incidents(session: Session, *, actor: Actor, person_id: int) -> list[In
     )
 
 
+def open_incidents(
+    session: Session, *, actor: Actor, now: datetime, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Open episodes in the caller's scope with hours since the last contact, longest first
+    (ids and times only: no personal data)."""
+    from corrections.persons.scope import scope_clause
+
+    rows = session.execute(
+        select(Incident, Person.office_id, Person.district_id, Person.term_start)
+        .join(Person, Person.id == Incident.person_id)
+        .where(Incident.state.in_(OPEN_STATES), scope_clause(actor))
+        .order_by(Incident.last_contact_at.asc().nulls_first(), Incident.id)
+        .limit(limit)
+    ).all()
+    today = business_date(now)
+    out = []
+    for incident, office_id, district_id, term_start in rows:
+        since = incident.last_contact_at or start_of_business_day(term_start)
+        out.append(
+            {
+                "id": incident.id,
+                "person_id": incident.person_id,
+                "office_id": office_id,
+                "district_id": district_id,
+                "state": incident.state,
+                "state_label_zh": STATE_LABELS[incident.state],
+                "last_contact_at": incident.last_contact_at,
+                "hours_since_contact": int((now - since).total_seconds() // 3600),
+                "absence_days": absence_days(incident.last_contact_at, term_start, today),
+                "opened_at": incident.opened_at,
+            }
+        )
+    return out
+
+
 def proposals_of(session: Session, incident_ids: list[int]) -> dict[int, list[IncidentProposal]]:
     out: dict[int, list[IncidentProposal]] = {i: [] for i in incident_ids}
     if incident_ids:

@@ -21,6 +21,7 @@ from corrections.incidents.schemas import (
     IncidentCloseSchema,
     IncidentOpenSchema,
     IncidentSchema,
+    OpenIncidentSchema,
     ProposalDecisionSchema,
     ProposalSchema,
 )
@@ -68,6 +69,16 @@ class Incidents(MethodView):
             note=data["note"],
         )
         return _view(incident), 201
+
+
+@blp.route("/incidents")
+class OpenIncidents(MethodView):
+    @requires("incidents:read")
+    @blp.response(200, OpenIncidentSchema(many=True))
+    def get(self):
+        """Open episodes (overdue, lost contact, absconded) in your scope, the longest without
+        contact first, with the hours since the last successful contact."""
+        return service.open_incidents(db.session, actor=current_actor(), now=now_utc())
 
 
 @blp.route("/persons/<id:person_id>/incidents/<id:incident_id>/absconded")

@@ -30,6 +30,13 @@ def test_overview_counts_and_in_control_rate(app, login, active, run_job):
     assert kinds == {"lost_contact": 1}
     assert {c["key"] for c in body["open_alerts_by_severity"]} == {"critical"}
 
+    per_day = body["alerts_per_day"]
+    assert len(per_day) == 30 and per_day[-1] == {"day": "2026-11-27", "count": 1}
+    (episode,) = commander.get("/api/v1/incidents").get_json()
+    assert episode["person_id"] == first["id"] and episode["state"] == "lost_contact"
+    assert episode["hours_since_contact"] == 0  # activated (the intake report) just now
+    assert login("commander-xicheng").get("/api/v1/incidents").get_json() == []
+
     city = login("city").get("/api/v1/stats/overview").get_json()
     assert city["active_persons"] == 3 and city["in_control_rate"] == round(2 / 3, 4)
     analyst = login("analyst").get("/api/v1/stats/overview")
