@@ -13,6 +13,9 @@ PUBLIC_ALLOWED = {
     "/api/docs/assets/<path:filename>",
     "/api/v1/auth/token",
     "/static/web/<path:filename>",
+    # The command-centre page and its chart library: no data, the page signs in via the API.
+    "/command-centre",
+    "/command-centre/assets/plotly.min.js",
 }
 
 

@@ -1,0 +1,453 @@
+// Command centre (指挥中心). Every string from the server goes into the page as text
+// (textContent), never as HTML. The bearer token lives in this closure only: not in a cookie,
+// not in storage, never in a URL; writes carry it in the Authorization header (CSRF-safe).
+(function () {
+  "use strict";
+
+  const PAGE_SIZE = 50;
+  const LIVE = ["open", "acknowledged"];
+  const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
+  const state = {
+    token: null,
+    me: null,
+    page: 1,
+    total: 0,
+    alerts: new Map(), // id -> alert shown on this page
+    lastEventId: null,
+    abort: null,
+    statsTimer: null,
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, text, attrs) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    return node;
+  }
+
+  function fmtTime(iso) {
+    if (!iso) return "–";
+    const d = new Date(iso);
+    return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+  }
+
+  async function api(path, options) {
+    const opts = Object.assign({ headers: {} }, options || {});
+    opts.headers = Object.assign({ Authorization: "Bearer " + state.token }, opts.headers);
+    if (opts.json !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(opts.json);
+      delete opts.json;
+    }
+    const resp = await fetch(path, opts);
+    if (resp.status === 401) {
+      signOut("登录已过期，请重新登录");
+      throw new Error("unauthorized");
+    }
+    const body = resp.headers.get("Content-Type")?.includes("json") ? await resp.json() : null;
+    if (!resp.ok) {
+      const err = new Error((body && body.detail) || resp.statusText);
+      err.status = resp.status;
+      err.body = body;
+      throw err;
+    }
+    return body;
+  }
+
+  // --- sign-in -------------------------------------------------------------------------
+
+  $("signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("signin-error").textContent = "";
+    const resp = await fetch("/api/v1/auth/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+    });
+    const body = await resp.json();
+    if (!resp.ok) {
+      $("signin-error").textContent = body.detail || "登录失败";
+      return;
+    }
+    $("password").value = "";
+    state.token = body.access_token;
+    state.me = await api("/api/v1/auth/me");
+    $("who").textContent = `${state.me.role_label_zh} · ${state.me.unit.name_zh} · ${state.me.username}`;
+    $("who").dataset.role = state.me.role;
+    $("signin").hidden = true;
+    $("app").hidden = false;
+    start();
+  });
+
+  $("signout").addEventListener("click", async () => {
+    try {
+      await api("/api/v1/auth/token", { method: "DELETE" });
+    } catch (e) {
+      /* signed out either way */
+    }
+    signOut("");
+  });
+
+  function signOut(message) {
+    state.token = null;
+    if (state.abort) state.abort.abort();
+    clearInterval(state.statsTimer);
+    $("app").hidden = true;
+    $("drawer").hidden = true;
+    $("signin").hidden = false;
+    $("signin-error").textContent = message || "";
+  }
+
+  async function start() {
+    state.page = 1;
+    state.lastEventId = null;
+    state.abort = new AbortController();
+    stream(); // first: its opening line tells where the list below stands
+    await Promise.all([loadAlerts(), loadStats(), loadLost(), loadApprovals(), loadJobs()]);
+    state.statsTimer = setInterval(() => {
+      loadStats();
+      loadLost();
+      loadApprovals();
+      loadJobs();
+    }, 30000);
+  }
+
+  // --- alerts --------------------------------------------------------------------------
+
+  function statusFilter() {
+    const v = $("filter-status").value;
+    return v === "live" ? LIVE : [v];
+  }
+
+  function matches(alert) {
+    const sev = $("filter-severity").value;
+    return statusFilter().includes(alert.status) && (!sev || alert.severity === sev);
+  }
+
+  async function loadAlerts() {
+    const q = new URLSearchParams({ page: state.page, page_size: PAGE_SIZE });
+    for (const s of statusFilter()) q.append("status", s);
+    if ($("filter-severity").value) q.append("severity", $("filter-severity").value);
+    const body = await api("/api/v1/alerts?" + q);
+    state.total = body.total;
+    state.alerts = new Map(body.items.map((a) => [a.id, a]));
+    renderAlerts();
+  }
+
+  function sortAlerts(list) {
+    return list.sort(
+      (a, b) =>
+        SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+        a.raised_at.localeCompare(b.raised_at) ||
+        a.id - b.id,
+    );
+  }
+
+  function renderAlerts(freshId) {
+    const body = $("alerts-body");
+    body.replaceChildren();
+    for (const a of sortAlerts([...state.alerts.values()])) {
+      const tr = el("tr", null, {
+        "data-id": a.id,
+        "data-kind": a.kind,
+        "data-severity": a.severity,
+        "data-status": a.status,
+        "data-district-id": a.district_id,
+      });
+      if (a.id === freshId) tr.classList.add("fresh");
+      tr.append(el("td", a.severity_label_zh + (a.escalation_level ? ` ↑${a.escalation_level}` : "")));
+      tr.append(el("td", a.kind_label_zh));
+      const who = el("td");
+      who.append(personLink(a.person_id));
+      tr.append(who);
+      tr.append(el("td", describe(a), { class: "detail" }));
+      tr.append(el("td", fmtTime(a.raised_at)));
+      tr.append(el("td", a.status_label_zh));
+      const actions = el("td");
+      if (a.status === "open") actions.append(actionButton(a, "acknowledge", "签收"));
+      actions.append(actionButton(a, "resolve", "解除"), actionButton(a, "dismiss", "驳回"));
+      tr.append(actions);
+      body.append(tr);
+    }
+    const pages = Math.max(1, Math.ceil(state.total / PAGE_SIZE));
+    $("alerts-page").textContent = `第 ${state.page} / ${pages} 页`;
+    $("alerts-total").textContent = `共 ${state.total} 条`;
+    $("alerts-prev").disabled = state.page <= 1;
+    $("alerts-next").disabled = state.page >= pages;
+  }
+
+  function describe(alert) {
+    const d = alert.detail || {};
+    const parts = [];
+    if (d.obligation_kind) parts.push(`义务 ${d.obligation_kind}`);
+    if (d.due_on) parts.push(`应于 ${d.due_on}`);
+    if (d.proposal) parts.push(`建议 ${d.proposal}`);
+    if (d.absence_days !== undefined) parts.push(`失联 ${d.absence_days} 天`);
+    if (d.end_date) parts.push(`截止 ${d.end_date}`);
+    if (d.stage) parts.push(d.stage === "discharge_due" ? "应解除矫正" : "应作期满小结");
+    if (d.alarm) parts.push(`报警 ${d.alarm}`);
+    return parts.join("，") || `${alert.subject_type} #${alert.subject_id}`;
+  }
+
+  function actionButton(alert, action, label) {
+    const b = el("button", label, { type: "button", "data-action": action });
+    b.addEventListener("click", () => act(alert, action, label));
+    return b;
+  }
+
+  function act(alert, action, label) {
+    const dialog = $("note-dialog");
+    $("note-title").textContent = `${label}：${alert.kind_label_zh}（对象 ${alert.person_id}）`;
+    $("note-text").value = "";
+    $("note-error").textContent = "";
+    dialog.dataset.alertId = alert.id;
+    dialog.dataset.action = action;
+    dialog.showModal();
+    $("note-text").focus();
+  }
+
+  $("note-cancel").addEventListener("click", () => $("note-dialog").close());
+  $("note-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const dialog = $("note-dialog");
+    const note = $("note-text").value.trim();
+    const action = dialog.dataset.action;
+    if (action !== "acknowledge" && note.length < 2) {
+      $("note-error").textContent = "请填写处理说明";
+      return;
+    }
+    try {
+      const updated = await api(`/api/v1/alerts/${dialog.dataset.alertId}/${action}`, {
+        method: "POST",
+        json: note ? { note } : {},
+      });
+      applyAlert(updated);
+      dialog.close();
+    } catch (e) {
+      $("note-error").textContent = e.message;
+    }
+  });
+
+  function applyAlert(alert, fresh) {
+    const known = state.alerts.has(alert.id);
+    if (matches(alert)) {
+      if (!known && state.page !== 1) return; // new ones show on the first page
+      if (!known) state.total += 1;
+      state.alerts.set(alert.id, alert);
+    } else if (known) {
+      state.alerts.delete(alert.id);
+      state.total = Math.max(0, state.total - 1);
+    } else {
+      return;
+    }
+    renderAlerts(fresh ? alert.id : undefined);
+  }
+
+  $("alerts-prev").addEventListener("click", () => { state.page -= 1; loadAlerts(); });
+  $("alerts-next").addEventListener("click", () => { state.page += 1; loadAlerts(); });
+  $("filter-severity").addEventListener("change", () => { state.page = 1; loadAlerts(); });
+  $("filter-status").addEventListener("change", () => { state.page = 1; loadAlerts(); });
+
+  // --- the live stream: fetch + SSE parsing (EventSource cannot send a bearer token) ----
+
+  function setStream(s, text) {
+    $("stream-state").dataset.state = s;
+    $("stream-state").textContent = text;
+  }
+
+  async function stream() {
+    const abort = state.abort;
+    while (state.token && !abort.signal.aborted) {
+      try {
+        setStream("connecting", "实时连接中…");
+        const headers = { Authorization: "Bearer " + state.token };
+        if (state.lastEventId !== null) headers["Last-Event-ID"] = String(state.lastEventId);
+        const resp = await fetch("/api/v1/alerts/stream?timeout=300", {
+          headers,
+          signal: abort.signal,
+        });
+        if (resp.status === 401) return signOut("登录已过期，请重新登录");
+        if (!resp.ok) throw new Error(String(resp.status));
+        setStream("open", "实时");
+        const reader = resp.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let cut;
+          while ((cut = buffer.indexOf("\n\n")) >= 0) {
+            handleBlock(buffer.slice(0, cut));
+            buffer = buffer.slice(cut + 2);
+          }
+        }
+      } catch (e) {
+        if (abort.signal.aborted) return;
+      }
+      setStream("retrying", "连接中断，重连中…");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  function handleBlock(block) {
+    let id = null;
+    let event = "message";
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith(": stream of alert changes after ")) {
+        if (state.lastEventId === null) state.lastEventId = Number(line.slice(33));
+      } else if (line.startsWith("id: ")) id = Number(line.slice(4));
+      else if (line.startsWith("event: ")) event = line.slice(7);
+      else if (line.startsWith("data: ")) data.push(line.slice(6));
+    }
+    if (event !== "alert" || !data.length) return;
+    if (id !== null && (state.lastEventId === null || id > state.lastEventId)) {
+      state.lastEventId = id;
+    }
+    const alert = JSON.parse(data.join("\n"));
+    applyAlert(alert, alert.change === "raised");
+    clearTimeout(state.refresh);
+    state.refresh = setTimeout(() => { loadStats(); loadLost(); }, 1500);
+  }
+
+  // --- panels --------------------------------------------------------------------------
+
+  async function loadStats() {
+    const s = await api("/api/v1/stats/overview");
+    $("kpi-rate").textContent =
+      s.in_control_rate === null ? "–" : (s.in_control_rate * 100).toFixed(2) + "%";
+    $("kpi-active").textContent = s.active_persons;
+    $("kpi-lost").textContent = s.lost_contact_now;
+    $("kpi-absconded").textContent = s.absconded_now;
+    $("kpi-alerts").textContent = s.open_alerts_by_kind.reduce((n, c) => n + c.count, 0);
+    $("kpi-missed").textContent = s.obligations_missed_this_month;
+    $("kpi-approvals").textContent = s.grade_decisions_awaiting_approval;
+    drawCharts(s);
+  }
+
+  const CHART_LAYOUT = {
+    margin: { l: 36, r: 8, t: 28, b: 36 },
+    paper_bgcolor: "#16233a",
+    plot_bgcolor: "#16233a",
+    font: { color: "#e6edf5", size: 11 },
+    height: 190,
+  };
+
+  function drawCharts(s) {
+    if (!window.Plotly) return;
+    const config = { displayModeBar: false, responsive: true };
+    Plotly.react(
+      "chart-alerts",
+      [{ type: "bar", x: s.alerts_per_day.map((d) => d.day), y: s.alerts_per_day.map((d) => d.count), marker: { color: "#ffb74d" } }],
+      Object.assign({ title: { text: "近30日预警" } }, CHART_LAYOUT),
+      config,
+    );
+    Plotly.react(
+      "chart-grades",
+      [{ type: "bar", x: s.by_grade.map((c) => c.label_zh || c.key), y: s.by_grade.map((c) => c.count), marker: { color: "#64b5f6" } }],
+      Object.assign({ title: { text: "分级人数" } }, CHART_LAYOUT),
+      config,
+    );
+    const bands = s.risk_bands || [];
+    Plotly.react(
+      "chart-risk",
+      [{ type: "bar", x: bands.map((c) => c.label_zh || c.key), y: bands.map((c) => c.count), marker: { color: "#e57373" } }],
+      Object.assign({ title: { text: bands.length ? "脱管风险" : "脱管风险（模型未启用）" } }, CHART_LAYOUT),
+      config,
+    );
+  }
+
+  async function loadLost() {
+    const rows = await api("/api/v1/incidents");
+    const body = $("lost-body");
+    body.replaceChildren();
+    for (const r of rows) {
+      const tr = el("tr", null, { "data-state": r.state, "data-person-id": r.person_id });
+      const who = el("td");
+      who.append(personLink(r.person_id));
+      tr.append(who, el("td", r.state_label_zh), el("td", `${r.hours_since_contact} 小时`), el("td", fmtTime(r.last_contact_at)));
+      body.append(tr);
+    }
+  }
+
+  async function loadApprovals() {
+    const page = await api("/api/v1/grade-decisions?status=proposed&page_size=50");
+    const body = $("approvals-body");
+    body.replaceChildren();
+    for (const d of page.items) {
+      const tr = el("tr", null, { "data-id": d.id });
+      const who = el("td");
+      who.append(personLink(d.person_id));
+      tr.append(who, el("td", `${d.from_grade_label_zh || "–"} → ${d.to_grade_label_zh}`), el("td", d.proposed_by), el("td", fmtTime(d.proposed_at)));
+      body.append(tr);
+    }
+  }
+
+  async function loadJobs() {
+    if (!["commander", "city", "admin"].includes(state.me.role)) return;
+    const view = await api("/api/v1/system/jobs");
+    $("leader").textContent = view.leader ? `调度主机 ${view.leader}` : "调度未运行";
+    const body = $("jobs-body");
+    body.replaceChildren();
+    for (const j of view.jobs) {
+      const last = j.last_run;
+      const tr = el("tr", null, { "data-job": j.name, "data-status": last ? last.status : "never" });
+      tr.append(
+        el("td", j.label_zh),
+        el("td", last ? fmtTime(last.started_at) : "未运行"),
+        el("td", last ? last.status + (j.last_failure ? `（最近失败 ${fmtTime(j.last_failure.started_at)}）` : "") : "–"),
+        el("td", fmtTime(j.next_run_at)),
+      );
+      body.append(tr);
+    }
+  }
+
+  // --- the person drawer ---------------------------------------------------------------
+
+  function personLink(personId) {
+    const a = el("a", `对象 ${personId}`, { class: "person", "data-person-id": personId, role: "button", tabindex: "0" });
+    a.addEventListener("click", () => openPerson(personId));
+    return a;
+  }
+
+  $("drawer-close").addEventListener("click", () => { $("drawer").hidden = true; });
+
+  function section(title, rows) {
+    const box = el("div");
+    box.append(el("h3", title));
+    if (!rows.length) box.append(el("p", "无"));
+    for (const r of rows) box.append(el("p", r));
+    return box;
+  }
+
+  async function openPerson(personId) {
+    const base = `/api/v1/persons/${personId}`;
+    const [person, grade, obligations, events, incidents, flags] = await Promise.all([
+      api(base),
+      api(base + "/grade"),
+      api(base + "/obligations?status=open"),
+      api(base + "/events?page_size=10"),
+      api(base + "/incidents"),
+      api(base + "/flags"),
+    ]);
+    $("drawer-title").textContent = `${person.name}（对象 ${person.id}）`;
+    const body = $("drawer-body");
+    body.replaceChildren(
+      section("基本情况", [
+        `类别：${person.category_label_zh || person.category}`,
+        `状态：${person.status_label_zh || person.status}`,
+        `矫正期：${person.term_start} 至 ${person.term_end}`,
+      ]),
+      section("分级", [`${grade.grade_label_zh || grade.grade}（${grade.level_label_zh || grade.level}）`]),
+      section("待履行义务", obligations.map((o) => `${o.kind_label_zh || o.kind}：${o.opens_on} 至 ${o.due_on}`)),
+      section("近期记录", events.items.map((e) => `${fmtTime(e.occurred_at)} ${e.type_label_zh}${e.note ? "：" + e.note : ""}`)),
+      section("脱管风险", ["风险模型尚未启用"]),
+      section("失联事件", incidents.map((i) => `${i.state_label_zh}，失联 ${i.absence_days} 天${i.proposals.length ? "，建议：" + i.proposals.map((p) => p.kind_label_zh).join("、") : ""}`)),
+      section("挂牌管控", flags.map((f) => `${f.level_label_zh}（${f.status_label_zh}）：${f.reason}`)),
+    );
+    $("drawer").hidden = false;
+  }
+})();
