@@ -102,7 +102,9 @@ def demo(ctx, host, port, scheduler) -> None:
         background = process.build(app, scheduler_service.default_holder(), background=True)
         background.start()
         click.echo("scheduler running in the background (corrections scheduler list)")
-    click.echo(f"\nServing on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    click.echo(f"\nServing on http://{host}:{port}")
+    click.echo(f"  command centre: http://{host}:{port}/command-centre")
+    click.echo(f"  API docs:       http://{host}:{port}/api/docs")
     from werkzeug.serving import run_simple
 
     run_simple(

@@ -178,12 +178,15 @@
     $("alerts-next").disabled = state.page >= pages;
   }
 
+  const OBLIGATION_LABELS = { report: "报到", check: "信息化核查", visit: "实地走访", education: "教育学习", service: "社区服务" };
+  const PROPOSAL_LABELS = { admonition: "训诫", warning: "警告", revocation: "提请撤销缓刑/假释", return_to_custody: "提请收监执行", police_penalty: "提请治安管理处罚" };
+
   function describe(alert) {
     const d = alert.detail || {};
     const parts = [];
-    if (d.obligation_kind) parts.push(`义务 ${d.obligation_kind}`);
+    if (d.obligation_kind) parts.push(OBLIGATION_LABELS[d.obligation_kind] || d.obligation_kind);
     if (d.due_on) parts.push(`应于 ${d.due_on}`);
-    if (d.proposal) parts.push(`建议 ${d.proposal}`);
+    if (d.proposal) parts.push(`建议${PROPOSAL_LABELS[d.proposal] || d.proposal}`);
     if (d.absence_days !== undefined) parts.push(`失联 ${d.absence_days} 天`);
     if (d.end_date) parts.push(`截止 ${d.end_date}`);
     if (d.stage) parts.push(d.stage === "discharge_due" ? "应解除矫正" : "应作期满小结");
@@ -386,6 +389,8 @@
     }
   }
 
+  const RUN_LABELS = { running: "运行中", succeeded: "成功", partial: "部分失败", failed: "失败", interrupted: "中断" };
+
   async function loadJobs() {
     if (!["commander", "city", "admin"].includes(state.me.role)) return;
     const view = await api("/api/v1/system/jobs");
@@ -398,7 +403,7 @@
       tr.append(
         el("td", j.label_zh),
         el("td", last ? fmtTime(last.started_at) : "未运行"),
-        el("td", last ? last.status + (j.last_failure ? `（最近失败 ${fmtTime(j.last_failure.started_at)}）` : "") : "–"),
+        el("td", last ? (RUN_LABELS[last.status] || last.status) + (j.last_failure ? `（最近失败 ${fmtTime(j.last_failure.started_at)}）` : "") : "–"),
         el("td", fmtTime(j.next_run_at)),
       );
       body.append(tr);
