@@ -24,6 +24,11 @@ class AlertQuerySchema(PageQuerySchema):
     office_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
     person_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
     since = ma.fields.AwareDateTime(load_default=None)
+    order = ma.fields.String(
+        load_default="waiting",
+        validate=ma.validate.OneOf(["waiting", "newest"]),
+        metadata={"description": "Within a severity: longest waiting first, or newest first"},
+    )
 
 
 class AlertSchema(ma.Schema):

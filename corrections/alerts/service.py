@@ -315,10 +315,12 @@ def list_alerts(
     office_id: int | None = None,
     person_id: int | None = None,
     since: datetime | None = None,
+    order: str = "waiting",
     page: int = 1,
     page_size: int = 50,
 ) -> tuple[list[Any], int]:
-    """Alerts in scope, most severe first, then oldest first (the longest waiting on top)."""
+    """Alerts in scope, most severe first, then the longest waiting (``order="newest"``: the
+    newest) first."""
     stmt = _scoped(actor)
     if status:
         stmt = stmt.where(Alert.status.in_(status))
@@ -335,7 +337,11 @@ def list_alerts(
     if since is not None:
         stmt = stmt.where(Alert.raised_at >= since)
     rank = case(SEVERITY_RANK, value=Alert.severity, else_=len(SEVERITY_RANK))
-    return paginate(session, stmt, rank, Alert.raised_at, Alert.id, page=page, page_size=page_size)
+    if order == "newest":
+        by_age = (Alert.raised_at.desc(), Alert.id.desc())
+    else:
+        by_age = (Alert.raised_at, Alert.id)
+    return paginate(session, stmt, rank, *by_age, page=page, page_size=page_size)
 
 
 def get_alert(session: Session, actor: Actor, alert_id: int) -> tuple[Alert, int, int]:

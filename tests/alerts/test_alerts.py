@@ -162,6 +162,8 @@ def test_list_filters_and_sorts_most_severe_then_oldest(app, login, active, run_
     assert items[0]["kind"] == "monitor_alarm" and items[0]["severity"] == "critical"
     warnings = [a["raised_at"] for a in items if a["severity"] == "warning"]
     assert warnings == sorted(warnings)
+    newest = [a["raised_at"] for a in _alerts(commander, order="newest")["items"][1:]]
+    assert newest == sorted(newest, reverse=True)
     only = _alerts(commander, severity="critical")["items"]
     assert [a["kind"] for a in only] == ["monitor_alarm"]
     resp = commander.get("/api/v1/alerts", query_string={"kind": "no_such_kind"})

@@ -246,3 +246,33 @@ def test_a_commander_watches_alerts_arrive_and_acknowledges_one(
         if "Content Security Policy" in e["message"]
     ]
     assert violations == []
+
+
+def test_two_thousand_open_alerts_page_by_fifty(app, login, active, server, browser):
+    person = active()
+    with app.app_context():
+        from corrections.alerts import service as alerts
+
+        for i in range(2000):
+            alerts.raise_one(
+                db.session,
+                person_id=person["id"],
+                kind="monitor_alarm",
+                subject_type="event",
+                subject_id=i + 1,
+                detail={"alarm": "battery"},
+                now=NOW - timedelta(seconds=i),
+            )
+        db.session.commit()
+        db.session.remove()
+    browser.set_window_size(1366, 768)
+    _sign_in(browser, server.url, "commander-dongcheng")
+    WebDriverWait(browser, 10).until(lambda b: len(_rows(b)) == 50)
+    assert browser.find_element(By.ID, "alerts-total").text == "共 2000 条"
+    assert browser.find_element(By.ID, "alerts-page").text == "第 1 / 40 页"
+    first_page = _rows(browser)[0].get_attribute("data-id")
+    browser.find_element(By.ID, "alerts-next").click()
+    WebDriverWait(browser, 10).until(
+        lambda b: b.find_element(By.ID, "alerts-page").text == "第 2 / 40 页"
+    )
+    assert len(_rows(browser)) == 50 and _rows(browser)[0].get_attribute("data-id") != first_page

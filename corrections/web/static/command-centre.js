@@ -127,7 +127,7 @@
   }
 
   async function loadAlerts() {
-    const q = new URLSearchParams({ page: state.page, page_size: PAGE_SIZE });
+    const q = new URLSearchParams({ page: state.page, page_size: PAGE_SIZE, order: "newest" });
     for (const s of statusFilter()) q.append("status", s);
     if ($("filter-severity").value) q.append("severity", $("filter-severity").value);
     const body = await api("/api/v1/alerts?" + q);
@@ -136,12 +136,13 @@
     renderAlerts();
   }
 
+  // Most severe first, then the newest (as the API's order=newest pages them).
   function sortAlerts(list) {
     return list.sort(
       (a, b) =>
         SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
-        a.raised_at.localeCompare(b.raised_at) ||
-        a.id - b.id,
+        b.raised_at.localeCompare(a.raised_at) ||
+        b.id - a.id,
     );
   }
 
@@ -328,6 +329,9 @@
     $("kpi-alerts").textContent = s.open_alerts_by_kind.reduce((n, c) => n + c.count, 0);
     $("kpi-missed").textContent = s.obligations_missed_this_month;
     $("kpi-approvals").textContent = s.grade_decisions_awaiting_approval;
+    $("kpi-levels").replaceChildren(
+      ...s.by_level.map((c) => el("span", `${c.label_zh || c.key} ${c.count}`, { "data-level": c.key })),
+    );
     drawCharts(s);
   }
 
