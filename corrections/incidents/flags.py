@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from corrections.alerts import rules as alert_rules
 from corrections.alerts import service as alerts
-from corrections.core.auth import SYSTEM, Actor, Role
+from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc, start_of_business_day
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from corrections.core.pagination import paginate
@@ -22,7 +22,13 @@ from corrections.core.sqlfuncs import insert_for, json_object
 from corrections.incidents.models import LIVE_FLAG_PREDICATE, Flag
 from corrections.org.models import User
 from corrections.persons.models import SUPERVISED_STATUSES, Person
-from corrections.persons.scope import audit_person, get_scoped, read_scoped, scope_clause
+from corrections.persons.scope import (
+    audit_person,
+    get_scoped,
+    read_scoped,
+    require_level,
+    scope_clause,
+)
 from corrections.supervision.models import SupervisionEvent
 from corrections.supervision.rules import SANCTIONS
 
@@ -38,21 +44,6 @@ LIVE = ("proposed", "active")
 
 def _rules() -> dict[str, Any]:
     return alert_rules.current()["flags"]
-
-
-def _may_act(actor: Actor, person: Person, level: str) -> bool:
-    """District flags: the district's commander or the city; township flags: also the
-    person's own office."""
-    if actor.role == Role.CITY:
-        return True
-    if actor.role == Role.COMMANDER:
-        return actor.unit_id == person.district_id
-    return level == "office" and actor.role == Role.OFFICER and actor.unit_id == person.office_id
-
-
-def _require(actor: Actor, person: Person, level: str, what: str) -> None:
-    if not _may_act(actor, person, level):
-        raise Forbidden(f"{what} of a {level}-level flag needs a user of that level.")
 
 
 def _check_officer(session: Session, person: Person, officer_id: int | None) -> None:
@@ -81,7 +72,7 @@ def open_flag(
 ) -> Flag:
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
-    _require(actor, person, level, "Opening")
+    require_level(actor, person, level, f"Opening a {level}-level flag")
     if person.status not in SUPERVISED_STATUSES:
         raise Conflict(
             f"Only a supervised person can be flagged (status {person.status}).",
@@ -132,7 +123,7 @@ def review_flag(
     """The monthly review: noted, the next one scheduled, the review alert resolved."""
     now = now or now_utc()
     person, flag = _get(session, actor, person_id, flag_id)
-    _require(actor, person, flag.level, "Reviewing")
+    require_level(actor, person, flag.level, f"Reviewing a {flag.level}-level flag")
     if flag.status != "active":
         raise Conflict(f"The flag is {flag.status}.", errors={"status": [flag.status]})
     today = business_date(now)
@@ -163,7 +154,7 @@ def close_flag(
     """Conversion (转化) of an active flag, or declining a proposed one; by the flag's level."""
     now = now or now_utc()
     person, flag = _get(session, actor, person_id, flag_id)
-    _require(actor, person, flag.level, "Closing")
+    require_level(actor, person, flag.level, f"Closing a {flag.level}-level flag")
     expected = {"converted": "active", "declined": "proposed"}[outcome]
     if flag.status != expected:
         raise Conflict(

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from corrections.alerts import rules as alert_rules
 from corrections.alerts import service as alerts
-from corrections.core.auth import SYSTEM, Actor, Role
+from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc, start_of_business_day
-from corrections.core.errors import Conflict, Forbidden, NotFound
+from corrections.core.errors import Conflict, NotFound
 from corrections.core.sqlfuncs import insert_for
 from corrections.grading import service as grading
 from corrections.incidents.models import (
@@ -32,7 +32,7 @@ from corrections.incidents.models import (
 )
 from corrections.persons import service as persons
 from corrections.persons.models import Person, PersonStatusChange
-from corrections.persons.scope import audit_person, get_scoped, read_scoped
+from corrections.persons.scope import audit_person, get_scoped, read_scoped, require_level
 from corrections.supervision.models import Obligation, SupervisionEvent, TravelPermit
 
 STATE_LABELS = {
@@ -423,12 +423,6 @@ def proposals_of(session: Session, incident_ids: list[int]) -> dict[int, list[In
     return out
 
 
-def _district_level(actor: Actor, person: Person) -> bool:
-    return actor.role == Role.CITY or (
-        actor.role == Role.COMMANDER and actor.unit_id == person.district_id
-    )
-
-
 def open_incident(
     session: Session,
     *,
@@ -611,8 +605,7 @@ def decide_proposal(
     through its own procedure, e.g. a warning event or a revocation proposal to the court)."""
     now = now or now_utc()
     person, incident = get_incident(session, actor, person_id, incident_id)
-    if not _district_level(actor, person):
-        raise Forbidden("Sanction proposals are decided at district level.")
+    require_level(actor, person, "district", "A sanction proposal")
     proposal = session.scalar(
         select(IncidentProposal).where(
             IncidentProposal.id == proposal_id, IncidentProposal.incident_id == incident.id

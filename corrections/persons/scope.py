@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, load_only
 
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
-from corrections.core.errors import NotFound
+from corrections.core.errors import Forbidden, NotFound
 from corrections.persons.models import Person
 
 
@@ -39,6 +39,29 @@ def in_scope(actor: Actor, person: Person) -> bool:
     if actor.role == Role.COMMANDER:
         return person.district_id == actor.unit_id
     return actor.role in (Role.CITY, Role.ANALYST)
+
+
+# Levels at which decisions are taken, lowest first.
+LEVEL_RANK = {"office": 0, "district": 1, "city": 2}
+
+
+def actor_level(actor: Actor, person: Person) -> str | None:
+    """The level at which ``actor`` may decide for ``person`` (None: not at all)."""
+    if actor.role == Role.CITY:
+        return "city"
+    if actor.role == Role.COMMANDER and actor.unit_id == person.district_id:
+        return "district"
+    if actor.role == Role.OFFICER and actor.unit_id == person.office_id:
+        return "office"
+    return None
+
+
+def require_level(actor: Actor, person: Person, level: str, what: str) -> str:
+    """The actor's level for the person, or :class:`Forbidden` if it is below ``level``."""
+    have = actor_level(actor, person)
+    if have is None or LEVEL_RANK[have] < LEVEL_RANK[level]:
+        raise Forbidden(f"{what} is decided at {level} level or above.")
+    return have
 
 
 # What the supervision log needs of a person: recording an event loads no personal data.

@@ -16,9 +16,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from corrections.alerts import service as alerts
 from corrections.audit import service as audit
-from corrections.core.auth import Actor, Role
+from corrections.core.auth import Actor
 from corrections.core.clock import add_months, business_date, now_utc
-from corrections.core.errors import Conflict, DomainError, Forbidden, RuleViolation
+from corrections.core.errors import Conflict, DomainError, RuleViolation
 from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
@@ -26,11 +26,13 @@ from corrections.org.models import Unit, UnitKind
 from corrections.persons import service as persons
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
+    LEVEL_RANK,
     SUPERVISION_COLUMNS,
     audit_person,
     get_record_of,
     get_scoped,
     read_scoped,
+    require_level,
     scope_clause,
     sees_juvenile_identity,
 )
@@ -54,7 +56,6 @@ DEFAULT_CHANNEL = {
     "field_visit": "field",
     "talk": "in_person",
 }
-LEVEL_RANK = {"office": 0, "district": 1, "city": 2}
 LEVEL_LABELS = {"office": "司法所审批", "district": "区司法局审批", "city": "市司法局审批"}
 PERMIT_STATUS_LABELS = {
     "requested": "待审批",
@@ -79,24 +80,6 @@ _IDENTIFYING_PAYLOAD = ("new_address", "employer", "description", "reason", "top
 
 def _rules() -> dict[str, Any]:
     return supervision_rules.current()
-
-
-def _actor_level(actor: Actor, person: Person) -> str | None:
-    """The level at which ``actor`` may decide for ``person`` (None: not at all)."""
-    if actor.role == Role.CITY:
-        return "city"
-    if actor.role == Role.COMMANDER and actor.unit_id == person.district_id:
-        return "district"
-    if actor.role == Role.OFFICER and actor.unit_id == person.office_id:
-        return "office"
-    return None
-
-
-def _require_level(actor: Actor, person: Person, level: str, what: str) -> str:
-    have = _actor_level(actor, person)
-    if have is None or LEVEL_RANK[have] < LEVEL_RANK[level]:
-        raise Forbidden(f"{what} is decided at {level} level or above.")
-    return have
 
 
 def _require_supervised(person: Person) -> None:
@@ -212,7 +195,7 @@ def _check_sanction(
         raise RuleViolation(
             f"a {kind} cannot be given to a person on {person.category}", field="type"
         )
-    level = _require_level(actor, person, rule["decided_at"], f"A {kind}")
+    level = require_level(actor, person, rule["decided_at"], f"A {kind}")
     ids = sorted(set(data["payload"]["evidence_event_ids"]))
     found = set(
         session.scalars(
@@ -541,7 +524,7 @@ def excuse_obligation(
     then planned from the day it was due, as after a fulfilment."""
     now = now or now_utc()
     person, ob = get_record_of(session, actor, person_id, Obligation, obligation_id, "obligation")
-    _require_level(actor, person, "office", "Excusing an obligation")
+    require_level(actor, person, "office", "Excusing an obligation")
     if ob.status not in ("open", "missed"):
         raise Conflict(f"The obligation is {ob.status}; only an open or missed one can be excused.")
     was = ob.status
@@ -686,7 +669,7 @@ def decide_permit(
     """Approve or reject a permit, at the level the rules named for it or above."""
     now = now or now_utc()
     person, permit = _permit(session, actor, person_id, permit_id)
-    _require_level(actor, person, permit.approval_level, "This travel permit")
+    require_level(actor, person, permit.approval_level, "This travel permit")
     if permit.status != "requested":
         raise Conflict(f"The permit is {permit.status}, not awaiting a decision.")
     if approve and permit.end_date < business_date(now):
@@ -838,7 +821,7 @@ def open_monitoring(
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
     _require_supervised(person)
-    _require_level(actor, person, "district", "Electronic monitoring")
+    require_level(actor, person, "district", "Electronic monitoring")
     _check_period(session, person, data["start_date"], data["end_date"])
     period = MonitoringPeriod(
         person_id=person.id,
@@ -893,7 +876,7 @@ def extend_monitoring(
     now = now or now_utc()
     person, period = _period(session, actor, person_id, period_id)
     _require_supervised(person)
-    _require_level(actor, person, "district", "Extending electronic monitoring")
+    require_level(actor, person, "district", "Extending electronic monitoring")
     if period.removed_at is not None:
         raise Conflict("The period was removed; open a new one instead.")
     if session.scalar(select(MonitoringPeriod.id).where(MonitoringPeriod.extends_id == period.id)):
@@ -936,7 +919,7 @@ def remove_monitoring(
     """Removed when no longer needed: the period closes now."""
     now = now or now_utc()
     person, period = _period(session, actor, person_id, period_id)
-    _require_level(actor, person, "district", "Removing electronic monitoring")
+    require_level(actor, person, "district", "Removing electronic monitoring")
     if period.removed_at is not None:
         raise Conflict("The period was already removed.")
     period.removed_at, period.removed_by, period.removal_reason = now, actor.username, reason
