@@ -15,11 +15,26 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, func, literal, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Numeric,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
-from corrections.core.clock import add_months, business_date, start_of_business_day
+from corrections.core.clock import BUSINESS_TZ, add_months, business_date, start_of_business_day
 from corrections.core.sqlfuncs import add_days, insert_for, least
 from corrections.core.types import UTCDateTime
 from corrections.grading import rules as grading_rules
@@ -408,6 +423,7 @@ def _fulfil(
 
 
 _EV = SupervisionEvent.__table__
+BUSINESS_ZONE = BUSINESS_TZ.key
 # Built once (this runs for every education or community-service entry).
 _HOUR_WINDOW = (
     select(_OB.c.id, _OB.c.opens_on, _OB.c.due_on, _OB.c.status, _OB.c.hours_required)
@@ -446,6 +462,103 @@ _SET_HOURS = (
         updated_at=bindparam("p_now"),
     )
 )
+
+
+def hours_ctes(new_event: Any) -> tuple[list, list]:
+    """PostgreSQL: :func:`recompute_hours` for an hour entry as CTEs of the statement that
+    inserts it (``new_event``: that INSERT's CTE, which the others cannot see as a table row
+    yet, so it joins the month's events by its parameters). Same rules as the Python version:
+    the window containing the day is locked, hours add up in (occurred_at, id) order over
+    uncorrected events inside it, the event that reaches the requirement fulfils it.
+    Parameters from :func:`hours_params`."""
+    win = _HOUR_WINDOW.cte("win")
+    start = func.timezone(BUSINESS_ZONE, cast(win.c.opens_on, DateTime()))
+    end = func.timezone(BUSINESS_ZONE, cast(add_days(win.c.due_on, 1), DateTime()))
+    corrected = select(_EV.c.corrects_id).where(
+        _EV.c.corrects_id.is_not(None), _EV.c.person_id == bindparam("p_person")
+    )
+    earlier = (
+        select(
+            _EV.c.id,
+            _EV.c.occurred_at,
+            cast(_EV.c.payload.op("->>")("hours"), Float).label("hours"),
+        )
+        .select_from(_EV.join(win, true()))
+        .where(
+            _EV.c.person_id == bindparam("p_person"),
+            _EV.c.type.in_(bindparam("p_types", expanding=True)),
+            _EV.c.occurred_at >= start,
+            _EV.c.occurred_at < end,
+            _EV.c.id.not_in(corrected),
+        )
+    )
+    this = select(
+        new_event.c.id,
+        bindparam("p_at", type_=UTCDateTime()),
+        bindparam("p_hours", type_=Float()),
+    )
+    entries = earlier.union_all(this).cte("entries")
+    running = select(
+        entries.c.id,
+        entries.c.occurred_at,
+        func.sum(entries.c.hours)
+        .over(order_by=(entries.c.occurred_at, entries.c.id))
+        .label("total"),
+    ).cte("running")
+    total = (
+        select(running.c.total)
+        .order_by(running.c.occurred_at.desc(), running.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    completing = (
+        select(running.c.id, running.c.occurred_at)
+        .where(running.c.total >= func.coalesce(win.c.hours_required, 0))
+        .order_by(running.c.occurred_at, running.c.id)
+        .limit(1)
+        .cte("completing")
+    )
+    reached = select(completing.c.id).exists()
+    status = case(
+        (reached & win.c.status.in_(("open", "missed", "fulfilled")), "fulfilled"),
+        (
+            ~reached & (win.c.status == "fulfilled"),
+            case((win.c.due_on >= bindparam("p_today"), "open"), else_="missed"),
+        ),
+        else_=win.c.status,
+    )
+    fulfilled = reached & win.c.status.in_(("open", "missed", "fulfilled"))
+    updated = (
+        _OB.update()
+        .where(_OB.c.id == win.c.id)
+        .values(
+            hours_done=func.round(cast(total, Numeric), 2),
+            status=status,
+            fulfilled_by_event_id=case(
+                (fulfilled, select(completing.c.id).scalar_subquery()), else_=None
+            ),
+            fulfilled_at=case(
+                (fulfilled, select(completing.c.occurred_at).scalar_subquery()), else_=None
+            ),
+            updated_at=bindparam("p_now", type_=UTCDateTime()),
+        )
+        .cte("hours_updated")
+    )
+    return [win, entries, running, completing, updated], [literal(None, Date()).label("due")]
+
+
+def hours_params(person: Person, kind: str, event: SupervisionEvent, now: datetime) -> dict:
+    """The values of :func:`hours_ctes` for one hour entry."""
+    return {
+        "p_person": person.id,
+        "p_kind": kind,
+        "p_day": business_date(event.occurred_at),
+        "p_types": list(supervision_rules.current()["obligations"][kind]["hours_from"]),
+        "p_at": event.occurred_at,
+        "p_hours": float((event.payload or {}).get("hours", 0)),
+        "p_today": business_date(now),
+        "p_now": now,
+    }
 
 
 def recompute_hours(session: Session, person: Person, kind: str, day: date, now: datetime) -> None:

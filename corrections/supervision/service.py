@@ -140,6 +140,7 @@ def record_event(
     # Which interval window the event fulfils is decided before the insert: on PostgreSQL
     # that window's UPDATE and its successor's INSERT then ride in the event's own statement.
     plan = None if corrects else obligations.plan_fulfilment(session, person, event, now)
+    then, then_params = _riders(person, event, plan, corrects, now)
     # A plain INSERT ... RETURNING with its audit row (one statement on PostgreSQL): the log is
     # append-only, so the unit of work has nothing to track, and this is the hottest write.
     event.id, fulfilled = audit.insert_audited(
@@ -154,8 +155,8 @@ def record_event(
         id_key="event_id",
         detail={"type": type},
         now=now,
-        then=obligations.fulfil_ctes if plan else None,
-        then_params=obligations.fulfil_params(person, plan, occurred_at, now) if plan else None,
+        then=then,
+        then_params=then_params,
     )
     if type == "address_change":
         person.address, person.updated_at = event.payload["new_address"], now
@@ -175,12 +176,32 @@ def record_event(
     if corrects is not None:
         obligations.on_correction(session, person, corrects, event, now)
         return event
-    if fulfilled is None:  # hours, or a fulfilment the insert's statement did not carry
+    if fulfilled is None:  # what the insert's statement did not carry (other databases)
         obligations.on_event(session, person, event, now, plan)
-    else:
+    elif plan is not None:
         obligations.after_fulfilment(session, person, event, plan, fulfilled[0], now)
+    # else: an hour entry, already added up in the insert's statement
     grading.on_event(session, actor=actor, person=person, event=event, now=now)
     return event
+
+
+def _riders(
+    person: Person,
+    event: SupervisionEvent,
+    plan: obligations.Fulfilment | None,
+    corrects: SupervisionEvent | None,
+    now: datetime,
+) -> tuple[Any, dict | None]:
+    """What rides in the event's INSERT statement on PostgreSQL: the interval window it
+    fulfils, or the month's hours it adds to (nothing for a correction)."""
+    if plan is not None:
+        return obligations.fulfil_ctes, obligations.fulfil_params(
+            person, plan, event.occurred_at, now
+        )
+    kind = None if corrects else obligations.event_kind(event)
+    if kind in obligations.HOUR_KINDS and person.grade is not None:
+        return obligations.hours_ctes, obligations.hours_params(person, kind, event, now)
+    return None, None
 
 
 _INSERT_EVENT = insert(SupervisionEvent.__table__).returning(SupervisionEvent.__table__.c.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -157,6 +157,62 @@ def test_hours_accumulate_and_corrections_count(officer, active):
     event(officer, person["id"], "education", payload={"hours": 0.2}, corrects_id=first["id"])
     reopened = _open(officer, person["id"], "education")
     assert reopened["hours_done"] == 0.7 and reopened["fulfilled_by_event_id"] is None
+
+
+def _education_window(app, person_id):
+    with app.app_context():
+        row = db.session.execute(
+            select(
+                Obligation.hours_done,
+                Obligation.status,
+                Obligation.fulfilled_by_event_id,
+                Obligation.fulfilled_at,
+            ).where(Obligation.person_id == person_id, Obligation.kind == "education")
+        ).one()
+        db.session.remove()
+    return tuple(row)
+
+
+def test_hours_added_up_in_the_insert_statement_agree_with_a_recount(
+    app, login, officer, active, clock
+):
+    """On PostgreSQL an hour entry is added up inside its INSERT statement; recounting the
+    window the other way (the path corrections take) must change nothing, whatever the order
+    in which entries arrive."""
+    from corrections.persons.models import Person
+    from corrections.supervision import obligations as obl
+
+    person = active()  # 1.6 h of education due by Nov 30
+    clock.set(datetime(2026, 11, 29, 4, tzinfo=UTC))
+    officer = login("officer-dongcheng-1")
+    steps = [
+        ("2026-11-29T01:00:00Z", 0.5),
+        ("2026-11-27T09:00:00Z", 0.5),  # back-dated: earlier than the first entry
+        ("2026-11-28T23:00:00Z", 0.75),  # 07:00 on Nov 29 in Shanghai: reaches 1.75 h
+        ("2026-11-28T02:00:00Z", 0.5),  # back-dated again: now the third in order fulfils
+    ]
+    for occurred_at, hours in steps:
+        resp = event(officer, person["id"], "education", occurred_at, payload={"hours": hours})
+        assert resp.status_code == 201, resp.get_json()
+        stored = _education_window(app, person["id"])
+        with app.app_context():
+            subject = db.session.get(Person, person["id"])
+            obl.recompute_hours(db.session, subject, "education", date(2026, 11, 29), clock.now())
+            recount = db.session.execute(
+                select(
+                    Obligation.hours_done,
+                    Obligation.status,
+                    Obligation.fulfilled_by_event_id,
+                    Obligation.fulfilled_at,
+                ).where(Obligation.person_id == person["id"], Obligation.kind == "education")
+            ).one()
+            db.session.rollback()
+            db.session.remove()
+        assert stored == tuple(recount)
+    hours_done, status, by_event, at = _education_window(app, person["id"])
+    assert (hours_done, status) == (2.25, "fulfilled")
+    third = obligations(officer, person["id"], kind="education", status="fulfilled")[0]
+    assert third["fulfilled_by_event_id"] == by_event and at.isoformat().startswith("2026-11-28T23")
 
 
 def test_a_remote_report_counts_only_while_away_on_a_permit(login, officer, active, clock):
