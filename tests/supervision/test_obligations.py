@@ -159,9 +159,9 @@ def test_hours_accumulate_and_corrections_count(officer, active):
     assert reopened["hours_done"] == 0.7 and reopened["fulfilled_by_event_id"] is None
 
 
-def _education_window(app, person_id):
-    with app.app_context():
-        row = db.session.execute(
+def _window_in(session, person_id):
+    return tuple(
+        session.execute(
             select(
                 Obligation.hours_done,
                 Obligation.status,
@@ -169,8 +169,14 @@ def _education_window(app, person_id):
                 Obligation.fulfilled_at,
             ).where(Obligation.person_id == person_id, Obligation.kind == "education")
         ).one()
+    )
+
+
+def _education_window(app, person_id):
+    with app.app_context():
+        row = _window_in(db.session, person_id)
         db.session.remove()
-    return tuple(row)
+    return row
 
 
 def test_hours_added_up_in_the_insert_statement_agree_with_a_recount(
@@ -198,17 +204,10 @@ def test_hours_added_up_in_the_insert_statement_agree_with_a_recount(
         with app.app_context():
             subject = db.session.get(Person, person["id"])
             obl.recompute_hours(db.session, subject, "education", date(2026, 11, 29), clock.now())
-            recount = db.session.execute(
-                select(
-                    Obligation.hours_done,
-                    Obligation.status,
-                    Obligation.fulfilled_by_event_id,
-                    Obligation.fulfilled_at,
-                ).where(Obligation.person_id == person["id"], Obligation.kind == "education")
-            ).one()
+            recount = _window_in(db.session, person["id"])
             db.session.rollback()
             db.session.remove()
-        assert stored == tuple(recount)
+        assert stored == recount
     hours_done, status, by_event, at = _education_window(app, person["id"])
     assert (hours_done, status) == (2.25, "fulfilled")
     third = obligations(officer, person["id"], kind="education", status="fulfilled")[0]
