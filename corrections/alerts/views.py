@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import orjson
@@ -92,6 +93,12 @@ POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
 
 
+def streams_stopping(app) -> threading.Event:
+    """Set when the server shuts down: open streams end at their next poll (clients
+    reconnect with Last-Event-ID) instead of holding a worker and a database session."""
+    return app.extensions.setdefault("corrections.streams_stopping", threading.Event())
+
+
 @blp.route("/alerts/stream")
 class AlertStream(MethodView):
     @requires("alerts:read")
@@ -116,6 +123,7 @@ class AlertStream(MethodView):
         timeout = args["timeout"]
         app = current_app._get_current_object()
         poll = app.config.get("ALERT_STREAM_POLL_SECONDS", POLL_SECONDS)
+        stopping = streams_stopping(app)
 
         def events():
             last = after
@@ -139,7 +147,7 @@ class AlertStream(MethodView):
                     yield f"id: {change.id}\nevent: alert\ndata: {data}\n\n"
                     last_sent = clock
                 gaps = {i: t for i, t in gaps.items() if clock - t < GAP_SECONDS}
-                if clock - started >= timeout:
+                if clock - started >= timeout or stopping.is_set():
                     return
                 if clock - last_sent >= HEARTBEAT_SECONDS:
                     yield ": keep-alive\n\n"

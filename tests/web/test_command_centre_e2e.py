@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import select, update
 from werkzeug.serving import ThreadedWSGIServer
 
+from corrections.alerts.views import streams_stopping
 from corrections.core.db import db
 from corrections.org.models import Unit
 from corrections.supervision.models import Obligation
@@ -67,11 +68,14 @@ class LiveServer:
         self.app, self.port, self.httpd = app, 0, None
 
     def start(self) -> None:
+        streams_stopping(self.app).clear()
         self.httpd = _Server("127.0.0.1", self.port, self.app)
         self.port = self.httpd.server_port
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        streams_stopping(self.app).set()  # open alert streams end at their next poll
+        time.sleep(0.5)
         self.httpd.shutdown()
         for conn in getattr(self.httpd, "connections", []):
             with contextlib.suppress(OSError):
