@@ -16,7 +16,6 @@ from sqlalchemy import (
     case,
     false,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -427,9 +426,7 @@ def act(
     ).rowcount
     if not done:
         raise Conflict("The alert was changed at the same time; reload it.")
-    session.execute(
-        insert(AlertChange).values(alert_id=alert.id, person_id=alert.person_id, change=to, at=now)
-    )
+    _insert_changes(session, [(alert.id, alert.person_id)], to, now)
     audit.record(
         session,
         actor=actor,
