@@ -102,12 +102,14 @@ def _import_models() -> None:
     from corrections.alerts import rules as _alert_rules  # noqa: F401
     from corrections.audit import models as _audit  # noqa: F401
     from corrections.core import ruleset_store as _rulesets  # noqa: F401
+    from corrections.demo import models as _demo  # noqa: F401
     from corrections.grading import models as _grading  # noqa: F401
     from corrections.grading import rules as _grading_rules  # noqa: F401
     from corrections.incidents import models as _incidents  # noqa: F401
     from corrections.org import models as _org  # noqa: F401
     from corrections.persons import models as _persons  # noqa: F401
     from corrections.persons import rules as _person_rules  # noqa: F401
+    from corrections.risk import models as _risk  # noqa: F401
     from corrections.scheduler import models as _scheduler  # noqa: F401
     from corrections.supervision import models as _supervision  # noqa: F401
     from corrections.supervision import rules as _supervision_rules  # noqa: F401

@@ -14,7 +14,7 @@ def _upgrade() -> None:
     upgrade()
 
 
-def _seed(persons: int, seed: int) -> None:
+def _seed(persons: int, seed: int, history_months: int = 12) -> None:
     from corrections.core.clock import now_utc
     from corrections.core.db import db
     from corrections.demo.generator import build_persons, build_units_and_users
@@ -25,7 +25,14 @@ def _seed(persons: int, seed: int) -> None:
     password = current_app.config["DEMO_PASSWORD"]
     accounts = build_units_and_users(db.session, password=password)
     with click.progressbar(length=persons, label="persons") as bar:
-        build_persons(db.session, count=persons, seed=seed, now=now_utc(), progress=bar.update)
+        build_persons(
+            db.session,
+            count=persons,
+            seed=seed,
+            now=now_utc(),
+            progress=bar.update,
+            history_months=history_months,
+        )
     db.session.commit()
     # The scheduler's detection jobs once, so the command centre has something to show.
     from datetime import timedelta
@@ -115,7 +122,15 @@ def demo(ctx, host, port, scheduler) -> None:
 @demo.command("seed")
 @click.option("--persons", default=300, show_default=True, type=click.IntRange(0, 1_000_000))
 @click.option("--seed", default=20261127, show_default=True, type=int)
+@click.option(
+    "--history-months",
+    default=12,
+    show_default=True,
+    type=click.IntRange(0, 60),
+    help="Months of simulated supervision history per person (0: none)",
+)
 @with_appcontext
-def demo_seed(persons, seed) -> None:
-    """Build a deterministic demo city: 5 districts, 3–6 offices each, staff, N persons."""
-    _seed(persons, seed)
+def demo_seed(persons, seed, history_months) -> None:
+    """Build a deterministic demo city: 5 districts, 3–6 offices each, staff, N persons, each
+    with up to --history-months of supervision history."""
+    _seed(persons, seed, history_months)

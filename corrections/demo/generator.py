@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
 from corrections.core.auth import SYSTEM, Role
-from corrections.core.clock import add_months, business_date, start_of_business_day
+from corrections.core.clock import add_months, age_on, business_date, start_of_business_day
+from corrections.demo import history
+from corrections.demo.models import DemoTruth
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.grading import engine
 from corrections.grading import rules as grading_rules
@@ -25,7 +27,14 @@ from corrections.org.models import UnitKind
 from corrections.persons import idnumber
 from corrections.persons.models import Person, PersonStatusChange
 from corrections.persons.service import validate_facts
-from corrections.supervision.models import SupervisionEvent
+from corrections.incidents.models import Incident
+from corrections.supervision import obligations
+from corrections.supervision.models import (
+    Obligation,
+    SanctionDecision,
+    SupervisionEvent,
+    TravelPermit,
+)
 
 CITY = ("3299", "滨江市司法局")
 # (slug, code, district name, [office names])
@@ -225,8 +234,18 @@ def _random_person(rng: random.Random, today: date, office_codes: list[str], seq
     }
 
 
-def build_persons(session: Session, *, count: int, seed: int, now: datetime, progress=None) -> int:
-    """Insert ``count`` persons with consistent facts, statuses and status history."""
+def build_persons(
+    session: Session,
+    *,
+    count: int,
+    seed: int,
+    now: datetime,
+    progress=None,
+    history_months: int = 0,
+) -> int:
+    """Insert ``count`` persons with consistent facts, statuses and status history; with
+    ``history_months``, each supervised person also gets up to that many months of simulated
+    supervision history (:mod:`corrections.demo.history`)."""
     from corrections.org.models import Unit
 
     rng = random.Random(seed)
@@ -238,12 +257,55 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
     used_ids: set[str] = set()
     made = 0
     batch: list[tuple[dict, str]] = []
+    intervals = {
+        g.id: {k: obligations.interval_days(g.id, k) for k in ("report", "check")}
+        for g in rules.grades
+    }
+    travel_allowed = {g.id: g.requirements.travel_allowed for g in rules.grades}
+    history_start = today - timedelta(days=round(history_months * 30.44))
+
+    def _history(facts: dict, grade: str, activated: datetime, status: str, hseed: int):
+        first = max(business_date(activated), history_start)
+        last = min(facts["term_end"], today - timedelta(days=1))
+        hrng = random.Random(hseed)
+        z = facts.pop("_propensity")
+        story = history.simulate(
+            hrng,
+            z=z,
+            facts=facts,
+            grade=grade,
+            activated_on=business_date(activated),
+            history_from=first,
+            last_day=last,
+            today=today,
+            now=now,
+            intervals=intervals,
+            travel_allowed=travel_allowed,
+            rules_version=version,
+            discharged=status == "discharged",
+        )
+        story.truth = {
+            "propensity": z,
+            "activated_on": business_date(activated),
+            "history_from": first,
+            "history_to": last,
+            "unstable": story.unstable,
+            "episodes": story.episodes,
+            "seed": hseed,
+        }
+        return story
 
     def flush() -> None:
-        person_rows, histories, grades = [], [], []
+        person_rows, histories, grades, stories = [], [], [], []
         for facts, status in batch:
             office = offices[facts.pop("_office")]
             juvenile = facts.pop("_juvenile")
+            if history_months > 0:
+                # The hidden propensity; the intake assessment is a noisy reading of it.
+                age = age_on(facts["date_of_birth"], business_date(facts["_activated"]))
+                facts["_propensity"], facts["intake_risk"] = history.propensity(
+                    random.Random(facts["_seed"] ^ 0x5EED), facts, age
+                )
             grade = engine.initial_grade(
                 engine.PersonFacts(
                     category=facts["category"],
@@ -254,12 +316,24 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
                 rules,
             )
             created = start_of_business_day(facts["term_start"])
+            activated = facts.pop("_activated")
+            hist_seed = facts.pop("_seed")
             grades.append(grade)
+            story = None
+            if (
+                history_months > 0
+                and status != "pending_intake"
+                and min(facts["term_end"], today) > max(business_date(activated), history_start)
+            ):
+                story = _history(facts, grade.grade, activated, status, hist_seed)
+                status = story.status if status == "active" else status
+            facts.pop("_propensity", None)
+            stories.append((story, activated, hist_seed))
             person_rows.append(
                 {
                     **facts,
-                    "grade": grade.grade,
-                    "grade_since": created,
+                    "grade": story.grade if story else grade.grade,
+                    "grade_since": (story.grade_since if story else None) or created,
                     "juvenile": juvenile,
                     "office_id": office.id,
                     "district_id": office.parent_id,
@@ -273,7 +347,9 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
             histories.append(status)
         ids = session.execute(insert(Person).returning(Person.id), person_rows).scalars().all()
         changes = []
-        for pid, row, status in zip(ids, person_rows, histories, strict=True):
+        for pid, row, status, (_s, activated, _h) in zip(
+            ids, person_rows, histories, stories, strict=True
+        ):
             created = row["created_at"]
             changes.append(
                 {
@@ -295,7 +371,7 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
                         "reason": "按期报到 reported for intake",
                         "actor_id": None,
                         "actor_username": "demo-seed",
-                        "changed_at": created + timedelta(days=rng.randint(1, 8)),
+                        "changed_at": activated,
                     }
                 )
             if status == "discharged":
@@ -338,6 +414,7 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
                 for pid, row, grade in zip(ids, person_rows, grades, strict=True)
             ],
         )
+        _insert_histories(session, ids, [s for s, _a, _h in stories], now)
         batch.clear()
 
     seq = 0
@@ -352,6 +429,13 @@ def build_persons(session: Session, *, count: int, seed: int, now: datetime, pro
             continue
         used_ids.add(facts["id_number"])
         facts["_juvenile"] = juvenile
+        facts["_seed"] = seed * 1_000_003 + seq
+        # Reported for intake a few days after the judgment took effect.
+        facts["_activated"] = min(
+            start_of_business_day(facts["term_start"])
+            + timedelta(days=rng.randint(1, 8), hours=rng.randint(9, 16)),
+            now,
+        )
         if facts["term_end"] < today:
             status = "discharged"
         elif facts["judgment_effective_date"] > today or (
@@ -422,3 +506,71 @@ def _contact_event(person_id: int, kind: str, at: datetime, now: datetime) -> di
         "idempotency_key": None,
         "request_hash": None,
     }
+
+
+def _insert_histories(session: Session, ids: list[int], stories: list, now: datetime) -> None:
+    """Insert the simulated histories of one batch of persons, in bulk."""
+    events, sanction_events, decisions, missed, grades, incidents = [], [], [], [], [], []
+    changes, permits, truths = [], [], []
+    for pid, story in zip(ids, stories, strict=True):
+        if story is None:
+            continue
+        events += [{**e, "person_id": pid} for e in story.events]
+        for event, decision in story.sanctions:
+            sanction_events.append({**event, "person_id": pid})
+            decisions.append({**decision, "person_id": pid})
+        missed += [
+            {
+                **m,
+                "person_id": pid,
+                "hours_required": None,
+                "hours_done": None,
+                "fulfilled_by_event_id": None,
+                "fulfilled_at": None,
+                "closed_reason": None,
+                "created_at": start_of_business_day(m["opens_on"]),
+                "updated_at": m["missed_at"],
+            }
+            for m in story.missed
+        ]
+        grades += [{**g, "person_id": pid} for g in story.grades]
+        incidents += [
+            {
+                "absconded_at": None,
+                "confirmed_by": None,
+                "search_record": None,
+                "closed_at": None,
+                "closed_by": None,
+                "close_reason": None,
+                "close_note": None,
+                "absence_days": None,
+                **i,
+                "person_id": pid,
+            }
+            for i in story.incidents
+        ]
+        changes += [{**c, "person_id": pid} for c in story.status_changes]
+        permits += [{**p, "person_id": pid} for p in story.permits]
+        truths.append({**story.truth, "person_id": pid})
+    for table, rows in (
+        (SupervisionEvent, events),
+        (Obligation, missed),
+        (GradeDecision, grades),
+        (Incident, incidents),
+        (PersonStatusChange, changes),
+        (TravelPermit, permits),
+        (DemoTruth, truths),
+    ):
+        for start in range(0, len(rows), 5000):
+            session.execute(insert(table), rows[start : start + 5000])
+    if sanction_events:
+        event_ids = session.scalars(
+            insert(SupervisionEvent).returning(
+                SupervisionEvent.id, sort_by_parameter_order=True
+            ),
+            sanction_events,
+        ).all()
+        session.execute(
+            insert(SanctionDecision),
+            [{**d, "event_id": eid} for d, eid in zip(decisions, event_ids, strict=True)],
+        )

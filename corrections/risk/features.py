@@ -1,0 +1,415 @@
+"""Point-in-time features of the absconding risk model (脱管风险特征).
+
+For a set of persons and one as-of time ``T``, every feature is computed only from rows
+*recorded* before ``T``: events by ``recorded_at``, sanctions by their event, obligations by
+``missed_at``, lost-contact episodes by ``lost_contact_at``, trips by ``requested_at`` /
+``departed_at``, grades by ``effective_at``, monitoring by ``approved_at``. Behaviour windows
+count what *happened* in the 30/90/180 days before ``T`` (``occurred_at``). One code path
+serves the training export (many as-of times, past populations) and live scoring (now,
+current population): :func:`compute`.
+
+Person columns that change in place (employment, housing, address, phone) are not features:
+no history of them is kept, so their value at a past ``T`` is unknown and using today's
+would look ahead. Their changes are visible as ``address_change`` / ``job_change`` events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from corrections.core.clock import business_date
+from corrections.grading.models import GradeDecision
+from corrections.incidents.models import Incident
+from corrections.persons.models import Person, PersonStatusChange
+from corrections.supervision.models import (
+    MonitoringPeriod,
+    Obligation,
+    SupervisionEvent,
+    TravelPermit,
+)
+
+WINDOWS = (30, 90, 180)
+HORIZON_DAYS = 90
+LABEL = "lost_contact_90d"
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: str  # "numeric" | "categorical"
+    label_zh: str
+    label_en: str
+
+
+# Behaviour counted per window: (stem, label_zh, label_en).
+_COUNTED = (
+    ("missed_reports", "未按期报到次数", "missed reports"),
+    ("late_reports", "迟到报到次数", "late reports"),
+    ("failed_checks", "核查/联系未果次数", "failed checks and contact attempts"),
+    ("admonitions", "训诫次数", "admonitions"),
+    ("warnings", "警告次数", "warnings"),
+    ("police_penalties", "治安管理处罚次数", "police penalties"),
+    ("address_changes", "居所变更次数", "address changes"),
+    ("job_changes", "工作变动次数", "job changes"),
+    ("monitor_alarms", "电子定位报警次数", "monitoring alarms"),
+    ("travel_requests", "外出申请次数", "travel requests"),
+)
+_STATIC = (
+    Feature("age_band", "categorical", "年龄段", "age band"),
+    Feature("gender", "categorical", "性别", "gender"),
+    Feature("juvenile", "numeric", "未成年", "juvenile"),
+    Feature("category", "categorical", "矫正类别", "correction category"),
+    Feature("crime_type", "categorical", "罪名类型", "crime type"),
+    Feature("intake_risk", "categorical", "入矫评估风险", "intake risk assessment"),
+    Feature("term_days", "numeric", "矫正期限（天）", "term length (days)"),
+    Feature("served_days", "numeric", "已矫正天数", "days served"),
+    Feature("remaining_days", "numeric", "剩余矫正天数", "days remaining"),
+    Feature("grade", "categorical", "当前管理等级", "current grade"),
+    Feature("days_in_grade", "numeric", "当前等级持续天数", "days in current grade"),
+    Feature("monitored", "numeric", "电子定位中", "under electronic monitoring"),
+)
+_EPISODES = (
+    Feature("prior_lost_contact", "numeric", "既往失联次数", "prior lost-contact episodes"),
+    Feature(
+        "days_since_lost_contact",
+        "numeric",
+        "距上次失联天数",
+        "days since last lost contact",
+    ),
+    Feature("overdue_returns_180d", "numeric", "近180天外出逾期未归", "overdue returns, 180 days"),
+    Feature(
+        "days_since_failed_contact",
+        "numeric",
+        "距上次核查/联系未果天数",
+        "days since the last failed check or contact attempt",
+    ),
+    Feature(
+        "days_since_report_problem",
+        "numeric",
+        "距上次迟到/未按期报到天数",
+        "days since the last late or missed report",
+    ),
+)
+# Days since something last happened: missing (never, within 180 days) is kept missing.
+_RECENCY = ("days_in_grade", "days_since_lost_contact", "days_since_failed_contact")
+_RECENCY += ("days_since_report_problem",)
+
+FEATURES: tuple[Feature, ...] = (
+    *_STATIC,
+    *(
+        Feature(f"{stem}_{w}d", "numeric", f"近{w}天{zh}", f"{en}, {w} days")
+        for stem, zh, en in _COUNTED
+        for w in WINDOWS
+    ),
+    *_EPISODES,
+)
+BY_NAME = {f.name: f for f in FEATURES}
+# Columns of an export that describe a row but are never features.
+GROUP_COLUMNS = ("gender_group", "age_group", "juvenile_group", "district")
+
+AGE_BANDS = ((0, 18, "<18"), (18, 25, "18-24"), (25, 35, "25-34"), (35, 45, "35-44"))
+AGE_BANDS += ((45, 55, "45-54"), (55, 200, "55+"))
+
+_SANCTION_TYPES = {"admonition": "admonitions", "warning": "warnings"}
+_SANCTION_TYPES["police_penalty"] = "police_penalties"
+_PLAIN_TYPES = {
+    "address_change": "address_changes",
+    "job_change": "job_changes",
+    "monitor_alarm": "monitor_alarms",
+}
+
+
+# --- populations --------------------------------------------------------------------------
+
+
+def active_at(as_of: datetime) -> Select:
+    """Persons whose status, by the status changes recorded before ``as_of``, was active."""
+    ranked = select(
+        PersonStatusChange.person_id,
+        PersonStatusChange.to_status,
+        func.row_number()
+        .over(
+            partition_by=PersonStatusChange.person_id,
+            order_by=(PersonStatusChange.changed_at.desc(), PersonStatusChange.id.desc()),
+        )
+        .label("rn"),
+    ).where(PersonStatusChange.changed_at < as_of)
+    r = ranked.subquery("ranked")
+    return select(r.c.person_id).where(r.c.rn == 1, r.c.to_status == "active")
+
+
+def active_now() -> Select:
+    """Persons active now (the live scoring population): the status column says so."""
+    return select(Person.id.label("person_id")).where(Person.status == "active")
+
+
+# --- computing ----------------------------------------------------------------------------
+
+
+def _frame(session: Session, stmt: Select) -> pd.DataFrame:
+    result = session.execute(stmt)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def _count(cond, since: datetime, at_column):
+    return func.coalesce(func.sum(case((and_(cond, at_column >= since), 1), else_=0)), 0)
+
+
+def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    ev = SupervisionEvent
+    correction = SupervisionEvent.__table__.alias("correction")
+    oldest = as_of - timedelta(days=max(WINDOWS))
+    late = ev.payload["late"].as_boolean()
+    success = ev.payload["success"].as_boolean()
+    conds = {
+        "late_reports": and_(ev.type == "report", late.is_(True)),
+        "failed_checks": or_(
+            and_(ev.type.in_(("phone_check", "location_check")), success.is_(False)),
+            ev.type == "contact_attempt_failed",
+        ),
+    }
+    for t, stem in (_SANCTION_TYPES | _PLAIN_TYPES).items():
+        conds[stem] = ev.type == t
+    cols = [
+        _count(cond, as_of - timedelta(days=w), ev.occurred_at).label(f"{stem}_{w}d")
+        for stem, cond in conds.items()
+        for w in WINDOWS
+    ]
+    last = [
+        func.max(case((conds["failed_checks"], ev.occurred_at))).label("_last_failed"),
+        func.max(case((conds["late_reports"], ev.occurred_at))).label("_last_late"),
+    ]
+    stmt = (
+        select(ev.person_id, *cols, *last)
+        .where(
+            ev.person_id.in_(select(pop.c.person_id)),
+            ev.recorded_at < as_of,
+            ev.occurred_at < as_of,
+            ev.occurred_at >= oldest,
+            # An event corrected before T counts as its correction, not twice.
+            ~select(correction.c.id)
+            .where(correction.c.corrects_id == ev.id, correction.c.recorded_at < as_of)
+            .exists(),
+        )
+        .group_by(ev.person_id)
+    )
+    return _frame(session, stmt)
+
+
+def _missed(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    ob = Obligation
+    oldest = as_of - timedelta(days=max(WINDOWS))
+    cols = [
+        _count(literal(True), as_of - timedelta(days=w), ob.missed_at).label(f"missed_reports_{w}d")
+        for w in WINDOWS
+    ]
+    stmt = (
+        select(ob.person_id, *cols, func.max(ob.due_on).label("_last_missed"))
+        .where(
+            ob.person_id.in_(select(pop.c.person_id)),
+            ob.kind == "report",
+            ob.missed_at < as_of,
+            ob.missed_at >= oldest,
+        )
+        .group_by(ob.person_id)
+    )
+    return _frame(session, stmt)
+
+
+def _travel(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    tp = TravelPermit
+    today = business_date(as_of)
+    oldest = as_of - timedelta(days=max(WINDOWS))
+    cols = [
+        _count(literal(True), as_of - timedelta(days=w), tp.requested_at).label(
+            f"travel_requests_{w}d"
+        )
+        for w in WINDOWS
+    ]
+    # Away past the end day: not back by the end of it (back after T is still away at T).
+    overdue = and_(
+        tp.departed_at.is_not(None),
+        tp.departed_at < as_of,
+        tp.end_date < today,
+        tp.end_date >= business_date(oldest),
+        or_(tp.returned_at.is_(None), func.date(tp.returned_at) > tp.end_date),
+    )
+    stmt = (
+        select(
+            tp.person_id,
+            *cols,
+            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0).label("overdue_returns_180d"),
+        )
+        .where(tp.person_id.in_(select(pop.c.person_id)), tp.requested_at < as_of)
+        .group_by(tp.person_id)
+    )
+    return _frame(session, stmt)
+
+
+def _episodes(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    stmt = (
+        select(
+            Incident.person_id,
+            func.count().label("prior_lost_contact"),
+            func.max(Incident.lost_contact_at).label("_last_lost"),
+        )
+        .where(
+            Incident.person_id.in_(select(pop.c.person_id)),
+            Incident.lost_contact_at < as_of,
+        )
+        .group_by(Incident.person_id)
+    )
+    return _frame(session, stmt)
+
+
+def _grades(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    gd = GradeDecision
+    ranked = (
+        select(
+            gd.person_id,
+            gd.to_grade.label("grade"),
+            gd.effective_at.label("_grade_since"),
+            func.row_number()
+            .over(partition_by=gd.person_id, order_by=(gd.effective_at.desc(), gd.id.desc()))
+            .label("rn"),
+        )
+        .where(
+            gd.person_id.in_(select(pop.c.person_id)),
+            gd.status == "effective",
+            gd.effective_at < as_of,
+        )
+        .subquery("ranked")
+    )
+    return _frame(
+        session,
+        select(ranked.c.person_id, ranked.c.grade, ranked.c._grade_since).where(ranked.c.rn == 1),
+    )
+
+
+def _monitored(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    mp = MonitoringPeriod
+    today = business_date(as_of)
+    stmt = (
+        select(mp.person_id, literal(1).label("monitored"))
+        .where(
+            mp.person_id.in_(select(pop.c.person_id)),
+            mp.approved_at < as_of,
+            mp.start_date <= today,
+            mp.end_date >= today,
+            or_(mp.removed_at.is_(None), mp.removed_at >= as_of),
+        )
+        .distinct()
+    )
+    return _frame(session, stmt)
+
+
+def _persons(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    p = Person
+    stmt = select(
+        p.id.label("person_id"),
+        p.date_of_birth,
+        p.gender,
+        p.category,
+        p.crime_type,
+        p.intake_risk,
+        p.term_start,
+        p.term_end,
+        p.district_id,
+    ).where(p.id.in_(select(pop.c.person_id)))
+    return _frame(session, stmt)
+
+
+def age_band(age: pd.Series) -> pd.Series:
+    out = pd.Series(pd.NA, index=age.index, dtype="object")
+    for low, high, label in AGE_BANDS:
+        out[(age >= low) & (age < high)] = label
+    return out
+
+
+def _days(later, earlier) -> pd.Series:
+    return (pd.to_datetime(later) - pd.to_datetime(earlier)).dt.days
+
+
+def compute(session: Session, population: Select, as_of: datetime) -> pd.DataFrame:
+    """Features of every person of ``population`` (a select of ``person_id``) as of ``as_of``:
+    one row per person, ordered by ``person_id``, columns ``person_id``, :data:`FEATURES`
+    and the group columns (``gender_group``, ``age_group``, ``juvenile_group``,
+    ``district``)."""
+    pop = population.subquery("pop")
+    persons = _persons(session, pop, as_of).sort_values("person_id", ignore_index=True)
+    today = pd.Timestamp(business_date(as_of))
+    out = persons[["person_id"]].copy()
+    if persons.empty:
+        for f in FEATURES:
+            out[f.name] = pd.Series(dtype="float64" if f.kind == "numeric" else "object")
+        for g in GROUP_COLUMNS:
+            out[g] = pd.Series(dtype="object")
+        return out
+    dob = pd.to_datetime(persons["date_of_birth"])
+    age = (today.year - dob.dt.year) - (
+        (today.month < dob.dt.month) | ((today.month == dob.dt.month) & (today.day < dob.dt.day))
+    ).astype(int)
+    out["age_band"] = age_band(age)
+    out["gender"] = persons["gender"]
+    out["juvenile"] = (age < 18).astype(int)
+    out["category"] = persons["category"]
+    out["crime_type"] = persons["crime_type"]
+    out["intake_risk"] = persons["intake_risk"]
+    out["term_days"] = _days(persons["term_end"], persons["term_start"]) + 1
+    out["served_days"] = _days(today, persons["term_start"]).clip(lower=0)
+    out["remaining_days"] = _days(persons["term_end"], today).clip(lower=0)
+
+    merged = out
+    for part in (
+        _grades(session, pop, as_of),
+        _monitored(session, pop, as_of),
+        _events(session, pop, as_of),
+        _missed(session, pop, as_of),
+        _travel(session, pop, as_of),
+        _episodes(session, pop, as_of),
+    ):
+        merged = merged.merge(part, on="person_id", how="left")
+    at = pd.Series(as_of, index=merged.index).dt.tz_convert(None)
+
+    def since(column: str) -> pd.Series:
+        return _days(at, pd.to_datetime(merged[column], utc=True).dt.tz_convert(None))
+
+    merged["days_in_grade"] = since("_grade_since")
+    merged["days_since_lost_contact"] = since("_last_lost")
+    merged["days_since_failed_contact"] = since("_last_failed")
+    missed_day = pd.to_datetime(merged["_last_missed"]) + pd.Timedelta(days=1)
+    merged["_last_missed"] = missed_day.dt.tz_localize("Asia/Shanghai")
+    merged["days_since_report_problem"] = pd.concat(
+        [since("_last_late"), since("_last_missed")], axis=1
+    ).min(axis=1)
+    for f in FEATURES:
+        if f.kind == "numeric" and f.name not in _RECENCY:
+            merged[f.name] = merged[f.name].fillna(0)
+        if f.kind == "numeric":
+            merged[f.name] = merged[f.name].astype("float64")
+    merged["gender_group"] = merged["gender"]
+    merged["age_group"] = merged["age_band"]
+    merged["juvenile_group"] = np.where(merged["juvenile"] > 0, "juvenile", "adult")
+    merged["district"] = persons["district_id"].astype("int64").to_numpy()
+    return merged[["person_id", *(f.name for f in FEATURES), *GROUP_COLUMNS]]
+
+
+def positives(session: Session, population: Select, as_of: datetime) -> set[int]:
+    """Who of ``population`` lost contact in ``(as_of, as_of + 90 days]`` (the label)."""
+    pop = population.subquery("pop")
+    hit = session.scalars(
+        select(Incident.person_id)
+        .where(
+            Incident.person_id.in_(select(pop.c.person_id)),
+            Incident.lost_contact_at > as_of,
+            Incident.lost_contact_at <= as_of + timedelta(days=HORIZON_DAYS),
+        )
+        .distinct()
+    ).all()
+    return set(hit)
