@@ -141,6 +141,7 @@ def _register_blueprints(app: Flask, api) -> None:
     from corrections.incidents.views import blp as incidents_blp
     from corrections.org.views import auth_blp, units_blp
     from corrections.persons.views import blp as persons_blp
+    from corrections.risk.views import blp as risk_blp
     from corrections.supervision.views import blp as supervision_blp
     from corrections.web.views import blp as web_blp
 
@@ -149,6 +150,7 @@ def _register_blueprints(app: Flask, api) -> None:
         units_blp,
         persons_blp,
         grading_blp,
+        risk_blp,
         supervision_blp,
         incidents_blp,
         alerts_blp,

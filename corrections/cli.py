@@ -24,8 +24,9 @@ def main() -> None:
 def register(app) -> None:
     """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too)."""
     from corrections.demo.cli import demo
+    from corrections.risk.cli import risk
 
-    for group in (users, audit, demo, grading, supervision, scheduler):
+    for group in (users, audit, demo, grading, supervision, scheduler, risk):
         app.cli.add_command(group)
 
 

@@ -14,6 +14,7 @@ from flask import Flask
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_RULES_DIR = PACKAGE_DIR.parent / "rules"
+DEFAULT_MODELS_DIR = PACKAGE_DIR.parent / "models"
 
 DEFAULTS: dict[str, Any] = {
     # Database: a SQLite file in the instance folder unless a URL is given.
@@ -38,6 +39,12 @@ DEFAULTS: dict[str, Any] = {
     # seal too, so rows written just before traffic stops are sealed all the same.
     "AUDIT_SEAL_INTERVAL_SECONDS": 1,
     "DEMO_PASSWORD": "demo-password",
+    # Risk models: versioned directories (model.skops + card.json), one of them active.
+    "RISK_MODELS_DIR": str(DEFAULT_MODELS_DIR),
+    # Key of the pseudonyms in risk exports; derived from SECRET_KEY when not set.
+    "RISK_EXPORT_KEY": None,
+    # Persons scored per prediction batch by the nightly job.
+    "RISK_SCORING_BATCH": 20000,
     "LOG_LEVEL": "INFO",
     # Test each pooled connection before use (one extra round trip per request). Off, a
     # request on a connection the database dropped fails once with 503 and the pool renews.

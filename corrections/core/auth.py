@@ -58,6 +58,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "flags:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "stats:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
     "system:read": frozenset({Role.COMMANDER, Role.CITY, Role.ADMIN}),
+    # A person's risk scores (personal: scope applies); the model list (no personal data);
+    # pseudonymised training exports.
+    "risk:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "risk:models": frozenset({Role.COMMANDER, Role.CITY, Role.ANALYST, Role.ADMIN}),
+    "risk:export": frozenset({Role.ANALYST, Role.CITY}),
     "units:read": frozenset(Role),
     "session": frozenset(Role),
 }

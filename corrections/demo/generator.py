@@ -16,18 +16,18 @@ from sqlalchemy.orm import Session
 from corrections.audit import service as audit
 from corrections.core.auth import SYSTEM, Role
 from corrections.core.clock import add_months, age_on, business_date, start_of_business_day
+from corrections.core.ruleset_store import ensure_recorded
 from corrections.demo import history
 from corrections.demo.models import DemoTruth
-from corrections.core.ruleset_store import ensure_recorded
 from corrections.grading import engine
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision
+from corrections.incidents.models import Incident
 from corrections.org import service as org
 from corrections.org.models import UnitKind
 from corrections.persons import idnumber
 from corrections.persons.models import Person, PersonStatusChange
 from corrections.persons.service import validate_facts
-from corrections.incidents.models import Incident
 from corrections.supervision import obligations
 from corrections.supervision.models import (
     Obligation,
@@ -565,9 +565,7 @@ def _insert_histories(session: Session, ids: list[int], stories: list, now: date
             session.execute(insert(table), rows[start : start + 5000])
     if sanction_events:
         event_ids = session.scalars(
-            insert(SupervisionEvent).returning(
-                SupervisionEvent.id, sort_by_parameter_order=True
-            ),
+            insert(SupervisionEvent).returning(SupervisionEvent.id, sort_by_parameter_order=True),
             sanction_events,
         ).all()
         session.execute(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
+
 from corrections.core.clock import start_of_business_day
 from corrections.demo.models import DemoTruth
 
@@ -105,9 +106,7 @@ def truth_at(truth: DemoTruth | dict, day: date, last_day: date) -> float:
     yesterday = day.toordinal() - 1
     unstable = any(a <= yesterday <= b for a, b in get("unstable"))
     prior = sum(1 for e in get("episodes") if e < day.toordinal())
-    return true_probability(
-        get("propensity"), unstable, get("activated_on"), prior, day, last_day
-    )
+    return true_probability(get("propensity"), unstable, get("activated_on"), prior, day, last_day)
 
 
 @dataclass
@@ -128,12 +127,16 @@ class History:
 
 
 def _at(day: date, rng: random.Random, lo: int = 9, hi: int = 17) -> datetime:
-    return start_of_business_day(day) + timedelta(hours=rng.randint(lo, hi - 1), minutes=rng.randint(0, 59))
+    return start_of_business_day(day) + timedelta(
+        hours=rng.randint(lo, hi - 1), minutes=rng.randint(0, 59)
+    )
 
 
 def _event(kind: str, at: datetime, rng: random.Random, now: datetime, **extra) -> dict:
     late_entry = rng.random() < 0.05
-    recorded = at + (timedelta(days=rng.randint(1, 2)) if late_entry else timedelta(minutes=rng.randint(1, 40)))
+    recorded = at + (
+        timedelta(days=rng.randint(1, 2)) if late_entry else timedelta(minutes=rng.randint(1, 40))
+    )
     row = {
         "type": kind,
         "occurred_at": at,
@@ -241,19 +244,28 @@ def simulate(
                 trouble += late
                 h.events.append(
                     _event(
-                        "report", _at(day, rng), rng, now, channel="in_person", payload={"late": late}
+                        "report",
+                        _at(day, rng),
+                        rng,
+                        now,
+                        channel="in_person",
+                        payload={"late": late},
                     )
                 )
             next_report = day + timedelta(days=interval)
         if day >= next_check:
             ok = rng.random() >= fail_base + 0.35 * unstable
             h.events.append(
-                _event("phone_check", _at(day, rng), rng, now, channel="phone", payload={"success": ok})
+                _event(
+                    "phone_check", _at(day, rng), rng, now, channel="phone", payload={"success": ok}
+                )
             )
             next_check = day + timedelta(days=intervals[h.grade]["check"])
         r = rng.random
         if r() < attempt_base + 0.15 * unstable:
-            h.events.append(_event("contact_attempt_failed", _at(day, rng), rng, now, channel="phone"))
+            h.events.append(
+                _event("contact_attempt_failed", _at(day, rng), rng, now, channel="phone")
+            )
         if r() < 0.0006 + 0.005 * unstable:
             h.events.append(_event("address_change", _at(day, rng), rng, now))
         if r() < 0.0008 + 0.004 * unstable + 0.0008 * unemployed:
@@ -329,7 +341,9 @@ def _close_episode(h, incident, day, rng, now, rules_version) -> None:
     )
     if frm == "lost_contact" and days > 30:
         incident["absconded_at"] = incident["lost_contact_at"] + timedelta(days=30)
-        h.status_changes.append(_change("lost_contact", "absconded", incident["absconded_at"], "认定脱管"))
+        h.status_changes.append(
+            _change("lost_contact", "absconded", incident["absconded_at"], "认定脱管")
+        )
         frm = "absconded"
     h.status_changes.append(_change(frm, "active", at, "恢复联系"))
     h.events.append(_event("report", at, rng, now, channel="in_person", payload={"late": True}))
@@ -346,7 +360,9 @@ def _sanction(kind: str, at: datetime, rng: random.Random, now: datetime) -> tup
         "decided_by": "demo-seed",
         "decider_level": "district" if kind == "warning" else "office",
         "decider_unit_id": None,
-        "legal_ground": "《社区矫正法实施办法》第三十四条" if kind == "admonition" else "第三十五条",
+        "legal_ground": "《社区矫正法实施办法》第三十四条"
+        if kind == "admonition"
+        else "第三十五条",
         "evidence_event_ids": [],
         "document_number": None,
         "decided_at": event["recorded_at"],
@@ -363,7 +379,9 @@ def _trip(h: History, day: date, rng, now, unstable: int, last_day: date) -> Non
     requested = _at(day, rng)
     departed = _at(start, rng, 7, 12)
     late = rng.random() < 0.03 + 0.4 * unstable
-    back_day = end + timedelta(days=rng.randint(1, 6)) if late else end - timedelta(days=rng.randint(0, 1))
+    back_day = (
+        end + timedelta(days=rng.randint(1, 6)) if late else end - timedelta(days=rng.randint(0, 1))
+    )
     returned = _at(max(back_day, start), rng, 12, 20)
     h.permits.append(
         {
@@ -394,9 +412,21 @@ def _trip(h: History, day: date, rng, now, unstable: int, last_day: date) -> Non
 def _review(h: History, day: date, trouble: int, rng, rules_version: str) -> None:
     i = GRADE_ORDER.index(h.grade)
     if trouble >= 2 and i > 0:
-        _move(h, GRADE_ORDER[i - 1], start_of_business_day(day) + timedelta(hours=8), "assessment", rules_version)
+        _move(
+            h,
+            GRADE_ORDER[i - 1],
+            start_of_business_day(day) + timedelta(hours=8),
+            "assessment",
+            rules_version,
+        )
     elif trouble == 0 and i < len(GRADE_ORDER) - 1 and rng.random() < 0.5:
-        _move(h, GRADE_ORDER[i + 1], start_of_business_day(day) + timedelta(hours=8), "assessment", rules_version)
+        _move(
+            h,
+            GRADE_ORDER[i + 1],
+            start_of_business_day(day) + timedelta(hours=8),
+            "assessment",
+            rules_version,
+        )
 
 
 def _move(h: History, to: str, at: datetime, kind: str, rules_version: str) -> None:

@@ -274,40 +274,66 @@ def review_job(session: Session, *, now: datetime) -> dict[str, int]:
         .having(func.count() >= rules["propose_after_sanctions"])
     )
     candidates = session.scalars(
-        select(Person.id).where(
-            Person.id.in_(repeat),
-            Person.status.in_(SUPERVISED_STATUSES),
-            ~exists().where(Flag.person_id == Person.id, Flag.status.in_(LIVE)),
-            ~exists().where(
-                Flag.person_id == Person.id, Flag.basis == "sanctions", Flag.opened_at >= since
-            ),
-        )
+        select(Person.id).where(Person.id.in_(repeat), *_may_propose("sanctions", since))
     ).all()
-    proposed = 0
-    if candidates:
-        stmt = (
-            insert_for(session)(Flag)
-            .values(
-                [
-                    {
-                        "person_id": pid,
-                        "level": "office",
-                        "status": "proposed",
-                        "reason": f"{rules['sanctions_window_days']}日内多次受到处罚，建议挂牌管控",
-                        "basis": "sanctions",
-                        "opened_at": now,
-                        "opened_by": SYSTEM.username,
-                        "reviews": [],
-                        "updated_at": now,
-                        "version": 1,
-                    }
-                    for pid in candidates
-                ]
-            )
-            .on_conflict_do_nothing(
-                index_elements=["person_id"], index_where=text(LIVE_FLAG_PREDICATE)
-            )
-            .returning(Flag.id)
-        )
-        proposed = len(session.execute(stmt).all())
+    proposed = propose(
+        session,
+        candidates,
+        basis="sanctions",
+        reason=f"{rules['sanctions_window_days']}日内多次受到处罚，建议挂牌管控",
+        now=now,
+    )
     return {"review_alerts": due, "flags_proposed": proposed}
+
+
+def _may_propose(basis: str, since: datetime) -> list:
+    """Supervised, no live flag, and no flag on the same basis since ``since``."""
+    return [
+        Person.status.in_(SUPERVISED_STATUSES),
+        ~exists().where(Flag.person_id == Person.id, Flag.status.in_(LIVE)),
+        ~exists().where(Flag.person_id == Person.id, Flag.basis == basis, Flag.opened_at >= since),
+    ]
+
+
+def propose_for(
+    session: Session, person_ids: list[int], *, basis: str, reason: str, since: datetime, now
+) -> int:
+    """Propose flagged control for those of ``person_ids`` who may get a proposal."""
+    proposed = 0
+    for start in range(0, len(person_ids), 5000):
+        chunk = person_ids[start : start + 5000]
+        eligible = session.scalars(
+            select(Person.id).where(Person.id.in_(chunk), *_may_propose(basis, since))
+        ).all()
+        proposed += propose(session, eligible, basis=basis, reason=reason, now=now)
+    return proposed
+
+
+def propose(session: Session, person_ids, *, basis: str, reason: str, now: datetime) -> int:
+    """Insert ``proposed`` flags (a person with a live flag is skipped by the unique index);
+    a commander decides them. Returns how many were proposed."""
+    if not person_ids:
+        return 0
+    stmt = (
+        insert_for(session)(Flag)
+        .values(
+            [
+                {
+                    "person_id": pid,
+                    "level": "office",
+                    "status": "proposed",
+                    "reason": reason,
+                    "basis": basis,
+                    "opened_at": now,
+                    "opened_by": SYSTEM.username,
+                    "reviews": [],
+                    "updated_at": now,
+                    "version": 1,
+                }
+                for pid in person_ids
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["person_id"], index_where=text(LIVE_FLAG_PREDICATE))
+        .returning(Flag.id)
+    )
+    return len(session.execute(stmt).all())

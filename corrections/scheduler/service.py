@@ -158,8 +158,9 @@ def _alert_escalation(ctx: JobContext):
 
 
 def _risk_scoring(ctx: JobContext):
-    # Wired by the risk-model issue: until a model is active there is nothing to score.
-    return {"scored": 0, "model": None}
+    from corrections.risk.service import score_all
+
+    return score_all(ctx.session, now=ctx.now).counts()
 
 
 def _audit_seal(ctx: JobContext):

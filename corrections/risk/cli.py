@@ -1,0 +1,206 @@
+"""``corrections risk``: export snapshots, train, predict, activate, score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+@click.group()
+def risk() -> None:
+    """Absconding risk model (脱管风险模型): export, train, predict, activate, score."""
+
+
+def _every(value: str) -> int:
+    text = value.strip().lower().removesuffix("d")
+    if not text.isdigit() or int(text) < 1:
+        raise click.BadParameter("give days, like 30d", param_hint="--every")
+    return int(text)
+
+
+@risk.command("export")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--every", default="30d", show_default=True, help="Days between snapshots")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--note", default="command-line export", show_default=True, help="For the audit")
+@with_appcontext
+def export_cmd(start, end, every, out, note) -> None:
+    """Write pseudonymised training snapshots to OUT (.csv or .parquet)."""
+    from corrections.audit import service as audit
+    from corrections.core.auth import SYSTEM
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.risk import export
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise click.BadParameter("must end in .csv or .parquet", param_hint="--out")
+    days = _every(every)
+    start_d, end_d = start.date(), end.date()
+    if end_d < start_d:
+        raise click.BadParameter("must not be before --from", param_hint="--to")
+    now = now_utc()
+    key = export.pseudonym_key(
+        current_app.config["SECRET_KEY"], current_app.config["RISK_EXPORT_KEY"]
+    )
+    snapshots = len(export.snapshot_days(start_d, end_d, days))
+    with click.progressbar(length=snapshots, label="snapshots") as bar:
+        table, result = export.build(
+            db.session,
+            start=start_d,
+            end=end_d,
+            every_days=days,
+            key=key,
+            now=now,
+            progress=bar.update,
+        )
+    export.write(table, out)
+    audit.record(
+        db.session,
+        actor=SYSTEM,
+        action="risk.export",
+        detail={
+            "from": start_d.isoformat(),
+            "to": end_d.isoformat(),
+            "every_days": days,
+            "rows": result.rows,
+            "file": out.name,
+            "note": note,
+        },
+        now=now,
+    )
+    db.session.commit()
+    click.echo(
+        f"{result.rows} rows ({result.positives} positive) from {len(result.snapshots)} "
+        f"snapshot days to {out}"
+    )
+    if result.skipped:
+        click.echo(
+            f"skipped {len(result.skipped)} snapshot days whose 90-day horizon is not over "
+            f"(from {result.skipped[0]})"
+        )
+
+
+@risk.command("train")
+@click.option(
+    "--table", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--label", required=True)
+@click.option("--positive", default=None, help="The label value that counts as positive")
+@click.option("--drop", multiple=True, help="Column to ignore (repeatable)")
+@click.option("--group", multiple=True, help="Column for the per-group report only (repeatable)")
+@click.option("--time-column", default=None, help="Order folds and hold-out by this column")
+@click.option("--version", default=None, help="Version name (default: date and data hash)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def train_cmd(table, label, positive, drop, group, time_column, version, seed, out) -> None:
+    """Train on any table; write the model (skops), card.json, plots and card.html to OUT."""
+    from corrections.risk import training
+
+    spec = training.Spec(
+        label=label,
+        positive=positive,
+        drop=list(drop),
+        group=list(group),
+        time_column=time_column,
+        version=version or out.name,
+        seed=seed,
+    )
+    try:
+        trained = training.train(table, spec, out, progress=lambda m: click.echo(f"· {m}"))
+    except (training.TrainingError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    m = trained.card["metrics"]
+    click.echo(
+        f"{trained.card['version']}: {trained.card['model']['chosen']}, hold-out AUC "
+        f"{m['auc']:.4f}, Brier {m['brier']:.4f}, ECE {m['ece']:.4f} -> {out}"
+    )
+
+
+@risk.command("predict")
+@click.option(
+    "--model", "model_dir", required=True, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option(
+    "--table", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def predict_cmd(model_dir, table, out) -> None:
+    """One row per input row, in order: probability, band, reasons (top three features)."""
+    from corrections.risk import artifact
+    from corrections.risk.export import read_table
+    from corrections.risk.scorer import FeatureMismatch, Scorer
+
+    try:
+        scorer = Scorer(artifact.load(model_dir))
+    except artifact.ArtifactError as exc:
+        raise click.ClickException(str(exc)) from exc
+    frame = read_table(table)
+    try:
+        scored = scorer.score(frame)
+    except FeatureMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
+    scored["reasons"] = [";".join(r["feature"] for r in rs) for rs in scored["reasons"]]
+    scored.to_csv(out, index=False)
+    counts = scored["band"].value_counts().to_dict()
+    click.echo(f"{len(scored)} rows scored with {scorer.loaded.version} -> {out} {counts}")
+
+
+@risk.command("activate")
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Activate despite a worse hold-out AUC")
+@click.option("--reason", default=None, help="Why (required with --force)")
+@click.option("--by", "username", default="cli", show_default=True, help="Who, for the audit")
+@with_appcontext
+def activate_cmd(version, force, reason, username) -> None:
+    """Make VERSION (a directory in RISK_MODELS_DIR) the service model."""
+    from corrections.core.auth import Actor
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+    from corrections.risk import service
+
+    actor = Actor(user_id=None, username=f"cli:{username}", role=None, unit_id=None)
+    try:
+        row = service.activate(
+            db.session, actor=actor, version=version, now=now_utc(), force=force, reason=reason
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        detail = json.dumps(getattr(exc, "errors", None) or {}, ensure_ascii=False)
+        raise click.ClickException(f"{exc.detail} {detail}") from exc
+    db.session.commit()
+    click.echo(f"active model: {row.version} (hold-out AUC {row.holdout_auc:.4f})")
+
+
+@risk.command("score")
+@with_appcontext
+def score_cmd() -> None:
+    """Score every active person now with the active model (what the nightly job does)."""
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.risk import service
+
+    result = service.score_all(db.session, now=now_utc())
+    db.session.commit()
+    click.echo(json.dumps(result.counts(), ensure_ascii=False))
+
+
+@risk.command("models")
+@with_appcontext
+def models_cmd() -> None:
+    """List model versions and which one is active."""
+    from corrections.core.db import db
+    from corrections.risk import service
+
+    for m in service.list_models(db.session):
+        auc = (m.get("card") or {}).get("metrics", {}) or {}
+        mark = "*" if m.get("active") else " "
+        click.echo(
+            f"{mark} {m['version']:<32} AUC {auc.get('auc', float('nan')):.4f} "
+            f"{m.get('problem') or ''}"
+        )

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from corrections.core.schemas import TrimmedString
+
+BANDS = ["low", "medium", "high"]
+
+
+class RiskReasonSchema(ma.Schema):
+    feature = ma.fields.String(required=True)
+    label_zh = ma.fields.String(required=True)
+    label_en = ma.fields.String(required=True)
+    value = ma.fields.Raw(allow_none=True, metadata={"description": "The person's value"})
+    typical = ma.fields.Raw(allow_none=True, metadata={"description": "The typical value"})
+    effect = ma.fields.Float(
+        required=True,
+        metadata={"description": "How much lower the probability is with the typical value"},
+    )
+
+
+class ScoreSchema(ma.Schema):
+    scored_at = ma.fields.AwareDateTime(required=True)
+    model_version = ma.fields.String(required=True)
+    probability = ma.fields.Float(required=True)
+    band = ma.fields.String(required=True, validate=ma.validate.OneOf(BANDS))
+    band_label_zh = ma.fields.String(required=True)
+    reasons = ma.fields.List(ma.fields.Nested(RiskReasonSchema))
+
+
+class PersonRiskSchema(ma.Schema):
+    person_id = ma.fields.Integer(required=True)
+    latest = ma.fields.Nested(ScoreSchema, allow_none=True, required=True)
+    history = ma.fields.List(ma.fields.Nested(ScoreSchema), required=True)
+    note_zh = ma.fields.String(required=True)
+
+
+class ModelSchema(ma.Schema):
+    version = ma.fields.String(required=True)
+    active = ma.fields.Boolean(required=True)
+    on_disk = ma.fields.Boolean(required=True)
+    problem = ma.fields.String(allow_none=True)
+    sha256 = ma.fields.String(allow_none=True)
+    activated_at = ma.fields.AwareDateTime(allow_none=True)
+    activated_by = ma.fields.String(allow_none=True)
+    card = ma.fields.Dict(allow_none=True, metadata={"description": "The model card's summary"})
+
+
+class ModelsSchema(ma.Schema):
+    active = ma.fields.String(allow_none=True, required=True)
+    models = ma.fields.List(ma.fields.Nested(ModelSchema), required=True)
+
+
+class ExportInSchema(ma.Schema):
+    from_ = ma.fields.Date(required=True, data_key="from")
+    to = ma.fields.Date(required=True)
+    every_days = ma.fields.Integer(load_default=30, validate=ma.validate.Range(min=1, max=366))
+    note = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=2, max=500),
+        metadata={"description": "What the export is for (kept in the audit trail)"},
+    )
+
+    @ma.validates_schema
+    def _span(self, data, **_kwargs):
+        if data["to"] < data["from_"]:
+            raise ma.ValidationError("must not be before from", field_name="to")
+        if (data["to"] - data["from_"]).days // data["every_days"] >= 120:
+            raise ma.ValidationError(
+                "at most 120 snapshot days per export", field_name="every_days"
+            )

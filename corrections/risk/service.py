@@ -1,0 +1,372 @@
+"""Serving the risk model: activation, nightly scoring, a person's scores, the model list.
+
+A score is advice for the command centre: it never changes a grade or a status by itself.
+Entering the high band raises one ``high_risk`` alert (at most one live per person) and
+proposes flagged control, which a commander decides.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from corrections.alerts import service as alerts
+from corrections.audit import service as audit
+from corrections.core.auth import Actor
+from corrections.core.errors import Conflict, NotFound, RuleViolation
+from corrections.core.sqlfuncs import json_object
+from corrections.incidents import flags
+from corrections.persons.scope import read_scoped
+from corrections.risk import artifact, features
+from corrections.risk.models import RiskModel, RiskScore
+from corrections.risk.scorer import BAND_LABELS, Scorer
+
+AUC_TOLERANCE = 0.01
+HISTORY = 30
+FLAG_REASON = "脱管风险模型评分进入高风险段，建议挂牌管控（评分仅供参考，须人工决定）"
+
+
+def models_dir() -> Path:
+    return Path(current_app.config["RISK_MODELS_DIR"])
+
+
+def _directory(version: str) -> Path:
+    if not version or "/" in version or "\\" in version or version.startswith("."):
+        raise RuleViolation("not a model version", field="version")
+    path = models_dir() / version
+    if not path.is_dir():
+        raise NotFound(f"No model {version!r} in {models_dir()}.")
+    return path
+
+
+def check_features(card: dict[str, Any]) -> list[str]:
+    """What is wrong with the model's features for this service (empty: all good): every one
+    must be a feature the service computes, of the same type."""
+    problems = []
+    for f in card.get("features", []):
+        ours = features.BY_NAME.get(f["name"])
+        if ours is None:
+            problems.append(f"{f['name']}: not a feature the service computes")
+        elif ours.kind != f["type"]:
+            problems.append(f"{f['name']}: {f['type']} in the model, {ours.kind} here")
+    return problems
+
+
+def activate(
+    session: Session,
+    *,
+    actor: Actor,
+    version: str,
+    now: datetime,
+    force: bool = False,
+    reason: str | None = None,
+) -> RiskModel:
+    """Make ``version`` the service model, after the artifact, feature and AUC checks."""
+    try:
+        loaded = artifact.load(_directory(version))
+    except artifact.ArtifactError as exc:
+        raise Conflict(str(exc), errors={"version": [str(exc)]}) from exc
+    card = loaded.card
+    if card["version"] != version:
+        msg = f"the card names version {card['version']!r}, the directory {version!r}"
+        raise Conflict(msg, errors={"version": [msg]})
+    problems = check_features(card)
+    if problems:
+        raise Conflict(
+            "The model's features do not match what the service computes.",
+            errors={"features": problems},
+        )
+    if force and not (reason and reason.strip()):
+        raise RuleViolation("--force needs a reason", field="reason")
+    auc = float(card["metrics"]["auc"])
+    current = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
+    if current is not None and current.version != version:
+        if auc < current.holdout_auc - AUC_TOLERANCE and not force:
+            msg = (
+                f"hold-out AUC {auc:.4f} is worse than the active model's "
+                f"{current.holdout_auc:.4f} by more than {AUC_TOLERANCE}; use --force --reason"
+            )
+            raise Conflict(msg, errors={"version": [msg]})
+        current.active = False
+        session.flush()
+    row = session.get(RiskModel, version)
+    if row is None:
+        row = RiskModel(version=version, registered_at=now)
+        session.add(row)
+    row.sha256, row.card_sha256, row.card = loaded.sha256, card["card_sha256"], card
+    row.holdout_auc, row.active = auc, True
+    row.activated_at, row.activated_by, row.activation_reason = now, actor.username, reason
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="risk.model.activate",
+        subject_type="risk_model",
+        subject_id=version,
+        detail={
+            "sha256": loaded.sha256,
+            "holdout_auc": auc,
+            "previous": current.version if current is not None else None,
+            "forced": force,
+            "reason": reason,
+        },
+        now=now,
+    )
+    return row
+
+
+_cache: dict[tuple[str, str], Scorer] = {}
+_cache_lock = threading.Lock()
+
+
+def active_scorer(session: Session) -> Scorer | None:
+    """The active model, loaded once per process; refused if its files changed since it was
+    activated (sha256 of the artifact and of the card)."""
+    row = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
+    if row is None:
+        return None
+    key = (row.version, row.sha256)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    directory = models_dir() / row.version
+    loaded = artifact.load(directory, expect_sha256=row.sha256)
+    if loaded.card["card_sha256"] != row.card_sha256:
+        raise artifact.ArtifactError(f"{directory}: the card changed since it was activated")
+    scorer = Scorer(loaded)
+    with _cache_lock:
+        _cache[key] = scorer
+    return scorer
+
+
+@dataclass
+class ScoringResult:
+    scored: int
+    model: str | None
+    high: int = 0
+    entered_high: int = 0
+    alerts: int = 0
+    flags_proposed: int = 0
+
+    def counts(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _previous_bands(session: Session, before: datetime) -> dict[int, str]:
+    ranked = (
+        select(
+            RiskScore.person_id,
+            RiskScore.band,
+            func.row_number()
+            .over(
+                partition_by=RiskScore.person_id,
+                order_by=(RiskScore.scored_at.desc(), RiskScore.id.desc()),
+            )
+            .label("rn"),
+        )
+        .where(RiskScore.scored_at < before)
+        .subquery()
+    )
+    return dict(
+        session.execute(select(ranked.c.person_id, ranked.c.band).where(ranked.c.rn == 1)).all()
+    )
+
+
+def score_all(session: Session, *, now: datetime, batch: int | None = None) -> ScoringResult:
+    """Score every active person (features set-based, prediction in batches), store the scores,
+    alert and propose flags for those entering the high band."""
+    scorer = active_scorer(session)
+    if scorer is None:
+        return ScoringResult(scored=0, model=None)
+    batch = batch or int(current_app.config["RISK_SCORING_BATCH"])
+    frame = features.compute(session, features.active_now(), now)
+    previous = _previous_bands(session, now)
+    version = scorer.loaded.version
+    entering: list[int] = []
+    high = 0
+    for start in range(0, len(frame), batch):
+        part = frame.iloc[start : start + batch]
+        scored = scorer.score(part)
+        rows = []
+        for pid, p, band, reasons in zip(
+            part["person_id"].tolist(),
+            scored["probability"].tolist(),
+            scored["band"].tolist(),
+            scored["reasons"].tolist(),
+            strict=True,
+        ):
+            rows.append(
+                {
+                    "person_id": pid,
+                    "scored_at": now,
+                    "model_version": version,
+                    "probability": round(float(p), 6),
+                    "band": band,
+                    "reasons": reasons,
+                }
+            )
+            if band == "high":
+                high += 1
+                if previous.get(pid) != "high":
+                    entering.append(pid)
+        session.execute(insert(RiskScore), rows)
+    result = ScoringResult(scored=len(frame), model=version, high=high)
+    result.entered_high = len(entering)
+    for start in range(0, len(entering), 5000):
+        chunk = entering[start : start + 5000]
+        result.alerts += alerts.raise_from(
+            session,
+            select(
+                RiskScore.person_id,
+                literal("person").label("subject_type"),
+                literal(0).label("subject_id"),
+                json_object(
+                    "model_version",
+                    RiskScore.model_version,
+                    "probability",
+                    RiskScore.probability,
+                    "score_id",
+                    RiskScore.id,
+                ).label("detail"),
+            ).where(RiskScore.person_id.in_(chunk), RiskScore.scored_at == now),
+            kind="high_risk",
+            now=now,
+            once=False,
+        )
+    result.flags_proposed = flags.propose_for(
+        session,
+        entering,
+        basis="risk_model",
+        reason=FLAG_REASON,
+        since=now - timedelta(days=features.HORIZON_DAYS),
+        now=now,
+    )
+    return result
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def reason_view(reason: dict[str, Any]) -> dict[str, Any]:
+    f = features.BY_NAME.get(reason["feature"])
+    return {
+        **reason,
+        "label_zh": f.label_zh if f else reason["feature"],
+        "label_en": f.label_en if f else reason["feature"],
+    }
+
+
+def score_view(score: RiskScore) -> dict[str, Any]:
+    return {
+        "scored_at": score.scored_at,
+        "model_version": score.model_version,
+        "probability": score.probability,
+        "band": score.band,
+        "band_label_zh": BAND_LABELS[score.band],
+        "reasons": [reason_view(r) for r in score.reasons],
+    }
+
+
+def person_risk(session: Session, *, actor: Actor, person_id: int) -> dict[str, Any]:
+    person = read_scoped(session, actor, person_id, action="risk.read")
+    scores = session.scalars(
+        select(RiskScore)
+        .where(RiskScore.person_id == person.id)
+        .order_by(RiskScore.scored_at.desc(), RiskScore.id.desc())
+        .limit(HISTORY)
+    ).all()
+    return {
+        "person_id": person.id,
+        "latest": score_view(scores[0]) if scores else None,
+        "history": [{k: v for k, v in score_view(s).items() if k != "reasons"} for s in scores],
+        "note_zh": "评分仅为辅助研判，不自动改变管理等级或状态",
+    }
+
+
+def card_summary(card: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metrics": card.get("metrics"),
+        "bands": card.get("bands"),
+        "model": card.get("model", {}).get("chosen"),
+        "created_at": card.get("created_at"),
+        "data": {
+            k: card.get("data", {}).get(k)
+            for k in ("rows", "rows_holdout", "base_rate", "split", "sha256")
+        },
+        "features": [f["name"] for f in card.get("features", [])],
+        "groups": {
+            g: rep.get("largest_gaps") for g, rep in (card.get("group_report") or {}).items()
+        },
+        "libraries": card.get("libraries"),
+    }
+
+
+def list_models(session: Session) -> list[dict[str, Any]]:
+    """Model directories on disk and registered models, with their cards' summaries."""
+    rows = {r.version: r for r in session.scalars(select(RiskModel))}
+    out: dict[str, dict[str, Any]] = {}
+    base = models_dir()
+    for directory in sorted(base.iterdir()) if base.is_dir() else []:
+        if not (directory / artifact.CARD_FILE).is_file():
+            continue
+        try:
+            card = artifact.read_card(directory)
+            problem = None
+        except artifact.ArtifactError as exc:
+            card, problem = {}, str(exc)
+        out[directory.name] = {
+            "version": directory.name,
+            "active": False,
+            "on_disk": True,
+            "problem": problem,
+            "sha256": card.get("artifact", {}).get("sha256"),
+            "card": card_summary(card) if card else None,
+        }
+    for version, row in rows.items():
+        entry = out.setdefault(
+            version,
+            {"version": version, "on_disk": False, "problem": "not on disk"},
+        )
+        entry.update(
+            active=row.active,
+            sha256=row.sha256,
+            activated_at=row.activated_at,
+            activated_by=row.activated_by,
+            card=card_summary(row.card),
+        )
+    return sorted(out.values(), key=lambda m: (not m["active"], m["version"]))
+
+
+def band_counts(session: Session, person_filter) -> dict[str, int]:
+    """Latest band of each person matching ``person_filter`` (a where clause on persons),
+    counted: the command centre's risk chart."""
+    from corrections.persons.models import Person
+
+    ranked = (
+        select(
+            RiskScore.person_id,
+            RiskScore.band,
+            func.row_number()
+            .over(
+                partition_by=RiskScore.person_id,
+                order_by=(RiskScore.scored_at.desc(), RiskScore.id.desc()),
+            )
+            .label("rn"),
+        )
+        .join(Person, Person.id == RiskScore.person_id)
+        .where(Person.status == "active", person_filter)
+        .subquery()
+    )
+    counts = dict(
+        session.execute(
+            select(ranked.c.band, func.count()).where(ranked.c.rn == 1).group_by(ranked.c.band)
+        ).all()
+    )
+    return {b: int(counts.get(b, 0)) for b in ("low", "medium", "high")}

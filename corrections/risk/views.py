@@ -1,0 +1,97 @@
+"""HTTP layer of the risk model: a person's scores, the model list, training exports.
+
+The modelling libraries load on first use, not when the app starts."""
+
+from __future__ import annotations
+
+from flask import Response, current_app
+from flask.views import MethodView
+
+from corrections.audit import service as audit
+from corrections.core.api import Blueprint
+from corrections.core.auth import current_actor, requires
+from corrections.core.clock import now_utc
+from corrections.core.db import db
+from corrections.risk.schemas import ExportInSchema, ModelsSchema, PersonRiskSchema
+
+blp = Blueprint(
+    "risk",
+    __name__,
+    url_prefix="/api/v1",
+    description="Absconding risk model (脱管风险模型): scores with reasons, models, exports",
+)
+
+
+@blp.route("/persons/<id:person_id>/risk")
+class PersonRisk(MethodView):
+    @requires("risk:read")
+    @blp.response(200, PersonRiskSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """The person's latest risk score with its reasons (Chinese and English), and the
+        history of scores. Advice only: a score never changes a grade or a status."""
+        from corrections.risk import service
+
+        return service.person_risk(db.session, actor=current_actor(), person_id=person_id)
+
+
+@blp.route("/risk/models")
+class Models(MethodView):
+    @requires("risk:models")
+    @blp.response(200, ModelsSchema)
+    def get(self):
+        """Model versions on disk and registered, which one is active, and their cards."""
+        from corrections.risk import service
+
+        models = service.list_models(db.session)
+        active = next((m["version"] for m in models if m.get("active")), None)
+        return {"active": active, "models": models}
+
+
+@blp.route("/risk/exports")
+class Exports(MethodView):
+    @requires("risk:export")
+    @blp.arguments(ExportInSchema)
+    @blp.response(200, description="Pseudonymised snapshots (CSV)", content_type="text/csv")
+    def post(self, data):
+        """Pseudonymised training snapshots as CSV: a keyed hash instead of the person id, no
+        name, ID number, phone or address; features, group columns and the label. Audited."""
+        from corrections.risk import export
+
+        now = now_utc()
+        key = export.pseudonym_key(
+            current_app.config["SECRET_KEY"], current_app.config["RISK_EXPORT_KEY"]
+        )
+        table, result = export.build(
+            db.session,
+            start=data["from_"],
+            end=data["to"],
+            every_days=data["every_days"],
+            key=key,
+            now=now,
+        )
+        audit.record(
+            db.session,
+            actor=current_actor(),
+            action="risk.export",
+            detail={
+                "from": data["from_"].isoformat(),
+                "to": data["to"].isoformat(),
+                "every_days": data["every_days"],
+                "rows": result.rows,
+                "snapshots": len(result.snapshots),
+                "skipped_open_horizon": len(result.skipped),
+                "note": data["note"],
+            },
+            now=now,
+        )
+        body = table.to_csv(index=False)
+        name = f"risk-export-{data['from_']:%Y%m%d}-{data['to']:%Y%m%d}.csv"
+        return Response(
+            body,
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            },
+        )
