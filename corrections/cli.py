@@ -439,3 +439,7 @@ def rules_show() -> None:
         pts = d.data.get("points", d.data.get("points_per_hour"))
         unit = "/h" if "points_per_hour" in d.data else ""
         click.echo(f"  {d.id:<32} -{pts}{unit:<3} {d.label_zh}")
+
+
+if __name__ == "__main__":
+    main()

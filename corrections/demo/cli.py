@@ -129,8 +129,21 @@ def demo(ctx, host, port, scheduler) -> None:
     type=click.IntRange(0, 60),
     help="Months of simulated supervision history per person (0: none)",
 )
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Build the city as of this day (Asia/Shanghai midnight) instead of now: with the "
+    "same seed, the same data on any day (the default model is trained on such data)",
+)
 @with_appcontext
-def demo_seed(persons, seed, history_months) -> None:
+def demo_seed(persons, seed, history_months, as_of) -> None:
     """Build a deterministic demo city: 5 districts, 3–6 offices each, staff, N persons, each
     with up to --history-months of supervision history."""
+    if as_of is not None:
+        from corrections.core.clock import FrozenClock, start_of_business_day
+
+        current_app.extensions["corrections.clock"] = FrozenClock(
+            start_of_business_day(as_of.date())
+        )
     _seed(persons, seed, history_months)

@@ -431,9 +431,11 @@ def build_persons(
         facts["_juvenile"] = juvenile
         facts["_seed"] = seed * 1_000_003 + seq
         # Reported for intake a few days after the judgment took effect.
+        # (from the person's own stream, so the main one draws the same persons as before)
+        own = random.Random(facts["_seed"])
         facts["_activated"] = min(
             start_of_business_day(facts["term_start"])
-            + timedelta(days=rng.randint(1, 8), hours=rng.randint(9, 16)),
+            + timedelta(days=own.randint(1, 8), hours=own.randint(9, 16)),
             now,
         )
         if facts["term_end"] < today:
