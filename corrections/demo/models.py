@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Integer
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corrections.core.db import db
@@ -22,4 +22,4 @@ class DemoTruth(db.Model):
     unstable: Mapped[list[list[int]]] = mapped_column(JSON)
     # Date ordinals on which a lost-contact episode began.
     episodes: Mapped[list[int]] = mapped_column(JSON)
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)

@@ -3,9 +3,10 @@
 ``--group`` columns only audit the model (per-group report), ``--drop`` columns are ignored,
 the label and the time column are never features. Numeric, categorical and missing values are
 handled here. A regularised logistic regression, gradient boosting (two sizes of tree) and
-the average of the two kinds are compared by cross-validation on the training part (time-ordered folds when a time column is given); the
-better one is calibrated (Platt scaling on out-of-fold scores: monotone, so it keeps the
-ranking) and evaluated once on the hold-out part (the latest 20% by time, or a stratified 20%).
+the average of the two kinds are compared by cross-validation on the training part
+(time-ordered folds when a time column is given); the best is calibrated (Platt scaling on
+out-of-fold scores: monotone, so it keeps the ranking) and evaluated once on the hold-out
+part (the latest 20% by time, or a stratified 20%).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def upgrade():
     sa.Column('history_to', sa.Date(), nullable=False),
     sa.Column('unstable', sa.JSON(), nullable=False),
     sa.Column('episodes', sa.JSON(), nullable=False),
-    sa.Column('seed', sa.Integer(), nullable=False),
+    sa.Column('seed', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_demo_truths_person_id_persons')),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_demo_truths'))
     )
