@@ -110,6 +110,7 @@ class OverviewSchema(ma.Schema):
     obligations_missed_this_month = ma.fields.Integer()
     grade_decisions_awaiting_approval = ma.fields.Integer()
     alerts_per_day = ma.fields.List(ma.fields.Nested(DayCountSchema))
+    risk_bands = ma.fields.List(ma.fields.Nested(CountSchema))
 
 
 class JobRunSchema(ma.Schema):

@@ -21,6 +21,7 @@ from corrections.incidents.models import OPEN_STATES, Incident
 from corrections.org.models import Unit
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.persons.scope import scope_clause
+from corrections.risk import queries as risk_queries
 from corrections.supervision.models import Obligation
 
 
@@ -126,4 +127,6 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]
         "obligations_missed_this_month": missed,
         "grade_decisions_awaiting_approval": awaiting,
         "alerts_per_day": [{"day": d, "count": n} for d, n in per_day.items()],
+        # Latest risk band of each active person (empty until a model has scored).
+        "risk_bands": risk_queries.band_counts(session, scope),
     }

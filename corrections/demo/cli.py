@@ -42,9 +42,32 @@ def _seed(persons: int, seed: int, history_months: int = 12) -> None:
     ttl = timedelta(seconds=current_app.config["SCHEDULER_LEASE_SECONDS"])
     for job in DEMO_JOBS:
         scheduler.run_job(db.session, job, holder="demo-seed", lease_ttl=ttl, require_lease=False)
+    _activate_default_model(ttl)
     click.echo(f"\nDemo accounts (password: {password}):")
     for row in accounts.rows:
         click.echo(f"  {row['username']:<22} {row['role']:<10} {row['unit']:<10} {row['name']}")
+
+
+def _activate_default_model(ttl) -> None:
+    """Activate the shipped default risk model (if the models folder has it) and score."""
+    from corrections.core.auth import SYSTEM
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+    from corrections.risk import service as risk
+    from corrections.scheduler import service as scheduler
+
+    try:
+        risk.activate(db.session, actor=SYSTEM, version=risk.DEFAULT_MODEL, now=now_utc())
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"risk model not activated: {exc.detail}")
+        return
+    db.session.commit()
+    run = scheduler.run_job(
+        db.session, "risk_scoring", holder="demo-seed", lease_ttl=ttl, require_lease=False
+    )
+    click.echo(f"risk model {risk.DEFAULT_MODEL} active; scored: {run.counts}")
 
 
 DEMO_JOBS = (

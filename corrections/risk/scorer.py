@@ -16,7 +16,6 @@ import pandas as pd
 from corrections.risk.artifact import Loaded
 
 BANDS = ("low", "medium", "high")
-BAND_LABELS = {"low": "低", "medium": "中", "high": "高"}
 TOP_REASONS = 3
 
 
@@ -24,6 +23,13 @@ class FeatureMismatch(ValueError):
     def __init__(self, missing: list[str]):
         super().__init__(f"the table lacks the model's feature columns: {', '.join(missing)}")
         self.missing = missing
+
+
+def as_categorical(col: pd.Series) -> pd.Series:
+    """Text categories with NaN for missing, always of object dtype (an all-missing batch
+    must not turn into floats the encoder cannot compare with its categories)."""
+    values = [np.nan if pd.isna(v) else str(v) for v in col]
+    return pd.Series(values, index=col.index, dtype="object")
 
 
 def coerce(frame: pd.DataFrame, features: list[dict[str, Any]]) -> pd.DataFrame:
@@ -38,11 +44,7 @@ def coerce(frame: pd.DataFrame, features: list[dict[str, Any]]) -> pd.DataFrame:
         if f["type"] == "numeric":
             out[f["name"]] = pd.to_numeric(col, errors="coerce").astype("float64")
         else:
-            out[f["name"]] = (
-                col.astype("object")
-                .where(col.notna(), np.nan)
-                .map(lambda v: v if isinstance(v, float) else str(v))
-            )
+            out[f["name"]] = as_categorical(col)
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
@@ -24,11 +24,14 @@ from corrections.core.errors import Conflict, NotFound, RuleViolation
 from corrections.core.sqlfuncs import json_object
 from corrections.incidents import flags
 from corrections.persons.scope import read_scoped
-from corrections.risk import artifact, features
+from corrections.risk import artifact, features, queries
 from corrections.risk.models import RiskModel, RiskScore
-from corrections.risk.scorer import BAND_LABELS, Scorer
+from corrections.risk.queries import BAND_LABELS
+from corrections.risk.scorer import Scorer
 
 AUC_TOLERANCE = 0.01
+# The model the repository ships (models/README.md says how to reproduce it).
+DEFAULT_MODEL = "default-2026.11"
 HISTORY = 30
 FLAG_REASON = "脱管风险模型评分进入高风险段，建议挂牌管控（评分仅供参考，须人工决定）"
 
@@ -159,26 +162,6 @@ class ScoringResult:
         return self.__dict__.copy()
 
 
-def _previous_bands(session: Session, before: datetime) -> dict[int, str]:
-    ranked = (
-        select(
-            RiskScore.person_id,
-            RiskScore.band,
-            func.row_number()
-            .over(
-                partition_by=RiskScore.person_id,
-                order_by=(RiskScore.scored_at.desc(), RiskScore.id.desc()),
-            )
-            .label("rn"),
-        )
-        .where(RiskScore.scored_at < before)
-        .subquery()
-    )
-    return dict(
-        session.execute(select(ranked.c.person_id, ranked.c.band).where(ranked.c.rn == 1)).all()
-    )
-
-
 def score_all(session: Session, *, now: datetime, batch: int | None = None) -> ScoringResult:
     """Score every active person (features set-based, prediction in batches), store the scores,
     alert and propose flags for those entering the high band."""
@@ -187,7 +170,7 @@ def score_all(session: Session, *, now: datetime, batch: int | None = None) -> S
         return ScoringResult(scored=0, model=None)
     batch = batch or int(current_app.config["RISK_SCORING_BATCH"])
     frame = features.compute(session, features.active_now(), now)
-    previous = _previous_bands(session, now)
+    previous = queries.previous_bands(session, now)
     version = scorer.loaded.version
     entering: list[int] = []
     high = 0
@@ -342,31 +325,3 @@ def list_models(session: Session) -> list[dict[str, Any]]:
             card=card_summary(row.card),
         )
     return sorted(out.values(), key=lambda m: (not m["active"], m["version"]))
-
-
-def band_counts(session: Session, person_filter) -> dict[str, int]:
-    """Latest band of each person matching ``person_filter`` (a where clause on persons),
-    counted: the command centre's risk chart."""
-    from corrections.persons.models import Person
-
-    ranked = (
-        select(
-            RiskScore.person_id,
-            RiskScore.band,
-            func.row_number()
-            .over(
-                partition_by=RiskScore.person_id,
-                order_by=(RiskScore.scored_at.desc(), RiskScore.id.desc()),
-            )
-            .label("rn"),
-        )
-        .join(Person, Person.id == RiskScore.person_id)
-        .where(Person.status == "active", person_filter)
-        .subquery()
-    )
-    counts = dict(
-        session.execute(
-            select(ranked.c.band, func.count()).where(ranked.c.rn == 1).group_by(ranked.c.band)
-        ).all()
-    )
-    return {b: int(counts.get(b, 0)) for b in ("low", "medium", "high")}

@@ -31,6 +31,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from corrections.risk import artifact, report
+from corrections.risk.scorer import as_categorical
 
 TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y"}
 FALSE_WORDS = {"0", "0.0", "false", "f", "no", "n"}
@@ -90,11 +91,7 @@ def prepare(table: pd.DataFrame, spec: Spec) -> Prepared:
             X[c] = col.astype("float64")
             features.append({"name": c, "type": "numeric", "typical": _median(X[c])})
         else:
-            X[c] = (
-                col.astype("object")
-                .where(col.notna(), np.nan)
-                .map(lambda v: v if isinstance(v, float) else str(v))
-            )
+            X[c] = as_categorical(col)
             mode = X[c].dropna().mode()
             features.append(
                 {

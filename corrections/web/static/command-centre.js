@@ -432,15 +432,25 @@
     return box;
   }
 
+  function riskLines(risk) {
+    const s = risk && risk.latest;
+    if (!s) return ["暂无评分（风险模型未启用或尚未评分）"];
+    const lines = [`${s.band_label_zh}风险：${(s.probability * 100).toFixed(1)}%（模型 ${s.model_version}，${fmtTime(s.scored_at)}）`];
+    for (const r of s.reasons) lines.push(`· ${r.label_zh}：${r.value ?? "无"}（通常 ${r.typical}）`);
+    lines.push(risk.note_zh);
+    return lines;
+  }
+
   async function openPerson(personId) {
     const base = `/api/v1/persons/${personId}`;
-    const [person, grade, obligations, events, incidents, flags] = await Promise.all([
+    const [person, grade, obligations, events, incidents, flags, risk] = await Promise.all([
       api(base),
       api(base + "/grade"),
       api(base + "/obligations?status=open"),
       api(base + "/events?page_size=10"),
       api(base + "/incidents"),
       api(base + "/flags"),
+      api(base + "/risk"),
     ]);
     $("drawer-title").textContent = `${person.name}（对象 ${person.id}）`;
     const body = $("drawer-body");
@@ -453,7 +463,7 @@
       section("分级", [`${grade.grade_label_zh || grade.grade}（${grade.level_label_zh || grade.level}）`]),
       section("待履行义务", obligations.map((o) => `${o.kind_label_zh || o.kind}：${o.opens_on} 至 ${o.due_on}`)),
       section("近期记录", events.items.map((e) => `${fmtTime(e.occurred_at)} ${e.type_label_zh}${e.note ? "：" + e.note : ""}`)),
-      section("脱管风险", ["风险模型尚未启用"]),
+      section("脱管风险", riskLines(risk)),
       section("失联事件", incidents.map((i) => `${i.state_label_zh}，失联 ${i.absence_days} 天${i.proposals.length ? "，建议：" + i.proposals.map((p) => p.kind_label_zh).join("、") : ""}`)),
       section("挂牌管控", flags.map((f) => `${f.level_label_zh}（${f.status_label_zh}）：${f.reason}`)),
     );
