@@ -56,27 +56,20 @@ IOWA_LEAKS = [
     "New Offense Sub Type",
     "Recidivism Reporting Year",
 ]
+
+
+def _iowa(label: str, positive: str) -> training.Spec:
+    return training.Spec(
+        label=label,
+        positive=positive,
+        drop=[c for c in IOWA_LEAKS if c != label],
+        group=["Sex", "Age At Release ", "Race - Ethnicity"],
+    )
+
+
 REAL = [
-    (
-        "Iowa, technical violation",
-        "iowa-recidivism-3y.csv",
-        training.Spec(
-            label="Recidivism Type",
-            positive="Tech",
-            drop=[c for c in IOWA_LEAKS if c != "Recidivism Type"],
-            group=["Sex", "Age At Release ", "Race - Ethnicity"],
-        ),
-    ),
-    (
-        "Iowa, return to prison",
-        "iowa-recidivism-3y.csv",
-        training.Spec(
-            label="Return to Prison",
-            positive="Yes",
-            drop=[c for c in IOWA_LEAKS if c != "Return to Prison"],
-            group=["Sex", "Age At Release ", "Race - Ethnicity"],
-        ),
-    ),
+    ("Iowa, technical violation", "iowa-recidivism-3y.csv", _iowa("Recidivism Type", "Tech")),
+    ("Iowa, return to prison", "iowa-recidivism-3y.csv", _iowa("Return to Prison", "Yes")),
     (
         "NIJ Georgia, 3-year",
         "nij-georgia-recidivism-onehot.csv",

@@ -259,16 +259,18 @@ def review_job(session: Session, *, now: datetime) -> dict[str, int]:
     )
     rules = _rules()
     since = start_of_business_day(today - timedelta(days=rules["sanctions_window_days"]))
-    corrected = select(SupervisionEvent.corrects_id).where(
-        SupervisionEvent.corrects_id.is_not(None)
-    )
+    # NOT EXISTS, not NOT IN: PostgreSQL cannot hash a NOT IN subquery and ran this for
+    # minutes on a city with a few million events.
+    correction = SupervisionEvent.__table__.alias("correction")
     repeat = (
         select(SupervisionEvent.person_id)
         .where(
             SupervisionEvent.type.in_(SANCTIONS),
             SupervisionEvent.occurred_at >= since,
             SupervisionEvent.corrects_id.is_(None),
-            SupervisionEvent.id.not_in(corrected),
+            ~select(correction.c.id)
+            .where(correction.c.corrects_id == SupervisionEvent.id)
+            .exists(),
         )
         .group_by(SupervisionEvent.person_id)
         .having(func.count() >= rules["propose_after_sanctions"])

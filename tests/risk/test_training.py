@@ -14,6 +14,12 @@ from corrections.risk.scorer import Scorer
 from tests.risk.conftest import flip_byte, synthetic_table
 
 
+def _predict(runner, model, table, out):
+    return runner.invoke(
+        main, ["risk", "predict", "--model", str(model), "--table", str(table), "--out", str(out)]
+    )
+
+
 def test_card_describes_data_model_metrics_groups_and_files(_trained):
     card, out = _trained.card, _trained.directory
     names = [f["name"] for f in card["features"]]
@@ -58,19 +64,7 @@ def test_predict_writes_one_row_per_input_row_and_ignores_other_columns(_trained
     path = tmp_path / "in.csv"
     table.to_csv(path, index=False)
     out = tmp_path / "out.csv"
-    result = runner.invoke(
-        main,
-        [
-            "risk",
-            "predict",
-            "--model",
-            str(_trained.directory),
-            "--table",
-            str(path),
-            "--out",
-            str(out),
-        ],
-    )
+    result = _predict(runner, _trained.directory, path, out)
     assert result.exit_code == 0, result.output
     scored = pd.read_csv(out)
     assert list(scored.columns) == ["probability", "band", "reasons"]
@@ -83,19 +77,7 @@ def test_predict_writes_one_row_per_input_row_and_ignores_other_columns(_trained
 def test_predict_names_missing_feature_columns(_trained, tmp_path, runner):
     path = tmp_path / "in.csv"
     synthetic_table(20).drop(columns=["failed_checks_30d"]).to_csv(path, index=False)
-    result = runner.invoke(
-        main,
-        [
-            "risk",
-            "predict",
-            "--model",
-            str(_trained.directory),
-            "--table",
-            str(path),
-            "--out",
-            str(tmp_path / "o.csv"),
-        ],
-    )
+    result = _predict(runner, str(_trained.directory), str(path), str(tmp_path / "o.csv"))
     assert result.exit_code != 0
     assert "failed_checks_30d" in result.output
 
@@ -116,19 +98,7 @@ def test_a_flipped_byte_is_refused(_trained, tmp_path, runner, target):
         flip_byte(path)
     with pytest.raises(artifact.ArtifactError):
         artifact.load(copy)
-    result = runner.invoke(
-        main,
-        [
-            "risk",
-            "predict",
-            "--model",
-            str(copy),
-            "--table",
-            str(tmp_path / "x.csv"),
-            "--out",
-            str(tmp_path / "o.csv"),
-        ],
-    )
+    result = _predict(runner, str(copy), str(tmp_path / "x.csv"), str(tmp_path / "o.csv"))
     assert result.exit_code != 0
 
 
