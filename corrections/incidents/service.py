@@ -179,6 +179,15 @@ def _open_from_trips(session: Session, now: datetime) -> int:
 
 
 def _insert_incidents(session: Session, candidates, now: datetime) -> int:
+    # In chunks: one multi-row INSERT may carry at most 65,535 parameters on PostgreSQL
+    # (a city of 145,000 generated persons had more candidates than that at once).
+    return sum(
+        _insert_incident_rows(session, candidates[i : i + 5000], now)
+        for i in range(0, len(candidates), 5000)
+    )
+
+
+def _insert_incident_rows(session: Session, candidates, now: datetime) -> int:
     if not candidates:
         return 0
     stmt = (
