@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Date, Integer, types
+from sqlalchemy import Date, Integer, func, types
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
@@ -94,3 +94,13 @@ def _json_object_sqlite(element, compiler, **kw):
 def insert_for(session: Session):
     """The dialect's INSERT construct (both have ``on_conflict_do_nothing``)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def newest_first(partition, *order):
+    """``rn``: 1 on each ``partition``'s newest row by ``order`` (columns, newest first):
+    filter ``rn == 1`` on the subquery to keep the latest row per person."""
+    return (
+        func.row_number()
+        .over(partition_by=partition, order_by=tuple(c.desc() for c in order))
+        .label("rn")
+    )

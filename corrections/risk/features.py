@@ -24,6 +24,7 @@ from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from corrections.core.clock import business_date
+from corrections.core.sqlfuncs import newest_first
 from corrections.grading.models import GradeDecision
 from corrections.incidents.models import Incident
 from corrections.persons.models import Person, PersonStatusChange
@@ -133,12 +134,9 @@ def active_at(as_of: datetime) -> Select:
     ranked = select(
         PersonStatusChange.person_id,
         PersonStatusChange.to_status,
-        func.row_number()
-        .over(
-            partition_by=PersonStatusChange.person_id,
-            order_by=(PersonStatusChange.changed_at.desc(), PersonStatusChange.id.desc()),
-        )
-        .label("rn"),
+        newest_first(
+            PersonStatusChange.person_id, PersonStatusChange.changed_at, PersonStatusChange.id
+        ),
     ).where(PersonStatusChange.changed_at < as_of)
     r = ranked.subquery("ranked")
     return select(r.c.person_id).where(r.c.rn == 1, r.c.to_status == "active")
@@ -275,9 +273,7 @@ def _grades(session: Session, pop, as_of: datetime) -> pd.DataFrame:
             gd.person_id,
             gd.to_grade.label("grade"),
             gd.effective_at.label("_grade_since"),
-            func.row_number()
-            .over(partition_by=gd.person_id, order_by=(gd.effective_at.desc(), gd.id.desc()))
-            .label("rn"),
+            newest_first(gd.person_id, gd.effective_at, gd.id),
         )
         .where(
             gd.person_id.in_(select(pop.c.person_id)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from corrections.core.sqlfuncs import newest_first
 from corrections.persons.models import Person
 from corrections.risk.models import RiskScore
 
@@ -16,12 +17,7 @@ def latest_scores():
     return select(
         RiskScore.person_id,
         RiskScore.band,
-        func.row_number()
-        .over(
-            partition_by=RiskScore.person_id,
-            order_by=(RiskScore.scored_at.desc(), RiskScore.id.desc()),
-        )
-        .label("rn"),
+        newest_first(RiskScore.person_id, RiskScore.scored_at, RiskScore.id),
     )
 
 

@@ -246,15 +246,17 @@ def reason_view(reason: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def score_view(score: RiskScore) -> dict[str, Any]:
-    return {
+def score_view(score: RiskScore, *, reasons: bool = True) -> dict[str, Any]:
+    view = {
         "scored_at": score.scored_at,
         "model_version": score.model_version,
         "probability": score.probability,
         "band": score.band,
         "band_label_zh": BAND_LABELS[score.band],
-        "reasons": [reason_view(r) for r in score.reasons],
     }
+    if reasons:
+        view["reasons"] = [reason_view(r) for r in score.reasons]
+    return view
 
 
 def person_risk(session: Session, *, actor: Actor, person_id: int) -> dict[str, Any]:
@@ -268,7 +270,7 @@ def person_risk(session: Session, *, actor: Actor, person_id: int) -> dict[str, 
     return {
         "person_id": person.id,
         "latest": score_view(scores[0]) if scores else None,
-        "history": [{k: v for k, v in score_view(s).items() if k != "reasons"} for s in scores],
+        "history": [score_view(s, reasons=False) for s in scores],
         "note_zh": "评分仅为辅助研判，不自动改变管理等级或状态",
     }
 
