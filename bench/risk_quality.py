@@ -21,14 +21,13 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -173,23 +172,7 @@ def _baselines(features):
     )
     hgb = Pipeline(
         [
-            (
-                "pre",
-                ColumnTransformer(
-                    [
-                        ("num", "passthrough", num),
-                        (
-                            "cat",
-                            OrdinalEncoder(
-                                handle_unknown="use_encoded_value",
-                                unknown_value=np.nan,
-                                encoded_missing_value=np.nan,
-                            ),
-                            cat,
-                        ),
-                    ]
-                ),
-            ),
+            ("pre", training.native_categories(num, cat)),
             (
                 "model",
                 HistGradientBoostingClassifier(

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 
@@ -31,7 +30,6 @@ def _every(value: str) -> int:
 @with_appcontext
 def export_cmd(start, end, every, out, note) -> None:
     """Write pseudonymised training snapshots to OUT (.csv or .parquet)."""
-    from corrections.audit import service as audit
     from corrections.core.auth import SYSTEM
     from corrections.core.clock import now_utc
     from corrections.core.db import db
@@ -43,36 +41,20 @@ def export_cmd(start, end, every, out, note) -> None:
     start_d, end_d = start.date(), end.date()
     if end_d < start_d:
         raise click.BadParameter("must not be before --from", param_hint="--to")
-    now = now_utc()
-    key = export.pseudonym_key(
-        current_app.config["SECRET_KEY"], current_app.config["RISK_EXPORT_KEY"]
-    )
     snapshots = len(export.snapshot_days(start_d, end_d, days))
     with click.progressbar(length=snapshots, label="snapshots") as bar:
-        table, result = export.build(
+        table, result = export.audited(
             db.session,
+            actor=SYSTEM,
             start=start_d,
             end=end_d,
             every_days=days,
-            key=key,
-            now=now,
+            now=now_utc(),
+            note=note,
             progress=bar.update,
+            file=out.name,
         )
     export.write(table, out)
-    audit.record(
-        db.session,
-        actor=SYSTEM,
-        action="risk.export",
-        detail={
-            "from": start_d.isoformat(),
-            "to": end_d.isoformat(),
-            "every_days": days,
-            "rows": result.rows,
-            "file": out.name,
-            "note": note,
-        },
-        now=now,
-    )
     db.session.commit()
     click.echo(
         f"{result.rows} rows ({result.positives} positive) from {len(result.snapshots)} "

@@ -102,6 +102,47 @@ def build(
     return table, result
 
 
+def audited(
+    session: Session,
+    *,
+    actor,
+    start: date,
+    end: date,
+    every_days: int,
+    now: datetime,
+    note: str,
+    progress: Callable[[int], None] | None = None,
+    **detail,
+) -> tuple[pd.DataFrame, ExportResult]:
+    """The export for a user or an operator: the configured pseudonym key, and an audit row
+    (``risk.export``) with what was asked for and what came out."""
+    from flask import current_app
+
+    from corrections.audit import service as audit
+
+    key = pseudonym_key(current_app.config["SECRET_KEY"], current_app.config["RISK_EXPORT_KEY"])
+    table, result = build(
+        session, start=start, end=end, every_days=every_days, key=key, now=now, progress=progress
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="risk.export",
+        detail={
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "every_days": every_days,
+            "rows": result.rows,
+            "snapshots": len(result.snapshots),
+            "skipped_open_horizon": len(result.skipped),
+            "note": note,
+            **detail,
+        },
+        now=now,
+    )
+    return table, result
+
+
 def _truth(session: Session, person_ids: pd.Series, day: date) -> list[float]:
     from corrections.demo.history import truth_at
     from corrections.demo.models import DemoTruth

@@ -179,11 +179,10 @@ def logistic(features: list[dict[str, Any]], seed: int = 0) -> Pipeline:
     return Pipeline([("pre", pre), ("model", LogisticRegression(C=0.3, max_iter=3000))])
 
 
-def boosting(
-    features: list[dict[str, Any]], seed: int = 0, *, leaves: int = 15, min_leaf: int = 40
-) -> Pipeline:
-    num, cat = _columns(features)
-    pre = ColumnTransformer(
+def native_categories(num: list[str], cat: list[str]) -> ColumnTransformer:
+    """Numbers as they are, categories as codes (unknown and missing: NaN) for gradient
+    boosting's native categorical splits (at most 255 categories: the rarest are merged)."""
+    return ColumnTransformer(
         [
             ("num", "passthrough", num),
             (
@@ -198,6 +197,13 @@ def boosting(
             ),
         ]
     )
+
+
+def boosting(
+    features: list[dict[str, Any]], seed: int = 0, *, leaves: int = 15, min_leaf: int = 40
+) -> Pipeline:
+    num, cat = _columns(features)
+    pre = native_categories(num, cat)
     model = HistGradientBoostingClassifier(
         learning_rate=0.05,
         max_iter=600,

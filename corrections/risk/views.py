@@ -4,10 +4,9 @@ The modelling libraries load on first use, not when the app starts."""
 
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 
-from corrections.audit import service as audit
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc
@@ -58,32 +57,14 @@ class Exports(MethodView):
         name, ID number, phone or address; features, group columns and the label. Audited."""
         from corrections.risk import export
 
-        now = now_utc()
-        key = export.pseudonym_key(
-            current_app.config["SECRET_KEY"], current_app.config["RISK_EXPORT_KEY"]
-        )
-        table, result = export.build(
+        table, _result = export.audited(
             db.session,
+            actor=current_actor(),
             start=data["from_"],
             end=data["to"],
             every_days=data["every_days"],
-            key=key,
-            now=now,
-        )
-        audit.record(
-            db.session,
-            actor=current_actor(),
-            action="risk.export",
-            detail={
-                "from": data["from_"].isoformat(),
-                "to": data["to"].isoformat(),
-                "every_days": data["every_days"],
-                "rows": result.rows,
-                "snapshots": len(result.snapshots),
-                "skipped_open_horizon": len(result.skipped),
-                "note": data["note"],
-            },
-            now=now,
+            now=now_utc(),
+            note=data["note"],
         )
         body = table.to_csv(index=False)
         name = f"risk-export-{data['from_']:%Y%m%d}-{data['to']:%Y%m%d}.csv"
