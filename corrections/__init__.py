@@ -44,6 +44,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    from corrections.core import keys
+
+    keys.install(
+        app, keys.load(Path(app.config["KEYRING_PATH"]), os.environ.get("CORRECTIONS_KEYRING"))
+    )
     _import_models()
     app.extensions["corrections.rules"] = rules.load_all(Path(app.config["RULES_DIR"]))
     app.extensions["corrections.clock"] = app.config.get("CLOCK") or SystemClock()
@@ -164,12 +169,17 @@ def _register_transaction_handling(app: Flask) -> None:
     """One request, one transaction: commit on success, roll back on any error.
 
     Views and services never commit; this is the outermost use case of an HTTP request.
-    After the commit, freshly written audit rows are sealed into the hash chain.
+    Before the commit, the persons the response showed are audited (one row per response);
+    after it, freshly written audit rows are sealed into the chain. A failed request's audit
+    rows are written again, with the outcome, in a transaction of their own: a refused probe
+    of personal data leaves its trace although its own transaction rolled back.
     """
     import threading
     import time
 
-    from corrections.audit.service import seal_pending
+    from flask import g
+
+    from corrections.audit import service as audit
     from corrections.core.db import db
 
     log = logging.getLogger("corrections.transactions")
@@ -186,21 +196,46 @@ def _register_transaction_handling(app: Flask) -> None:
             last_seal["at"] = now
             return True
 
+    def _seal_if_due(session) -> None:
+        if not _due_to_seal():
+            return
+        try:
+            audit.seal_and_commit(session)
+        except Exception:  # the rows stay unsealed and the next pass seals them
+            session.rollback()
+            log.exception("sealing the audit trail failed")
+
     @app.after_request
     def _finish_transaction(response):
         session = db.session
-        wrote_audit = session.info.pop("audit_written", False)
+        actor = g.get("actor")
         if response.status_code >= 400:
+            rows = audit.forget_request(session)
             session.rollback()
-            return response
-        session.commit()
-        if wrote_audit and _due_to_seal():
+            if actor is None:
+                return response
             try:
-                seal_pending(session)
+                audit.write_refused(
+                    session,
+                    actor=actor,
+                    rows=rows,
+                    status=response.status_code,
+                    endpoint=request.endpoint,
+                    method=request.method,
+                    person_id=(request.view_args or {}).get("person_id"),
+                )
                 session.commit()
-            except Exception:  # the rows stay unsealed and the next pass seals them
+            except Exception:
                 session.rollback()
-                log.exception("sealing the audit trail failed")
+                log.exception("could not audit a refused request")
+                return response
+            _seal_if_due(session)
+            return response
+        audit.flush_disclosures(session, actor, request.endpoint)
+        wrote_audit = bool(audit.forget_request(session))
+        session.commit()
+        if wrote_audit:
+            _seal_if_due(session)
         return response
 
 

@@ -146,40 +146,98 @@ def _domain_message(exc) -> str:
 
 @click.group()
 def audit() -> None:
-    """Audit trail: seal and verify the hash chain."""
+    """Audit trail: seal, verify and anchor the keyed hash chain."""
 
 
 @audit.command("seal")
 @with_appcontext
 def audit_seal() -> None:
-    """Chain every audit row not yet sealed."""
-    from corrections.audit.service import seal_pending
+    """Chain every audit row not yet sealed (and append the seal's signed checkpoint)."""
+    from corrections.audit.service import seal_and_commit
     from corrections.core.db import db
 
-    n = seal_pending(db.session)
-    db.session.commit()
+    n = seal_and_commit(db.session)
     click.echo(f"sealed {n} rows")
 
 
 @audit.command("verify")
-@click.option("--no-seal", is_flag=True, help="Verify only what is sealed; do not seal first")
+@click.option(
+    "--checkpoints",
+    "checkpoint_path",
+    type=click.Path(dir_okay=False),
+    help="Checkpoint file to check against (default: AUDIT_CHECKPOINT_PATH)",
+)
 @with_appcontext
-def audit_verify(no_seal) -> None:
-    """Check the hash chain; exit 1 and name the first broken row if it was tampered with."""
-    from corrections.audit.service import seal_pending, verify
+def audit_verify(checkpoint_path) -> None:
+    """Check the chain against the audit keys and the signed checkpoints; never seals.
+
+    Exit 1 with every rewritten, missing, inserted or truncated row by sequence number.
+    """
+    from corrections.audit.service import verify
     from corrections.core.db import db
 
-    if not no_seal:
-        seal_pending(db.session)
-        db.session.commit()
-    result = verify(db.session)
+    result = verify(db.session, checkpoint_path=checkpoint_path)
+    db.session.rollback()
+    for note in result.notes:
+        click.echo(note)
     if result.ok:
         click.echo(
-            f"audit trail intact: {result.checked} rows verified, {result.unsealed} not yet sealed"
+            f"audit trail intact: {result.checked} rows verified against "
+            f"{result.checkpoints} checkpoint(s), {result.unsealed} not yet sealed"
         )
         return
-    click.echo(f"AUDIT TRAIL BROKEN after {result.checked} good rows: {result.problem}", err=True)
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(result.counts.items()))
+    click.echo(f"AUDIT TRAIL BROKEN ({summary}); {result.checked} sealed rows read:", err=True)
+    for finding in result.findings:
+        click.echo(f"  {finding.kind}: {finding.text}", err=True)
     sys.exit(1)
+
+
+@audit.command("checkpoint")
+@with_appcontext
+def audit_checkpoint() -> None:
+    """Print the latest signed checkpoint (write it down, or file it elsewhere)."""
+    from flask import current_app
+
+    from corrections.audit import checkpoints
+    from corrections.core import keys
+
+    top = checkpoints.latest(current_app.config["AUDIT_CHECKPOINT_PATH"], keys.current())
+    if top is None:
+        click.echo("no checkpoint yet: run `corrections audit seal` first", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(top, sort_keys=True))
+
+
+@audit.command("acknowledge-restore")
+@click.option("--reason", required=True, help="Which backup was restored, and why")
+@with_appcontext
+def audit_acknowledge_restore(reason) -> None:
+    """After restoring the database from a backup: record, signed, where the restored trail
+    ends, so checkpoints of the rows lost with the restore are not taken for truncation."""
+    from flask import current_app
+
+    from corrections.audit import checkpoints
+    from corrections.audit.models import AuditChainHead
+    from corrections.core import keys
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+
+    head = db.session.get(AuditChainHead, 1)
+    seq, digest = (head.last_seq, head.last_hash) if head else (0, "0" * 64)
+    record = checkpoints.append(
+        current_app.config["AUDIT_CHECKPOINT_PATH"],
+        {
+            "type": "restore",
+            "seq": seq,
+            "hash": digest,
+            "at": now_utc().isoformat(),
+            "reason": reason[:500],
+        },
+        keys.current(),
+    )
+    db.session.rollback()
+    click.echo(f"restore acknowledged: the trail ends at seq {record['seq']}")
 
 
 # --- grading -----------------------------------------------------------------------------

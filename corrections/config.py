@@ -41,6 +41,16 @@ DEFAULTS: dict[str, Any] = {
     "DEMO_PASSWORD": "demo-password",
     # Risk models: versioned directories (model.skops + card.json), one of them active.
     "RISK_MODELS_DIR": str(DEFAULT_MODELS_DIR),
+    # The keyring (field encryption, blind indexes, audit HMAC): a JSON file, by default
+    # instance/keyring.json (made on first start, mode 0600). CORRECTIONS_KEYRING may carry
+    # the JSON itself instead. Never in the database; back it up apart from the database.
+    "KEYRING_PATH": None,
+    # Signed audit checkpoints, one JSON line per seal (append-only); default
+    # instance/audit-checkpoints.jsonl.
+    "AUDIT_CHECKPOINT_PATH": None,
+    # A row sealed longer than this after the time it claims is reported by `audit verify`
+    # as inserted late (a backdated row); a request's own rows are sealed within seconds.
+    "AUDIT_LATE_TOLERANCE_SECONDS": 600,
     # Key of the pseudonyms in risk exports; derived from SECRET_KEY when not set.
     "RISK_EXPORT_KEY": None,
     # Persons scored per prediction batch by the nightly job.
@@ -115,6 +125,12 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
         app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "corrections.db")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    if not app.config.get("KEYRING_PATH"):
+        app.config["KEYRING_PATH"] = str(Path(app.instance_path) / "keyring.json")
+    if not app.config.get("AUDIT_CHECKPOINT_PATH"):
+        app.config["AUDIT_CHECKPOINT_PATH"] = str(
+            Path(app.instance_path) / "audit-checkpoints.jsonl"
+        )
     validate(app.config)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
@@ -154,6 +170,7 @@ _POSITIVE_INTS = (
     "PASSWORD_HASH_TIME_COST",
     "PASSWORD_HASH_MEMORY_KIB",
     "SCHEDULER_LEASE_SECONDS",
+    "AUDIT_LATE_TOLERANCE_SECONDS",
 )
 
 

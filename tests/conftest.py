@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -124,6 +125,8 @@ def city(app, _city_snapshot, clock):
 
     accounts, units, users = _city_snapshot
     clock.set(TEST_NOW)
+    # The audit checkpoints live outside the database: a new trail starts a new file.
+    Path(app.config["AUDIT_CHECKPOINT_PATH"]).unlink(missing_ok=True)
     with app.app_context():
         _truncate_all()
         with db.engine.begin() as conn:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, String, text
+from sqlalchemy import JSON, Boolean, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corrections.core.db import db
@@ -29,13 +29,20 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str | None] = mapped_column(String(32))
     subject_id: Mapped[str | None] = mapped_column(String(64))
+    # Several persons shown by one response: ",12,15,40," (subject_id is then empty).
+    subject_ids: Mapped[str | None] = mapped_column(Text)
     juvenile: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The server's id of the request; what the client sent as X-Request-ID is kept apart.
     request_id: Mapped[str | None] = mapped_column(String(64))
+    client_request_id: Mapped[str | None] = mapped_column(String(64))
     client_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     seq: Mapped[int | None] = mapped_column(BigId, unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
+    # HMAC-SHA256 under the audit key ``key_id`` (the keyring, never the database).
     hash: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_audit_entries_subject", "subject_type", "subject_id"),

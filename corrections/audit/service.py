@@ -1,33 +1,51 @@
 """Recording, sealing and verifying the audit trail.
 
 Writers only INSERT rows (no lock, no read of the previous row). :func:`seal_pending` then
-assigns ``seq`` and chains the hashes of all unsealed rows in one pass, holding the single
-``audit_chain_head`` row locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a second sealer simply
-skips; SQLite serialises writers anyway). The chain order is the sealing order, so a row whose
-transaction commits late is sealed in the next pass rather than lost.
+assigns ``seq`` and chains all unsealed rows in one pass with an HMAC under the audit key
+(the keyring, never the database), holding the single ``audit_chain_head`` row locked
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a second sealer simply skips; SQLite serialises
+writers anyway). The chain order is the sealing order, so a row whose transaction commits late
+is sealed in the next pass rather than lost.
+
+Every seal that chained rows appends a signed checkpoint (sequence, hash, time, row count) to
+an append-only file outside the database once its transaction has committed
+(:mod:`corrections.audit.checkpoints`); :func:`verify` checks the rows against the key and
+those checkpoints, so rewriting, re-chaining, truncating, wiping or backdating rows is found
+even by someone who could change anything in the database.
+
+Within a request, every audit row is also kept in ``session.info`` so that a request that
+fails (and rolls back) still leaves its rows, written in a transaction of their own with the
+outcome (:func:`write_refused`); and every person a response shows is collected
+(:func:`disclose`) and audited once per response (:func:`flush_disclosures`).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, literal_column, select
+from sqlalchemy import Text, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from corrections.audit import checkpoints
 from corrections.audit.models import AuditChainHead, AuditEntry
+from corrections.core import keys
 from corrections.core.auth import Actor
 from corrections.core.clock import now_utc
 from corrections.core.pagination import paginate
-from corrections.core.request_context import client_addr, request_id
+from corrections.core.request_context import client_addr, client_request_id, request_id
 
 GENESIS_HASH = "0" * 64
+_BUFFER = "audit_rows"  # session.info: this transaction's rows, kept for a failed request
+_DISCLOSED = "audit_disclosed"  # session.info: person id -> juvenile, shown by this response
+_AUDITED = "audit_persons"  # session.info: person ids that already have a row of their own
 
 
 def record(
@@ -66,6 +84,7 @@ def _audit_row(
     juvenile: bool,
     detail: dict[str, Any] | None,
     at: datetime,
+    subject_ids: str | None = None,
 ) -> dict[str, Any]:
     return {
         "occurred_at": at,
@@ -75,11 +94,23 @@ def _audit_row(
         "action": action,
         "subject_type": subject_type,
         "subject_id": None if subject_id is None else str(subject_id),
+        "subject_ids": subject_ids,
         "juvenile": bool(juvenile),
         "request_id": request_id(),
+        "client_request_id": client_request_id(),
         "client_addr": client_addr(),
         "detail": detail,
     }
+
+
+def _remember(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Keep this transaction's rows (for a failed request) and the persons they name."""
+    session.info["audit_written"] = True
+    session.info.setdefault(_BUFFER, []).extend(rows)
+    audited = session.info.setdefault(_AUDITED, set())
+    for row in rows:
+        if row["subject_type"] == "person" and row["subject_id"] is not None:
+            audited.add(int(row["subject_id"]))
 
 
 def record_many(
@@ -101,7 +132,116 @@ def record_many(
         # Core execution: audit rows are never loaded as entities on the way in.
         # (one row: a plain execute; executemany would set up a pipeline for nothing)
         session.connection().execute(_INSERT_ENTRY, rows[0] if len(rows) == 1 else rows)
-        session.info["audit_written"] = True
+        _remember(session, rows)
+
+
+# --- what a response showed ------------------------------------------------------------
+
+
+def disclose(session: Session, persons: Iterable[tuple[int, bool]]) -> None:
+    """Note persons (id, juvenile) whose records this response shows; the request audits
+    them once, in one row, when it succeeds (:func:`flush_disclosures`)."""
+    shown = session.info.setdefault(_DISCLOSED, {})
+    for person_id, juvenile in persons:
+        shown[int(person_id)] = bool(juvenile) or shown.get(int(person_id), False)
+
+
+def subject_list(person_ids: Iterable[int]) -> str:
+    """The ``subject_ids`` form: ",12,15," (searchable with LIKE '%,12,%')."""
+    return "," + ",".join(str(i) for i in sorted(person_ids)) + ","
+
+
+def disclosure_row(
+    actor: Actor, action: str, shown: dict[int, bool], detail: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    """One audit row naming every person in ``shown`` (id -> juvenile)."""
+    ids = sorted(shown)
+    return _audit_row(
+        actor,
+        action,
+        "person",
+        ids[0] if len(ids) == 1 else None,
+        any(shown.values()),
+        {**detail, "count": len(ids)},
+        at,
+        subject_ids=subject_list(ids) if len(ids) > 1 else None,
+    )
+
+
+def record_disclosure(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    shown: dict[int, bool],
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Audit, in one row, that ``actor`` was shown these persons (for a stream's batches)."""
+    if shown:
+        row = disclosure_row(actor, action, shown, detail or {}, now or now_utc())
+        session.connection().execute(_INSERT_ENTRY, row)
+        _remember(session, [row])
+
+
+def flush_disclosures(session: Session, actor: Actor | None, endpoint: str | None) -> None:
+    """Audit the persons this response showed that no row of this request names yet."""
+    shown = session.info.pop(_DISCLOSED, None)
+    if not shown or actor is None:
+        return
+    audited = session.info.get(_AUDITED, set())
+    rest = {pid: juv for pid, juv in shown.items() if pid not in audited}
+    if rest:
+        record_disclosure(
+            session,
+            actor=actor,
+            action="response.disclosed",
+            shown=rest,
+            detail={"endpoint": endpoint or "?"},
+        )
+
+
+def forget_request(session: Session) -> list[dict[str, Any]]:
+    """Drop what this request collected; returns its buffered rows."""
+    session.info.pop(_DISCLOSED, None)
+    session.info.pop(_AUDITED, None)
+    session.info.pop("audit_written", None)
+    return session.info.pop(_BUFFER, None) or []
+
+
+def write_refused(
+    session: Session,
+    *,
+    actor: Actor | None,
+    rows: list[dict[str, Any]],
+    status: int,
+    endpoint: str | None,
+    method: str,
+    person_id: int | None,
+    now: datetime | None = None,
+) -> int:
+    """After a failed request rolled back: write its audit rows again, marked with the outcome,
+    in a transaction of their own (so no rollback erases a refused probe); a request that
+    wrote none gets one ``request.refused`` row naming the person of its path. The caller
+    commits. Returns how many rows were written."""
+    outcome = {"outcome": status}
+    rows = [{**r, "detail": {**(r["detail"] or {}), **outcome}} for r in rows]
+    if not rows and actor is not None:
+        detail = {"endpoint": endpoint or "?", "method": method, **outcome}
+        rows = [
+            _audit_row(
+                actor,
+                "request.refused",
+                "person" if person_id is not None else None,
+                person_id,
+                False,
+                detail,
+                now or now_utc(),
+            )
+        ]
+    if rows:
+        session.connection().execute(_INSERT_ENTRY, rows[0] if len(rows) == 1 else rows)
+    return len(rows)
 
 
 def insert_audited(
@@ -131,17 +271,22 @@ def insert_audited(
     """
     conn = session.connection()
     row = _audit_row(actor, action, subject_type, subject_id, juvenile, None, now)
-    session.info["audit_written"] = True
     if conn.dialect.name != "postgresql":
         new_id = conn.execute(insert_returning_id, values).scalar_one()
-        conn.execute(_INSERT_ENTRY, {**row, "detail": {id_key: new_id, **detail}})
+        row["detail"] = {id_key: new_id, **detail}
+        conn.execute(_INSERT_ENTRY, row)
+        _remember(session, [row])
         return new_id, None
     stmt = _audited_insert(insert_returning_id, tuple(values), id_key, tuple(detail), then)
     params = {f"v_{k}": v for k, v in values.items()}
     params.update({f"a_{k}": v for k, v in row.items() if k != "detail"})
     params.update({f"d_{k}": v for k, v in detail.items()})
     params.update(then_params or {})
+    # Kept for a failed request before the statement runs: a refused insert is audited too.
+    row["detail"] = dict(detail)
+    _remember(session, [row])
     new_id, *results = conn.execute(stmt, params).one()
+    row["detail"][id_key] = new_id
     return new_id, (tuple(results) if then else None)
 
 
@@ -159,7 +304,9 @@ def _audited_insert(
     for key in detail_keys:
         pairs += [literal_column(f"'{key}'"), cast(bindparam(f"d_{key}"), Text)]
     columns = [
-        c.name for c in table.columns if c.name not in ("id", "detail", "seq", "prev_hash", "hash")
+        c.name
+        for c in table.columns
+        if c.name not in ("id", "detail", "seq", "prev_hash", "hash", "key_id", "sealed_at")
     ]
     audit_row = (
         table.insert()
@@ -176,11 +323,13 @@ def _audited_insert(
     return select(new_row.c.id, *results).add_cte(audit_row, *ctes)
 
 
-def entry_hash(entry: AuditEntry, seq: int, prev_hash: str) -> str:
-    payload = {
+def _payload(entry: AuditEntry, seq: int, prev_hash: str, key_id: str, sealed_at: datetime):
+    return {
         "id": entry.id,
         "seq": seq,
         "prev": prev_hash,
+        "key_id": key_id,
+        "sealed_at": sealed_at.isoformat(timespec="microseconds"),
         "occurred_at": entry.occurred_at.isoformat(timespec="microseconds"),
         "actor_id": entry.actor_id,
         "actor_username": entry.actor_username,
@@ -188,13 +337,22 @@ def entry_hash(entry: AuditEntry, seq: int, prev_hash: str) -> str:
         "action": entry.action,
         "subject_type": entry.subject_type,
         "subject_id": entry.subject_id,
+        "subject_ids": entry.subject_ids,
         "juvenile": bool(entry.juvenile),
         "request_id": entry.request_id,
+        "client_request_id": entry.client_request_id,
         "client_addr": entry.client_addr,
         "detail": entry.detail,
     }
+
+
+def entry_hash(
+    entry: AuditEntry, seq: int, prev_hash: str, key: bytes, key_id: str, sealed_at: datetime
+) -> str:
+    """HMAC-SHA256 of the row's content and its place in the chain, under ``key``."""
+    payload = _payload(entry, seq, prev_hash, key_id, sealed_at)
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hmac.new(key, blob.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _lock_head(session: Session) -> AuditChainHead | None:
@@ -215,7 +373,8 @@ def _lock_head(session: Session) -> AuditChainHead | None:
 
 
 def seal_pending(session: Session, *, batch: int = 5000) -> int:
-    """Chain every unsealed row; returns how many were sealed. The caller commits.
+    """Chain every unsealed row; returns how many were sealed. The caller commits; once it has,
+    the seal's signed checkpoint is appended to the checkpoint file.
 
     Rows are read in id order and updated with one executemany per batch, so sealing a burst
     of rows costs a few round trips, not one per row.
@@ -223,6 +382,8 @@ def seal_pending(session: Session, *, batch: int = 5000) -> int:
     head = _lock_head(session)
     if head is None:
         return 0
+    key_id, key = keys.current().active("audit")
+    sealed_at = now_utc()
     table = AuditEntry.__table__
     sealed = 0
     while True:
@@ -234,15 +395,28 @@ def seal_pending(session: Session, *, batch: int = 5000) -> int:
         updates = []
         for entry in entries:
             seq = head.last_seq + 1
-            digest = entry_hash(entry, seq, head.last_hash)
+            digest = entry_hash(entry, seq, head.last_hash, key, key_id, sealed_at)
             updates.append(
-                {"b_id": entry.id, "seq": seq, "prev_hash": head.last_hash, "hash": digest}
+                {
+                    "b_id": entry.id,
+                    "seq": seq,
+                    "prev_hash": head.last_hash,
+                    "hash": digest,
+                    "key_id": key_id,
+                    "sealed_at": sealed_at,
+                }
             )
             head.last_seq, head.last_hash = seq, digest
         session.execute(
             table.update()
             .where(table.c.id == bindparam("b_id"))
-            .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")),
+            .values(
+                seq=bindparam("seq"),
+                prev_hash=bindparam("prev_hash"),
+                hash=bindparam("hash"),
+                key_id=bindparam("key_id"),
+                sealed_at=bindparam("sealed_at"),
+            ),
             updates,
             execution_options={"synchronize_session": False},
         )
@@ -252,19 +426,53 @@ def seal_pending(session: Session, *, batch: int = 5000) -> int:
         if len(entries) < batch:
             break
     if sealed:
-        head.updated_at = now_utc()
+        head.updated_at = sealed_at
         session.flush()
+        checkpoints.after_commit(session, seq=head.last_seq, hash=head.last_hash, at=sealed_at)
     return sealed
+
+
+def seal_and_commit(session: Session) -> int:
+    """Seal, commit, and so write the seal's checkpoint; returns how many rows were sealed."""
+    sealed = seal_pending(session)
+    session.commit()
+    return sealed
+
+
+# --- verification ------------------------------------------------------------------------
+
+# How many of each kind of finding a report lists by sequence number (all are counted).
+REPORT_LIMIT = 50
+
+
+@dataclass
+class Finding:
+    kind: str  # rewritten | missing | inserted | truncated | checkpoint
+    text: str
+    seq: int | None = None
+    entry_id: int | None = None
 
 
 @dataclass
 class VerifyResult:
-    ok: bool
-    checked: int
-    unsealed: int
-    problem: str | None = None
-    entry_id: int | None = None
-    seq: int | None = None
+    checked: int = 0
+    unsealed: int = 0
+    checkpoints: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.counts
+
+    def add(self, kind: str, text: str, *, seq=None, entry_id=None) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.counts[kind] <= REPORT_LIMIT:
+            self.findings.append(Finding(kind, text, seq, entry_id))
+
+    def of(self, kind: str) -> list[Finding]:
+        return [f for f in self.findings if f.kind == kind]
 
 
 def _sealed_in_order(session: Session, chunk: int = 5000) -> Iterator[AuditEntry]:
@@ -280,58 +488,123 @@ def _sealed_in_order(session: Session, chunk: int = 5000) -> Iterator[AuditEntry
         session.expunge_all()
 
 
-def verify(session: Session) -> VerifyResult:
-    """Walk the chain; report the first broken link (altered, deleted or reordered row)."""
-    head = session.get(AuditChainHead, 1)
-    unsealed = session.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+def verify(
+    session: Session,
+    *,
+    checkpoint_path: str | None = None,
+    tolerance: timedelta | None = None,
+) -> VerifyResult:
+    """Check the trail against the audit keys and the signed checkpoints; never seals.
+
+    Reports, by sequence number: rows rewritten (their HMAC fails: changed, or re-chained
+    without the key), rows missing (a gap in the sequence), rows inserted late (sealed long
+    after the time they claim: a backdated row, or an unsealed one older than a seal that
+    would have taken it), and rows truncated (a checkpoint saw more, or other, rows than the
+    trail now holds, or the trail is empty).
+    """
+    from flask import current_app
+
+    config = current_app.config
+    path = checkpoint_path or config["AUDIT_CHECKPOINT_PATH"]
+    tolerance = tolerance or timedelta(seconds=config["AUDIT_LATE_TOLERANCE_SECONDS"])
+    keyring = keys.current()
+    result = VerifyResult()
+    book = checkpoints.read(path, keyring, result)
+    result.checkpoints = len(book.points)
+    wanted = {cp.seq: cp for cp in book.points}
+    expected_seq, prev_hash, last_hash = 1, GENESIS_HASH, None
     for entry in _sealed_in_order(session):
         if entry.seq != expected_seq:
-            return VerifyResult(
-                False,
-                checked,
-                unsealed,
-                entry_id=entry.id,
-                seq=entry.seq,
-                problem=(
-                    f"rows with seq {expected_seq}..{entry.seq - 1} are missing before row "
-                    f"id={entry.id} (deleted)"
-                ),
+            result.add(
+                "missing",
+                f"seq {expected_seq}..{entry.seq - 1} missing (before row id={entry.id})",
+                seq=expected_seq,
             )
-        if entry.prev_hash != prev_hash:
-            return VerifyResult(
-                False,
-                checked,
-                unsealed,
-                entry_id=entry.id,
+        else:
+            try:
+                key = keyring.get("audit", entry.key_id or "?")
+            except keys.KeyringError:
+                key = None
+            sealed_at = entry.sealed_at or entry.occurred_at
+            if (
+                key is None
+                or entry.prev_hash != prev_hash
+                or entry.hash
+                != entry_hash(entry, entry.seq, entry.prev_hash, key, entry.key_id, sealed_at)
+            ):
+                result.add(
+                    "rewritten",
+                    f"seq {entry.seq} (row id={entry.id}) was rewritten: its HMAC does not "
+                    "match" + ("" if key else f" (no audit key {entry.key_id!r})"),
+                    seq=entry.seq,
+                    entry_id=entry.id,
+                )
+        if entry.sealed_at and entry.sealed_at - entry.occurred_at > tolerance:
+            result.add(
+                "inserted",
+                f"seq {entry.seq} (row id={entry.id}) claims {entry.occurred_at:%Y-%m-%d %H:%M} "
+                f"UTC but was sealed {entry.sealed_at:%Y-%m-%d %H:%M} UTC: inserted late "
+                "(backdated)",
                 seq=entry.seq,
-                problem=f"row id={entry.id} (seq {entry.seq}) does not link to the row before it",
-            )
-        if entry.hash != entry_hash(entry, entry.seq, prev_hash):
-            return VerifyResult(
-                False,
-                checked,
-                unsealed,
                 entry_id=entry.id,
-                seq=entry.seq,
-                problem=f"row id={entry.id} (seq {entry.seq}) was altered: its hash does not match",
             )
-        prev_hash, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
+        cp = wanted.get(entry.seq)
+        if cp is not None and cp.hash != entry.hash:
+            result.add(
+                "rewritten",
+                f"seq {entry.seq} differs from the checkpoint of {cp.at}: the chain up to it "
+                "was rewritten",
+                seq=entry.seq,
+                entry_id=entry.id,
+            )
+        prev_hash, last_hash = entry.hash, entry.hash
+        expected_seq = entry.seq + 1
+        result.checked += 1
     last_seq = expected_seq - 1
-    if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
-        return VerifyResult(
-            False,
-            checked,
-            unsealed,
-            seq=head.last_seq,
-            problem=(
-                f"the chain ends at seq {last_seq} but was sealed up to seq "
-                f"{head.last_seq}: rows at the end were deleted or altered"
-            ),
+    top = book.highest()
+    if top is not None and top.seq > last_seq:
+        if last_seq == 0:
+            result.add(
+                "truncated",
+                f"all rows deleted: the checkpoint of {top.at} covered seq 1..{top.seq}, the "
+                "trail holds none",
+                seq=1,
+            )
+        else:
+            result.add(
+                "truncated",
+                f"seq {last_seq + 1}..{top.seq} missing at the end: the checkpoint of {top.at} "
+                f"covered them, the trail ends at seq {last_seq}",
+                seq=last_seq + 1,
+            )
+    head = session.get(AuditChainHead, 1)
+    if head is not None and head.last_seq > last_seq:
+        result.add(
+            "truncated",
+            f"seq {last_seq + 1}..{head.last_seq} missing at the end (the chain head says "
+            f"{head.last_seq})",
+            seq=last_seq + 1,
         )
-    if head is None and checked:
-        return VerifyResult(False, checked, unsealed, problem="the chain head is missing")
-    return VerifyResult(True, checked, unsealed)
+    elif head is not None and head.last_seq == last_seq and last_hash not in (None, head.last_hash):
+        result.add("rewritten", f"the last row (seq {last_seq}) differs from the chain head")
+    # An unsealed row older than a seal that would have taken it was put in afterwards.
+    unsealed = session.execute(
+        select(AuditEntry.id, AuditEntry.occurred_at).where(AuditEntry.seq.is_(None))
+    ).all()
+    result.unsealed = len(unsealed)
+    newest_seal = top.at_time if top is not None else None
+    if head is not None and (newest_seal is None or head.updated_at > newest_seal):
+        newest_seal = head.updated_at
+    for entry_id, occurred_at in unsealed:
+        if newest_seal is not None and occurred_at < newest_seal - tolerance:
+            result.add(
+                "inserted",
+                f"unsealed row id={entry_id} claims {occurred_at:%Y-%m-%d %H:%M} UTC, before a "
+                f"seal of {newest_seal:%Y-%m-%d %H:%M} UTC that would have taken it: inserted "
+                "late (backdated)",
+                entry_id=entry_id,
+            )
+    return result
 
 
 def list_entries(
@@ -357,7 +630,13 @@ def list_entries(
     if subject_type is not None:
         stmt = stmt.where(AuditEntry.subject_type == subject_type)
     if subject_id is not None:
-        stmt = stmt.where(AuditEntry.subject_id == subject_id)
+        # A row naming several persons names them in subject_ids (",12,15,").
+        stmt = stmt.where(
+            or_(
+                AuditEntry.subject_id == subject_id,
+                AuditEntry.subject_ids.like(f"%,{subject_id},%"),
+            )
+        )
     if juvenile is not None:
         stmt = stmt.where(AuditEntry.juvenile.is_(juvenile))
     if since is not None:

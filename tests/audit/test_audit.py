@@ -19,16 +19,17 @@ def _entries(app):
 
 def test_writes_and_reads_of_personal_data_are_recorded_with_context(app, officer, intake):
     person = intake(officer)
-    officer.get(f"/api/v1/persons/{person['id']}", headers={"X-Request-ID": "req-42"})
+    resp = officer.get(f"/api/v1/persons/{person['id']}", headers={"X-Request-ID": "req-42"})
     rows = [r for r in _entries(app) if r.subject_type == "person"]
     create = next(r for r in rows if r.action == "person.create")
     read = next(r for r in rows if r.action == "person.read")
     assert create.actor_username == "officer-dongcheng-1" and create.actor_role == "officer"
-    assert read.subject_id == str(person["id"]) and read.request_id == "req-42"
+    assert read.subject_id == str(person["id"])
+    assert read.request_id == resp.headers["X-Request-ID"]
     assert read.client_addr == "127.0.0.1"
     assert read.occurred_at.tzinfo is not None
-    # Sealed after the request: chained with a SHA-256.
-    assert read.seq is not None and len(read.hash) == 64
+    # Sealed after the request: chained with an HMAC under the audit key.
+    assert read.seq is not None and len(read.hash) == 64 and read.key_id.startswith("audit-")
     # No personal data in the trail.
     blob = " ".join(str(r.detail) for r in rows)
     assert person["name"] not in blob and person["id_number"] not in blob
@@ -67,7 +68,7 @@ def test_altering_a_row_breaks_verify_and_names_it(app, runner, officer, intake)
     )
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert f"id={victim.id}" in result.output and "altered" in result.output
+    assert f"seq {victim.seq} (row id={victim.id}) was rewritten" in result.output
 
 
 def test_deleting_a_middle_row_breaks_verify(app, runner, officer, intake):
@@ -76,31 +77,17 @@ def test_deleting_a_middle_row_breaks_verify(app, runner, officer, intake):
     _tamper(app, delete(AuditEntry).where(AuditEntry.id == victim.id))
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert "deleted" in result.output and f"id={rows[3].id}" in result.output
+    assert f"missing: seq {victim.seq}..{victim.seq} missing (before row id={rows[3].id})" in (
+        result.output
+    )
 
 
 def test_deleting_the_last_rows_breaks_verify(app, runner, officer, intake):
     rows = _seeded_trail(app, officer, intake)
     _tamper(app, delete(AuditEntry).where(AuditEntry.id == rows[-1].id))
-    result = runner.invoke(args=["audit", "verify", "--no-seal"])
-    assert result.exit_code == 1
-    assert "end" in result.output
-
-
-def test_rewriting_a_row_with_a_fresh_hash_still_breaks_the_next_link(app, runner, officer, intake):
-    from corrections.audit.service import entry_hash
-
-    rows = _seeded_trail(app, officer, intake)
-    victim = rows[1]
-    with app.app_context():
-        entry = db.session.get(AuditEntry, victim.id)
-        entry.action = "person.nothing"
-        entry.hash = entry_hash(entry, entry.seq, entry.prev_hash)
-        db.session.commit()
-        db.session.remove()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert f"id={rows[2].id}" in result.output
+    assert f"seq {rows[-1].seq}..{rows[-1].seq} missing at the end" in result.output
 
 
 def test_verify_passes_on_clean_trail(runner, officer, intake):
@@ -169,3 +156,260 @@ def test_failed_login_is_audited_and_kept(app, client):
         db.session.execute(text("SELECT 1"))
         db.session.remove()
     assert n == 1
+
+
+# --- finding 10: the request id in an audit row is the server's --------------------------
+
+
+def test_finding_10_client_request_ids_are_kept_apart_from_the_servers(app, officer, intake):
+    person = intake(officer)
+    resp = officer.get(f"/api/v1/persons/{person['id']}", headers={"X-Request-ID": "req-42"})
+    read = next(r for r in _entries(app) if r.action == "person.read")
+    assert read.request_id != "req-42" and len(read.request_id) == 32
+    assert read.request_id == resp.headers["X-Request-ID"]
+    assert read.client_request_id == "req-42"
+    assert resp.headers["X-Client-Request-ID"] == "req-42"
+    # Two requests claiming one id are still two requests in the trail.
+    officer.get(f"/api/v1/persons/{person['id']}", headers={"X-Request-ID": "req-42"})
+    reads = [r for r in _entries(app) if r.action == "person.read"]
+    assert len({r.request_id for r in reads}) == 2
+
+
+# --- finding 6: a keyed chain anchored outside the database ------------------------------
+
+
+def _verify(runner, *args):
+    return runner.invoke(args=["audit", "verify", *args])
+
+
+def _sealed(app):
+    return [r for r in _entries(app) if r.seq is not None]
+
+
+def test_finding_6_rewritten_rows_rechained_without_the_key_are_found(app, runner, officer, intake):
+    """The attacker changes a row and recomputes every later link the old (keyless) way."""
+    import hashlib
+    import json
+
+    from corrections.audit.models import AuditChainHead
+
+    rows = _seeded_trail(app, officer, intake)
+    victim = rows[2]
+    with app.app_context():
+        prev = victim.prev_hash
+        for entry in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.seq >= victim.seq).order_by(AuditEntry.seq)
+        ):
+            if entry.id == victim.id:
+                entry.actor_username = "someone-else"
+            blob = json.dumps({"id": entry.id, "prev": prev, "action": entry.action})
+            entry.prev_hash, entry.hash = prev, hashlib.sha256(blob.encode()).hexdigest()
+            prev = entry.hash
+        head = db.session.get(AuditChainHead, 1)
+        head.last_hash = prev
+        db.session.commit()
+        db.session.remove()
+    result = _verify(runner)
+    assert result.exit_code == 1
+    for row in rows[2:]:
+        assert f"seq {row.seq} (row id={row.id}) was rewritten" in result.output
+    assert f"seq {rows[1].seq} (row id={rows[1].id}) was rewritten" not in result.output
+
+
+def test_finding_6_newest_rows_deleted_and_head_moved_back_are_found(app, runner, officer, intake):
+    from corrections.audit.models import AuditChainHead
+
+    rows = _seeded_trail(app, officer, intake)
+    keep = rows[-3]
+    with app.app_context():
+        db.session.execute(delete(AuditEntry).where(AuditEntry.seq > keep.seq))
+        head = db.session.get(AuditChainHead, 1)
+        head.last_seq, head.last_hash = keep.seq, keep.hash
+        db.session.commit()
+        db.session.remove()
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert f"truncated: seq {keep.seq + 1}..{rows[-1].seq} missing at the end" in result.output
+
+
+def test_finding_6_a_wiped_trail_is_found(app, runner, officer, intake):
+    from corrections.audit.models import AuditChainHead
+
+    rows = _seeded_trail(app, officer, intake)
+    _tamper(app, delete(AuditEntry))
+    _tamper(app, delete(AuditChainHead))
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "all rows deleted: the checkpoint of" in result.output
+    assert f"covered seq 1..{rows[-1].seq}" in result.output
+
+
+def test_finding_6_a_backdated_forged_row_is_found_before_and_after_sealing(
+    app, runner, clock, officer, intake
+):
+    from datetime import timedelta
+
+    rows = _seeded_trail(app, officer, intake)
+    with app.app_context():
+        db.session.execute(
+            AuditEntry.__table__.insert().values(
+                occurred_at=clock.now() - timedelta(days=2),
+                actor_username="officer-dongcheng-1",
+                actor_role="officer",
+                action="person.read",
+                subject_type="person",
+                subject_id="1",
+                juvenile=False,
+            )
+        )
+        db.session.commit()
+        forged = db.session.scalar(select(func.max(AuditEntry.id)))
+        db.session.remove()
+    before = _verify(runner)
+    assert before.exit_code == 1
+    assert f"unsealed row id={forged} claims" in before.output and "inserted late" in before.output
+    # verify sealed nothing: the forged row is still outside the chain.
+    assert all(r.seq is None for r in _entries(app) if r.id == forged)
+    # The honest sealer takes it, and verify still names it.
+    assert runner.invoke(args=["audit", "seal"]).exit_code == 0
+    after = _verify(runner)
+    assert after.exit_code == 1
+    assert f"seq {rows[-1].seq + 1} (row id={forged}) claims" in after.output
+
+
+def test_finding_6_verify_never_seals(app, runner, officer, intake):
+    from corrections.audit import service
+    from corrections.core.auth import SYSTEM
+
+    intake(officer)
+    with app.app_context():
+        service.record(db.session, actor=SYSTEM, action="test.pending")
+        db.session.commit()
+        db.session.remove()
+    assert _verify(runner).exit_code == 0
+    assert [r.seq for r in _entries(app) if r.action == "test.pending"] == [None]
+
+
+def test_finding_6_every_seal_appends_a_signed_checkpoint(app, runner, officer, intake):
+    import json
+    from pathlib import Path
+
+    rows = _seeded_trail(app, officer, intake)
+    lines = Path(app.config["AUDIT_CHECKPOINT_PATH"]).read_text().splitlines()
+    last = json.loads(lines[-1])
+    assert last["seq"] == rows[-1].seq and last["hash"] == rows[-1].hash
+    assert last["rows"] == rows[-1].seq and last["sig"] and last["at"]
+    printed = runner.invoke(args=["audit", "checkpoint"])
+    assert printed.exit_code == 0 and json.loads(printed.output)["sig"] == last["sig"]
+    # A forged checkpoint (signed without the key) is reported, not trusted.
+    forged = {**last, "seq": last["seq"] + 100, "sig": "0" * 64}
+    with open(app.config["AUDIT_CHECKPOINT_PATH"], "a") as fh:
+        fh.write(json.dumps(forged) + "\n")
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert f"checkpoint line {len(lines) + 1} is not validly signed" in result.output
+    assert "truncated" not in result.output
+
+
+def test_finding_6_a_seal_that_rolls_back_writes_no_checkpoint(app, officer, intake):
+    from pathlib import Path
+
+    from corrections.audit import service
+    from corrections.core.auth import SYSTEM
+
+    intake(officer)
+    path = Path(app.config["AUDIT_CHECKPOINT_PATH"])
+    before = path.read_text()
+    with app.app_context():
+        service.record(db.session, actor=SYSTEM, action="test.pending")
+        db.session.commit()
+        assert service.seal_pending(db.session) == 1
+        db.session.rollback()
+        db.session.remove()
+    assert path.read_text() == before
+
+
+def test_verify_passes_after_an_audit_key_rotation(app, runner, officer, intake):
+    from corrections.core import keys
+
+    intake(officer)
+    old = keys.current().active_id("audit")
+    with app.app_context():
+        new = keys.current().rotate("audit")
+    intake(officer)
+    used = {r.key_id for r in _sealed(app)}
+    assert used == {old, new}
+    result = _verify(runner)
+    assert result.exit_code == 0, result.output
+
+
+def _dump_trail(app):
+    from corrections.audit.models import AuditChainHead
+
+    with app.app_context():
+        rows = [dict(r._mapping) for r in db.session.execute(AuditEntry.__table__.select())]
+        head = [dict(r._mapping) for r in db.session.execute(AuditChainHead.__table__.select())]
+        db.session.remove()
+    return rows, head
+
+
+def _restore_trail(app, dump):
+    from corrections.audit.models import AuditChainHead
+
+    rows, head = dump
+    with app.app_context():
+        db.session.execute(delete(AuditEntry))
+        db.session.execute(delete(AuditChainHead))
+        db.session.execute(AuditEntry.__table__.insert(), rows)
+        db.session.execute(AuditChainHead.__table__.insert(), head)
+        db.session.commit()
+        db.session.remove()
+
+
+def test_verify_passes_after_a_backup_is_restored(app, runner, officer, intake):
+    intake(officer)
+    _restore_trail(app, _dump_trail(app))
+    result = _verify(runner)
+    assert result.exit_code == 0, result.output
+
+
+def test_an_older_backup_restored_is_truncation_until_an_operator_acknowledges_it(
+    app, runner, officer, intake
+):
+    intake(officer)
+    backup = _dump_trail(app)
+    intake(officer)  # rows written after the backup, then lost with the restore
+    _restore_trail(app, backup)
+    lost = _verify(runner)
+    assert lost.exit_code == 1 and "truncated" in lost.output
+    ack = runner.invoke(args=["audit", "acknowledge-restore", "--reason", "nightly backup"])
+    assert ack.exit_code == 0, ack.output
+    intake(officer)  # the trail goes on from the restored head
+    result = _verify(runner)
+    assert result.exit_code == 0, result.output
+    assert "restore acknowledged" in result.output and "nightly backup" in result.output
+
+
+# --- finding 1: refused requests leave their audit rows ------------------------------------
+
+
+def test_finding_1_an_out_of_scope_probe_is_audited_in_a_transaction_of_its_own(
+    app, login, officer, intake
+):
+    person = intake(officer)
+    other = login("officer-xicheng-1")
+    assert other.get(f"/api/v1/persons/{person['id']}").status_code == 404
+    refused = [r for r in _entries(app) if r.actor_username == "officer-xicheng-1"]
+    probe = next(r for r in refused if r.subject_id == str(person["id"]))
+    assert probe.detail["outcome"] == 404 and probe.seq is not None
+
+
+def test_finding_1_a_stale_if_match_is_audited(app, officer, intake):
+    person = intake(officer)
+    resp = officer.patch(
+        f"/api/v1/persons/{person['id']}", json={"address": "别处"}, headers={"If-Match": '"99"'}
+    )
+    assert resp.status_code == 412
+    rows = [r for r in _entries(app) if r.request_id == resp.headers["X-Request-ID"]]
+    assert [r.subject_id for r in rows] == [str(person["id"])]
+    assert rows[0].detail["outcome"] == 412

@@ -91,14 +91,15 @@ def test_bad_id_in_path_is_404(officer, path):
     _is_problem(officer.get(path), 404)
 
 
-def test_request_id_is_echoed_and_generated(client):
-    assert (
-        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
-        == "abc-123"
-    )
+def test_request_id_is_the_servers_and_the_clients_is_echoed_apart(client):
+    # Issue 12 finding 10: a client's X-Request-ID is its reference, never our request id.
+    resp = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert resp.headers["X-Request-ID"] != "abc-123" and len(resp.headers["X-Request-ID"]) == 32
+    assert resp.headers["X-Client-Request-ID"] == "abc-123"
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert generated.headers["X-Request-ID"] != "bad id with spaces"
     assert len(generated.headers["X-Request-ID"]) == 32
+    assert "X-Client-Request-ID" not in generated.headers
 
 
 def test_control_characters_are_refused_at_the_edge(app, officer):

@@ -157,7 +157,9 @@ def test_the_token_check_brings_the_persons_facts_and_scope_still_decides(
     finally:
         sa_event.remove(engine, "before_cursor_execute", seen)
     assert len(reads) == 1 and "api_tokens" in reads[0] and "persons.name" not in reads[0]
-    assert not [s for s in statements if s.startswith("insert")]
+    # Nothing is written for the refused request but its audit row (issue 12 finding 1).
+    inserts = [s for s in statements if s.startswith("insert")]
+    assert [s.split()[2] for s in inserts] == ["audit_entries"]
 
 
 # --- sanctions ---------------------------------------------------------------------------

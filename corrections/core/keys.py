@@ -1,0 +1,194 @@
+"""The keyring: secrets that protect data, kept outside the database.
+
+One JSON document holds, per purpose, the keys by id and which one is active::
+
+    {"field": {"active": "field-1", "keys": {"field-1": "<base64 of 32 bytes>"}}, ...}
+
+Purposes:
+- ``field``: AES-256-GCM encryption of identity fields at rest;
+- ``index``: HMAC-SHA256 blind indexes, so an ID number or phone can be looked up without
+  the database holding it;
+- ``audit``: HMAC of the audit chain and of its checkpoints.
+
+The keyring comes from ``CORRECTIONS_KEYRING`` (the JSON itself, for deployments that inject
+secrets by environment) or else from the file ``KEYRING_PATH`` (default
+``instance/keyring.json``, created with mode 0600 on first start). The database never holds a
+key, so a copy of the database alone reveals no identity and cannot re-sign its own trail.
+Rotation adds a key and makes it active; old keys stay to read (or verify) what they wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PURPOSES = ("field", "index", "audit")
+KEY_BYTES = 32
+
+
+class KeyringError(RuntimeError):
+    """The keyring is missing, unreadable, or lacks a key that data refers to."""
+
+
+@dataclass
+class Keyring:
+    # purpose -> {"active": id, "keys": {id: bytes}}
+    purposes: dict[str, dict[str, Any]]
+    path: Path | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def active(self, purpose: str) -> tuple[str, bytes]:
+        """(key id, key) of the key that new data of ``purpose`` is protected with."""
+        entry = self._entry(purpose)
+        key_id = entry["active"]
+        return key_id, entry["keys"][key_id]
+
+    def active_id(self, purpose: str) -> str:
+        return self._entry(purpose)["active"]
+
+    def get(self, purpose: str, key_id: str) -> bytes:
+        """The key ``key_id`` of ``purpose``; :class:`KeyringError` if the keyring lacks it."""
+        try:
+            return self._entry(purpose)["keys"][key_id]
+        except KeyError:
+            raise KeyringError(
+                f"the keyring has no {purpose} key {key_id!r}: restore the keyring the data "
+                "was written with"
+            ) from None
+
+    def all(self, purpose: str) -> dict[str, bytes]:
+        """Every key of ``purpose`` by id (the active one included)."""
+        return dict(self._entry(purpose)["keys"])
+
+    def _entry(self, purpose: str) -> dict[str, Any]:
+        if purpose not in self.purposes:
+            raise KeyringError(f"the keyring has no {purpose!r} keys")
+        return self.purposes[purpose]
+
+    # --- changing ----------------------------------------------------------------------
+
+    def rotate(self, purpose: str) -> str:
+        """Add a fresh key for ``purpose``, make it active and save; returns its id."""
+        with self._lock:
+            entry = self._entry(purpose)
+            n = 1 + max((_serial(k) for k in entry["keys"]), default=0)
+            key_id = f"{purpose}-{n}"
+            entry["keys"][key_id] = secrets.token_bytes(KEY_BYTES)
+            entry["active"] = key_id
+            self.save()
+            return key_id
+
+    def save(self) -> None:
+        """Write the keyring back to its file (atomically, mode 0600)."""
+        if self.path is None:
+            raise KeyringError(
+                "this keyring came from CORRECTIONS_KEYRING: rotate it where it is kept and "
+                "set the variable anew"
+            )
+        write_file(self.path, self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            purpose: {
+                "active": entry["active"],
+                "keys": {k: base64.b64encode(v).decode() for k, v in entry["keys"].items()},
+            }
+            for purpose, entry in self.purposes.items()
+        }
+
+
+def _serial(key_id: str) -> int:
+    tail = key_id.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def new_keyring(path: Path | None = None) -> Keyring:
+    return Keyring(
+        {
+            p: {"active": f"{p}-1", "keys": {f"{p}-1": secrets.token_bytes(KEY_BYTES)}}
+            for p in PURPOSES
+        },
+        path,
+    )
+
+
+def parse(document: dict[str, Any], path: Path | None = None) -> Keyring:
+    """A keyring from its JSON form; errors name the purpose and key."""
+    purposes: dict[str, dict[str, Any]] = {}
+    for purpose in PURPOSES:
+        entry = document.get(purpose)
+        if not isinstance(entry, dict) or not isinstance(entry.get("keys"), dict):
+            raise KeyringError(f"keyring: {purpose}: missing, or has no keys")
+        keys: dict[str, bytes] = {}
+        for key_id, encoded in entry["keys"].items():
+            try:
+                raw = base64.b64decode(encoded, validate=True)
+            except (ValueError, TypeError) as exc:
+                raise KeyringError(f"keyring: {purpose}.{key_id}: not base64") from exc
+            if len(raw) < KEY_BYTES:
+                raise KeyringError(f"keyring: {purpose}.{key_id}: shorter than 32 bytes")
+            keys[key_id] = raw
+        if entry.get("active") not in keys:
+            raise KeyringError(f"keyring: {purpose}.active: names no key of {purpose}")
+        purposes[purpose] = {"active": entry["active"], "keys": keys}
+    return Keyring(purposes, path)
+
+
+def write_file(path: Path, keyring: Keyring) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(keyring.to_json(), fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: Path, environment: str | None) -> Keyring:
+    """The keyring from the environment's JSON, else from ``path`` (created if absent)."""
+    if environment:
+        try:
+            return parse(json.loads(environment))
+        except json.JSONDecodeError as exc:
+            raise KeyringError(f"CORRECTIONS_KEYRING: not JSON ({exc.msg})") from exc
+    if not path.exists():
+        keyring = new_keyring(path)
+        write_file(path, keyring)
+        return keyring
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise KeyringError(f"{path}: unreadable keyring ({exc})") from exc
+    return parse(document, path)
+
+
+# The keyring of the app last created, for code that runs outside any app context (column
+# types are given no context); inside one, the app's own keyring wins.
+_LAST: Keyring | None = None
+
+
+def install(app: Any, keyring: Keyring) -> None:
+    global _LAST
+    app.extensions["corrections.keyring"] = keyring
+    _LAST = keyring
+
+
+def current() -> Keyring:
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        keyring = current_app.extensions.get("corrections.keyring")
+        if keyring is not None:
+            return keyring
+    if _LAST is None:
+        raise KeyringError("no keyring loaded: create the app first")
+    return _LAST
