@@ -19,3 +19,12 @@
 
 # Largest accepted request body, in bytes.
 # MAX_CONTENT_LENGTH = 1024 * 1024
+
+# The keyring (field encryption, blind indexes, audit HMAC). Default: instance/keyring.json.
+# Keep it on another disk or secret store than the database, and back it up separately.
+# KEYRING_PATH = "/etc/corrections/keyring.json"
+
+# Signed audit checkpoints (append-only). Put them where the database's users cannot write.
+# AUDIT_CHECKPOINT_PATH = "/var/lib/corrections-audit/checkpoints.jsonl"
+# A row sealed this long after the time it claims is reported by `audit verify` as backdated.
+# AUDIT_LATE_TOLERANCE_SECONDS = 600
