@@ -27,12 +27,20 @@ def _every(value: str) -> int:
 @click.option("--every", default="30d", show_default=True, help="Days between snapshots")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--note", default="command-line export", show_default=True, help="For the audit")
+@click.option(
+    "--min-k",
+    type=int,
+    default=None,
+    help="Persons sharing every row's quasi-identifiers, at least 2 [default: RISK_EXPORT_MIN_K]",
+)
 @with_appcontext
-def export_cmd(start, end, every, out, note) -> None:
-    """Write pseudonymised training snapshots to OUT (.csv or .parquet)."""
+def export_cmd(start, end, every, out, note, min_k) -> None:
+    """Write pseudonymised, k-anonymous training snapshots to OUT (.csv or .parquet), and the
+    export's id and anonymity beside it (OUT's name with .export.json)."""
     from corrections.core.auth import SYSTEM
     from corrections.core.clock import now_utc
     from corrections.core.db import db
+    from corrections.core.errors import RuleViolation
     from corrections.risk import export
 
     if out.suffix.lower() not in (".csv", ".parquet"):
@@ -41,24 +49,38 @@ def export_cmd(start, end, every, out, note) -> None:
     start_d, end_d = start.date(), end.date()
     if end_d < start_d:
         raise click.BadParameter("must not be before --from", param_hint="--to")
+    if min_k is not None and min_k < 2:
+        raise click.BadParameter("must be at least 2", param_hint="--min-k")
     snapshots = len(export.snapshot_days(start_d, end_d, days))
-    with click.progressbar(length=snapshots, label="snapshots") as bar:
-        table, result = export.audited(
-            db.session,
-            actor=SYSTEM,
-            start=start_d,
-            end=end_d,
-            every_days=days,
-            now=now_utc(),
-            note=note,
-            progress=bar.update,
-            file=out.name,
-        )
+    now = now_utc()
+    try:
+        with click.progressbar(length=snapshots, label="snapshots") as bar:
+            table, result = export.audited(
+                db.session,
+                actor=SYSTEM,
+                start=start_d,
+                end=end_d,
+                every_days=days,
+                now=now,
+                note=note,
+                min_k=min_k,
+                progress=bar.update,
+                file=out.name,
+            )
+    except RuleViolation as exc:
+        db.session.rollback()
+        raise click.ClickException(f"export refused (--min-k): {exc.detail}") from exc
     export.write(table, out)
+    sidecar = export.write_sidecar(result, out, start=start_d, end=end_d, now=now)
     db.session.commit()
     click.echo(
         f"{result.rows} rows ({result.positives} positive) from {len(result.snapshots)} "
         f"snapshot days to {out}"
+    )
+    click.echo(
+        f"export {result.export_id}: k={result.k} (min {result.min_k}) over "
+        f"{', '.join(result.quasi_identifiers)}; {result.rows_suppressed} rows suppressed, "
+        f"{result.rows_generalised} with the term columns blank -> {sidecar}"
     )
     if result.skipped:
         click.echo(

@@ -60,6 +60,15 @@ class ExportInSchema(ma.Schema):
         validate=ma.validate.Length(min=2, max=500),
         metadata={"description": "What the export is for (kept in the audit trail)"},
     )
+    min_k = ma.fields.Integer(
+        load_default=None,
+        validate=ma.validate.Range(min=2),
+        metadata={
+            "description": "Every row's quasi-identifiers shared by at least this many persons "
+            "(default RISK_EXPORT_MIN_K, 5); smaller classes lose the term columns, then are "
+            "dropped; more than half dropped: 422"
+        },
+    )
 
     @ma.validates_schema
     def _span(self, data, **_kwargs):

@@ -47,17 +47,41 @@ class Models(MethodView):
         return {"active": active, "models": models}
 
 
+def _header(description: str) -> dict:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+EXPORT_HEADERS = {
+    "Export-Id": _header("This export's id (its pseudonyms are keyed by it; in the audit row)"),
+    "Export-K": _header("Smallest number of persons sharing a row's quasi-identifiers"),
+    "Export-Min-K": _header("The k asked for"),
+    "Export-Quasi-Identifiers": _header("The quasi-identifier columns, comma-separated"),
+    "Export-Rows": _header("Rows in the body"),
+    "Export-Rows-Suppressed": _header("Rows dropped: in a class of fewer than min_k persons"),
+    "Export-Rows-Generalised": _header("Rows exported with the term columns blank"),
+}
+
+
 @blp.route("/risk/exports")
 class Exports(MethodView):
     @requires("risk:export")
     @blp.arguments(ExportInSchema)
-    @blp.response(200, description="Pseudonymised snapshots (CSV)", content_type="text/csv")
+    @blp.response(
+        200,
+        description="Pseudonymised, k-anonymous snapshots (CSV)",
+        content_type="text/csv",
+        headers=EXPORT_HEADERS,
+    )
     def post(self, data):
-        """Pseudonymised training snapshots as CSV: a keyed hash instead of the person id, no
-        name, ID number, phone or address; features, group columns and the label. Audited."""
+        """Pseudonymised training snapshots as CSV: a hash keyed by a new export id instead of
+        the person id; no name, ID number, phone, address, birth date or exact date; age in
+        bands, the snapshot month, the term in bands; every row's quasi-identifiers shared by
+        at least ``min_k`` persons (rows in smaller classes lose the term columns, then are
+        dropped; 422 on ``min_k`` when more than half would be). The export id and the
+        anonymity achieved are in the ``Export-*`` headers. Audited."""
         from corrections.risk import export
 
-        table, _result = export.audited(
+        table, result = export.audited(
             db.session,
             actor=current_actor(),
             start=data["from_"],
@@ -65,6 +89,7 @@ class Exports(MethodView):
             every_days=data["every_days"],
             now=now_utc(),
             note=data["note"],
+            min_k=data["min_k"],
         )
         body = table.to_csv(index=False)
         name = f"risk-export-{data['from_']:%Y%m%d}-{data['to']:%Y%m%d}.csv"
@@ -74,5 +99,12 @@ class Exports(MethodView):
             headers={
                 "Content-Disposition": f'attachment; filename="{name}"',
                 "Cache-Control": "no-store",
+                "Export-Id": result.export_id,
+                "Export-K": "" if result.k is None else str(result.k),
+                "Export-Min-K": str(result.min_k),
+                "Export-Quasi-Identifiers": ",".join(result.quasi_identifiers),
+                "Export-Rows": str(result.rows),
+                "Export-Rows-Suppressed": str(result.rows_suppressed),
+                "Export-Rows-Generalised": str(result.rows_generalised),
             },
         )

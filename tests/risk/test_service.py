@@ -185,6 +185,8 @@ def test_export_api_is_for_analysts_and_city_only_pseudonymised_and_audited(
     app, login, active, clock
 ):
     person = active(name="欧阳明", phone="13900001111")
+    for _ in range(4):  # alike: every row is in a class of five persons
+        active()
     clock.set(TEST_NOW + timedelta(days=200))
     body = {"from": "2026-11-28", "to": "2027-02-20", "every_days": 28, "note": "季度模型复核"}
     assert login("officer-dongcheng-1").post("/api/v1/risk/exports", json=body).status_code == 403
@@ -193,18 +195,16 @@ def test_export_api_is_for_analysts_and_city_only_pseudonymised_and_audited(
     assert resp.mimetype == "text/csv"
     text = resp.get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows and {r["as_of"] for r in rows} <= {
-        "2026-11-28",
-        "2026-12-26",
-        "2027-01-23",
-        "2027-02-20",
-    }
+    assert {r["as_of"] for r in rows} == {"2026-11", "2026-12", "2027-01", "2027-02"}
+    assert len(rows) == 20 and len({r["subject"] for r in rows}) == 5
     assert "欧阳明" not in text and "13900001111" not in text and person["id_number"] not in text
     assert "person_id" not in rows[0] and len(rows[0]["subject"]) == 24
     assert rows[0]["lost_contact_90d"] in ("0", "1")
     with app.app_context():
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "risk.export"))
         assert entry.actor_username == "analyst" and entry.detail["rows"] == len(rows)
+        assert entry.detail["export_id"] == resp.headers["Export-Id"]
+        assert entry.detail["k"] == int(resp.headers["Export-K"]) == 5
         db.session.remove()
 
 
