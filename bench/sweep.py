@@ -37,22 +37,32 @@ def psql(url: str, sql: str) -> str:
     return out.stdout.strip()
 
 
-def generate(url: str, persons: int) -> dict[str, int]:
+def generate(url: str, persons: int, keyring: Path) -> dict[str, int]:
     """Persons and obligations straight in SQL (generate_series): 100,000 persons in seconds.
 
     Per person: 3 open interval windows (report, check, visit), 2 open hour windows for the
     month, 5 fulfilled windows of history. 1% of all obligations (the report windows of the
     first persons) fall due yesterday, so the sweep finds them newly overdue.
+
+    ID numbers are encrypted at rest: every generated person shares one ciphertext (made with
+    the scratch instance's ``keyring``) and has a distinct stand-in for its blind indexes.
     """
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from corrections.core import crypto, keys
+
+    ring = keys.load(keyring, os.environ.get("CORRECTIONS_KEYRING"))
+    id_number = crypto.encrypt("329901199001011234", "persons.id_number", ring)
     overdue = persons * 10 // 100
     psql(
         url,
         f"""
-        INSERT INTO persons (version, name, gender, id_number, date_of_birth, juvenile,
+        INSERT INTO persons (version, name, gender, id_number, id_number_bidx, id_tail_bidx,
+            date_of_birth, juvenile,
             category, crime_type, judgment_date, judgment_effective_date, term_start, term_end,
             intake_deadline, has_guarantor, office_id, district_id, status, grade, grade_since,
             created_at, updated_at)
-        SELECT 1, 'bench', 'male', lpad(g::text, 18, '0'), DATE '1990-01-01', false,
+        SELECT 1, 'bench', 'male', '{id_number}', 'bench:' || g, 'bench:' || g,
+            DATE '1990-01-01', false,
             'suspended_sentence', 'theft', DATE '2026-01-01', DATE '2026-01-10',
             DATE '2026-01-11', DATE '2028-01-10', DATE '2026-01-20', false,
             o.id, o.parent_id, 'active', 'ordinary', TIMESTAMPTZ '2026-06-01 00:00+00',
@@ -212,7 +222,7 @@ def main() -> int:
             capture_output=True,
         )
         started = time.perf_counter()
-        sizes = generate(url, args.persons)
+        sizes = generate(url, args.persons, work / "keyring.json")
         print(
             f"generated {sizes['persons']:,} active persons, {sizes['obligations']:,} "
             f"obligations, {sizes['overdue']:,} newly overdue "

@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from corrections import config as config_module
     from corrections.core import request_context, rules
     from corrections.core.clock import SystemClock
-    from corrections.core.db import configure_sqlite, db
+    from corrections.core.db import configure_sqlite, db, keep_rows_out_of_logs
     from corrections.core.errors import register_error_handlers
     from corrections.extensions import api, migrate
 
@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    keep_rows_out_of_logs()
 
     from corrections.core import keys
 

@@ -26,7 +26,7 @@ def register(app) -> None:
     from corrections.demo.cli import demo
     from corrections.risk.cli import risk
 
-    for group in (users, audit, demo, grading, supervision, scheduler, risk):
+    for group in (users, audit, keys, demo, grading, supervision, scheduler, risk):
         app.cli.add_command(group)
 
 
@@ -238,6 +238,134 @@ def audit_acknowledge_restore(reason) -> None:
     )
     db.session.rollback()
     click.echo(f"restore acknowledged: the trail ends at seq {record['seq']}")
+
+
+# --- keys --------------------------------------------------------------------------------
+
+
+@click.group()
+def keys() -> None:
+    """The keyring (field encryption, blind indexes, audit HMAC): rotate, and status."""
+
+
+_RESTART = (
+    "restart the web workers and the scheduler: they read the keyring when they start, and "
+    "until then write under the old key and cannot read under the new one"
+)
+
+
+@keys.command("rotate")
+@click.option(
+    "--purpose", type=click.Choice(["field", "index", "audit"]), required=True, help="Which key"
+)
+@click.option(
+    "--batch",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows per batch (one commit per batch)",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Add no key: finish bringing the data under the active key (after an interrupted run)",
+)
+@click.option(
+    "--key-only",
+    is_flag=True,
+    help="Add the key and stop (the service is running: restart it, then --resume)",
+)
+@with_appcontext
+def keys_rotate(purpose, batch, resume, key_only) -> None:
+    """Add a key for PURPOSE and make it active (old keys stay, to read what they protect),
+    then bring the stored data under it: ``field`` re-encrypts every value still under an
+    older field key, ``index`` recomputes every blind index; ``audit`` only rotates (each
+    sealed row names its key). Batched and resumable: an interrupted run is finished by
+    ``--resume`` (or a later rotation), which takes only what is not yet under the active key.
+    Lookups try every index key, so search and the duplicate check work throughout.
+
+    Running processes read the keyring when they start: with the service up, add the key with
+    ``--key-only``, restart the web workers and the scheduler, then ``--resume``."""
+    from corrections.core import keys as keyring
+    from corrections.core import rotation
+    from corrections.core.db import db
+
+    ring = keyring.current()
+    if resume and key_only:
+        raise click.UsageError("--resume adds no key and --key-only only adds one: pick one")
+    if not resume:
+        try:
+            key_id = ring.rotate(purpose)
+        except keyring.KeyringError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{purpose}: new active key {key_id} (older keys kept)")
+    if purpose == "audit" or key_only:
+        if purpose == "audit":
+            click.echo("audit: rows sealed from now on are chained under the new key")
+        click.echo(_RESTART)
+        if key_only and purpose != "audit":
+            click.echo(f"then: corrections keys rotate --purpose {purpose} --resume")
+        return
+    active = ring.active_id(purpose)
+    done = 0
+
+    def progress(table: str, n: int) -> None:
+        nonlocal done
+        done += n
+        click.echo(f"  {table}: {n} rows under {active} ({done} so far)")
+
+    rotation.run(
+        db.session.connection,
+        rotation.tables_from_metadata(db.metadata),
+        ring,
+        fields=purpose == "field",
+        indexes=purpose == "index",
+        batch=batch,
+        commit=db.session.commit,
+        progress=progress,
+    )
+    left = _pending_counts(purpose)
+    click.echo(f"{purpose}: {done} rows brought under {active}; still under older keys: {left}")
+    if not resume:
+        click.echo(_RESTART)
+
+
+def _pending_counts(purpose: str) -> dict[str, int]:
+    from corrections.core import keys as keyring
+    from corrections.core import rotation
+    from corrections.core.db import db
+
+    ring = keyring.current()
+    active = ring.active_id(purpose)
+    counts = {}
+    for spec in rotation.tables_from_metadata(db.metadata):
+        n = rotation.count_pending(
+            db.session.connection(),
+            spec,
+            field_key=active if purpose == "field" else None,
+            index_key=active if purpose == "index" else None,
+        )
+        has = (spec.fields or spec.json_members) if purpose == "field" else spec.indexes
+        if has:
+            counts[spec.name] = n
+    db.session.rollback()
+    return counts
+
+
+@keys.command("status")
+@with_appcontext
+def keys_status() -> None:
+    """Per purpose: the key ids, the active one, and (field, index) how many rows per table
+    are still under an older key."""
+    from corrections.core import keys as keyring
+
+    ring = keyring.current()
+    for purpose in keyring.PURPOSES:
+        ids = sorted(ring.all(purpose), key=lambda k: (len(k), k))
+        click.echo(f"{purpose}: active {ring.active_id(purpose)}; keys {', '.join(ids)}")
+        if purpose != "audit":
+            for table, n in _pending_counts(purpose).items():
+                click.echo(f"  {table}: {n} rows under older keys")
 
 
 # --- grading -----------------------------------------------------------------------------

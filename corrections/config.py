@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_LATE_TOLERANCE_SECONDS": 600,
     # Key of the pseudonyms in risk exports; derived from SECRET_KEY when not set.
     "RISK_EXPORT_KEY": None,
+    # Risk exports: every row's quasi-identifiers (age band, gender, district, category,
+    # month, term bands) shared by at least this many persons; at least 2.
+    "RISK_EXPORT_MIN_K": 5,
     # Persons scored per prediction batch by the nightly job.
     "RISK_SCORING_BATCH": 20000,
     "LOG_LEVEL": "INFO",
@@ -137,11 +140,13 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
 
 
 def engine_options(config: dict[str, Any]) -> dict[str, Any]:
-    """SQLAlchemy engine options: pre-ping as configured, orjson for JSON columns."""
+    """SQLAlchemy engine options: pre-ping as configured, orjson for JSON columns, and bound
+    values kept out of SQL logging and of database error messages (they carry names)."""
     import orjson
 
     return {
         "pool_pre_ping": config["DATABASE_PRE_PING"],
+        "hide_parameters": True,
         "json_serializer": lambda obj: orjson.dumps(obj).decode(),
         "json_deserializer": orjson.loads,
     }
@@ -170,6 +175,7 @@ _POSITIVE_INTS = (
     "PASSWORD_HASH_TIME_COST",
     "PASSWORD_HASH_MEMORY_KIB",
     "SCHEDULER_LEASE_SECONDS",
+    "RISK_EXPORT_MIN_K",
     "AUDIT_LATE_TOLERANCE_SECONDS",
 )
 
@@ -195,6 +201,8 @@ def validate(config: dict[str, Any]) -> None:
         errors.append(f"RULES_DIR: {config['RULES_DIR']} is not a directory")
     if config.get("PASSWORD_HASH_MEMORY_KIB", 8) < 8:
         errors.append("PASSWORD_HASH_MEMORY_KIB: must be at least 8")
+    if type(config.get("RISK_EXPORT_MIN_K")) is int and config["RISK_EXPORT_MIN_K"] == 1:
+        errors.append("RISK_EXPORT_MIN_K: must be at least 2 (1 would allow unique rows)")
     from corrections.scheduler.triggers import trigger_errors
 
     errors += trigger_errors(config.get("SCHEDULER_TRIGGERS"))

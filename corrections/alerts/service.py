@@ -35,6 +35,7 @@ from corrections.core.errors import Conflict, NotFound
 from corrections.core.pagination import paginate
 from corrections.core.sqlfuncs import insert_for
 from corrections.core.types import UTCDateTime
+from corrections.persons import privacy
 from corrections.persons.models import Person
 
 _AL = Alert.__table__
@@ -295,9 +296,13 @@ def scope_clause(actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
+# What each alert row brings of its person: enough to decide what the caller sees and to audit.
+_PERSON_COLUMNS = (Person.office_id, Person.district_id, Person.juvenile)
+
+
 def _scoped(actor: Actor) -> Select:
     return (
-        select(Alert, Person.office_id, Person.district_id)
+        select(Alert, *_PERSON_COLUMNS)
         .join(Person, Person.id == Alert.person_id)
         .where(scope_clause(actor))
     )
@@ -343,14 +348,14 @@ def list_alerts(
     return paginate(session, stmt, rank, *by_age, page=page, page_size=page_size)
 
 
-def get_alert(session: Session, actor: Actor, alert_id: int) -> tuple[Alert, int, int]:
+def get_alert(session: Session, actor: Actor, alert_id: int) -> tuple[Alert, int, int, bool]:
     row = session.execute(_scoped(actor).where(Alert.id == alert_id)).first()
     if row is None:
         raise NotFound("No such alert.")
-    return row[0], row[1], row[2]
+    return row[0], row[1], row[2], row[3]
 
 
-def alert_view(alert: Alert, office_id: int | None = None, district_id: int | None = None):
+def _view(alert: Alert, office_id: int, district_id: int) -> dict[str, Any]:
     rule = _kind_rule(alert.kind)
     return {
         "id": alert.id,
@@ -381,6 +386,15 @@ def alert_view(alert: Alert, office_id: int | None = None, district_id: int | No
     }
 
 
+def alert_view(
+    session: Session, actor: Actor, alert: Alert, office_id: int, district_id: int, juvenile: bool
+) -> dict[str, Any]:
+    """An alert as ``actor`` may see it (notes are typed text); the response audits its
+    person. Takes a row of :func:`list_alerts` or :func:`act` after the session and actor."""
+    person = privacy.PersonRef(alert.person_id, juvenile, office_id, district_id)
+    return privacy.present(session, actor, person, "alert", _view(alert, office_id, district_id))
+
+
 # --- people acting on alerts -------------------------------------------------------------
 
 _TRANSITIONS = {
@@ -398,11 +412,11 @@ def act(
     action: str,
     note: str | None,
     now: datetime | None = None,
-) -> tuple[Alert, int, int]:
+) -> tuple[Alert, int, int, bool]:
     """Acknowledge, resolve or dismiss an alert in scope. A concurrent change of the same
     alert makes one of the two a 409 (the row's version decides)."""
     now = now or now_utc()
-    alert, office_id, district_id = get_alert(session, actor, alert_id)
+    alert, office_id, district_id, juvenile = get_alert(session, actor, alert_id)
     allowed_from, to = _TRANSITIONS[action]
     if alert.status not in allowed_from:
         raise Conflict(
@@ -438,7 +452,7 @@ def act(
     )
     session.expire(alert)
     session.refresh(alert)
-    return alert, office_id, district_id
+    return alert, office_id, district_id, juvenile
 
 
 # --- the live stream ---------------------------------------------------------------------
@@ -446,14 +460,14 @@ def act(
 
 def changes_after(
     session: Session, *, actor: Actor, after: int, also: tuple[int, ...] = (), limit: int = 500
-) -> list[tuple[AlertChange, Alert, int, int]]:
+) -> list[tuple[AlertChange, Alert, int, int, bool]]:
     """Changes in scope with an id above ``after`` (or in ``also``: ids seen missing before,
     whose transactions may have committed since), oldest first."""
     cond = AlertChange.id > after
     if also:
         cond = or_(cond, AlertChange.id.in_(also))
     stmt = (
-        select(AlertChange, Alert, Person.office_id, Person.district_id)
+        select(AlertChange, Alert, *_PERSON_COLUMNS)
         .join(Alert, Alert.id == AlertChange.alert_id)
         .join(Person, Person.id == Alert.person_id)
         .where(cond, scope_clause(actor))
@@ -461,6 +475,52 @@ def changes_after(
         .limit(limit)
     )
     return [tuple(r) for r in session.execute(stmt).all()]
+
+
+def stream_batch(
+    session: Session,
+    *,
+    actor: Actor,
+    after: int,
+    also: tuple[int, ...] = (),
+    now: datetime | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """The next batch of the live stream: (change id, alert view with ``change`` and
+    ``change_at``) as ``actor`` may see them, and one audit row naming the persons the batch
+    shows, committed before the batch is sent. The stream runs after its request has finished,
+    so each batch is a use case (and a transaction) of its own."""
+    try:
+        out = _stream_batch(session, actor, after, also, now)
+        session.commit()
+        return out
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        audit.forget_request(session)
+
+
+def _stream_batch(session, actor, after, also, now) -> list[tuple[int, dict[str, Any]]]:
+    out, shown = [], {}
+    for change, alert, office_id, district_id, juvenile in changes_after(
+        session, actor=actor, after=after, also=also
+    ):
+        person = privacy.PersonRef(alert.person_id, juvenile, office_id, district_id)
+        view = privacy.redact(
+            "alert", _view(alert, office_id, district_id), privacy.policy(actor, person)
+        )
+        view["change"], view["change_at"] = change.change, change.at
+        shown[person.id] = juvenile or shown.get(person.id, False)
+        out.append((change.id, view))
+    audit.record_disclosure(
+        session,
+        actor=actor,
+        action="alert.stream",
+        shown=shown,
+        detail={"changes": len(out)},
+        now=now,
+    )
+    return out
 
 
 def max_change_id(session: Session) -> int:

@@ -44,10 +44,12 @@ class Alerts(MethodView):
         """Alerts in your scope, most severe first, then the longest waiting. Commanders see
         their district, officers their office, the city what was escalated to it."""
         page, size = args.pop("page"), args.pop("page_size")
+        actor = current_actor()
         rows, total = service.list_alerts(
-            db.session, actor=current_actor(), page=page, page_size=size, **args
+            db.session, actor=actor, page=page, page_size=size, **args
         )
-        return page_envelope([service.alert_view(*row) for row in rows], page, size, total)
+        views = [service.alert_view(db.session, actor, *row) for row in rows]
+        return page_envelope(views, page, size, total)
 
 
 def _alert_action(name: str, schema, doc: str):
@@ -59,14 +61,15 @@ def _alert_action(name: str, schema, doc: str):
         @blp.alt_response(404, response="NOT_FOUND")
         @blp.alt_response(409, response="CONFLICT")
         def post(self, data, alert_id):
+            actor = current_actor()
             row = service.act(
                 db.session,
-                actor=current_actor(),
+                actor=actor,
                 alert_id=alert_id,
                 action=name,
                 note=data.get("note"),
             )
-            return service.alert_view(*row)
+            return service.alert_view(db.session, actor, *row)
 
     AlertAction.post.__doc__ = doc
     return AlertAction
@@ -132,19 +135,17 @@ class AlertStream(MethodView):
             yield f"retry: 1000\n: stream of alert changes after {last}\n\n"
             while True:
                 session = db.session
-                rows = service.changes_after(session, actor=actor, after=last, also=tuple(gaps))
-                session.rollback()  # read-only: end the snapshot so the next poll sees new rows
+                # Audited and committed before it is sent; the commit also ends the snapshot,
+                # so the next poll sees new rows.
+                batch = service.stream_batch(session, actor=actor, after=last, also=tuple(gaps))
                 clock = time.monotonic()
-                for change, alert, office_id, district_id in rows:
-                    gaps.pop(change.id, None)
-                    if change.id > last:
-                        gaps.update({i: clock for i in range(last + 1, change.id)})
-                        last = change.id
-                    view = service.alert_view(alert, office_id, district_id)
-                    view["change"] = change.change
-                    view["change_at"] = change.at
+                for change_id, view in batch:
+                    gaps.pop(change_id, None)
+                    if change_id > last:
+                        gaps.update({i: clock for i in range(last + 1, change_id)})
+                        last = change_id
                     data = orjson.dumps(view, default=str).decode()
-                    yield f"id: {change.id}\nevent: alert\ndata: {data}\n\n"
+                    yield f"id: {change_id}\nevent: alert\ndata: {data}\n\n"
                     last_sent = clock
                 gaps = {i: t for i, t in gaps.items() if clock - t < GAP_SECONDS}
                 if clock - started >= timeout or stopping.is_set():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -22,6 +24,19 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def _no_result_rows(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.INFO
+
+
+def keep_rows_out_of_logs() -> None:
+    """SQLAlchemy logs every result row at DEBUG, decrypted identity fields included: drop
+    those records whatever the log level (statements still log at INFO, and the engine
+    options hide their parameters)."""
+    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    if _no_result_rows not in logger.filters:
+        logger.addFilter(_no_result_rows)
 
 
 def configure_sqlite(engine: Engine) -> None:

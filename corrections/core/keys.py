@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,26 @@ class Keyring:
     purposes: dict[str, dict[str, Any]]
     path: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _mtime: float = field(default=0.0, repr=False, compare=False)
+    _checked: float = field(default=0.0, repr=False, compare=False)
+
+    def refresh(self) -> None:
+        """Reload from the file if another process rotated it (checked once a second)."""
+        if self.path is None:
+            return
+        now = time.monotonic()
+        if now - self._checked < RELOAD_CHECK_SECONDS:
+            return
+        self._checked = now
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            return
+        if mtime == self._mtime:
+            return
+        with self._lock:
+            fresh = parse(json.loads(self.path.read_text(encoding="utf-8")), self.path)
+            self.purposes, self._mtime = fresh.purposes, mtime
 
     # --- reading -----------------------------------------------------------------------
 
@@ -84,6 +105,7 @@ class Keyring:
             entry["keys"][key_id] = secrets.token_bytes(KEY_BYTES)
             entry["active"] = key_id
             self.save()
+            self._mtime = self.path.stat().st_mtime if self.path else 0.0
             return key_id
 
     def save(self) -> None:
@@ -163,12 +185,15 @@ def load(path: Path, environment: str | None) -> Keyring:
     if not path.exists():
         keyring = new_keyring(path)
         write_file(path, keyring)
-        return keyring
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise KeyringError(f"{path}: unreadable keyring ({exc})") from exc
-    return parse(document, path)
+    else:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise KeyringError(f"{path}: unreadable keyring ({exc})") from exc
+        keyring = parse(document, path)
+    keyring._mtime = path.stat().st_mtime
+    keyring._checked = time.monotonic()
+    return keyring
 
 
 # The keyring of the app last created, for code that runs outside any app context (column
@@ -182,13 +207,20 @@ def install(app: Any, keyring: Keyring) -> None:
     _LAST = keyring
 
 
+# A rotation by another process (``corrections keys rotate``) rewrites the file: running
+# workers look at its modification time at most this often and reload it when it changed, so
+# they read values under the new key and find rows indexed under it without a restart.
+RELOAD_CHECK_SECONDS = 1.0
+
+
 def current() -> Keyring:
     from flask import current_app, has_app_context
 
+    keyring = None
     if has_app_context():
         keyring = current_app.extensions.get("corrections.keyring")
-        if keyring is not None:
-            return keyring
-    if _LAST is None:
+    keyring = keyring or _LAST
+    if keyring is None:
         raise KeyringError("no keyring loaded: create the app first")
-    return _LAST
+    keyring.refresh()
+    return keyring

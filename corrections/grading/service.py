@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
@@ -20,6 +19,7 @@ from corrections.core.ruleset_store import ensure_recorded
 from corrections.grading import engine
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision, MonthlyAssessment
+from corrections.persons import privacy
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
     audit_person,
@@ -504,7 +504,7 @@ def grade_view(
     )
     req = grade.requirements
     review = engine.next_review_date(business_date(last or person.grade_since), rules)
-    return {
+    view = {
         "person_id": person.id,
         "grade": grade.id,
         "grade_label_zh": grade.label_zh,
@@ -525,6 +525,7 @@ def grade_view(
         },
         "pending_proposal_id": pending.id if pending else None,
     }
+    return privacy.present(session, actor, person, "grade", view)
 
 
 def history(session: Session, *, actor: Actor, person_id: int) -> list[GradeDecision]:
@@ -548,7 +549,7 @@ def queue(
     page_size: int = 50,
 ) -> tuple[list[tuple[GradeDecision, Person]], int]:
     """Grade decisions of persons in the caller's scope (the approval queue with
-    ``status=proposed``), oldest first."""
+    ``status=proposed``), oldest first. The response audits the persons it shows."""
     stmt = (
         select(GradeDecision, Person)
         .join(Person, Person.id == GradeDecision.person_id)
@@ -561,12 +562,13 @@ def queue(
     rows, total = paginate(
         session, stmt, GradeDecision.proposed_at, GradeDecision.id, page=page, page_size=page_size
     )
-    audit.record(session, actor=actor, action="grade.queue", detail={"count": len(rows)})
     return [(d, p) for d, p in rows], total
 
 
 def assessments(session: Session, *, actor: Actor, person_id: int) -> list[MonthlyAssessment]:
+    """Monthly assessments, newest first (rule texts only: nothing to mask)."""
     person = read_scoped(session, actor, person_id, action="assessment.read")
+    privacy.shown(session, actor, person)
     return list(
         session.scalars(
             select(MonthlyAssessment)
@@ -576,7 +578,11 @@ def assessments(session: Session, *, actor: Actor, person_id: int) -> list[Month
     )
 
 
-def decision_view(decision: GradeDecision, person: Person | None = None) -> dict[str, Any]:
+def decision_view(
+    session: Session, actor: Actor, decision: GradeDecision, person: Person | None = None
+) -> dict[str, Any]:
+    """A grade decision as ``actor`` may see it (notes and a manual reason are typed text);
+    ``person`` given: with the person's office code (the queue)."""
     rules = _rules()
 
     def label(grade_id: str | None) -> str | None:
@@ -609,4 +615,5 @@ def decision_view(decision: GradeDecision, person: Person | None = None) -> dict
     view["rule_ids"] = [r["rule_id"] for r in decision.reasons]
     if person is not None:
         view["office_code"] = person.office.code
-    return view
+    subject = person or session.get(Person, decision.person_id)
+    return privacy.present(session, actor, subject, "grade_decision", view)

@@ -45,8 +45,9 @@ class PersonGradeHistory(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, person_id):
         """Every grade decision of the person, oldest first, with rules, inputs and reasons."""
-        decisions = service.history(db.session, actor=current_actor(), person_id=person_id)
-        return [service.decision_view(d) for d in decisions]
+        actor = current_actor()
+        decisions = service.history(db.session, actor=actor, person_id=person_id)
+        return [service.decision_view(db.session, actor, d) for d in decisions]
 
 
 @blp.route("/persons/<id:person_id>/grade/decisions")
@@ -59,10 +60,9 @@ class PersonGradeDecisions(MethodView):
     def post(self, data, person_id):
         """Decide a grade by hand with a reason: stricter (or a review) takes effect at once;
         one step looser becomes a proposal for the district, if the rules allow it."""
-        decision = service.decide_manual(
-            db.session, actor=current_actor(), person_id=person_id, **data
-        )
-        return service.decision_view(decision), 201
+        actor = current_actor()
+        decision = service.decide_manual(db.session, actor=actor, person_id=person_id, **data)
+        return service.decision_view(db.session, actor, decision), 201
 
 
 @blp.route("/persons/<id:person_id>/grade/decisions/<id:decision_id>/approve")
@@ -74,14 +74,15 @@ class ApproveDecision(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id, decision_id):
         """Approve a looser proposal (a commander of the person's district, not the proposer)."""
+        actor = current_actor()
         decision = service.approve(
             db.session,
-            actor=current_actor(),
+            actor=actor,
             person_id=person_id,
             decision_id=decision_id,
             note=data.get("note"),
         )
-        return service.decision_view(decision)
+        return service.decision_view(db.session, actor, decision)
 
 
 @blp.route("/persons/<id:person_id>/grade/decisions/<id:decision_id>/reject")
@@ -93,14 +94,15 @@ class RejectDecision(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id, decision_id):
         """Reject a looser proposal, saying why."""
+        actor = current_actor()
         decision = service.reject(
             db.session,
-            actor=current_actor(),
+            actor=actor,
             person_id=person_id,
             decision_id=decision_id,
             note=data["note"],
         )
-        return service.decision_view(decision)
+        return service.decision_view(db.session, actor, decision)
 
 
 @blp.route("/grade-decisions")
@@ -110,10 +112,10 @@ class GradeDecisions(MethodView):
     @blp.response(200, DecisionPageSchema)
     def get(self, args):
         """Grade decisions in your scope; ``status=proposed`` is the approval queue."""
-        rows, total = service.queue(db.session, actor=current_actor(), **args)
-        return page_envelope(
-            [service.decision_view(d, p) for d, p in rows], args["page"], args["page_size"], total
-        )
+        actor = current_actor()
+        rows, total = service.queue(db.session, actor=actor, **args)
+        views = [service.decision_view(db.session, actor, d, p) for d, p in rows]
+        return page_envelope(views, args["page"], args["page_size"], total)
 
 
 @blp.route("/persons/<id:person_id>/assessments")

@@ -21,6 +21,7 @@ from corrections.core.pagination import paginate
 from corrections.core.sqlfuncs import insert_for, json_object
 from corrections.incidents.models import LIVE_FLAG_PREDICATE, Flag
 from corrections.org.models import User
+from corrections.persons import privacy
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.persons.scope import (
     audit_person,
@@ -200,9 +201,11 @@ def list_flags(
     level: str | None,
     page: int,
     page_size: int,
-) -> tuple[list[Any], int]:
+) -> tuple[list[tuple[Flag, privacy.PersonRef]], int]:
+    """Flags in scope by review day, each with its person's scope columns (the response
+    audits the persons it shows)."""
     stmt = (
-        select(Flag, Person.office_id, Person.district_id)
+        select(Flag, Person.juvenile, Person.office_id, Person.district_id)
         .join(Person, Person.id == Flag.person_id)
         .where(scope_clause(actor))
     )
@@ -210,15 +213,26 @@ def list_flags(
         stmt = stmt.where(Flag.status == status)
     if level:
         stmt = stmt.where(Flag.level == level)
-    return paginate(session, stmt, Flag.review_due_on, Flag.id, page=page, page_size=page_size)
+    rows, total = paginate(
+        session, stmt, Flag.review_due_on, Flag.id, page=page, page_size=page_size
+    )
+    return [
+        (flag, privacy.PersonRef(flag.person_id, juvenile, office_id, district_id))
+        for flag, juvenile, office_id, district_id in rows
+    ], total
 
 
-def flag_view(flag: Flag, office_id: int | None = None, district_id: int | None = None) -> dict:
-    return {
+def flag_view(
+    session: Session, actor: Actor, flag: Flag, *, listed: privacy.PersonRef | None = None
+) -> dict[str, Any]:
+    """A flag as ``actor`` may see it (reasons and review notes are typed text); ``listed``:
+    the person as a list selected them (their office and district are shown)."""
+    person = listed or session.get(Person, flag.person_id)
+    view = {
         "id": flag.id,
         "person_id": flag.person_id,
-        "office_id": office_id,
-        "district_id": district_id,
+        "office_id": listed.office_id if listed else None,
+        "district_id": listed.district_id if listed else None,
         "level": flag.level,
         "level_label_zh": LEVEL_LABELS[flag.level],
         "status": flag.status,
@@ -236,6 +250,7 @@ def flag_view(flag: Flag, office_id: int | None = None, district_id: int | None 
         "close_reason": flag.close_reason,
         "version": flag.version,
     }
+    return privacy.present(session, actor, person, "flag", view)
 
 
 # --- the job -----------------------------------------------------------------------------

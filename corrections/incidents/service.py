@@ -30,6 +30,7 @@ from corrections.incidents.models import (
     Incident,
     IncidentProposal,
 )
+from corrections.persons import privacy
 from corrections.persons import service as persons
 from corrections.persons.models import Person, PersonStatusChange
 from corrections.persons.scope import audit_person, get_scoped, read_scoped, require_level
@@ -389,11 +390,11 @@ def open_incidents(
     session: Session, *, actor: Actor, now: datetime, limit: int = 500
 ) -> list[dict[str, Any]]:
     """Open episodes in the caller's scope with hours since the last contact, longest first
-    (ids and times only: no personal data)."""
+    (ids and times only: no personal data; the persons shown are audited by the response)."""
     from corrections.persons.scope import scope_clause
 
     rows = session.execute(
-        select(Incident, Person.office_id, Person.district_id, Person.term_start)
+        select(Incident, Person.office_id, Person.district_id, Person.term_start, Person.juvenile)
         .join(Person, Person.id == Incident.person_id)
         .where(Incident.state.in_(OPEN_STATES), scope_clause(actor))
         .order_by(Incident.last_contact_at.asc().nulls_first(), Incident.id)
@@ -401,23 +402,27 @@ def open_incidents(
     ).all()
     today = business_date(now)
     out = []
-    for incident, office_id, district_id, term_start in rows:
+    for incident, office_id, district_id, term_start, juvenile in rows:
         since = incident.last_contact_at or start_of_business_day(term_start)
+        person = privacy.PersonRef(incident.person_id, juvenile, office_id, district_id)
         out.append(
-            {
-                "id": incident.id,
-                "person_id": incident.person_id,
-                "office_id": office_id,
-                "district_id": district_id,
-                "state": incident.state,
-                "state_label_zh": STATE_LABELS[incident.state],
-                "last_contact_at": incident.last_contact_at,
-                "hours_since_contact": int((now - since).total_seconds() // 3600),
-                "absence_days": absence_days(incident.last_contact_at, term_start, today),
-                "opened_at": incident.opened_at,
-            }
+            (
+                person,
+                {
+                    "id": incident.id,
+                    "person_id": incident.person_id,
+                    "office_id": office_id,
+                    "district_id": district_id,
+                    "state": incident.state,
+                    "state_label_zh": STATE_LABELS[incident.state],
+                    "last_contact_at": incident.last_contact_at,
+                    "hours_since_contact": int((now - since).total_seconds() // 3600),
+                    "absence_days": absence_days(incident.last_contact_at, term_start, today),
+                    "opened_at": incident.opened_at,
+                },
+            )
         )
-    return out
+    return privacy.present_all(session, actor, "open_incident", out)
 
 
 def proposals_of(session: Session, incident_ids: list[int]) -> dict[int, list[IncidentProposal]]:
@@ -648,14 +653,23 @@ def decide_proposal(
     return proposal
 
 
-def incident_view(incident: Incident, proposals: list[IncidentProposal], today: date, term_start):
+def incident_view(
+    session: Session,
+    actor: Actor,
+    incident: Incident,
+    proposals: list[IncidentProposal],
+    today: date,
+    person: Person,
+) -> dict[str, Any]:
+    """An episode with its proposals as ``actor`` may see it (search record and notes are
+    typed text)."""
     rules = _rules()
     days = (
         incident.absence_days
         if incident.state == "closed"
-        else absence_days(incident.last_contact_at, term_start, today)
+        else absence_days(incident.last_contact_at, person.term_start, today)
     )
-    return {
+    view = {
         "id": incident.id,
         "person_id": incident.person_id,
         "state": incident.state,
@@ -693,3 +707,4 @@ def incident_view(incident: Incident, proposals: list[IncidentProposal], today: 
         ],
         "version": incident.version,
     }
+    return privacy.present(session, actor, person, "incident", view)

@@ -38,7 +38,8 @@ blp = Blueprint(
 def _view(incident) -> dict:
     person = db.session.get(Person, incident.person_id)
     proposals = service.proposals_of(db.session, [incident.id])[incident.id]
-    return service.incident_view(incident, proposals, business_date(now_utc()), person.term_start)
+    today = business_date(now_utc())
+    return service.incident_view(db.session, current_actor(), incident, proposals, today, person)
 
 
 @blp.route("/persons/<id:person_id>/incidents")
@@ -48,11 +49,15 @@ class Incidents(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, person_id):
         """The person's episodes of lost contact, newest first, with sanction proposals."""
-        rows = service.list_incidents(db.session, actor=current_actor(), person_id=person_id)
+        actor = current_actor()
+        rows = service.list_incidents(db.session, actor=actor, person_id=person_id)
         proposals = service.proposals_of(db.session, [i.id for i in rows])
-        term_start = db.session.get(Person, person_id).term_start
+        person = db.session.get(Person, person_id)
         today = business_date(now_utc())
-        return [service.incident_view(i, proposals[i.id], today, term_start) for i in rows]
+        return [
+            service.incident_view(db.session, actor, i, proposals[i.id], today, person)
+            for i in rows
+        ]
 
     @requires("incidents:write")
     @blp.arguments(IncidentOpenSchema)
@@ -151,8 +156,9 @@ class PersonFlags(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, person_id):
         """The person's flagged-control records, newest first."""
-        rows = flags.list_person_flags(db.session, actor=current_actor(), person_id=person_id)
-        return [flags.flag_view(f) for f in rows]
+        actor = current_actor()
+        rows = flags.list_person_flags(db.session, actor=actor, person_id=person_id)
+        return [flags.flag_view(db.session, actor, f) for f in rows]
 
     @requires("flags:write")
     @blp.arguments(FlagInSchema)
@@ -163,8 +169,9 @@ class PersonFlags(MethodView):
         """Put a person under flagged control (district or township level), with a reason, a
         responsible officer and a review date (default: in a month). A proposed flag becomes
         the flag."""
-        flag = flags.open_flag(db.session, actor=current_actor(), person_id=person_id, **data)
-        return flags.flag_view(flag), 201
+        actor = current_actor()
+        flag = flags.open_flag(db.session, actor=actor, person_id=person_id, **data)
+        return flags.flag_view(db.session, actor, flag), 201
 
 
 @blp.route("/persons/<id:person_id>/flags/<id:flag_id>/reviews")
@@ -176,10 +183,11 @@ class FlagReview(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id, flag_id):
         """Record the monthly review of a flag and set the next review day."""
+        actor = current_actor()
         flag = flags.review_flag(
-            db.session, actor=current_actor(), person_id=person_id, flag_id=flag_id, **data
+            db.session, actor=actor, person_id=person_id, flag_id=flag_id, **data
         )
-        return flags.flag_view(flag)
+        return flags.flag_view(db.session, actor, flag)
 
 
 def _flag_close(name: str, outcome: str, doc: str):
@@ -191,15 +199,16 @@ def _flag_close(name: str, outcome: str, doc: str):
         @blp.alt_response(404, response="NOT_FOUND")
         @blp.alt_response(409, response="CONFLICT")
         def post(self, data, person_id, flag_id):
+            actor = current_actor()
             flag = flags.close_flag(
                 db.session,
-                actor=current_actor(),
+                actor=actor,
                 person_id=person_id,
                 flag_id=flag_id,
                 outcome=outcome,
                 reason=data["reason"],
             )
-            return flags.flag_view(flag)
+            return flags.flag_view(db.session, actor, flag)
 
     FlagClose.post.__doc__ = doc
     return FlagClose
@@ -222,7 +231,7 @@ class Flags(MethodView):
     def get(self, args):
         """Flags in your scope, by review day (``status=proposed`` lists the proposals)."""
         page, size = args.pop("page"), args.pop("page_size")
-        rows, total = flags.list_flags(
-            db.session, actor=current_actor(), page=page, page_size=size, **args
-        )
-        return page_envelope([flags.flag_view(*row) for row in rows], page, size, total)
+        actor = current_actor()
+        rows, total = flags.list_flags(db.session, actor=actor, page=page, page_size=size, **args)
+        views = [flags.flag_view(db.session, actor, f, listed=person) for f, person in rows]
+        return page_envelope(views, page, size, total)

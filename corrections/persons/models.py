@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from corrections.core import crypto
 from corrections.core.db import db
 from corrections.core.ids import BigId
 from corrections.core.types import UTCDateTime
@@ -15,6 +16,54 @@ OPEN_STATUSES = ("pending_intake", "active", "lost_contact", "absconded")
 # Statuses in which obligations run and months are assessed (intake reported, term not over).
 SUPERVISED_STATUSES = ("active", "lost_contact", "absconded")
 
+# Blind-index labels (HMAC inputs), one per kind of lookup.
+ID_NUMBER_INDEX = "persons.id_number"
+ID_TAIL_INDEX = "persons.id_tail"
+PHONE_INDEX = "persons.phone"
+ID_TAIL_LENGTH = 4
+
+
+def normal_id_number(value: str) -> str:
+    return value.strip().upper()
+
+
+def normal_phone(value: str) -> str:
+    return "".join(ch for ch in value if ch not in " -")
+
+
+def id_number_index(value: str, keyring=None) -> str:
+    """Blind index of an ID number (exact lookups and the one-open-record rule)."""
+    return crypto.blind_index(normal_id_number(value), ID_NUMBER_INDEX, keyring)
+
+
+def id_tail_index(value: str, keyring=None) -> str:
+    """Blind index of an ID number's last four characters ("ID number ends with")."""
+    return crypto.blind_index(normal_id_number(value)[-ID_TAIL_LENGTH:], ID_TAIL_INDEX, keyring)
+
+
+def phone_index(value: str | None, keyring=None) -> str | None:
+    return None if not value else crypto.blind_index(normal_phone(value), PHONE_INDEX, keyring)
+
+
+def identity_indexes(id_number: str, phone: str | None, keyring=None) -> dict[str, str | None]:
+    """The blind-index columns of a person row with these values, for Core UPDATEs that set
+    them (Core INSERTs get them from the columns' defaults, ORM writes from the validator)."""
+    return {
+        "id_number_bidx": id_number_index(id_number, keyring),
+        "id_tail_bidx": id_tail_index(id_number, keyring),
+        "phone_bidx": phone_index(phone, keyring),
+    }
+
+
+def _index_of(column: str, index):
+    """Column default for Core inserts that give the plaintext but not its index."""
+
+    def default(context):
+        value = context.get_current_parameters().get(column)
+        return None if value is None else index(value)
+
+    return default
+
 
 class Person(db.Model):
     """A person under community correction (社区矫正对象)."""
@@ -24,9 +73,24 @@ class Person(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
+    # Names stay in plain text (listed and searched by substring); the identity fields below
+    # are encrypted at rest (AES-256-GCM, key outside the database) and looked up through
+    # keyed blind indexes, kept in step by :meth:`_index_identity` and, for Core inserts,
+    # by the columns' defaults.
     name: Mapped[str] = mapped_column(String(50))
     gender: Mapped[str] = mapped_column(String(8))
-    id_number: Mapped[str] = mapped_column(String(18))
+    id_number: Mapped[str] = mapped_column(crypto.EncryptedString("persons.id_number"))
+    id_number_bidx: Mapped[str] = mapped_column(
+        String(80),
+        default=_index_of("id_number", id_number_index),
+        info={"blind_index_of": ("id_number", id_number_index)},
+    )
+    id_tail_bidx: Mapped[str] = mapped_column(
+        String(80),
+        index=True,
+        default=_index_of("id_number", id_tail_index),
+        info={"blind_index_of": ("id_number", id_tail_index)},
+    )
     date_of_birth: Mapped[date] = mapped_column(Date)
     juvenile: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -44,12 +108,22 @@ class Person(db.Model):
     # Denormalised from the office so district-wide, set-based queries need no join.
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
 
-    phone: Mapped[str | None] = mapped_column(String(20))
-    address: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(crypto.EncryptedString("persons.phone"))
+    phone_bidx: Mapped[str | None] = mapped_column(
+        String(80),
+        index=True,
+        default=_index_of("phone", phone_index),
+        info={"blind_index_of": ("phone", phone_index)},
+    )
+    address: Mapped[str | None] = mapped_column(crypto.EncryptedString("persons.address"))
     employment: Mapped[str | None] = mapped_column(String(20))
     housing: Mapped[str | None] = mapped_column(String(20))
-    family_contact_name: Mapped[str | None] = mapped_column(String(50))
-    family_contact_phone: Mapped[str | None] = mapped_column(String(20))
+    family_contact_name: Mapped[str | None] = mapped_column(
+        crypto.EncryptedString("persons.family_contact_name")
+    )
+    family_contact_phone: Mapped[str | None] = mapped_column(
+        crypto.EncryptedString("persons.family_contact_phone")
+    )
 
     status: Mapped[str] = mapped_column(String(20), index=True)
     # Pre-sentence / intake risk assessment (调查评估): low, medium, high.
@@ -66,9 +140,11 @@ class Person(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
+        # One open record per ID number, by its blind index (the same under one index key;
+        # during an index rotation the duplicate check looks under every key).
         Index(
             "uq_persons_open_id_number",
-            "id_number",
+            "id_number_bidx",
             unique=True,
             postgresql_where=text(
                 "status IN ('pending_intake', 'active', 'lost_contact', 'absconded')"
@@ -77,8 +153,18 @@ class Person(db.Model):
                 "status IN ('pending_intake', 'active', 'lost_contact', 'absconded')"
             ),
         ),
-        Index("ix_persons_id_number", "id_number"),
+        Index("ix_persons_id_number", "id_number_bidx"),
     )
+
+    @validates("id_number", "phone")
+    def _index_identity(self, key: str, value: str | None) -> str | None:
+        # Every ORM write of these fields keeps its blind index in step: no writer can forget.
+        if key == "id_number":
+            self.id_number_bidx = None if value is None else id_number_index(value)
+            self.id_tail_bidx = None if value is None else id_tail_index(value)
+        else:
+            self.phone_bidx = phone_index(value)
+        return value
 
 
 class PersonStatusChange(db.Model):

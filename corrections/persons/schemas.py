@@ -114,9 +114,18 @@ class PersonQuerySchema(PageQuerySchema):
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_IDS))
     status = ma.fields.String(validate=ma.validate.OneOf(STATUS_IDS))
     juvenile = ma.fields.Boolean()
+
+
+class PersonSearchSchema(PersonQuerySchema):
+    """A search by identity: sent as a body, never in a URL (URLs end up in access logs)."""
+
     q = TrimmedString(
+        required=True,
         validate=ma.validate.Length(min=1, max=50),
-        metadata={"description": "Name contains, or ID number ends with (at least 4 characters)"},
+        metadata={
+            "description": "Name contains; or ID number is (18 characters) or ends with (at "
+            "least the last 4); or phone is"
+        },
     )
 
 

@@ -15,9 +15,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only, object_session
 
 from corrections.audit import service as audit
+from corrections.core import crypto
 from corrections.core import rules as rules_registry
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import add_months, age_on, business_date, now_utc
@@ -31,26 +32,30 @@ from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
-from corrections.persons import idnumber
-from corrections.persons.models import OPEN_STATUSES, Person, PersonStatusChange
+from corrections.persons import idnumber, privacy
+from corrections.persons.models import (
+    ID_NUMBER_INDEX,
+    ID_TAIL_INDEX,
+    ID_TAIL_LENGTH,
+    OPEN_STATUSES,
+    PHONE_INDEX,
+    Person,
+    PersonStatusChange,
+    normal_id_number,
+    normal_phone,
+)
 from corrections.persons.scope import (
     audit_person,
     get_scoped,
+    in_scope,
     read_scoped,
     scope_clause,
-    sees_juvenile_identity,
 )
 from corrections.supervision import obligations
 
-PERSONAL_FIELDS = (
-    "name",
-    "id_number",
-    "date_of_birth",
-    "phone",
-    "address",
-    "family_contact_name",
-    "family_contact_phone",
-)
+# Identity fields (what an analyst never sees, a juvenile's non-owner sees masked): one list,
+# in the privacy module.
+PERSONAL_FIELDS = privacy.IDENTITY_FIELDS
 # The facts of a person a client writes (the office changes only by transfer).
 FACT_FIELDS = (
     "name",
@@ -74,10 +79,6 @@ FACT_FIELDS = (
     "family_contact_phone",
 )
 
-# For juveniles the stricter rule masks the same identity fields for users outside their
-# own office and district (the values are masked, not dropped).
-JUVENILE_MASKED_FIELDS = PERSONAL_FIELDS
-
 # Who may move a status where. Lost contact and absconding are owned by incidents (later),
 # discharge, termination and transfer by the term services; these are their building blocks.
 STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -96,17 +97,12 @@ def _rules() -> dict[str, Any]:
     return rules_registry.get("persons")
 
 
-# --- presentation (masking and labels are policy, so they live here) ---------------------
-
-
-def _mask_tail(value: str | None, keep: int = 4) -> str | None:
-    if not value:
-        return value
-    return "*" * max(len(value) - keep, 0) + value[-keep:]
+# --- presentation (labels here; what each role sees is decided in persons/privacy.py) -----
 
 
 def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
-    """The person as ``actor`` may see them, with Chinese labels beside the identifiers."""
+    """The person as ``actor`` may see them (:mod:`corrections.persons.privacy`), with Chinese
+    labels beside the identifiers; the response is audited as showing the person."""
     r = _rules()
     office = person.office
     district = office.parent
@@ -153,20 +149,7 @@ def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
         "updated_at": person.updated_at,
         "masked_fields": [],
     }
-    if actor.role == Role.ANALYST:
-        for field in PERSONAL_FIELDS:
-            view.pop(field)
-        view["masked_fields"] = list(PERSONAL_FIELDS)
-    elif person.juvenile and not sees_juvenile_identity(actor, person):
-        view["name"] = person.name[:1] + "*" * (len(person.name) - 1)
-        view["id_number"] = _mask_tail(person.id_number)
-        view.pop("date_of_birth")
-        view["phone"] = _mask_tail(person.phone)
-        view["family_contact_phone"] = _mask_tail(person.family_contact_phone)
-        view["address"] = "***" if person.address else person.address
-        view["family_contact_name"] = "***" if person.family_contact_name else None
-        view["masked_fields"] = list(JUVENILE_MASKED_FIELDS)
-    return view
+    return privacy.present(None, actor, person, "person", view)
 
 
 def _grade_fields(person: Person) -> dict[str, Any]:
@@ -285,17 +268,46 @@ def _office_for_intake(session: Session, actor: Actor, office_code: str | None) 
     return office
 
 
+# What a caller outside the existing record's scope learns: that this office cannot take the
+# person in, nothing about where or why (no field, number, name or office).
+NOT_HERE = (
+    "此人无法在此登记入矫，请联系市局 (this person cannot be taken in here; contact the city)"
+)
+
+
 def _ensure_no_open_record(
-    session: Session, id_number: str, *, exclude_id: int | None = None
+    session: Session,
+    actor: Actor,
+    id_number: str,
+    *,
+    action: str,
+    exclude_id: int | None = None,
+    now: datetime | None = None,
 ) -> None:
-    stmt = select(Person.id).where(Person.id_number == id_number, Person.status.in_(OPEN_STATUSES))
+    """One open record per ID number (looked up by its blind index under every index key, so
+    the rule holds during an index rotation). A refusal is audited as ``action`` on the
+    existing record (the row survives the rollback); only a caller who may see that record is
+    told why."""
+    stmt = select(Person).where(
+        Person.id_number_bidx.in_(
+            crypto.blind_indexes(normal_id_number(id_number), ID_NUMBER_INDEX)
+        ),
+        Person.status.in_(OPEN_STATUSES),
+    )
     if exclude_id is not None:
         stmt = stmt.where(Person.id != exclude_id)
-    if session.scalar(stmt.limit(1)) is not None:
+    # Only what the scope rule and the audit row need: no identity field is decrypted.
+    stmt = stmt.options(load_only(Person.office_id, Person.district_id, Person.juvenile))
+    existing = session.scalar(stmt.limit(1))
+    if existing is None:
+        return
+    audit_person(session, actor, existing, action, detail={"reason": "duplicate"}, now=now)
+    if in_scope(actor, existing) and actor.role != Role.ANALYST:
         raise Conflict(
             "A person with this ID number is already under correction.",
             errors={"id_number": ["already under correction"]},
         )
+    raise Conflict(NOT_HERE)
 
 
 def intake(
@@ -311,7 +323,9 @@ def intake(
         raise RuleViolation(
             "The person's facts are inconsistent: " + ", ".join(sorted(errors)), errors=errors
         )
-    _ensure_no_open_record(session, facts["id_number"])
+    _ensure_no_open_record(
+        session, actor, facts["id_number"], action="person.intake_refused", now=now
+    )
     report_days = _rules()["intake"]["report_within_days"]
     person = Person(
         **facts,
@@ -352,6 +366,36 @@ class Page:
 
 
 _ID_TAIL_RE = re.compile(r"^[0-9Xx]{4,18}$")
+_PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{9,11})$")  # schemas.PHONE, separators removed
+
+
+def _identity_match(session: Session, within, q: str):
+    """Name contains ``q``; or the ID number is ``q`` (18 characters) or ends with it (4 to
+    17), or the phone is ``q``. Identity fields are encrypted, so they are found through their
+    blind indexes (under every index key); an ending longer than the indexed last four is
+    narrowed by that index within ``within`` and then compared on the decrypted numbers."""
+    conditions = [Person.name.like(f"%{_escape_like(q)}%", escape="\\")]
+    if _ID_TAIL_RE.match(q):
+        number = normal_id_number(q)
+        if len(number) == 18:
+            indexes = crypto.blind_indexes(number, ID_NUMBER_INDEX)
+            conditions.append(Person.id_number_bidx.in_(indexes))
+        else:
+            tail = Person.id_tail_bidx.in_(
+                crypto.blind_indexes(number[-ID_TAIL_LENGTH:], ID_TAIL_INDEX)
+            )
+            if len(number) == ID_TAIL_LENGTH:
+                conditions.append(tail)
+            else:
+                rows = session.execute(
+                    within.with_only_columns(Person.id, Person.id_number).where(tail)
+                )
+                ids = [pid for pid, value in rows if normal_id_number(value).endswith(number)]
+                conditions.append(Person.id.in_(ids))
+    phone = normal_phone(q)
+    if _PHONE_RE.match(phone):
+        conditions.append(Person.phone_bidx.in_(crypto.blind_indexes(phone, PHONE_INDEX)))
+    return or_(*conditions)
 
 
 def _escape_like(text: str) -> str:
@@ -372,7 +416,10 @@ def list_persons(
     q: str | None = None,
     now: datetime | None = None,
 ) -> Page:
-    """Persons in the caller's scope, filtered and paginated; every listed record is audited."""
+    """Persons in the caller's scope, filtered and paginated; every listed record is audited.
+
+    ``q`` (name, ID number or its ending, phone) comes from the search body only, never from a
+    URL: see ``POST /api/v1/persons/search``."""
     now = now or now_utc()
     stmt = select(Person).where(scope_clause(actor))
     if office is not None:
@@ -391,16 +438,11 @@ def list_persons(
         stmt = stmt.where(Person.juvenile.is_(juvenile))
     if q is not None:
         if actor.role == Role.ANALYST:
-            raise Forbidden("Analysts may not search by name or ID number.")
-        q = q.strip()
-        conditions = [Person.name.like(f"%{_escape_like(q)}%", escape="\\")]
-        if _ID_TAIL_RE.match(q):
-            conditions.append(Person.id_number.like(f"%{_escape_like(q.upper())}", escape="\\"))
-        match = or_(*conditions)
+            raise Forbidden("Analysts may not search by name, ID number or phone.")
         if actor.role == Role.CITY:
             # City staff may not find a juvenile by identity: that would reveal it.
-            match = match & Person.juvenile.is_(False)
-        stmt = stmt.where(match)
+            stmt = stmt.where(Person.juvenile.is_(False))
+        stmt = stmt.where(_identity_match(session, stmt, q.strip()))
     items, total = paginate(session, stmt, Person.id, page=page, page_size=page_size)
     if actor.role == Role.ANALYST:
         audit.record(
@@ -435,10 +477,8 @@ def update(
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
     if person.version != expected_version:
-        raise PreconditionFailed(
-            f"The person is at version {person.version}, not {expected_version}; "
-            "read it again and retry."
-        )
+        # Names no version (nor anything else of the record): a 412 tells only that it changed.
+        raise PreconditionFailed("The person has changed since you read it; read it again.")
     writable = {c for c in changes if c != "office_code"}
     facts = {name: getattr(person, name) for name in FACT_FIELDS}
     facts.update({k: changes[k] for k in writable})
@@ -449,7 +489,14 @@ def update(
         )
     changed = sorted(k for k, v in facts.items() if getattr(person, k) != v)
     if "id_number" in changed:
-        _ensure_no_open_record(session, facts["id_number"], exclude_id=person.id)
+        _ensure_no_open_record(
+            session,
+            actor,
+            facts["id_number"],
+            action="person.update_refused",
+            exclude_id=person.id,
+            now=now,
+        )
     if not changed:
         return person
     for key in changed:
@@ -561,8 +608,10 @@ def status_history(session: Session, *, actor: Actor, person_id: int) -> list[Pe
     )
 
 
-def status_change_view(change: PersonStatusChange) -> dict[str, Any]:
-    return {
+def status_change_view(change: PersonStatusChange, actor: Actor) -> dict[str, Any]:
+    """A status change as ``actor`` may see it (the reason is typed text)."""
+    session = object_session(change)
+    view = {
         "id": change.id,
         "from_status": change.from_status,
         "to_status": change.to_status,
@@ -571,3 +620,5 @@ def status_change_view(change: PersonStatusChange) -> dict[str, Any]:
         "actor_username": change.actor_username,
         "changed_at": change.changed_at,
     }
+    person = session.get(Person, change.person_id)
+    return privacy.present(session, actor, person, "status_change", view)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 
@@ -17,6 +18,7 @@ from corrections.persons.schemas import (
     PersonPatchSchema,
     PersonQuerySchema,
     PersonSchema,
+    PersonSearchSchema,
     PersonWritableSchema,
     StatusChangeInSchema,
     StatusChangeSchema,
@@ -59,10 +61,13 @@ def _expected_version() -> int:
 @blp.route("")
 class Persons(MethodView):
     @requires("persons:read")
-    @blp.arguments(PersonQuerySchema, location="query")
+    # Unknown parameters are refused: a search by name or ID number (q) is a POST to /search.
+    @blp.arguments(PersonQuerySchema, location="query", unknown=ma.RAISE)
     @blp.response(200, PersonPageSchema)
     def get(self, args):
-        """List persons in your scope (filters: office, district, category, status, q)."""
+        """List persons in your scope (filters: office, district, category, status, juvenile).
+
+        To find someone by name, ID number or phone, POST to ``/api/v1/persons/search``."""
         actor = current_actor()
         page = service.list_persons(db.session, actor=actor, **args)
         day = today()
@@ -82,6 +87,27 @@ class Persons(MethodView):
         actor = current_actor()
         person = service.intake(db.session, actor=actor, data=data, now=now_utc())
         return service.person_view(person, actor, today()), 201, _etag(person.version)
+
+
+@blp.route("/search")
+class PersonSearch(MethodView):
+    @requires("persons:read")
+    @blp.arguments(PersonSearchSchema)
+    @blp.response(200, PersonPageSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    def post(self, args):
+        """Search persons in your scope by name, ID number (or its last 4+ characters) or
+        phone, with the filters and paging of the list. A POST, so that who was looked for
+        never travels in a URL (nor lands in an access log)."""
+        actor = current_actor()
+        page = service.list_persons(db.session, actor=actor, **args)
+        day = today()
+        return page_envelope(
+            [service.person_view(p, actor, day) for p in page.items],
+            page.page,
+            page.page_size,
+            page.total,
+        )
 
 
 @blp.route("/<id:person_id>")
@@ -123,8 +149,9 @@ class PersonStatusChanges(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, person_id):
         """The person's status history, with reasons."""
-        changes = service.status_history(db.session, actor=current_actor(), person_id=person_id)
-        return [service.status_change_view(c) for c in changes]
+        actor = current_actor()
+        changes = service.status_history(db.session, actor=actor, person_id=person_id)
+        return [service.status_change_view(c, actor) for c in changes]
 
     @requires("persons:write")
     @blp.arguments(StatusChangeInSchema)
@@ -132,7 +159,8 @@ class PersonStatusChanges(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, data, person_id):
         """Record intake reporting (to active) or a death (to deceased), with the reason."""
+        actor = current_actor()
         change = service.change_status_by_request(
-            db.session, actor=current_actor(), person_id=person_id, **data
+            db.session, actor=actor, person_id=person_id, **data
         )
-        return service.status_change_view(change), 201
+        return service.status_change_view(change, actor), 201

@@ -23,6 +23,7 @@ from corrections.core.auth import Actor
 from corrections.core.errors import Conflict, NotFound, RuleViolation
 from corrections.core.sqlfuncs import json_object
 from corrections.incidents import flags
+from corrections.persons import privacy
 from corrections.persons.scope import read_scoped
 from corrections.risk import artifact, features, queries
 from corrections.risk.models import RiskModel, RiskScore
@@ -267,12 +268,13 @@ def person_risk(session: Session, *, actor: Actor, person_id: int) -> dict[str, 
         .order_by(RiskScore.scored_at.desc(), RiskScore.id.desc())
         .limit(HISTORY)
     ).all()
-    return {
+    view = {
         "person_id": person.id,
         "latest": score_view(scores[0]) if scores else None,
         "history": [score_view(s, reasons=False) for s in scores],
         "note_zh": "评分仅为辅助研判，不自动改变管理等级或状态",
     }
+    return privacy.present(session, actor, person, "risk", view)
 
 
 def card_summary(card: dict[str, Any]) -> dict[str, Any]:

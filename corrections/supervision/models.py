@@ -18,12 +18,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from corrections.core import crypto
 from corrections.core.db import db
 from corrections.core.ids import BigId
 from corrections.core.types import UTCDateTime
 
 # The predicate of uq_obligations_one_open, also the ON CONFLICT target's (spelled once).
 ONE_OPEN_PREDICATE = "status = 'open' AND kind IN ('report', 'check', 'visit')"
+# Event payload members encrypted at rest (address_change's new address).
+ENCRYPTED_PAYLOAD_KEYS = ("new_address",)
 
 
 class SupervisionEvent(db.Model):
@@ -41,7 +44,11 @@ class SupervisionEvent(db.Model):
     recorded_by: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A new address is identity data: encrypted inside the payload like the person's own.
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        crypto.JSONWithEncryptedKeys("supervision_events.payload", ENCRYPTED_PAYLOAD_KEYS),
+        default=dict,
+    )
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_events.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str | None] = mapped_column(String(64))

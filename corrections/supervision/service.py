@@ -5,7 +5,9 @@ office's person is a 404) and every read and write is audited."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from corrections.alerts import service as alerts
 from corrections.audit import service as audit
+from corrections.core import keys
 from corrections.core.auth import Actor
 from corrections.core.clock import add_months, business_date, now_utc
 from corrections.core.errors import Conflict, DomainError, RuleViolation
@@ -23,6 +26,7 @@ from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
+from corrections.persons import privacy
 from corrections.persons import service as persons
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
@@ -34,7 +38,6 @@ from corrections.persons.scope import (
     read_scoped,
     require_level,
     scope_clause,
-    sees_juvenile_identity,
 )
 from corrections.supervision import obligations
 from corrections.supervision import rules as supervision_rules
@@ -74,8 +77,6 @@ OBLIGATION_STATUS_LABELS = {
     "excused": "已免除",
 }
 ACTIVE_PERMITS = ("requested", "approved", "departed", "overdue")
-# Free-text payload fields that may identify a juvenile; masked like the person's identity.
-_IDENTIFYING_PAYLOAD = ("new_address", "employer", "description", "reason", "topic", "place")
 
 
 def _rules() -> dict[str, Any]:
@@ -93,7 +94,10 @@ def _require_supervised(person: Person) -> None:
 # --- events ------------------------------------------------------------------------------
 
 
-def request_hash(person_id: int, body: dict[str, Any]) -> str:
+def request_hash(person_id: int, body: dict[str, Any], key: bytes | None = None) -> str:
+    """The fingerprint of a request body, keyed (HMAC under the index key, the active one
+    unless ``key``): the body can hold a new address, which an unkeyed hash stored beside the
+    rest of the event would let anyone with the database confirm by guessing."""
     blob = json.dumps(
         {"person_id": person_id, "body": body},
         sort_keys=True,
@@ -101,7 +105,9 @@ def request_hash(person_id: int, body: dict[str, Any]) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    if key is None:
+        key = keys.current().active("index")[1]
+    return hmac.new(key, blob.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def record_event(
@@ -259,9 +265,20 @@ def record_from_request(
         # The event insert is this use case's first write, so rolling back loses nothing.
         session.rollback()
         if idempotency_key:
-            replay = _replay(session, actor, idempotency_key, body_hash)
+            replay = _replay(
+                session,
+                actor,
+                idempotency_key,
+                body_hash,
+                lambda k: request_hash(person_id, data, k),
+            )
             if replay is not None:
-                return get_scoped(session, actor, person_id), replay, True
+                person = get_scoped(session, actor, person_id)
+                # The replay shows the stored event: a read of the record like any other.
+                audit_person(
+                    session, actor, person, "event.replay", now=now, detail={"event_id": replay.id}
+                )
+                return person, replay, True
         if isinstance(exc, IntegrityError):
             raise Conflict("The event conflicts with one recorded at the same time.") from None
         raise
@@ -340,7 +357,11 @@ def _record_checked(
 
 
 def _replay(
-    session: Session, actor: Actor, key: str, body_hash: str | None
+    session: Session,
+    actor: Actor,
+    key: str,
+    body_hash: str | None,
+    rehash: Callable[[bytes], str] | None = None,
 ) -> SupervisionEvent | None:
     existing = session.scalar(
         select(SupervisionEvent).where(
@@ -350,7 +371,11 @@ def _replay(
     )
     if existing is None:
         return None
-    if existing.request_hash != body_hash:
+    # Hashed before an index key rotation: the same body hashes alike under an older key.
+    older = keys.current().all("index").values() if rehash else ()
+    if existing.request_hash != body_hash and existing.request_hash not in {
+        rehash(k) for k in older
+    }:
         raise Conflict(
             "This Idempotency-Key was already used with a different request.",
             errors={"Idempotency-Key": ["reused with a different body"]},
@@ -413,14 +438,8 @@ def event_views(
         )
         corrected_by = dict(session.execute(query).all())
     rules = _rules()
-    mask = person.juvenile and not sees_juvenile_identity(actor, person)
     out = []
     for e in events:
-        payload = dict(e.payload or {})
-        note = e.note
-        if mask:
-            payload = {k: ("***" if k in _IDENTIFYING_PAYLOAD else v) for k, v in payload.items()}
-            note = "***" if note else note
         s = sanctions.get(e.id)
         out.append(
             {
@@ -433,8 +452,8 @@ def event_views(
                 "recorded_by": e.recorded_by,
                 "channel": e.channel,
                 "channel_label_zh": rules["channels"].get(e.channel) if e.channel else None,
-                "note": note,
-                "payload": payload,
+                "note": e.note,
+                "payload": dict(e.payload or {}),
                 "corrects_id": e.corrects_id,
                 "corrected_by_id": corrected_by.get(e.id),
                 "sanction": None
@@ -449,7 +468,7 @@ def event_views(
                 },
             }
         )
-    return out
+    return privacy.present_all(session, actor, "event", [(person, v) for v in out])
 
 
 # --- obligations -------------------------------------------------------------------------
@@ -482,10 +501,17 @@ def work_list(
     office: str | None = None,
     page: int = 1,
     page_size: int = 50,
-) -> tuple[list[tuple[Obligation, str]], int]:
-    """Obligations of the persons in scope: an office's work list (oldest due first)."""
+) -> tuple[list[tuple[Obligation, str, privacy.PersonRef]], int]:
+    """Obligations of the persons in scope: an office's work list (oldest due first). The
+    persons listed are audited, in one row, by the response that shows them."""
     stmt = (
-        select(Obligation, Unit.code)
+        select(
+            Obligation,
+            Unit.code,
+            Person.juvenile,
+            Person.office_id,
+            Person.district_id,
+        )
         .join(Person, Person.id == Obligation.person_id)
         .join(Unit, Unit.id == Person.office_id)
         .where(scope_clause(actor))
@@ -501,11 +527,21 @@ def work_list(
     rows, total = paginate(
         session, stmt, Obligation.due_on, Obligation.id, page=page, page_size=page_size
     )
-    audit.record(session, actor=actor, action="obligation.work_list", detail={"count": len(rows)})
-    return [(o, code) for o, code in rows], total
+    return [
+        (o, code, privacy.PersonRef(o.person_id, juvenile, office_id, district_id))
+        for o, code, juvenile, office_id, district_id in rows
+    ], total
 
 
-def obligation_view(ob: Obligation, office_code: str | None = None) -> dict[str, Any]:
+def obligation_view(
+    session: Session,
+    actor: Actor,
+    ob: Obligation,
+    *,
+    person: privacy.Subject | None = None,
+    office_code: str | None = None,
+) -> dict[str, Any]:
+    """An obligation as ``actor`` may see it (an excuse's reason is typed text)."""
     rules = _rules()["obligations"]
     view = {
         c: getattr(ob, c)
@@ -528,7 +564,8 @@ def obligation_view(ob: Obligation, office_code: str | None = None) -> dict[str,
     view["status_label_zh"] = OBLIGATION_STATUS_LABELS[ob.status]
     if office_code is not None:
         view["office_code"] = office_code
-    return view
+    person = person or session.get(Person, ob.person_id)
+    return privacy.present(session, actor, person, "obligation", view)
 
 
 def excuse_obligation(
@@ -776,7 +813,8 @@ def mark_overdue_permits(session: Session, *, today: date, now: datetime) -> lis
     return list(overdue)
 
 
-def permit_view(permit: TravelPermit) -> dict[str, Any]:
+def permit_view(session: Session, actor: Actor, permit: TravelPermit) -> dict[str, Any]:
+    """A travel permit as ``actor`` may see it (destination, reason and notes are typed)."""
     view = {
         c: getattr(permit, c)
         for c in (
@@ -801,7 +839,8 @@ def permit_view(permit: TravelPermit) -> dict[str, Any]:
     }
     view["approval_level_label_zh"] = LEVEL_LABELS[permit.approval_level]
     view["status_label_zh"] = PERMIT_STATUS_LABELS[permit.status]
-    return view
+    person = session.get(Person, permit.person_id)
+    return privacy.present(session, actor, person, "travel_permit", view)
 
 
 # --- electronic monitoring ---------------------------------------------------------------
@@ -962,7 +1001,10 @@ def list_monitoring(session: Session, *, actor: Actor, person_id: int) -> list[M
     )
 
 
-def monitoring_view(period: MonitoringPeriod, today: date) -> dict[str, Any]:
+def monitoring_view(
+    session: Session, actor: Actor, period: MonitoringPeriod, today: date
+) -> dict[str, Any]:
+    """A monitoring period as ``actor`` may see it (notes are typed)."""
     ground = _rules()["monitoring"]["grounds"][period.ground]
     view = {
         c: getattr(period, c)
@@ -984,7 +1026,18 @@ def monitoring_view(period: MonitoringPeriod, today: date) -> dict[str, Any]:
     view["ground_number"] = ground["number"]
     view["ground_label_zh"] = ground["label_zh"]
     view["active"] = period.removed_at is None and period.start_date <= today <= period.end_date
-    return view
+    person = session.get(Person, period.person_id)
+    return privacy.present(session, actor, person, "monitoring", view)
+
+
+def term_end_view(session: Session, actor: Actor, end: TermEnd, status: str) -> dict[str, Any]:
+    """A discharge or termination as ``actor`` may see it (the reason is typed)."""
+    view = {
+        c: getattr(end, c)
+        for c in ("kind", "certificate_number", "reason", "ended_on", "recorded_by", "recorded_at")
+    } | {"status": status}
+    person = session.get(Person, end.person_id)
+    return privacy.present(session, actor, person, "term_end", view)
 
 
 # --- end and transfer of a term ----------------------------------------------------------
@@ -1165,7 +1218,8 @@ def transfer(
     return record
 
 
-def transfer_view(session: Session, record: PersonTransfer) -> dict[str, Any]:
+def transfer_view(session: Session, actor: Actor, record: PersonTransfer) -> dict[str, Any]:
+    """A transfer as ``actor`` may see it (destination and reason are typed)."""
     codes = dict(
         session.execute(
             select(Unit.id, Unit.code).where(
@@ -1173,8 +1227,8 @@ def transfer_view(session: Session, record: PersonTransfer) -> dict[str, Any]:
             )
         ).all()
     )
-    status = session.scalar(select(Person.status).where(Person.id == record.person_id))
-    return {
+    person = session.get(Person, record.person_id)
+    view = {
         "id": record.id,
         "from_office_code": codes[record.from_office_id],
         "to_office_code": codes.get(record.to_office_id),
@@ -1183,5 +1237,6 @@ def transfer_view(session: Session, record: PersonTransfer) -> dict[str, Any]:
         "report_by": record.report_by,
         "recorded_by": record.recorded_by,
         "recorded_at": record.recorded_at,
-        "status": status,
+        "status": person.status,
     }
+    return privacy.present(session, actor, person, "transfer", view)

@@ -117,10 +117,9 @@ class PersonObligations(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, args, person_id):
         """What is and was due from the person (and the officer's visits), newest first."""
-        rows = service.person_obligations(
-            db.session, actor=current_actor(), person_id=person_id, **args
-        )
-        return [service.obligation_view(o) for o in rows]
+        actor = current_actor()
+        rows = service.person_obligations(db.session, actor=actor, person_id=person_id, **args)
+        return [service.obligation_view(db.session, actor, o) for o in rows]
 
 
 @blp.route("/persons/<id:person_id>/obligations/<id:obligation_id>/excuse")
@@ -132,14 +131,15 @@ class ExcuseObligation(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id, obligation_id):
         """Excuse an open or missed obligation, saying why (office level or above)."""
+        actor = current_actor()
         ob = service.excuse_obligation(
             db.session,
-            actor=current_actor(),
+            actor=actor,
             person_id=person_id,
             obligation_id=obligation_id,
             reason=data["note"],
         )
-        return service.obligation_view(ob)
+        return service.obligation_view(db.session, actor, ob)
 
 
 @blp.route("/obligations")
@@ -150,12 +150,13 @@ class Obligations(MethodView):
     def get(self, args):
         """Work list of obligations in your scope (e.g. ``status=open&due_before=...``)."""
         page, size = args.pop("page"), args.pop("page_size")
-        rows, total = service.work_list(
-            db.session, actor=current_actor(), page=page, page_size=size, **args
-        )
-        return page_envelope(
-            [service.obligation_view(o, code) for o, code in rows], page, size, total
-        )
+        actor = current_actor()
+        rows, total = service.work_list(db.session, actor=actor, page=page, page_size=size, **args)
+        views = [
+            service.obligation_view(db.session, actor, o, person=person, office_code=code)
+            for o, code, person in rows
+        ]
+        return page_envelope(views, page, size, total)
 
 
 @blp.route("/persons/<id:person_id>/travel-permits")
@@ -165,8 +166,9 @@ class TravelPermits(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, person_id):
         """The person's travel permits, latest first."""
-        permits = service.list_permits(db.session, actor=current_actor(), person_id=person_id)
-        return [service.permit_view(p) for p in permits]
+        actor = current_actor()
+        permits = service.list_permits(db.session, actor=actor, person_id=person_id)
+        return [service.permit_view(db.session, actor, p) for p in permits]
 
     @requires("events:write")
     @blp.arguments(PermitInSchema)
@@ -175,10 +177,9 @@ class TravelPermits(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id):
         """Request travel outside the city or county (外出); the rules set who approves."""
-        permit = service.request_permit(
-            db.session, actor=current_actor(), person_id=person_id, data=data
-        )
-        return service.permit_view(permit), 201
+        actor = current_actor()
+        permit = service.request_permit(db.session, actor=actor, person_id=person_id, data=data)
+        return service.permit_view(db.session, actor, permit), 201
 
 
 def _permit_action(name: str, doc: str, schema, call):
@@ -193,7 +194,7 @@ def _permit_action(name: str, doc: str, schema, call):
         @blp.alt_response(409, response="CONFLICT")
         def post(self, data, person_id, permit_id):
             permit = call(data, person_id, permit_id)
-            return service.permit_view(permit)
+            return service.permit_view(db.session, current_actor(), permit)
 
     PermitAction.post.__doc__ = doc
     return PermitAction
@@ -262,9 +263,10 @@ class Monitoring(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, person_id):
         """Electronic monitoring periods of the person."""
-        periods = service.list_monitoring(db.session, actor=current_actor(), person_id=person_id)
+        actor = current_actor()
+        periods = service.list_monitoring(db.session, actor=actor, person_id=person_id)
         day = today()
-        return [service.monitoring_view(p, day) for p in periods]
+        return [service.monitoring_view(db.session, actor, p, day) for p in periods]
 
     @requires("monitoring:write")
     @blp.arguments(MonitoringInSchema)
@@ -273,10 +275,9 @@ class Monitoring(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id):
         """Open a monitoring period on one of the five grounds of Art. 29 (district level)."""
-        period = service.open_monitoring(
-            db.session, actor=current_actor(), person_id=person_id, data=data
-        )
-        return service.monitoring_view(period, today()), 201
+        actor = current_actor()
+        period = service.open_monitoring(db.session, actor=actor, person_id=person_id, data=data)
+        return service.monitoring_view(db.session, actor, period, today()), 201
 
 
 @blp.route("/persons/<id:person_id>/monitoring/<id:period_id>/extend")
@@ -288,10 +289,11 @@ class MonitoringExtend(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id, period_id):
         """Extend by a new period of at most three months, with a reassessment."""
+        actor = current_actor()
         period = service.extend_monitoring(
-            db.session, actor=current_actor(), person_id=person_id, period_id=period_id, **data
+            db.session, actor=actor, person_id=person_id, period_id=period_id, **data
         )
-        return service.monitoring_view(period, today()), 201
+        return service.monitoring_view(db.session, actor, period, today()), 201
 
 
 @blp.route("/persons/<id:person_id>/monitoring/<id:period_id>/remove")
@@ -303,21 +305,15 @@ class MonitoringRemove(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id, period_id):
         """Remove the device: the period closes now."""
+        actor = current_actor()
         period = service.remove_monitoring(
             db.session,
-            actor=current_actor(),
+            actor=actor,
             person_id=person_id,
             period_id=period_id,
             reason=data["note"],
         )
-        return service.monitoring_view(period, today())
-
-
-def _term_view(end, status: str) -> dict:
-    return {
-        c: getattr(end, c)
-        for c in ("kind", "certificate_number", "reason", "ended_on", "recorded_by", "recorded_at")
-    } | {"status": status}
+        return service.monitoring_view(db.session, actor, period, today())
 
 
 @blp.route("/persons/<id:person_id>/discharge")
@@ -329,8 +325,9 @@ class Discharge(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id):
         """Discharge at the end of the term (解除矫正) with the certificate number."""
-        end = service.discharge(db.session, actor=current_actor(), person_id=person_id, **data)
-        return _term_view(end, "discharged"), 201
+        actor = current_actor()
+        end = service.discharge(db.session, actor=actor, person_id=person_id, **data)
+        return service.term_end_view(db.session, actor, end, "discharged"), 201
 
 
 @blp.route("/persons/<id:person_id>/termination")
@@ -342,8 +339,10 @@ class Termination(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, data, person_id):
         """Termination (终止): revocation, return to custody or death."""
-        end = service.terminate(db.session, actor=current_actor(), person_id=person_id, **data)
-        return _term_view(end, service.TERMINATION_STATUS[end.kind]), 201
+        actor = current_actor()
+        end = service.terminate(db.session, actor=actor, person_id=person_id, **data)
+        status = service.TERMINATION_STATUS[end.kind]
+        return service.term_end_view(db.session, actor, end, status), 201
 
 
 @blp.route("/persons/<id:person_id>/transfers")
@@ -356,5 +355,6 @@ class Transfers(MethodView):
     def post(self, data, person_id):
         """Change of the place of supervision (变更执行地): to another office of this city, or
         out of it."""
-        record = service.transfer(db.session, actor=current_actor(), person_id=person_id, **data)
-        return service.transfer_view(db.session, record), 201
+        actor = current_actor()
+        record = service.transfer(db.session, actor=actor, person_id=person_id, **data)
+        return service.transfer_view(db.session, actor, record), 201

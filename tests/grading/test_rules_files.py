@@ -38,6 +38,8 @@ def _app(app, tmp_path, rules_dir):
             "INSTANCE_PATH": str(tmp_path),
             "DATABASE_URL": app.config["DATABASE_URL"],
             "SECRET_KEY": app.config["SECRET_KEY"],
+            # The same database, so the same keyring (its identity fields are encrypted).
+            "KEYRING_PATH": app.config["KEYRING_PATH"],
             "CLOCK": app.extensions["corrections.clock"],
             "PASSWORD_HASH_TIME_COST": 1,
             "PASSWORD_HASH_MEMORY_KIB": 8,

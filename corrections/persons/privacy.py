@@ -1,0 +1,275 @@
+"""What each role sees of a person and of everything recorded about them: the one home of
+masking, for every person-linked resource.
+
+Three visibilities, decided by :func:`policy` from the actor and the person alone:
+
+- ``full``: the person's own office and district see everything of the persons in their
+  scope; city staff see adults in full;
+- ``juvenile_masked``: anyone else who may see a juvenile (city staff) sees no identity: the
+  name's first character, the ID number and phones without a single digit, no date of birth
+  and no date that narrows it (the offence date, with the juvenile flag, can), no address or
+  family contact, and every text staff typed about the person as ``***``; at least 10,000
+  ID numbers stay possible from what is shown (district, age, gender);
+- ``deidentified``: analysts see no identity fields at all and no typed text: a field of typed
+  text is dropped or replaced by the kind of the record (the status moved to, the rule id).
+
+:func:`present` applies the policy to a view and notes the person as shown by the response,
+which the request audits in one row once it succeeds (``audit.disclose``); every view of a
+person-linked resource goes through it (or :func:`shown` where nothing needs masking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, object_session
+
+from corrections.audit import service as audit
+from corrections.core.auth import Actor, Role
+from corrections.persons.scope import in_scope, sees_juvenile_identity
+
+
+class Visibility(StrEnum):
+    FULL = "full"
+    JUVENILE_MASKED = "juvenile_masked"
+    DEIDENTIFIED = "deidentified"
+
+
+class Subject(Protocol):
+    """What the policy needs of a person (a :class:`Person`, or a list query's columns)."""
+
+    id: int
+    juvenile: bool
+    office_id: int
+    district_id: int
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """A person as a list query selects them: enough to decide and to audit, nothing more."""
+
+    id: int
+    juvenile: bool
+    office_id: int
+    district_id: int
+
+
+_STAFF = (Role.OFFICER, Role.COMMANDER, Role.CITY)
+
+
+def policy(actor: Actor, person: Subject) -> Visibility:
+    """What ``actor`` may see of ``person``'s records."""
+    if actor.is_system:
+        return Visibility.FULL
+    if actor.role not in _STAFF or not in_scope(actor, person):
+        # Analysts by design; anyone else only by a bug upstream: then still nothing.
+        return Visibility.DEIDENTIFIED
+    if person.juvenile and not sees_juvenile_identity(actor, person):
+        return Visibility.JUVENILE_MASKED
+    return Visibility.FULL
+
+
+def shown(session: Session, actor: Actor, person: Subject) -> Visibility:
+    """The policy for ``person``, noting that this response shows their record (audited once
+    per response, in one row for all persons shown)."""
+    audit.disclose(session, [(person.id, person.juvenile)])
+    return policy(actor, person)
+
+
+def present(
+    session: Session | None, actor: Actor, person: Subject, resource: str, view: dict[str, Any]
+) -> dict[str, Any]:
+    """``view`` of a ``resource`` of ``person`` as ``actor`` may see it; the person is noted as
+    shown by this response."""
+    session = session or object_session(person)
+    if session is None:  # nowhere to note it: a response that shows a person is audited
+        raise ValueError(f"person {person.id} is not in a session; pass the session")
+    return redact(resource, view, shown(session, actor, person))
+
+
+def present_all(
+    session: Session,
+    actor: Actor,
+    resource: str,
+    items: Iterable[tuple[Subject, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """:func:`present` for a list of (person, view); all are noted in one go."""
+    out, persons = [], []
+    for person, view in items:
+        persons.append((person.id, person.juvenile))
+        out.append(redact(resource, view, policy(actor, person)))
+    audit.disclose(session, persons)
+    return out
+
+
+# --- the person record -------------------------------------------------------------------
+
+IDENTITY_FIELDS = (
+    "name",
+    "id_number",
+    "date_of_birth",
+    "phone",
+    "address",
+    "family_contact_name",
+    "family_contact_phone",
+)
+# With the juvenile flag, an offence date bounds the birth date (under 18 on that day).
+JUVENILE_DATE_FIELDS = ("offence_date",)
+MASK = "***"
+NAME_MASK = "＊"
+
+
+def _no_digits(value: str | None) -> str | None:
+    return "*" * len(value) if value else value
+
+
+def _person(view: dict[str, Any], visibility: Visibility) -> dict[str, Any]:
+    if visibility is Visibility.FULL:
+        view["masked_fields"] = []
+        return view
+    juvenile = bool(view.get("juvenile"))
+    hidden = list(IDENTITY_FIELDS) + (list(JUVENILE_DATE_FIELDS) if juvenile else [])
+    if visibility is Visibility.DEIDENTIFIED:
+        for field in hidden:
+            view.pop(field, None)
+    else:
+        name = view.get("name")
+        view["name"] = name[:1] + NAME_MASK if name else name
+        view["id_number"] = _no_digits(view.get("id_number"))
+        view["phone"] = _no_digits(view.get("phone"))
+        view["family_contact_phone"] = _no_digits(view.get("family_contact_phone"))
+        view["address"] = MASK if view.get("address") else view.get("address")
+        view["family_contact_name"] = MASK if view.get("family_contact_name") else None
+        view.pop("date_of_birth", None)
+        for field in JUVENILE_DATE_FIELDS:
+            view.pop(field, None)
+    view["masked_fields"] = hidden
+    return view
+
+
+# --- typed text in every other resource --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    """A field of a view holding text staff typed (or a place, a document number ...).
+
+    ``path``: ``"note"``, ``"sanction.legal_ground"``, ``"reviews[].note"``; ``"payload.*"``
+    is every text value of that dict but its coded ones. ``category``: for analysts, the field
+    (of the same object) whose value replaces the text; without one the text is dropped.
+    ``typed_if``: (key, values) when only objects whose ``key`` is one of ``values`` hold
+    typed text there (grade reasons: a manual decision's reason is typed, a rule's is not).
+    """
+
+    path: str
+    category: str | None = None
+    typed_if: tuple[str, frozenset[str]] | None = None
+
+
+# Payload values that are codes, not words (enums and identifiers of this system).
+CODED_PAYLOAD_KEYS = frozenset({"employment", "method", "severity", "alarm"})
+# A manual grade decision's reason is what the deciding officer typed (grading.decide_manual).
+TYPED_REASON_RULES = frozenset({"manual_stricter", "manual_review"})
+
+RESOURCES: Mapping[str, tuple[Text, ...]] = {
+    "person": (),  # identity: see _person
+    "grade": (),
+    "assessment": (),
+    "risk": (),
+    "open_incident": (),
+    "event": (
+        Text("note"),
+        Text("payload.*"),
+        Text("sanction.legal_ground"),
+        Text("sanction.document_number"),
+    ),
+    "obligation": (Text("closed_reason"),),
+    "travel_permit": (Text("destination"), Text("reason"), Text("decision_note")),
+    "monitoring": (Text("note"), Text("removal_reason")),
+    "term_end": (Text("reason"), Text("certificate_number")),
+    "transfer": (Text("destination"), Text("reason")),
+    "incident": (
+        Text("search_record"),
+        Text("close_note"),
+        Text("proposals[].decision_note"),
+    ),
+    "flag": (Text("reason"), Text("close_reason"), Text("reviews[].note")),
+    "alert": (Text("ack_note"), Text("close_note")),
+    "grade_decision": (
+        Text("note", category="kind"),
+        Text("decision_note", category="status"),
+        Text(
+            "reasons[].text_zh",
+            category="rule_id",
+            typed_if=("rule_id", TYPED_REASON_RULES),
+        ),
+    ),
+    "status_change": (Text("reason", category="to_status"),),
+}
+
+
+def text(value: Any, visibility: Visibility, category: Any = None) -> Any:
+    """One typed value as seen: itself, ``***``, or (analysts) its ``category``."""
+    if value is None or value == "" or visibility is Visibility.FULL:
+        return value
+    if visibility is Visibility.JUVENILE_MASKED:
+        return MASK
+    return category
+
+
+def _apply(obj: Any, parts: list[str], spec: Text, visibility: Visibility) -> None:
+    if not isinstance(obj, dict):
+        return
+    head, rest = parts[0], parts[1:]
+    if head.endswith("[]"):
+        for item in obj.get(head[:-2]) or []:
+            _apply(item, rest, spec, visibility)
+        return
+    if rest:
+        if rest == ["*"]:
+            obj[head] = _payload(obj.get(head), visibility)
+        elif isinstance(obj.get(head), dict):
+            obj[head] = dict(obj[head])
+            _apply(obj[head], rest, spec, visibility)
+        return
+    if head not in obj:
+        return
+    if spec.typed_if is not None:
+        key, values = spec.typed_if
+        if obj.get(key) not in values:
+            return
+    category = obj.get(spec.category) if spec.category else None
+    obj[head] = text(obj[head], visibility, category)
+
+
+def _payload(payload: Any, visibility: Visibility) -> Any:
+    if not isinstance(payload, dict) or visibility is Visibility.FULL:
+        return payload
+    out = {}
+    for key, value in payload.items():
+        if isinstance(value, str) and key not in CODED_PAYLOAD_KEYS:
+            if visibility is Visibility.DEIDENTIFIED:
+                continue
+            value = MASK
+        out[key] = value
+    return out
+
+
+def redact(resource: str, view: dict[str, Any], visibility: Visibility) -> dict[str, Any]:
+    """``view`` (a dict of one ``resource``) with what ``visibility`` hides masked or dropped."""
+    specs = RESOURCES[resource]  # an unknown resource is a bug: KeyError
+    if resource == "person":
+        return _person(view, visibility)
+    if visibility is Visibility.FULL:
+        return view
+    # Nested lists and dicts are copied where they change: the row's JSON stays untouched.
+    for key in {s.path.split(".")[0].removesuffix("[]") for s in specs}:
+        value = view.get(key)
+        if isinstance(value, list):
+            view[key] = [dict(v) if isinstance(v, dict) else v for v in value]
+    for spec in specs:
+        _apply(view, spec.path.split("."), spec, visibility)
+    return view

@@ -1,0 +1,48 @@
+"""The keyring: outside the database, rotated by one process, picked up by the others."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from corrections.core import keys
+
+
+def test_a_new_keyring_is_private_and_has_every_purpose(tmp_path):
+    ring = keys.load(tmp_path / "keyring.json", None)
+    assert stat.S_IMODE(os.stat(tmp_path / "keyring.json").st_mode) == 0o600
+    assert {p: ring.active_id(p) for p in keys.PURPOSES} == {
+        "field": "field-1",
+        "index": "index-1",
+        "audit": "audit-1",
+    }
+
+
+def test_a_rotation_by_another_process_is_picked_up_without_a_restart(tmp_path, monkeypatch):
+    monkeypatch.setattr(keys, "RELOAD_CHECK_SECONDS", 0.0)
+    path = tmp_path / "keyring.json"
+    worker = keys.load(path, None)
+    operator = keys.load(path, None)  # `corrections keys rotate` in its own process
+    new = operator.rotate("field")
+    os.utime(path, ns=(1, 10**18))  # a distinct modification time, whatever the clock
+    with pytest.raises(keys.KeyringError):
+        worker.get("field", new)
+    worker.refresh()
+    assert worker.get("field", new) == operator.get("field", new)
+    assert worker.active_id("field") == new and "field-1" in worker.all("field")
+
+
+def test_the_keyring_can_come_from_the_environment_and_errors_name_the_key(tmp_path):
+    ring = keys.load(tmp_path / "unused.json", json.dumps(keys.new_keyring().to_json()))
+    assert ring.path is None and not (tmp_path / "unused.json").exists()
+    with pytest.raises(keys.KeyringError, match="rotate it where it is kept"):
+        ring.rotate("audit")
+    bad = keys.new_keyring().to_json()
+    bad["index"]["active"] = "index-9"
+    with pytest.raises(keys.KeyringError, match=r"index\.active"):
+        keys.load(tmp_path / "x.json", json.dumps(bad))
+    with pytest.raises(keys.KeyringError, match="CORRECTIONS_KEYRING: not JSON"):
+        keys.load(tmp_path / "x.json", "{")
