@@ -58,6 +58,19 @@ def _expected_version() -> int:
     return int(value)
 
 
+def _listed(args: dict) -> dict:
+    """One page of persons in the caller's scope, as the caller may see them."""
+    actor = current_actor()
+    page = service.list_persons(db.session, actor=actor, **args)
+    day = today()
+    return page_envelope(
+        [service.person_view(p, actor, day) for p in page.items],
+        page.page,
+        page.page_size,
+        page.total,
+    )
+
+
 @blp.route("")
 class Persons(MethodView):
     @requires("persons:read")
@@ -68,15 +81,7 @@ class Persons(MethodView):
         """List persons in your scope (filters: office, district, category, status, juvenile).
 
         To find someone by name, ID number or phone, POST to ``/api/v1/persons/search``."""
-        actor = current_actor()
-        page = service.list_persons(db.session, actor=actor, **args)
-        day = today()
-        return page_envelope(
-            [service.person_view(p, actor, day) for p in page.items],
-            page.page,
-            page.page_size,
-            page.total,
-        )
+        return _listed(args)
 
     @requires("persons:write")
     @blp.arguments(PersonWritableSchema)
@@ -99,15 +104,7 @@ class PersonSearch(MethodView):
         """Search persons in your scope by name, ID number (or its last 4+ characters) or
         phone, with the filters and paging of the list. A POST, so that who was looked for
         never travels in a URL (nor lands in an access log)."""
-        actor = current_actor()
-        page = service.list_persons(db.session, actor=actor, **args)
-        day = today()
-        return page_envelope(
-            [service.person_view(p, actor, day) for p in page.items],
-            page.page,
-            page.page_size,
-            page.total,
-        )
+        return _listed(args)
 
 
 @blp.route("/<id:person_id>")
