@@ -94,6 +94,9 @@ def _last_event_id(query_value: int | None) -> int | None:
 GAP_SECONDS = 30.0
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
+# A stream checks its token again this often and ends when the token was revoked or expired,
+# the account disabled, or its role or unit changed (no delivery on a dead sign-in).
+TOKEN_CHECK_SECONDS = 30.0
 
 
 def streams_stopping(app) -> threading.Event:
@@ -126,14 +129,30 @@ class AlertStream(MethodView):
         timeout = args["timeout"]
         app = current_app._get_current_object()
         poll = app.config.get("ALERT_STREAM_POLL_SECONDS", POLL_SECONDS)
+        token_check = app.config.get("ALERT_STREAM_TOKEN_CHECK_SECONDS", TOKEN_CHECK_SECONDS)
         stopping = streams_stopping(app)
+        token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+        load_actor = app.extensions["corrections.actor_loader"]
+
+        def still_signed_in() -> bool:
+            now_actor = load_actor(token, None)
+            db.session.rollback()  # end the read's transaction: the stream holds none
+            return now_actor is not None and (now_actor.role, now_actor.unit_id) == (
+                actor.role,
+                actor.unit_id,
+            )
 
         def events():
             last = after
             gaps: dict[int, float] = {}
-            started = last_sent = time.monotonic()
+            started = last_sent = checked = time.monotonic()
             yield f"retry: 1000\n: stream of alert changes after {last}\n\n"
             while True:
+                if time.monotonic() - checked >= token_check:
+                    if not still_signed_in():
+                        yield "event: end\ndata: signed out\n\n"
+                        return
+                    checked = time.monotonic()
                 session = db.session
                 # Audited and committed before it is sent; the commit also ends the snapshot,
                 # so the next poll sees new rows.

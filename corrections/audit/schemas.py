@@ -28,12 +28,21 @@ class AuditEntrySchema(ma.Schema):
     action = ma.fields.String()
     subject_type = ma.fields.String(allow_none=True)
     subject_id = ma.fields.String(allow_none=True)
+    subject_ids = ma.fields.String(
+        allow_none=True,
+        metadata={"description": 'Several persons shown by one response: ",12,15,40,"'},
+    )
     juvenile = ma.fields.Boolean()
-    request_id = ma.fields.String(allow_none=True)
+    request_id = ma.fields.String(allow_none=True, metadata={"description": "The server's id"})
+    client_request_id = ma.fields.String(
+        allow_none=True, metadata={"description": "What the client sent as X-Request-ID"}
+    )
     client_addr = ma.fields.String(allow_none=True)
     detail = ma.fields.Dict(allow_none=True)
     prev_hash = ma.fields.String(allow_none=True)
     hash = ma.fields.String(allow_none=True)
+    key_id = ma.fields.String(allow_none=True, metadata={"description": "Audit key of the HMAC"})
+    sealed_at = ma.fields.DateTime(allow_none=True)
 
 
 AuditPageSchema = page_of(AuditEntrySchema, "AuditPageSchema")

@@ -443,11 +443,14 @@ def seal_and_commit(session: Session) -> int:
 
 # How many of each kind of finding a report lists by sequence number (all are counted).
 REPORT_LIMIT = 50
+# Clocks of web workers and the sealer may differ this much; a row dated later than its seal
+# by more was dated in the future.
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 @dataclass
 class Finding:
-    kind: str  # rewritten | missing | inserted | truncated | checkpoint
+    kind: str  # rewritten | missing | inserted | truncated | checkpoint | head | stalled
     text: str
     seq: int | None = None
     entry_id: int | None = None
@@ -548,6 +551,14 @@ def verify(
                 seq=entry.seq,
                 entry_id=entry.id,
             )
+        if entry.sealed_at and entry.occurred_at - entry.sealed_at > FUTURE_SKEW:
+            result.add(
+                "inserted",
+                f"seq {entry.seq} (row id={entry.id}) claims {entry.occurred_at:%Y-%m-%d %H:%M} "
+                f"UTC, after it was sealed ({entry.sealed_at:%Y-%m-%d %H:%M} UTC): forward-dated",
+                seq=entry.seq,
+                entry_id=entry.id,
+            )
         cp = wanted.get(entry.seq)
         if cp is not None and cp.hash != entry.hash:
             result.add(
@@ -577,24 +588,49 @@ def verify(
                 f"covered them, the trail ends at seq {last_seq}",
                 seq=last_seq + 1,
             )
+    if top is None and result.checked:
+        result.add(
+            "checkpoint",
+            f"no checkpoint covers the {result.checked} sealed rows: the checkpoint file is "
+            "missing, emptied or replaced",
+        )
     head = session.get(AuditChainHead, 1)
-    if head is not None and head.last_seq > last_seq:
+    if head is None and result.checked:
+        result.add("head", "the chain head is missing: sealing cannot go on")
+    elif head is not None and head.last_seq > last_seq:
         result.add(
             "truncated",
             f"seq {last_seq + 1}..{head.last_seq} missing at the end (the chain head says "
             f"{head.last_seq})",
             seq=last_seq + 1,
         )
-    elif head is not None and head.last_seq == last_seq and last_hash not in (None, head.last_hash):
+    elif head is not None and head.last_seq < last_seq:
+        result.add(
+            "head",
+            f"the chain head was moved back to seq {head.last_seq} behind the chain's "
+            f"{last_seq}: sealing is blocked",
+            seq=head.last_seq,
+        )
+    elif head is not None and last_hash not in (None, head.last_hash):
         result.add("rewritten", f"the last row (seq {last_seq}) differs from the chain head")
-    # An unsealed row older than a seal that would have taken it was put in afterwards.
+    # Rows outside the chain's numbering are not part of it, whatever they claim.
+    for entry_id, seq in session.execute(
+        select(AuditEntry.id, AuditEntry.seq).where(AuditEntry.seq < 1)
+    ):
+        result.add(
+            "inserted",
+            f"row id={entry_id} carries seq {seq}, outside the chain: inserted",
+            entry_id=entry_id,
+        )
+    # An unsealed row older than a seal that would have taken it was put in afterwards; one
+    # older than the tolerance means sealing has stalled (rows outside the chain can still be
+    # changed unnoticed): both are findings. Only signed checkpoints date a seal.
     unsealed = session.execute(
         select(AuditEntry.id, AuditEntry.occurred_at).where(AuditEntry.seq.is_(None))
     ).all()
     result.unsealed = len(unsealed)
     newest_seal = top.at_time if top is not None else None
-    if head is not None and (newest_seal is None or head.updated_at > newest_seal):
-        newest_seal = head.updated_at
+    now = now_utc()
     for entry_id, occurred_at in unsealed:
         if newest_seal is not None and occurred_at < newest_seal - tolerance:
             result.add(
@@ -602,6 +638,13 @@ def verify(
                 f"unsealed row id={entry_id} claims {occurred_at:%Y-%m-%d %H:%M} UTC, before a "
                 f"seal of {newest_seal:%Y-%m-%d %H:%M} UTC that would have taken it: inserted "
                 "late (backdated)",
+                entry_id=entry_id,
+            )
+        elif occurred_at < now - tolerance:
+            result.add(
+                "stalled",
+                f"row id={entry_id} of {occurred_at:%Y-%m-%d %H:%M} UTC is still unsealed: "
+                "sealing has stalled (is the scheduler running? corrections audit seal)",
                 entry_id=entry_id,
             )
     return result

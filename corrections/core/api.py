@@ -6,7 +6,10 @@ import http
 
 import flask_smorest
 import marshmallow as ma
+import orjson
 from flask_smorest.utils import prepare_response
+from marshmallow import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from corrections.core.errors import PROBLEM_MEDIA_TYPE
 
@@ -45,8 +48,21 @@ class Api(flask_smorest.Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+class JsonParser(FlaskParser):
+    """Request bodies parsed by orjson: strict UTF-8, so a lone surrogate (which nothing
+    downstream can encode) is a malformed body (400) at the edge, never a 500 deeper in;
+    and several times faster than the standard library's parser on the hot paths."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        return orjson.loads(req.get_data(cache=True))
+
+
 class Blueprint(flask_smorest.Blueprint):
     """Every operation documents the problem+json errors it can answer with."""
+
+    ARGUMENTS_PARSER = JsonParser()
 
     def arguments(self, schema, *, location="json", **kwargs):
         """As flask-smorest's, and a JSON body also documents 400 (malformed) and 413."""

@@ -20,6 +20,8 @@ Rotation adds a key and makes it active; old keys stay to read (or verify) what 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -97,15 +99,24 @@ class Keyring:
     # --- changing ----------------------------------------------------------------------
 
     def rotate(self, purpose: str) -> str:
-        """Add a fresh key for ``purpose``, make it active and save; returns its id."""
-        with self._lock:
+        """Add a fresh key for ``purpose``, make it active and save; returns its id.
+
+        Another process may rotate at the same time: the file is locked, read again and only
+        then given the new key, so no key is ever overwritten by one of the same id."""
+        if self.path is None:
+            self.save()  # raises: an environment keyring is rotated where it is kept
+        with self._lock, _file_lock(self.path):
+            if self.path.exists():
+                self.purposes = parse(
+                    json.loads(self.path.read_text(encoding="utf-8")), self.path
+                ).purposes
             entry = self._entry(purpose)
             n = 1 + max((_serial(k) for k in entry["keys"]), default=0)
             key_id = f"{purpose}-{n}"
             entry["keys"][key_id] = secrets.token_bytes(KEY_BYTES)
             entry["active"] = key_id
             self.save()
-            self._mtime = self.path.stat().st_mtime if self.path else 0.0
+            self._mtime = self.path.stat().st_mtime
             return key_id
 
     def save(self) -> None:
@@ -125,6 +136,19 @@ class Keyring:
             }
             for purpose, entry in self.purposes.items()
         }
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive lock beside the keyring file, across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def _serial(key_id: str) -> int:

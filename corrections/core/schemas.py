@@ -10,6 +10,8 @@ MAX_PAGE_SIZE = 200
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Lone surrogates cannot be encoded (UTF-8, the database): refused at the edge, not a 500.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class TrimmedString(ma.fields.String):
@@ -19,12 +21,17 @@ class TrimmedString(ma.fields.String):
     at the edge, with the field named.
     """
 
-    default_error_messages = {"control": "Must not contain control characters."}
+    default_error_messages = {
+        "control": "Must not contain control characters.",
+        "surrogate": "Must be valid Unicode text (a lone surrogate was sent).",
+    }
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
         if _CONTROL.search(result):
             raise self.make_error("control")
+        if _SURROGATE.search(result):
+            raise self.make_error("surrogate")
         result = result.strip()
         if not result and self.required:
             raise self.make_error("required")

@@ -81,6 +81,15 @@ class PersonSchema(PersonWritableSchema):
     age = ma.fields.Integer(dump_only=True)
     juvenile = ma.fields.Boolean(dump_only=True)
     masked_fields = ma.fields.List(ma.fields.String(), dump_only=True)
+    age_band = ma.fields.String(
+        dump_only=True, metadata={"description": "De-identified views: the age as a band"}
+    )
+    generalised = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        dump_only=True,
+        metadata={"description": "De-identified views: dates as months (YYYY-MM)"},
+    )
     gender_label_zh = ma.fields.String(dump_only=True)
     category_label_zh = ma.fields.String(dump_only=True)
     crime_type_label_zh = ma.fields.String(dump_only=True)

@@ -10,9 +10,10 @@ Re-identification (issue 12, finding 8: 263 of 311 rows of an export were joined
 persons by birth date, gender, district and term dates). Against that:
 
 - **Export id.** Every export gets a random id (in the audit row, the CLI's sidecar file and
-  the API's headers); ``subject`` is HMAC-SHA256(key, export id + person id). A person keeps
-  one subject across the rows of one export (so an analyst can keep them in one fold) and gets
-  an unrelated one in every other export: two exports cannot be joined on it.
+  the API's headers); ``subject`` is HMAC-SHA256(key, export id + person id + snapshot day):
+  every row has its own, so a person's rows cannot be strung into a sequence (which singled
+  out most persons when a person kept one subject per export), and two exports cannot be
+  joined on it. Training drops it.
 - **Quasi-identifiers** (:data:`QUASI_IDENTIFIERS`): what a judgment, a register or a news
   item tells about a person, generalised: age as a band (``age_band`` and ``juvenile``, the
   feature's bands), ``gender``, ``district``, ``category``, the snapshot day as its month
@@ -29,9 +30,7 @@ persons by birth date, gender, district and term dates). Against that:
 
 Not quasi-identifiers, kept as computed: crime type and intake risk (categories many persons
 share), grade and supervision behaviour (counts and days since, relative to the snapshot):
-what the model learns from, not known outside the service. A person's rows share a subject, so
-their sequence (the months they appear in, band changes) says more than one row does; only the
-rows are k-anonymous.
+what the model learns from, not known outside the service.
 """
 
 from __future__ import annotations
@@ -92,9 +91,11 @@ def new_export_id() -> str:
     return secrets.token_hex(8)
 
 
-def subject(key: bytes, export_id: str, person_id: int) -> str:
-    """The person's pseudonym in one export: the same on all its rows, another in the next."""
-    message = f"{export_id}:{person_id}".encode()
+def subject(key: bytes, export_id: str, person_id: int, day: str) -> str:
+    """A row's pseudonym: keyed by the export and the snapshot day, so no two rows share one
+    (a person's rows cannot be strung together into a sequence that singles them out, nor
+    counted to find the day they became active) and no two exports can be joined."""
+    message = f"{export_id}:{person_id}:{day}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:24]
 
 
@@ -173,8 +174,15 @@ def build(
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     if features.LABEL not in table:
         table[features.LABEL] = pd.Series(dtype="int64")
+    table.insert(
+        0,
+        SUBJECT,
+        [
+            subject(key, export_id, int(p), d)
+            for p, d in zip(table["person_id"], table[AS_OF], strict=True)
+        ],
+    )
     table, anonymity = anonymise(generalise(table), min_k)
-    table.insert(0, SUBJECT, [subject(key, export_id, int(p)) for p in table["person_id"]])
     table = table.drop(columns=["person_id"])
     result = ExportResult(
         rows=len(table),
@@ -268,6 +276,10 @@ def audited(
     from corrections.audit import service as audit
 
     key = pseudonym_key(current_app.config["SECRET_KEY"], current_app.config["RISK_EXPORT_KEY"])
+    floor = current_app.config["RISK_EXPORT_MIN_K"]
+    if min_k is not None and min_k < floor:
+        # A caller may ask for more anonymity, never for less than the bureau set.
+        raise RuleViolation(f"must be at least {floor} (RISK_EXPORT_MIN_K)", field="min_k")
     table, result = build(
         session,
         start=start,
@@ -276,7 +288,7 @@ def audited(
         key=key,
         now=now,
         progress=progress,
-        min_k=current_app.config["RISK_EXPORT_MIN_K"] if min_k is None else min_k,
+        min_k=floor if min_k is None else min_k,
     )
     audit.record(
         session,

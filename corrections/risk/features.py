@@ -27,6 +27,7 @@ from corrections.core.clock import business_date
 from corrections.core.sqlfuncs import newest_first
 from corrections.grading.models import GradeDecision
 from corrections.incidents.models import Incident
+from corrections.persons import privacy
 from corrections.persons.models import Person, PersonStatusChange
 from corrections.supervision.models import (
     MonitoringPeriod,
@@ -114,8 +115,8 @@ BY_NAME = {f.name: f for f in FEATURES}
 # Columns of an export that describe a row but are never features.
 GROUP_COLUMNS = ("gender_group", "age_group", "juvenile_group", "district")
 
-AGE_BANDS = ((0, 18, "<18"), (18, 25, "18-24"), (25, 35, "25-34"), (35, 45, "35-44"))
-AGE_BANDS += ((45, 55, "45-54"), (55, 200, "55+"))
+# One set of age bands for features, exports and the de-identified view of a person.
+AGE_BANDS = privacy.AGE_BANDS
 
 _SANCTION_TYPES = {"admonition": "admonitions", "warning": "warnings"}
 _SANCTION_TYPES["police_penalty"] = "police_penalties"

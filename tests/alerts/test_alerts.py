@@ -265,3 +265,21 @@ def test_concurrent_raises_of_one_cause_store_one_alert(app, active):
         )
         db.session.remove()
     assert count == 1
+
+
+def test_a_stream_ends_when_its_token_is_revoked(app, login, active, run_job, monkeypatch):
+    """Issue 12/13: no delivery on a sign-in that has ended (checked every 30 s; here at once)."""
+    monkeypatch.setitem(app.config, "ALERT_STREAM_POLL_SECONDS", 0.05)
+    monkeypatch.setitem(app.config, "ALERT_STREAM_TOKEN_CHECK_SECONDS", 0.0)
+    active()
+    run_job("sweep_obligations", at=DAY_AFTER_REPORT_DUE)
+    commander = login("commander-dongcheng")
+    live = commander.get(
+        "/api/v1/alerts/stream", headers={"Last-Event-ID": "0"}, query_string={"timeout": 2}
+    )
+    assert live.status_code == 200
+    assert commander.delete("/api/v1/auth/token").status_code == 204  # signed out meanwhile
+    text = live.get_data(as_text=True)
+    assert "event: end" in text and "event: alert" not in text
+    # A stream of a token still valid delivers as before.
+    assert _stream(login("commander-dongcheng"), last_event_id=0)[0]

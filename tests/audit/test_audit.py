@@ -413,3 +413,104 @@ def test_finding_1_a_stale_if_match_is_audited(app, officer, intake):
     rows = [r for r in _entries(app) if r.request_id == resp.headers["X-Request-ID"]]
     assert [r.subject_id for r in rows] == [str(person["id"])]
     assert rows[0].detail["outcome"] == 412
+
+
+def test_finding_6_a_row_numbered_outside_the_chain_is_found(app, runner, clock, officer, intake):
+    """A forged row given seq -1 (or 0) is read by auditors: verify must account for it."""
+    from datetime import timedelta
+
+    _seeded_trail(app, officer, intake)
+    with app.app_context():
+        db.session.execute(
+            AuditEntry.__table__.insert().values(
+                occurred_at=clock.now() - timedelta(days=100),
+                actor_username="commander-dongcheng",
+                action="person.read",
+                subject_type="person",
+                subject_id="1",
+                juvenile=False,
+                seq=-1,
+                hash="0" * 64,
+            )
+        )
+        db.session.commit()
+        forged = db.session.scalar(select(func.max(AuditEntry.id)))
+        db.session.remove()
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert f"row id={forged} carries seq -1, outside the chain" in result.output
+
+
+def test_finding_6_a_head_moved_back_or_removed_is_found(app, runner, officer, intake):
+    """Moving the head behind the chain blocks every later seal: verify must say so."""
+    from corrections.audit.models import AuditChainHead
+
+    rows = _seeded_trail(app, officer, intake)
+    back = rows[-3]
+    with app.app_context():
+        head = db.session.get(AuditChainHead, 1)
+        head.last_seq, head.last_hash = back.seq, back.hash
+        db.session.commit()
+        db.session.remove()
+    moved = _verify(runner)
+    assert moved.exit_code == 1 and f"moved back to seq {back.seq}" in moved.output
+    _tamper(app, delete(AuditChainHead))
+    removed = _verify(runner)
+    assert removed.exit_code == 1 and "the chain head is missing" in removed.output
+
+
+def test_finding_6_a_forward_dated_row_is_found(app, runner, clock, officer, intake):
+    from datetime import timedelta
+
+    _seeded_trail(app, officer, intake)
+    with app.app_context():
+        db.session.execute(
+            AuditEntry.__table__.insert().values(
+                occurred_at=clock.now() + timedelta(days=400),
+                actor_username="officer-dongcheng-1",
+                action="person.read",
+                juvenile=False,
+            )
+        )
+        db.session.commit()
+        db.session.remove()
+    assert runner.invoke(args=["audit", "seal"]).exit_code == 0
+    result = _verify(runner)
+    assert result.exit_code == 1 and "forward-dated" in result.output
+
+
+def test_finding_6_stalled_sealing_and_a_missing_checkpoint_file_are_found(
+    app, runner, clock, officer, intake
+):
+    from datetime import timedelta
+    from pathlib import Path
+
+    from corrections.audit import service
+    from corrections.core.auth import SYSTEM
+
+    _seeded_trail(app, officer, intake)
+    with app.app_context():
+        service.record(db.session, actor=SYSTEM, action="test.waiting")
+        db.session.commit()
+        db.session.remove()
+    clock.set(clock.now() + timedelta(hours=1))  # nobody sealed it for an hour
+    stalled = _verify(runner)
+    assert stalled.exit_code == 1 and "sealing has stalled" in stalled.output
+    # Sealed an hour late, it can no longer be told from a row put in later: still named.
+    assert runner.invoke(args=["audit", "seal"]).exit_code == 0
+    late = _verify(runner)
+    assert late.exit_code == 1 and "inserted late" in late.output
+    Path(app.config["AUDIT_CHECKPOINT_PATH"]).unlink()
+    result = _verify(runner)
+    assert result.exit_code == 1 and "no checkpoint covers the" in result.output
+
+
+def test_a_command_that_writes_audit_rows_seals_them_when_it_ends(app, runner, city):
+    from corrections.audit import service
+    from corrections.core.auth import SYSTEM
+
+    with app.app_context():
+        service.record(db.session, actor=SYSTEM, action="test.command")
+        db.session.commit()
+    rows = _entries(app)
+    assert [r.action for r in rows] == ["test.command"] and rows[0].seq == 1

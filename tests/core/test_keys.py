@@ -46,3 +46,15 @@ def test_the_keyring_can_come_from_the_environment_and_errors_name_the_key(tmp_p
         keys.load(tmp_path / "x.json", json.dumps(bad))
     with pytest.raises(keys.KeyringError, match="CORRECTIONS_KEYRING: not JSON"):
         keys.load(tmp_path / "x.json", "{")
+
+
+def test_two_processes_rotating_at_once_lose_no_key(tmp_path):
+    path = tmp_path / "keyring.json"
+    first, second = keys.load(path, None), keys.load(path, None)  # both loaded before
+    a = first.rotate("field")
+    b = second.rotate("field")
+    assert a != b
+    on_disk = keys.load(path, None)
+    assert on_disk.get("field", a) == first.get("field", a)
+    assert on_disk.get("field", b) == second.get("field", b)
+    assert on_disk.active_id("field") == b

@@ -212,8 +212,10 @@ def test_finding_7_key_rotation_reencrypts_in_resumable_batches(
 
 
 def test_finding_7_index_rotation_keeps_search_and_the_duplicate_rule_working(
-    app, runner, officer, intake, keyring
+    app, runner, officer, intake, keyring, monkeypatch
 ):
+    # This test refuses many duplicates on purpose (the daily limit is tested on its own).
+    monkeypatch.setitem(app.config, "INTAKE_REFUSALS_PER_DAY", 1000)
     people = [intake(name=f"索引{i}", phone=f"1380000000{i}") for i in range(3)]
     old = keyring.active_id("index")
     new = keyring.rotate("index")
@@ -415,3 +417,97 @@ def test_finding_2_stale_if_match_is_412_naming_no_version(officer, intake):
     assert not re.search(r"\d", problem["detail"]), problem["detail"]
     assert "version" not in problem["detail"]
     assert set(problem) <= {"type", "title", "status", "detail", "instance", "request_id"}
+
+
+def test_finding_1_a_juvenile_duplicate_is_not_confirmed_to_city_staff(login):
+    from tests.factories import juvenile_payload
+
+    owner = login("officer-dongcheng-1")
+    payload = juvenile_payload()
+    assert owner.post("/api/v1/persons", json=payload).status_code == 201
+    resp = login("city").post("/api/v1/persons", json=dict(payload, office_code="32990101"))
+    assert resp.status_code == 409 and resp.get_json()["detail"] == NOT_HERE
+    assert "errors" not in resp.get_json()
+
+
+def test_finding_1_city_cannot_probe_a_juveniles_masked_facts_by_correcting_them(login):
+    """A PATCH validates the new facts against the stored ID number: for a masked juvenile
+    that would answer 'is this the birth date?'; only the owners may correct them."""
+    from tests.factories import juvenile_payload
+
+    owner = login("officer-dongcheng-1")
+    person = owner.post("/api/v1/persons", json=juvenile_payload()).get_json()
+    city = login("city")
+    for change in ({"date_of_birth": "2010-03-08"}, {"date_of_birth": "2010-03-09"}, {}):
+        resp = city.patch(
+            f"/api/v1/persons/{person['id']}", json=change, headers={"If-Match": '"1"'}
+        )
+        assert resp.status_code == 403, change
+        assert "2010" not in resp.get_data(as_text=True)
+    ok = owner.patch(
+        f"/api/v1/persons/{person['id']}",
+        json={"phone": "13900000000"},
+        headers={"If-Match": '"1"'},
+    )
+    assert ok.status_code == 200
+
+
+def test_finding_1_refused_intakes_are_limited_per_user(app, login):
+    """The duplicate rule answers yes or no for an ID number: after a few refusals a day the
+    user may not try again, so it cannot be used to search the city."""
+    owner = login("officer-dongcheng-1")
+    payload = person_payload(**IDENTITY)
+    assert owner.post("/api/v1/persons", json=payload).status_code == 201
+    prober = login("officer-jiangkou-1")
+    limit = app.config["INTAKE_REFUSALS_PER_DAY"]
+    for _ in range(limit):
+        assert prober.post("/api/v1/persons", json=payload).status_code == 409
+    blocked = prober.post("/api/v1/persons", json=person_payload())  # even a fresh person
+    assert blocked.status_code == 429 and blocked.headers["Retry-After"]
+    # Others are not affected.
+    assert (
+        login("officer-jiangkou-2").post("/api/v1/persons", json=person_payload()).status_code
+        == 201
+    )
+
+
+def test_finding_1_a_lone_surrogate_is_refused_at_the_edge_not_after_the_duplicate_check(
+    app, login
+):
+    owner = login("officer-dongcheng-1")
+    raw = '{"name": "\\u6d4b\\ud800", "gender": "male"}'
+    for path in ("/api/v1/persons", "/api/v1/persons/search"):
+        resp = owner.post(path, data=raw, headers={"Content-Type": "application/json"})
+        assert resp.status_code == 400, path
+        assert resp.mimetype == "application/problem+json"
+
+
+def test_finding_5_a_list_page_is_one_audit_row_and_a_search_that_finds_nobody_is_recorded(
+    app, officer, intake
+):
+    ids = sorted(intake()["id"] for _ in range(3))
+    page = officer.get("/api/v1/persons")
+    assert page.status_code == 200
+    assert _search(officer, q="无此人") == []
+    with app.app_context():
+        rows = db.session.execute(
+            select(AuditEntry.action, AuditEntry.subject_ids, AuditEntry.detail).where(
+                AuditEntry.action.in_(("person.list", "person.search"))
+            )
+        ).all()
+        db.session.remove()
+    assert [(a, s) for a, s, _ in rows] == [
+        ("person.list", "," + ",".join(map(str, ids)) + ","),
+        ("person.search", None),
+    ]
+    assert rows[1][2] == {"count": 0} and "无此人" not in str(rows)
+
+
+def test_a_key_rotation_is_recorded_in_the_trail(app, runner, keyring):
+    result = runner.invoke(args=["keys", "rotate", "--purpose", "audit"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        row = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "keys.rotate"))
+        db.session.remove()
+    assert row.detail["purpose"] == "audit" and row.detail["key_id"].startswith("audit-")
+    assert row.detail["os_user"] and row.seq is not None

@@ -81,7 +81,10 @@ def test_analyst_sees_no_personal_data_anywhere(login):
     assert person["phone"] not in raw
     one = analyst.get(f"/api/v1/persons/{person['id']}").get_json()
     assert "name" not in one and "id_number" not in one
-    assert one["category"] == "suspended_sentence" and one["age"] == 36
+    # Issue 12: what a judgment tells about anyone is generalised for analysts.
+    assert one["category"] == "suspended_sentence" and one["age_band"] == "35-44"
+    assert "age" not in one and "term_start" not in one and "office_code" not in one
+    assert one["generalised"]["term_start"] == "2026-11"
     # No searching by identity either.
     assert analyst.post("/api/v1/persons/search", json={"q": "张"}).status_code == 403
 

@@ -50,10 +50,22 @@ def _export(api, **extra):
     return resp, table
 
 
-def _smallest_class(table: pd.DataFrame, quasi_identifiers) -> int:
-    """Recounted here: distinct subjects per combination, a blank being a value of its own."""
+def _persons_of(app, export_id: str, every_days: int = SPAN["every_days"]) -> dict[str, int]:
+    """Subject -> person id for one export (every row has a subject of its own)."""
+    with app.app_context():
+        key = export.pseudonym_key(app.config["SECRET_KEY"], app.config["RISK_EXPORT_KEY"])
+        ids = db.session.scalars(select(Person.id)).all()
+        db.session.remove()
+    start, end = date.fromisoformat(SPAN["from"]), date.fromisoformat(SPAN["to"])
+    days = [d.isoformat() for d in export.snapshot_days(start, end, every_days)]
+    return {export.subject(key, export_id, p, d): p for p in ids for d in days}
+
+
+def _smallest_class(table: pd.DataFrame, quasi_identifiers, persons: dict | None = None) -> int:
+    """Recounted here: distinct persons per combination, a blank being a value of its own."""
     keys = table[list(quasi_identifiers)].astype("string").fillna("<blank>")
-    return int(table.groupby([keys[c] for c in keys])["subject"].nunique().min())
+    who = table["subject"].map(persons) if persons is not None else table["subject"]
+    return int(who.groupby([keys[c] for c in keys]).nunique().min())
 
 
 def _band(value: float, edges) -> float:
@@ -117,14 +129,19 @@ def test_finding_8_two_exports_share_no_pseudonym_and_no_row_links_to_fewer_than
         key = export.pseudonym_key(app.config["SECRET_KEY"], app.config["RISK_EXPORT_KEY"])
         ids = db.session.scalars(select(Person.id)).all()
         db.session.remove()
-    persons_one = {export.subject(key, id_one, p): p for p in ids}
-    persons_two = {export.subject(key, id_two, p): p for p in ids}
+    days = [
+        d.isoformat()
+        for d in export.snapshot_days(date(2026, 4, 1), date(2026, 8, 28), SPAN["every_days"])
+    ]
+    persons_one = {export.subject(key, id_one, p, d): p for p in ids for d in days}
+    persons_two = {export.subject(key, id_two, p, d): p for p in ids for d in days}
     assert set(one["subject"]) <= set(persons_one) and set(two["subject"]) <= set(persons_two)
     assert not set(one["subject"]) & set(two["subject"])
     in_both = {persons_one[s] for s in one["subject"]} & {persons_two[s] for s in two["subject"]}
     assert len(in_both) > 100  # the same persons, under unrelated pseudonyms
-    # Within one export a person keeps one subject across snapshot rows.
-    assert one.groupby("subject")["as_of"].size().max() > 1
+    # Every row has a subject of its own: a person's rows cannot be strung together.
+    assert one["subject"].is_unique
+    assert one["subject"].map(persons_one).value_counts().max() > 1  # though some have several
 
     # Nothing exact: months, bands, no birth date, no term dates, no office.
     assert set(one["as_of"]) == {"2026-04", "2026-05", "2026-06", "2026-07"}
@@ -158,7 +175,7 @@ def test_the_reported_k_is_the_smallest_class_of_what_was_exported(app, populati
     resp, table = _export(login("city"))
     k = int(resp.headers["Export-K"])
     quasi = resp.headers["Export-Quasi-Identifiers"].split(",")
-    assert k == _smallest_class(table, quasi) >= 5
+    assert k == _smallest_class(table, quasi, _persons_of(app, resp.headers["Export-Id"])) >= 5
     assert int(resp.headers["Export-Min-K"]) == 5
     assert int(resp.headers["Export-Rows"]) == len(table)
     assert int(resp.headers["Export-Rows-Generalised"]) == int(table["served_days"].isna().sum())
@@ -173,7 +190,8 @@ def test_the_reported_k_is_the_smallest_class_of_what_was_exported(app, populati
 
     # A larger k keeps fewer rows and still reports the true smallest class.
     resp8, table8 = _export(login("city"), min_k=8)
-    assert int(resp8.headers["Export-K"]) == _smallest_class(table8, quasi) >= 8
+    persons8 = _persons_of(app, resp8.headers["Export-Id"])
+    assert int(resp8.headers["Export-K"]) == _smallest_class(table8, quasi, persons8) >= 8
     assert len(table8) < len(table)
 
 
@@ -304,7 +322,8 @@ def test_the_command_line_export_reports_its_id_and_anonymity_and_still_trains(
     assert f"{sidecar['rows_suppressed']} rows suppressed" in result.output
     table = export.read_table(out)
     assert sidecar["rows"] == len(table) and sidecar["table"] == out.name
-    assert _smallest_class(table, sidecar["quasi_identifiers"]) == sidecar["k"]
+    persons = _persons_of(app, sidecar["export_id"])
+    assert _smallest_class(table, sidecar["quasi_identifiers"], persons) == sidecar["k"]
     with app.app_context():
         entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "risk.export"))
         assert entry.detail["export_id"] == sidecar["export_id"]
@@ -341,3 +360,10 @@ def test_an_export_without_rows_is_empty_not_refused(app, city, login):
     assert resp.status_code == 200, resp.get_json()
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
     assert rows == [] and resp.headers["Export-K"] == "" and resp.headers["Export-Rows"] == "0"
+
+
+def test_finding_8_no_caller_can_ask_for_less_anonymity_than_the_bureau_set(population, login):
+    resp = login("analyst").post(
+        "/api/v1/risk/exports", json={**SPAN, "note": "模型复核", "min_k": 2}
+    )
+    assert resp.status_code == 422 and "min_k" in resp.get_json()["errors"]

@@ -196,7 +196,8 @@ def test_export_api_is_for_analysts_and_city_only_pseudonymised_and_audited(
     text = resp.get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {r["as_of"] for r in rows} == {"2026-11", "2026-12", "2027-01", "2027-02"}
-    assert len(rows) == 20 and len({r["subject"] for r in rows}) == 5
+    # Five persons, four snapshots: every row has a pseudonym of its own (issue 12, finding 8).
+    assert len(rows) == 20 and len({r["subject"] for r in rows}) == 20
     assert "欧阳明" not in text and "13900001111" not in text and person["id_number"] not in text
     assert "person_id" not in rows[0] and len(rows[0]["subject"]) == 24
     assert rows[0]["lost_contact_90d"] in ("0", "1")
