@@ -24,7 +24,7 @@ class CorrectionsFlask(Flask):
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the WSGI app. ``config`` overrides everything else (tests pass theirs here)."""
     from corrections import config as config_module
-    from corrections.core import request_context, rules
+    from corrections.core import clocks, request_context, rules
     from corrections.core.clock import SystemClock
     from corrections.core.db import configure_sqlite, db, keep_rows_out_of_logs
     from corrections.core.errors import register_error_handlers
@@ -52,6 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     _import_models()
     app.extensions["corrections.rules"] = rules.load_all(Path(app.config["RULES_DIR"]))
+    app.extensions["corrections.calendar"] = clocks.load_calendar(
+        Path(app.config["RULES_DIR"]) / "holidays"
+    )
     app.extensions["corrections.clock"] = app.config.get("CLOCK") or SystemClock()
 
     app.config.update(
@@ -63,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from corrections.core.converters import IdConverter
 
     app.url_map.converters["id"] = IdConverter
+    _private_sqlite_file(app.config["DATABASE_URL"])
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -102,16 +106,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def _private_sqlite_file(url: str) -> None:
+    """A new SQLite database file is readable by its owner only, like the keyring (SQLite
+    gives its -wal and -shm files the database file's permissions)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return
+    path = Path(url[len(prefix) :].split("?", 1)[0])
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _import_models() -> None:
     """Import every model and rules schema so metadata and the rules registry are complete."""
     from corrections.alerts import models as _alerts  # noqa: F401
     from corrections.alerts import rules as _alert_rules  # noqa: F401
     from corrections.audit import models as _audit  # noqa: F401
+    from corrections.core import clocks as _clocks  # noqa: F401
     from corrections.core import ruleset_store as _rulesets  # noqa: F401
     from corrections.demo import models as _demo  # noqa: F401
     from corrections.grading import models as _grading  # noqa: F401
     from corrections.grading import rules as _grading_rules  # noqa: F401
     from corrections.incidents import models as _incidents  # noqa: F401
+    from corrections.incidents import rules as _incident_rules  # noqa: F401
     from corrections.org import models as _org  # noqa: F401
     from corrections.persons import models as _persons  # noqa: F401
     from corrections.persons import rules as _person_rules  # noqa: F401
@@ -203,6 +221,24 @@ def _register_transaction_handling(app: Flask) -> None:
         try:
             audit.seal_and_commit(session)
         except Exception:  # the rows stay unsealed and the next pass seals them
+            session.rollback()
+            log.exception("sealing the audit trail failed")
+
+    @app.teardown_appcontext
+    def _seal_after_command(exc) -> None:
+        """A command or job that wrote audit rows (outside any request) seals them when it
+        ends, so the trail holds no row unsealed for long; what it left uncommitted is
+        dropped first (only committed rows are sealed)."""
+        from flask import has_request_context
+
+        if has_request_context() or not db.session.info.get("audit_written"):
+            return
+        session = db.session
+        session.info.pop("audit_written", None)
+        session.rollback()
+        try:
+            audit.seal_and_commit(session)
+        except Exception:
             session.rollback()
             log.exception("sealing the audit trail failed")
 

@@ -249,8 +249,8 @@ def keys() -> None:
 
 
 _RESTART = (
-    "restart the web workers and the scheduler: they read the keyring when they start, and "
-    "until then write under the old key and cannot read under the new one"
+    "running web workers and the scheduler reload the keyring file within a second; "
+    "a keyring given by CORRECTIONS_KEYRING must be set anew there and the service restarted"
 )
 
 
@@ -273,7 +273,7 @@ _RESTART = (
 @click.option(
     "--key-only",
     is_flag=True,
-    help="Add the key and stop (the service is running: restart it, then --resume)",
+    help="Add the key and stop (bring the data under it later with --resume)",
 )
 @with_appcontext
 def keys_rotate(purpose, batch, resume, key_only) -> None:
@@ -282,10 +282,8 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
     older field key, ``index`` recomputes every blind index; ``audit`` only rotates (each
     sealed row names its key). Batched and resumable: an interrupted run is finished by
     ``--resume`` (or a later rotation), which takes only what is not yet under the active key.
-    Lookups try every index key, so search and the duplicate check work throughout.
-
-    Running processes read the keyring when they start: with the service up, add the key with
-    ``--key-only``, restart the web workers and the scheduler, then ``--resume``."""
+    Lookups try every index key, so search and the duplicate check work throughout; running
+    web workers and the scheduler reload the rewritten keyring file within a second."""
     from corrections.core import keys as keyring
     from corrections.core import rotation
     from corrections.core.db import db
@@ -299,6 +297,7 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
         except keyring.KeyringError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{purpose}: new active key {key_id} (older keys kept)")
+        _audit_rotation(purpose, key_id)
     if purpose == "audit" or key_only:
         if purpose == "audit":
             click.echo("audit: rows sealed from now on are chained under the new key")
@@ -328,6 +327,29 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
     click.echo(f"{purpose}: {done} rows brought under {active}; still under older keys: {left}")
     if not resume:
         click.echo(_RESTART)
+
+
+def _audit_rotation(purpose: str, key_id: str) -> None:
+    """A key rotation is recorded in the trail (by whom on which machine; never the key)."""
+    import getpass
+    import socket
+
+    from corrections.audit import service as audit
+    from corrections.core.auth import SYSTEM
+    from corrections.core.db import db
+
+    audit.record(
+        db.session,
+        actor=SYSTEM,
+        action="keys.rotate",
+        detail={
+            "purpose": purpose,
+            "key_id": key_id,
+            "os_user": getpass.getuser(),
+            "host": socket.gethostname(),
+        },
+    )
+    db.session.commit()
 
 
 def _pending_counts(purpose: str) -> dict[str, int]:
@@ -564,9 +586,17 @@ def rules_validate(files) -> None:
     rules_dir = _rules_dir()
     paths = [Path(f) for f in files] or [rules_dir / n for n in registry.registered_files()]
     failed = False
+    from corrections.core import clocks
+
+    if not files:
+        paths += sorted((rules_dir / "holidays").glob("*.yaml"))
     for path in paths:
         try:
-            data = registry.load_file(path)
+            if path.parent.name == "holidays":
+                data = clocks.load_holidays_file(path)
+                data["version"] = data["year"]
+            else:
+                data = registry.load_file(path)
         except registry.RulesError as exc:
             failed = True
             click.echo(f"FAIL {exc}", err=True)
@@ -576,9 +606,46 @@ def rules_validate(files) -> None:
         sys.exit(1)
 
 
+def _show_articles() -> None:
+    """Every rule that names its article, across all rules files, and the holiday calendars."""
+    from corrections.core import clocks
+    from corrections.core import rules as registry
+
+    rules_dir = _rules_dir()
+    rows = []
+    try:
+        for name in registry.registered_files():
+            data = registry.load_file(rules_dir / name)
+            rows += [{"file": name, **row} for row in registry.articles(data)]
+        holidays = sorted((rules_dir / "holidays").glob("*.yaml"))
+        calendars = [(p.name, clocks.load_holidays_file(p)) for p in holidays]
+    except registry.RulesError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{'file: rule':<48} {'value':<12} {'unit / counts':<36} article 条款 [basis]")
+    for row in rows:
+        flag = "" if row["verified"] else "  ⚠ UNVERIFIED"
+        click.echo(
+            f"{row['file'] + ': ' + row['path']:<48} {row['value']:<12} {row['unit']:<36} "
+            f"{row['article']} [{row['basis'] or '-'}]{flag}  {row['label_zh']}"
+        )
+    for filename, data in calendars:
+        flag = "" if data["verified"] else "  ⚠ UNVERIFIED"
+        click.echo(
+            f"holidays/{filename}: {len(data['holidays'])} holidays, "
+            f"{len(data['working_weekends'])} working weekends ({data['source']}){flag}"
+        )
+
+
 @rules.command("show")
-def rules_show() -> None:
-    """Print the grading rules as a table (Chinese and English)."""
+@click.option(
+    "--articles", is_flag=True, help="Every rule with its article and value, across rules files."
+)
+def rules_show(articles: bool) -> None:
+    """Print the grading rules as a table (Chinese and English); with ``--articles``, every
+    rule that names its legal basis, across all rules files."""
+    if articles:
+        _show_articles()
+        return
     from corrections.core import rules as registry
     from corrections.grading.rules import build
 
@@ -598,7 +665,8 @@ def rules_show() -> None:
     for grade in g.grades:
         r = grade.requirements
         level = g.levels[grade.level]
-        travel = f"{'yes' if r.travel_allowed else 'no'}/{r.travel_approver}"
+        limit = [f"≤{r.travel_max_days}d"] if r.travel_max_days else []
+        travel = "/".join([r.travel_approver, *limit, *r.travel_conditions])
         click.echo(
             f"{grade.id:<9}{grade.label_zh:<6}{grade.level:<9}{level['label_zh']:<6}"
             f"{r.report_interval_days:>7}d {r.check_interval_days:>8}d {r.visit_interval_days:>8}d"

@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     # seal too, so rows written just before traffic stops are sealed all the same.
     "AUDIT_SEAL_INTERVAL_SECONDS": 1,
     "DEMO_PASSWORD": "demo-password",
+    # Usernames of the heads of the county-level justice bureaus (区司法局负责人), who approve
+    # electronic monitoring (社区矫正法 29); CORRECTIONS_DISTRICT_HEADS takes "a,b". Empty:
+    # nobody may. The demo names its district commanders (see README).
+    "DISTRICT_HEADS": [],
     # Risk models: versioned directories (model.skops + card.json), one of them active.
     "RISK_MODELS_DIR": str(DEFAULT_MODELS_DIR),
     # The keyring (field encryption, blind indexes, audit HMAC): a JSON file, by default
@@ -51,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     # A row sealed longer than this after the time it claims is reported by `audit verify`
     # as inserted late (a backdated row); a request's own rows are sealed within seconds.
     "AUDIT_LATE_TOLERANCE_SECONDS": 600,
+    # Intakes (or ID corrections) a user may have refused as duplicates in 24 hours before
+    # further intakes are refused with 429: the duplicate rule must not become a search.
+    "INTAKE_REFUSALS_PER_DAY": 5,
     # Key of the pseudonyms in risk exports; derived from SECRET_KEY when not set.
     "RISK_EXPORT_KEY": None,
     # Risk exports: every row's quasi-identifiers (age band, gender, district, category,
@@ -104,6 +111,8 @@ def _coerce(key: str, raw: str, default: Any) -> Any:
         if any(not sep for _, sep, _ in pairs):
             raise ConfigError(f"{ENV_PREFIX}{key}: expected name=value;name=value, got {raw!r}")
         return {**default, **{k.strip(): v.strip() for k, _, v in pairs}}
+    if isinstance(default, list):
+        return [p.strip() for p in raw.split(",") if p.strip()]
     if isinstance(default, int):
         try:
             return int(raw)
@@ -177,6 +186,7 @@ _POSITIVE_INTS = (
     "SCHEDULER_LEASE_SECONDS",
     "RISK_EXPORT_MIN_K",
     "AUDIT_LATE_TOLERANCE_SECONDS",
+    "INTAKE_REFUSALS_PER_DAY",
 )
 
 

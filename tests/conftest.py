@@ -55,6 +55,8 @@ def app(database_url, clock, tmp_path_factory):
             "DEMO_PASSWORD": DEMO_PASSWORD,
             # Seal after every request, so tests can look at the chain right away.
             "AUDIT_SEAL_INTERVAL_SECONDS": 0,
+            # The demo's Dongcheng commander heads that district's justice bureau (Art. 29).
+            "DISTRICT_HEADS": ["commander-dongcheng"],
         }
     )
     with app.app_context():

@@ -1,4 +1,5 @@
-"""Schema of ``rules/alerts.yaml``: alert kinds, escalation, incidents, deadlines, flags."""
+"""Schema of ``rules/alerts.yaml``: alert kinds, escalation, deadlines, flags (the incident
+thresholds live in ``rules/incidents.yaml``, see ``corrections/incidents/rules.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 
 from corrections.core import rules as registry
-from corrections.supervision.rules import EVENT_TYPES, OBLIGATION_KINDS
+from corrections.supervision.rules import OBLIGATION_KINDS
 
 ALERT_KINDS = (
     "obligation_missed",
@@ -26,8 +27,6 @@ ALERT_KINDS = (
 SEVERITIES = ("info", "warning", "critical")
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 SEVERITY_LABELS = {"critical": "紧急", "warning": "警示", "info": "提示"}
-PROPOSAL_KINDS = ("admonition", "warning", "revocation", "return_to_custody", "police_penalty")
-CATEGORIES = ("control_order", "suspended_sentence", "parole", "temporary_outside_custody")
 
 _days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=3650))
 
@@ -42,45 +41,7 @@ class EscalationSchema(ma.Schema):
     max_level = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=5))
 
 
-class IncidentRulesSchema(ma.Schema):
-    opened_by_missed = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_KINDS)), required=True
-    )
-    lost_contact_after_hours = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=1, max=720)
-    )
-    contact_events = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES)),
-        required=True,
-        validate=ma.validate.Length(min=1),
-    )
-    admonition_max_days = _days
-    warning_after_days = _days
-    revocation_after_days = _days
-    revocation_by_category = ma.fields.Dict(
-        keys=ma.fields.String(validate=ma.validate.OneOf(CATEGORIES)),
-        values=ma.fields.String(validate=ma.validate.OneOf(PROPOSAL_KINDS)),
-        required=True,
-        validate=registry.exact_keys(CATEGORIES),
-    )
-    proposal_labels = ma.fields.Dict(
-        keys=ma.fields.String(validate=ma.validate.OneOf(PROPOSAL_KINDS)),
-        values=ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
-        required=True,
-        validate=registry.exact_keys(PROPOSAL_KINDS),
-    )
-
-    @ma.validates_schema
-    def _order(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("revocation_after_days", 0) <= data.get("warning_after_days", 0):
-            raise ma.ValidationError(
-                "must be more than warning_after_days", field_name="revocation_after_days"
-            )
-
-
 class DeadlinesSchema(ma.Schema):
-    intake_report_days = _days
-    term_ending_notice_days = _days
     monitoring_notice_days = _days
     grade_approval_days = _days
 
@@ -106,7 +67,6 @@ class AlertRulesSchema(ma.Schema):
         ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_KINDS)), required=True
     )
     escalation = ma.fields.Nested(EscalationSchema, required=True)
-    incidents = ma.fields.Nested(IncidentRulesSchema, required=True)
     deadlines = ma.fields.Nested(DeadlinesSchema, required=True)
     flags = ma.fields.Nested(FlagRulesSchema, required=True)
 

@@ -115,3 +115,62 @@ def get(name: str) -> dict[str, Any]:
 
 def registered_files() -> list[str]:
     return sorted(_REGISTRY)
+
+
+# Keys that describe a rule rather than give its value (see :func:`articles`).
+_ABOUT_KEYS = frozenset(
+    {
+        "article",
+        "basis",
+        "verified",
+        "label_zh",
+        "label_en",
+        "unit",
+        "counts_from",
+        "direction",
+        "start_day_counts",
+    }
+)
+
+
+def articles(data: Any, path: str = "") -> list[dict[str, Any]]:
+    """Every rule in a rules file's data that names its legal basis: each mapping with an
+    ``article`` key, as ``path`` (dotted keys), ``value``, ``unit``, ``article``, ``basis``,
+    ``verified`` and ``label_zh``. Generic, so a new rules file needs no code to be listed."""
+    found: list[dict[str, Any]] = []
+    if isinstance(data, Mapping):
+        if "article" in data:
+            if "amount" in data:
+                value = str(data["amount"])
+            elif "value" in data:
+                value = str(data["value"])
+            else:
+                value = " ".join(
+                    f"{k}={v}"
+                    for k, v in data.items()
+                    if k not in _ABOUT_KEYS and not isinstance(v, Mapping | list)
+                )
+            unit = data.get("unit") or ""
+            if data.get("counts_from"):
+                word = "before" if data.get("direction") == "before" else "from"
+                unit = f"{unit} {word} {data['counts_from']}".strip()
+            found.append(
+                {
+                    "path": path or "<root>",
+                    "value": value,
+                    "unit": unit,
+                    "article": str(data["article"]),
+                    "basis": data.get("basis") or "",
+                    "verified": data.get("verified", True) is not False,
+                    "label_zh": data.get("label_zh") or "",
+                }
+            )
+        for key, value in data.items():
+            if isinstance(value, Mapping | list):
+                found.extend(articles(value, f"{path}.{key}" if path else str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            # A listed rule is named by its id where it has one (stable across edits).
+            name = value.get("id", i) if isinstance(value, Mapping) else i
+            found.extend(articles(value, f"{path}[{name}]"))
+    return found

@@ -116,14 +116,23 @@ def demo(ctx, host, port, scheduler) -> None:
 
     app = ctx.ensure_object(ScriptInfo).load_app()
     with app.app_context():
+        from sqlalchemy import select
+
+        from corrections.core.auth import Role
         from corrections.core.db import db
-        from corrections.org.models import Unit
+        from corrections.org.models import Unit, User
 
         _upgrade()
         if db.session.query(Unit.id).first() is None:
             _seed(persons=300, seed=20261127)
         else:
             click.echo("database already seeded; serving it as it is")
+        if not app.config["DISTRICT_HEADS"]:
+            # The demo names its district commanders as the heads of their district bureaus
+            # (who open electronic monitoring); a real bureau names its own in DISTRICT_HEADS.
+            app.config["DISTRICT_HEADS"] = list(
+                db.session.scalars(select(User.username).where(User.role == Role.COMMANDER))
+            )
         db.session.remove()
     if scheduler:
         from corrections.scheduler import process

@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
+from corrections.core import clocks
 from corrections.core.auth import SYSTEM, Role
 from corrections.core.clock import add_months, age_on, business_date, start_of_business_day
 from corrections.core.ruleset_store import ensure_recorded
@@ -261,7 +262,9 @@ def build_persons(
         g.id: {k: obligations.interval_days(g.id, k) for k in ("report", "check")}
         for g in rules.grades
     }
-    travel_allowed = {g.id: g.requirements.travel_allowed for g in rules.grades}
+    # The demo simulates no trips on grades whose trips need an escort (as before travel was
+    # approved on every grade): the generated city stays the same.
+    travel_allowed = {g.id: "escort" not in g.requirements.travel_conditions for g in rules.grades}
     history_start = today - timedelta(days=round(history_months * 30.44))
 
     def _history(facts: dict, grade: str, activated: datetime, status: str, hseed: int):
@@ -339,7 +342,9 @@ def build_persons(
                     "district_id": office.parent_id,
                     "status": status,
                     "version": 1,
-                    "intake_deadline": facts["judgment_effective_date"] + timedelta(days=10),
+                    "intake_deadline": clocks.due_for(
+                        "intake_report", facts["judgment_effective_date"]
+                    ),
                     "created_at": created,
                     "updated_at": now,
                 }

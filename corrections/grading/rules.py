@@ -40,10 +40,20 @@ class LevelSchema(ma.Schema):
 
 
 class TravelSchema(ma.Schema):
-    allowed = ma.fields.Boolean(required=True)
+    """What a grade adds to a trip (Art. 27: a legitimate trip is approved, never forbidden):
+    a higher approval level, a shorter maximum, conditions while away."""
+
     approver = ma.fields.String(
         required=True, validate=ma.validate.OneOf(["office", "district", "city"])
     )
+    max_days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=366), load_default=None)
+    conditions = ma.fields.List(ma.fields.String(), load_default=list)
+
+
+class TravelConditionSchema(ma.Schema):
+    label_zh = _label
+    article = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=200))
+    basis = ma.fields.String(required=True, validate=ma.validate.OneOf(["statute", "local"]))
 
 
 class RequirementsSchema(ma.Schema):
@@ -137,12 +147,28 @@ class GradingRulesSchema(ma.Schema):
     stricter = ma.fields.List(ma.fields.Nested(StricterRuleSchema), required=True)
     looser = ma.fields.Nested(LooserSchema, required=True)
     review = ma.fields.Nested(ReviewSchema, required=True)
+    travel_conditions = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$")),
+        values=ma.fields.Nested(TravelConditionSchema),
+        load_default=dict,
+    )
 
     @ma.validates_schema
     def _references(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors: dict[str, Any] = {}
         grade_ids = [g["id"] for g in data["grades"]]
         for i, grade in enumerate(data["grades"]):
+            unknown = [
+                c
+                for c in grade["requirements"]["travel"]["conditions"]
+                if c not in data.get("travel_conditions", {})
+            ]
+            if unknown:
+                errors.setdefault("grades", {})[i] = {
+                    "requirements": {
+                        "travel": {"conditions": [f"unknown travel condition {', '.join(unknown)}"]}
+                    }
+                }
             if grade_ids.count(grade["id"]) > 1:
                 errors.setdefault("grades", {})[i] = {"id": [f"duplicate grade {grade['id']}"]}
             if grade["level"] not in data["levels"]:
@@ -230,8 +256,9 @@ class Requirements:
     visit_interval_days: int
     education_hours_per_month: int
     service_hours_per_month: int
-    travel_allowed: bool
     travel_approver: str
+    travel_max_days: int | None
+    travel_conditions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -265,6 +292,7 @@ class GradingRules:
     deductions: tuple[Rule, ...]
     ratings: tuple[dict[str, Any], ...]
     fail_on: frozenset[str]
+    travel_conditions: dict[str, dict[str, str]]
 
     def grade(self, grade_id: str) -> Grade:
         for g in self.grades:
@@ -296,8 +324,9 @@ def build(grading: dict[str, Any], assessment: dict[str, Any]) -> GradingRules:
                 visit_interval_days=g["requirements"]["visit_interval_days"],
                 education_hours_per_month=g["requirements"]["education_hours_per_month"],
                 service_hours_per_month=g["requirements"]["service_hours_per_month"],
-                travel_allowed=g["requirements"]["travel"]["allowed"],
                 travel_approver=g["requirements"]["travel"]["approver"],
+                travel_max_days=g["requirements"]["travel"].get("max_days"),
+                travel_conditions=tuple(g["requirements"]["travel"].get("conditions", ())),
             ),
         )
         for i, g in enumerate(grading["grades"])
@@ -316,6 +345,7 @@ def build(grading: dict[str, Any], assessment: dict[str, Any]) -> GradingRules:
         deductions=tuple(Rule(d["id"], d["label_zh"], d) for d in assessment["deductions"]),
         ratings=tuple(assessment["ratings"]),
         fail_on=frozenset(assessment["fail_on"]),
+        travel_conditions=grading.get("travel_conditions", {}),
     )
 
 

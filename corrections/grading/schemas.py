@@ -13,8 +13,9 @@ class RequirementsSchema(ma.Schema):
     visit_interval_days = ma.fields.Integer(metadata={"description": "实地查访间隔（天）"})
     education_hours_per_month = ma.fields.Integer(metadata={"description": "教育学习（小时/月）"})
     service_hours_per_month = ma.fields.Integer(metadata={"description": "社区服务（小时/月）"})
-    travel_allowed = ma.fields.Boolean()
     travel_approver = ma.fields.String()
+    travel_max_days = ma.fields.Integer(allow_none=True)
+    travel_conditions = ma.fields.List(ma.fields.String())
 
 
 class GradeSchema(ma.Schema):

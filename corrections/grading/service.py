@@ -520,8 +520,9 @@ def grade_view(
             "visit_interval_days": req.visit_interval_days,
             "education_hours_per_month": req.education_hours_per_month,
             "service_hours_per_month": req.service_hours_per_month,
-            "travel_allowed": req.travel_allowed,
             "travel_approver": req.travel_approver,
+            "travel_max_days": req.travel_max_days,
+            "travel_conditions": list(req.travel_conditions),
         },
         "pending_proposal_id": pending.id if pending else None,
     }

@@ -13,6 +13,7 @@ from corrections.core.types import UTCDateTime
 OPEN_STATES = ("overdue", "lost_contact", "absconded")
 # Predicates of the partial unique indexes, also the ON CONFLICT targets' (spelled once).
 OPEN_INCIDENT_PREDICATE = "state <> 'closed'"
+PROPOSAL_BASIS_PREDICATE = "basis IS NOT NULL"
 LIVE_FLAG_PREDICATE = "status IN ('proposed', 'active')"
 
 
@@ -32,6 +33,10 @@ class Incident(db.Model):
     overdue_since: Mapped[datetime] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     opened_by: Mapped[str] = mapped_column(String(64))
+    # When supervision was lost (脱离监管): the missed obligation's due time or the first failed
+    # contact since the last successful one, whichever is earlier; the absence counts from it.
+    # None on episodes opened before it was recorded (then overdue_since).
+    out_of_supervision_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last successful contact before the episode (None: none ever recorded).
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lost_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -60,24 +65,44 @@ class Incident(db.Model):
 
 
 class IncidentProposal(db.Model):
-    """A sanction the absence calls for (admonition, warning, revocation, return to custody):
-    proposed with its evidence, decided by a person, never applied automatically."""
+    """A sanction proposed with its article and evidence (admonition, warning, revocation, return
+    to custody, police penalty): from an episode's absence, or (no episode) from the ladder,
+    a 禁止令 breach or late intake; decided by a person, never applied automatically."""
 
     __tablename__ = "incident_proposals"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     kind: Mapped[str] = mapped_column(String(24))
     status: Mapped[str] = mapped_column(String(16))
     absence_days: Mapped[int] = mapped_column(Integer)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The article it rests on and the rules versions it was made under (incidents+sanctions).
+    article: Mapped[str | None] = mapped_column(String(120))
+    rules_version: Mapped[str | None] = mapped_column(String(80))
+    # What ground proposed it (ladder proposals; None for an episode's): never proposed twice.
+    basis: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decision_note: Mapped[str | None] = mapped_column(Text)
+    # The person's statement (陈述/申辩) taken before the decision, or why it could not be.
+    statement: Mapped[str | None] = mapped_column(Text)
+    statement_not_taken_reason: Mapped[str | None] = mapped_column(Text)
+    decision_rules_version: Mapped[str | None] = mapped_column(String(80))
 
-    __table_args__ = (UniqueConstraint("incident_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "kind"),
+        Index(
+            "uq_incident_proposals_person_basis",
+            "person_id",
+            "basis",
+            unique=True,
+            postgresql_where=text(PROPOSAL_BASIS_PREDICATE),
+            sqlite_where=text(PROPOSAL_BASIS_PREDICATE),
+        ),
+    )
 
 
 class Flag(db.Model):

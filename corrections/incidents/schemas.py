@@ -32,13 +32,30 @@ class IncidentCloseSchema(ma.Schema):
 class ProposalDecisionSchema(ma.Schema):
     decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["accepted", "declined"]))
     note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
+    # Accepting a warning or a revocation / return to custody needs one of these (陈述/申辩).
+    statement = TrimmedString(
+        validate=ma.validate.Length(min=2, max=8000),
+        load_default=None,
+        metadata={"description": "The person's statement (陈述/申辩) taken before the decision"},
+    )
+    statement_not_taken_reason = TrimmedString(
+        validate=ma.validate.Length(min=2, max=4000),
+        load_default=None,
+        metadata={"description": "Why the statement could not be taken (e.g. absconded)"},
+    )
 
 
 class ProposalSchema(ma.Schema):
     id = ma.fields.Integer()
+    incident_id = ma.fields.Integer(allow_none=True)
     kind = ma.fields.String()
     kind_label_zh = ma.fields.String()
     status = ma.fields.String()
+    article = ma.fields.String(allow_none=True)
+    rules_version = ma.fields.String(allow_none=True)
+    statement = ma.fields.String(allow_none=True)
+    statement_not_taken_reason = ma.fields.String(allow_none=True)
+    decision_rules_version = ma.fields.String(allow_none=True)
     absence_days = ma.fields.Integer()
     evidence = ma.fields.Dict()
     created_at = ma.fields.DateTime()
@@ -55,6 +72,7 @@ class IncidentSchema(ma.Schema):
     trigger_type = ma.fields.String()
     trigger_id = ma.fields.Integer()
     overdue_since = ma.fields.DateTime()
+    out_of_supervision_since = ma.fields.DateTime(allow_none=True)
     opened_at = ma.fields.DateTime()
     opened_by = ma.fields.String()
     last_contact_at = ma.fields.DateTime(allow_none=True)

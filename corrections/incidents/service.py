@@ -3,9 +3,11 @@
 overdue (an obligation missed, or an approved trip not returned from) -> lost_contact (no
 successful contact within the rules' hours of the miss, or a failed search contact) ->
 absconded (an officer confirms, with the search record) -> closed (returned, found, custody,
-revoked). The absence counts in Asia/Shanghai days from the last successful contact; crossing
-the rules' thresholds proposes sanctions for a person to decide, never applies them. The
-person's status follows the episode.
+revoked). The absence (脱离监管) counts in Asia/Shanghai calendar days and months from when
+supervision was lost (the missed obligation's due time or the first failed contact, whichever
+is earlier), never while the episode is only overdue; crossing the thresholds of
+rules/incidents.yaml proposes sanctions (corrections/incidents/ladder.py) for a person to
+decide, never applies them. The person's status follows the episode.
 """
 
 from __future__ import annotations
@@ -14,19 +16,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy import and_, case, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from corrections.alerts import rules as alert_rules
 from corrections.alerts import service as alerts
 from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc, start_of_business_day
-from corrections.core.errors import Conflict, NotFound
+from corrections.core.errors import Conflict, NotFound, RuleViolation
+from corrections.core.ruleset_store import ensure_recorded
 from corrections.core.sqlfuncs import insert_for
 from corrections.grading import service as grading
+from corrections.incidents import ladder
+from corrections.incidents import rules as incident_rules
 from corrections.incidents.models import (
     OPEN_INCIDENT_PREDICATE,
     OPEN_STATES,
+    PROPOSAL_BASIS_PREDICATE,
     Incident,
     IncidentProposal,
 )
@@ -51,13 +56,17 @@ CLOSE_REASONS = {
 CHECK_TYPES = ("phone_check", "location_check")
 
 
-def _rules() -> dict[str, Any]:
-    return alert_rules.current()["incidents"]
+def _rules() -> incident_rules.IncidentRules:
+    return incident_rules.current()
+
+
+def _rules_version(session: Session, now: datetime) -> str:
+    return "+".join(ensure_recorded(session, name, now) for name in ("incidents", "sanctions"))
 
 
 def successful_contact() -> Any:
     """SQL: an event that counts as a successful contact (checks only when they succeeded)."""
-    types = _rules()["contact_events"]
+    types = _rules().contact_events
     plain = [t for t in types if t not in CHECK_TYPES]
     checks = [t for t in types if t in CHECK_TYPES]
     return or_(
@@ -82,10 +91,50 @@ def last_contact_at(session: Session, person_id: int, before: datetime | None = 
     return max(times, default=None)
 
 
-def absence_days(last_contact: datetime | None, fallback: date, today: date) -> int:
-    """Whole Asia/Shanghai days since the last successful contact (or ``fallback``)."""
-    start = business_date(last_contact) if last_contact is not None else fallback
+def absence_days(since: datetime | None, fallback: date, today: date) -> int:
+    """Whole Asia/Shanghai calendar days from ``since`` (or ``fallback``) to ``today``."""
+    start = business_date(since) if since is not None else fallback
     return max(0, (today - start).days)
+
+
+def first_failed_contact(session: Session, person_id: int, after: datetime | None, until):
+    """The first failed search contact after the last successful contact, up to ``until``."""
+    stmt = select(func.min(SupervisionEvent.occurred_at)).where(
+        SupervisionEvent.person_id == person_id,
+        SupervisionEvent.type == "contact_attempt_failed",
+        SupervisionEvent.occurred_at <= until,
+    )
+    if after is not None:
+        stmt = stmt.where(SupervisionEvent.occurred_at > after)
+    return session.scalar(stmt)
+
+
+def _lost_at(session: Session, person_id: int, start: datetime, last, now: datetime):
+    """The earlier of an episode's start and the first failed contact since ``last``."""
+    failed = first_failed_contact(session, person_id, last, now)
+    return min(start, failed) if failed is not None else start
+
+
+def lost_since(incident: Incident) -> datetime:
+    """When supervision was lost for an episode (older episodes: when it became overdue)."""
+    return incident.out_of_supervision_since or incident.overdue_since
+
+
+def _refresh_lost_since(session: Session, incident: Incident, now: datetime) -> datetime:
+    """The earlier of the episode's start and a failed contact recorded since the last
+    successful contact (a failed contact may be recorded after the episode opened)."""
+    failed = first_failed_contact(session, incident.person_id, incident.last_contact_at, now)
+    since = lost_since(incident)
+    if failed is not None and failed < since:
+        since = failed
+    if incident.out_of_supervision_since != since:
+        incident.out_of_supervision_since = since
+    return since
+
+
+def out_of_supervision_days(incident: Incident, today: date) -> int:
+    """Whole Asia/Shanghai days out of supervision (the day it was lost is day 0)."""
+    return absence_days(lost_since(incident), today, today)
 
 
 # --- the detection job -------------------------------------------------------------------
@@ -127,10 +176,12 @@ def _contact_since(person_col, since_col) -> Any:
 
 def _open_from_misses(session: Session, now: datetime) -> int:
     """An episode per person with a missed report or check that no contact answered since,
-    unless one is open or that miss already had one."""
-    kinds = _rules()["opened_by_missed"]
+    unless one is open or that miss already had one. The earliest miss after the last
+    successful contact opens it: an old miss a later contact answered does not count (nor
+    hide a new one)."""
+    kinds = _rules().opened_by_missed
     rows = session.execute(
-        select(Obligation.person_id, func.min(Obligation.due_on), func.min(Obligation.id))
+        select(Obligation.person_id, Obligation.due_on, Obligation.id)
         .join(Person, Person.id == Obligation.person_id)
         .where(
             Obligation.status == "missed",
@@ -141,15 +192,19 @@ def _open_from_misses(session: Session, now: datetime) -> int:
                 Incident.trigger_type == "obligation", Incident.trigger_id == Obligation.id
             ),
         )
-        .group_by(Obligation.person_id)
+        .order_by(Obligation.person_id, Obligation.due_on, Obligation.id)
     ).all()
-    candidates = []
+    by_person: dict[int, list[tuple[date, int]]] = {}
     for person_id, due_on, ob_id in rows:
-        since = start_of_business_day(due_on + timedelta(days=1))
+        by_person.setdefault(person_id, []).append((due_on, ob_id))
+    candidates = []
+    for person_id, misses in by_person.items():
         last = last_contact_at(session, person_id)
-        if last is not None and last >= since:
-            continue  # answered since the miss
-        candidates.append((person_id, "obligation", ob_id, since, last))
+        for due_on, ob_id in misses:
+            since = start_of_business_day(due_on + timedelta(days=1))
+            if last is None or last < since:  # not answered since the miss
+                candidates.append((person_id, "obligation", ob_id, since, last))
+                break
     return _insert_incidents(session, candidates, now)
 
 
@@ -201,6 +256,7 @@ def _insert_incident_rows(session: Session, candidates, now: datetime) -> int:
                     "trigger_type": trigger_type,
                     "trigger_id": trigger_id,
                     "overdue_since": since,
+                    "out_of_supervision_since": _lost_at(session, person_id, since, last, now),
                     "opened_at": now,
                     "opened_by": SYSTEM.username,
                     "last_contact_at": last,
@@ -248,13 +304,14 @@ def _close_answered(session: Session, now: datetime, errors: dict[str, str]) -> 
 
 
 def _to_lost_contact(session: Session, now: datetime, errors: dict[str, str]) -> int:
-    hours = timedelta(hours=_rules()["lost_contact_after_hours"])
+    hours = timedelta(hours=_rules().lost_contact_after_hours)
     failed_search = (
         select(SupervisionEvent.id)
         .where(
             SupervisionEvent.person_id == Incident.person_id,
             SupervisionEvent.type == "contact_attempt_failed",
-            SupervisionEvent.occurred_at >= Incident.overdue_since,
+            SupervisionEvent.occurred_at
+            >= func.coalesce(Incident.out_of_supervision_since, Incident.overdue_since),
         )
         .exists()
     )
@@ -307,69 +364,178 @@ def mark_lost_contact(session: Session, incident: Incident, *, actor: Actor, now
 
 def _propose(session: Session, today: date, now: datetime, errors: dict[str, str]) -> int:
     rows = session.execute(
-        select(Incident, Person.category, Person.term_start)
+        select(Incident, Person.category)
         .join(Person, Person.id == Incident.person_id)
         .where(Incident.state.in_(OPEN_STATES))
     ).all()
 
-    def propose(incident: Incident, category: str, term_start: date) -> int:
-        days = absence_days(incident.last_contact_at, term_start, today)
-        return _propose_for(session, incident, category, days, now)
+    def propose(incident: Incident, category: str) -> int:
+        return _propose_for(session, incident, category, now)
 
-    return _each(session, rows, errors, propose)
+    return _each(session, rows, errors, propose) + _propose_ladder(session, today, now, errors)
 
 
-def _propose_for(
-    session: Session, incident: Incident, category: str, days: int, now: datetime
-) -> int:
-    rules = _rules()
-    kinds = []
-    if days > rules["warning_after_days"]:
-        kinds.append("warning")
-    if days > rules["revocation_after_days"]:
-        kinds.append(rules["revocation_by_category"][category])
-    return sum(_make_proposal(session, incident, kind, days, now) for kind in kinds)
+def _episode(incident: Incident) -> ladder.Episode:
+    return ladder.Episode(
+        incident_id=incident.id,
+        state=incident.state,
+        lost_on=business_date(lost_since(incident)),
+        evidence={
+            "trigger": f"{incident.trigger_type}:{incident.trigger_id}",
+            "last_contact_at": incident.last_contact_at.isoformat()
+            if incident.last_contact_at
+            else None,
+            "state": incident.state,
+        },
+    )
+
+
+def _propose_for(session: Session, incident: Incident, category: str, now: datetime) -> int:
+    """The proposals an open episode's time out of supervision calls for (none while it is
+    only overdue)."""
+    if incident.state == "overdue":
+        return 0
+    _refresh_lost_since(session, incident, now)
+    found = ladder.absence(category, _episode(incident), business_date(now), _rules())
+    return sum(_make_proposal(session, incident.person_id, p, now, incident) for p in found)
 
 
 def _make_proposal(
-    session: Session, incident: Incident, kind: str, days: int, now: datetime
+    session: Session,
+    person_id: int,
+    proposal: ladder.Proposal,
+    now: datetime,
+    incident: Incident | None = None,
 ) -> int:
-    evidence = {
-        "incident_id": incident.id,
-        "trigger": f"{incident.trigger_type}:{incident.trigger_id}",
-        "last_contact_at": incident.last_contact_at.isoformat()
-        if incident.last_contact_at
-        else None,
-        "absence_days": days,
-        "state": incident.state,
-    }
+    """Insert a proposal once (per episode and kind, or per ground); alert the deciders."""
+    if incident is not None:
+        target = {"index_elements": ["incident_id", "kind"]}
+    else:
+        target = {
+            "index_elements": ["person_id", "basis"],
+            "index_where": text(PROPOSAL_BASIS_PREDICATE),
+        }
+    evidence = {**proposal.evidence, "article": proposal.article, "ground": proposal.ground}
     stmt = (
         insert_for(session)(IncidentProposal)
         .values(
-            incident_id=incident.id,
-            person_id=incident.person_id,
-            kind=kind,
+            incident_id=incident.id if incident is not None else None,
+            person_id=person_id,
+            kind=proposal.kind,
             status="proposed",
-            absence_days=days,
+            absence_days=proposal.absence_days,
             evidence=evidence,
+            article=proposal.article,
+            rules_version=_rules_version(session, now),
+            basis=proposal.basis if incident is None else None,
             created_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["incident_id", "kind"])
+        .on_conflict_do_nothing(**target)
         .returning(IncidentProposal.id)
     )
     proposal_id = session.execute(stmt).scalar()
     if proposal_id is None:
         return 0
+    detail = {"proposal": proposal.kind, "article": proposal.article, "ground": proposal.ground}
+    if incident is not None:
+        detail |= {"incident_id": incident.id, "absence_days": proposal.absence_days}
     alerts.raise_one(
         session,
-        person_id=incident.person_id,
+        person_id=person_id,
         kind="sanction_proposed",
         subject_type="proposal",
         subject_id=proposal_id,
-        detail={"proposal": kind, "incident_id": incident.id, "absence_days": days},
+        detail=detail,
         now=now,
     )
     return 1
+
+
+def _propose_ladder(session: Session, today: date, now: datetime, errors: dict[str, str]) -> int:
+    """The ladder's proposals (repeated sanctions not corrected, 禁止令 breaches, late intake)
+    for the persons SQL finds with such records in the window."""
+    rules = _rules()
+    since = start_of_business_day(ladder.window_start(today, rules.not_corrected_window))
+    correction = SupervisionEvent.__table__.alias("correction")
+    kinds = ("admonition", "warning", "prohibition_breach", *rules.reset_by)
+    uncorrected = (
+        SupervisionEvent.type.in_(kinds),
+        SupervisionEvent.occurred_at >= since,
+        SupervisionEvent.corrects_id.is_(None),
+        ~select(correction.c.id).where(correction.c.corrects_id == SupervisionEvent.id).exists(),
+    )
+    ladder_kinds = ("admonition", "warning", "prohibition_breach")
+    candidates = list(
+        session.scalars(
+            select(SupervisionEvent.person_id)
+            .join(Person, Person.id == SupervisionEvent.person_id)
+            .where(
+                *uncorrected,
+                SupervisionEvent.type.in_(ladder_kinds),
+                Person.status.in_(("active", "lost_contact", "absconded")),
+            )
+            .group_by(SupervisionEvent.person_id)
+            .having(
+                or_(
+                    func.count() >= 2,
+                    func.sum(case((SupervisionEvent.type == "prohibition_breach", 1), else_=0)) > 0,
+                )
+            )
+        )
+    )
+    # Late intake: a deadline within the window, reported after it (or not yet, and more than
+    # the warning threshold ago).
+    window_day = ladder.window_start(today, rules.not_corrected_window)
+    activated = (
+        select(func.min(PersonStatusChange.changed_at))
+        .where(PersonStatusChange.person_id == Person.id, PersonStatusChange.to_status == "active")
+        .scalar_subquery()
+    )
+    late = session.execute(
+        select(Person.id, Person.category, Person.intake_deadline, activated).where(
+            Person.intake_deadline >= window_day,
+            Person.intake_deadline < today,
+            Person.status.in_(("pending_intake", "active", "lost_contact", "absconded")),
+        )
+    ).all()
+    items: list[tuple[Any, ...]] = []
+    for person_id, category, deadline, reported_at in late:
+        reported_on = business_date(reported_at) if reported_at is not None else None
+        found = ladder.late_intake(category, deadline, reported_on, today, rules)
+        items += [(_Subject(person_id), p) for p in found]
+    if candidates:
+        records: dict[int, list[ladder.Record]] = {}
+        for e in session.scalars(
+            select(SupervisionEvent)
+            .where(SupervisionEvent.person_id.in_(candidates), *uncorrected)
+            .order_by(SupervisionEvent.occurred_at, SupervisionEvent.id)
+        ):
+            records.setdefault(e.person_id, []).append(_record(e))
+        categories = {
+            pid: category
+            for pid, category in session.execute(
+                select(Person.id, Person.category).where(Person.id.in_(candidates))
+            )
+        }
+        for person_id, recs in records.items():
+            found = ladder.repeated(categories[person_id], recs, today, rules)
+            items += [(_Subject(person_id), p) for p in found]
+
+    def make(subject: _Subject, proposal: ladder.Proposal) -> int:
+        return _make_proposal(session, subject.person_id, proposal, now)
+
+    return _each(session, items, errors, make)
+
+
+@dataclass(frozen=True)
+class _Subject:
+    person_id: int
+
+
+def _record(event: SupervisionEvent) -> ladder.Record:
+    """A ladder record of an event (a correction stands for the record it corrects)."""
+    severity = (event.payload or {}).get("severity") if event.type == "prohibition_breach" else None
+    return ladder.Record(event.id, event.type, business_date(event.occurred_at), severity)
 
 
 # --- people acting on episodes -----------------------------------------------------------
@@ -417,7 +583,7 @@ def open_incidents(
                     "state_label_zh": STATE_LABELS[incident.state],
                     "last_contact_at": incident.last_contact_at,
                     "hours_since_contact": int((now - since).total_seconds() // 3600),
-                    "absence_days": absence_days(incident.last_contact_at, term_start, today),
+                    "absence_days": out_of_supervision_days(incident, today),
                     "opened_at": incident.opened_at,
                 },
             )
@@ -475,8 +641,10 @@ def open_incident(
     session.flush()
     if state == "lost_contact":
         mark_lost_contact(session, incident, actor=actor, now=now)
-    days = absence_days(incident.last_contact_at, person.term_start, business_date(now))
-    _propose_for(session, incident, person.category, days, now)
+    incident.out_of_supervision_since = _lost_at(
+        session, person.id, now, incident.last_contact_at, now
+    )
+    _propose_for(session, incident, person.category, now)
     audit_person(
         session,
         actor,
@@ -567,7 +735,9 @@ def _close(
 ) -> None:
     person = session.get(Person, incident.person_id)
     today = business_date(now)
-    days = absence_days(incident.last_contact_at, person.term_start, today)
+    if incident.state != "overdue":
+        _refresh_lost_since(session, incident, now)
+    days = out_of_supervision_days(incident, today)
     was = incident.state
     incident.state, incident.closed_at, incident.closed_by = "closed", now, actor.username
     incident.close_reason, incident.close_note, incident.absence_days = reason, note, days
@@ -582,8 +752,9 @@ def _close(
             reason=f"脱管/失联结案：{CLOSE_REASONS[reason]}",
             now=now,
         )
-    if was != "overdue" and days <= _rules()["admonition_max_days"]:
-        _make_proposal(session, incident, "admonition", days, now)
+    episode = _episode(incident)
+    for proposal in ladder.on_close(was, episode.lost_on, today, _rules(), episode.evidence):
+        _make_proposal(session, incident.person_id, proposal, now, incident)
     alerts.resolve_where(
         session,
         and_(
@@ -609,28 +780,51 @@ def decide_proposal(
     *,
     actor: Actor,
     person_id: int,
-    incident_id: int,
+    incident_id: int | None,
     proposal_id: int,
     decision: str,
     note: str,
+    statement: str | None = None,
+    statement_not_taken_reason: str | None = None,
     now: datetime | None = None,
 ) -> IncidentProposal:
-    """The district decides a proposed sanction (accepted: the decision is then recorded
-    through its own procedure, e.g. a warning event or a revocation proposal to the court)."""
+    """The level of rules/sanctions.yaml (the district) decides a proposed sanction (accepted:
+    the decision is then recorded through its own procedure, e.g. a warning event or a
+    revocation proposal to the court). Accepting a warning or a revocation / return to custody
+    needs the person's statement (陈述/申辩) or the reason it could not be taken.
+    ``incident_id`` None: a proposal of the ladder (no episode)."""
     now = now or now_utc()
-    person, incident = get_incident(session, actor, person_id, incident_id)
-    require_level(actor, person, "district", "A sanction proposal")
+    if incident_id is None:
+        person = get_scoped(session, actor, person_id)
+        where = IncidentProposal.incident_id.is_(None)
+    else:
+        person, incident = get_incident(session, actor, person_id, incident_id)
+        where = IncidentProposal.incident_id == incident.id
     proposal = session.scalar(
         select(IncidentProposal).where(
-            IncidentProposal.id == proposal_id, IncidentProposal.incident_id == incident.id
+            IncidentProposal.id == proposal_id, IncidentProposal.person_id == person.id, where
         )
     )
     if proposal is None:
         raise NotFound("No such proposal.")
+    rules = _rules()
+    require_level(actor, person, rules.kinds[proposal.kind]["decided_by"], "A sanction proposal")
     if proposal.status != "proposed":
         raise Conflict(f"The proposal is already {proposal.status}.")
+    if (
+        decision == "accepted"
+        and proposal.kind in rules.statement_required_for
+        and not (statement or statement_not_taken_reason)
+    ):
+        raise RuleViolation(
+            f"the person's statement (陈述/申辩, {rules.statement_article}) is required, or "
+            "statement_not_taken_reason",
+            field="statement",
+        )
     proposal.status, proposal.decided_at = decision, now
     proposal.decided_by, proposal.decision_note = actor.username, note
+    proposal.statement, proposal.statement_not_taken_reason = statement, statement_not_taken_reason
+    proposal.decision_rules_version = _rules_version(session, now)
     alerts.resolve_where(
         session,
         and_(
@@ -653,6 +847,39 @@ def decide_proposal(
     return proposal
 
 
+def person_proposals(session: Session, *, actor: Actor, person_id: int):
+    """All sanction proposals of a person (episodes' and the ladder's), newest first."""
+    person = read_scoped(session, actor, person_id, action="proposal.list")
+    rows = session.scalars(
+        select(IncidentProposal)
+        .where(IncidentProposal.person_id == person.id)
+        .order_by(IncidentProposal.id.desc())
+    ).all()
+    rules = _rules()
+    return person, [proposal_view(p, rules) for p in rows]
+
+
+def proposal_view(p: IncidentProposal, rules: incident_rules.IncidentRules) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "incident_id": p.incident_id,
+        "kind": p.kind,
+        "kind_label_zh": rules.label(p.kind),
+        "status": p.status,
+        "article": p.article,
+        "rules_version": p.rules_version,
+        "absence_days": p.absence_days,
+        "evidence": p.evidence,
+        "created_at": p.created_at,
+        "decided_at": p.decided_at,
+        "decided_by": p.decided_by,
+        "decision_note": p.decision_note,
+        "statement": p.statement,
+        "statement_not_taken_reason": p.statement_not_taken_reason,
+        "decision_rules_version": p.decision_rules_version,
+    }
+
+
 def incident_view(
     session: Session,
     actor: Actor,
@@ -667,7 +894,7 @@ def incident_view(
     days = (
         incident.absence_days
         if incident.state == "closed"
-        else absence_days(incident.last_contact_at, person.term_start, today)
+        else out_of_supervision_days(incident, today)
     )
     view = {
         "id": incident.id,
@@ -677,6 +904,7 @@ def incident_view(
         "trigger_type": incident.trigger_type,
         "trigger_id": incident.trigger_id,
         "overdue_since": incident.overdue_since,
+        "out_of_supervision_since": incident.out_of_supervision_since,
         "opened_at": incident.opened_at,
         "opened_by": incident.opened_by,
         "last_contact_at": incident.last_contact_at,
@@ -690,21 +918,7 @@ def incident_view(
         "close_reason_label_zh": CLOSE_REASONS.get(incident.close_reason or ""),
         "close_note": incident.close_note,
         "absence_days": days,
-        "proposals": [
-            {
-                "id": p.id,
-                "kind": p.kind,
-                "kind_label_zh": rules["proposal_labels"][p.kind],
-                "status": p.status,
-                "absence_days": p.absence_days,
-                "evidence": p.evidence,
-                "created_at": p.created_at,
-                "decided_at": p.decided_at,
-                "decided_by": p.decided_by,
-                "decision_note": p.decision_note,
-            }
-            for p in proposals
-        ],
+        "proposals": [proposal_view(p, rules) for p in proposals],
         "version": incident.version,
     }
     return privacy.present(session, actor, person, "incident", view)

@@ -140,13 +140,34 @@ class DecideProposal(MethodView):
             person_id=person_id,
             incident_id=incident_id,
             proposal_id=proposal_id,
-            decision=data["decision"],
-            note=data["note"],
+            **data,
         )
         incident = _view(
             service.get_incident(db.session, current_actor(), person_id, incident_id)[1]
         )
         return next(p for p in incident["proposals"] if p["id"] == proposal.id)
+
+
+@blp.route("/persons/<id:person_id>/proposals/<id:proposal_id>")
+class DecideLadderProposal(MethodView):
+    @requires("incidents:write")
+    @blp.arguments(ProposalDecisionSchema)
+    @blp.response(200, ProposalSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, proposal_id):
+        """Decide a sanction proposal of the ladder (repeated sanctions, a 禁止令 breach, late
+        intake; no episode), at the level rules/sanctions.yaml names, with the person's
+        statement (陈述/申辩) or why it could not be taken."""
+        proposal = service.decide_proposal(
+            db.session,
+            actor=current_actor(),
+            person_id=person_id,
+            incident_id=None,
+            proposal_id=proposal_id,
+            **data,
+        )
+        return service.proposal_view(proposal, service.incident_rules.current())
 
 
 @blp.route("/persons/<id:person_id>/flags")

@@ -118,6 +118,29 @@ IDENTITY_FIELDS = (
 )
 # With the juvenile flag, an offence date bounds the birth date (under 18 on that day).
 JUVENILE_DATE_FIELDS = ("offence_date",)
+# What a judgment or a register tells about anyone: de-identified views (analysts) show these
+# dates as months, the age as a band and the district but not the office, so that a record
+# cannot be matched to a person by them (nor to a row of a risk export, which generalises
+# them the same way).
+GENERALISED_DATE_FIELDS = (
+    "offence_date",
+    "judgment_date",
+    "judgment_effective_date",
+    "term_start",
+    "term_end",
+    "intake_deadline",
+)
+OFFICE_FIELDS = ("office_code", "office_name_zh")
+AGE_BANDS = ((0, 18, "<18"), (18, 25, "18-24"), (25, 35, "25-34"), (35, 45, "35-44"))
+AGE_BANDS += ((45, 55, "45-54"), (55, 200, "55+"))
+
+
+def age_band(age: int | None) -> str | None:
+    if age is None:
+        return None
+    return next(label for low, high, label in AGE_BANDS if low <= age < high)
+
+
 MASK = "***"
 NAME_MASK = "＊"
 
@@ -135,6 +158,16 @@ def _person(view: dict[str, Any], visibility: Visibility) -> dict[str, Any]:
     if visibility is Visibility.DEIDENTIFIED:
         for field in hidden:
             view.pop(field, None)
+        months = {}
+        for field in GENERALISED_DATE_FIELDS:
+            value = view.pop(field, None)
+            if value is not None and field not in hidden:
+                months[field] = f"{value:%Y-%m}"
+        view["generalised"] = months
+        view["age_band"] = age_band(view.pop("age", None))
+        for field in OFFICE_FIELDS:
+            view.pop(field, None)
+        hidden += [f for f in (*GENERALISED_DATE_FIELDS, "age", *OFFICE_FIELDS) if f not in hidden]
     else:
         name = view.get("name")
         view["name"] = name[:1] + NAME_MASK if name else name
@@ -189,12 +222,14 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
     "obligation": (Text("closed_reason"),),
     "travel_permit": (Text("destination"), Text("reason"), Text("decision_note")),
     "monitoring": (Text("note"), Text("removal_reason")),
-    "term_end": (Text("reason"), Text("certificate_number")),
-    "transfer": (Text("destination"), Text("reason")),
+    "term_end": (Text("reason"), Text("certificate_number"), Text("document_number")),
+    "transfer": (Text("destination"), Text("reason"), Text("document_number")),
     "incident": (
         Text("search_record"),
         Text("close_note"),
         Text("proposals[].decision_note"),
+        Text("proposals[].statement"),
+        Text("proposals[].statement_not_taken_reason"),
     ),
     "flag": (Text("reason"), Text("close_reason"), Text("reviews[].note")),
     "alert": (Text("ack_note"), Text("close_note")),

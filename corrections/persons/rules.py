@@ -26,6 +26,8 @@ _identifier = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="must be a sna
 class TermSchema(ma.Schema):
     min_months = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
     max_months = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    article = ma.fields.String(validate=ma.validate.Length(min=1, max=80))
+    basis = ma.fields.String(validate=ma.validate.OneOf(["statute", "local"]))
 
     @ma.validates_schema
     def _order(self, data, **kwargs):
@@ -38,10 +40,6 @@ class CategorySchema(ma.Schema):
     term = ma.fields.Nested(TermSchema, required=True)
 
 
-class IntakeSchema(ma.Schema):
-    report_within_days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=60))
-
-
 def _labels(**kwargs) -> ma.fields.Dict:
     return ma.fields.Dict(
         keys=ma.fields.String(validate=_identifier), values=_label, required=True, **kwargs
@@ -51,7 +49,6 @@ def _labels(**kwargs) -> ma.fields.Dict:
 @rules.register("persons.yaml")
 class PersonsRulesSchema(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
-    intake = ma.fields.Nested(IntakeSchema, required=True)
     juvenile_age = ma.fields.Integer(required=True, validate=ma.validate.Range(min=14, max=18))
     min_age_at_offence = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=10, max=18)

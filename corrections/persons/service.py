@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, load_only, object_session
 
 from corrections.audit import service as audit
-from corrections.core import crypto
+from corrections.core import clocks, crypto
 from corrections.core import rules as rules_registry
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import add_months, age_on, business_date, now_utc
@@ -27,6 +27,7 @@ from corrections.core.errors import (
     Forbidden,
     PreconditionFailed,
     RuleViolation,
+    TooManyRequests,
 )
 from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
@@ -47,7 +48,6 @@ from corrections.persons.models import (
 from corrections.persons.scope import (
     audit_person,
     get_scoped,
-    in_scope,
     read_scoped,
     scope_clause,
 )
@@ -302,12 +302,37 @@ def _ensure_no_open_record(
     if existing is None:
         return
     audit_person(session, actor, existing, action, detail={"reason": "duplicate"}, now=now)
-    if in_scope(actor, existing) and actor.role != Role.ANALYST:
+    # Only who may see the record in full learns why: a juvenile's record is not confirmed
+    # to city staff either.
+    if privacy.policy(actor, existing) is privacy.Visibility.FULL:
         raise Conflict(
             "A person with this ID number is already under correction.",
             errors={"id_number": ["already under correction"]},
         )
     raise Conflict(NOT_HERE)
+
+
+def _limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> None:
+    """A user whose intakes were refused as duplicates too often today may try no more: the
+    duplicate rule answers yes or no for an ID number, so it must not be a search."""
+    from flask import current_app
+
+    from corrections.audit.models import AuditEntry
+
+    limit = current_app.config["INTAKE_REFUSALS_PER_DAY"]
+    since = now - timedelta(days=1)
+    refused = session.scalar(
+        select(func.count()).where(
+            AuditEntry.actor_username == actor.username,
+            AuditEntry.action.in_(("person.intake_refused", "person.update_refused")),
+            AuditEntry.occurred_at >= since,
+        )
+    )
+    if refused >= limit:
+        raise TooManyRequests(
+            f"Too many refused intakes in 24 hours ({refused}); contact the city.",
+            retry_after=24 * 3600,
+        )
 
 
 def intake(
@@ -323,14 +348,15 @@ def intake(
         raise RuleViolation(
             "The person's facts are inconsistent: " + ", ".join(sorted(errors)), errors=errors
         )
+    _limit_refused_intakes(session, actor, now)
+    # Last of the checks: a probe learns nothing from it that another check would hide.
     _ensure_no_open_record(
         session, actor, facts["id_number"], action="person.intake_refused", now=now
     )
-    report_days = _rules()["intake"]["report_within_days"]
     person = Person(
         **facts,
         juvenile=juvenile,
-        intake_deadline=facts["judgment_effective_date"] + timedelta(days=report_days),
+        intake_deadline=clocks.due_for("intake_report", facts["judgment_effective_date"]),
         office_id=office.id,
         district_id=office.parent_id,
         status="pending_intake",
@@ -444,23 +470,21 @@ def list_persons(
             stmt = stmt.where(Person.juvenile.is_(False))
         stmt = stmt.where(_identity_match(session, stmt, q.strip()))
     items, total = paginate(session, stmt, Person.id, page=page, page_size=page_size)
-    if actor.role == Role.ANALYST:
-        audit.record(
+    action = "person.list" if q is None else "person.search"
+    detail = {"deidentified": True} if actor.role == Role.ANALYST else {}
+    if items:
+        # One row for the page, naming every person it shows.
+        audit.record_disclosure(
             session,
             actor=actor,
-            action="person.list",
-            subject_type="person",
-            detail={"deidentified": True, "count": len(items)},
+            action=action,
+            shown={p.id: p.juvenile for p in items},
+            detail=detail,
             now=now,
         )
     else:
-        audit.record_many(
-            session,
-            actor=actor,
-            action="person.list",
-            now=now,
-            subjects=[("person", p.id, p.juvenile) for p in items],
-        )
+        # A search that found nobody is recorded too (never what was searched for).
+        audit.record(session, actor=actor, action=action, detail={**detail, "count": 0}, now=now)
     return Page(items=items, page=page, page_size=page_size, total=total)
 
 
@@ -476,6 +500,13 @@ def update(
     """Correct a person's facts. ``expected_version`` guards against lost updates (412)."""
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
+    if privacy.policy(actor, person) is not privacy.Visibility.FULL:
+        # Checking a masked juvenile's facts would answer questions about what is masked
+        # (a birth date that "does not match the ID number"): only the owners correct them.
+        raise Forbidden(
+            "未成年人的信息只能由其所属司法所或区指挥中心更正 "
+            "(a juvenile's record is corrected by their own office or district only)."
+        )
     if person.version != expected_version:
         # Names no version (nor anything else of the record): a 412 tells only that it changed.
         raise PreconditionFailed("The person has changed since you read it; read it again.")
@@ -504,8 +535,7 @@ def update(
     # Once a juvenile, always handled as one (Art. 58: the rules continue after 18).
     person.juvenile = person.juvenile or juvenile
     if "judgment_effective_date" in changed:
-        days = _rules()["intake"]["report_within_days"]
-        person.intake_deadline = person.judgment_effective_date + timedelta(days=days)
+        person.intake_deadline = clocks.due_for("intake_report", person.judgment_effective_date)
     person.updated_at = now
     session.flush()
     audit_person(session, actor, person, "person.update", now=now, detail={"fields": changed})

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from corrections.alerts import rules as alert_rules
 from corrections.alerts import service as alerts
 from corrections.alerts.models import Alert
+from corrections.core import clocks
 from corrections.core.clock import business_date, start_of_business_day
 from corrections.core.sqlfuncs import json_object
 from corrections.grading.models import GradeDecision
@@ -150,11 +151,15 @@ def term_endings(session: Session, *, now: datetime) -> dict[str, int]:
     """30 days before the term ends the discharge summary is due; after its last day the
     discharge itself. Resolved once the person is no longer supervised."""
     today = business_date(now)
-    notice = alert_rules.current()["deadlines"]["term_ending_notice_days"]
+    # The summary is due a clock before the term ends (rules/clocks.yaml): every term ending
+    # by this date has reached it.
+    summary_by = clocks.latest_start(
+        "pre_expiry_summary", today, clocks.current(), clocks.calendar()
+    )
     supervised = Person.status.in_(SUPERVISED_STATUSES)
     raised = 0
     for stage, condition in (
-        ("summary_due", and_(Person.term_end <= today + timedelta(days=notice))),
+        ("summary_due", and_(Person.term_end <= summary_by)),
         ("discharge_due", Person.term_end < today),
     ):
         raised += alerts.raise_from(

@@ -85,6 +85,12 @@ class SanctionDecision(db.Model):
     evidence_event_ids: Mapped[list[int]] = mapped_column(JSON)
     document_number: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The article the level came from and the rules versions in force.
+    article: Mapped[str | None] = mapped_column(String(200))
+    rules_version: Mapped[str | None] = mapped_column(String(100))
+    # 提请治安管理处罚: a copy goes to the procuratorate (实施办法 36). Marker for the exchange
+    # outbox (a later issue) to pick up: decisions with this set and not yet sent.
+    notify_procuratorate: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Obligation(db.Model):
@@ -166,7 +172,14 @@ class TravelPermit(db.Model):
     end_date: Mapped[date] = mapped_column(Date)
     days: Mapped[int] = mapped_column(Integer)
     approval_level: Mapped[str] = mapped_column(String(16))
+    # A city approval is notified to the procuratorate (实施办法 27). Marker for the exchange
+    # outbox (a later issue) to pick up: approved permits with this set and not yet sent.
     notify_procuratorate: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The decision function's output: conditions while away (from the grade), the reasons
+    # with their articles, and the rules versions it used.
+    conditions: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    decision_reasons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=list)
+    rules_version: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), index=True)
     requested_by_id: Mapped[int | None] = mapped_column(BigId)
     requested_by: Mapped[str] = mapped_column(String(64))
@@ -213,6 +226,8 @@ class PersonTransfer(db.Model):
     destination: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
     report_by: Mapped[date | None] = mapped_column(Date)
+    # The written decision the transfer rests on (变更执行地决定书).
+    document_number: Mapped[str | None] = mapped_column(String(64))
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -226,6 +241,8 @@ class TermEnd(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
     kind: Mapped[str] = mapped_column(String(24))
     certificate_number: Mapped[str | None] = mapped_column(String(64))
+    # What grounds a termination: the court ruling, the custody decision or the death record.
+    document_number: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     ended_on: Mapped[date] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(64))

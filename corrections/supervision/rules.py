@@ -23,6 +23,7 @@ EVENT_TYPES = (
     "admonition",
     "warning",
     "police_penalty",
+    "police_penalty_proposal",
     "prohibition_breach",
     "monitor_alarm",
     "travel_departure",
@@ -32,7 +33,19 @@ EVENT_TYPES = (
 CHANNELS = ("in_person", "phone", "app", "video", "field")
 OBLIGATION_KINDS = ("report", "check", "visit", "education", "service")
 SANCTIONS = ("admonition", "warning", "police_penalty")
+# Decisions recorded as events, each with a decision record (who, at which level, on what).
+DECISION_EVENTS = (*SANCTIONS, "police_penalty_proposal", "commendation")
 LEVELS = ("office", "district", "city")
+# Decisions whose level lives here (the sanctions' levels: rules/sanctions.yaml).
+DECISIONS = (
+    "commendation",
+    "police_penalty_proposal",
+    "police_penalty",
+    "discharge",
+    "termination",
+    "transfer",
+    "monitoring",
+)
 MONITORING_GROUNDS = (
     "violated_prohibition_order",
     "left_without_approval",
@@ -48,9 +61,20 @@ class LabelSchema(ma.Schema):
     label_zh = _label
 
 
+_article = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=200))
+_basis = ma.fields.String(required=True, validate=ma.validate.OneOf(["statute", "local"]))
+
+
 class SanctionRuleSchema(ma.Schema):
-    decided_at = ma.fields.String(required=True, validate=ma.validate.OneOf(LEVELS))
     refused_for = ma.fields.List(ma.fields.String(), load_default=list)
+
+
+class DecisionLevelSchema(ma.Schema):
+    level = ma.fields.String(required=True, validate=ma.validate.OneOf([*LEVELS, "district_head"]))
+    article = _article
+    basis = _basis
+    sanction_free_months = ma.fields.Integer(validate=ma.validate.Range(min=0, max=60))
+    conditions_basis = ma.fields.String(validate=ma.validate.OneOf(["statute", "local"]))
 
 
 class ObligationRuleSchema(ma.Schema):
@@ -70,15 +94,35 @@ class ObligationRuleSchema(ma.Schema):
             )
 
 
+class DaysRuleSchema(ma.Schema):
+    value = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=366))
+    article = _article
+    basis = _basis
+
+
+class WindowRuleSchema(ma.Schema):
+    months = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=12))
+    max_total_days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=366))
+    article = _article
+    basis = _basis
+
+
+class NotifyRuleSchema(ma.Schema):
+    procuratorate = ma.fields.Boolean(required=True)
+    article = _article
+    basis = _basis
+
+
 class TravelSchema(ma.Schema):
-    office_max_days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=60))
-    max_days_per_permit = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=1, max=366)
-    )
-    window_months = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=12))
-    max_total_days_in_window = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=1, max=366)
-    )
+    office_max_days = ma.fields.Nested(DaysRuleSchema, required=True)
+    district_max_days = ma.fields.Nested(DaysRuleSchema, required=True)
+    window = ma.fields.Nested(WindowRuleSchema, required=True)
+    city_approval_notifies = ma.fields.Nested(NotifyRuleSchema, required=True)
+
+    @ma.validates_schema
+    def _order(self, data, **kwargs):
+        if data["district_max_days"]["value"] < data["office_max_days"]["value"]:
+            raise ma.ValidationError("must not be below office_max_days", "district_max_days")
 
 
 class TransferSchema(ma.Schema):
@@ -91,9 +135,6 @@ class GroundSchema(ma.Schema):
 
 
 class MonitoringSchema(ma.Schema):
-    max_months_per_period = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=1, max=12)
-    )
     grounds = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.Nested(GroundSchema),
@@ -131,6 +172,12 @@ class SupervisionRulesSchema(ma.Schema):
         values=ma.fields.Nested(ObligationRuleSchema),
         required=True,
         validate=registry.exact_keys(OBLIGATION_KINDS),
+    )
+    decision_levels = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(DecisionLevelSchema),
+        required=True,
+        validate=registry.exact_keys(DECISIONS),
     )
     travel = ma.fields.Nested(TravelSchema, required=True)
     transfer = ma.fields.Nested(TransferSchema, required=True)

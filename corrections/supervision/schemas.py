@@ -95,6 +95,23 @@ class SanctionPayload(_Payload):
     document_number = TrimmedString(validate=ma.validate.Length(min=1, max=64))
 
 
+class PolicePenaltyProposalPayload(SanctionPayload):
+    """提请治安管理处罚 (实施办法 36): the district asks the police; a copy to the procuratorate."""
+
+    police_unit = TrimmedString(validate=ma.validate.Length(min=2, max=100))
+
+
+class PolicePenaltyPayload(SanctionPayload):
+    """The police's decision on the agency's proposal, recorded with its document number."""
+
+    proposal_event_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    document_number = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={"description": "The police's decision (治安管理处罚决定书) number"},
+    )
+
+
 class ProhibitionBreachPayload(_Payload):
     description = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=500))
     severity = ma.fields.String(required=True, validate=ma.validate.OneOf(["minor", "serious"]))
@@ -127,7 +144,8 @@ PAYLOADS: dict[str, type[ma.Schema]] = {
     "commendation": CommendationPayload,
     "admonition": SanctionPayload,
     "warning": SanctionPayload,
-    "police_penalty": SanctionPayload,
+    "police_penalty": PolicePenaltyPayload,
+    "police_penalty_proposal": PolicePenaltyProposalPayload,
     "prohibition_breach": ProhibitionBreachPayload,
     "monitor_alarm": MonitorAlarmPayload,
     "travel_departure": EmptyPayload,
@@ -179,6 +197,9 @@ class SanctionSchema(ma.Schema):
     evidence_event_ids = ma.fields.List(ma.fields.Integer())
     document_number = ma.fields.String(allow_none=True)
     decided_at = ma.fields.DateTime()
+    article = ma.fields.String(allow_none=True)
+    rules_version = ma.fields.String(allow_none=True)
+    notify_procuratorate = ma.fields.Boolean()
 
 
 class EventSchema(ma.Schema):
@@ -252,6 +273,17 @@ class PermitInSchema(ma.Schema):
     end_date = ma.fields.Date(required=True)
 
 
+class TravelConditionSchema(ma.Schema):
+    kind = ma.fields.String()
+    kind_label_zh = ma.fields.String()
+
+
+class TravelReasonSchema(ma.Schema):
+    rule_id = ma.fields.String()
+    article = ma.fields.String()
+    explanation = ma.fields.String()
+
+
 class PermitSchema(ma.Schema):
     id = ma.fields.Integer()
     person_id = ma.fields.Integer()
@@ -262,7 +294,12 @@ class PermitSchema(ma.Schema):
     days = ma.fields.Integer()
     approval_level = ma.fields.String()
     approval_level_label_zh = ma.fields.String()
-    notify_procuratorate = ma.fields.Boolean()
+    notify_procuratorate = ma.fields.Boolean(
+        metadata={"description": "City approval: the procuratorate is notified (实施办法 27)"}
+    )
+    conditions = ma.fields.List(ma.fields.Nested(TravelConditionSchema))
+    decision_reasons = ma.fields.List(ma.fields.Nested(TravelReasonSchema))
+    rules_version = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     status_label_zh = ma.fields.String()
     requested_by = ma.fields.String()
@@ -328,6 +365,14 @@ class TerminationSchema(ma.Schema):
     )
     reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
     ended_on = ma.fields.Date(required=True)
+    document_number = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=2, max=64),
+        metadata={
+            "description": "What grounds it: the court ruling (revocation), the custody decision "
+            "(return_to_custody) or the death record (death)"
+        },
+    )
 
 
 class TransferInSchema(ma.Schema):
@@ -338,6 +383,11 @@ class TransferInSchema(ma.Schema):
         metadata={"description": "Outside this city's system"},
     )
     reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
+    document_number = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=2, max=64),
+        metadata={"description": "The written decision to change the place (变更执行地决定书)"},
+    )
 
     @ma.validates_schema
     def _one(self, data, **kwargs):
@@ -348,6 +398,7 @@ class TransferInSchema(ma.Schema):
 class TermEndSchema(ma.Schema):
     kind = ma.fields.String()
     certificate_number = ma.fields.String(allow_none=True)
+    document_number = ma.fields.String(allow_none=True)
     reason = ma.fields.String()
     ended_on = ma.fields.Date()
     recorded_by = ma.fields.String()
@@ -362,6 +413,7 @@ class TransferSchema(ma.Schema):
     destination = ma.fields.String(allow_none=True)
     reason = ma.fields.String()
     report_by = ma.fields.Date(allow_none=True)
+    document_number = ma.fields.String(allow_none=True)
     recorded_by = ma.fields.String()
     recorded_at = ma.fields.DateTime()
     status = ma.fields.String()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,10 +19,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from corrections.alerts import service as alerts
 from corrections.audit import service as audit
-from corrections.core import keys
+from corrections.core import clocks, keys
+from corrections.core import rules as registry
 from corrections.core.auth import Actor
-from corrections.core.clock import add_months, business_date, now_utc
-from corrections.core.errors import Conflict, DomainError, RuleViolation
+from corrections.core.clock import add_months, business_date, now_utc, start_of_business_day
+from corrections.core.errors import Conflict, DomainError, Forbidden, RuleViolation
 from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
@@ -39,7 +41,7 @@ from corrections.persons.scope import (
     require_level,
     scope_clause,
 )
-from corrections.supervision import obligations
+from corrections.supervision import obligations, travel_rules
 from corrections.supervision import rules as supervision_rules
 from corrections.supervision.models import (
     MonitoringPeriod,
@@ -50,7 +52,7 @@ from corrections.supervision.models import (
     TermEnd,
     TravelPermit,
 )
-from corrections.supervision.rules import SANCTIONS
+from corrections.supervision.rules import DECISION_EVENTS, SANCTIONS
 
 DEFAULT_CHANNEL = {
     "report": "in_person",
@@ -213,17 +215,114 @@ def _riders(
 _INSERT_EVENT = insert(SupervisionEvent.__table__).returning(SupervisionEvent.__table__.c.id)
 
 
-def _check_sanction(
-    session: Session, actor: Actor, person: Person, data: dict[str, Any], now: datetime
-) -> str:
+def decision_rule(kind: str) -> dict[str, Any]:
+    """Who decides ``kind`` and on which article: a sanction's level is in
+    ``rules/sanctions.yaml`` (``kinds``), every other decision's in ``rules/supervision.yaml``
+    (``decision_levels``)."""
+    if kind in ("admonition", "warning"):
+        rule = registry.get("sanctions")["kinds"][kind]
+        return {"level": rule["decided_by"], "article": rule["article"]}
+    return _rules()["decision_levels"][kind]
+
+
+def require_decision_level(actor: Actor, person: Person, kind: str, what: str) -> str:
+    """The actor's level for a decision of ``kind``, or Forbidden naming the rule."""
+    rule = decision_rule(kind)
+    if rule["level"] == "district_head":
+        have = require_level(actor, person, "district", f"{what} ({rule['article']})")
+        if actor.username not in (current_app.config.get("DISTRICT_HEADS") or ()):
+            raise Forbidden(
+                f"{what} is approved by the head of the county-level justice bureau "
+                f"({rule['article']}); this account is not one (DISTRICT_HEADS)."
+            )
+        return have
+    return require_level(actor, person, rule["level"], f"{what} ({rule['article']})")
+
+
+def _check_decision(
+    session: Session,
+    actor: Actor,
+    person: Person,
+    data: dict[str, Any],
+    corrects: SupervisionEvent | None,
+    now: datetime,
+) -> tuple[str, str]:
+    """A decision recorded as an event (a sanction, a commendation, a police-penalty proposal
+    or the police's decision): the level it needs, its conditions and its evidence. Returns
+    (the actor's level, the article)."""
     kind = data["type"]
-    rule = _rules()["sanctions"][kind]
-    if person.category in rule.get("refused_for", ()):
-        raise RuleViolation(
-            f"a {kind} cannot be given to a person on {person.category}", field="type"
+    rule = decision_rule(kind)
+    needed = rule["level"]
+    if corrects is not None:
+        # A correction needs the level of the decision it corrects.
+        corrected = session.scalar(
+            select(SanctionDecision.decider_level).where(SanctionDecision.event_id == corrects.id)
         )
-    level = require_level(actor, person, rule["decided_at"], f"A {kind}")
-    ids = sorted(set(data["payload"]["evidence_event_ids"]))
+        if corrected is not None and LEVEL_RANK[corrected] > LEVEL_RANK.get(needed, 1):
+            needed = corrected
+        level = require_level(actor, person, needed, f"Correcting a {kind} ({rule['article']})")
+    else:
+        level = require_decision_level(actor, person, kind, f"The {kind}")
+    if kind in SANCTIONS and corrects is None:
+        refused = _rules()["sanctions"][kind].get("refused_for", ())
+        if person.category in refused:
+            raise RuleViolation(
+                f"a {kind} cannot be given to a person on {person.category}", field="type"
+            )
+    if kind == "commendation" and corrects is None:
+        _check_commendation(session, person, rule, now)
+    if kind == "police_penalty" and corrects is None:
+        proposal = session.scalar(
+            select(SupervisionEvent.id).where(
+                SupervisionEvent.id == data["payload"]["proposal_event_id"],
+                SupervisionEvent.person_id == person.id,
+                SupervisionEvent.type == "police_penalty_proposal",
+            )
+        )
+        if proposal is None:
+            raise RuleViolation(
+                "the police decide on the agency's proposal (提请治安管理处罚, "
+                f"{rule['article']}): name a police_penalty_proposal of this person",
+                field="payload.proposal_event_id",
+            )
+    ids = sorted(set(data["payload"].get("evidence_event_ids") or ()))
+    if ids:
+        _check_evidence(session, person, ids)
+    return level, rule["article"]
+
+
+def _check_commendation(
+    session: Session, person: Person, rule: dict[str, Any], now: datetime
+) -> None:
+    """表扬 only after the rules' months under supervision without any sanction."""
+    months = rule.get("sanction_free_months", 0)
+    if not months:
+        return
+    since = add_months(business_date(now), -months)
+    if person.term_start > since:
+        raise RuleViolation(
+            f"a commendation needs {months} months under supervision without sanction "
+            f"(supervised since {person.term_start})",
+            field="type",
+        )
+    last = session.scalar(
+        select(SupervisionEvent.occurred_at)
+        .where(
+            SupervisionEvent.person_id == person.id,
+            SupervisionEvent.type.in_(SANCTIONS),
+            SupervisionEvent.occurred_at >= start_of_business_day(since),
+        )
+        .limit(1)
+    )
+    if last is not None:
+        raise RuleViolation(
+            f"a commendation needs {months} months without sanction; one was given on "
+            f"{business_date(last)}",
+            field="type",
+        )
+
+
+def _check_evidence(session: Session, person: Person, ids: list[int]) -> None:
     found = set(
         session.scalars(
             select(SupervisionEvent.id).where(
@@ -237,7 +336,6 @@ def _check_sanction(
             + ", ".join(str(i) for i in sorted(set(ids) - found)),
             field="payload.evidence_event_ids",
         )
-    return level
 
 
 def record_from_request(
@@ -319,9 +417,9 @@ def _record_checked(
                 "That event was already corrected; correct the correction.",
                 errors={"corrects_id": ["already corrected"]},
             )
-    level = None
-    if data["type"] in SANCTIONS and corrects is None:
-        level = _check_sanction(session, actor, person, data, now)
+    level = article = None
+    if data["type"] in DECISION_EVENTS:
+        level, article = _check_decision(session, actor, person, data, corrects, now)
     event = record_event(
         session,
         actor=actor,
@@ -346,10 +444,15 @@ def _record_checked(
                 decided_by=actor.username,
                 decider_level=level,
                 decider_unit_id=actor.unit_id,
-                legal_ground=event.payload["legal_ground"],
-                evidence_event_ids=sorted(set(event.payload["evidence_event_ids"])),
+                legal_ground=event.payload.get("legal_ground") or event.payload.get("reason"),
+                evidence_event_ids=sorted(set(event.payload.get("evidence_event_ids") or ())),
                 document_number=event.payload.get("document_number"),
                 decided_at=now,
+                article=article,
+                rules_version=_rules()["version"],
+                # A copy of the proposal to the procuratorate (实施办法 36): the exchange
+                # outbox (a later issue) picks these up.
+                notify_procuratorate=event.type == "police_penalty_proposal",
             )
         )
         session.flush()
@@ -426,7 +529,7 @@ def event_views(
     ``new``: events recorded by this very request, which nothing can have corrected yet.
     """
     ids = [e.id for e in events]
-    sanction_ids = [e.id for e in events if e.type in SANCTIONS]
+    sanction_ids = [e.id for e in events if e.type in DECISION_EVENTS]
     sanctions = {}
     if sanction_ids:
         query = select(SanctionDecision).where(SanctionDecision.event_id.in_(sanction_ids))
@@ -465,6 +568,9 @@ def event_views(
                     "evidence_event_ids": s.evidence_event_ids,
                     "document_number": s.document_number,
                     "decided_at": s.decided_at,
+                    "article": s.article,
+                    "rules_version": s.rules_version,
+                    "notify_procuratorate": s.notify_procuratorate,
                 },
             }
         )
@@ -640,18 +746,6 @@ def request_permit(
         raise RuleViolation("must not be in the past", field="start_date")
     if end < start:
         raise RuleViolation("must not be before start_date", field="end_date")
-    cfg = _rules()["travel"]
-    days = (end - start).days + 1
-    if days > cfg["max_days_per_permit"]:
-        raise RuleViolation(
-            f"a permit covers at most {cfg['max_days_per_permit']} days", field="end_date"
-        )
-    grade = grading_rules.current().grade(person.grade)
-    if not grade.requirements.travel_allowed:
-        raise RuleViolation(
-            f"the grade {grade.id} ({grade.label_zh}) does not allow travel",
-            errors={"grade": [f"{grade.id} does not allow travel"]},
-        )
     others = session.scalars(
         select(TravelPermit).where(
             TravelPermit.person_id == person.id,
@@ -666,14 +760,21 @@ def request_permit(
                 f"Overlaps travel permit {other.id}.",
                 errors={"start_date": [f"overlaps permit {other.id}"]},
             )
-    window_start = add_months(end, -cfg["window_months"]) + timedelta(days=1)
-    total = days + sum(_overlap_days(window_start, end, o.start_date, o.end_date) for o in others)
-    level = "office" if days <= cfg["office_max_days"] else "district"
-    if LEVEL_RANK[grade.requirements.travel_approver] > LEVEL_RANK[level]:
-        level = grade.requirements.travel_approver
-    notify = total > cfg["max_total_days_in_window"]
-    if notify:
-        level = "city"
+    decision = travel_rules.decide(
+        start,
+        end,
+        other_trips=[travel_rules.Trip(o.start_date, o.end_date) for o in others],
+        rules=travel_rules.TravelRules.from_yaml(_rules()),
+        grade=_grade_travel(person),
+        today=today,
+    )
+    if decision.refused:
+        first = decision.refusals[0]
+        raise RuleViolation(
+            f"{first.text} ({first.article})",
+            errors={"end_date": [f"{r.text} ({r.article})" for r in decision.refusals]},
+        )
+    days, level, notify = decision.days, decision.approval_level, decision.notify_procuratorate
     permit = TravelPermit(
         person_id=person.id,
         destination=data["destination"],
@@ -683,6 +784,9 @@ def request_permit(
         days=days,
         approval_level=level,
         notify_procuratorate=notify,
+        conditions=list(decision.conditions),
+        decision_reasons=[r.as_json() for r in decision.reasons],
+        rules_version=decision.rules_version,
         status="requested",
         requested_by_id=actor.user_id,
         requested_by=actor.username,
@@ -699,6 +803,19 @@ def request_permit(
         detail={"permit_id": permit.id, "days": days, "level": level},
     )
     return permit
+
+
+def _grade_travel(person: Person) -> travel_rules.GradeTravel:
+    """What the person's grade adds to a trip, from ``rules/grading.yaml``."""
+    rules = grading_rules.current()
+    req = rules.grade(person.grade).requirements
+    return travel_rules.GradeTravel(
+        grade=person.grade,
+        approver=req.travel_approver,
+        max_days=req.travel_max_days,
+        conditions=req.travel_conditions,
+        rules_version=rules.version,
+    )
 
 
 def _permit(
@@ -827,6 +944,7 @@ def permit_view(session: Session, actor: Actor, permit: TravelPermit) -> dict[st
             "days",
             "approval_level",
             "notify_procuratorate",
+            "rules_version",
             "status",
             "requested_by",
             "requested_at",
@@ -838,6 +956,12 @@ def permit_view(session: Session, actor: Actor, permit: TravelPermit) -> dict[st
         )
     }
     view["approval_level_label_zh"] = LEVEL_LABELS[permit.approval_level]
+    labels = grading_rules.current().travel_conditions
+    view["conditions"] = [
+        {"kind": c, "kind_label_zh": labels.get(c, {}).get("label_zh", c)}
+        for c in permit.conditions or ()
+    ]
+    view["decision_reasons"] = list(permit.decision_reasons or ())
     view["status_label_zh"] = PERMIT_STATUS_LABELS[permit.status]
     person = session.get(Person, permit.person_id)
     return privacy.present(session, actor, person, "travel_permit", view)
@@ -853,11 +977,14 @@ def _period_end(period: MonitoringPeriod) -> date:
 def _check_period(
     session: Session, person: Person, start: date, end: date, exclude: int | None = None
 ) -> None:
-    months = _rules()["monitoring"]["max_months_per_period"]
+    limit = clocks.current()["monitoring_period"]
     if end < start:
         raise RuleViolation("must not be before start_date", field="end_date")
-    if end > add_months(start, months) - timedelta(days=1):
-        raise RuleViolation(f"a monitoring period lasts at most {months} months", field="end_date")
+    if end > clocks.due("monitoring_period", start, clocks.current()):
+        raise RuleViolation(
+            f"a monitoring period lasts at most {limit.amount} months ({limit.article})",
+            field="end_date",
+        )
     for other in session.scalars(
         select(MonitoringPeriod).where(MonitoringPeriod.person_id == person.id)
     ):
@@ -881,7 +1008,7 @@ def open_monitoring(
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
     _require_supervised(person)
-    require_level(actor, person, "district", "Electronic monitoring")
+    require_decision_level(actor, person, "monitoring", "Electronic monitoring")
     _check_period(session, person, data["start_date"], data["end_date"])
     period = MonitoringPeriod(
         person_id=person.id,
@@ -936,7 +1063,7 @@ def extend_monitoring(
     now = now or now_utc()
     person, period = _period(session, actor, person_id, period_id)
     _require_supervised(person)
-    require_level(actor, person, "district", "Extending electronic monitoring")
+    require_decision_level(actor, person, "monitoring", "Extending electronic monitoring")
     if period.removed_at is not None:
         raise Conflict("The period was removed; open a new one instead.")
     if session.scalar(select(MonitoringPeriod.id).where(MonitoringPeriod.extends_id == period.id)):
@@ -1034,7 +1161,15 @@ def term_end_view(session: Session, actor: Actor, end: TermEnd, status: str) -> 
     """A discharge or termination as ``actor`` may see it (the reason is typed)."""
     view = {
         c: getattr(end, c)
-        for c in ("kind", "certificate_number", "reason", "ended_on", "recorded_by", "recorded_at")
+        for c in (
+            "kind",
+            "certificate_number",
+            "document_number",
+            "reason",
+            "ended_on",
+            "recorded_by",
+            "recorded_at",
+        )
     } | {"status": status}
     person = session.get(Person, end.person_id)
     return privacy.present(session, actor, person, "term_end", view)
@@ -1077,6 +1212,7 @@ def discharge(
     now = now or now_utc()
     today = business_date(now)
     person = get_scoped(session, actor, person_id)
+    require_decision_level(actor, person, "discharge", "Discharge")
     if person.status != "active":
         raise Conflict(
             f"Only an active person can be discharged (status {person.status}).",
@@ -1121,11 +1257,14 @@ def terminate(
     kind: str,
     reason: str,
     ended_on: date,
+    document_number: str,
     now: datetime | None = None,
 ) -> TermEnd:
-    """Termination (终止, Art. 45): revocation, return to custody, or death."""
+    """Termination (终止, Art. 45): revocation, return to custody, or death, decided by the
+    district on the document that grounds it (court ruling, custody decision, death record)."""
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
+    require_decision_level(actor, person, "termination", "Termination")
     if person.status not in OPEN_STATUSES:
         raise Conflict(
             f"The correction has already ended ({person.status}).",
@@ -1138,6 +1277,7 @@ def terminate(
         kind=kind,
         reason=reason,
         ended_on=ended_on,
+        document_number=document_number,
         recorded_by=actor.username,
         recorded_at=now,
     )
@@ -1162,6 +1302,7 @@ def transfer(
     to_office_code: str | None,
     destination: str | None,
     reason: str,
+    document_number: str,
     now: datetime | None = None,
 ) -> PersonTransfer:
     """Change of the place of supervision (变更执行地). Within the city the person moves to the
@@ -1169,6 +1310,7 @@ def transfer(
     now = now or now_utc()
     today = business_date(now)
     person = get_scoped(session, actor, person_id)
+    require_decision_level(actor, person, "transfer", "A change of the place of supervision")
     if person.status not in ("active", "pending_intake"):
         raise Conflict(
             f"A person in status {person.status} cannot be transferred.",
@@ -1178,6 +1320,7 @@ def transfer(
         person_id=person.id,
         from_office_id=person.office_id,
         reason=reason,
+        document_number=document_number,
         recorded_by=actor.username,
         recorded_at=now,
     )
@@ -1235,6 +1378,7 @@ def transfer_view(session: Session, actor: Actor, record: PersonTransfer) -> dic
         "destination": record.destination,
         "reason": record.reason,
         "report_by": record.report_by,
+        "document_number": record.document_number,
         "recorded_by": record.recorded_by,
         "recorded_at": record.recorded_at,
         "status": person.status,

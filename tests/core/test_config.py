@@ -79,7 +79,7 @@ def edit(path, old, new):
 
 def test_malformed_rules_file_stops_start_up_naming_file_and_key(tmp_path):
     rules_dir = copy_rules(tmp_path)
-    edit(rules_dir / "persons.yaml", "max_months: 24", "max_months: -1")
+    edit(rules_dir / "persons.yaml", "max_months: 36", "max_months: -1")
     with pytest.raises(
         RulesError, match=r"persons\.yaml: categories\.control_order\.term\.max_months"
     ):

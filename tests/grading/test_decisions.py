@@ -75,7 +75,7 @@ def test_new_intake_is_in_the_strict_level_with_requirements(officer, intake):
         ("intake", "effective", "tight")
     ]
     assert history[0]["rule_ids"] == ["intake_first_two_months_tight"]
-    assert history[0]["rules_version"] == "grading-2026.1+assessment-2026.1"
+    assert history[0]["rules_version"] == "grading-2026.2+assessment-2026.1"
 
 
 def test_high_risk_intake_is_strict(officer):

@@ -64,7 +64,7 @@ def test_changing_a_number_changes_what_the_api_returns(app, make_app, tmp_path,
         "report_interval_days: 30", "report_interval_days: 21", 1
     )
     path.write_text(
-        text.replace('version: "grading-2026.1"', 'version: "grading-2026.2"'), encoding="utf-8"
+        text.replace('version: "grading-2026.2"', 'version: "grading-2026.3"'), encoding="utf-8"
     )
     changed = make_app(tmp_path, rules_dir)
     client = changed.test_client()
@@ -75,16 +75,16 @@ def test_changing_a_number_changes_what_the_api_returns(app, make_app, tmp_path,
         f"/api/v1/persons/{person['id']}/grade", headers={"Authorization": f"Bearer {token}"}
     ).get_json()
     assert after["requirements"]["report_interval_days"] == 21
-    assert after["rules_version"] == "grading-2026.2+assessment-2026.1"
+    assert after["rules_version"] == "grading-2026.3+assessment-2026.1"
 
 
 def test_a_used_version_cannot_silently_change(app, tmp_path, officer, intake):
-    intake(officer)  # records decisions under grading-2026.1
+    intake(officer)  # records decisions under grading-2026.2
     rules_dir = copy_rules(tmp_path)
     edit(rules_dir / "grading.yaml", "report_interval_days: 7", "report_interval_days: 5")
     with pytest.raises(
         RulesError,
-        match=r"grading\.yaml: version: 'grading-2026\.1' was "
+        match=r"grading\.yaml: version: 'grading-2026\.2' was "
         r"already used for different rules",
     ):
         _app(app, tmp_path, rules_dir)
@@ -122,8 +122,8 @@ def test_a_used_version_cannot_silently_change(app, tmp_path, officer, intake):
         (
             "assessment.yaml",
             'version: "assessment-2026.1"',
-            'version: "grading-2026.1"',
-            r"version: 'grading-2026\.1' duplicates the version of",
+            'version: "grading-2026.2"',
+            r"version: 'grading-2026\.2' duplicates the version of",
         ),
     ],
 )
@@ -138,7 +138,7 @@ def test_rules_commands(tmp_path, monkeypatch):
     runner = CliRunner()
     ok = runner.invoke(main, ["rules", "validate"])
     assert ok.exit_code == 0, ok.output
-    assert "ok   grading.yaml (version grading-2026.1)" in ok.output
+    assert "ok   grading.yaml (version grading-2026.2)" in ok.output
     shown = runner.invoke(main, ["rules", "show"])
     assert shown.exit_code == 0, shown.output
     assert "ordinary 普通" in shown.output and "严管" in shown.output

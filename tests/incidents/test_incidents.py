@@ -149,55 +149,148 @@ def test_absconding_is_confirmed_by_an_officer_and_closing_counts_the_absence(
     assert officer.post(f"{path}/close", json={"reason": "found"}).status_code == 409
 
 
-def test_an_episode_opened_31_days_after_the_last_contact_of_a_parolee_proposes_revocation(
-    app, clock, login, active
-):
+def test_shishi_banfa_46_revocation_proposal_after_one_calendar_month(app, login, active, run_job):
+    """Replaces the test that proposed revocation 31 days after the last contact: the month
+    counts from when supervision was lost (the Nov 30 check missed: Dec 1 in Shanghai), in
+    calendar months, and the decision needs the person's statement (实施办法 46(2), 47(1))."""
     person = active(category="parole")
+    _detect(run_job, datetime(2026, 12, 1, 2, tzinfo=UTC))
+    _detect(run_job, datetime(2026, 12, 2, 2, tzinfo=UTC))  # lost contact
+    for at in (datetime(2026, 12, 28, 2, tzinfo=UTC), datetime(2027, 1, 1, 15, tzinfo=UTC)):
+        run_job("detect_lost_contact", at=at)  # Jan 1 23:00 in Shanghai: exactly one month
+        officer = login("officer-dongcheng-1")
+        (incident,) = _incidents(officer, person["id"])
+        assert [p["kind"] for p in incident["proposals"]] == ["warning"]
+    run_job("detect_lost_contact", at=datetime(2027, 1, 1, 16, tzinfo=UTC))  # Jan 2
     officer = login("officer-dongcheng-1")
-    assert (
-        event(officer, person["id"], "report", occurred_at="2026-11-27T01:00:00Z").status_code
-        == 201
-    )
-    clock.set(datetime(2026, 12, 28, 2, tzinfo=UTC))  # Dec 28 in Shanghai: 31 days later
-    officer = login("officer-dongcheng-1")
-    resp = officer.post(
-        f"/api/v1/persons/{person['id']}/incidents",
-        json={"state": "lost_contact", "note": "长期未报到，查找未果"},
-    )
-    assert resp.status_code == 201, resp.get_json()
-    body = resp.get_json()
-    assert body["absence_days"] == 31
-    kinds = {p["kind"]: p for p in body["proposals"]}
+    (incident,) = _incidents(officer, person["id"])
+    assert incident["absence_days"] == 32
+    assert incident["out_of_supervision_since"] == "2026-11-30T16:00:00+00:00"
+    kinds = {p["kind"]: p for p in incident["proposals"]}
     assert set(kinds) == {"warning", "revocation"}
     revocation = kinds["revocation"]
     assert revocation["status"] == "proposed" and revocation["kind_label_zh"] == "提请撤销缓刑/假释"
-    assert revocation["evidence"]["absence_days"] == 31
-    assert revocation["evidence"]["last_contact_at"].startswith("2026-11-27")
+    assert revocation["article"].startswith("实施办法 47(1)")
+    assert revocation["rules_version"] == "incidents-2026.1+sanctions-2026.1"
+    assert revocation["evidence"]["incident_id"] == incident["id"]
+    assert revocation["evidence"]["trigger"] == f"obligation:{incident['trigger_id']}"
+    assert revocation["evidence"]["out_of_supervision_since"] == "2026-12-01"
     # Proposals, never decisions: the person's status and term are untouched.
     assert _person(officer, person["id"])["status"] == "lost_contact"
 
-    path = f"/api/v1/persons/{person['id']}/incidents/{body['id']}/proposals/{revocation['id']}"
+    path = f"/api/v1/persons/{person['id']}/incidents/{incident['id']}/proposals/{revocation['id']}"
     assert officer.post(path, json={"decision": "accepted", "note": "同意"}).status_code == 403
     commander = login("commander-dongcheng")
     resp = commander.post(path, json={"decision": "accepted", "note": "提请法院撤销假释"})
+    assert resp.status_code == 422 and "statement" in resp.get_json()["errors"]
+    resp = commander.post(
+        path,
+        json={
+            "decision": "accepted",
+            "note": "提请法院撤销假释",
+            "statement_not_taken_reason": "本人下落不明，无法听取陈述申辩",
+        },
+    )
     assert resp.status_code == 200 and resp.get_json()["status"] == "accepted"
+    assert resp.get_json()["statement_not_taken_reason"].startswith("本人下落不明")
     assert commander.post(path, json={"decision": "declined", "note": "x" * 3}).status_code == 409
 
 
-def test_the_job_proposes_as_the_absence_crosses_each_threshold(app, login, active, run_job):
+def test_shishi_banfa_35_warning_only_after_10_days_out_of_supervision(app, login, active, run_job):
+    """Replaces the test that counted 15 days from the last contact (Nov 27): the Nov 30 check
+    missed, supervision was lost on Dec 1; day 10 (Dec 11) proposes nothing, day 11 a warning
+    (实施办法 35(2)); no return to custody before more than a calendar month (49)."""
     person = active(category="temporary_outside_custody", has_guarantor=True)
     officer = login("officer-dongcheng-1")
     event(officer, person["id"], "report", occurred_at="2026-11-27T01:00:00Z")
-    _detect(run_job, datetime(2026, 12, 12, 2, tzinfo=UTC))
-    _detect(run_job, datetime(2026, 12, 12, 3, tzinfo=UTC))
+    # Opened and lost contact at once (the miss is 10 days old): day 10, nothing proposed.
+    _detect(run_job, datetime(2026, 12, 11, 2, tzinfo=UTC))
     officer = login("officer-dongcheng-1")
     (incident,) = _incidents(officer, person["id"])
-    assert incident["state"] == "lost_contact" and incident["absence_days"] == 15
+    assert incident["state"] == "lost_contact" and incident["absence_days"] == 10
+    assert incident["proposals"] == []
+    run_job("detect_lost_contact", at=datetime(2026, 12, 12, 2, tzinfo=UTC))
+    officer = login("officer-dongcheng-1")
+    (incident,) = _incidents(officer, person["id"])
+    assert incident["absence_days"] == 11
     assert [p["kind"] for p in incident["proposals"]] == ["warning"]
+    assert incident["proposals"][0]["article"].startswith("实施办法 35(2)")
     run_job("detect_lost_contact", at=datetime(2026, 12, 28, 2, tzinfo=UTC))
     officer = login("officer-dongcheng-1")
     (incident,) = _incidents(officer, person["id"])
+    assert [p["kind"] for p in incident["proposals"]] == ["warning"]
+    run_job("detect_lost_contact", at=datetime(2027, 1, 2, 2, tzinfo=UTC))
+    officer = login("officer-dongcheng-1")
+    (incident,) = _incidents(officer, person["id"])
     assert [p["kind"] for p in incident["proposals"]] == ["warning", "return_to_custody"]
+    assert incident["proposals"][1]["article"].startswith("实施办法 49(2)")
+
+
+def test_shishi_banfa_34_no_proposal_while_an_episode_is_only_overdue(app, login, active):
+    """An episode opened by hand 31 days after the last contact is overdue: nothing proposed
+    (replaces the test that proposed revocation here)."""
+    person = active(category="parole")
+    officer = login("officer-dongcheng-1")
+    event(officer, person["id"], "report", occurred_at="2026-11-27T01:00:00Z")
+    resp = officer.post(
+        f"/api/v1/persons/{person['id']}/incidents", json={"note": "电话关机，家属称不知去向"}
+    )
+    assert resp.status_code == 201 and resp.get_json()["proposals"] == []
+
+
+def test_a_failed_contact_before_the_miss_starts_the_absence(app, clock, login, active, run_job):
+    """Supervision is lost at the first failed contact when it comes before the missed
+    obligation's due time (实施办法 35: 脱离监管 counts from when it was lost)."""
+    person = active(category="parole")
+    clock.set(datetime(2026, 11, 28, 3, tzinfo=UTC))
+    officer = login("officer-dongcheng-1")
+    resp = event(
+        officer,
+        person["id"],
+        "contact_attempt_failed",
+        occurred_at="2026-11-28T02:00:00Z",
+        payload={"method": "phone"},
+    )
+    assert resp.status_code == 201
+    _detect(run_job, datetime(2026, 12, 1, 2, tzinfo=UTC))
+    officer = login("officer-dongcheng-1")
+    (incident,) = _incidents(officer, person["id"])
+    assert incident["state"] == "lost_contact"
+    assert incident["out_of_supervision_since"] == "2026-11-28T02:00:00+00:00"
+    run_job("detect_lost_contact", at=datetime(2026, 12, 9, 2, tzinfo=UTC))  # day 11
+    officer = login("officer-dongcheng-1")
+    (incident,) = _incidents(officer, person["id"])
+    assert [p["kind"] for p in incident["proposals"]] == ["warning"]
+
+
+def test_an_old_answered_miss_does_not_hide_a_new_one(app, login, active, run_job):
+    """A miss a later contact answered (no episode opened for it) must not stop a new miss
+    from opening an episode: today's code took the earliest miss on record, saw it answered
+    and skipped the person for good."""
+    person = active()
+    run_job("sweep_obligations", at=datetime(2026, 12, 1, 2, tzinfo=UTC))  # Nov 30 check missed
+    officer = login("officer-dongcheng-1")
+    resp = event(
+        officer,
+        person["id"],
+        "phone_check",
+        occurred_at="2026-12-01T01:30:00Z",
+        payload={"success": True},
+    )
+    assert resp.status_code == 201
+    run = run_job("detect_lost_contact", at=datetime(2026, 12, 1, 2, tzinfo=UTC))
+    assert run["counts"]["opened"] == 0  # answered before the detection ran
+    opened_on = None
+    for day in range(2, 32):
+        run = _detect(run_job, datetime(2026, 12, day, 2, tzinfo=UTC))
+        if run["counts"]["opened"]:
+            opened_on = day
+            break
+    assert opened_on is not None, "the later miss never opened an episode"
+    officer = login("officer-dongcheng-1")
+    (incident,) = _incidents(officer, person["id"])
+    assert incident["trigger_type"] == "obligation"
+    assert incident["overdue_since"] > "2026-12-01T16:00:00+00:00"
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,8 @@ def _wrong_check_digit() -> str:
         ({"id_number": _wrong_check_digit()}, "id_number"),
         ({"term_start": "2026-11-01", "term_end": "2026-10-01"}, "term_end"),
         (
-            {"category": "control_order", "term_start": "2026-11-01", "term_end": "2029-10-31"},
+            # A day over 3 years (刑法 69: the most for several crimes combined).
+            {"category": "control_order", "term_start": "2026-11-01", "term_end": "2029-11-01"},
             "term_end",
         ),
         ({"category": "house_arrest"}, "category"),
@@ -100,7 +101,10 @@ def test_missing_field_is_named(officer):
         ("control_order", "2026-11-01", "2027-01-31", True),  # exactly 3 months
         ("control_order", "2026-11-01", "2027-01-30", False),  # a day short of 3 months
         ("control_order", "2026-11-01", "2028-10-31", True),  # exactly 2 years
-        ("control_order", "2026-11-01", "2028-11-01", False),  # a day over 2 years
+        # 刑法 69: several crimes combined, up to 3 years (was refused at 24 months).
+        ("control_order", "2026-11-01", "2028-11-01", True),
+        ("control_order", "2026-11-01", "2029-10-31", True),  # exactly 3 years
+        ("control_order", "2026-11-01", "2029-11-01", False),  # a day over 3 years
         ("suspended_sentence", "2026-11-01", "2026-12-31", True),  # 2 months (detention)
         ("suspended_sentence", "2026-11-01", "2031-10-31", True),  # 5 years
         ("suspended_sentence", "2026-11-01", "2031-11-01", False),
@@ -155,3 +159,35 @@ def test_analyst_and_auditor_cannot_intake(login):
     for username in ("analyst", "auditor", "admin"):
         resp = login(username).post("/api/v1/persons", json=person_payload(office_code="32990101"))
         assert resp.status_code == 403, username
+
+
+def test_criminal_law_69_control_order_combined_term_up_to_3_years(officer):
+    """刑法 38: 管制 lasts 3 months to 2 years; 69: up to 3 years for several crimes combined."""
+    ok = officer.post(
+        "/api/v1/persons",
+        json=person_payload(
+            category="control_order", term_start="2026-11-01", term_end="2029-10-31"
+        ),
+    )
+    assert ok.status_code == 201, ok.get_json()
+    over = officer.post(
+        "/api/v1/persons",
+        json=person_payload(
+            category="control_order", term_start="2026-11-01", term_end="2029-11-01"
+        ),
+    )
+    assert over.status_code == 422
+    assert "3–36 months" in over.get_json()["errors"]["term_end"][0]
+
+
+@pytest.mark.parametrize(
+    ("effective", "deadline"),
+    [("2026-10-31", "2026-11-10"), ("2026-09-28", "2026-10-08"), ("2026-11-20", "2026-11-30")],
+)
+def test_law_21_intake_deadline_is_the_intake_report_clock(officer, effective, deadline):
+    """Art. 21: report within 10 days of the judgment taking effect (rules/clocks.yaml)."""
+    body = officer.post(
+        "/api/v1/persons",
+        json=person_payload(judgment_date="2026-09-20", judgment_effective_date=effective),
+    ).get_json()
+    assert body["intake_deadline"] == deadline

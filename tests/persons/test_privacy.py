@@ -23,6 +23,7 @@ from corrections.core.auth import Actor, Role
 from corrections.core.clock import age_on
 from corrections.core.db import db
 from corrections.grading import service as grading
+from corrections.incidents import ladder
 from corrections.incidents import service as incidents
 from corrections.incidents.models import Incident
 from corrections.org.models import User
@@ -92,6 +93,10 @@ def _subject(tag: str, factory, birth: date, sequence: int, phones: tuple[str, s
         family_contact_name=f"{tag}FAMILY",
         phone=phones[0],
         family_contact_phone=phones[1],
+        # Supervised for more than 6 months: a commendation may be given (issue 14 finding 4).
+        judgment_date="2026-03-20",
+        judgment_effective_date="2026-03-31",
+        term_start="2026-04-01",
     )
     return Subject(tag, payload)
 
@@ -131,11 +136,11 @@ def _build(app, login, subject: Subject, officer_id: int) -> None:
     _ok(commander.post(f"{base}/travel-permits/{trip['id']}/approve", json={"note": f"{t}-OK"}))
     at = "2026-11-27T01:00:00Z"
 
-    def event(type_, payload=None, note=None):
+    def event(type_, payload=None, note=None, api=None):
         body = {"type": type_, "occurred_at": at, "payload": payload or {}}
         if note:
             body["note"] = note
-        return _ok(officer.post(f"{base}/events", json=body))["id"]
+        return _ok((api or officer).post(f"{base}/events", json=body))["id"]
 
     talk = event("talk", {"topic": f"{t}-TOPIC"}, note=f"{t}-EVENT-NOTE")
     event("education", {"hours": 2, "topic": f"{t}-LESSON"})
@@ -145,7 +150,8 @@ def _build(app, login, subject: Subject, officer_id: int) -> None:
     event("family_event", {"description": f"{t}-FAMILY-EVENT"})
     event("contact_attempt_failed", {"method": "phone", "reason": f"{t}-NO-ANSWER"})
     event("police_notified", {"police_unit": f"{t}-POLICE", "reference": f"{t}-REF"})
-    event("commendation", {"reason": f"{t}-PRAISE"})
+    # Commendations and admonitions are the district's decisions (issue 14 finding 4).
+    event("commendation", {"reason": f"{t}-PRAISE"}, api=commander)
     event("prohibition_breach", {"description": f"{t}-BREACH", "severity": "minor"})
     event("monitor_alarm", {"alarm": "tamper", "device_id": f"{t}-DEVICE"})
     event(
@@ -155,6 +161,7 @@ def _build(app, login, subject: Subject, officer_id: int) -> None:
             "evidence_event_ids": [talk],
             "document_number": f"{t}-DOC",
         },
+        api=commander,
     )
     # An excused obligation.
     due = _ok(officer.get(f"{base}/obligations", query_string={"status": "open"}))
@@ -210,7 +217,14 @@ def _build(app, login, subject: Subject, officer_id: int) -> None:
     # declined by the district.
     with app.app_context():
         row = db.session.get(Incident, incident["id"])
-        incidents._make_proposal(db.session, row, "warning", 15, TEST_NOW)
+        proposal = ladder.Proposal(
+            kind="warning",
+            article="实施办法 35",
+            ground="absence",
+            evidence={"incident_id": row.id},
+            absence_days=15,
+        )
+        incidents._make_proposal(db.session, row.person_id, proposal, TEST_NOW, incident=row)
         db.session.commit()
         db.session.remove()
     incident = _ok(officer.get(f"{base}/incidents"))[0]
@@ -400,13 +414,23 @@ def candidate_id_numbers(view: dict, today: date) -> int:
     dob = date.fromisoformat(view["date_of_birth"]) if view.get("date_of_birth") else None
     offence = date.fromisoformat(view["offence_date"]) if view.get("offence_date") else None
     parity = 1 if view["gender"] == "male" else 0
+    if "age" in view:
+        youngest = oldest = view["age"]
+    else:  # a de-identified view shows an age band: "<18", "18-24", ..., "55+"
+        band = view["age_band"]
+        youngest = 0 if band.startswith("<") else int(band.rstrip("+").split("-")[0])
+        if band.startswith("<"):
+            oldest = int(band[1:]) - 1
+        else:
+            oldest = 120 if band.endswith("+") else int(band.split("-")[-1])
     total = 0
-    day = today.replace(year=today.year - view["age"] - 1)
+    day = today.replace(year=today.year - oldest - 1)
     while day <= today:
-        ok = age_on(day, today) == view["age"] and (dob is None or day == dob)
+        age = age_on(day, today)
+        ok = youngest <= age <= oldest and (dob is None or day == dob)
         if ok and offence is not None:
             ok = age_on(day, offence) >= 12 and not (
-                view["juvenile"] and view["age"] >= 18 and age_on(day, offence) >= 18
+                view["juvenile"] and age >= 18 and age_on(day, offence) >= 18
             )
         if ok:
             for sequence in range(parity, 1000, 2):
@@ -504,15 +528,20 @@ def _audited(app, resp) -> list[tuple[str, set[int]]]:
 
 def test_finding_2_an_empty_patch_is_audited_as_a_read(app, login, world):
     juvenile, adult = world
-    for role, subject in ((OWNER_OFFICER, adult), ("city", juvenile)):
+    for role, subject in ((OWNER_OFFICER, adult), (OWNER_OFFICER, juvenile)):
         api = login(role)
         etag = api.get(f"/api/v1/persons/{subject.id}").headers["ETag"]
         resp = api.patch(f"/api/v1/persons/{subject.id}", json={}, headers={"If-Match": etag})
         assert resp.status_code == 200
         rows = _audited(app, resp)
         assert len(rows) == 1 and rows[0][1] == {subject.id}, rows
-    # What the city got back of the juvenile is masked like any read.
-    assert not juvenile.leaks(_text(resp))
+    # City staff may not correct a juvenile at all (it would confirm masked facts): refused,
+    # audited, and nothing of the juvenile in the answer.
+    city = login("city")
+    etag = city.get(f"/api/v1/persons/{juvenile.id}").headers["ETag"]
+    resp = city.patch(f"/api/v1/persons/{juvenile.id}", json={}, headers={"If-Match": etag})
+    assert resp.status_code == 403 and not juvenile.leaks(_text(resp))
+    assert [ids for _, ids in _audited(app, resp)] == [{juvenile.id}]
 
 
 def test_finding_5_every_list_response_is_audited_in_one_row_naming_whom_it_showed(
@@ -587,6 +616,8 @@ CODED = {
     "rules_version", "rule_id", "from_status", "to_status", "decider_level", "actor_username",
     "at", "by", "detail{}", "evidence{}", "inputs{}",
     "close_reason",  # an incident's is one of four codes (a flag's is typed: listed as such)
+    "article", "decision_rules_version",  # from rules/*.yaml, not typed by staff
+    "explanation",  # a travel decision's reason, written by the rules, not by staff
 }  # fmt: skip
 
 

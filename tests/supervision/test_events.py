@@ -24,7 +24,6 @@ VALID = [
     ("family_event", {"description": "父亲住院"}, None),
     ("contact_attempt_failed", {"method": "phone", "reason": "关机"}, None),
     ("police_notified", {"police_unit": "城关派出所", "reference": "2026-118"}, None),
-    ("commendation", {"reason": "见义勇为"}, None),
     ("prohibition_breach", {"description": "进入酒吧", "severity": "minor"}, None),
     ("monitor_alarm", {"alarm": "battery"}, None),
     ("note", {}, None),
@@ -102,7 +101,7 @@ def test_small_clock_skew_is_tolerated(officer, active):
     assert event(officer, person["id"], "report", "2026-11-27T02:04:00Z").status_code == 201
 
 
-def test_no_event_once_the_correction_ended(app, officer, active, intake):
+def test_no_event_once_the_correction_ended(app, login, officer, active, intake):
     # Before intake reporting, searching for the person is recorded (漏管 risk).
     pending = intake(officer)
     assert (
@@ -112,9 +111,14 @@ def test_no_event_once_the_correction_ended(app, officer, active, intake):
         == 201
     )
     person = active()
-    officer.post(
+    login("commander-dongcheng").post(
         f"/api/v1/persons/{person['id']}/termination",
-        json={"kind": "death", "reason": "家属报告", "ended_on": "2026-11-26"},
+        json={
+            "kind": "death",
+            "reason": "家属报告",
+            "ended_on": "2026-11-26",
+            "document_number": "死亡证明 2026-0042",
+        },
     )
     before = count_rows(app, SupervisionEvent)
     resp = event(officer, person["id"], "report")
@@ -165,15 +169,21 @@ def test_the_token_check_brings_the_persons_facts_and_scope_still_decides(
 # --- sanctions ---------------------------------------------------------------------------
 
 
-def test_admonition_by_the_office_with_its_decision_record(app, officer, active):
+def test_admonition_by_the_district_with_its_decision_record(app, login, officer, active):
+    # Issue 14 finding 4: the office used to decide an admonition; the district does
+    # (实施办法 34), the office investigates and proposes.
     person = active()
     evidence = event(
         officer, person["id"], "contact_attempt_failed", payload={"method": "phone"}
     ).get_json()["id"]
-    resp = event(officer, person["id"], "admonition", payload=sanction("admonition", [evidence]))
+    refused = event(officer, person["id"], "admonition", payload=sanction("admonition", [evidence]))
+    assert refused.status_code == 403 and "实施办法 34" in refused.get_json()["detail"]
+    commander = login("commander-dongcheng")
+    resp = event(commander, person["id"], "admonition", payload=sanction("admonition", [evidence]))
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
-    assert body["sanction"]["decider_level"] == "office"
+    assert body["sanction"]["decider_level"] == "district"
+    assert "实施办法 34" in body["sanction"]["article"] and body["sanction"]["rules_version"]
     assert body["sanction"]["evidence_event_ids"] == [evidence]
     assert count_rows(app, SanctionDecision) == 1
 
@@ -209,7 +219,7 @@ def test_police_penalty_is_refused_for_parole(login, officer, active):
         login("commander-dongcheng"),
         person["id"],
         "police_penalty",
-        payload=sanction("police_penalty", [evidence]),
+        payload=sanction("police_penalty", [evidence]) | {"proposal_event_id": evidence},
     )
     assert resp.status_code == 422 and "type" in resp.get_json()["errors"]
 

@@ -55,21 +55,33 @@ def test_a_seven_day_permit_is_the_offices_for_an_ordinary_person(app, officer, 
     assert officer.post(f"{url}/approve", json={}).get_json()["status"] == "approved"
 
 
-def test_grade_rules_raise_the_level_or_refuse(app, officer, active):
+def test_grade_rules_raise_the_level_and_add_conditions(app, officer, active):
+    # Issue 14 finding 3: the strict grade used to refuse travel; Art. 27 says a legitimate
+    # trip is approved, the grade raises the level and adds conditions.
     person = active()  # tight: travel needs the district even for a short trip
     p = permit(officer, person["id"], "2026-12-01", "2026-12-02").get_json()
     assert p["approval_level"] == "district"
-    strict = active(intake_risk="high", name="王五")  # strict: no travel
+    strict = active(intake_risk="high", name="王五")
     resp = permit(officer, strict["id"], "2026-12-01", "2026-12-02")
-    assert resp.status_code == 422 and "grade" in resp.get_json()["errors"]
+    assert resp.status_code == 201, resp.get_json()
+    shown = resp.get_json()
+    assert shown["approval_level"] == "district"
+    assert [c["kind"] for c in shown["conditions"]] == ["escort", "daily_check_in"]
+    assert shown["rules_version"].startswith("supervision-")
+    # ... and a shorter maximum (7 days on the strict grade) is refused with its rule.
+    resp = permit(officer, strict["id"], "2026-12-10", "2026-12-20")
+    assert resp.status_code == 422 and "end_date" in resp.get_json()["errors"]
 
 
-def test_thirty_one_days_are_refused(app, officer, active):
+def test_thirty_one_days_go_to_the_city_and_the_procuratorate_is_notified(app, officer, active):
+    # Issue 14 finding 2: a single trip over 30 days used to be refused (the 2012 rule).
     person = active()
     _ordinary(app, person["id"])
     resp = permit(officer, person["id"], "2026-12-01", "2026-12-31")
-    assert resp.status_code == 422 and "end_date" in resp.get_json()["errors"]
-    assert count_rows(app, TravelPermit) == 0
+    assert resp.status_code == 201, resp.get_json()
+    p = resp.get_json()
+    assert (p["days"], p["approval_level"], p["notify_procuratorate"]) == (31, "city", True)
+    assert count_rows(app, TravelPermit) == 1
 
 
 def test_overlapping_permits_conflict(app, officer, active):
@@ -188,15 +200,21 @@ def test_extension_is_a_new_period_and_removal_closes(login, active):
 
 
 def test_discharge_only_at_term_end_and_closes_everything(app, login, officer, active, clock):
+    # Issue 14 finding 4: discharge is the district's decision (Art. 44), not an officer's.
     person = active(category="control_order", term_start="2026-11-01", term_end="2027-01-31")
-    early = officer.post(
+    early = login("commander-dongcheng").post(
         f"/api/v1/persons/{person['id']}/discharge",
         json={"certificate_number": "东矫解〔2027〕1号"},
     )
     assert early.status_code == 422
     clock.set(datetime(2027, 1, 31, 2, tzinfo=UTC))
     api = login("officer-dongcheng-1")
-    done = api.post(
+    refused = api.post(
+        f"/api/v1/persons/{person['id']}/discharge",
+        json={"certificate_number": "东矫解〔2027〕1号"},
+    )
+    assert refused.status_code == 403
+    done = login("commander-dongcheng").post(
         f"/api/v1/persons/{person['id']}/discharge",
         json={"certificate_number": "东矫解〔2027〕1号"},
     )
@@ -206,18 +224,29 @@ def test_discharge_only_at_term_end_and_closes_everything(app, login, officer, a
     assert event(api, person["id"], "report", "2027-01-31T01:00:00Z").status_code == 409
 
 
-def test_termination_by_revocation(officer, active):
+def test_termination_by_revocation(login, officer, active):
+    # Issue 14 finding 4: termination is the district's, on the court ruling's number.
     person = active()
-    resp = officer.post(
-        f"/api/v1/persons/{person['id']}/termination",
-        json={"kind": "revocation", "reason": "法院裁定撤销缓刑", "ended_on": "2026-11-26"},
-    )
+    body = {"kind": "revocation", "reason": "法院裁定撤销缓刑", "ended_on": "2026-11-26"}
+    url = f"/api/v1/persons/{person['id']}/termination"
+    commander = login("commander-dongcheng")
+    missing = commander.post(url, json=body)
+    assert missing.status_code == 422 and "document_number" in missing.get_json()["errors"]
+    body["document_number"] = "（2026）东刑执字第12号"
+    assert officer.post(url, json=body).status_code == 403
+    resp = commander.post(url, json=body)
     assert resp.status_code == 201 and resp.get_json()["status"] == "terminated"
+    assert resp.get_json()["document_number"] == "（2026）东刑执字第12号"
     history = officer.get(f"/api/v1/persons/{person['id']}/status-changes").get_json()
     assert history[-1]["to_status"] == "terminated"
-    future = officer.post(
+    future = commander.post(
         f"/api/v1/persons/{person['id']}/termination",
-        json={"kind": "death", "reason": "x" * 3, "ended_on": "2026-11-28"},
+        json={
+            "kind": "death",
+            "reason": "x" * 3,
+            "ended_on": "2026-11-28",
+            "document_number": "d1",
+        },
     )
     assert future.status_code == 409  # already ended
 
@@ -230,10 +259,14 @@ def test_transfer_within_the_city_moves_the_person_and_brings_the_report_forward
         obligations(officer, person["id"], kind="report", status="open")[0]["due_on"]
         == "2026-12-11"
     )
-    resp = officer.post(
-        f"/api/v1/persons/{person['id']}/transfers",
-        json={"to_office_code": "32990201", "reason": "迁居西城区"},
-    )
+    body = {
+        "to_office_code": "32990201",
+        "reason": "迁居西城区",
+        "document_number": "东矫变〔2026〕3号",
+    }
+    url = f"/api/v1/persons/{person['id']}/transfers"
+    assert officer.post(url, json=body).status_code == 403  # the district decides (Art. 27)
+    resp = login("commander-dongcheng").post(url, json=body)
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
     assert (body["from_office_code"], body["to_office_code"], body["report_by"]) == (
@@ -251,15 +284,16 @@ def test_transfer_within_the_city_moves_the_person_and_brings_the_report_forward
     )
 
 
-def test_transfer_out_of_the_city_closes_the_record(officer, active):
+def test_transfer_out_of_the_city_closes_the_record(login, officer, active):
     person = active()
-    resp = officer.post(
+    commander = login("commander-dongcheng")
+    resp = commander.post(
         f"/api/v1/persons/{person['id']}/transfers",
-        json={"destination": "浙江省杭州市西湖区", "reason": "户籍迁出"},
+        json={"destination": "浙江省杭州市西湖区", "reason": "户籍迁出", "document_number": "d-1"},
     )
     assert resp.status_code == 201 and resp.get_json()["status"] == "transferred"
     assert obligations(officer, person["id"], status="open") == []
-    both = officer.post(
+    both = commander.post(
         f"/api/v1/persons/{person['id']}/transfers",
         json={"destination": "x" * 3, "to_office_code": "32990201", "reason": "xx"},
     )
