@@ -63,13 +63,9 @@ def record(
 
     ``detail`` must never carry personal data: field names, ids and codes only.
     """
-    record_many(
+    _insert(
         session,
-        actor=actor,
-        action=action,
-        subjects=[(subject_type, subject_id, juvenile)],
-        detail=detail,
-        now=now,
+        _audit_row(actor, action, subject_type, subject_id, juvenile, detail, now or now_utc()),
     )
 
 
@@ -113,26 +109,10 @@ def _remember(session: Session, rows: list[dict[str, Any]]) -> None:
             audited.add(int(row["subject_id"]))
 
 
-def record_many(
-    session: Session,
-    *,
-    actor: Actor,
-    action: str,
-    subjects: Iterable[tuple[str | None, Any, bool]],
-    detail: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Add one audit row per subject (e.g. every person a list page showed)."""
-    at = now or now_utc()
-    rows = [
-        _audit_row(actor, action, subject_type, subject_id, juvenile, detail, at)
-        for subject_type, subject_id, juvenile in subjects
-    ]
-    if rows:
-        # Core execution: audit rows are never loaded as entities on the way in.
-        # (one row: a plain execute; executemany would set up a pipeline for nothing)
-        session.connection().execute(_INSERT_ENTRY, rows[0] if len(rows) == 1 else rows)
-        _remember(session, rows)
+def _insert(session: Session, row: dict[str, Any]) -> None:
+    # Core execution: audit rows are never loaded as entities on the way in.
+    session.connection().execute(_INSERT_ENTRY, row)
+    _remember(session, [row])
 
 
 # --- what a response showed ------------------------------------------------------------
@@ -179,9 +159,7 @@ def record_disclosure(
 ) -> None:
     """Audit, in one row, that ``actor`` was shown these persons (for a stream's batches)."""
     if shown:
-        row = disclosure_row(actor, action, shown, detail or {}, now or now_utc())
-        session.connection().execute(_INSERT_ENTRY, row)
-        _remember(session, [row])
+        _insert(session, disclosure_row(actor, action, shown, detail or {}, now or now_utc()))
 
 
 def flush_disclosures(session: Session, actor: Actor | None, endpoint: str | None) -> None:
@@ -473,9 +451,6 @@ class VerifyResult:
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if self.counts[kind] <= REPORT_LIMIT:
             self.findings.append(Finding(kind, text, seq, entry_id))
-
-    def of(self, kind: str) -> list[Finding]:
-        return [f for f in self.findings if f.kind == kind]
 
 
 def _sealed_in_order(session: Session, chunk: int = 5000) -> Iterator[AuditEntry]:
