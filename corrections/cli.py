@@ -452,7 +452,7 @@ def supervision_sweep() -> None:
     """Mark overdue obligations missed, plan the next ones and this month's hour windows, and
     mark travel permits whose holder is not back in time overdue. Safe to run any time."""
     from corrections.core.db import db
-    from corrections.supervision.service import sweep
+    from corrections.supervision.worklist import sweep
 
     result = sweep(db.session)
     db.session.commit()

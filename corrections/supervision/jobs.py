@@ -19,7 +19,7 @@ from corrections.grading.models import GradeDecision
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.supervision import obligations
 from corrections.supervision.models import MonitoringPeriod, Obligation, TravelPermit
-from corrections.supervision.service import mark_overdue_permits
+from corrections.supervision.travel import mark_overdue_permits
 
 
 def sweep_obligations(

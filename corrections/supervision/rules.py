@@ -61,6 +61,35 @@ class LabelSchema(ma.Schema):
     label_zh = _label
 
 
+class EventTypeSchema(LabelSchema):
+    default_channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+
+
+def _labels(keys: tuple[str, ...]) -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(), values=_label, required=True, validate=registry.exact_keys(keys)
+    )
+
+
+PERMIT_STATUSES = (
+    "requested",
+    "approved",
+    "rejected",
+    "departed",
+    "returned",
+    "overdue",
+    "expired",
+    "cancelled",
+)
+OBLIGATION_STATUSES = ("open", "fulfilled", "missed", "excused")
+
+
+class LabelsSchema(ma.Schema):
+    approval_levels = _labels(LEVELS)
+    permit_statuses = _labels(PERMIT_STATUSES)
+    obligation_statuses = _labels(OBLIGATION_STATUSES)
+
+
 _article = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=200))
 _basis = ma.fields.String(required=True, validate=ma.validate.OneOf(["statute", "local"]))
 
@@ -125,10 +154,6 @@ class TravelSchema(ma.Schema):
             raise ma.ValidationError("must not be below office_max_days", "district_max_days")
 
 
-class TransferSchema(ma.Schema):
-    report_within_days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=60))
-
-
 class GroundSchema(ma.Schema):
     number = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=5))
     label_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
@@ -151,7 +176,7 @@ class SupervisionRulesSchema(ma.Schema):
     )
     event_types = ma.fields.Dict(
         keys=ma.fields.String(),
-        values=ma.fields.Nested(LabelSchema),
+        values=ma.fields.Nested(EventTypeSchema),
         required=True,
         validate=registry.exact_keys(EVENT_TYPES),
     )
@@ -180,8 +205,8 @@ class SupervisionRulesSchema(ma.Schema):
         validate=registry.exact_keys(DECISIONS),
     )
     travel = ma.fields.Nested(TravelSchema, required=True)
-    transfer = ma.fields.Nested(TransferSchema, required=True)
     monitoring = ma.fields.Nested(MonitoringSchema, required=True)
+    labels = ma.fields.Nested(LabelsSchema, required=True)
 
 
 def current() -> dict:

@@ -14,7 +14,7 @@ from corrections.core.db import db
 from corrections.core.errors import RuleViolation
 from corrections.core.schemas import page_envelope
 from corrections.persons.scope import SUPERVISION_COLUMNS
-from corrections.supervision import service
+from corrections.supervision import events, monitoring, term, travel, worklist
 from corrections.supervision.schemas import (
     DischargeSchema,
     EventInSchema,
@@ -76,11 +76,11 @@ class PersonEvents(MethodView):
         """The person's supervision log, newest first."""
         actor = current_actor()
         page, size = args.pop("page"), args.pop("page_size")
-        person, rows, total = service.list_events(
+        person, rows, total = events.list_events(
             db.session, actor=actor, person_id=person_id, page=page, page_size=size, **args
         )
         return page_envelope(
-            service.event_views(db.session, actor, person, rows), page, size, total
+            events.event_views(db.session, actor, person, rows), page, size, total
         )
 
     # The hottest write: the person's supervision facts come with the token check.
@@ -96,14 +96,14 @@ class PersonEvents(MethodView):
     def post(self, data, person_id):
         """Record an event. Append-only: to correct one, post a new event with corrects_id."""
         actor = current_actor()
-        person, event, replayed = service.record_from_request(
+        person, event, replayed = events.record_from_request(
             db.session,
             actor=actor,
             person_id=person_id,
             data=data,
             idempotency_key=_idempotency_key(),
         )
-        view = service.event_views(db.session, actor, person, [event], new=not replayed)[0]
+        view = events.event_views(db.session, actor, person, [event], new=not replayed)[0]
         if replayed:
             return view, 200, {"Idempotent-Replayed": "true"}
         return view, 201
@@ -118,8 +118,8 @@ class PersonObligations(MethodView):
     def get(self, args, person_id):
         """What is and was due from the person (and the officer's visits), newest first."""
         actor = current_actor()
-        rows = service.person_obligations(db.session, actor=actor, person_id=person_id, **args)
-        return [service.obligation_view(db.session, actor, o) for o in rows]
+        rows = worklist.person_obligations(db.session, actor=actor, person_id=person_id, **args)
+        return [worklist.obligation_view(db.session, actor, o) for o in rows]
 
 
 @blp.route("/persons/<id:person_id>/obligations/<id:obligation_id>/excuse")
@@ -132,14 +132,14 @@ class ExcuseObligation(MethodView):
     def post(self, data, person_id, obligation_id):
         """Excuse an open or missed obligation, saying why (office level or above)."""
         actor = current_actor()
-        ob = service.excuse_obligation(
+        ob = worklist.excuse_obligation(
             db.session,
             actor=actor,
             person_id=person_id,
             obligation_id=obligation_id,
             reason=data["note"],
         )
-        return service.obligation_view(db.session, actor, ob)
+        return worklist.obligation_view(db.session, actor, ob)
 
 
 @blp.route("/obligations")
@@ -151,9 +151,9 @@ class Obligations(MethodView):
         """Work list of obligations in your scope (e.g. ``status=open&due_before=...``)."""
         page, size = args.pop("page"), args.pop("page_size")
         actor = current_actor()
-        rows, total = service.work_list(db.session, actor=actor, page=page, page_size=size, **args)
+        rows, total = worklist.work_list(db.session, actor=actor, page=page, page_size=size, **args)
         views = [
-            service.obligation_view(db.session, actor, o, person=person, office_code=code)
+            worklist.obligation_view(db.session, actor, o, person=person, office_code=code)
             for o, code, person in rows
         ]
         return page_envelope(views, page, size, total)
@@ -167,8 +167,8 @@ class TravelPermits(MethodView):
     def get(self, person_id):
         """The person's travel permits, latest first."""
         actor = current_actor()
-        permits = service.list_permits(db.session, actor=actor, person_id=person_id)
-        return [service.permit_view(db.session, actor, p) for p in permits]
+        permits = travel.list_permits(db.session, actor=actor, person_id=person_id)
+        return [travel.permit_view(db.session, actor, p) for p in permits]
 
     @requires("events:write")
     @blp.arguments(PermitInSchema)
@@ -178,8 +178,8 @@ class TravelPermits(MethodView):
     def post(self, data, person_id):
         """Request travel outside the city or county (外出); the rules set who approves."""
         actor = current_actor()
-        permit = service.request_permit(db.session, actor=actor, person_id=person_id, data=data)
-        return service.permit_view(db.session, actor, permit), 201
+        permit = travel.request_permit(db.session, actor=actor, person_id=person_id, data=data)
+        return travel.permit_view(db.session, actor, permit), 201
 
 
 def _permit_action(name: str, doc: str, schema, call):
@@ -194,7 +194,7 @@ def _permit_action(name: str, doc: str, schema, call):
         @blp.alt_response(409, response="CONFLICT")
         def post(self, data, person_id, permit_id):
             permit = call(data, person_id, permit_id)
-            return service.permit_view(db.session, current_actor(), permit)
+            return travel.permit_view(db.session, current_actor(), permit)
 
     PermitAction.post.__doc__ = doc
     return PermitAction
@@ -204,7 +204,7 @@ _permit_action(
     "approve",
     "Approve a permit (at the level it needs or above).",
     NoteSchema,
-    lambda d, pid, tid: service.decide_permit(
+    lambda d, pid, tid: travel.decide_permit(
         db.session,
         actor=current_actor(),
         person_id=pid,
@@ -217,7 +217,7 @@ _permit_action(
     "reject",
     "Reject a permit, saying why.",
     RequiredNoteSchema,
-    lambda d, pid, tid: service.decide_permit(
+    lambda d, pid, tid: travel.decide_permit(
         db.session,
         actor=current_actor(),
         person_id=pid,
@@ -230,7 +230,7 @@ _permit_action(
     "depart",
     "Record the departure on an approved permit.",
     MovementSchema,
-    lambda d, pid, tid: service.record_movement(
+    lambda d, pid, tid: travel.record_movement(
         db.session,
         actor=current_actor(),
         person_id=pid,
@@ -244,7 +244,7 @@ _permit_action(
     "return",
     "Record the return from travel.",
     MovementSchema,
-    lambda d, pid, tid: service.record_movement(
+    lambda d, pid, tid: travel.record_movement(
         db.session,
         actor=current_actor(),
         person_id=pid,
@@ -264,9 +264,9 @@ class Monitoring(MethodView):
     def get(self, person_id):
         """Electronic monitoring periods of the person."""
         actor = current_actor()
-        periods = service.list_monitoring(db.session, actor=actor, person_id=person_id)
+        periods = monitoring.list_monitoring(db.session, actor=actor, person_id=person_id)
         day = today()
-        return [service.monitoring_view(db.session, actor, p, day) for p in periods]
+        return [monitoring.monitoring_view(db.session, actor, p, day) for p in periods]
 
     @requires("monitoring:write")
     @blp.arguments(MonitoringInSchema)
@@ -276,8 +276,8 @@ class Monitoring(MethodView):
     def post(self, data, person_id):
         """Open a monitoring period on one of the five grounds of Art. 29 (district level)."""
         actor = current_actor()
-        period = service.open_monitoring(db.session, actor=actor, person_id=person_id, data=data)
-        return service.monitoring_view(db.session, actor, period, today()), 201
+        period = monitoring.open_monitoring(db.session, actor=actor, person_id=person_id, data=data)
+        return monitoring.monitoring_view(db.session, actor, period, today()), 201
 
 
 @blp.route("/persons/<id:person_id>/monitoring/<id:period_id>/extend")
@@ -290,10 +290,10 @@ class MonitoringExtend(MethodView):
     def post(self, data, person_id, period_id):
         """Extend by a new period of at most three months, with a reassessment."""
         actor = current_actor()
-        period = service.extend_monitoring(
+        period = monitoring.extend_monitoring(
             db.session, actor=actor, person_id=person_id, period_id=period_id, **data
         )
-        return service.monitoring_view(db.session, actor, period, today()), 201
+        return monitoring.monitoring_view(db.session, actor, period, today()), 201
 
 
 @blp.route("/persons/<id:person_id>/monitoring/<id:period_id>/remove")
@@ -306,14 +306,14 @@ class MonitoringRemove(MethodView):
     def post(self, data, person_id, period_id):
         """Remove the device: the period closes now."""
         actor = current_actor()
-        period = service.remove_monitoring(
+        period = monitoring.remove_monitoring(
             db.session,
             actor=actor,
             person_id=person_id,
             period_id=period_id,
             reason=data["note"],
         )
-        return service.monitoring_view(db.session, actor, period, today())
+        return monitoring.monitoring_view(db.session, actor, period, today())
 
 
 @blp.route("/persons/<id:person_id>/discharge")
@@ -326,8 +326,8 @@ class Discharge(MethodView):
     def post(self, data, person_id):
         """Discharge at the end of the term (解除矫正) with the certificate number."""
         actor = current_actor()
-        end = service.discharge(db.session, actor=actor, person_id=person_id, **data)
-        return service.term_end_view(db.session, actor, end, "discharged"), 201
+        end = term.discharge(db.session, actor=actor, person_id=person_id, **data)
+        return term.term_end_view(db.session, actor, end, "discharged"), 201
 
 
 @blp.route("/persons/<id:person_id>/termination")
@@ -340,9 +340,9 @@ class Termination(MethodView):
     def post(self, data, person_id):
         """Termination (终止): revocation, return to custody or death."""
         actor = current_actor()
-        end = service.terminate(db.session, actor=actor, person_id=person_id, **data)
-        status = service.TERMINATION_STATUS[end.kind]
-        return service.term_end_view(db.session, actor, end, status), 201
+        end = term.terminate(db.session, actor=actor, person_id=person_id, **data)
+        status = term.TERMINATION_STATUS[end.kind]
+        return term.term_end_view(db.session, actor, end, status), 201
 
 
 @blp.route("/persons/<id:person_id>/transfers")
@@ -356,5 +356,5 @@ class Transfers(MethodView):
         """Change of the place of supervision (变更执行地): to another office of this city, or
         out of it."""
         actor = current_actor()
-        record = service.transfer(db.session, actor=actor, person_id=person_id, **data)
-        return service.transfer_view(db.session, actor, record), 201
+        record = term.transfer(db.session, actor=actor, person_id=person_id, **data)
+        return term.transfer_view(db.session, actor, record), 201

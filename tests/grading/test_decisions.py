@@ -11,7 +11,7 @@ from corrections.core.db import db
 from corrections.grading import service
 from corrections.grading.models import GradeDecision
 from corrections.persons.models import Person
-from corrections.supervision import service as supervision
+from corrections.supervision import events as supervision
 from tests.factories import person_payload
 
 

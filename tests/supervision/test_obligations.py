@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from corrections.core.db import db
-from corrections.supervision import service
+from corrections.supervision import worklist
 from corrections.supervision.models import Obligation
 from tests.supervision.conftest import event, obligations, sanction
 
@@ -21,7 +21,7 @@ def _open(api, person_id, kind):
 def _sweep(app, at: datetime):
     app.extensions["corrections.clock"].set(at)
     with app.app_context():
-        result = service.sweep(db.session)
+        result = worklist.sweep(db.session)
         db.session.commit()
         # What this run marked missed: (person id, kind, due day), in due order.
         result.rows = db.session.execute(

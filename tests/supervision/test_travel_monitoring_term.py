@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from corrections.core.db import db
-from corrections.supervision import service
+from corrections.supervision import worklist
 from corrections.supervision.models import MonitoringPeriod, TravelPermit
 from tests.conftest import count_rows
 from tests.supervision.conftest import event, obligations
@@ -126,7 +126,7 @@ def test_departure_return_and_overdue(app, login, officer, active, clock):
     assert types == ["travel_departure"]
     clock.set(datetime(2026, 11, 30, 1, tzinfo=UTC))  # the 30th: not back by the 29th
     with app.app_context():
-        service.sweep(db.session)
+        worklist.sweep(db.session)
         db.session.commit()
         db.session.remove()
     api = login("officer-dongcheng-1")

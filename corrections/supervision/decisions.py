@@ -1,0 +1,150 @@
+"""Who decides what, at which level, on which article: the checks every decision recorded
+in the supervision log passes (a sanction, a commendation, a police-penalty proposal)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from corrections.core import rules as registry
+from corrections.core.auth import Actor
+from corrections.core.clock import add_months, business_date, start_of_business_day
+from corrections.core.errors import Forbidden, RuleViolation
+from corrections.persons.models import Person
+from corrections.persons.scope import (
+    LEVEL_RANK,
+    require_level,
+)
+from corrections.supervision.common import current_rules
+from corrections.supervision.models import (
+    SanctionDecision,
+    SupervisionEvent,
+)
+from corrections.supervision.rules import SANCTIONS
+
+
+def decision_rule(kind: str) -> dict[str, Any]:
+    """Who decides ``kind`` and on which article: a sanction's level is in
+    ``rules/sanctions.yaml`` (``kinds``), every other decision's in ``rules/supervision.yaml``
+    (``decision_levels``)."""
+    if kind in ("admonition", "warning"):
+        rule = registry.get("sanctions")["kinds"][kind]
+        return {"level": rule["decided_by"], "article": rule["article"]}
+    return current_rules()["decision_levels"][kind]
+
+
+def require_decision_level(actor: Actor, person: Person, kind: str, what: str) -> str:
+    """The actor's level for a decision of ``kind``, or Forbidden naming the rule."""
+    rule = decision_rule(kind)
+    if rule["level"] == "district_head":
+        have = require_level(actor, person, "district", f"{what} ({rule['article']})")
+        if actor.username not in (current_app.config.get("DISTRICT_HEADS") or ()):
+            raise Forbidden(
+                f"{what} is approved by the head of the county-level justice bureau "
+                f"({rule['article']}); this account is not one (DISTRICT_HEADS)."
+            )
+        return have
+    return require_level(actor, person, rule["level"], f"{what} ({rule['article']})")
+
+
+def check_decision(
+    session: Session,
+    actor: Actor,
+    person: Person,
+    data: dict[str, Any],
+    corrects: SupervisionEvent | None,
+    now: datetime,
+) -> tuple[str, str]:
+    """A decision recorded as an event (a sanction, a commendation, a police-penalty proposal
+    or the police's decision): the level it needs, its conditions and its evidence. Returns
+    (the actor's level, the article)."""
+    kind = data["type"]
+    rule = decision_rule(kind)
+    needed = rule["level"]
+    if corrects is not None:
+        # A correction needs the level of the decision it corrects.
+        corrected = session.scalar(
+            select(SanctionDecision.decider_level).where(SanctionDecision.event_id == corrects.id)
+        )
+        if corrected is not None and LEVEL_RANK[corrected] > LEVEL_RANK.get(needed, 1):
+            needed = corrected
+        level = require_level(actor, person, needed, f"Correcting a {kind} ({rule['article']})")
+    else:
+        level = require_decision_level(actor, person, kind, f"The {kind}")
+    if kind in SANCTIONS and corrects is None:
+        refused = current_rules()["sanctions"][kind].get("refused_for", ())
+        if person.category in refused:
+            raise RuleViolation(
+                f"a {kind} cannot be given to a person on {person.category}", field="type"
+            )
+    if kind == "commendation" and corrects is None:
+        _check_commendation(session, person, rule, now)
+    if kind == "police_penalty" and corrects is None:
+        proposal = session.scalar(
+            select(SupervisionEvent.id).where(
+                SupervisionEvent.id == data["payload"]["proposal_event_id"],
+                SupervisionEvent.person_id == person.id,
+                SupervisionEvent.type == "police_penalty_proposal",
+            )
+        )
+        if proposal is None:
+            raise RuleViolation(
+                "the police decide on the agency's proposal (提请治安管理处罚, "
+                f"{rule['article']}): name a police_penalty_proposal of this person",
+                field="payload.proposal_event_id",
+            )
+    ids = sorted(set(data["payload"].get("evidence_event_ids") or ()))
+    if ids:
+        _check_evidence(session, person, ids)
+    return level, rule["article"]
+
+
+def _check_commendation(
+    session: Session, person: Person, rule: dict[str, Any], now: datetime
+) -> None:
+    """表扬 only after the rules' months under supervision without any sanction."""
+    months = rule.get("sanction_free_months", 0)
+    if not months:
+        return
+    since = add_months(business_date(now), -months)
+    if person.term_start > since:
+        raise RuleViolation(
+            f"a commendation needs {months} months under supervision without sanction "
+            f"(supervised since {person.term_start})",
+            field="type",
+        )
+    last = session.scalar(
+        select(SupervisionEvent.occurred_at)
+        .where(
+            SupervisionEvent.person_id == person.id,
+            SupervisionEvent.type.in_(SANCTIONS),
+            SupervisionEvent.occurred_at >= start_of_business_day(since),
+        )
+        .limit(1)
+    )
+    if last is not None:
+        raise RuleViolation(
+            f"a commendation needs {months} months without sanction; one was given on "
+            f"{business_date(last)}",
+            field="type",
+        )
+
+
+def _check_evidence(session: Session, person: Person, ids: list[int]) -> None:
+    found = set(
+        session.scalars(
+            select(SupervisionEvent.id).where(
+                SupervisionEvent.id.in_(ids), SupervisionEvent.person_id == person.id
+            )
+        )
+    )
+    if found != set(ids):
+        raise RuleViolation(
+            "evidence must be events of this person: unknown "
+            + ", ".join(str(i) for i in sorted(set(ids) - found)),
+            field="payload.evidence_event_ids",
+        )

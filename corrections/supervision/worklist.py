@@ -1,0 +1,170 @@
+"""Obligations as people work with them: a person's obligations, an office's work list,
+excuses, and the sweep that marks what was missed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from corrections.core.auth import Actor
+from corrections.core.clock import business_date, now_utc
+from corrections.core.errors import Conflict
+from corrections.core.pagination import paginate
+from corrections.org.models import Unit
+from corrections.persons import privacy
+from corrections.persons.models import Person
+from corrections.persons.scope import (
+    audit_person,
+    get_record_of,
+    read_scoped,
+    require_level,
+    scope_clause,
+)
+from corrections.supervision import obligations
+from corrections.supervision.common import current_rules, label
+from corrections.supervision.models import (
+    Obligation,
+)
+from corrections.supervision.travel import mark_overdue_permits
+
+# --- obligations -------------------------------------------------------------------------
+
+
+def person_obligations(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    status: str | None = None,
+    kind: str | None = None,
+) -> list[Obligation]:
+    person = read_scoped(session, actor, person_id, action="obligation.list")
+    stmt = select(Obligation).where(Obligation.person_id == person.id)
+    if status is not None:
+        stmt = stmt.where(Obligation.status == status)
+    if kind is not None:
+        stmt = stmt.where(Obligation.kind == kind)
+    return list(session.scalars(stmt.order_by(Obligation.due_on.desc(), Obligation.id.desc())))
+
+
+def work_list(
+    session: Session,
+    *,
+    actor: Actor,
+    status: str | None = None,
+    kind: str | None = None,
+    due_before: date | None = None,
+    office: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[tuple[Obligation, str, privacy.PersonRef]], int]:
+    """Obligations of the persons in scope: an office's work list (oldest due first). The
+    persons listed are audited, in one row, by the response that shows them."""
+    stmt = (
+        select(
+            Obligation,
+            Unit.code,
+            Person.juvenile,
+            Person.office_id,
+            Person.district_id,
+        )
+        .join(Person, Person.id == Obligation.person_id)
+        .join(Unit, Unit.id == Person.office_id)
+        .where(scope_clause(actor))
+    )
+    if status is not None:
+        stmt = stmt.where(Obligation.status == status)
+    if kind is not None:
+        stmt = stmt.where(Obligation.kind == kind)
+    if due_before is not None:
+        stmt = stmt.where(Obligation.due_on <= due_before)
+    if office is not None:
+        stmt = stmt.where(Unit.code == office)
+    rows, total = paginate(
+        session, stmt, Obligation.due_on, Obligation.id, page=page, page_size=page_size
+    )
+    return [
+        (o, code, privacy.PersonRef(o.person_id, juvenile, office_id, district_id))
+        for o, code, juvenile, office_id, district_id in rows
+    ], total
+
+
+def obligation_view(
+    session: Session,
+    actor: Actor,
+    ob: Obligation,
+    *,
+    person: privacy.Subject | None = None,
+    office_code: str | None = None,
+) -> dict[str, Any]:
+    """An obligation as ``actor`` may see it (an excuse's reason is typed text)."""
+    rules = current_rules()["obligations"]
+    view = {
+        c: getattr(ob, c)
+        for c in (
+            "id",
+            "person_id",
+            "kind",
+            "opens_on",
+            "due_on",
+            "status",
+            "grade",
+            "hours_required",
+            "hours_done",
+            "fulfilled_by_event_id",
+            "fulfilled_at",
+            "closed_reason",
+        )
+    }
+    view["kind_label_zh"] = rules[ob.kind]["label_zh"]
+    view["status_label_zh"] = label("obligation_statuses", ob.status)
+    if office_code is not None:
+        view["office_code"] = office_code
+    person = person or session.get(Person, ob.person_id)
+    return privacy.present(session, actor, person, "obligation", view)
+
+
+def excuse_obligation(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    obligation_id: int,
+    reason: str,
+    now: datetime | None = None,
+) -> Obligation:
+    """Excuse an open or missed obligation for a documented reason (hospital stay, a court
+    date ...). Decided by the person's office or above; an interval obligation's next window is
+    then planned from the day it was due, as after a fulfilment."""
+    now = now or now_utc()
+    person, ob = get_record_of(session, actor, person_id, Obligation, obligation_id, "obligation")
+    require_level(actor, person, "office", "Excusing an obligation")
+    if ob.status not in ("open", "missed"):
+        raise Conflict(f"The obligation is {ob.status}; only an open or missed one can be excused.")
+    was = ob.status
+    ob.status, ob.closed_reason, ob.updated_at = "excused", reason, now
+    session.flush()
+    if was == "open" and ob.kind in obligations.INTERVAL_KINDS:
+        obligations.plan_after_excuse(session, person, ob, now)
+    audit_person(
+        session,
+        actor,
+        person,
+        "obligation.excuse",
+        now=now,
+        detail={"obligation_id": ob.id, "kind": ob.kind, "was": was},
+    )
+    return ob
+
+
+def sweep(session: Session, *, now: datetime | None = None) -> obligations.SweepResult:
+    """Mark overdue obligations missed, plan successors and month windows, and mark travel
+    permits whose holder did not come back in time as overdue."""
+    now = now or now_utc()
+    today = business_date(now)
+    result = obligations.sweep(session, today=today, now=now)
+    mark_overdue_permits(session, today=today, now=now)
+    return result
