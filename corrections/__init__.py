@@ -167,6 +167,7 @@ def _register_blueprints(app: Flask, api) -> None:
     from corrections.persons.views import blp as persons_blp
     from corrections.risk.views import blp as risk_blp
     from corrections.supervision.views import blp as supervision_blp
+    from corrections.web.command import blp as command_blp
     from corrections.web.views import blp as web_blp
 
     for blp in (
@@ -178,6 +179,7 @@ def _register_blueprints(app: Flask, api) -> None:
         supervision_blp,
         incidents_blp,
         alerts_blp,
+        command_blp,
         audit_blp,
     ):
         api.register_blueprint(blp)

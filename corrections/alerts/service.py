@@ -11,8 +11,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
-    bindparam,
     case,
     false,
     func,
@@ -213,40 +211,10 @@ def _resolving(condition: ColumnElement[bool], now: Any, note: str):
     )
 
 
-def _missed_answered(person_id, kind, day) -> ColumnElement[bool]:
-    from corrections.supervision.models import Obligation
-
-    answered = select(Obligation.id).where(
-        Obligation.person_id == person_id, Obligation.kind == kind, Obligation.due_on <= day
-    )
-    return and_(
-        _AL.c.kind == "obligation_missed",
-        _AL.c.person_id == person_id,
-        _AL.c.subject_type == "obligation",
-        _AL.c.subject_id.in_(answered),
-    )
-
-
-def resolve_answered(session: Session, *, person_id: int, kind: str, day, now: datetime) -> int:
-    """An event of ``kind`` answers the missed windows of that kind due on ``day`` or before."""
-    return resolve_where(
-        session, _missed_answered(person_id, kind, day), now=now, note=ANSWERED_NOTE
-    )
-
-
-ANSWERED_NOTE = "已履行，自动解除"
-
-
-def answered_ctes(fulfilled) -> list:
-    """PostgreSQL: :func:`resolve_answered` as CTEs of the event's own INSERT statement, run
-    only when the event fulfilled a window (``fulfilled``: that UPDATE's CTE). Parameters:
-    ``p_person``, ``p_kind``, ``p_day``, ``p_now``."""
-    now = bindparam("p_now", type_=UTCDateTime())
-    condition = and_(
-        _missed_answered(bindparam("p_person"), bindparam("p_kind"), bindparam("p_day")),
-        select(fulfilled.c.due_on).exists(),
-    )
-    resolved = _resolving(condition, now, ANSWERED_NOTE).cte("resolved_alerts")
+def resolving_ctes(condition: ColumnElement[bool], now: Any, note: str) -> list:
+    """PostgreSQL: :func:`resolve_where` as CTEs to ride in another statement (``now``: a
+    bind parameter)."""
+    resolved = _resolving(condition, now, note).cte("resolved_alerts")
     return [resolved, _logged(resolved, "resolved", now, "resolved_logged")]
 
 

@@ -9,20 +9,17 @@ import orjson
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
-from corrections.alerts import service, stats
+from corrections.alerts import service
 from corrections.alerts.schemas import (
     AckSchema,
     AlertPageSchema,
     AlertQuerySchema,
     AlertSchema,
     CloseSchema,
-    OverviewSchema,
-    SchedulerSchema,
     StreamQuerySchema,
 )
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
-from corrections.core.clock import now_utc
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
 from corrections.core.schemas import page_envelope
@@ -178,26 +175,3 @@ class AlertStream(MethodView):
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Accel-Buffering"] = "no"
         return response
-
-
-@blp.route("/stats/overview")
-class Overview(MethodView):
-    @requires("stats:read")
-    @blp.response(200, OverviewSchema)
-    def get(self):
-        """Counts for the command centre in your scope: persons by level, grade, category and
-        office; open alerts; lost contact and absconded now; the in-control rate (在管在控率);
-        obligations missed this month; grade decisions awaiting approval."""
-        return stats.overview(db.session, actor=current_actor(), now=now_utc())
-
-
-@blp.route("/system/jobs")
-class Jobs(MethodView):
-    @requires("system:read")
-    @blp.response(200, SchedulerSchema)
-    def get(self):
-        """Scheduler health: the leader, each job's trigger, next run, last run and last
-        failure."""
-        from corrections.scheduler import service as scheduler
-
-        return scheduler.overview(db.session, current_app.config["SCHEDULER_TRIGGERS"], now_utc())

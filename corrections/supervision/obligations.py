@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Numeric,
+    and_,
     bindparam,
     case,
     cast,
@@ -32,8 +33,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from corrections.alerts import service as alerts
+from corrections.alerts.models import Alert
 from corrections.core.clock import BUSINESS_TZ, add_months, business_date, start_of_business_day
 from corrections.core.sqlfuncs import add_days, insert_for, least
 from corrections.core.types import UTCDateTime
@@ -277,9 +280,7 @@ def on_event(
         if due is not None:
             if plan.successor:
                 session.connection().execute(_OB.insert(), plan.successor)
-            alerts.resolve_answered(
-                session, person_id=person.id, kind=plan.kind, day=plan.day, now=now
-            )
+            resolve_answered(session, person_id=person.id, kind=plan.kind, day=plan.day, now=now)
         after_fulfilment(session, person, event, plan, due, now)
 
 
@@ -300,7 +301,7 @@ def after_fulfilment(
     if missed_due is None:
         return  # nothing was due that day (an extra report is welcome, but fulfils nothing)
     # The window it fulfilled late (due after the event's day) and all before it are answered.
-    alerts.resolve_answered(session, person_id=person.id, kind=kind, day=missed_due, now=now)
+    resolve_answered(session, person_id=person.id, kind=kind, day=missed_due, now=now)
     # A late entry for a window already marked missed: the chain re-anchors on it.
     successor = session.scalar(
         select(Obligation)
@@ -318,6 +319,43 @@ def after_fulfilment(
             day + timedelta(days=interval_days(person.grade, kind)), person.term_end
         )
         successor.updated_at = now
+
+
+# --- alerts a fulfilment answers ---------------------------------------------------------
+
+ANSWERED_NOTE = "已履行，自动解除"
+
+
+def _missed_answered(person_id, kind, day) -> ColumnElement[bool]:
+    """The live alerts of missed windows of ``kind`` due on ``day`` or before."""
+    answered = select(Obligation.id).where(
+        Obligation.person_id == person_id, Obligation.kind == kind, Obligation.due_on <= day
+    )
+    return and_(
+        Alert.kind == "obligation_missed",
+        Alert.person_id == person_id,
+        Alert.subject_type == "obligation",
+        Alert.subject_id.in_(answered),
+    )
+
+
+def resolve_answered(session: Session, *, person_id: int, kind: str, day, now: datetime) -> int:
+    """An event of ``kind`` answers the missed windows of that kind due on ``day`` or before:
+    their alerts are resolved."""
+    return alerts.resolve_where(
+        session, _missed_answered(person_id, kind, day), now=now, note=ANSWERED_NOTE
+    )
+
+
+def answered_ctes(fulfilled) -> list:
+    """PostgreSQL: :func:`resolve_answered` as CTEs of the event's own INSERT statement, run
+    only when the event fulfilled a window (``fulfilled``: that UPDATE's CTE). Parameters:
+    ``p_person``, ``p_kind``, ``p_day``, ``p_now``."""
+    condition = and_(
+        _missed_answered(bindparam("p_person"), bindparam("p_kind"), bindparam("p_day")),
+        select(fulfilled.c.due_on).exists(),
+    )
+    return alerts.resolving_ctes(condition, bindparam("p_now", type_=UTCDateTime()), ANSWERED_NOTE)
 
 
 def _fulfil_statement(event_id):
@@ -372,7 +410,7 @@ def fulfil_ctes(new_event: Any) -> tuple[list, list]:
         )
         .cte("successor")
     )
-    ctes = [fulfilled, successor, *alerts.answered_ctes(fulfilled)]
+    ctes = [fulfilled, successor, *answered_ctes(fulfilled)]
     return ctes, [select(fulfilled.c.due_on).scalar_subquery()]
 
 

@@ -1,0 +1,43 @@
+"""The command centre's API beside the alerts: scoped statistics for city and district staff
+and the scheduler's health. Views depend on services, never the other way round."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+
+from corrections.core.api import Blueprint
+from corrections.core.auth import current_actor, requires
+from corrections.core.clock import now_utc
+from corrections.core.db import db
+from corrections.scheduler import service as scheduler
+from corrections.web import stats
+from corrections.web.schemas import OverviewSchema, SchedulerSchema
+
+blp = Blueprint(
+    "command",
+    __name__,
+    url_prefix="/api/v1",
+    description="Command centre: statistics and the scheduler's health",
+)
+
+
+@blp.route("/stats/overview")
+class Overview(MethodView):
+    @requires("stats:read")
+    @blp.response(200, OverviewSchema)
+    def get(self):
+        """Counts for the command centre in your scope: persons by level, grade, category and
+        office; open alerts; lost contact and absconded now; the in-control rate (在管在控率);
+        obligations missed this month; grade decisions awaiting approval."""
+        return stats.overview(db.session, actor=current_actor(), now=now_utc())
+
+
+@blp.route("/system/jobs")
+class Jobs(MethodView):
+    @requires("system:read")
+    @blp.response(200, SchedulerSchema)
+    def get(self):
+        """Scheduler health: the leader, each job's trigger, next run, last run and last
+        failure."""
+        return scheduler.overview(db.session, current_app.config["SCHEDULER_TRIGGERS"], now_utc())
