@@ -31,7 +31,6 @@ from corrections.core.errors import (
 )
 from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
-from corrections.grading import service as grading
 from corrections.org.models import Unit, UnitKind
 from corrections.persons import idnumber, privacy
 from corrections.persons.models import (
@@ -51,7 +50,6 @@ from corrections.persons.scope import (
     read_scoped,
     scope_clause,
 )
-from corrections.supervision import obligations
 
 # Identity fields (what an analyst never sees, a juvenile's non-owner sees masked): one list,
 # in the privacy module.
@@ -335,11 +333,12 @@ def _limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> Non
         )
 
 
-def intake(
-    session: Session, *, actor: Actor, data: dict[str, Any], now: datetime | None = None
+def new_record(
+    session: Session, *, actor: Actor, data: dict[str, Any], now: datetime
 ) -> Person:
-    """Register a person for community correction (入矫登记); status starts ``pending_intake``."""
-    now = now or now_utc()
+    """A new person's record (入矫登记), checked and added to the session but not yet flushed
+    (the first grade, set by grading, then goes into the INSERT); status ``pending_intake``.
+    The intake use case is ``corrections.supervision.intake.intake``."""
     today = business_date(now)
     facts = dict(data)
     office = _office_for_intake(session, actor, facts.pop("office_code", None))
@@ -364,11 +363,15 @@ def intake(
         updated_at=now,
     )
     session.add(person)
-    grading.apply_intake(session, actor=actor, person=person, now=now)
     person.office = office
+    return person
+
+
+def registered(session: Session, *, actor: Actor, person: Person, now: datetime) -> None:
+    """The new record's first status row and its audit row."""
+    session.flush()
     _record_status(session, person, None, "pending_intake", "intake registered", actor, now)
     audit_person(session, actor, person, "person.create", now=now)
-    return person
 
 
 def read(session: Session, *, actor: Actor, person_id: int, now: datetime | None = None) -> Person:
@@ -582,9 +585,6 @@ def change_status(
     from_status = person.status
     person.status = to_status
     person.updated_at = now
-    if from_status == "pending_intake" and to_status == "active":
-        # The intake report is the first report: what is due is planned from today.
-        obligations.plan_initial(session, person, business_date(now), now)
     change = _record_status(session, person, from_status, to_status, reason, actor, now)
     session.flush()
     audit_person(
@@ -596,34 +596,6 @@ def change_status(
         detail={"from": from_status, "to": to_status},
     )
     return change
-
-
-# Status moves a user may make by hand through the API; the rest belong to later processes.
-MANUAL_STATUS_TARGETS = frozenset({"active", "deceased"})
-
-
-def change_status_by_request(
-    session: Session,
-    *,
-    actor: Actor,
-    person_id: int,
-    to_status: str,
-    reason: str,
-    now: datetime | None = None,
-) -> PersonStatusChange:
-    """Record intake reporting (pending_intake -> active) or a reported death."""
-    person = get_scoped(session, actor, person_id)
-    if to_status not in MANUAL_STATUS_TARGETS:
-        raise RuleViolation(
-            f"{to_status} is set by its own procedure, not by hand", field="to_status"
-        )
-    if to_status == "active" and person.status != "pending_intake":
-        raise RuleViolation(
-            "only a person pending intake can be activated by hand", field="to_status"
-        )
-    return change_status(
-        session, actor=actor, person=person, to_status=to_status, reason=reason, now=now
-    )
 
 
 def status_history(session: Session, *, actor: Actor, person_id: int) -> list[PersonStatusChange]:

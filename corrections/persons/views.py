@@ -23,6 +23,7 @@ from corrections.persons.schemas import (
     StatusChangeInSchema,
     StatusChangeSchema,
 )
+from corrections.supervision import intake
 
 blp = Blueprint(
     "persons",
@@ -90,7 +91,7 @@ class Persons(MethodView):
     def post(self, data):
         """Intake (入矫登记): register a person under correction."""
         actor = current_actor()
-        person = service.intake(db.session, actor=actor, data=data, now=now_utc())
+        person = intake.intake(db.session, actor=actor, data=data, now=now_utc())
         return service.person_view(person, actor, today()), 201, _etag(person.version)
 
 
@@ -155,9 +156,10 @@ class PersonStatusChanges(MethodView):
     @blp.response(201, StatusChangeSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, data, person_id):
-        """Record intake reporting (to active) or a death (to deceased), with the reason."""
+        """Record intake reporting (to active), with the reason. A death is a termination
+        (POST /persons/<id>/termination, kind death, by the district on the death record)."""
         actor = current_actor()
-        change = service.change_status_by_request(
+        change = intake.change_status_by_request(
             db.session, actor=actor, person_id=person_id, **data
         )
         return service.status_change_view(change, actor), 201

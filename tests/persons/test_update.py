@@ -121,10 +121,8 @@ def test_status_cannot_be_set_by_hand_outside_the_allowed_moves(officer, intake)
         assert resp.status_code == 422, target
         assert "to_status" in resp.get_json()["errors"]
     assert officer.post(url, json={"to_status": "active"}).status_code == 422  # no reason
-    assert (
-        officer.post(url, json={"to_status": "deceased", "reason": "家属报告死亡"}).status_code
-        == 201
-    )
-    # A deceased person cannot come back.
-    resp = officer.post(url, json={"to_status": "active", "reason": "误操作"})
-    assert resp.status_code == 422
+    # Issue 14 finding 4 (and issue 13 finding 8): a death is no longer set by hand; it is a
+    # termination decided by the district on the death record, which ends what was due.
+    death = officer.post(url, json={"to_status": "deceased", "reason": "家属报告死亡"})
+    assert death.status_code == 422 and "termination" in death.get_json()["errors"]["to_status"][0]
+    assert officer.get(f"/api/v1/persons/{person['id']}").get_json()["status"] == "pending_intake"
