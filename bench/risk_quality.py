@@ -106,11 +106,12 @@ from corrections import create_app
 from corrections.core.db import db
 from corrections.core.clock import now_utc
 from corrections.risk import export
+from corrections.demo.history import add_true_probability
 app = create_app()
 with app.app_context():
     table, res = export.build(db.session, start=date.fromisoformat("{EXPORT[0]}"),
         end=date.fromisoformat("{EXPORT[1]}"), every_days=30, key=b"bench", now=now_utc(),
-        truth=True)
+        enrich=add_true_probability)
     table.to_parquet(sys.argv[1], index=False)
 """
     table_path = work / "snapshots.parquet"

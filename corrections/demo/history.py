@@ -454,3 +454,24 @@ def _move(h: History, to: str, at: datetime, kind: str, rules_version: str) -> N
         }
     )
     h.grade, h.grade_since = to, at
+
+
+def add_true_probability(session, frame, day: date) -> None:
+    """The generator's true probability of each snapshot row's person on ``day``, as the
+    column ``true_probability`` (an ``enrich`` for ``risk.export.build``; for evaluating the
+    model on generated data only, never a feature)."""
+    from sqlalchemy import select
+
+    from corrections.persons.models import Person
+
+    ids = [int(p) for p in frame["person_id"]]
+    rows = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        for truth, term_end in session.execute(
+            select(DemoTruth, Person.term_end)
+            .join(Person, Person.id == DemoTruth.person_id)
+            .where(DemoTruth.person_id.in_(chunk))
+        ).all():
+            rows[truth.person_id] = truth_at(truth, day, term_end)
+    frame["true_probability"] = [rows.get(p, float("nan")) for p in ids]

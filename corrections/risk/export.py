@@ -47,7 +47,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from corrections.core.clock import start_of_business_day
@@ -142,14 +141,15 @@ def build(
     key: bytes,
     now: datetime,
     progress: Callable[[int], None] | None = None,
-    truth: bool = False,
+    enrich: Callable[[Session, pd.DataFrame, date], None] | None = None,
     export_id: str | None = None,
     min_k: int = MIN_K,
 ) -> tuple[pd.DataFrame, ExportResult]:
     """The snapshot table, generalised and k-anonymous (see the module's docstring); raises
     :class:`RuleViolation` (field ``min_k``) when more than half the rows would be dropped.
-    ``truth`` (evaluation of generated data only) adds the generator's true probability as
-    ``true_probability``: never pass it to training as a feature."""
+    ``enrich(session, frame, day)`` may add columns to each snapshot's frame before it is
+    generalised (the demo's evaluation adds the generator's true probability with
+    ``corrections.demo.history.add_true_probability``: never a feature for training)."""
     export_id = export_id or new_export_id()
     frames, done, skipped = [], [], []
     for day in snapshot_days(start, end, every_days):
@@ -163,8 +163,8 @@ def build(
         frame = features.compute(session, population, as_of)
         hits = features.positives(session, population, as_of)
         frame[features.LABEL] = frame["person_id"].isin(hits).astype(int)
-        if truth:
-            frame["true_probability"] = _truth(session, frame["person_id"], day)
+        if enrich is not None:
+            enrich(session, frame, day)
         frame.insert(1, AS_OF, day.isoformat())
         frames.append(frame)
         done.append(day)
@@ -307,24 +307,6 @@ def audited(
         now=now,
     )
     return table, result
-
-
-def _truth(session: Session, person_ids: pd.Series, day: date) -> list[float]:
-    from corrections.demo.history import truth_at
-    from corrections.demo.models import DemoTruth
-    from corrections.persons.models import Person
-
-    ids = [int(p) for p in person_ids]
-    rows = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        for truth, term_end in session.execute(
-            select(DemoTruth, Person.term_end)
-            .join(Person, Person.id == DemoTruth.person_id)
-            .where(DemoTruth.person_id.in_(chunk))
-        ).all():
-            rows[truth.person_id] = truth_at(truth, day, term_end)
-    return [rows.get(p, float("nan")) for p in ids]
 
 
 def write(table: pd.DataFrame, out: Path) -> None:
