@@ -133,7 +133,10 @@ def _import_models() -> None:
     from corrections.org import models as _org  # noqa: F401
     from corrections.persons import models as _persons  # noqa: F401
     from corrections.persons import rules as _person_rules  # noqa: F401
+    from corrections.procedures import models as _procedures  # noqa: F401
+    from corrections.procedures import rules as _procedure_rules  # noqa: F401
     from corrections.risk import models as _risk  # noqa: F401
+    from corrections.risk import rules as _risk_rules  # noqa: F401
     from corrections.scheduler import models as _scheduler  # noqa: F401
     from corrections.supervision import models as _supervision  # noqa: F401
     from corrections.supervision import rules as _supervision_rules  # noqa: F401
@@ -165,8 +168,10 @@ def _register_blueprints(app: Flask, api) -> None:
     from corrections.incidents.views import blp as incidents_blp
     from corrections.org.views import auth_blp, units_blp
     from corrections.persons.views import blp as persons_blp
+    from corrections.procedures.views import blp as procedures_blp
     from corrections.risk.views import blp as risk_blp
     from corrections.supervision.views import blp as supervision_blp
+    from corrections.supervision.views_detention import blp as detention_blp
     from corrections.web.command import blp as command_blp
     from corrections.web.views import blp as web_blp
 
@@ -177,7 +182,9 @@ def _register_blueprints(app: Flask, api) -> None:
         grading_blp,
         risk_blp,
         supervision_blp,
+        detention_blp,
         incidents_blp,
+        procedures_blp,
         alerts_blp,
         command_blp,
         audit_blp,

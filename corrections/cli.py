@@ -24,9 +24,10 @@ def main() -> None:
 def register(app) -> None:
     """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too)."""
     from corrections.demo.cli import demo
+    from corrections.persons.cli import persons
     from corrections.risk.cli import risk
 
-    for group in (users, audit, keys, demo, grading, supervision, scheduler, risk):
+    for group in (users, audit, keys, demo, grading, supervision, scheduler, risk, persons):
         app.cli.add_command(group)
 
 

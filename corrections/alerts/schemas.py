@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from corrections.alerts.rules import ALERT_KINDS, SEVERITIES
 from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.persons.schemas import sealed_marker
 
 STATUSES = ("open", "acknowledged", "resolved", "dismissed")
 
@@ -57,6 +58,7 @@ class AlertSchema(ma.Schema):
     escalation_level = ma.fields.Integer()
     escalated_at = ma.fields.DateTime(allow_none=True)
     version = ma.fields.Integer()
+    sealed = sealed_marker()
 
 
 AlertPageSchema = page_of(AlertSchema, "AlertPageSchema")

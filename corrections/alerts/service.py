@@ -474,9 +474,8 @@ def _stream_batch(session, actor, after, also, now) -> list[tuple[int, dict[str,
         session, actor=actor, after=after, also=also
     ):
         person = privacy.PersonRef(alert.person_id, juvenile, office_id, district_id)
-        view = privacy.redact(
-            "alert", _view(alert, office_id, district_id), privacy.policy(actor, person)
-        )
+        seen = privacy.visibility(session, actor, person)
+        view = privacy.redact("alert", _view(alert, office_id, district_id), seen)
         view["change"], view["change_at"] = change.change, change.at
         shown[person.id] = juvenile or shown.get(person.id, False)
         out.append((change.id, view))

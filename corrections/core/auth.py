@@ -42,6 +42,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "persons:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
     "persons:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "audit:read": frozenset({Role.AUDITOR}),
+    # Sealed juvenile records (persons/sealing.py): scope and "not the requester" in the service.
+    "sealing:read": frozenset({Role.COMMANDER, Role.CITY}),
+    "sealing:request": frozenset({Role.COMMANDER, Role.CITY}),
+    "sealing:decide": frozenset({Role.CITY}),
+    "sealing:seal": frozenset({Role.CITY}),
     "grading:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
     "grading:decide": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "grading:approve": frozenset({Role.COMMANDER, Role.CITY}),
@@ -56,6 +61,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "incidents:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "flags:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "flags:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    # Intake and discharge procedures: recorded by the person's own judicial office; read
+    # within scope (analysts de-identified).
+    "procedures:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
+    "procedures:write": frozenset({Role.OFFICER}),
     "stats:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
     "system:read": frozenset({Role.COMMANDER, Role.CITY, Role.ADMIN}),
     # A person's risk scores (personal: scope applies); the model list (no personal data);

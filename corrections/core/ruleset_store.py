@@ -81,3 +81,8 @@ def ensure_recorded(session: Session, name: str, now: datetime) -> str:
         raise RulesError(f"{name}.yaml: version: {version!r} was already used for different rules")
     seen.add((name, version))
     return version
+
+
+def versions(session: Session, now: datetime, *names: str) -> str:
+    """The versions of the rules files a decision used, each stored once: ``a-1+b-2``."""
+    return "+".join(ensure_recorded(session, name, now) for name in names)

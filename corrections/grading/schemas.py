@@ -5,6 +5,7 @@ import marshmallow as ma
 from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
 from corrections.grading.models import DECISION_KINDS, DECISION_STATUSES
 from corrections.grading.rules import current
+from corrections.persons.schemas import sealed_marker
 
 
 class RequirementsSchema(ma.Schema):
@@ -30,6 +31,7 @@ class GradeSchema(ma.Schema):
     rules_version = ma.fields.String()
     requirements = ma.fields.Nested(RequirementsSchema)
     pending_proposal_id = ma.fields.Integer(allow_none=True)
+    sealed = sealed_marker()
 
 
 class ReasonSchema(ma.Schema):
@@ -59,6 +61,7 @@ class DecisionSchema(ma.Schema):
     decided_at = ma.fields.DateTime(allow_none=True)
     decision_note = ma.fields.String(allow_none=True)
     effective_at = ma.fields.DateTime(allow_none=True)
+    sealed = sealed_marker()
 
 
 DecisionPageSchema = page_of(DecisionSchema, "DecisionPageSchema")
@@ -89,15 +92,26 @@ class DeductionSchema(ma.Schema):
     points = ma.fields.Integer()
 
 
+def _of(name: str, compute):
+    """A computed field of an assessment row, absent from a sealed record's stub (a dict that
+    keeps the id and the dates only)."""
+
+    def serialize(obj):
+        value = ma.utils.get_value(obj, name)
+        return ma.missing if value is ma.missing else compute(value)
+
+    return serialize
+
+
 class AssessmentSchema(ma.Schema):
     id = ma.fields.Integer()
-    month = ma.fields.Function(lambda a: a.month.strftime("%Y-%m"))
+    month = ma.fields.Function(_of("month", lambda month: month.strftime("%Y-%m")))
     grade = ma.fields.String(allow_none=True)
     score = ma.fields.Integer()
     rating = ma.fields.String()
-    rating_label_zh = ma.fields.Function(lambda a: current().rating_label(a.rating))
+    rating_label_zh = ma.fields.Function(_of("rating", lambda r: current().rating_label(r)))
     complete = ma.fields.Function(
-        lambda a: a.evidence > 0,
+        _of("evidence", lambda evidence: evidence > 0),
         metadata={
             "description": "False when nothing was on record for the month (no evidence either way)"
         },
@@ -106,3 +120,4 @@ class AssessmentSchema(ma.Schema):
     reasons = ma.fields.List(ma.fields.Nested(ReasonSchema))
     rules_version = ma.fields.String()
     computed_at = ma.fields.DateTime()
+    sealed = sealed_marker()

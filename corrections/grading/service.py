@@ -28,6 +28,7 @@ from corrections.persons.scope import (
     read_scoped,
     scope_clause,
 )
+from corrections.procedures import service as procedures
 from corrections.supervision import obligations
 from corrections.supervision.models import SupervisionEvent
 from corrections.supervision.rules import SANCTIONS
@@ -51,11 +52,14 @@ def _make_effective(
     """The decision takes effect: the person's grade, and what is due from them, change now."""
     decision.status = "effective"
     decision.effective_at = now
-    changed = person.grade != decision.to_grade
+    old_grade = person.grade
+    changed = old_grade != decision.to_grade
     person.grade = decision.to_grade
     person.grade_since = now
     if changed and person.id is not None:
         obligations.replan_for_grade(session, person, business_date(now), now)
+        # The correction plan is adjusted to the new grade (社区矫正法 24): its review is due.
+        procedures.on_grade_change(session, person, old_grade, decision.to_grade, now)
 
 
 def _record(
@@ -566,17 +570,23 @@ def queue(
     return [(d, p) for d, p in rows], total
 
 
-def assessments(session: Session, *, actor: Actor, person_id: int) -> list[MonthlyAssessment]:
-    """Monthly assessments, newest first (rule texts only: nothing to mask)."""
+def assessments(
+    session: Session, *, actor: Actor, person_id: int
+) -> list[MonthlyAssessment | dict[str, Any]]:
+    """Monthly assessments, newest first (rule texts only: nothing to mask, but a sealed
+    record's are stubs)."""
     person = read_scoped(session, actor, person_id, action="assessment.read")
-    privacy.shown(session, actor, person)
-    return list(
+    seen = privacy.shown(session, actor, person)
+    rows = list(
         session.scalars(
             select(MonthlyAssessment)
             .where(MonthlyAssessment.person_id == person.id)
             .order_by(MonthlyAssessment.month.desc())
         )
     )
+    if seen is privacy.Visibility.SEALED:
+        return [privacy.redact("assessment", {"id": a.id, "month": a.month}, seen) for a in rows]
+    return rows
 
 
 def decision_view(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from corrections.alerts import rules as alert_rules
 from corrections.alerts import service as alerts
+from corrections.core import ruleset_store
 from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc, start_of_business_day
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
@@ -39,6 +40,7 @@ STATUS_LABELS = {
     "active": "挂牌中",
     "converted": "已转化摘牌",
     "declined": "不予挂牌",
+    "ended": "矫正结束撤牌",
 }
 LIVE = ("proposed", "active")
 
@@ -96,6 +98,7 @@ def open_flag(
     flag.responsible_officer_id = responsible_officer_id
     flag.review_due_on, flag.opened_at, flag.opened_by = review_due_on, now, actor.username
     flag.updated_at = now
+    flag.rules_version = ruleset_store.versions(session, now, "alerts")
     session.flush()
     audit_person(
         session, actor, person, "flag.open", now=now, detail={"flag_id": flag.id, "level": level}
@@ -169,6 +172,20 @@ def close_flag(
     _resolve_review_alert(session, flag, now, "已摘牌" if outcome == "converted" else "不予挂牌")
     audit_person(session, actor, person, f"flag.{outcome}", now=now, detail={"flag_id": flag.id})
     return flag
+
+
+def end_for_case(session: Session, person: Person, reason: str, now: datetime) -> list[int]:
+    """The case ended: its live flags end with ``reason`` (their review alerts with them)."""
+    live = list(
+        session.scalars(select(Flag).where(Flag.person_id == person.id, Flag.status.in_(LIVE)))
+    )
+    for flag in live:
+        flag.status, flag.closed_at, flag.closed_by = "ended", now, SYSTEM.username
+        flag.close_reason, flag.updated_at = reason, now
+    session.flush()
+    for flag in live:
+        _resolve_review_alert(session, flag, now, reason)
+    return [flag.id for flag in live]
 
 
 def _resolve_review_alert(session: Session, flag: Flag, now: datetime, note: str) -> None:
@@ -331,6 +348,7 @@ def propose(session: Session, person_ids, *, basis: str, reason: str, now: datet
     a commander decides them. Returns how many were proposed."""
     if not person_ids:
         return 0
+    version = ruleset_store.versions(session, now, "alerts")
     stmt = (
         insert_for(session)(Flag)
         .values(
@@ -346,6 +364,7 @@ def propose(session: Session, person_ids, *, basis: str, reason: str, now: datet
                     "reviews": [],
                     "updated_at": now,
                     "version": 1,
+                    "rules_version": version,
                 }
                 for pid in person_ids
             ]

@@ -9,7 +9,11 @@ episodes it rests on, by id); a person decides it, nothing is applied here. Grou
 - late intake reporting (不按规定时间报到): the same thresholds, counted from the deadline;
 - two admonitions not corrected -> warning (35(5)); two warnings not corrected -> revocation /
   return to custody (46(4), 47(2), 49(4)); "not corrected" is defined in rules/sanctions.yaml;
-- a 禁止令 breach: minor -> warning (35(1)), serious -> revocation (46(1)).
+- a 禁止令 breach: minor -> warning (35(1)), serious -> revocation (46(1));
+- 暂予监外执行 only (rules/sanctions.yaml ``custody_grounds``): a medical re-examination not
+  submitted, a warning, and the next one not submitted either -> return to custody (49(5));
+  the reason for temporary execution ceased before the term's end -> return to custody (49(6),
+  刑事诉讼法 268(3)).
 """
 
 from __future__ import annotations
@@ -34,6 +38,15 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Missed:
+    """An obligation window marked missed (the re-examinations of 暂予监外执行)."""
+
+    obligation_id: int
+    kind: str
+    due_on: date
+
+
+@dataclass(frozen=True)
 class Episode:
     """An episode of lost contact: its state and when supervision was lost."""
 
@@ -47,7 +60,9 @@ class Episode:
 class Proposal:
     kind: str
     article: str
-    ground: str  # absence | late_intake | admonitions | warnings | prohibition
+    # absence | late_intake | admonitions | warnings | prohibition | reexam_not_submitted |
+    # condition_ended
+    ground: str
     evidence: dict[str, Any]
     # Identifies the ground, so the same ground never proposes twice (None: one per episode
     # and kind).
@@ -165,13 +180,11 @@ def window_start(today: date, window: Quantity) -> date:
     return today - timedelta(days=window.value)
 
 
-def repeated(
-    category: str, records: list[Record], today: date, rules: IncidentRules
-) -> list[Proposal]:
-    """The ladder over sanctions not corrected, and 禁止令 breaches."""
-    since = window_start(today, rules.not_corrected_window)
+def _live(records: list[Record], since: date, rules: IncidentRules) -> list[Record]:
+    """The records not corrected: within the window from ``since`` and after the last reset
+    (a commendation), in order."""
     last_reset = max((r.on for r in records if r.type in rules.reset_by), default=None)
-    live = sorted(
+    return sorted(
         (
             r
             for r in records
@@ -181,6 +194,14 @@ def repeated(
         ),
         key=lambda r: (r.on, r.event_id),
     )
+
+
+def repeated(
+    category: str, records: list[Record], today: date, rules: IncidentRules
+) -> list[Proposal]:
+    """The ladder over sanctions not corrected, and 禁止令 breaches."""
+    since = window_start(today, rules.not_corrected_window)
+    live = _live(records, since, rules)
     out: list[Proposal] = []
     # Admonitions count after the last warning: a warning is the ladder's answer to them.
     last_warning = max((r.on for r in live if r.type == "warning"), default=None)
@@ -233,4 +254,58 @@ def repeated(
                 f"prohibition:{breach.event_id}",
             )
         )
+    return out
+
+
+def custody(
+    category: str,
+    records: list[Record],
+    missed: list[Missed],
+    term_end: date,
+    today: date,
+    rules: IncidentRules,
+) -> list[Proposal]:
+    """Return to custody on the grounds of rules/sanctions.yaml ``custody_grounds``, for the
+    category they name: ``records`` are the person's warnings and commendations (the ladder's
+    window applies) and the events that record the reason ceased (none applies: the fact
+    stands); ``missed`` the missed windows of the re-examination."""
+    grounds = rules.custody_grounds
+    if category != grounds["category"]:
+        return []
+    out: list[Proposal] = []
+    ended = grounds["condition_ended"]
+    for r in sorted(records, key=lambda r: (r.on, r.event_id)):
+        if r.type == ended["event"] and r.on < term_end:
+            out.append(
+                Proposal(
+                    "return_to_custody",
+                    ended["article"],
+                    "condition_ended",
+                    {"event_ids": [r.event_id], "term_end": term_end.isoformat()},
+                    f"condition_ended:{r.event_id}",
+                )
+            )
+    step = grounds["reexam_not_submitted"]
+    since = window_start(today, rules.not_corrected_window)
+    reexams = sorted(
+        (m for m in missed if m.kind == step["obligation"] and m.due_on >= since),
+        key=lambda m: (m.due_on, m.obligation_id),
+    )
+    for warning in (r for r in _live(records, since, rules) if r.type == "warning"):
+        before = [m for m in reexams if m.due_on < warning.on]
+        after = [m for m in reexams if m.due_on > warning.on]
+        if before and after:
+            out.append(
+                Proposal(
+                    "return_to_custody",
+                    step["article"],
+                    "reexam_not_submitted",
+                    {
+                        "event_ids": [warning.event_id],
+                        "obligation_ids": [before[-1].obligation_id, after[0].obligation_id],
+                        "since": since.isoformat(),
+                    },
+                    f"reexam_not_submitted:{warning.event_id}",
+                )
+            )
     return out

@@ -14,6 +14,8 @@ from corrections.core import rules as registry
 from corrections.core.clock import add_months
 from corrections.supervision.rules import EVENT_TYPES, OBLIGATION_KINDS
 
+STATES = ("overdue", "lost_contact", "absconded", "closed")
+CLOSE_REASONS = ("returned", "found", "custody", "revoked", "detained")
 PROPOSAL_KINDS = ("admonition", "warning", "revocation", "return_to_custody", "police_penalty")
 CATEGORIES = ("control_order", "suspended_sentence", "parole", "temporary_outside_custody")
 BASES = ("statute", "local")
@@ -62,6 +64,17 @@ class ThresholdsSchema(ma.Schema):
     basis = _basis
 
 
+def _labels(keys: tuple[str, ...]) -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(), values=_label, required=True, validate=registry.exact_keys(keys)
+    )
+
+
+class LabelsSchema(ma.Schema):
+    states = _labels(STATES)
+    close_reasons = _labels(CLOSE_REASONS)
+
+
 @registry.register("incidents.yaml")
 class IncidentRulesSchema(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
@@ -74,6 +87,7 @@ class IncidentRulesSchema(ma.Schema):
     )
     absence = ma.fields.Nested(ThresholdsSchema, required=True)
     late_intake = ma.fields.Nested(ThresholdsSchema, required=True)
+    labels = ma.fields.Nested(LabelsSchema, required=True)
 
 
 class KindSchema(ma.Schema):
@@ -122,6 +136,28 @@ class ProhibitionSchema(ma.Schema):
     serious = ma.fields.Nested(BreachSchema, required=True)
 
 
+class ReexamGroundSchema(ma.Schema):
+    label_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
+    obligation = ma.fields.String(required=True, validate=ma.validate.OneOf(OBLIGATION_KINDS))
+    article = _article
+    basis = _basis
+
+
+class ConditionGroundSchema(ma.Schema):
+    label_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
+    event = ma.fields.String(required=True, validate=ma.validate.OneOf(EVENT_TYPES))
+    article = _article
+    basis = _basis
+
+
+class CustodyGroundsSchema(ma.Schema):
+    """Grounds of a return-to-custody proposal beyond the ladder's (实施办法 49)."""
+
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORIES))
+    reexam_not_submitted = ma.fields.Nested(ReexamGroundSchema, required=True)
+    condition_ended = ma.fields.Nested(ConditionGroundSchema, required=True)
+
+
 class StatementSchema(ma.Schema):
     required_for = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(PROPOSAL_KINDS)), required=True
@@ -148,6 +184,7 @@ class SanctionRulesSchema(ma.Schema):
     not_corrected = ma.fields.Nested(NotCorrectedSchema, required=True)
     ladder = ma.fields.Nested(LadderSchema, required=True)
     prohibition_breach = ma.fields.Nested(ProhibitionSchema, required=True)
+    custody_grounds = ma.fields.Nested(CustodyGroundsSchema, required=True)
     statement = ma.fields.Nested(StatementSchema, required=True)
 
     @ma.validates_schema
@@ -209,8 +246,12 @@ class IncidentRules:
     reset_by: tuple[str, ...]
     ladder: dict[str, dict[str, Any]]
     prohibition_breach: dict[str, dict[str, Any]]
+    # Grounds of return to custody beyond the ladder's, and the category they apply to.
+    custody_grounds: dict[str, Any]
     statement_required_for: frozenset[str]
     statement_article: str
+    state_labels: dict[str, str]
+    close_reason_labels: dict[str, str]
 
     def label(self, kind: str) -> str:
         return self.kinds[kind]["label_zh"]
@@ -256,8 +297,11 @@ def build(incidents: dict[str, Any], sanctions: dict[str, Any]) -> IncidentRules
         reset_by=tuple(sanctions["not_corrected"]["reset_by"]),
         ladder=sanctions["ladder"],
         prohibition_breach=sanctions["prohibition_breach"],
+        custody_grounds=sanctions["custody_grounds"],
         statement_required_for=frozenset(sanctions["statement"]["required_for"]),
         statement_article=sanctions["statement"]["article"],
+        state_labels=incidents["labels"]["states"],
+        close_reason_labels=incidents["labels"]["close_reasons"],
     )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.persons.schemas import sealed_marker
 
 _note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
 
@@ -45,6 +46,16 @@ class ProposalDecisionSchema(ma.Schema):
     )
 
 
+class ProposalQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(["proposed", "accepted", "declined"]),
+        metadata={"description": "Only proposals in this state"},
+    )
+
+
 class ProposalSchema(ma.Schema):
     id = ma.fields.Integer()
     incident_id = ma.fields.Integer(allow_none=True)
@@ -62,6 +73,7 @@ class ProposalSchema(ma.Schema):
     decided_at = ma.fields.DateTime(allow_none=True)
     decided_by = ma.fields.String(allow_none=True)
     decision_note = ma.fields.String(allow_none=True)
+    sealed = sealed_marker()
 
 
 class IncidentSchema(ma.Schema):
@@ -88,6 +100,7 @@ class IncidentSchema(ma.Schema):
     absence_days = ma.fields.Integer(allow_none=True)
     proposals = ma.fields.List(ma.fields.Nested(ProposalSchema))
     version = ma.fields.Integer()
+    sealed = sealed_marker()
 
 
 class OpenIncidentSchema(ma.Schema):
@@ -101,6 +114,7 @@ class OpenIncidentSchema(ma.Schema):
     hours_since_contact = ma.fields.Integer()
     absence_days = ma.fields.Integer()
     opened_at = ma.fields.DateTime()
+    sealed = sealed_marker()
 
 
 class FlagInSchema(ma.Schema):
@@ -148,6 +162,7 @@ class FlagSchema(ma.Schema):
     closed_by = ma.fields.String(allow_none=True)
     close_reason = ma.fields.String(allow_none=True)
     version = ma.fields.Integer()
+    sealed = sealed_marker()
 
 
 FlagPageSchema = page_of(FlagSchema, "FlagPageSchema")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, text
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
@@ -37,27 +37,33 @@ from corrections.incidents.models import (
 )
 from corrections.persons import privacy
 from corrections.persons import service as persons
-from corrections.persons.models import Person, PersonStatusChange
+from corrections.persons.models import OPEN_STATUSES, Person, PersonStatusChange
 from corrections.persons.scope import audit_person, get_scoped, read_scoped, require_level
-from corrections.supervision.models import Obligation, SupervisionEvent, TravelPermit
+from corrections.supervision.models import Detention, Obligation, SupervisionEvent, TravelPermit
 
-STATE_LABELS = {
-    "overdue": "逾期未联系",
-    "lost_contact": "失去联系",
-    "absconded": "脱管",
-    "closed": "已结案",
-}
-CLOSE_REASONS = {
-    "returned": "自行返回",
-    "found": "查找到",
-    "custody": "已收监",
-    "revoked": "已撤销",
-}
 CHECK_TYPES = ("phone_check", "location_check")
 
 
 def _rules() -> incident_rules.IncidentRules:
     return incident_rules.current()
+
+
+def _state_label(state: str) -> str:
+    return _rules().state_labels[state]
+
+
+def _close_label(reason: str | None) -> str | None:
+    return _rules().close_reason_labels.get(reason or "")
+
+
+def held(person_id_col) -> Any:
+    """SQL: the person is held by another authority now (an open detention record): no episode
+    opens while they are, and an open one closes."""
+    return (
+        select(Detention.id)
+        .where(Detention.person_id == person_id_col, Detention.end_date.is_(None))
+        .exists()
+    )
 
 
 def _rules_version(session: Session, now: datetime) -> str:
@@ -77,7 +83,8 @@ def successful_contact() -> Any:
 
 def last_contact_at(session: Session, person_id: int, before: datetime | None = None):
     """The last successful contact: a contact event, or becoming active (the intake report,
-    or coming back at the close of an episode)."""
+    or coming back at the close of an episode), or being taken into or released from another
+    authority's custody (where the person was is known: the start of that day)."""
     contact = select(func.max(SupervisionEvent.occurred_at)).where(
         SupervisionEvent.person_id == person_id, successful_contact()
     )
@@ -88,6 +95,14 @@ def last_contact_at(session: Session, person_id: int, before: datetime | None = 
         contact = contact.where(SupervisionEvent.occurred_at <= before)
         activated = activated.where(PersonStatusChange.changed_at <= before)
     times = [t for t in (session.scalar(contact), session.scalar(activated)) if t is not None]
+    for start, end in session.execute(
+        select(Detention.start_date, Detention.end_date).where(Detention.person_id == person_id)
+    ):
+        times += [
+            t
+            for t in (start_of_business_day(d) for d in (start, end) if d is not None)
+            if before is None or t <= before
+        ]
     return max(times, default=None)
 
 
@@ -155,7 +170,7 @@ def detect(session: Session, *, now: datetime, errors: dict[str, str]) -> Detect
     that person (in ``errors``) and does not stop the run."""
     result = Detection()
     today = business_date(now)
-    result.closed = _close_answered(session, now, errors)
+    result.closed = _close_answered(session, now, errors) + _close_detained(session, now, errors)
     result.opened = _open_from_misses(session, now) + _open_from_trips(session, now)
     result.lost_contact = _to_lost_contact(session, now, errors)
     result.proposals = _propose(session, today, now, errors)
@@ -187,6 +202,7 @@ def _open_from_misses(session: Session, now: datetime) -> int:
             Obligation.status == "missed",
             Obligation.kind.in_(kinds),
             Person.status == "active",
+            ~held(Person.id),
             ~exists().where(Incident.person_id == Person.id, Incident.state != "closed"),
             ~exists().where(
                 Incident.trigger_type == "obligation", Incident.trigger_id == Obligation.id
@@ -215,6 +231,7 @@ def _open_from_trips(session: Session, now: datetime) -> int:
         .where(
             TravelPermit.status == "overdue",
             Person.status == "active",
+            ~held(Person.id),
             ~exists().where(Incident.person_id == Person.id, Incident.state != "closed"),
             ~exists().where(
                 Incident.trigger_type == "permit", Incident.trigger_id == TravelPermit.id
@@ -303,6 +320,28 @@ def _close_answered(session: Session, now: datetime, errors: dict[str, str]) -> 
     return _each(session, answered, errors, close)
 
 
+def _close_detained(session: Session, now: datetime, errors: dict[str, str]) -> int:
+    """An open episode of a person now held by another authority closes (detained): they are
+    found. Out of supervision only until the day they were taken, so an episode that began
+    while they were already held proposes nothing."""
+    rows = session.execute(
+        select(Incident, Detention.start_date)
+        .join(
+            Detention,
+            and_(Detention.person_id == Incident.person_id, Detention.end_date.is_(None)),
+        )
+        .where(Incident.state.in_(OPEN_STATES))
+    ).all()
+
+    def close(incident: Incident, taken_on: date) -> int:
+        _close(
+            session, incident, reason="detained", note=None, actor=SYSTEM, now=now, until=taken_on
+        )
+        return 1
+
+    return _each(session, rows, errors, close)
+
+
 def _to_lost_contact(session: Session, now: datetime, errors: dict[str, str]) -> int:
     hours = timedelta(hours=_rules().lost_contact_after_hours)
     failed_search = (
@@ -372,7 +411,11 @@ def _propose(session: Session, today: date, now: datetime, errors: dict[str, str
     def propose(incident: Incident, category: str) -> int:
         return _propose_for(session, incident, category, now)
 
-    return _each(session, rows, errors, propose) + _propose_ladder(session, today, now, errors)
+    return (
+        _each(session, rows, errors, propose)
+        + _propose_ladder(session, today, now, errors)
+        + _propose_custody(session, today, now, errors)
+    )
 
 
 def _episode(incident: Incident) -> ladder.Episode:
@@ -527,6 +570,96 @@ def _propose_ladder(session: Session, today: date, now: datetime, errors: dict[s
     return _each(session, items, errors, make)
 
 
+def _propose_custody(session: Session, today: date, now: datetime, errors: dict[str, str]) -> int:
+    """Return to custody on the grounds beyond the ladder (rules/sanctions.yaml
+    ``custody_grounds``) for the supervised persons of their category that SQL finds with an
+    event recording the reason ceased, or with a missed re-examination and a warning in the
+    window, where that event or warning has proposed nothing yet."""
+    rules = _rules()
+    grounds = rules.custody_grounds
+    ended, reexam = grounds["condition_ended"], grounds["reexam_not_submitted"]
+    since_day = ladder.window_start(today, rules.not_corrected_window)
+    since = start_of_business_day(since_day)
+    correction = SupervisionEvent.__table__.alias("correction")
+    not_corrected = (
+        ~select(correction.c.id).where(correction.c.corrects_id == SupervisionEvent.id).exists()
+    )
+
+    def unproposed(prefix: str) -> Any:
+        return (
+            ~select(IncidentProposal.id)
+            .where(
+                IncidentProposal.person_id == SupervisionEvent.person_id,
+                IncidentProposal.basis == literal(f"{prefix}:") + cast(SupervisionEvent.id, String),
+            )
+            .exists()
+        )
+
+    ceased = select(SupervisionEvent.person_id).where(
+        SupervisionEvent.type == ended["event"], not_corrected, unproposed("condition_ended")
+    )
+    warned = select(SupervisionEvent.person_id).where(
+        SupervisionEvent.type == "warning",
+        SupervisionEvent.occurred_at >= since,
+        not_corrected,
+        unproposed("reexam_not_submitted"),
+    )
+    missed_reexam = select(Obligation.person_id).where(
+        Obligation.kind == reexam["obligation"],
+        Obligation.status == "missed",
+        Obligation.due_on >= since_day,
+    )
+    persons = session.execute(
+        select(Person.id, Person.category, Person.term_end).where(
+            Person.category == grounds["category"],
+            Person.status.in_(("active", "lost_contact", "absconded")),
+            or_(Person.id.in_(ceased), and_(Person.id.in_(missed_reexam), Person.id.in_(warned))),
+        )
+    ).all()
+    if not persons:
+        return 0
+    ids = [p.id for p in persons]
+    records: dict[int, list[ladder.Record]] = {}
+    for e in session.scalars(
+        select(SupervisionEvent)
+        .where(
+            SupervisionEvent.person_id.in_(ids),
+            not_corrected,
+            or_(
+                SupervisionEvent.type == ended["event"],
+                and_(
+                    SupervisionEvent.type.in_(("warning", *rules.reset_by)),
+                    SupervisionEvent.occurred_at >= since,
+                ),
+            ),
+        )
+        .order_by(SupervisionEvent.occurred_at, SupervisionEvent.id)
+    ):
+        records.setdefault(e.person_id, []).append(_record(e))
+    missed: dict[int, list[ladder.Missed]] = {}
+    for ob_id, person_id, kind, due_on in session.execute(
+        select(Obligation.id, Obligation.person_id, Obligation.kind, Obligation.due_on).where(
+            Obligation.person_id.in_(ids),
+            Obligation.kind == reexam["obligation"],
+            Obligation.status == "missed",
+            Obligation.due_on >= since_day,
+        )
+    ):
+        missed.setdefault(person_id, []).append(ladder.Missed(ob_id, kind, due_on))
+    items = [
+        (_Subject(person_id), p)
+        for person_id, category, term_end in persons
+        for p in ladder.custody(
+            category, records.get(person_id, []), missed.get(person_id, []), term_end, today, rules
+        )
+    ]
+
+    def make(subject: _Subject, proposal: ladder.Proposal) -> int:
+        return _make_proposal(session, subject.person_id, proposal, now)
+
+    return _each(session, items, errors, make)
+
+
 @dataclass(frozen=True)
 class _Subject:
     person_id: int
@@ -580,7 +713,7 @@ def open_incidents(
                     "office_id": office_id,
                     "district_id": district_id,
                     "state": incident.state,
-                    "state_label_zh": STATE_LABELS[incident.state],
+                    "state_label_zh": _state_label(incident.state),
                     "last_contact_at": incident.last_contact_at,
                     "hours_since_contact": int((now - since).total_seconds() // 3600),
                     "absence_days": out_of_supervision_days(incident, today),
@@ -619,6 +752,11 @@ def open_incident(
         raise Conflict(
             f"An episode opens only for an active person (status {person.status}).",
             errors={"person_id": [f"status is {person.status}"]},
+        )
+    if session.scalar(select(held(person.id))):
+        raise Conflict(
+            "The person is held by another authority (a detention record is open).",
+            errors={"person_id": ["held"]},
         )
     if session.scalar(
         select(Incident.id).where(Incident.person_id == person.id, Incident.state != "closed")
@@ -732,9 +870,12 @@ def _close(
     note: str | None,
     actor: Actor,
     now: datetime,
+    until: date | None = None,
 ) -> None:
+    """Close an episode; the absence counts until today, or ``until`` (the day the person was
+    taken into another authority's custody)."""
     person = session.get(Person, incident.person_id)
-    today = business_date(now)
+    today = business_date(now) if until is None else min(until, business_date(now))
     if incident.state != "overdue":
         _refresh_lost_since(session, incident, now)
     days = out_of_supervision_days(incident, today)
@@ -743,18 +884,23 @@ def _close(
     incident.close_reason, incident.close_note, incident.absence_days = reason, note, days
     incident.updated_at = now
     session.flush()
-    if reason in ("returned", "found") and person.status in ("lost_contact", "absconded"):
+    if reason in ("returned", "found", "detained") and person.status in (
+        "lost_contact",
+        "absconded",
+    ):
         persons.change_status(
             session,
             actor=actor,
             person=person,
             to_status="active",
-            reason=f"脱管/失联结案：{CLOSE_REASONS[reason]}",
+            reason=f"脱管/失联结案：{_close_label(reason)}",
             now=now,
         )
     episode = _episode(incident)
-    for proposal in ladder.on_close(was, episode.lost_on, today, _rules(), episode.evidence):
-        _make_proposal(session, incident.person_id, proposal, now, incident)
+    # Lost only once already held: never out of supervision, nothing to propose.
+    if episode.lost_on < today or until is None:
+        for proposal in ladder.on_close(was, episode.lost_on, today, _rules(), episode.evidence):
+            _make_proposal(session, incident.person_id, proposal, now, incident)
     alerts.resolve_where(
         session,
         and_(
@@ -763,7 +909,7 @@ def _close(
             alerts.Alert.person_id == incident.person_id,
         ),
         now=now,
-        note=f"事件已结案：{CLOSE_REASONS[reason]}",
+        note=f"事件已结案：{_close_label(reason)}",
     )
     audit_person(
         session,
@@ -811,6 +957,21 @@ def decide_proposal(
     require_level(actor, person, rules.kinds[proposal.kind]["decided_by"], "A sanction proposal")
     if proposal.status != "proposed":
         raise Conflict(f"The proposal is already {proposal.status}.")
+    if person.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"The correction has ended ({person.status}); the proposal lapsed.",
+            errors={"person_id": [f"status is {person.status}"]},
+        )
+    if proposal.incident_id is not None:
+        closed = session.scalar(
+            select(Incident.close_reason).where(Incident.id == proposal.incident_id)
+        )
+        if closed == "detained":
+            raise Conflict(
+                "The person was held by another authority during the absence this proposal "
+                "counts (detention); it rests on no absence.",
+                errors={"proposal_id": ["the episode closed as detained"]},
+            )
     if (
         decision == "accepted"
         and proposal.kind in rules.statement_required_for
@@ -847,16 +1008,26 @@ def decide_proposal(
     return proposal
 
 
-def person_proposals(session: Session, *, actor: Actor, person_id: int):
-    """All sanction proposals of a person (episodes' and the ladder's), newest first."""
+def list_proposals(
+    session: Session, *, actor: Actor, person_id: int, status: str | None = None
+) -> tuple[Person, list[IncidentProposal]]:
+    """Every sanction proposal of the person, an episode's and the ladder's, newest first."""
     person = read_scoped(session, actor, person_id, action="proposal.list")
-    rows = session.scalars(
-        select(IncidentProposal)
-        .where(IncidentProposal.person_id == person.id)
-        .order_by(IncidentProposal.id.desc())
-    ).all()
+    stmt = select(IncidentProposal).where(IncidentProposal.person_id == person.id)
+    if status is not None:
+        stmt = stmt.where(IncidentProposal.status == status)
+    order = (IncidentProposal.created_at.desc(), IncidentProposal.id.desc())
+    return person, list(session.scalars(stmt.order_by(*order)))
+
+
+def proposal_views(
+    session: Session, actor: Actor, person: Person, proposals: list[IncidentProposal]
+) -> list[dict[str, Any]]:
+    """Proposals as ``actor`` may see them (notes and the person's statement are typed)."""
     rules = _rules()
-    return person, [proposal_view(p, rules) for p in rows]
+    return privacy.present_all(
+        session, actor, "proposal", [(person, proposal_view(p, rules)) for p in proposals]
+    )
 
 
 def proposal_view(p: IncidentProposal, rules: incident_rules.IncidentRules) -> dict[str, Any]:
@@ -900,7 +1071,7 @@ def incident_view(
         "id": incident.id,
         "person_id": incident.person_id,
         "state": incident.state,
-        "state_label_zh": STATE_LABELS[incident.state],
+        "state_label_zh": _state_label(incident.state),
         "trigger_type": incident.trigger_type,
         "trigger_id": incident.trigger_id,
         "overdue_since": incident.overdue_since,
@@ -915,7 +1086,7 @@ def incident_view(
         "closed_at": incident.closed_at,
         "closed_by": incident.closed_by,
         "close_reason": incident.close_reason,
-        "close_reason_label_zh": CLOSE_REASONS.get(incident.close_reason or ""),
+        "close_reason_label_zh": _close_label(incident.close_reason),
         "close_note": incident.close_note,
         "absence_days": days,
         "proposals": [proposal_view(p, rules) for p in proposals],

@@ -23,6 +23,7 @@ from corrections.incidents.schemas import (
     IncidentSchema,
     OpenIncidentSchema,
     ProposalDecisionSchema,
+    ProposalQuerySchema,
     ProposalSchema,
 )
 from corrections.persons.models import Person
@@ -148,6 +149,23 @@ class DecideProposal(MethodView):
         return next(p for p in incident["proposals"] if p["id"] == proposal.id)
 
 
+@blp.route("/persons/<id:person_id>/proposals")
+class PersonProposals(MethodView):
+    @requires("incidents:read")
+    @blp.arguments(ProposalQuerySchema, location="query")
+    @blp.response(200, ProposalSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, person_id):
+        """Every sanction proposal of the person (an episode's and the ladder's), newest first,
+        with its article, evidence and decision; ``status`` filters (proposed, accepted,
+        declined)."""
+        actor = current_actor()
+        person, rows = service.list_proposals(
+            db.session, actor=actor, person_id=person_id, status=args.get("status")
+        )
+        return service.proposal_views(db.session, actor, person, rows)
+
+
 @blp.route("/persons/<id:person_id>/proposals/<id:proposal_id>")
 class DecideLadderProposal(MethodView):
     @requires("incidents:write")
@@ -167,7 +185,8 @@ class DecideLadderProposal(MethodView):
             proposal_id=proposal_id,
             **data,
         )
-        return service.proposal_view(proposal, service.incident_rules.current())
+        person = db.session.get(Person, person_id)
+        return service.proposal_views(db.session, current_actor(), person, [proposal])[0]
 
 
 @blp.route("/persons/<id:person_id>/flags")

@@ -2,7 +2,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    false,
+    text,
+)
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from corrections.core import crypto
@@ -131,6 +144,9 @@ class Person(db.Model):
     # Current grade, kept equal to the latest effective grade decision (derivable from them).
     grade: Mapped[str | None] = mapped_column(String(20), index=True)
     grade_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The record is sealed (犯罪记录封存, persons/sealing.py): kept equal to the existence of its
+    # PersonSeal row, so that every view decides by a column it already loaded.
+    sealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -180,3 +196,54 @@ class PersonStatusChange(db.Model):
     actor_id: Mapped[int | None] = mapped_column(BigId)
     actor_username: Mapped[str] = mapped_column(String(64))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PersonSeal(db.Model):
+    """A juvenile's sealed record (未成年人犯罪记录封存): when, by whom, on what ground, under
+    which rules and on which facts. One per person; :attr:`Person.sealed` mirrors it."""
+
+    __tablename__ = "person_seals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+    ground: Mapped[str] = mapped_column(String(20))  # discharge | backfill (rules: grounds)
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sealed_by_id: Mapped[int | None] = mapped_column(BigId)
+    sealed_by: Mapped[str] = mapped_column(String(64))
+    rules_version: Mapped[str] = mapped_column(String(40))
+    inputs: Mapped[dict] = mapped_column(JSON)
+
+
+class UnsealRequest(db.Model):
+    """A request to read a sealed record (查询申请), with its reason and legal basis; once
+    approved by another city-level user, a grant for the requester alone until ``expires_at``."""
+
+    __tablename__ = "unseal_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    legal_basis: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending|approved|refused
+    decided_by_id: Mapped[int | None] = mapped_column(BigId)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rules_version: Mapped[str] = mapped_column(String(40))
+
+    # Two deciders at once: the second's write fails (409), never two decisions.
+    __mapper_args__ = {"version_id_col": version}
+
+    @hybrid_method
+    def grants_at(self, now: datetime) -> bool:
+        """An approved request not yet expired: its requester may read the record."""
+        return self.status == "approved" and self.expires_at is not None and now < self.expires_at
+
+    @grants_at.expression
+    def grants_at(cls, now: datetime):
+        return and_(cls.status == "approved", cls.expires_at > now)

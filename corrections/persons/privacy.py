@@ -1,8 +1,14 @@
 """What each role sees of a person and of everything recorded about them: the one home of
 masking, for every person-linked resource.
 
-Three visibilities, decided by :func:`policy` from the actor and the person alone:
+Four visibilities, decided by :func:`policy` from the actor, the person and whether the
+person's record is sealed for the actor (:func:`visibility` finds out):
 
+- ``sealed``: a juvenile's record sealed at discharge (刑事诉讼法 Art. 286,
+  :mod:`corrections.persons.sealing`) is a stub for everyone who holds no active grant to read
+  it, whatever their role: the ids, the person's status and term dates, the dates of each
+  record, a ``sealed`` marker; nothing else (no name, no number, no typed text, no code that
+  tells what happened). Lists still carry (and count) the stub. With a grant, the rules below;
 - ``full``: the person's own office and district see everything of the persons in their
   scope; city staff see adults in full;
 - ``juvenile_masked``: anyone else who may see a juvenile (city staff) sees no identity: the
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -29,17 +36,20 @@ from sqlalchemy.orm import Session, object_session
 
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
+from corrections.persons import sealing
 from corrections.persons.scope import in_scope, sees_juvenile_identity
 
 
 class Visibility(StrEnum):
+    SEALED = "sealed"
     FULL = "full"
     JUVENILE_MASKED = "juvenile_masked"
     DEIDENTIFIED = "deidentified"
 
 
 class Subject(Protocol):
-    """What the policy needs of a person (a :class:`Person`, or a list query's columns)."""
+    """What the policy needs of a person (a :class:`Person`, or a list query's columns); a
+    ``sealed`` attribute (bool) saves looking the record's sealing up, None or absent does not."""
 
     id: int
     juvenile: bool
@@ -55,13 +65,18 @@ class PersonRef:
     juvenile: bool
     office_id: int
     district_id: int
+    # None: the list did not select it; looked up (once per transaction).
+    sealed: bool | None = None
 
 
 _STAFF = (Role.OFFICER, Role.COMMANDER, Role.CITY)
 
 
-def policy(actor: Actor, person: Subject) -> Visibility:
-    """What ``actor`` may see of ``person``'s records."""
+def policy(actor: Actor, person: Subject, *, sealed: bool) -> Visibility:
+    """What ``actor`` may see of ``person``'s records; ``sealed``: the record is sealed and
+    ``actor`` holds no active grant to read it (:func:`visibility` asks the database)."""
+    if sealed:
+        return Visibility.SEALED
     if actor.is_system:
         return Visibility.FULL
     if actor.role not in _STAFF or not in_scope(actor, person):
@@ -72,11 +87,17 @@ def policy(actor: Actor, person: Subject) -> Visibility:
     return Visibility.FULL
 
 
+def visibility(session: Session, actor: Actor, person: Subject) -> Visibility:
+    """The policy for ``person``, with whether their record is sealed for ``actor`` looked up
+    (a sealed record shown under a grant is audited as such)."""
+    return policy(actor, person, sealed=person.id in sealing.sealed_for(session, actor, [person]))
+
+
 def shown(session: Session, actor: Actor, person: Subject) -> Visibility:
     """The policy for ``person``, noting that this response shows their record (audited once
     per response, in one row for all persons shown)."""
     audit.disclose(session, [(person.id, person.juvenile)])
-    return policy(actor, person)
+    return visibility(session, actor, person)
 
 
 def present(
@@ -97,11 +118,13 @@ def present_all(
     items: Iterable[tuple[Subject, dict[str, Any]]],
 ) -> list[dict[str, Any]]:
     """:func:`present` for a list of (person, view); all are noted in one go."""
-    out, persons = [], []
-    for person, view in items:
-        persons.append((person.id, person.juvenile))
-        out.append(redact(resource, view, policy(actor, person)))
-    audit.disclose(session, persons)
+    items = list(items)
+    sealed = sealing.sealed_for(session, actor, [person for person, _view in items])
+    out = [
+        redact(resource, view, policy(actor, person, sealed=person.id in sealed))
+        for person, view in items
+    ]
+    audit.disclose(session, [(person.id, person.juvenile) for person, _view in items])
     return out
 
 
@@ -139,6 +162,27 @@ def age_band(age: int | None) -> str | None:
     if age is None:
         return None
     return next(label for low, high, label in AGE_BANDS if low <= age < high)
+
+
+# What a sealed stub keeps: of the person, their status and term (statistics count by them);
+# of any other record, its id, its person and its dates (never a birth or an offence date).
+PERSON_STUB_FIELDS = ("id", "status", "status_label_zh", "term_start", "term_end")
+STUB_FIELDS = ("id", "person_id")
+NEVER_IN_STUB = frozenset((*IDENTITY_FIELDS, *JUVENILE_DATE_FIELDS))
+
+
+def _stub(resource: str, view: dict[str, Any]) -> dict[str, Any]:
+    if resource == "person":
+        stub = {k: view[k] for k in (*PERSON_STUB_FIELDS, "sealed_label_zh") if k in view}
+        stub["masked_fields"] = sorted(k for k in view if k not in stub and k != "sealed")
+    else:
+        stub = {
+            k: v
+            for k, v in view.items()
+            if k in STUB_FIELDS or (isinstance(v, date) and k not in NEVER_IN_STUB)
+        }
+    stub["sealed"] = True
+    return stub
 
 
 MASK = "***"
@@ -222,6 +266,12 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
     "obligation": (Text("closed_reason"),),
     "travel_permit": (Text("destination"), Text("reason"), Text("decision_note")),
     "monitoring": (Text("note"), Text("removal_reason")),
+    "detention": (
+        Text("authority"),
+        Text("document_number"),
+        Text("note"),
+        Text("release_note"),
+    ),
     "term_end": (Text("reason"), Text("certificate_number"), Text("document_number")),
     "transfer": (Text("destination"), Text("reason"), Text("document_number")),
     "incident": (
@@ -230,6 +280,11 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
         Text("proposals[].decision_note"),
         Text("proposals[].statement"),
         Text("proposals[].statement_not_taken_reason"),
+    ),
+    "proposal": (
+        Text("decision_note"),
+        Text("statement"),
+        Text("statement_not_taken_reason"),
     ),
     "flag": (Text("reason"), Text("close_reason"), Text("reviews[].note")),
     "alert": (Text("ack_note"), Text("close_note")),
@@ -243,6 +298,35 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
         ),
     ),
     "status_change": (Text("reason", category="to_status"),),
+    # Intake and discharge procedures: team members and attendees are third parties whose
+    # names and phones would identify the person as well.
+    "procedures": (),
+    "announcement": (
+        Text("place"),
+        Text("presided_by"),
+        Text("attendees[].name"),
+        Text("attendees[].capacity"),
+        Text("notes"),
+    ),
+    "team_member": (Text("name"), Text("phone"), Text("organisation")),
+    "correction_team": (
+        Text("members[].name"),
+        Text("members[].phone"),
+        Text("members[].organisation"),
+    ),
+    "correction_plan": (Text("needs"), Text("measures"), Text("change_note")),
+    "investigation_assessment": (
+        Text("requested_by"),
+        Text("requesting_document"),
+        Text("submitted_to"),
+        Text("note"),
+    ),
+    "exit_ban": (
+        Text("filed_with"),
+        Text("document_number"),
+        Text("note"),
+        Text("lifting.document_number"),
+    ),
 }
 
 
@@ -296,6 +380,8 @@ def _payload(payload: Any, visibility: Visibility) -> Any:
 def redact(resource: str, view: dict[str, Any], visibility: Visibility) -> dict[str, Any]:
     """``view`` (a dict of one ``resource``) with what ``visibility`` hides masked or dropped."""
     specs = RESOURCES[resource]  # an unknown resource is a bug: KeyError
+    if visibility is Visibility.SEALED:
+        return _stub(resource, view)
     if resource == "person":
         return _person(view, visibility)
     if visibility is Visibility.FULL:

@@ -46,6 +46,48 @@ def _labels(**kwargs) -> ma.fields.Dict:
     )
 
 
+SEAL_GROUND_IDS = ("discharge", "backfill")
+UNSEAL_STATUS_IDS = ("pending", "approved", "refused", "expired")
+
+
+class ArticleSchema(ma.Schema):
+    """A rule's legal source: its text (label_zh), article and whether statute or local."""
+
+    label_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    article = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    basis = ma.fields.String(required=True, validate=ma.validate.OneOf(["statute", "local"]))
+    verified = ma.fields.Boolean()
+
+
+class GrantSchema(ArticleSchema):
+    amount = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=90))
+    unit = ma.fields.String(required=True, validate=ma.validate.OneOf(["days"]))
+
+
+class LegalBasisSchema(ma.Schema):
+    label_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    article = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+
+
+class SealingSchema(ma.Schema):
+    condition = ma.fields.Nested(ArticleSchema, required=True)
+    categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(CATEGORY_IDS)), required=True
+    )
+    disclosure = ma.fields.Nested(ArticleSchema, required=True)
+    request = ma.fields.Nested(ArticleSchema, required=True)
+    grant = ma.fields.Nested(GrantSchema, required=True)
+    legal_bases = ma.fields.Dict(
+        keys=ma.fields.String(validate=_identifier),
+        values=ma.fields.Nested(LegalBasisSchema),
+        required=True,
+        validate=ma.validate.Length(min=1),
+    )
+    label_zh = _label
+    grounds = _labels(validate=rules.exact_keys(SEAL_GROUND_IDS))
+    request_statuses = _labels(validate=rules.exact_keys(UNSEAL_STATUS_IDS))
+
+
 @rules.register("persons.yaml")
 class PersonsRulesSchema(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
@@ -64,3 +106,4 @@ class PersonsRulesSchema(ma.Schema):
     employment = _labels(validate=ma.validate.Length(min=1))
     housing = _labels(validate=ma.validate.Length(min=1))
     crime_types = _labels(validate=ma.validate.Length(min=1))
+    sealing = ma.fields.Nested(SealingSchema, required=True)

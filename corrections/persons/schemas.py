@@ -12,6 +12,17 @@ ID_SHAPE = ma.validate.Regexp(r"^\d{17}[\dXx]$", error="must be 17 digits follow
 SNAKE = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="must be a known identifier")
 
 
+def sealed_marker() -> ma.fields.Boolean:
+    """The ``sealed`` member of every person-linked response (privacy.Visibility.SEALED)."""
+    return ma.fields.Boolean(
+        dump_only=True,
+        metadata={
+            "description": "True on the stub of a sealed juvenile record (犯罪记录封存): only "
+            "ids and dates are shown; reading it takes an approved unseal request"
+        },
+    )
+
+
 class PersonWritableSchema(ma.Schema):
     """The fields a client writes. GET returns them under the same names."""
 
@@ -69,11 +80,14 @@ class PersonSchema(PersonWritableSchema):
 
     id = ma.fields.Integer(dump_only=True)
     version = ma.fields.Integer(dump_only=True)
-    # Personal data is absent for analysts, so nothing is required on output.
+    # Personal data is absent for analysts, and all but the term from a sealed record's stub,
+    # so nothing is required on output.
     name = ma.fields.String()
     gender = ma.fields.String()
     id_number = ma.fields.String()
     date_of_birth = ma.fields.Date()
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_IDS))
+    crime_type = ma.fields.String()
     phone = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)
     family_contact_name = ma.fields.String(allow_none=True)
@@ -108,6 +122,8 @@ class PersonSchema(PersonWritableSchema):
     level_label_zh = ma.fields.String(dump_only=True, allow_none=True)
     grade_since = ma.fields.DateTime(dump_only=True, allow_none=True)
     status_label_zh = ma.fields.String(dump_only=True)
+    sealed = sealed_marker()
+    sealed_label_zh = ma.fields.String(dump_only=True, allow_none=True)
     intake_deadline = ma.fields.Date(dump_only=True, allow_none=True)
     office_name_zh = ma.fields.String(dump_only=True)
     district_code = ma.fields.String(dump_only=True)
@@ -157,3 +173,64 @@ class StatusChangeSchema(ma.Schema):
     reason = ma.fields.String()
     actor_username = ma.fields.String()
     changed_at = ma.fields.DateTime()
+    sealed = sealed_marker()
+
+
+# --- sealing (persons/sealing.py) --------------------------------------------------------
+
+
+class SealSchema(ma.Schema):
+    person_id = ma.fields.Integer()
+    ground = ma.fields.String()
+    ground_label_zh = ma.fields.String()
+    sealed_at = ma.fields.DateTime()
+    sealed_by = ma.fields.String()
+    rules_version = ma.fields.String()
+
+
+class UnsealRequestInSchema(ma.Schema):
+    legal_basis = ma.fields.String(
+        required=True,
+        validate=SNAKE,
+        metadata={
+            "description": "judicial_case (司法机关为办案需要) or statutory_inquiry "
+            "(有关单位根据国家规定进行查询): rules/persons.yaml sealing.legal_bases"
+        },
+    )
+    reason = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=2, max=1000),
+        metadata={"description": "查询的理由: the case or the regulation, the requesting body"},
+    )
+
+
+class UnsealDecisionInSchema(ma.Schema):
+    decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["approve", "refuse"]))
+    note = TrimmedString(
+        load_default=None,
+        validate=ma.validate.Length(min=2, max=1000),
+        metadata={"description": "Required to refuse"},
+    )
+
+
+class UnsealRequestSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    legal_basis = ma.fields.String()
+    legal_basis_label_zh = ma.fields.String(allow_none=True)
+    article = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(["pending", "approved", "refused", "expired"]),
+        metadata={"description": "expired: approved, and the grant's time is over"},
+    )
+    status_label_zh = ma.fields.String()
+    requested_by = ma.fields.String()
+    requested_at = ma.fields.DateTime()
+    decided_by = ma.fields.String(allow_none=True)
+    decided_at = ma.fields.DateTime(allow_none=True)
+    decision_note = ma.fields.String(allow_none=True)
+    expires_at = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "An approval lets the requester read until"}
+    )
+    rules_version = ma.fields.String()

@@ -79,6 +79,7 @@ SUPERVISION_COLUMNS = (
     Person.grade_since,
     Person.has_guarantor,
     Person.intake_risk,
+    Person.sealed,
 )
 
 

@@ -50,6 +50,7 @@ from corrections.persons.scope import (
     read_scoped,
     scope_clause,
 )
+from corrections.persons.sealing import granted_to
 
 # Identity fields (what an analyst never sees, a juvenile's non-owner sees masked): one list,
 # in the privacy module.
@@ -141,6 +142,8 @@ def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
         "family_contact_phone": person.family_contact_phone,
         "status": person.status,
         "status_label_zh": r["statuses"][person.status],
+        "sealed": bool(person.sealed),
+        "sealed_label_zh": r["sealing"]["label_zh"] if person.sealed else None,
         "intake_risk": person.intake_risk,
         **_grade_fields(person),
         "created_at": person.created_at,
@@ -295,14 +298,16 @@ def _ensure_no_open_record(
     if exclude_id is not None:
         stmt = stmt.where(Person.id != exclude_id)
     # Only what the scope rule and the audit row need: no identity field is decrypted.
-    stmt = stmt.options(load_only(Person.office_id, Person.district_id, Person.juvenile))
+    stmt = stmt.options(
+        load_only(Person.office_id, Person.district_id, Person.juvenile, Person.sealed)
+    )
     existing = session.scalar(stmt.limit(1))
     if existing is None:
         return
     audit_person(session, actor, existing, action, detail={"reason": "duplicate"}, now=now)
     # Only who may see the record in full learns why: a juvenile's record is not confirmed
     # to city staff either.
-    if privacy.policy(actor, existing) is privacy.Visibility.FULL:
+    if privacy.visibility(session, actor, existing) is privacy.Visibility.FULL:
         raise Conflict(
             "A person with this ID number is already under correction.",
             errors={"id_number": ["already under correction"]},
@@ -333,9 +338,7 @@ def _limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> Non
         )
 
 
-def new_record(
-    session: Session, *, actor: Actor, data: dict[str, Any], now: datetime
-) -> Person:
+def new_record(session: Session, *, actor: Actor, data: dict[str, Any], now: datetime) -> Person:
     """A new person's record (入矫登记), checked and added to the session but not yet flushed
     (the first grade, set by grading, then goes into the INSERT); status ``pending_intake``.
     The intake use case is ``corrections.supervision.intake.intake``."""
@@ -471,6 +474,8 @@ def list_persons(
         if actor.role == Role.CITY:
             # City staff may not find a juvenile by identity: that would reveal it.
             stmt = stmt.where(Person.juvenile.is_(False))
+        # Nor may anyone find a sealed record, but the holder of a grant to read it.
+        stmt = stmt.where(Person.sealed.is_(False) | Person.id.in_(granted_to(actor, now)))
         stmt = stmt.where(_identity_match(session, stmt, q.strip()))
     items, total = paginate(session, stmt, Person.id, page=page, page_size=page_size)
     action = "person.list" if q is None else "person.search"
@@ -503,7 +508,10 @@ def update(
     """Correct a person's facts. ``expected_version`` guards against lost updates (412)."""
     now = now or now_utc()
     person = get_scoped(session, actor, person_id)
-    if privacy.policy(actor, person) is not privacy.Visibility.FULL:
+    seen = privacy.visibility(session, actor, person)
+    if seen is privacy.Visibility.SEALED:
+        raise Forbidden("该记录已封存，不得更正 (a sealed record is not corrected).")
+    if seen is not privacy.Visibility.FULL:
         # Checking a masked juvenile's facts would answer questions about what is masked
         # (a birth date that "does not match the ID number"): only the owners correct them.
         raise Forbidden(

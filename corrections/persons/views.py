@@ -12,7 +12,7 @@ from corrections.core.clock import now_utc, today
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed, PreconditionRequired
 from corrections.core.schemas import page_envelope
-from corrections.persons import service
+from corrections.persons import sealing, service
 from corrections.persons.schemas import (
     PersonPageSchema,
     PersonPatchSchema,
@@ -20,8 +20,12 @@ from corrections.persons.schemas import (
     PersonSchema,
     PersonSearchSchema,
     PersonWritableSchema,
+    SealSchema,
     StatusChangeInSchema,
     StatusChangeSchema,
+    UnsealDecisionInSchema,
+    UnsealRequestInSchema,
+    UnsealRequestSchema,
 )
 from corrections.supervision import intake
 
@@ -163,3 +167,79 @@ class PersonStatusChanges(MethodView):
             db.session, actor=actor, person_id=person_id, **data
         )
         return service.status_change_view(change, actor), 201
+
+
+# --- sealed juvenile records (persons/sealing.py) -----------------------------------------
+
+
+@blp.route("/<id:person_id>/seal")
+class SealRecord(MethodView):
+    @requires("sealing:seal")
+    @blp.response(201, SealSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    def post(self, person_id):
+        """Seal a juvenile's record discharged before sealing existed (补充封存; city staff).
+        Records discharged since are sealed by the discharge itself."""
+        row = sealing.seal(db.session, actor=current_actor(), person_id=person_id)
+        return sealing.seal_view(row), 201
+
+
+@blp.route("/<id:person_id>/unseal-requests")
+class UnsealRequests(MethodView):
+    @requires("sealing:read")
+    @blp.response(200, UnsealRequestSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """The requests to read this sealed record, newest first (city staff, its district)."""
+        rows = sealing.requests_of(db.session, actor=current_actor(), person_id=person_id)
+        now = now_utc()
+        return [sealing.request_view(r, now) for r in rows]
+
+    @requires("sealing:request")
+    @blp.arguments(UnsealRequestInSchema)
+    @blp.response(201, UnsealRequestSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Ask to read a sealed record (查询申请) with the reason and the legal basis; another
+        city-level user decides (city staff or the person's district ask)."""
+        now = now_utc()
+        row = sealing.request_unseal(
+            db.session, actor=current_actor(), person_id=person_id, now=now, **data
+        )
+        return sealing.request_view(row, now), 201
+
+
+@blp.route("/<id:person_id>/unseal-requests/<id:request_id>/decision")
+class UnsealDecision(MethodView):
+    @requires("sealing:decide")
+    @blp.arguments(UnsealDecisionInSchema)
+    @blp.response(200, UnsealRequestSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id, request_id):
+        """Approve or refuse a request (city staff, never the requester): an approval lets the
+        requester alone read the record for the days of rules/persons.yaml sealing.grant."""
+        now = now_utc()
+        row = sealing.decide(
+            db.session,
+            actor=current_actor(),
+            person_id=person_id,
+            request_id=request_id,
+            now=now,
+            **data,
+        )
+        return sealing.request_view(row, now)
+
+
+@blp.route("/unseal-requests")
+class PendingUnsealRequests(MethodView):
+    @requires("sealing:decide")
+    @blp.response(200, UnsealRequestSchema(many=True))
+    def get(self):
+        """Requests waiting for a decision, oldest first: the city's queue."""
+        rows = sealing.pending_requests(db.session, actor=current_actor())
+        now = now_utc()
+        return [sealing.request_view(r, now) for r in rows]

@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session
 from corrections.core.sqlfuncs import newest_first
 from corrections.persons.models import Person
 from corrections.risk.models import RiskScore
-
-BAND_LABELS = {"low": "低", "medium": "中", "high": "高"}
+from corrections.risk.rules import band_labels
 
 
 def latest_scores():
@@ -45,5 +44,5 @@ def band_counts(session: Session, *where) -> list[dict]:
         return []
     return [
         {"key": b, "label_zh": label, "count": int(counts.get(b, 0))}
-        for b, label in BAND_LABELS.items()
+        for b, label in band_labels().items()
     ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from corrections.core.schemas import TrimmedString
+from corrections.persons.schemas import sealed_marker
 
 BANDS = ["low", "medium", "high"]
 
@@ -30,9 +31,11 @@ class ScoreSchema(ma.Schema):
 
 class PersonRiskSchema(ma.Schema):
     person_id = ma.fields.Integer(required=True)
-    latest = ma.fields.Nested(ScoreSchema, allow_none=True, required=True)
-    history = ma.fields.List(ma.fields.Nested(ScoreSchema), required=True)
-    note_zh = ma.fields.String(required=True)
+    # Absent from a sealed record's stub (person_id and the marker only).
+    latest = ma.fields.Nested(ScoreSchema, allow_none=True)
+    history = ma.fields.List(ma.fields.Nested(ScoreSchema))
+    note_zh = ma.fields.String()
+    sealed = sealed_marker()
 
 
 class ModelSchema(ma.Schema):

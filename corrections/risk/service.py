@@ -27,7 +27,7 @@ from corrections.persons import privacy
 from corrections.persons.scope import read_scoped
 from corrections.risk import artifact, features, queries
 from corrections.risk.models import RiskModel, RiskScore
-from corrections.risk.queries import BAND_LABELS
+from corrections.risk.rules import band_labels
 from corrections.risk.scorer import Scorer
 
 AUC_TOLERANCE = 0.01
@@ -253,7 +253,7 @@ def score_view(score: RiskScore, *, reasons: bool = True) -> dict[str, Any]:
         "model_version": score.model_version,
         "probability": score.probability,
         "band": score.band,
-        "band_label_zh": BAND_LABELS[score.band],
+        "band_label_zh": band_labels()[score.band],
     }
     if reasons:
         view["reasons"] = [reason_view(r) for r in score.reasons]

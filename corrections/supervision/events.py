@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
 from corrections.audit import service as audit
-from corrections.core import keys
+from corrections.core import keys, ruleset_store
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, DomainError, RuleViolation
@@ -221,6 +221,13 @@ def _record_checked(
         raise RuleViolation("must not be in the future", field="occurred_at")
     if business_date(data["occurred_at"]) < person.judgment_effective_date:
         raise RuleViolation("is before the judgment took effect", field="occurred_at")
+    rule = current_rules()["event_types"][data["type"]]
+    if "only_for" in rule and person.category not in rule["only_for"]:
+        raise RuleViolation(
+            f"a {data['type']} cannot be recorded for a person on {person.category} "
+            f"({rule['article']})",
+            field="type",
+        )
     corrects = None
     if data.get("corrects_id") is not None:
         corrects = session.scalar(
@@ -272,7 +279,7 @@ def _record_checked(
                 document_number=event.payload.get("document_number"),
                 decided_at=now,
                 article=article,
-                rules_version=current_rules()["version"],
+                rules_version=ruleset_store.versions(session, now, "supervision", "sanctions"),
                 # A copy of the proposal to the procuratorate (实施办法 36): the exchange
                 # outbox (a later issue) picks these up.
                 notify_procuratorate=event.type == "police_penalty_proposal",

@@ -36,29 +36,13 @@ def sweep_obligations(
         today.replace(day=1)
     )
     result = obligations.sweep(session, today=today, now=now, plan_months=first_of_month)
-    raised = alerts.raise_from(
-        session,
-        select(
-            Obligation.person_id,
-            literal("obligation").label("subject_type"),
-            Obligation.id.label("subject_id"),
-            json_object("obligation_kind", Obligation.kind, "due_on", Obligation.due_on).label(
-                "detail"
-            ),
-        ).where(
-            Obligation.missed_at == now,
-            Obligation.kind.in_(alert_rules.current()["alert_on_missed"]),
-        ),
-        kind="obligation_missed",
-        now=now,
-        # Each miss is its own cause, raised in the run that marked it: no look at history
-        # (a miss that a correction brings back is alerted again).
-        once=False,
-    )
+    # Each miss is raised in the run that marked it.
+    raised = obligations.raise_missed_alerts(session, Obligation.missed_at == now, now)
     return {
         "missed": result.missed,
         "planned": result.planned,
         "hour_windows": result.hour_windows,
+        "started": result.started,
         "alerts": raised,
     }
 
@@ -157,9 +141,15 @@ def term_endings(session: Session, *, now: datetime) -> dict[str, int]:
         "pre_expiry_summary", today, clocks.current(), clocks.calendar()
     )
     supervised = Person.status.in_(SUPERVISED_STATUSES)
+    # The summary is an obligation too (term_summary): once it is done, nothing to remind of.
+    summarised = (
+        select(Obligation.person_id)
+        .where(Obligation.kind == "term_summary", Obligation.status == "fulfilled")
+        .scalar_subquery()
+    )
     raised = 0
     for stage, condition in (
-        ("summary_due", and_(Person.term_end <= summary_by)),
+        ("summary_due", and_(Person.term_end <= summary_by, Person.id.not_in(summarised))),
         ("discharge_due", Person.term_end < today),
     ):
         raised += alerts.raise_from(
@@ -180,6 +170,16 @@ def term_endings(session: Session, *, now: datetime) -> dict[str, int]:
         ),
         now=now,
         note="矫正已结束",
+    )
+    resolved += alerts.resolve_where(
+        session,
+        and_(
+            Alert.kind == "term_ending",
+            Alert.subject_type == "summary_due",
+            Alert.person_id.in_(summarised),
+        ),
+        now=now,
+        note="期满总结已完成",
     )
     return {"alerts": raised, "resolved": resolved}
 

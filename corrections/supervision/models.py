@@ -23,8 +23,15 @@ from corrections.core.db import db
 from corrections.core.ids import BigId
 from corrections.core.types import UTCDateTime
 
-# The predicate of uq_obligations_one_open, also the ON CONFLICT target's (spelled once).
-ONE_OPEN_PREDICATE = "status = 'open' AND kind IN ('report', 'check', 'visit')"
+# The predicate of uq_obligations_one_open, also the ON CONFLICT target's (spelled once): the
+# chained kinds (the grade's intervals, the medical reports of 暂予监外执行) and the summary due
+# once before the term ends.
+ONE_OPEN_PREDICATE = (
+    "status = 'open' AND kind IN "
+    "('report', 'check', 'visit', 'health_report', 'medical_reexam', 'term_summary')"
+)
+# The predicate of uq_detentions_open_person: the person is still held.
+HELD_PREDICATE = "end_date IS NULL"
 # Event payload members encrypted at rest (address_change's new address).
 ENCRYPTED_PAYLOAD_KEYS = ("new_address",)
 
@@ -212,6 +219,8 @@ class MonitoringPeriod(db.Model):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_by: Mapped[str | None] = mapped_column(String(64))
     removal_reason: Mapped[str | None] = mapped_column(Text)
+    # The rules files' versions the decision was taken under (core.ruleset_store.versions).
+    rules_version: Mapped[str | None] = mapped_column(String(100))
 
 
 class PersonTransfer(db.Model):
@@ -230,6 +239,8 @@ class PersonTransfer(db.Model):
     document_number: Mapped[str | None] = mapped_column(String(64))
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The rules files' versions the decision was taken under (core.ruleset_store.versions).
+    rules_version: Mapped[str | None] = mapped_column(String(100))
 
 
 class TermEnd(db.Model):
@@ -247,3 +258,40 @@ class TermEnd(db.Model):
     ended_on: Mapped[date] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The rules files' versions the decision was taken under (core.ruleset_store.versions).
+    rules_version: Mapped[str | None] = mapped_column(String(100))
+
+
+class Detention(db.Model):
+    """The person held by another authority (拘留, 强制隔离戒毒, 刑事强制措施 ...): from
+    ``start_date`` until the release day ``end_date`` nothing falls due and nothing is missed;
+    on release what is due is planned again from that day. At most one open per person."""
+
+    __tablename__ = "detentions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[date] = mapped_column(Date)
+    # The release day (None while held).
+    end_date: Mapped[date | None] = mapped_column(Date)
+    # The authority that decided it and its document (决定书) number, as the notice gives them.
+    authority: Mapped[str] = mapped_column(String(100))
+    document_number: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(BigId)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(64))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(
+            "uq_detentions_open_person",
+            "person_id",
+            unique=True,
+            postgresql_where=text(HELD_PREDICATE),
+            sqlite_where=text(HELD_PREDICATE),
+        ),
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from corrections.core import clocks
+from corrections.core import clocks, ruleset_store
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
@@ -80,6 +80,7 @@ def open_monitoring(
         approved_by=actor.username,
         approved_at=now,
         note=data.get("note"),
+        rules_version=ruleset_store.versions(session, now, "supervision", "clocks"),
     )
     session.add(period)
     session.flush()
@@ -141,6 +142,7 @@ def extend_monitoring(
         approved_at=now,
         note=reassessment_note,
         extends_id=period.id,
+        rules_version=ruleset_store.versions(session, now, "supervision", "clocks"),
     )
     session.add(extension)
     session.flush()

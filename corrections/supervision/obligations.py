@@ -3,9 +3,16 @@ when the grade changes, and the set-based sweep that finds what was missed.
 
 Interval kinds (report, check, visit): one open obligation per person and kind at a time; its
 window opens the day after the last fulfilment (the anchor) and is due ``interval`` days after
-it. Hour kinds (education, service): one window per calendar month, pro-rated when the term
-starts or ends inside the month. All days are Asia/Shanghai calendar days, both ends included;
-nothing is planned past the term's last day.
+it. Periodic kinds (the health report and re-examination of 暂予监外执行) chain the same way,
+with the period of rules/supervision.yaml (calendar months) instead of the grade's interval,
+for the categories the rule names. Hour kinds (education, service): one window per calendar
+month, pro-rated when the term starts or ends inside the month. Once kinds (the summary before
+the term ends): one window, due by a clock of rules/clocks.yaml. All days are Asia/Shanghai
+calendar days, both ends included; nothing is planned past the term's last day.
+
+While a person is held by another authority (a detention record) nothing falls due: what was
+open is excused (a month's hours pro-rated to the days before), nothing is planned, and on
+release everything is planned again from the release day, as at intake.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     select,
     text,
     true,
@@ -35,24 +43,30 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from corrections.alerts import rules as alert_rules
 from corrections.alerts import service as alerts
 from corrections.alerts.models import Alert
+from corrections.core import clocks
 from corrections.core.clock import BUSINESS_TZ, add_months, business_date, start_of_business_day
-from corrections.core.sqlfuncs import add_days, insert_for, least
+from corrections.core.sqlfuncs import add_days, insert_for, json_object, least
 from corrections.core.types import UTCDateTime
 from corrections.grading import rules as grading_rules
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.supervision import rules as supervision_rules
 from corrections.supervision.models import (
     ONE_OPEN_PREDICATE,
+    Detention,
     Obligation,
     SupervisionEvent,
     TravelPermit,
 )
 
 _OB = Obligation.__table__
-INTERVAL_KINDS = ("report", "check", "visit")
+INTERVAL_KINDS = ("report", "check", "visit")  # the grade's intervals
+PERIODIC_KINDS = ("health_report", "medical_reexam")  # their own period, in the rules
+CHAINED_KINDS = (*INTERVAL_KINDS, *PERIODIC_KINDS)  # the next window from the last fulfilment
 HOUR_KINDS = ("education", "service")
+ONCE_KINDS = ("term_summary",)  # one window, due by a clock
 DAY = timedelta(days=1)
 
 _INTERVAL_FIELD = {
@@ -69,6 +83,28 @@ def interval_days(grade: str, kind: str) -> int:
 
 def monthly_hours(grade: str, kind: str) -> int:
     return getattr(grading_rules.current().grade(grade).requirements, _HOURS_FIELD[kind])
+
+
+def _rule(kind: str) -> dict:
+    return supervision_rules.current()["obligations"][kind]
+
+
+def owes(person: Person, kind: str) -> bool:
+    """Whether ``person`` owes obligations of ``kind`` (its rule's categories, if it names any)."""
+    categories = _rule(kind).get("categories")
+    return categories is None or person.category in categories
+
+
+def next_due(person: Person, kind: str, anchor: date) -> date:
+    """The due day of a chained window whose predecessor was fulfilled (or due) on ``anchor``:
+    the grade's interval, or the rule's period (calendar months clamp at month ends, and the
+    anchor day is not counted, as in rules/clocks.yaml)."""
+    if kind in INTERVAL_KINDS:
+        return anchor + timedelta(days=interval_days(person.grade, kind))
+    rule = _rule(kind)
+    if rule["unit"] == "calendar_months":
+        return add_months(anchor, rule["period"])
+    return anchor + timedelta(days=rule["period"])
 
 
 def event_kind(event: SupervisionEvent) -> str | None:
@@ -111,10 +147,20 @@ def _row(
 
 
 def _interval_row(person: Person, kind: str, anchor: date, now: datetime) -> dict | None:
-    if anchor >= person.term_end:
+    """The chained window after ``anchor`` (interval and periodic kinds)."""
+    if anchor >= person.term_end or not owes(person, kind):
         return None
-    due = min(anchor + timedelta(days=interval_days(person.grade, kind)), person.term_end)
+    due = min(next_due(person, kind, anchor), person.term_end)
     return _row(person.id, kind, anchor + DAY, due, person.grade, now)
+
+
+def _once_row(person: Person, kind: str, opens: date, now: datetime) -> dict | None:
+    """The one window of a once kind, open from ``opens``, due by its clock (counted from the
+    term's last day); on ``opens`` at the latest when the clock ran out before."""
+    if opens > person.term_end or not owes(person, kind):
+        return None
+    due = clocks.due_for(_rule(kind)["clock"], person.term_end)
+    return _row(person.id, kind, opens, max(due, opens), person.grade, now)
 
 
 def _month_window(
@@ -146,9 +192,10 @@ def _hour_row(
 def plan_initial(session: Session, person: Person, start: date, now: datetime) -> int:
     """Plan a newly supervised person's first obligations, anchored on ``start`` (the intake
     report counts as the first report)."""
-    rows = [r for kind in INTERVAL_KINDS if (r := _interval_row(person, kind, start, now))]
+    rows = [r for kind in CHAINED_KINDS if (r := _interval_row(person, kind, start, now))]
     # Supervision starts today: this month's hours are pro-rated from today.
     rows += [r for kind in HOUR_KINDS if (r := _hour_row(person, kind, start, now, since=start))]
+    rows += [r for kind in ONCE_KINDS if (r := _once_row(person, kind, start, now))]
     if rows:
         session.execute(Obligation.__table__.insert(), rows)
     return len(rows)
@@ -163,7 +210,12 @@ def replan_for_grade(session: Session, person: Person, change_day: date, now: da
     """
     for ob in session.scalars(
         select(Obligation)
-        .where(Obligation.person_id == person.id, Obligation.status == "open")
+        .where(
+            Obligation.person_id == person.id,
+            Obligation.status == "open",
+            # The others do not follow the grade.
+            Obligation.kind.in_((*INTERVAL_KINDS, *HOUR_KINDS)),
+        )
         .with_for_update()
     ):
         if ob.kind in INTERVAL_KINDS:
@@ -180,7 +232,7 @@ def replan_for_grade(session: Session, person: Person, change_day: date, now: da
 
 
 def plan_after_excuse(session: Session, person: Person, ob: Obligation, now: datetime) -> None:
-    """An excused interval window counts as done on its due day: the chain goes on from it."""
+    """An excused chained window counts as done on its due day: the chain goes on from it."""
     row = _interval_row(person, ob.kind, ob.due_on, now)
     if row:
         session.connection().execute(_OB.insert(), row)
@@ -252,14 +304,16 @@ class Fulfilment:
 def plan_fulfilment(
     session: Session, person: Person, event: SupervisionEvent, now: datetime
 ) -> Fulfilment | None:
-    """The interval obligation ``event`` can count toward, if any (hours are summed apart)."""
+    """The window ``event`` can count toward, if any (hours are summed apart); a chained
+    window's successor is planned with it."""
     kind = event_kind(event)
-    if kind is None or kind in HOUR_KINDS or person.grade is None:
+    if kind is None or kind in HOUR_KINDS or person.grade is None or not owes(person, kind):
         return None
     day = business_date(event.occurred_at)
     if kind == "report" and not _counts_as_report(session, event, day):
         return None
-    return Fulfilment(kind, day, _interval_row(person, kind, day, now))
+    successor = _interval_row(person, kind, day, now) if kind in CHAINED_KINDS else None
+    return Fulfilment(kind, day, successor)
 
 
 def on_event(
@@ -315,9 +369,7 @@ def after_fulfilment(
     )
     if successor is not None:
         successor.opens_on = day + DAY
-        successor.due_on = min(
-            day + timedelta(days=interval_days(person.grade, kind)), person.term_end
-        )
+        successor.due_on = min(next_due(person, kind, day), person.term_end)
         successor.updated_at = now
 
 
@@ -688,6 +740,169 @@ def on_correction(
     on_event(session, person, correction, now)
 
 
+# --- held by another authority -----------------------------------------------------------
+
+
+def suspend(session: Session, person: Person, start: date, reason: str, now: datetime) -> int:
+    """The person is held from ``start``: nothing of theirs falls due until the release.
+
+    A window due before ``start`` and still open was missed before they were taken: it is
+    marked missed now (with its alert). Every other window not done is excused with ``reason``
+    (missed ones too, when the detention is recorded after the sweep found them: the person
+    could not have done them), and their alerts resolve; a month's hours window that began
+    before ``start`` ends the day before instead, its hours pro-rated to those days.
+    Returns how many windows were excused.
+    """
+    late = list(
+        session.scalars(
+            update(Obligation)
+            .where(
+                Obligation.person_id == person.id,
+                Obligation.status == "open",
+                Obligation.due_on < start,
+            )
+            .values(status="missed", missed_at=now, updated_at=now)
+            .returning(Obligation.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if late:
+        raise_missed_alerts(session, Obligation.id.in_(late), now)
+    excused, shortened = [], []
+    for ob in session.scalars(
+        select(Obligation)
+        .where(
+            Obligation.person_id == person.id,
+            Obligation.status.in_(("open", "missed")),
+            Obligation.due_on >= start,
+        )
+        .with_for_update()
+    ):
+        if ob.kind in HOUR_KINDS and ob.opens_on < start:
+            ob.due_on = start - DAY
+            ob.hours_required = _prorated(
+                monthly_hours(ob.grade or person.grade, ob.kind), (ob.opens_on, ob.due_on)
+            )
+            ob.updated_at = now
+            shortened.append(ob)
+        else:
+            ob.status, ob.closed_reason, ob.updated_at = "excused", reason, now
+            excused.append(ob.id)
+    session.flush()
+    for ob in shortened:  # the hours done before may now be enough
+        recompute_hours(session, person, ob.kind, ob.opens_on, now)
+        session.refresh(ob)
+    # A missed month that the hours done before now cover is answered too.
+    answered = excused + [ob.id for ob in shortened if ob.status == "fulfilled"]
+    if answered:
+        alerts.resolve_where(
+            session,
+            and_(
+                Alert.kind == "obligation_missed",
+                Alert.person_id == person.id,
+                Alert.subject_type == "obligation",
+                Alert.subject_id.in_(answered),
+            ),
+            now=now,
+            note=reason,
+        )
+    return len(excused)
+
+
+def resume(session: Session, person: Person, day: date, reason: str, now: datetime) -> int:
+    """Released on ``day``: what the person owes is planned again from that day, as at intake
+    (the chains anchored on it, the month's hours pro-rated from it, each month since, the once
+    windows not yet done). A month window that :func:`suspend` excused with ``reason`` and that
+    opens that very day is opened again. Hours entered since the release count. Returns how
+    many windows were planned."""
+    today = business_date(now)
+    open_kinds = set(
+        session.scalars(
+            select(Obligation.kind).where(
+                Obligation.person_id == person.id, Obligation.status == "open"
+            )
+        )
+    )
+    rows = [
+        r
+        for kind in CHAINED_KINDS
+        if kind not in open_kinds and (r := _interval_row(person, kind, day, now))
+    ]
+    for kind in ONCE_KINDS:
+        done_or_due = select(Obligation.id).where(
+            Obligation.person_id == person.id,
+            Obligation.kind == kind,
+            Obligation.status.in_(("open", "fulfilled")),
+        )
+        if session.scalar(done_or_due.limit(1)) is None and (
+            r := _once_row(person, kind, day, now)
+        ):
+            rows.append(r)
+    if rows:
+        session.execute(_OB.insert(), rows)
+    windows = 0
+    month = day.replace(day=1)
+    while month <= today.replace(day=1):
+        for kind in HOUR_KINDS:
+            row = _hour_row(person, kind, month, now, since=day if month <= day else None)
+            if row is not None:
+                windows += _open_month_window(session, person, row, reason, now)
+        month = add_months(month, 1)
+    return len(rows) + windows
+
+
+def _open_month_window(
+    session: Session, person: Person, row: dict, reason: str, now: datetime
+) -> int:
+    """Insert a month's hours window (or open again the one the detention excused, ``reason``,
+    that opens that day; one an officer excused stays so) and count the hours entered in it."""
+    existing = session.scalar(
+        select(Obligation)
+        .where(
+            Obligation.person_id == person.id,
+            Obligation.kind == row["kind"],
+            Obligation.opens_on == row["opens_on"],
+        )
+        .with_for_update()
+    )
+    if existing is None:
+        session.execute(_OB.insert(), row)
+    elif existing.status == "excused" and existing.closed_reason == reason:
+        existing.status, existing.due_on = "open", row["due_on"]
+        existing.hours_required, existing.grade = row["hours_required"], row["grade"]
+        existing.closed_reason = existing.missed_at = None
+        existing.updated_at = now
+        session.flush()
+    else:
+        return 0
+    recompute_hours(session, person, row["kind"], row["opens_on"], now)
+    return 1
+
+
+def raise_missed_alerts(session: Session, where: ColumnElement[bool], now: datetime) -> int:
+    """One obligation_missed alert per missed window ``where`` selects, for the kinds
+    rules/alerts.yaml alerts on. Each miss is its own cause: no look at history (a miss that a
+    correction brings back is alerted again)."""
+    return alerts.raise_from(
+        session,
+        select(
+            Obligation.person_id,
+            literal("obligation").label("subject_type"),
+            Obligation.id.label("subject_id"),
+            json_object("obligation_kind", Obligation.kind, "due_on", Obligation.due_on).label(
+                "detail"
+            ),
+        ).where(
+            where,
+            Obligation.status == "missed",
+            Obligation.kind.in_(alert_rules.current()["alert_on_missed"]),
+        ),
+        kind="obligation_missed",
+        now=now,
+        once=False,
+    )
+
+
 # --- the sweep ---------------------------------------------------------------------------
 
 
@@ -696,6 +911,7 @@ class SweepResult:
     missed: int  # obligations marked missed in this run (``missed_at`` = the run's ``now``)
     planned: int
     hour_windows: int
+    started: int = 0  # periodic chains and once windows a supervised person lacked
 
 
 def sweep(session: Session, *, today: date, now: datetime, plan_months: bool = True) -> SweepResult:
@@ -705,8 +921,10 @@ def sweep(session: Session, *, today: date, now: datetime, plan_months: bool = T
     missed period: an interval chain that missed several windows gets each of them marked
     (one UPDATE and one INSERT ... SELECT per window missed in a row, not per person). What
     this run marked carries ``missed_at = now``, for the alerts raised from it.
-    ``plan_months``: also plan this month's hour windows for whoever lacks them (a look at
-    every supervised person; the scheduler does it in the first sweep of each month).
+    ``plan_months``: also plan this month's hour windows for whoever lacks them, and the
+    periodic chains and once windows a person lacks (a look at every supervised person; the
+    scheduler does it in the first sweep of each month). Nothing is planned for a person held
+    by another authority (the release plans it).
     """
     missed = planned = 0
     overdue = (Obligation.status == "open", Obligation.due_on < today)
@@ -727,18 +945,128 @@ def sweep(session: Session, *, today: date, now: datetime, plan_months: bool = T
             break
         missed += marked
         planned += added
-    # Month windows that ended: short of hours is missed.
+    marked, added = _sweep_periodic(session, today, now)
+    missed, planned = missed + marked, planned + added
+    # Month windows that ended: short of hours is missed; a once window past due is missed.
     missed += (
         session.execute(
             update(Obligation)
-            .where(*overdue, Obligation.kind.in_(HOUR_KINDS))
+            .where(*overdue, Obligation.kind.in_((*HOUR_KINDS, *ONCE_KINDS)))
             .values(status="missed", missed_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
         or 0
     )
-    windows = plan_month_windows(session, today=today, now=now) if plan_months else 0
-    return SweepResult(missed=missed, planned=planned, hour_windows=windows)
+    windows = started = 0
+    if plan_months:
+        windows = plan_month_windows(session, today=today, now=now)
+        started = plan_missing(session, today=today, now=now)
+    return SweepResult(missed=missed, planned=planned, hour_windows=windows, started=started)
+
+
+def _held_after(person_id, day) -> ColumnElement[bool]:
+    """SQL: the person is held now, or was taken into custody after ``day`` (whose release
+    plans what follows): no successor is planned for a window due on ``day``."""
+    return (
+        select(Detention.id)
+        .where(
+            Detention.person_id == person_id,
+            or_(Detention.end_date.is_(None), Detention.start_date > day),
+        )
+        .exists()
+    )
+
+
+def _held_now(person_id) -> ColumnElement[bool]:
+    return (
+        select(Detention.id)
+        .where(Detention.person_id == person_id, Detention.end_date.is_(None))
+        .exists()
+    )
+
+
+def _sweep_periodic(session: Session, today: date, now: datetime) -> tuple[int, int]:
+    """The periodic chains (calendar months, which the dialects do not count alike): mark what
+    is overdue missed, then plan the successor of each window this run marked that lacks one
+    (SQL selects them, as :func:`_plan_successors` does; Python counts the months), pass after
+    pass until nothing is overdue. Returns (marked, planned)."""
+    ob, nxt = _OB.alias("ob"), _OB.alias("nxt")
+    lacking = (
+        select(ob.c.person_id, ob.c.kind, ob.c.due_on)
+        .join(Person.__table__, Person.__table__.c.id == ob.c.person_id)
+        .where(
+            ob.c.missed_at == now,
+            ob.c.status == "missed",
+            ob.c.kind.in_(PERIODIC_KINDS),
+            Person.__table__.c.status.in_(SUPERVISED_STATUSES),
+            ~_held_after(ob.c.person_id, ob.c.due_on),
+            ~select(nxt.c.id)
+            .where(
+                nxt.c.person_id == ob.c.person_id,
+                nxt.c.kind == ob.c.kind,
+                nxt.c.opens_on == add_days(ob.c.due_on, 1),
+            )
+            .exists(),
+        )
+    )
+    missed = planned = 0
+    while True:
+        marked = session.execute(
+            update(Obligation)
+            .where(
+                Obligation.status == "open",
+                Obligation.due_on < today,
+                Obligation.kind.in_(PERIODIC_KINDS),
+            )
+            .values(status="missed", missed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not marked:
+            return missed, planned
+        missed += marked
+        windows = session.execute(lacking).all()
+        persons = {
+            p.id: p
+            for p in session.scalars(
+                select(Person).where(Person.id.in_({w.person_id for w in windows}))
+            )
+        }
+        rows = [
+            row
+            for person_id, kind, due_on in windows
+            if (row := _interval_row(persons[person_id], kind, due_on, now))
+        ]
+        if rows:
+            session.execute(_OB.insert(), rows)
+        planned += len(rows)
+
+
+def plan_missing(session: Session, *, today: date, now: datetime) -> int:
+    """Plan, from today, the periodic chains without an open window and the once windows never
+    planned, for the supervised persons who owe them and are not held (persons supervised
+    before a kind existed; a chain that an excuse ended). Set-based selection: only those
+    lacking one are loaded."""
+    rows = []
+    for kind in (*PERIODIC_KINDS, *ONCE_KINDS):
+        has = select(Obligation.id).where(
+            Obligation.person_id == Person.id, Obligation.kind == kind
+        )
+        if kind in PERIODIC_KINDS:
+            has = has.where(Obligation.status == "open")
+        stmt = select(Person).where(
+            Person.status.in_(SUPERVISED_STATUSES),
+            Person.grade.is_not(None),
+            Person.term_end > today,
+            ~has.exists(),
+            ~_held_now(Person.id),
+        )
+        if categories := _rule(kind).get("categories"):
+            stmt = stmt.where(Person.category.in_(categories))
+        plan = _interval_row if kind in PERIODIC_KINDS else _once_row
+        rows += [r for person in session.scalars(stmt) if (r := plan(person, kind, today, now))]
+    if rows:
+        session.execute(_OB.insert(), rows)
+    return len(rows)
 
 
 def _interval_case(kind_column, grade_column):
@@ -757,7 +1085,8 @@ def _interval_case(kind_column, grade_column):
 
 def _successors(source, now: datetime):
     """SELECT of the next window after each missed interval window in ``source`` (columns
-    person_id, kind, due_on), unless the term is over or supervision ended."""
+    person_id, kind, due_on), unless the term is over, supervision ended or the person was
+    taken into custody since (see :func:`_held_after`)."""
     p = Person.__table__
     opens = add_days(source.c.due_on, 1)
     due = least(add_days(source.c.due_on, _interval_case(source.c.kind, p.c.grade)), p.c.term_end)
@@ -777,6 +1106,7 @@ def _successors(source, now: datetime):
             p.c.status.in_(SUPERVISED_STATUSES),
             p.c.grade.is_not(None),
             source.c.due_on < p.c.term_end,
+            ~_held_after(source.c.person_id, source.c.due_on),
         )
     )
 
@@ -856,6 +1186,7 @@ def plan_month_windows(session: Session, *, today: date, now: datetime) -> int:
                 Person.term_start <= last,
                 Person.term_end >= first,
                 ~has_window,
+                ~_held_now(Person.id),
             )
         ).all()
         rows += [r for person in lacking if (r := _hour_row(person, kind, today, now))]

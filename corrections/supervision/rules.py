@@ -29,9 +29,37 @@ EVENT_TYPES = (
     "travel_departure",
     "travel_return",
     "note",
+    # 暂予监外执行: the monthly report on the person's health and the hospital's re-examination
+    # results (实施办法 24); the reason for temporary execution has ceased (刑诉 268(3)).
+    "health_report",
+    "medical_reexam",
+    "release_condition_ended",
+    # 矫正期满前: the summary and the agency's written assessment (实施办法 53).
+    "term_summary",
 )
 CHANNELS = ("in_person", "phone", "app", "video", "field")
-OBLIGATION_KINDS = ("report", "check", "visit", "education", "service")
+OBLIGATION_KINDS = (
+    "report",
+    "check",
+    "visit",
+    "education",
+    "service",
+    "health_report",
+    "medical_reexam",
+    "term_summary",
+)
+CATEGORIES = ("control_order", "suspended_sentence", "parole", "temporary_outside_custody")
+PERIOD_UNITS = ("days", "calendar_months")
+# Measures of another authority that hold a person (the obligations pause while they last).
+DETENTION_KINDS = (
+    "administrative_detention",
+    "judicial_detention",
+    "compulsory_drug_treatment",
+    "criminal_detention",
+    "arrest",
+    "residential_surveillance",
+    "other",
+)
 SANCTIONS = ("admonition", "warning", "police_penalty")
 # Decisions recorded as events, each with a decision record (who, at which level, on what).
 DECISION_EVENTS = (*SANCTIONS, "police_penalty_proposal", "commendation")
@@ -63,6 +91,20 @@ class LabelSchema(ma.Schema):
 
 class EventTypeSchema(LabelSchema):
     default_channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
+    # Only persons of these categories can have such an event (with the article that says so).
+    only_for = ma.fields.List(
+        ma.fields.String(
+            validate=ma.validate.OneOf(
+                ["control_order", "suspended_sentence", "parole", "temporary_outside_custody"]
+            )
+        )
+    )
+    article = ma.fields.String(validate=ma.validate.Length(min=2, max=200))
+
+    @ma.validates_schema
+    def _only_for_has_article(self, data, **kwargs):
+        if "only_for" in data and "article" not in data:
+            raise ma.ValidationError("only_for needs the article that says so", "article")
 
 
 def _labels(keys: tuple[str, ...]) -> ma.fields.Dict:
@@ -107,6 +149,11 @@ class DecisionLevelSchema(ma.Schema):
 
 
 class ObligationRuleSchema(ma.Schema):
+    """An obligation kind. The grade's kinds take their interval or hours from
+    rules/grading.yaml; the others name their own period (``period`` in ``unit``, from the
+    last fulfilment) or the clock of rules/clocks.yaml they fall due by (``clock``, once), and
+    the article that sets it. ``categories``: only persons of these categories owe it."""
+
     label_zh = _label
     fulfilled_by = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES)))
     hours_from = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES)))
@@ -114,6 +161,15 @@ class ObligationRuleSchema(ma.Schema):
     remote_channels_while_away = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
     )
+    period = ma.fields.Integer(validate=ma.validate.Range(min=1, max=366))
+    unit = ma.fields.String(validate=ma.validate.OneOf(PERIOD_UNITS))
+    clock = ma.fields.String(validate=ma.validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$"))
+    categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(CATEGORIES)),
+        validate=ma.validate.Length(min=1),
+    )
+    article = ma.fields.String(validate=ma.validate.Length(min=2, max=200))
+    basis = ma.fields.String(validate=ma.validate.OneOf(["statute", "local"]))
 
     @ma.validates_schema
     def _one(self, data, **kwargs):
@@ -121,6 +177,14 @@ class ObligationRuleSchema(ma.Schema):
             raise ma.ValidationError(
                 "give exactly one of fulfilled_by or hours_from", "fulfilled_by"
             )
+        if ("period" in data) != ("unit" in data):
+            raise ma.ValidationError("period and unit go together", "unit")
+        if "period" in data and "clock" in data:
+            raise ma.ValidationError("give a period or a clock, not both", "clock")
+        if ("period" in data or "clock" in data) and not (
+            data.get("article") and data.get("basis")
+        ):
+            raise ma.ValidationError("a period or a clock names its article and basis", "article")
 
 
 class DaysRuleSchema(ma.Schema):
@@ -152,6 +216,21 @@ class TravelSchema(ma.Schema):
     def _order(self, data, **kwargs):
         if data["district_max_days"]["value"] < data["office_max_days"]["value"]:
             raise ma.ValidationError("must not be below office_max_days", "district_max_days")
+
+
+class DetentionSchema(ma.Schema):
+    """Held by another authority (拘留, 强制隔离戒毒, 刑事强制措施 ...): obligations pause."""
+
+    kinds = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=_label,
+        required=True,
+        validate=registry.exact_keys(DETENTION_KINDS),
+    )
+    article = _article
+    basis = _basis
+    # The reason written on the obligations the pause excuses.
+    suspended_reason_zh = _label
 
 
 class GroundSchema(ma.Schema):
@@ -207,6 +286,7 @@ class SupervisionRulesSchema(ma.Schema):
     travel = ma.fields.Nested(TravelSchema, required=True)
     monitoring = ma.fields.Nested(MonitoringSchema, required=True)
     labels = ma.fields.Nested(LabelsSchema, required=True)
+    detention = ma.fields.Nested(DetentionSchema, required=True)
 
 
 def current() -> dict:

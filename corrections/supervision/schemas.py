@@ -5,7 +5,14 @@ from __future__ import annotations
 import marshmallow as ma
 
 from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
-from corrections.supervision.rules import CHANNELS, EVENT_TYPES, MONITORING_GROUNDS
+from corrections.persons.schemas import sealed_marker
+from corrections.supervision.rules import (
+    CHANNELS,
+    DETENTION_KINDS,
+    EVENT_TYPES,
+    MONITORING_GROUNDS,
+    OBLIGATION_KINDS,
+)
 
 _HOURS = ma.fields.Float(
     required=True,
@@ -128,6 +135,45 @@ class EmptyPayload(_Payload):
     pass
 
 
+_DOCUMENT = TrimmedString(validate=ma.validate.Length(min=1, max=64))
+
+
+class HealthReportPayload(_Payload):
+    """暂予监外执行: the person's monthly report on their health (实施办法 24)."""
+
+    condition = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=2, max=500),
+        metadata={"description": "The health condition as reported (health data: sensitive)"},
+    )
+
+
+class MedicalReexamPayload(_Payload):
+    """保外就医: the re-examination results from the designated hospital (实施办法 24)."""
+
+    hospital = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=100))
+    document_number = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={"description": "The hospital's examination report or diagnosis number"},
+    )
+    examined_on = ma.fields.Date(metadata={"description": "Day of the examination"})
+    findings = _TEXT
+
+
+class ReleaseConditionEndedPayload(_Payload):
+    """The reason for temporary execution outside prison has ceased (刑事诉讼法 268(3))."""
+
+    reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=500))
+    document_number = _DOCUMENT
+
+
+class TermSummaryPayload(_Payload):
+    """The summary before the term ends and the agency's written assessment (实施办法 53)."""
+
+    document_number = _DOCUMENT
+
+
 PAYLOADS: dict[str, type[ma.Schema]] = {
     "report": ReportPayload,
     "phone_check": CheckPayload,
@@ -151,6 +197,10 @@ PAYLOADS: dict[str, type[ma.Schema]] = {
     "travel_departure": EmptyPayload,
     "travel_return": EmptyPayload,
     "note": EmptyPayload,
+    "health_report": HealthReportPayload,
+    "medical_reexam": MedicalReexamPayload,
+    "release_condition_ended": ReleaseConditionEndedPayload,
+    "term_summary": TermSummaryPayload,
 }
 # Recorded through the travel-permit endpoints, not posted directly.
 PERMIT_EVENTS = ("travel_departure", "travel_return")
@@ -217,6 +267,7 @@ class EventSchema(ma.Schema):
     corrects_id = ma.fields.Integer(allow_none=True)
     corrected_by_id = ma.fields.Integer(allow_none=True)
     sanction = ma.fields.Nested(SanctionSchema, allow_none=True)
+    sealed = sealed_marker()
 
 
 EventPageSchema = page_of(EventSchema, "EventPageSchema")
@@ -244,6 +295,7 @@ class ObligationSchema(ma.Schema):
     fulfilled_by_event_id = ma.fields.Integer(allow_none=True)
     fulfilled_at = ma.fields.DateTime(allow_none=True)
     closed_reason = ma.fields.String(allow_none=True)
+    sealed = sealed_marker()
 
 
 ObligationPageSchema = page_of(ObligationSchema, "ObligationPageSchema")
@@ -252,18 +304,14 @@ OBLIGATION_STATUSES = ("open", "fulfilled", "missed", "excused")
 
 class ObligationQuerySchema(PageQuerySchema):
     status = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_STATUSES))
-    kind = ma.fields.String(
-        validate=ma.validate.OneOf(["report", "check", "visit", "education", "service"])
-    )
+    kind = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_KINDS))
     due_before = ma.fields.Date(metadata={"description": "Due on or before this day"})
     office = TrimmedString(validate=ma.validate.Length(min=1, max=32))
 
 
 class PersonObligationQuerySchema(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_STATUSES))
-    kind = ma.fields.String(
-        validate=ma.validate.OneOf(["report", "check", "visit", "education", "service"])
-    )
+    kind = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_KINDS))
 
 
 class PermitInSchema(ma.Schema):
@@ -309,6 +357,7 @@ class PermitSchema(ma.Schema):
     decision_note = ma.fields.String(allow_none=True)
     departed_at = ma.fields.DateTime(allow_none=True)
     returned_at = ma.fields.DateTime(allow_none=True)
+    sealed = sealed_marker()
 
 
 class NoteSchema(ma.Schema):
@@ -352,11 +401,22 @@ class MonitoringSchema(ma.Schema):
     removed_by = ma.fields.String(allow_none=True)
     removal_reason = ma.fields.String(allow_none=True)
     active = ma.fields.Boolean()
+    sealed = sealed_marker()
 
 
 class DischargeSchema(ma.Schema):
     certificate_number = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=64))
     note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+    ground = ma.fields.String(
+        load_default="expiry",
+        validate=ma.validate.OneOf(["expiry", "pardon"]),
+        metadata={"description": "expiry: the term is over; pardon: 赦免 (社区矫正法 44)"},
+    )
+    document_number = TrimmedString(
+        validate=ma.validate.Length(min=2, max=64),
+        load_default=None,
+        metadata={"description": "The pardon's document (required for ground pardon)"},
+    )
 
 
 class TerminationSchema(ma.Schema):
@@ -404,6 +464,7 @@ class TermEndSchema(ma.Schema):
     recorded_by = ma.fields.String()
     recorded_at = ma.fields.DateTime()
     status = ma.fields.String()
+    sealed = sealed_marker()
 
 
 class TransferSchema(ma.Schema):
@@ -417,3 +478,52 @@ class TransferSchema(ma.Schema):
     recorded_by = ma.fields.String()
     recorded_at = ma.fields.DateTime()
     status = ma.fields.String()
+    sealed = sealed_marker()
+
+
+# --- held by another authority ------------------------------------------------------------
+
+
+class DetentionInSchema(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(DETENTION_KINDS))
+    start_date = ma.fields.Date(
+        required=True, metadata={"description": "The first day the person is held"}
+    )
+    authority = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=2, max=100),
+        metadata={"description": "The authority that decided it, e.g. a public security bureau"},
+    )
+    document_number = TrimmedString(
+        validate=ma.validate.Length(min=1, max=64),
+        load_default=None,
+        metadata={"description": "Its decision (决定书) number"},
+    )
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+
+
+class ReleaseInSchema(ma.Schema):
+    end_date = ma.fields.Date(
+        required=True, metadata={"description": "The release day: obligations run again from it"}
+    )
+    note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
+
+
+class DetentionSchema(ma.Schema):
+    id = ma.fields.Integer()
+    person_id = ma.fields.Integer()
+    kind = ma.fields.String()
+    kind_label_zh = ma.fields.String()
+    article = ma.fields.String()
+    start_date = ma.fields.Date()
+    end_date = ma.fields.Date(allow_none=True)
+    held = ma.fields.Boolean(metadata={"description": "Still held: nothing falls due"})
+    authority = ma.fields.String()
+    document_number = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    recorded_by = ma.fields.String()
+    recorded_at = ma.fields.DateTime()
+    released_by = ma.fields.String(allow_none=True)
+    released_at = ma.fields.DateTime(allow_none=True)
+    release_note = ma.fields.String(allow_none=True)
+    sealed = sealed_marker()

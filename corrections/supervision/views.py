@@ -14,7 +14,7 @@ from corrections.core.db import db
 from corrections.core.errors import RuleViolation
 from corrections.core.schemas import page_envelope
 from corrections.persons.scope import SUPERVISION_COLUMNS
-from corrections.supervision import events, monitoring, term, travel, worklist
+from corrections.supervision import events, monitoring, travel, worklist
 from corrections.supervision.schemas import (
     DischargeSchema,
     EventInSchema,
@@ -38,6 +38,7 @@ from corrections.supervision.schemas import (
     TransferInSchema,
     TransferSchema,
 )
+from corrections.term import service as term
 
 blp = Blueprint(
     "supervision",
@@ -79,9 +80,7 @@ class PersonEvents(MethodView):
         person, rows, total = events.list_events(
             db.session, actor=actor, person_id=person_id, page=page, page_size=size, **args
         )
-        return page_envelope(
-            events.event_views(db.session, actor, person, rows), page, size, total
-        )
+        return page_envelope(events.event_views(db.session, actor, person, rows), page, size, total)
 
     # The hottest write: the person's supervision facts come with the token check.
     @requires("events:write", person_columns=SUPERVISION_COLUMNS)

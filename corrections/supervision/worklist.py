@@ -137,7 +137,7 @@ def excuse_obligation(
     now: datetime | None = None,
 ) -> Obligation:
     """Excuse an open or missed obligation for a documented reason (hospital stay, a court
-    date ...). Decided by the person's office or above; an interval obligation's next window is
+    date ...). Decided by the person's office or above; a chained obligation's next window is
     then planned from the day it was due, as after a fulfilment."""
     now = now or now_utc()
     person, ob = get_record_of(session, actor, person_id, Obligation, obligation_id, "obligation")
@@ -147,7 +147,7 @@ def excuse_obligation(
     was = ob.status
     ob.status, ob.closed_reason, ob.updated_at = "excused", reason, now
     session.flush()
-    if was == "open" and ob.kind in obligations.INTERVAL_KINDS:
+    if was == "open" and ob.kind in obligations.CHAINED_KINDS:
         obligations.plan_after_excuse(session, person, ob, now)
     audit_person(
         session,

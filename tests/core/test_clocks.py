@@ -140,6 +140,20 @@ def test_implementing_measures_14_assessment_10_working_days(commissioned, due_o
     assert due("investigation_assessment", commissioned) == due_on
 
 
+@pytest.mark.parametrize(
+    ("decided", "report_by"),
+    [
+        (date(2026, 11, 27), date(2026, 12, 4)),  # the decision's day is not counted
+        (date(2026, 12, 28), date(2027, 1, 4)),  # across the year
+        (date(2027, 2, 10), date(2027, 2, 17)),  # calendar days: the Spring Festival counts
+    ],
+)
+def test_implementing_measures_30_report_at_the_new_place_within_7_days(decided, report_by):
+    assert due("transfer_report", decided) == report_by
+    assert RULES["transfer_report"].unit == "days"
+    assert RULES["transfer_report"].verified is False  # article text not checked yet
+
+
 def test_every_clock_has_a_table_test():
     tested = {
         "intake_report",
@@ -154,6 +168,7 @@ def test_every_clock_has_a_table_test():
         "return_to_custody_decision",
         "monitoring_period",
         "pre_expiry_summary",
+        "transfer_report",
     }
     assert set(RULES.clocks) == tested
 

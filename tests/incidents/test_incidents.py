@@ -171,7 +171,7 @@ def test_shishi_banfa_46_revocation_proposal_after_one_calendar_month(app, login
     revocation = kinds["revocation"]
     assert revocation["status"] == "proposed" and revocation["kind_label_zh"] == "提请撤销缓刑/假释"
     assert revocation["article"].startswith("实施办法 47(1)")
-    assert revocation["rules_version"] == "incidents-2026.1+sanctions-2026.1"
+    assert revocation["rules_version"] == "incidents-2026.2+sanctions-2026.2"
     assert revocation["evidence"]["incident_id"] == incident["id"]
     assert revocation["evidence"]["trigger"] == f"obligation:{incident['trigger_id']}"
     assert revocation["evidence"]["out_of_supervision_since"] == "2026-12-01"
@@ -194,6 +194,23 @@ def test_shishi_banfa_46_revocation_proposal_after_one_calendar_month(app, login
     assert resp.status_code == 200 and resp.get_json()["status"] == "accepted"
     assert resp.get_json()["statement_not_taken_reason"].startswith("本人下落不明")
     assert commander.post(path, json={"decision": "declined", "note": "x" * 3}).status_code == 409
+
+    # A person's proposals in one list (issue 14): both, newest first, with article and
+    # evidence; filtered by state; in scope only.
+    listed = officer.get(f"/api/v1/persons/{person['id']}/proposals").get_json()
+    assert {p["kind"]: p["status"] for p in listed} == {
+        "warning": "proposed",
+        "revocation": "accepted",
+    }
+    assert [p["id"] for p in listed] == sorted((p["id"] for p in listed), reverse=True)
+    accepted = officer.get(f"/api/v1/persons/{person['id']}/proposals?status=accepted")
+    (only,) = accepted.get_json()
+    assert only["id"] == revocation["id"] and only["article"] == revocation["article"]
+    assert only["evidence"]["incident_id"] == incident["id"]
+    bad = officer.get(f"/api/v1/persons/{person['id']}/proposals?status=done")
+    assert bad.status_code == 422 and "query.status" in bad.get_json()["errors"]
+    other = login("officer-xicheng-1").get(f"/api/v1/persons/{person['id']}/proposals")
+    assert other.status_code == 404
 
 
 def test_shishi_banfa_35_warning_only_after_10_days_out_of_supervision(app, login, active, run_job):

@@ -208,6 +208,29 @@ def _build(app, login, subject: Subject, officer_id: int) -> None:
         )
     )
     _ok(commander.post(f"{base}/monitoring/{period['id']}/remove", json={"note": f"{t}-UNMON"}))
+    # Held by another authority for a day, and released (obligations paused and planned again);
+    # the medical reports and the summary carry typed text in their payloads.
+    held = _ok(
+        officer.post(
+            f"{base}/detentions",
+            json={
+                "kind": "administrative_detention",
+                "start_date": "2026-11-27",
+                "authority": f"{t}-HELD-BY",
+                "document_number": f"{t}-HELDDOC",
+                "note": f"{t}-HELD-NOTE",
+            },
+        )
+    )
+    _ok(
+        officer.post(
+            f"{base}/detentions/{held['id']}/release",
+            json={"end_date": "2026-11-27", "note": f"{t}-FREED"},
+        )
+    )
+    # (Health reports and re-examinations are only for 暂予监外执行, not this subject's category;
+    # their payload text is covered by the event's ``payload.*`` classification.)
+    event("term_summary", {"document_number": f"{t}-SUMDOC"})
     # An episode of lost contact (its alert and the monitor alarm's: one acknowledged, one
     # resolved, both escalated so the city sees them).
     incident = _ok(
@@ -253,6 +276,72 @@ def _build(app, login, subject: Subject, officer_id: int) -> None:
         )
     )
     subject.record_ids = kinds
+    _build_procedures(officer, base, t)
+
+
+def _build_procedures(officer, base: str, t: str) -> None:
+    """The intake procedures (入矫宣告, 矫正小组, 矫正方案, 调查评估, 不准出境), typed text in
+    every field."""
+    _ok(
+        officer.post(
+            f"{base}/announcements",
+            json={
+                "kind": "intake",
+                "held_at": "2026-04-01T09:00:00+08:00",
+                "place": f"{t}-ANN-PLACE",
+                "presided_by": f"{t}-PRESIDER",
+                "attendees": [{"name": f"{t}-ATTENDEE", "capacity": f"{t}-CAPACITY"}],
+                "notes": f"{t}-ANN-NOTES",
+            },
+        )
+    )
+    _ok(
+        officer.post(
+            f"{base}/correction-team/members",
+            json={
+                "role": "juvenile_expert",
+                "name": f"{t}-MEMBER",
+                "phone": "13500001111",
+                "gender": "female",
+                "organisation": f"{t}-ORG",
+            },
+        )
+    )
+    _ok(
+        officer.post(
+            f"{base}/correction-plans",
+            json={
+                "needs": f"{t}-NEEDS",
+                "measures": f"{t}-MEASURES",
+                "change_note": f"{t}-PLAN-NOTE",
+            },
+        )
+    )
+    _ok(
+        officer.post(
+            f"{base}/investigation-assessment",
+            json={
+                "requested_by": f"{t}-COURT",
+                "requesting_document": f"{t}-REQDOC",
+                "requested_on": "2026-03-01",
+                "conclusion": "suitable",
+                "finished_on": "2026-03-15",
+                "submitted_to": f"{t}-SUBMITTED",
+                "note": f"{t}-ASSESS-NOTE",
+            },
+        )
+    )
+    _ok(
+        officer.post(
+            f"{base}/exit-ban",
+            json={
+                "filed_on": "2026-04-02",
+                "filed_with": f"{t}-EXIT-OFFICE",
+                "document_number": f"{t}-EXITDOC",
+                "note": f"{t}-EXIT-NOTE",
+            },
+        )
+    )
 
 
 @pytest.fixture
@@ -299,10 +388,10 @@ def _get_routes(client) -> list[str]:
     return sorted(path for path, ops in spec["paths"].items() if "get" in ops)
 
 
-def _walk(client, login, juvenile: Subject, adult: Subject):
-    """Every GET route of the OpenAPI document, for every role, with every person id; yields
-    (role, path, response)."""
-    fill = {"person_id": [juvenile.id, adult.id]}
+def _walk(client, login, *subjects: Subject):
+    """Every GET route of the OpenAPI document with every subject's id filled in; yields the
+    URLs (the sealing tests walk a sealed juvenile too)."""
+    fill = {"person_id": [s.id for s in subjects]}
     routes = _get_routes(client)
     assert STREAM in routes
     for path in routes:
@@ -364,6 +453,11 @@ def test_finding_4_no_role_sees_what_it_may_not_on_any_get_route(app, client, lo
                 "-NO-ANSWER", "-POLICE", "-REF", "-PRAISE", "-BREACH", "-DEVICE", "-LEGAL",
                 "-DOC", "-EXCUSE", "-GRADE", "-FLAG", "-FLAG-REVIEW", "-MONITOR", "-UNMON",
                 "-SEARCH", "-ACK", "-RESOLVED", "-REJECTED", "-DECLINED",
+                "-HELD-BY", "-HELDDOC", "-HELD-NOTE", "-FREED",
+                "-SUMDOC",
+                "-ANN-PLACE", "-PRESIDER", "-ATTENDEE", "-CAPACITY", "-ANN-NOTES", "-MEMBER",
+                "-ORG", "-NEEDS", "-MEASURES", "-PLAN-NOTE", "-COURT", "-REQDOC", "-SUBMITTED",
+                "-ASSESS-NOTE", "-EXIT-OFFICE", "-EXITDOC", "-EXIT-NOTE",
             )
         }  # fmt: skip
         for role in sorted(may_see[subject.tag]):
@@ -618,6 +712,7 @@ CODED = {
     "close_reason",  # an incident's is one of four codes (a flag's is typed: listed as such)
     "article", "decision_rules_version",  # from rules/*.yaml, not typed by staff
     "explanation",  # a travel decision's reason, written by the rules, not by staff
+    "role", "gender", "conclusion",  # a team member's role and gender, an assessment's
 }  # fmt: skip
 
 
@@ -645,6 +740,7 @@ def test_every_text_field_of_a_person_linked_resource_is_classified():
     from corrections.incidents import schemas as incident_schemas
     from corrections.persons import privacy
     from corrections.persons.schemas import StatusChangeSchema
+    from corrections.procedures import schemas as procedure_schemas
     from corrections.supervision import schemas as supervision_schemas
 
     schemas = {
@@ -652,6 +748,7 @@ def test_every_text_field_of_a_person_linked_resource_is_classified():
         "obligation": supervision_schemas.ObligationSchema,
         "travel_permit": supervision_schemas.PermitSchema,
         "monitoring": supervision_schemas.MonitoringSchema,
+        "detention": supervision_schemas.DetentionSchema,
         "term_end": supervision_schemas.TermEndSchema,
         "transfer": supervision_schemas.TransferSchema,
         "incident": incident_schemas.IncidentSchema,
@@ -660,6 +757,13 @@ def test_every_text_field_of_a_person_linked_resource_is_classified():
         "alert": AlertSchema,
         "grade_decision": DecisionSchema,
         "status_change": StatusChangeSchema,
+        "procedures": procedure_schemas.ProceduresChecklistSchema,
+        "announcement": procedure_schemas.AnnouncementSchema,
+        "team_member": procedure_schemas.TeamMemberSchema,
+        "correction_team": procedure_schemas.CorrectionTeamSchema,
+        "correction_plan": procedure_schemas.CorrectionPlanSchema,
+        "investigation_assessment": procedure_schemas.InvestigationAssessmentSchema,
+        "exit_ban": procedure_schemas.ExitBanSchema,
     }
     for resource, schema in schemas.items():
         fields = _text_fields(schema)

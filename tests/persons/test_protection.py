@@ -197,7 +197,10 @@ def test_finding_7_key_rotation_reencrypts_in_resumable_batches(
         args=["keys", "rotate", "--purpose", "field", "--resume", "--batch", "1"]
     )
     assert result.exit_code == 0, result.output
-    assert "still under older keys: {'persons': 0, 'supervision_events': 0}" in result.output
+    # Every table with encrypted columns is brought under the new key (more join as they come).
+    left = re.search(r"still under older keys: \{([^}]*)\}", result.output)
+    left = dict(item.split(": ") for item in left[1].replace("'", "").split(", "))
+    assert {"persons", "supervision_events"} <= set(left) and set(left.values()) == {"0"}
     assert _prefixes(app) == {new}
     (payload,) = _raw(app, "SELECT payload FROM supervision_events WHERE type = 'address_change'")[
         0

@@ -335,3 +335,42 @@ def test_each_event_is_audited_once_with_its_id_and_the_chain_holds(app, officer
     assert all(r.subject_id == str(person["id"]) and r.request_id for r in rows)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("category", ["parole", "temporary_outside_custody"])
+def test_xingfa_38_72_no_prohibition_order_breach_without_a_prohibition_order(
+    officer, active, category
+):
+    # A 禁止令 is imposed only with 管制 or 缓刑 (刑法 38 ¶2, 72 ¶2): a breach recorded for a
+    # parolee used to propose revocation on a ground the law does not have.
+    person = active(category=category)
+    resp = event(
+        officer,
+        person["id"],
+        "prohibition_breach",
+        payload={"description": "进入酒吧", "severity": "serious"},
+    )
+    assert resp.status_code == 422 and "type" in resp.get_json()["errors"]
+    assert "刑法 38" in resp.get_json()["errors"]["type"][0]
+    listed = officer.get(f"/api/v1/persons/{person['id']}/events").get_json()
+    assert listed["total"] == 0
+
+
+PAYLOADS = {
+    "health_report": {"condition": "病情稳定"},
+    "medical_reexam": {"hospital": "市第一人民医院", "document_number": "复查-1"},
+    "release_condition_ended": {"reason": "病情好转，保外就医情形消失"},
+}
+
+
+@pytest.mark.parametrize("type_", sorted(PAYLOADS))
+def test_xingsu_265_268_temporary_execution_events_only_for_temporary_execution(
+    officer, active, type_
+):
+    person = active(category="parole")
+    resp = event(officer, person["id"], type_, payload=PAYLOADS[type_])
+    assert resp.status_code == 422 and "type" in resp.get_json()["errors"], resp.get_json()
+    ok = event(
+        officer, active(category="temporary_outside_custody")["id"], type_, payload=PAYLOADS[type_]
+    )
+    assert ok.status_code == 201, ok.get_json()

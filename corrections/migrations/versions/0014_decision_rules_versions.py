@@ -1,8 +1,10 @@
-"""rules version on every decision (placeholder, filled by the work that owns it)
+"""rules version on every decision: monitoring periods, transfers, term ends and flags record
+the versions of the rules files they were decided under (the sanction decisions, travel
+permits, grade decisions and proposals already did)
 
 Revision ID: 0014
 Revises: 0013
-Create Date: 2026-11-28 23:00:00
+Create Date: 2026-11-29 00:30:00
 """
 from alembic import op
 import sqlalchemy as sa
@@ -12,10 +14,16 @@ down_revision = '0013'
 branch_labels = None
 depends_on = None
 
+TABLES = ('monitoring_periods', 'person_transfers', 'term_ends', 'flags')
+
 
 def upgrade():
-    pass
+    for table in TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('rules_version', sa.String(length=100), nullable=True))
 
 
 def downgrade():
-    pass
+    for table in reversed(TABLES):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column('rules_version')

@@ -6,22 +6,28 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
-from corrections.core import clocks
-from corrections.core.auth import Actor
+from corrections.alerts import service as alerts
+from corrections.alerts.models import LIVE_STATUSES, Alert
+from corrections.core import clocks, ruleset_store
+from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
+from corrections.incidents import flags
+from corrections.incidents.models import IncidentProposal
 from corrections.org.models import Unit, UnitKind
-from corrections.persons import privacy
+from corrections.persons import privacy, sealing
 from corrections.persons import service as persons
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
     audit_person,
     get_scoped,
 )
+from corrections.procedures import service as procedures
 from corrections.supervision import obligations
+from corrections.supervision.common import ACTIVE_PERMITS
 from corrections.supervision.decisions import require_decision_level
 from corrections.supervision.models import (
     MonitoringPeriod,
@@ -52,14 +58,19 @@ def term_end_view(session: Session, actor: Actor, end: TermEnd, status: str) -> 
 # --- end and transfer of a term ----------------------------------------------------------
 
 
-def _wind_up(session: Session, person: Person, reason: str, now: datetime) -> None:
-    """Nothing more is due; pending permits lapse; monitoring ends."""
+def end_case(
+    session: Session, *, actor: Actor, person: Person, kind: str, reason: str, now: datetime
+) -> None:
+    """The one path every end of a case takes (discharge, pardon, revocation, return to
+    custody, death, transfer out of the city), after the status change: nothing more falls
+    due, permits lapse (a trip under way included), monitoring ends, flags end, live alerts are
+    resolved, the exit ban's lifting becomes due, and a juvenile's discharged record is sealed.
+    Events dated after the end are refused by the supervision log (the person is no longer
+    supervised)."""
     obligations.close_open(session, person, reason, now)
     session.execute(
         update(TravelPermit)
-        .where(
-            TravelPermit.person_id == person.id, TravelPermit.status.in_(("requested", "approved"))
-        )
+        .where(TravelPermit.person_id == person.id, TravelPermit.status.in_(ACTIVE_PERMITS))
         .values(status="cancelled", decision_note=reason, version=TravelPermit.version + 1)
     )
     session.execute(
@@ -71,6 +82,22 @@ def _wind_up(session: Session, person: Person, reason: str, now: datetime) -> No
         )
         .values(removed_at=now, removed_by="system", removal_reason=reason)
     )
+    flags.end_for_case(session, person, reason, now)
+    session.execute(
+        update(IncidentProposal)
+        .where(IncidentProposal.person_id == person.id, IncidentProposal.status == "proposed")
+        .values(status="declined", decided_at=now, decided_by=SYSTEM.username, decision_note=reason)
+    )
+    alerts.resolve_where(
+        session,
+        and_(Alert.person_id == person.id, Alert.status.in_(LIVE_STATUSES)),
+        now=now,
+        note=reason,
+    )
+    if kind != "transfer":
+        procedures.on_term_end(session, person, kind, now)
+    if kind in ("discharge", "pardon"):
+        sealing.seal_if_juvenile(session, person, now, actor)
 
 
 def discharge(
@@ -80,28 +107,45 @@ def discharge(
     person_id: int,
     certificate_number: str,
     note: str | None,
+    ground: str = "expiry",
+    document_number: str | None = None,
     now: datetime | None = None,
 ) -> TermEnd:
-    """Discharge at the end of the term (解除矫正, Art. 44) with the certificate number."""
+    """Discharge (解除矫正, 社区矫正法 44) with the certificate number: at the end of the term
+    (``expiry``), or earlier when the person is pardoned (``pardon``, 赦免, on the pardon's
+    document number)."""
     now = now or now_utc()
     today = business_date(now)
     person = get_scoped(session, actor, person_id)
     require_decision_level(actor, person, "discharge", "Discharge")
-    if person.status != "active":
+    if person.status not in OPEN_STATUSES:
         raise Conflict(
-            f"Only an active person can be discharged (status {person.status}).",
+            f"The correction has already ended ({person.status}).",
             errors={"person_id": [f"status is {person.status}"]},
         )
-    if today < person.term_end:
+    if ground == "expiry" and person.status != "active":
+        raise Conflict(
+            f"Only an active person can be discharged at the end of the term (status "
+            f"{person.status}).",
+            errors={"person_id": [f"status is {person.status}"]},
+        )
+    if ground == "expiry" and today < person.term_end:
         raise RuleViolation(f"the term ends on {person.term_end}", field="certificate_number")
+    if ground == "pardon" and not document_number:
+        raise RuleViolation(
+            "a pardon is discharged on its document (赦免)", field="document_number"
+        )
+    kind = "discharge" if ground == "expiry" else "pardon"
     end = TermEnd(
         person_id=person.id,
-        kind="discharge",
+        kind=kind,
         certificate_number=certificate_number,
-        reason=note or "期满解除矫正",
+        document_number=document_number,
+        reason=note or ("期满解除矫正" if kind == "discharge" else "被赦免，解除矫正"),
         ended_on=today,
         recorded_by=actor.username,
         recorded_at=now,
+        rules_version=ruleset_store.versions(session, now, "supervision"),
     )
     session.add(end)
     persons.change_status(
@@ -109,10 +153,11 @@ def discharge(
         actor=actor,
         person=person,
         to_status="discharged",
-        reason=f"解除矫正 certificate {certificate_number}",
+        reason=f"解除矫正 certificate {certificate_number}"
+        + (f" (赦免 {document_number})" if kind == "pardon" else ""),
         now=now,
     )
-    _wind_up(session, person, "term ended (discharged)", now)
+    end_case(session, actor=actor, person=person, kind=kind, reason=end.reason, now=now)
     return end
 
 
@@ -146,6 +191,11 @@ def terminate(
         )
     if ended_on > business_date(now):
         raise RuleViolation("must not be in the future", field="ended_on")
+    if ended_on < person.judgment_effective_date:
+        raise RuleViolation(
+            f"is before the judgment took effect ({person.judgment_effective_date})",
+            field="ended_on",
+        )
     end = TermEnd(
         person_id=person.id,
         kind=kind,
@@ -154,6 +204,7 @@ def terminate(
         document_number=document_number,
         recorded_by=actor.username,
         recorded_at=now,
+        rules_version=ruleset_store.versions(session, now, "supervision"),
     )
     session.add(end)
     persons.change_status(
@@ -164,7 +215,9 @@ def terminate(
         reason=f"{kind}: {reason}",
         now=now,
     )
-    _wind_up(session, person, f"term ended ({kind})", now)
+    end_case(
+        session, actor=actor, person=person, kind=kind, reason=f"社区矫正终止（{kind}）", now=now
+    )
     return end
 
 
@@ -197,6 +250,7 @@ def transfer(
         document_number=document_number,
         recorded_by=actor.username,
         recorded_at=now,
+        rules_version=ruleset_store.versions(session, now, "supervision", "clocks"),
     )
     if to_office_code is not None:
         office = session.scalar(
@@ -221,7 +275,9 @@ def transfer(
             reason=f"变更执行地: {destination}",
             now=now,
         )
-        _wind_up(session, person, "transferred out of the city", now)
+        end_case(
+            session, actor=actor, person=person, kind="transfer", reason="变更执行地至市外", now=now
+        )
     session.add(record)
     session.flush()
     audit_person(
