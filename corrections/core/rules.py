@@ -133,6 +133,47 @@ _ABOUT_KEYS = frozenset(
 )
 
 
+# Where a rule's article is given under another key than ``article`` (``warning_article:``, or
+# a ground naming its article: ``absence: 实施办法 46(2)``), the value starts with a law's name.
+LAW_NAMES = ("社区矫正法", "实施办法", "刑法", "刑事诉讼法", "刑诉", "出境入境管理法", "民法典")
+
+
+def _quantity(value: Any) -> str:
+    if isinstance(value, Mapping) and "value" in value:
+        return f"{value['value']} {value.get('unit', '')}".strip()
+    return "" if isinstance(value, Mapping | list) else str(value)
+
+
+def _named_articles(data: Mapping, path: str) -> list[dict[str, Any]]:
+    """Rules whose article sits under a key of its own: ``<name>_article`` beside the values
+    ``<name>_*`` it grounds, or ``<ground>: <article>`` beside what the mapping ``proposes``."""
+    found = []
+    for key, value in data.items():
+        if key == "article" or not isinstance(value, str) or not value.startswith(LAW_NAMES):
+            continue
+        name = key.removesuffix("_article")
+        if key.endswith("_article"):
+            shown = " ".join(
+                f"{k}={_quantity(v)}"
+                for k, v in data.items()
+                if k.startswith(f"{name}_") and k != key
+            )
+        else:
+            shown = f"proposes={data['proposes']}" if "proposes" in data else ""
+        found.append(
+            {
+                "path": f"{path}.{name}" if path else name,
+                "value": shown,
+                "unit": "",
+                "article": value,
+                "basis": data.get("basis") or "",
+                "verified": "UNVERIFIED" not in value,
+                "label_zh": "",
+            }
+        )
+    return found
+
+
 def articles(data: Any, path: str = "") -> list[dict[str, Any]]:
     """Every rule in a rules file's data that names its legal basis: each mapping with an
     ``article`` key, as ``path`` (dotted keys), ``value``, ``unit``, ``article``, ``basis``,
@@ -165,6 +206,7 @@ def articles(data: Any, path: str = "") -> list[dict[str, Any]]:
                     "label_zh": data.get("label_zh") or "",
                 }
             )
+        found.extend(_named_articles(data, path))
         for key, value in data.items():
             if isinstance(value, Mapping | list):
                 found.extend(articles(value, f"{path}.{key}" if path else str(key)))

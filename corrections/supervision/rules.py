@@ -236,6 +236,7 @@ class DetentionSchema(ma.Schema):
 class GroundSchema(ma.Schema):
     number = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=5))
     label_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    article = _article
 
 
 class MonitoringSchema(ma.Schema):

@@ -302,6 +302,13 @@ def test_rules_show_articles_lists_every_rule_with_its_article(monkeypatch):
     assert "holidays/2026.yaml" in result.output
     # Every clock is listed.
     assert all(f"clocks.{cid} " in result.output for cid in RULES.clocks)
+    # Articles given under keys of their own (a new user found them missing): the 10-day
+    # thresholds, each category's revocation grounds, the five monitoring grounds.
+    assert "warning_after=10 days" in line("incidents.yaml: absence.warning ")
+    assert "实施办法 35(2)" in line("incidents.yaml: late_intake.warning ")
+    assert "proposes=revocation" in line("revocation_by_category.parole.absence ")
+    assert "刑诉法解释 543 ¶2" in line("revocation_by_category.parole.absence ")
+    assert "社区矫正法 29(3)" in line("monitoring.grounds.refused_to_report_after_warning ")
 
 
 def test_rules_validate_checks_holiday_files(tmp_path, monkeypatch):

@@ -140,8 +140,7 @@ def test_finding_8_open_proposals_lapse_when_the_case_ends(login, active, run_jo
     assert proposal["status"] == "proposed"
     commander = login("commander-dongcheng")
     assert (
-        commander.post(f"/api/v1/persons/{person['id']}/termination", json=DEATH).status_code
-        == 201
+        commander.post(f"/api/v1/persons/{person['id']}/termination", json=DEATH).status_code == 201
     )
     (lapsed,) = officer.get(f"/api/v1/persons/{person['id']}/proposals").get_json()
     assert lapsed["status"] == "declined" and lapsed["decided_by"] == "system"
