@@ -12,7 +12,7 @@ decide, never applies them. The person's status follows the episode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -862,6 +862,47 @@ def close_incident(
     return incident
 
 
+def _withdraw_unfounded(
+    session: Session,
+    incident: Incident,
+    person: Person,
+    episode: ladder.Episode,
+    was: str,
+    until: date,
+    now: datetime,
+) -> None:
+    """The person was held by another authority from ``until``: an episode's open proposals
+    that the time out of supervision up to that day does not ground are withdrawn (declined by
+    the system), with their alerts; the rest stay for a person to decide."""
+    still = set()
+    if episode.lost_on < until:
+        found = ladder.absence(person.category, replace(episode, state=was), until, _rules())
+        still = {p.kind for p in found}
+    unfounded = [
+        p
+        for p in session.scalars(
+            select(IncidentProposal).where(
+                IncidentProposal.incident_id == incident.id, IncidentProposal.status == "proposed"
+            )
+        )
+        if p.kind not in still
+    ]
+    for proposal in unfounded:
+        proposal.status, proposal.decided_at, proposal.decided_by = "declined", now, "system"
+        proposal.decision_note = "被依法限制人身自由：脱离监管期间不足以支持该建议"
+        alerts.resolve_where(
+            session,
+            and_(
+                alerts.Alert.kind == "sanction_proposed",
+                alerts.Alert.subject_type == "proposal",
+                alerts.Alert.subject_id == proposal.id,
+            ),
+            now=now,
+            note="建议已撤回",
+        )
+    session.flush()
+
+
 def _close(
     session: Session,
     incident: Incident,
@@ -897,6 +938,8 @@ def _close(
             now=now,
         )
     episode = _episode(incident)
+    if until is not None:
+        _withdraw_unfounded(session, incident, person, episode, was, today, now)
     # Lost only once already held: never out of supervision, nothing to propose.
     if episode.lost_on < today or until is None:
         for proposal in ladder.on_close(was, episode.lost_on, today, _rules(), episode.evidence):

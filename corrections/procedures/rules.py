@@ -48,7 +48,7 @@ TEAM_ROLES = (
 )
 GENDERS = ("male", "female")
 APPLIES_TO = ("all", "female", "juvenile")
-PLAN_STATUSES = ("current", "superseded")
+PLAN_STATUSES = ("current", "superseded", "closed")
 REVIEW_KINDS = ("grade_changed", "scheduled")
 ASSESSMENT_STATES = ("requested", "finished")
 CONCLUSIONS = ("suitable", "unsuitable")

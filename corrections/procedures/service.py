@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from corrections.core import rules as registry
@@ -730,6 +730,17 @@ def on_term_end(session: Session, person: Person, kind: str, now: datetime) -> E
     Called by the end-of-term use cases after the person's status changed."""
     if kind not in procedure_rules.TERM_END_KINDS:
         raise ValueError(f"unknown term-end kind {kind!r}")
+    # The plan ends with the case: nothing is reviewed any more.
+    session.execute(
+        update(CorrectionPlan)
+        .where(CorrectionPlan.person_id == person.id, CorrectionPlan.status == "current")
+        .values(
+            status="closed",
+            review_due_kind=None,
+            review_due_since=None,
+            version=CorrectionPlan.version + 1,
+        )
+    )
     if kind not in _rules().lift_on_term_end:
         return None
     ban = _exit_ban(session, person.id)

@@ -30,6 +30,7 @@ from corrections.supervision import obligations
 from corrections.supervision.common import ACTIVE_PERMITS
 from corrections.supervision.decisions import require_decision_level
 from corrections.supervision.models import (
+    Detention,
     MonitoringPeriod,
     PersonTransfer,
     TermEnd,
@@ -81,6 +82,16 @@ def end_case(
             MonitoringPeriod.end_date >= business_date(now),
         )
         .values(removed_at=now, removed_by="system", removal_reason=reason)
+    )
+    session.execute(
+        update(Detention)
+        .where(Detention.person_id == person.id, Detention.end_date.is_(None))
+        .values(
+            end_date=business_date(now),
+            released_by=SYSTEM.username,
+            released_at=now,
+            release_note=reason,
+        )
     )
     flags.end_for_case(session, person, reason, now)
     session.execute(

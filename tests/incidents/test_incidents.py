@@ -322,3 +322,41 @@ def test_an_old_answered_miss_does_not_hide_a_new_one(app, login, active, run_jo
 )
 def test_absence_days_count_asia_shanghai_calendar_days(last, today, days):
     assert absence_days(last, date(2026, 11, 1), today) == days
+
+
+def test_law_32_proposals_withdrawn_when_the_absence_was_a_detention(app, login, active, run_job):
+    """A hostile review found a revocation accepted for a person who was, as a late notice
+    showed, held by the police the whole time: the episode closes as detained, and its
+    proposals that the absence up to the detention does not ground are withdrawn."""
+    person = active()
+    for at in (datetime(2026, 12, 20, 2, tzinfo=UTC), datetime(2027, 1, 20, 2, tzinfo=UTC)):
+        run_job("sweep_obligations", at=at)
+        run_job("detect_lost_contact", at=at)
+    officer = login("officer-dongcheng-1")
+    (incident,) = _incidents(officer, person["id"])
+    kinds = {p["kind"]: p for p in incident["proposals"]}
+    assert {"warning", "revocation"} <= set(kinds)
+    held = officer.post(
+        f"/api/v1/persons/{person['id']}/detentions",
+        json={
+            "kind": "administrative_detention",
+            "start_date": "2026-11-28",
+            "authority": "城关派出所",
+        },
+    )
+    assert held.status_code == 201, held.get_json()
+    run_job("detect_lost_contact", at=datetime(2027, 1, 21, 2, tzinfo=UTC))
+    officer = login("officer-dongcheng-1")
+    (incident,) = _incidents(officer, person["id"])
+    assert incident["state"] == "closed" and incident["close_reason"] == "detained"
+    statuses = {p["kind"]: p["status"] for p in incident["proposals"]}
+    assert statuses["revocation"] == "declined" and statuses["warning"] == "declined"
+    path = (
+        f"/api/v1/persons/{person['id']}/incidents/{incident['id']}"
+        f"/proposals/{kinds['revocation']['id']}"
+    )
+    resp = login("commander-dongcheng").post(
+        path,
+        json={"decision": "accepted", "note": "同意", "statement_not_taken_reason": "下落不明"},
+    )
+    assert resp.status_code == 409

@@ -158,3 +158,30 @@ def test_a_termination_is_dated_within_the_case(login, active):
     for day in ("0001-01-01", "2026-10-01"):
         resp = commander.post(url, json={**DEATH, "ended_on": day})
         assert resp.status_code == 422 and "ended_on" in resp.get_json()["errors"], day
+
+
+def test_finding_8_a_detention_and_the_correction_plan_end_with_the_case(login, active):
+    """A hostile review found a detention still held and a plan still due for review after
+    the person's death."""
+    from tests.procedures.support import plan_payload
+
+    person = active()
+    officer = login("officer-dongcheng-1")
+    base = f"/api/v1/persons/{person['id']}"
+    assert officer.post(f"{base}/correction-plans", json=plan_payload()).status_code == 201
+    held = officer.post(
+        f"{base}/detentions",
+        json={"kind": "criminal_detention", "start_date": "2026-11-27", "authority": "城关派出所"},
+    )
+    assert held.status_code == 201, held.get_json()
+    commander = login("commander-dongcheng")
+    assert commander.post(f"{base}/termination", json=DEATH).status_code == 201
+    (detention,) = officer.get(f"{base}/detentions").get_json()
+    assert detention["held"] is False and detention["end_date"] == "2026-11-27"
+    plans = officer.get(f"{base}/correction-plans").get_json()
+    assert [p["status"] for p in plans] == ["closed"]
+    assert plans[0]["review"]["due"] is False
+    release = officer.post(
+        f"{base}/detentions/{detention['id']}/release", json={"end_date": "2026-11-27"}
+    )
+    assert release.status_code in (409, 422)
