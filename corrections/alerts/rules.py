@@ -3,9 +3,14 @@ thresholds live in ``rules/incidents.yaml``, see ``corrections/incidents/rules.p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import MappingProxyType
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 
 from corrections.core import rules as registry
 from corrections.supervision.rules import OBLIGATION_KINDS
@@ -26,7 +31,9 @@ ALERT_KINDS = (
 )
 SEVERITIES = ("info", "warning", "critical")
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-SEVERITY_LABELS = {"critical": "紧急", "warning": "警示", "info": "提示"}
+ALERT_STATUSES = ("open", "acknowledged", "resolved", "dismissed")
+FLAG_LEVELS = ("district", "office")
+FLAG_STATUSES = ("proposed", "active", "converted", "declined", "ended")
 
 _days = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=3650))
 
@@ -54,6 +61,22 @@ class FlagRulesSchema(ma.Schema):
     sanctions_window_days = _days
 
 
+def _labels(keys: tuple[str, ...]) -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
+        required=True,
+        validate=registry.exact_keys(keys),
+    )
+
+
+class LabelsSchema(ma.Schema):
+    severities = _labels(SEVERITIES)
+    statuses = _labels(ALERT_STATUSES)
+    flag_levels = _labels(FLAG_LEVELS)
+    flag_statuses = _labels(FLAG_STATUSES)
+
+
 @registry.register("alerts.yaml")
 class AlertRulesSchema(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
@@ -69,7 +92,55 @@ class AlertRulesSchema(ma.Schema):
     escalation = ma.fields.Nested(EscalationSchema, required=True)
     deadlines = ma.fields.Nested(DeadlinesSchema, required=True)
     flags = ma.fields.Nested(FlagRulesSchema, required=True)
+    labels = ma.fields.Nested(LabelsSchema, required=True)
 
 
-def current() -> dict[str, Any]:
-    return registry.get("alerts")
+@dataclass(frozen=True)
+class AlertRules:
+    """``rules/alerts.yaml``, typed: what each kind is, when alerts escalate, the scheduler's
+    local deadlines, flagged control, and the labels of the states."""
+
+    version: str
+    kinds: Mapping[str, Mapping[str, str]]  # kind -> {severity, label_zh}
+    alert_on_missed: tuple[str, ...]
+    escalate_after: timedelta
+    escalation_max_level: int
+    monitoring_notice_days: int
+    grade_approval_days: int
+    flag_review_every_days: int
+    flags_propose_after_sanctions: int
+    flags_sanctions_window_days: int
+    labels: Mapping[str, Mapping[str, str]]
+
+    def kind(self, kind: str) -> Mapping[str, str]:
+        return self.kinds[kind]
+
+    def label(self, group: str, key: str) -> str:
+        """The Chinese label of ``key`` in ``group`` (severities, statuses, flag_levels,
+        flag_statuses)."""
+        return self.labels[group][key]
+
+
+def build(data: Mapping[str, Any]) -> AlertRules:
+    return AlertRules(
+        version=data["version"],
+        kinds=MappingProxyType({k: MappingProxyType(v) for k, v in data["kinds"].items()}),
+        alert_on_missed=tuple(data["alert_on_missed"]),
+        escalate_after=timedelta(minutes=data["escalation"]["after_minutes"]),
+        escalation_max_level=data["escalation"]["max_level"],
+        monitoring_notice_days=data["deadlines"]["monitoring_notice_days"],
+        grade_approval_days=data["deadlines"]["grade_approval_days"],
+        flag_review_every_days=data["flags"]["review_every_days"],
+        flags_propose_after_sanctions=data["flags"]["propose_after_sanctions"],
+        flags_sanctions_window_days=data["flags"]["sanctions_window_days"],
+        labels=MappingProxyType({g: MappingProxyType(v) for g, v in data["labels"].items()}),
+    )
+
+
+def current() -> AlertRules:
+    """The running app's alert rules (built once per loaded file)."""
+    data = registry.get("alerts")
+    cache = current_app.extensions.setdefault("corrections.alert_rules", {})
+    if cache.get("data") is not data:
+        cache["data"], cache["rules"] = data, build(data)
+    return cache["rules"]

@@ -5,7 +5,7 @@ escalated when nobody acknowledges a critical one in time. Every change is also 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from corrections.alerts import rules as alert_rules
 from corrections.alerts.models import LIVE_PREDICATE, LIVE_STATUSES, Alert, AlertChange
-from corrections.alerts.rules import SEVERITY_LABELS, SEVERITY_RANK
+from corrections.alerts.rules import SEVERITY_RANK
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
@@ -39,17 +39,11 @@ from corrections.persons.models import Person
 _AL = Alert.__table__
 _CH = AlertChange.__table__
 _LIVE_WHERE = _AL.c.status.in_(LIVE_STATUSES)
-STATUS_LABELS = {
-    "open": "待处理",
-    "acknowledged": "已签收",
-    "resolved": "已解除",
-    "dismissed": "已驳回",
-}
 SYSTEM_NAME = "system"
 
 
 def _kind_rule(kind: str) -> dict[str, Any]:
-    return alert_rules.current()["kinds"][kind]
+    return alert_rules.current().kind(kind)
 
 
 # --- raising -----------------------------------------------------------------------------
@@ -224,10 +218,10 @@ def resolving_ctes(condition: ColumnElement[bool], now: Any, note: str) -> list:
 def escalate(session: Session, *, now: datetime) -> int:
     """Unacknowledged critical alerts gain a level per ``after_minutes`` of waiting (level 1
     and up are visible to the city)."""
-    rule = alert_rules.current()["escalation"]
-    step = timedelta(minutes=rule["after_minutes"])
+    rules = alert_rules.current()
+    step = rules.escalate_after
     escalated = 0
-    for level in range(1, rule["max_level"] + 1):
+    for level in range(1, rules.escalation_max_level + 1):
         stmt = (
             update(Alert)
             .where(
@@ -335,9 +329,9 @@ def _view(alert: Alert, office_id: int, district_id: int) -> dict[str, Any]:
         "subject_type": alert.subject_type,
         "subject_id": alert.subject_id,
         "severity": alert.severity,
-        "severity_label_zh": SEVERITY_LABELS[alert.severity],
+        "severity_label_zh": alert_rules.current().label("severities", alert.severity),
         "status": alert.status,
-        "status_label_zh": STATUS_LABELS[alert.status],
+        "status_label_zh": alert_rules.current().label("statuses", alert.status),
         "detail": alert.detail or {},
         "raised_at": alert.raised_at,
         "updated_at": alert.updated_at,

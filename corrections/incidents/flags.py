@@ -34,19 +34,11 @@ from corrections.persons.scope import (
 from corrections.supervision.models import SupervisionEvent
 from corrections.supervision.rules import SANCTIONS
 
-LEVEL_LABELS = {"district": "区级挂牌", "office": "司法所挂牌"}
-STATUS_LABELS = {
-    "proposed": "建议挂牌",
-    "active": "挂牌中",
-    "converted": "已转化摘牌",
-    "declined": "不予挂牌",
-    "ended": "矫正结束撤牌",
-}
 LIVE = ("proposed", "active")
 
 
-def _rules() -> dict[str, Any]:
-    return alert_rules.current()["flags"]
+def _rules() -> alert_rules.AlertRules:
+    return alert_rules.current()
 
 
 def _check_officer(session: Session, person: Person, officer_id: int | None) -> None:
@@ -83,7 +75,7 @@ def open_flag(
         )
     _check_officer(session, person, responsible_officer_id)
     today = business_date(now)
-    review_due_on = review_due_on or today + timedelta(days=_rules()["review_every_days"])
+    review_due_on = review_due_on or today + timedelta(days=_rules().flag_review_every_days)
     if review_due_on <= today:
         raise RuleViolation("must be after today", field="review_due_on")
     live = session.scalar(select(Flag).where(Flag.person_id == person.id, Flag.status.in_(LIVE)))
@@ -131,7 +123,7 @@ def review_flag(
     if flag.status != "active":
         raise Conflict(f"The flag is {flag.status}.", errors={"status": [flag.status]})
     today = business_date(now)
-    next_review_on = next_review_on or today + timedelta(days=_rules()["review_every_days"])
+    next_review_on = next_review_on or today + timedelta(days=_rules().flag_review_every_days)
     if next_review_on <= today:
         raise RuleViolation("must be after today", field="next_review_on")
     flag.reviews = [
@@ -251,9 +243,9 @@ def flag_view(
         "office_id": listed.office_id if listed else None,
         "district_id": listed.district_id if listed else None,
         "level": flag.level,
-        "level_label_zh": LEVEL_LABELS[flag.level],
+        "level_label_zh": alert_rules.current().label("flag_levels", flag.level),
         "status": flag.status,
-        "status_label_zh": STATUS_LABELS[flag.status],
+        "status_label_zh": alert_rules.current().label("flag_statuses", flag.status),
         "reason": flag.reason,
         "basis": flag.basis,
         "responsible_officer_id": flag.responsible_officer_id,
@@ -290,7 +282,7 @@ def review_job(session: Session, *, now: datetime) -> dict[str, int]:
         once=False,
     )
     rules = _rules()
-    since = start_of_business_day(today - timedelta(days=rules["sanctions_window_days"]))
+    since = start_of_business_day(today - timedelta(days=rules.flags_sanctions_window_days))
     # NOT EXISTS, not NOT IN: PostgreSQL cannot hash a NOT IN subquery and ran this for
     # minutes on a city with a few million events.
     correction = SupervisionEvent.__table__.alias("correction")
@@ -305,7 +297,7 @@ def review_job(session: Session, *, now: datetime) -> dict[str, int]:
             .exists(),
         )
         .group_by(SupervisionEvent.person_id)
-        .having(func.count() >= rules["propose_after_sanctions"])
+        .having(func.count() >= rules.flags_propose_after_sanctions)
     )
     candidates = session.scalars(
         select(Person.id).where(Person.id.in_(repeat), *_may_propose("sanctions", since))
@@ -314,7 +306,7 @@ def review_job(session: Session, *, now: datetime) -> dict[str, int]:
         session,
         candidates,
         basis="sanctions",
-        reason=f"{rules['sanctions_window_days']}日内多次受到处罚，建议挂牌管控",
+        reason=f"{rules.flags_sanctions_window_days}日内多次受到处罚，建议挂牌管控",
         now=now,
     )
     return {"review_alerts": due, "flags_proposed": proposed}

@@ -79,7 +79,7 @@ def intake_deadlines(session: Session, *, now: datetime) -> dict[str, int]:
     """Judgment effective + 10 days and not reported (漏管 risk); grade decisions waiting for
     approval too long. Alerts resolve when the person reports / the decision is taken."""
     today = business_date(now)
-    deadlines = alert_rules.current()["deadlines"]
+    deadlines = alert_rules.current()
     intake = alerts.raise_from(
         session,
         select(
@@ -100,7 +100,7 @@ def intake_deadlines(session: Session, *, now: datetime) -> dict[str, int]:
         now=now,
         note="已报到或已结束",
     )
-    waiting_since = now - timedelta(days=deadlines["grade_approval_days"])
+    waiting_since = now - timedelta(days=deadlines.grade_approval_days)
     approvals = alerts.raise_from(
         session,
         select(
@@ -188,7 +188,7 @@ def monitoring_expiry(session: Session, *, now: datetime) -> dict[str, int]:
     """Monitoring periods ending within the notice days, or ended without a decision (no
     extension, no removal): a district user decides."""
     today = business_date(now)
-    notice = alert_rules.current()["deadlines"]["monitoring_notice_days"]
+    notice = alert_rules.current().monitoring_notice_days
     extended = select(MonitoringPeriod.extends_id).where(MonitoringPeriod.extends_id.is_not(None))
     undecided = and_(
         MonitoringPeriod.removed_at.is_(None),

@@ -895,7 +895,7 @@ def raise_missed_alerts(session: Session, where: ColumnElement[bool], now: datet
         ).where(
             where,
             Obligation.status == "missed",
-            Obligation.kind.in_(alert_rules.current()["alert_on_missed"]),
+            Obligation.kind.in_(alert_rules.current().alert_on_missed),
         ),
         kind="obligation_missed",
         now=now,

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from corrections.alerts import rules as alert_rules
 from corrections.alerts import service as alerts
 from corrections.alerts.models import LIVE_STATUSES, Alert
-from corrections.alerts.rules import SEVERITY_LABELS
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, start_of_business_day
 from corrections.core.rules import get as get_rules
@@ -102,7 +101,8 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]
         day = business_date(raised_at)
         if day in per_day:
             per_day[day] += 1
-    kinds = alert_rules.current()["kinds"]
+    alert_labels = alert_rules.current()
+    kinds = alert_labels.kinds
     categories = get_rules("persons")["categories"]
     return {
         "as_of": now,
@@ -119,7 +119,9 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]
         "open_alerts_by_kind": _counts(
             alerts_by(Alert.kind), {k: v["label_zh"] for k, v in kinds.items()}
         ),
-        "open_alerts_by_severity": _counts(alerts_by(Alert.severity), SEVERITY_LABELS),
+        "open_alerts_by_severity": _counts(
+            alerts_by(Alert.severity), alert_labels.labels["severities"]
+        ),
         "lost_contact_now": dict(by(Person.status)).get("lost_contact", 0),
         "absconded_now": dict(by(Person.status)).get("absconded", 0),
         "in_open_incident": in_incident,
