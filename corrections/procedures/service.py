@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from corrections.core import rules as registry
 from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import (
@@ -46,6 +45,7 @@ from corrections.procedures.models import (
     TeamMember,
 )
 from corrections.procedures.rules import ProcedureRules
+from corrections.supervision import rules as supervision_rules
 from corrections.supervision.models import TermEnd
 
 
@@ -75,7 +75,7 @@ def _not_future(value: date, today: date, field: str) -> None:
 
 
 def _future_tolerance() -> timedelta:
-    return timedelta(minutes=registry.get("supervision")["future_tolerance_minutes"])
+    return supervision_rules.current().future_tolerance
 
 
 # --- versions (ETag / If-Match) ------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from corrections.core.errors import Conflict
 from corrections.persons.models import OPEN_STATUSES, Person
@@ -12,17 +11,17 @@ from corrections.supervision import rules as supervision_rules
 ACTIVE_PERMITS = ("requested", "approved", "departed", "overdue")
 
 
-def current_rules() -> dict[str, Any]:
+def current_rules() -> supervision_rules.SupervisionRules:
     return supervision_rules.current()
 
 
 def label(group: str, key: str) -> str:
     """The Chinese label of a state the API shows (``labels`` in rules/supervision.yaml)."""
-    return current_rules()["labels"][group][key]
+    return current_rules().label(group, key)
 
 
 def default_channel(event_type: str) -> str | None:
-    return current_rules()["event_types"][event_type].get("default_channel")
+    return current_rules().event_types[event_type].default_channel
 
 
 def require_supervised(person: Person) -> None:

@@ -24,31 +24,31 @@ from corrections.supervision.models import (
     SanctionDecision,
     SupervisionEvent,
 )
-from corrections.supervision.rules import SANCTIONS
+from corrections.supervision.rules import SANCTIONS, DecisionRule
 
 
-def decision_rule(kind: str) -> dict[str, Any]:
+def decision_rule(kind: str) -> DecisionRule:
     """Who decides ``kind`` and on which article: a sanction's level is in
     ``rules/sanctions.yaml`` (``kinds``), every other decision's in ``rules/supervision.yaml``
     (``decision_levels``)."""
     if kind in ("admonition", "warning"):
         rule = registry.get("sanctions")["kinds"][kind]
-        return {"level": rule["decided_by"], "article": rule["article"]}
-    return current_rules()["decision_levels"][kind]
+        return DecisionRule(level=rule["decided_by"], article=rule["article"], basis="statute")
+    return current_rules().decision_levels[kind]
 
 
 def require_decision_level(actor: Actor, person: Person, kind: str, what: str) -> str:
     """The actor's level for a decision of ``kind``, or Forbidden naming the rule."""
     rule = decision_rule(kind)
-    if rule["level"] == "district_head":
-        have = require_level(actor, person, "district", f"{what} ({rule['article']})")
+    if rule.level == "district_head":
+        have = require_level(actor, person, "district", f"{what} ({rule.article})")
         if actor.username not in (current_app.config.get("DISTRICT_HEADS") or ()):
             raise Forbidden(
                 f"{what} is approved by the head of the county-level justice bureau "
-                f"({rule['article']}); this account is not one (DISTRICT_HEADS)."
+                f"({rule.article}); this account is not one (DISTRICT_HEADS)."
             )
         return have
-    return require_level(actor, person, rule["level"], f"{what} ({rule['article']})")
+    return require_level(actor, person, rule.level, f"{what} ({rule.article})")
 
 
 def check_decision(
@@ -64,7 +64,7 @@ def check_decision(
     (the actor's level, the article)."""
     kind = data["type"]
     rule = decision_rule(kind)
-    needed = rule["level"]
+    needed = rule.level
     if corrects is not None:
         # A correction needs the level of the decision it corrects.
         corrected = session.scalar(
@@ -72,11 +72,11 @@ def check_decision(
         )
         if corrected is not None and LEVEL_RANK[corrected] > LEVEL_RANK.get(needed, 1):
             needed = corrected
-        level = require_level(actor, person, needed, f"Correcting a {kind} ({rule['article']})")
+        level = require_level(actor, person, needed, f"Correcting a {kind} ({rule.article})")
     else:
         level = require_decision_level(actor, person, kind, f"The {kind}")
     if kind in SANCTIONS and corrects is None:
-        refused = current_rules()["sanctions"][kind].get("refused_for", ())
+        refused = current_rules().refused_for[kind]
         if person.category in refused:
             raise RuleViolation(
                 f"a {kind} cannot be given to a person on {person.category}", field="type"
@@ -94,20 +94,20 @@ def check_decision(
         if proposal is None:
             raise RuleViolation(
                 "the police decide on the agency's proposal (提请治安管理处罚, "
-                f"{rule['article']}): name a police_penalty_proposal of this person",
+                f"{rule.article}): name a police_penalty_proposal of this person",
                 field="payload.proposal_event_id",
             )
     ids = sorted(set(data["payload"].get("evidence_event_ids") or ()))
     if ids:
         _check_evidence(session, person, ids)
-    return level, rule["article"]
+    return level, rule.article
 
 
 def _check_commendation(
-    session: Session, person: Person, rule: dict[str, Any], now: datetime
+    session: Session, person: Person, rule: DecisionRule, now: datetime
 ) -> None:
     """表扬 only after the rules' months under supervision without any sanction."""
-    months = rule.get("sanction_free_months", 0)
+    months = rule.sanction_free_months
     if not months:
         return
     since = add_months(business_date(now), -months)

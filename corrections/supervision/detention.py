@@ -28,15 +28,16 @@ from corrections.persons.scope import (
 from corrections.supervision import obligations
 from corrections.supervision.common import current_rules, require_supervised
 from corrections.supervision.models import Detention
+from corrections.supervision.rules import SupervisionRules
 
 
-def _rule() -> dict[str, Any]:
-    return current_rules()["detention"]
+def _rule() -> SupervisionRules:
+    return current_rules()
 
 
 def _reason(detention: Detention) -> str:
     """What the obligations the detention excuses say (the release finds its own by it)."""
-    return f"{_rule()['suspended_reason_zh']} [detention:{detention.id}]"
+    return f"{_rule().detention_suspended_reason_zh} [detention:{detention.id}]"
 
 
 def record_detention(
@@ -181,8 +182,8 @@ def detention_views(
                 "release_note",
             )
         }
-        view["kind_label_zh"] = rule["kinds"][d.kind]
-        view["article"] = rule["article"]
+        view["kind_label_zh"] = rule.detention_kinds[d.kind]
+        view["article"] = rule.detention_article
         view["held"] = d.end_date is None
         views.append((person, view))
     return privacy.present_all(session, actor, "detention", views)

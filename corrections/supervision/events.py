@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -216,16 +216,16 @@ def _record_checked(
     now: datetime,
 ) -> SupervisionEvent:
     require_supervised(person)
-    tolerance = timedelta(minutes=current_rules()["future_tolerance_minutes"])
+    tolerance = current_rules().future_tolerance
     if data["occurred_at"] > now + tolerance:
         raise RuleViolation("must not be in the future", field="occurred_at")
     if business_date(data["occurred_at"]) < person.judgment_effective_date:
         raise RuleViolation("is before the judgment took effect", field="occurred_at")
-    rule = current_rules()["event_types"][data["type"]]
-    if "only_for" in rule and person.category not in rule["only_for"]:
+    rule = current_rules().event_types[data["type"]]
+    if not rule.allows(person.category):
         raise RuleViolation(
             f"a {data['type']} cannot be recorded for a person on {person.category} "
-            f"({rule['article']})",
+            f"({rule.article})",
             field="type",
         )
     corrects = None
@@ -379,12 +379,12 @@ def event_views(
                 "id": e.id,
                 "person_id": e.person_id,
                 "type": e.type,
-                "type_label_zh": rules["event_types"][e.type]["label_zh"],
+                "type_label_zh": rules.event_types[e.type].label_zh,
                 "occurred_at": e.occurred_at,
                 "recorded_at": e.recorded_at,
                 "recorded_by": e.recorded_by,
                 "channel": e.channel,
-                "channel_label_zh": rules["channels"].get(e.channel) if e.channel else None,
+                "channel_label_zh": rules.channels.get(e.channel) if e.channel else None,
                 "note": e.note,
                 "payload": dict(e.payload or {}),
                 "corrects_id": e.corrects_id,

@@ -195,7 +195,7 @@ def monitoring_view(
     session: Session, actor: Actor, period: MonitoringPeriod, today: date
 ) -> dict[str, Any]:
     """A monitoring period as ``actor`` may see it (notes are typed)."""
-    ground = current_rules()["monitoring"]["grounds"][period.ground]
+    ground = current_rules().monitoring_grounds[period.ground]
     view = {
         c: getattr(period, c)
         for c in (

@@ -85,14 +85,13 @@ def monthly_hours(grade: str, kind: str) -> int:
     return getattr(grading_rules.current().grade(grade).requirements, _HOURS_FIELD[kind])
 
 
-def _rule(kind: str) -> dict:
-    return supervision_rules.current()["obligations"][kind]
+def _rule(kind: str) -> supervision_rules.ObligationRule:
+    return supervision_rules.current().obligations[kind]
 
 
 def owes(person: Person, kind: str) -> bool:
     """Whether ``person`` owes obligations of ``kind`` (its rule's categories, if it names any)."""
-    categories = _rule(kind).get("categories")
-    return categories is None or person.category in categories
+    return _rule(kind).owed_by(person.category)
 
 
 def next_due(person: Person, kind: str, anchor: date) -> date:
@@ -102,20 +101,21 @@ def next_due(person: Person, kind: str, anchor: date) -> date:
     if kind in INTERVAL_KINDS:
         return anchor + timedelta(days=interval_days(person.grade, kind))
     rule = _rule(kind)
-    if rule["unit"] == "calendar_months":
-        return add_months(anchor, rule["period"])
-    return anchor + timedelta(days=rule["period"])
+    if rule.unit == "calendar_months":
+        return add_months(anchor, rule.period)
+    return anchor + timedelta(days=rule.period)
 
 
 def event_kind(event: SupervisionEvent) -> str | None:
     """Which obligation kind an event can count toward, if any."""
-    rules = supervision_rules.current()["obligations"]
-    for kind, rule in rules.items():
-        if event.type in rule.get("fulfilled_by", ()) or event.type in rule.get("hours_from", ()):
-            if event.type in ("phone_check", "location_check") and not event.payload.get("success"):
-                return None  # a failed check fulfils nothing
-            return kind
-    return None
+    kind = supervision_rules.current().obligation_kind_of(event.type)
+    if (
+        kind
+        and event.type in ("phone_check", "location_check")
+        and not event.payload.get("success")
+    ):
+        return None  # a failed check fulfils nothing
+    return kind
 
 
 # --- planning ----------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def _once_row(person: Person, kind: str, opens: date, now: datetime) -> dict | N
     term's last day); on ``opens`` at the latest when the clock ran out before."""
     if opens > person.term_end or not owes(person, kind):
         return None
-    due = clocks.due_for(_rule(kind)["clock"], person.term_end)
+    due = clocks.due_for(_rule(kind).clock, person.term_end)
     return _row(person.id, kind, opens, max(due, opens), person.grade, now)
 
 
@@ -282,10 +282,10 @@ def _away_on(session: Session, person_id: int, day: date) -> bool:
 
 
 def _counts_as_report(session: Session, event: SupervisionEvent, day: date) -> bool:
-    rule = supervision_rules.current()["obligations"]["report"]
-    if event.channel in rule.get("channels", ()):
+    rule = _rule("report")
+    if event.channel in rule.channels:
         return True
-    return event.channel in rule.get("remote_channels_while_away", ()) and _away_on(
+    return event.channel in rule.remote_channels_while_away and _away_on(
         session, event.person_id, day
     )
 
@@ -643,7 +643,7 @@ def hours_params(person: Person, kind: str, event: SupervisionEvent, now: dateti
         "p_person": person.id,
         "p_kind": kind,
         "p_day": business_date(event.occurred_at),
-        "p_types": list(supervision_rules.current()["obligations"][kind]["hours_from"]),
+        "p_types": list(_rule(kind).hours_from),
         "p_at": event.occurred_at,
         "p_hours": float((event.payload or {}).get("hours", 0)),
         "p_today": business_date(now),
@@ -661,7 +661,7 @@ def recompute_hours(session: Session, person: Person, kind: str, day: date, now:
     if window is None:
         return
     ob_id, opens_on, due_on, status, required = window
-    types = list(supervision_rules.current()["obligations"][kind]["hours_from"])
+    types = list(_rule(kind).hours_from)
     rows = (
         session.connection()
         .execute(
@@ -1060,7 +1060,7 @@ def plan_missing(session: Session, *, today: date, now: datetime) -> int:
             ~has.exists(),
             ~_held_now(Person.id),
         )
-        if categories := _rule(kind).get("categories"):
+        if categories := _rule(kind).categories:
             stmt = stmt.where(Person.category.in_(categories))
         plan = _interval_row if kind in PERIODIC_KINDS else _once_row
         rows += [r for person in session.scalars(stmt) if (r := plan(person, kind, today, now))]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
 import marshmallow as ma
+from flask import current_app
 
 from corrections.core import rules as registry
 
@@ -290,5 +297,145 @@ class SupervisionRulesSchema(ma.Schema):
     detention = ma.fields.Nested(DetentionSchema, required=True)
 
 
-def current() -> dict:
-    return registry.get("supervision")
+# --- the typed accessor --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventTypeRule:
+    label_zh: str
+    default_channel: str | None = None
+    # Only persons of these categories can have such an event (None: everyone), and why.
+    only_for: frozenset[str] | None = None
+    article: str | None = None
+
+    def allows(self, category: str) -> bool:
+        return self.only_for is None or category in self.only_for
+
+
+@dataclass(frozen=True)
+class ObligationRule:
+    kind: str
+    label_zh: str
+    fulfilled_by: tuple[str, ...] = ()
+    hours_from: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    remote_channels_while_away: tuple[str, ...] = ()
+    period: int | None = None
+    unit: str | None = None
+    clock: str | None = None
+    categories: frozenset[str] | None = None
+    article: str | None = None
+    basis: str | None = None
+
+    def owed_by(self, category: str) -> bool:
+        return self.categories is None or category in self.categories
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    level: str
+    article: str
+    basis: str
+    sanction_free_months: int = 0
+
+
+@dataclass(frozen=True)
+class SupervisionRules:
+    """``rules/supervision.yaml``, typed. ``travel`` stays the validated mapping the pure
+    ``travel_rules.TravelRules.from_yaml`` reads."""
+
+    version: str
+    future_tolerance: timedelta
+    event_types: Mapping[str, EventTypeRule]
+    channels: Mapping[str, str]
+    refused_for: Mapping[str, frozenset[str]]  # sanction -> categories it cannot be given to
+    obligations: Mapping[str, ObligationRule]
+    decision_levels: Mapping[str, DecisionRule]
+    monitoring_grounds: Mapping[str, Mapping[str, Any]]
+    detention_kinds: Mapping[str, str]
+    detention_suspended_reason_zh: str
+    detention_article: str
+    labels: Mapping[str, Mapping[str, str]]
+    raw: Mapping[str, Any]
+
+    def label(self, group: str, key: str) -> str:
+        """The Chinese label of a state the API shows (approval_levels, permit_statuses,
+        obligation_statuses)."""
+        return self.labels[group][key]
+
+    def obligation_kind_of(self, event_type: str) -> str | None:
+        """The obligation kind an event of ``event_type`` counts toward, if any."""
+        for kind, rule in self.obligations.items():
+            if event_type in rule.fulfilled_by or event_type in rule.hours_from:
+                return kind
+        return None
+
+
+def _frozen(values) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
+
+
+def build(data: Mapping[str, Any]) -> SupervisionRules:
+    obligations = {
+        kind: ObligationRule(
+            kind=kind,
+            label_zh=r["label_zh"],
+            fulfilled_by=tuple(r.get("fulfilled_by", ())),
+            hours_from=tuple(r.get("hours_from", ())),
+            channels=tuple(r.get("channels", ())),
+            remote_channels_while_away=tuple(r.get("remote_channels_while_away", ())),
+            period=r.get("period"),
+            unit=r.get("unit"),
+            clock=r.get("clock"),
+            categories=_frozen(r.get("categories")),
+            article=r.get("article"),
+            basis=r.get("basis"),
+        )
+        for kind, r in data["obligations"].items()
+    }
+    return SupervisionRules(
+        version=data["version"],
+        future_tolerance=timedelta(minutes=data["future_tolerance_minutes"]),
+        event_types=MappingProxyType(
+            {
+                k: EventTypeRule(
+                    label_zh=v["label_zh"],
+                    default_channel=v.get("default_channel"),
+                    only_for=_frozen(v.get("only_for")),
+                    article=v.get("article"),
+                )
+                for k, v in data["event_types"].items()
+            }
+        ),
+        channels=MappingProxyType(dict(data["channels"])),
+        refused_for=MappingProxyType(
+            {k: frozenset(v.get("refused_for", ())) for k, v in data["sanctions"].items()}
+        ),
+        obligations=MappingProxyType(obligations),
+        decision_levels=MappingProxyType(
+            {
+                k: DecisionRule(
+                    level=v["level"],
+                    article=v["article"],
+                    basis=v["basis"],
+                    sanction_free_months=v.get("sanction_free_months", 0),
+                )
+                for k, v in data["decision_levels"].items()
+            }
+        ),
+        monitoring_grounds=MappingProxyType(dict(data["monitoring"]["grounds"])),
+        detention_kinds=MappingProxyType(dict(data["detention"]["kinds"])),
+        detention_suspended_reason_zh=data["detention"]["suspended_reason_zh"],
+        detention_article=data["detention"]["article"],
+        labels=MappingProxyType({g: MappingProxyType(v) for g, v in data["labels"].items()}),
+        raw=data,
+    )
+
+
+def current() -> SupervisionRules:
+    """The running app's supervision rules (built once per loaded file)."""
+    data = registry.get("supervision")
+    cache = current_app.extensions.setdefault("corrections.supervision_rules", {})
+    if cache.get("data") is not data:
+        cache["data"], cache["rules"] = data, build(data)
+    return cache["rules"]

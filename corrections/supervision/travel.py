@@ -3,7 +3,7 @@ itself is the pure function ``travel_rules.decide``."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -78,7 +78,7 @@ def request_permit(
         start,
         end,
         other_trips=[travel_rules.Trip(o.start_date, o.end_date) for o in others],
-        rules=travel_rules.TravelRules.from_yaml(current_rules()),
+        rules=travel_rules.TravelRules.from_yaml(current_rules().raw),
         grade=_grade_travel(person),
         today=today,
     )
@@ -190,7 +190,7 @@ def record_movement(
     """Departure from or return to the city on an approved permit, as events in the log."""
     now = now or now_utc()
     person, permit = _permit(session, actor, person_id, permit_id)
-    if occurred_at > now + timedelta(minutes=current_rules()["future_tolerance_minutes"]):
+    if occurred_at > now + current_rules().future_tolerance:
         raise RuleViolation("must not be in the future", field="occurred_at")
     if departure:
         if permit.status != "approved":

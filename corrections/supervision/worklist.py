@@ -101,7 +101,7 @@ def obligation_view(
     office_code: str | None = None,
 ) -> dict[str, Any]:
     """An obligation as ``actor`` may see it (an excuse's reason is typed text)."""
-    rules = current_rules()["obligations"]
+    rules = current_rules().obligations
     view = {
         c: getattr(ob, c)
         for c in (
@@ -119,7 +119,7 @@ def obligation_view(
             "closed_reason",
         )
     }
-    view["kind_label_zh"] = rules[ob.kind]["label_zh"]
+    view["kind_label_zh"] = rules[ob.kind].label_zh
     view["status_label_zh"] = label("obligation_statuses", ob.status)
     if office_code is not None:
         view["office_code"] = office_code
