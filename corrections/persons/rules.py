@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
 import marshmallow as ma
+from flask import current_app
 
 from corrections.core import rules
 
@@ -107,3 +113,96 @@ class PersonsRulesSchema(ma.Schema):
     housing = _labels(validate=ma.validate.Length(min=1))
     crime_types = _labels(validate=ma.validate.Length(min=1))
     sealing = ma.fields.Nested(SealingSchema, required=True)
+
+
+# --- the typed accessor --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    min_months: int
+    max_months: int
+    article: str | None = None
+    basis: str | None = None
+
+    def text(self) -> str:
+        return f"{self.min_months}–{self.max_months} months"
+
+
+@dataclass(frozen=True)
+class Category:
+    label_zh: str
+    term: Term
+
+
+@dataclass(frozen=True)
+class Sealing:
+    label_zh: str
+    categories: frozenset[str]
+    grant_days: int
+    grounds: Mapping[str, str]
+    request_statuses: Mapping[str, str]
+    legal_bases: Mapping[str, Mapping[str, str]]  # id -> {label_zh, article}
+
+
+@dataclass(frozen=True)
+class PersonRules:
+    """``rules/persons.yaml``, typed: ages, categories and their terms, labels, sealing."""
+
+    version: str
+    juvenile_age: int
+    min_age_at_offence: int
+    categories: Mapping[str, Category]
+    # statuses, genders, employment, housing, crime_types: id -> Chinese label
+    labels: Mapping[str, Mapping[str, str]]
+    sealing: Sealing
+
+    def label(self, group: str, key: str | None) -> str | None:
+        """The Chinese label of ``key`` in ``group``; None for no key or an unknown one."""
+        return self.labels[group].get(key) if key is not None else None
+
+
+LABEL_GROUPS = ("statuses", "genders", "employment", "housing", "crime_types")
+
+
+def build(data: Mapping[str, Any]) -> PersonRules:
+    s = data["sealing"]
+    return PersonRules(
+        version=data["version"],
+        juvenile_age=data["juvenile_age"],
+        min_age_at_offence=data["min_age_at_offence"],
+        categories=MappingProxyType(
+            {
+                k: Category(
+                    label_zh=v["label_zh"],
+                    term=Term(
+                        v["term"]["min_months"],
+                        v["term"]["max_months"],
+                        v["term"].get("article"),
+                        v["term"].get("basis"),
+                    ),
+                )
+                for k, v in data["categories"].items()
+            }
+        ),
+        labels=MappingProxyType({g: MappingProxyType(dict(data[g])) for g in LABEL_GROUPS}),
+        sealing=Sealing(
+            label_zh=s["label_zh"],
+            categories=frozenset(s["categories"]),
+            grant_days=s["grant"]["amount"],
+            grounds=MappingProxyType(dict(s["grounds"])),
+            request_statuses=MappingProxyType(dict(s["request_statuses"])),
+            legal_bases=MappingProxyType(
+                {k: MappingProxyType(v) for k, v in s["legal_bases"].items()}
+            ),
+        ),
+    )
+
+
+def current() -> PersonRules:
+    """The running app's person rules (built once per loaded file)."""
+    data = rules.get("persons")
+    cache = current_app.extensions.setdefault("corrections.person_rules", {})
+    if cache.get("data") is not data:
+        cache["data"], cache["rules"] = data, build(data)
+    return cache["rules"]

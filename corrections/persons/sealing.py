@@ -28,11 +28,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, scoped_session
 
 from corrections.audit import service as audit
-from corrections.core import rules as rules_registry
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
 from corrections.core.errors import Conflict, Forbidden, RuleViolation
 from corrections.core.ruleset_store import ensure_recorded
+from corrections.persons import rules as person_rules
 from corrections.persons.models import Person, PersonSeal, UnsealRequest
 from corrections.persons.scope import actor_level, audit_person, get_record_of, get_scoped
 
@@ -41,15 +41,15 @@ REQUEST_LEVELS = ("city", "district")
 DECISIONS = {"approve": "approved", "refuse": "refused"}
 
 
-def _rules() -> dict[str, Any]:
-    return rules_registry.get("persons")["sealing"]
+def _rules() -> person_rules.Sealing:
+    return person_rules.current().sealing
 
 
-def qualifies(person: Person, rules: dict[str, Any]) -> bool:
+def qualifies(person: Person, rules: person_rules.Sealing) -> bool:
     """Whether the law seals ``person``'s record: a crime committed under 18 (the juvenile
     flag: under 18 at the offence, or at intake, which came after it) in a category whose
     sentence the rules take as within five years (``sealing.categories``)."""
-    return bool(person.juvenile) and person.category in rules["categories"]
+    return bool(person.juvenile) and person.category in rules.categories
 
 
 # --- sealing -----------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def seal_discharged(session: Session, *, actor: Actor, now: datetime | None = No
             Person.status == "discharged",
             Person.juvenile.is_(True),
             Person.sealed.is_(False),
-            Person.category.in_(rules["categories"]),
+            Person.category.in_(rules.categories),
         )
         .order_by(Person.id)
     ).all()
@@ -142,7 +142,7 @@ def seal_view(row: PersonSeal) -> dict[str, Any]:
     return {
         "person_id": row.person_id,
         "ground": row.ground,
-        "ground_label_zh": _rules()["grounds"][row.ground],
+        "ground_label_zh": _rules().grounds[row.ground],
         "sealed_at": row.sealed_at,
         "sealed_by": row.sealed_by,
         "rules_version": row.rules_version,
@@ -176,8 +176,8 @@ def request_unseal(
     now = now or now_utc()
     person = _requester(session, actor, person_id)
     rules = _rules()
-    if legal_basis not in rules["legal_bases"]:
-        raise RuleViolation("查询依据须为: " + ", ".join(rules["legal_bases"]), field="legal_basis")
+    if legal_basis not in rules.legal_bases:
+        raise RuleViolation("查询依据须为: " + ", ".join(rules.legal_bases), field="legal_basis")
     if not person.sealed:
         raise Conflict(
             "该记录未封存，无需申请 (the record is not sealed).",
@@ -250,7 +250,7 @@ def decide(
     row.decided_by_id, row.decided_by, row.decided_at = actor.user_id, actor.username, now
     row.decision_note = note
     if row.status == "approved":
-        row.expires_at = now + timedelta(days=_rules()["grant"]["amount"])
+        row.expires_at = now + timedelta(days=_rules().grant_days)
     session.flush()
     _cache(session)["grants"].clear()
     audit_person(
@@ -311,7 +311,7 @@ def request_view(row: UnsealRequest, now: datetime) -> dict[str, Any]:
     status = row.status
     if status == "approved" and not row.grants_at(now):
         status = "expired"
-    basis = rules["legal_bases"].get(row.legal_basis, {})
+    basis = rules.legal_bases.get(row.legal_basis, {})
     return {
         "id": row.id,
         "person_id": row.person_id,
@@ -320,7 +320,7 @@ def request_view(row: UnsealRequest, now: datetime) -> dict[str, Any]:
         "article": basis.get("article"),
         "reason": row.reason,
         "status": status,
-        "status_label_zh": rules["request_statuses"][status],
+        "status_label_zh": rules.request_statuses[status],
         "requested_by": row.requested_by,
         "requested_at": row.requested_at,
         "decided_by": row.decided_by,

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, load_only, object_session
 
 from corrections.audit import service as audit
 from corrections.core import clocks, crypto
-from corrections.core import rules as rules_registry
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import add_months, age_on, business_date, now_utc
 from corrections.core.errors import (
@@ -33,6 +32,7 @@ from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.org.models import Unit, UnitKind
 from corrections.persons import idnumber, privacy
+from corrections.persons import rules as person_rules
 from corrections.persons.models import (
     ID_NUMBER_INDEX,
     ID_TAIL_INDEX,
@@ -92,8 +92,8 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def _rules() -> dict[str, Any]:
-    return rules_registry.get("persons")
+def _rules() -> person_rules.PersonRules:
+    return person_rules.current()
 
 
 # --- presentation (labels here; what each role sees is decided in persons/privacy.py) -----
@@ -110,16 +110,16 @@ def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
         "version": person.version,
         "name": person.name,
         "gender": person.gender,
-        "gender_label_zh": r["genders"].get(person.gender),
+        "gender_label_zh": r.label("genders", person.gender),
         "id_number": person.id_number,
         "date_of_birth": person.date_of_birth,
         "age": age_on(person.date_of_birth, today),
         "juvenile": person.juvenile,
         "offence_date": person.offence_date,
         "category": person.category,
-        "category_label_zh": r["categories"][person.category]["label_zh"],
+        "category_label_zh": r.categories[person.category].label_zh,
         "crime_type": person.crime_type,
-        "crime_type_label_zh": r["crime_types"].get(person.crime_type, person.crime_type),
+        "crime_type_label_zh": r.label("crime_types", person.crime_type) or person.crime_type,
         "judgment_date": person.judgment_date,
         "judgment_effective_date": person.judgment_effective_date,
         "term_start": person.term_start,
@@ -133,17 +133,15 @@ def person_view(person: Person, actor: Actor, today: date) -> dict[str, Any]:
         "phone": person.phone,
         "address": person.address,
         "employment": person.employment,
-        "employment_label_zh": r["employment"].get(person.employment)
-        if person.employment
-        else None,
+        "employment_label_zh": r.label("employment", person.employment),
         "housing": person.housing,
-        "housing_label_zh": r["housing"].get(person.housing) if person.housing else None,
+        "housing_label_zh": r.label("housing", person.housing),
         "family_contact_name": person.family_contact_name,
         "family_contact_phone": person.family_contact_phone,
         "status": person.status,
-        "status_label_zh": r["statuses"][person.status],
+        "status_label_zh": r.label("statuses", person.status),
         "sealed": bool(person.sealed),
-        "sealed_label_zh": r["sealing"]["label_zh"] if person.sealed else None,
+        "sealed_label_zh": r.sealing.label_zh if person.sealed else None,
         "intake_risk": person.intake_risk,
         **_grade_fields(person),
         "created_at": person.created_at,
@@ -174,10 +172,6 @@ def _grade_fields(person: Person) -> dict[str, Any]:
 
 
 # --- validation of the facts of a person -------------------------------------------------
-
-
-def _term_months_text(term: dict[str, int]) -> str:
-    return f"{term['min_months']}–{term['max_months']} months"
 
 
 def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[str]], bool]:
@@ -211,8 +205,8 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
     if offence is not None:
         if offence > judgment:
             bad("offence_date", "must not be after judgment_date")
-        if age_on(dob, offence) < r["min_age_at_offence"]:
-            bad("offence_date", f"the person was under {r['min_age_at_offence']} at that date")
+        if age_on(dob, offence) < r.min_age_at_offence:
+            bad("offence_date", f"the person was under {r.min_age_at_offence} at that date")
     if judgment > today:
         bad("judgment_date", "must not be in the future")
     if effective < judgment:
@@ -222,26 +216,27 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
     if end <= start:
         bad("term_end", "must be after term_start")
     else:
-        category = r["categories"].get(facts["category"])
+        category = r.categories.get(facts["category"])
         if category is not None:
-            term = category["term"]
+            term = category.term
             # term_end is the last day served: a 3-month term from Jan 1 ends Mar 31.
-            shortest = add_months(start, term["min_months"]) - timedelta(days=1)
-            longest = add_months(start, term["max_months"]) - timedelta(days=1)
+            shortest = add_months(start, term.min_months) - timedelta(days=1)
+            longest = add_months(start, term.max_months) - timedelta(days=1)
             if end < shortest or end > longest:
                 bad(
                     "term_end",
-                    f"a {facts['category']} term lasts {_term_months_text(term)} "
-                    f"({category['label_zh']})",
+                    f"a {facts['category']} term lasts {term.text()} ({category.label_zh})",
                 )
-    if facts["crime_type"] not in r["crime_types"]:
-        bad("crime_type", "must be one of: " + ", ".join(r["crime_types"]))
-    for field in ("employment", "housing"):
+    for field, group in (
+        ("crime_type", "crime_types"),
+        ("employment", "employment"),
+        ("housing", "housing"),
+    ):
         value = facts.get(field)
-        if value is not None and value not in r[field]:
-            bad(field, "must be one of: " + ", ".join(r[field]))
+        if value is not None and value not in r.labels[group]:
+            bad(field, "must be one of: " + ", ".join(r.labels[group]))
 
-    age_limit = r["juvenile_age"]
+    age_limit = r.juvenile_age
     juvenile = age_on(dob, today) < age_limit or (
         offence is not None and age_on(dob, offence) < age_limit
     )
@@ -625,7 +620,7 @@ def status_change_view(change: PersonStatusChange, actor: Actor) -> dict[str, An
         "id": change.id,
         "from_status": change.from_status,
         "to_status": change.to_status,
-        "to_status_label_zh": _rules()["statuses"][change.to_status],
+        "to_status_label_zh": _rules().label("statuses", change.to_status),
         "reason": change.reason,
         "actor_username": change.actor_username,
         "changed_at": change.changed_at,

@@ -9,13 +9,13 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from corrections.core import rules as registry
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import today
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed
 from corrections.persons import privacy
+from corrections.persons import rules as person_rules
 from corrections.persons.models import Person
 from corrections.procedures import rules as procedure_rules
 from corrections.procedures import service
@@ -152,7 +152,7 @@ def _member(member: TeamMember) -> dict[str, Any]:
         ),
     )
     view["role_label_zh"] = _rules().roles[member.role]
-    view["gender_label_zh"] = registry.get("persons")["genders"][member.gender]
+    view["gender_label_zh"] = person_rules.current().label("genders", member.gender)
     return view
 
 
@@ -278,7 +278,7 @@ class Checklist(MethodView):
         view = {
             "person_id": person.id,
             "status": person.status,
-            "status_label_zh": registry.get("persons")["statuses"][person.status],
+            "status_label_zh": person_rules.current().label("statuses", person.status),
             "rules_version": rules.version,
             "complete": procedure_rules.complete(steps),
             "steps": [

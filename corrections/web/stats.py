@@ -13,11 +13,11 @@ from corrections.alerts import service as alerts
 from corrections.alerts.models import LIVE_STATUSES, Alert
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, start_of_business_day
-from corrections.core.rules import get as get_rules
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision
 from corrections.incidents.models import OPEN_STATES, Incident
 from corrections.org.models import Unit
+from corrections.persons import rules as person_rules
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.persons.scope import scope_clause
 from corrections.risk import queries as risk_queries
@@ -103,15 +103,13 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]
             per_day[day] += 1
     alert_labels = alert_rules.current()
     kinds = alert_labels.kinds
-    categories = get_rules("persons")["categories"]
+    categories = person_rules.current().categories
     return {
         "as_of": now,
         "active_persons": total,
         "by_level": _counts(by_level.items(), {k: v["label_zh"] for k, v in rules.levels.items()}),
         "by_grade": _counts(by_grade, {g.id: g.label_zh for g in rules.grades}),
-        "by_category": _counts(
-            by(Person.category), {k: v["label_zh"] for k, v in categories.items()}
-        ),
+        "by_category": _counts(by(Person.category), {k: v.label_zh for k, v in categories.items()}),
         "by_office": [
             {"key": code, "label_zh": name, "count": n}
             for code, name, n in sorted(offices, key=lambda r: r[0])
