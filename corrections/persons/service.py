@@ -463,6 +463,11 @@ def list_persons(
         stmt = stmt.where(Person.status == status)
     if juvenile is not None:
         stmt = stmt.where(Person.juvenile.is_(juvenile))
+    if any(f is not None for f in (office, district, category)):
+        # A sealed record's stub hides its office, district and category: a filter on them
+        # must not tell them either (a hostile review found it did), but to a grant holder.
+        # (Its juvenile flag it shows: a sealed record is a juvenile's.)
+        stmt = stmt.where(Person.sealed.is_(False) | Person.id.in_(granted_to(actor, now)))
     if q is not None:
         if actor.role == Role.ANALYST:
             raise Forbidden("Analysts may not search by name, ID number or phone.")

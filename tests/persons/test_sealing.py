@@ -549,6 +549,14 @@ def test_art_286_lists_and_statistics_count_a_sealed_record_without_showing_it(a
     assert _is_stub(after["items"][0]) and "SMK" not in json.dumps(after, ensure_ascii=False)
     assert login("city").get("/api/v1/stats/overview").get_json() == stats_before
     assert officer.get("/api/v1/persons", query_string={"juvenile": True}).get_json()["total"] == 1
+    # Filters on what the stub hides tell nothing (a hostile review found they did).
+    city = login("city")
+    for query in (
+        {"category": person["category"]},
+        {"office": "32990101"},
+        {"district": "329901"},
+    ):
+        assert city.get("/api/v1/persons", query_string=query).get_json()["total"] == 0, query
 
 
 def test_art_286_a_sealed_record_is_not_corrected(login, sealed):
