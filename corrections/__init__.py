@@ -24,9 +24,14 @@ class CorrectionsFlask(Flask):
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the WSGI app. ``config`` overrides everything else (tests pass theirs here)."""
     from corrections import config as config_module
-    from corrections.core import clocks, request_context, rules
+    from corrections.core import clocks, request_context, request_limits, rules
     from corrections.core.clock import SystemClock
-    from corrections.core.db import configure_sqlite, db, keep_rows_out_of_logs
+    from corrections.core.db import (
+        configure_postgresql,
+        configure_sqlite,
+        db,
+        keep_rows_out_of_logs,
+    )
     from corrections.core.errors import register_error_handlers
     from corrections.extensions import api, migrate
 
@@ -70,7 +75,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
+            configure_sqlite(db.engine, app.config)
+        else:
+            configure_postgresql(db.engine, app.config)
         _check_rules_versions(app)
     migrate.init_app(
         app,
@@ -95,6 +102,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app, api)
     register_error_handlers(app)
     request_context.init_app(app)
+    request_limits.init_app(app)
     _register_transaction_handling(app)
     _register_security_headers(app)
     _install_actor_loader(app)
@@ -251,12 +259,59 @@ def _register_transaction_handling(app: Flask) -> None:
             session.rollback()
             log.exception("sealing the audit trail failed")
 
+    def _commit_failed(exc: Exception):
+        """COMMIT itself failed: whether it took effect is unknown (the connection can drop
+        after the database committed), so 503 with the request id, for the client to retry
+        with its Idempotency-Key (or read again) and learn which. Logged like every other
+        failure: the class, never the message (it can quote the statement's values)."""
+        from corrections.core.errors import problem_response
+
+        log.error(
+            "commit failed (%s) in %s %s, request %s",
+            type(getattr(exc, "orig", None) or exc).__name__,
+            request.method,
+            request.path,
+            g.get("request_id"),
+        )
+        return problem_response(
+            503,
+            code="commit-failed",
+            detail="保存结果未能确认，请用同一 Idempotency-Key 重试或重新读取 (the change "
+            "could not be confirmed and may or may not be stored: retry with the same "
+            "Idempotency-Key, or read the record again, to learn which).",
+            headers={"Retry-After": "2"},
+        )
+
+    def _commit(session, actor) -> tuple[Any, list]:
+        """Commit a successful request: (None, []) when done, else the response that tells
+        what happened and the request's audit rows (to write again as refused)."""
+        try:
+            audit.flush_disclosures(session, actor, request.endpoint)
+            session.flush()
+        except Exception as exc:  # no COMMIT was sent: nothing is stored, say why as usual
+            return app.make_response(app.handle_user_exception(exc)), audit.forget_request(session)
+        rows = audit.forget_request(session)
+        try:
+            session.commit()
+        except Exception as exc:
+            return _commit_failed(exc), rows
+        if rows:
+            _seal_if_due(session)
+        return None, []
+
     @app.after_request
     def _finish_transaction(response):
         session = db.session
         actor = g.get("actor")
+        rows = None
+        if response.status_code < 400:
+            failed, rows = _commit(session, actor)
+            if failed is None:
+                return response
+            response = failed  # and on, as a refused request
         if response.status_code >= 400:
-            rows = audit.forget_request(session)
+            if rows is None:
+                rows = audit.forget_request(session)
             session.rollback()
             if actor is None:
                 return response
@@ -275,12 +330,6 @@ def _register_transaction_handling(app: Flask) -> None:
                 session.rollback()
                 log.exception("could not audit a refused request")
                 return response
-            _seal_if_due(session)
-            return response
-        audit.flush_disclosures(session, actor, request.endpoint)
-        wrote_audit = bool(audit.forget_request(session))
-        session.commit()
-        if wrote_audit:
             _seal_if_due(session)
         return response
 

@@ -475,25 +475,19 @@ def scheduler() -> None:
 @with_appcontext
 def scheduler_run(holder: str | None) -> None:
     """Start the scheduler (blocks). Run two for fail-over: only the lease holder acts; the
-    other takes over when the lease expires."""
+    other takes over when the lease expires. SIGTERM or Ctrl-C lets running jobs finish and
+    releases the lease, so a restart or the standby takes over at once."""
     from flask import current_app
 
     from corrections.scheduler import process, service
 
     name = holder or service.default_holder()
-    app = current_app._get_current_object()
-    sched = process.build(app, name)
-    click.echo(f"scheduler {name}: {len(sched.get_jobs()) - 1} jobs (Asia/Shanghai); Ctrl-C stops")
-    try:
-        sched.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        from corrections.core.db import db
 
-        with app.app_context():
-            service.release_lease(db.session, holder=name)
-            db.session.remove()
+    def started(sched) -> None:
+        jobs = len(sched.get_jobs()) - 1
+        click.echo(f"scheduler {name}: {jobs} jobs (Asia/Shanghai); Ctrl-C or SIGTERM stops")
+
+    process.serve(current_app._get_current_object(), name, on_start=started)
 
 
 @scheduler.command("list")
@@ -539,13 +533,20 @@ def scheduler_run_once(job: str, ignore_lease: bool) -> None:
         raise click.BadParameter(
             f"unknown job; one of: {', '.join(service.JOBS)}", param_hint="JOB"
         )
-    run = service.run_job(
-        db.session,
-        job,
-        holder=service.default_holder(),
-        lease_ttl=timedelta(seconds=current_app.config["SCHEDULER_LEASE_SECONDS"]),
-        require_lease=not ignore_lease,
-    )
+    holder = service.default_holder()
+    try:
+        run = service.run_job(
+            db.session,
+            job,
+            holder=holder,
+            lease_ttl=timedelta(seconds=current_app.config["SCHEDULER_LEASE_SECONDS"]),
+            require_lease=not ignore_lease,
+        )
+    finally:
+        # The lease was taken for this one run only: a scheduler (or the next run-once) must
+        # not wait it out. Releases nothing when another scheduler holds it.
+        db.session.rollback()
+        service.release_lease(db.session, holder=holder)
     if run is None:
         raise click.ClickException("another scheduler holds the lease; wait, or use --ignore-lease")
     click.echo(json.dumps(service.run_view(run), default=str, ensure_ascii=False, indent=2))

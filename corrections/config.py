@@ -23,12 +23,26 @@ DEFAULTS: dict[str, Any] = {
     "RULES_DIR": str(DEFAULT_RULES_DIR),
     # Bearer tokens live this long.
     "TOKEN_TTL_SECONDS": 12 * 3600,
-    # Sign-in rate limits, counted over a sliding window and shared by every worker.
+    # Sign-in limits, counted in the database (shared by every worker) in fixed windows.
+    # Failures per (username, client address): a guesser locks out their own address only.
     "LOGIN_WINDOW_SECONDS": 15 * 60,
-    "LOGIN_MAX_FAILURES_PER_USERNAME": 5,
+    "LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS": 5,
+    # Failures per username from every address, over a longer window: the slower back-off
+    # against guessing from many addresses. It never applies to an address the user signed
+    # in from within LOGIN_KNOWN_ADDRESS_DAYS, so nobody can lock an officer out.
+    "LOGIN_USERNAME_WINDOW_SECONDS": 60 * 60,
+    "LOGIN_MAX_FAILURES_PER_USERNAME": 30,
+    "LOGIN_KNOWN_ADDRESS_DAYS": 30,
+    # Attempts per client address, whatever the username (password spraying).
     "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": 50,
     # Request bodies larger than this get 413.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Longer URLs (path and query as sent) get 414, a larger header field, or more of them,
+    # 431: answered by the app as problem+json (the server's own limits must be higher; see
+    # README, Production serving).
+    "MAX_URL_BYTES": 4096,
+    "MAX_HEADER_FIELD_BYTES": 8190,
+    "MAX_HEADER_FIELDS": 100,
     # argon2id cost; lowered in tests only.
     "PASSWORD_HASH_TIME_COST": 3,
     "PASSWORD_HASH_MEMORY_KIB": 64 * 1024,
@@ -69,6 +83,22 @@ DEFAULTS: dict[str, Any] = {
     # Test each pooled connection before use (one extra round trip per request). Off, a
     # request on a connection the database dropped fails once with 503 and the pool renews.
     "DATABASE_PRE_PING": True,
+    # Live alert streams (GET /api/v1/alerts/stream): open streams per user (across every
+    # worker) and per server process, then 429; how often a stream re-checks its token
+    # (seconds); how often a process on SQLite looks for new changes (on PostgreSQL it is
+    # notified).
+    "ALERT_STREAM_MAX_PER_USER": 5,
+    "ALERT_STREAM_MAX_PER_PROCESS": 1000,
+    "ALERT_STREAM_TOKEN_CHECK_SECONDS": 30,
+    "ALERT_STREAM_POLL_SECONDS": 1,
+    # How long one database statement may run, and how long it may wait for a lock, in an
+    # HTTP request and in a job (scheduled jobs, CLI commands, migrations); seconds, 0: no
+    # limit. Past them the request gets 503 with Retry-After and the job run fails. SQLite
+    # has no statement timeout: its busy timeout is the lock timeout.
+    "REQUEST_STATEMENT_TIMEOUT_SECONDS": 20,
+    "REQUEST_LOCK_TIMEOUT_SECONDS": 10,
+    "JOB_STATEMENT_TIMEOUT_SECONDS": 900,
+    "JOB_LOCK_TIMEOUT_SECONDS": 60,
     # The scheduler's leader lease: another scheduler takes over this long after the
     # leader stopped renewing it.
     "SCHEDULER_LEASE_SECONDS": 90,
@@ -153,10 +183,14 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     values kept out of SQL logging and of database error messages (they carry names)."""
     import orjson
 
+    from corrections.core.jsonio import dumps_str
+
     return {
         "pool_pre_ping": config["DATABASE_PRE_PING"],
         "hide_parameters": True,
-        "json_serializer": lambda obj: orjson.dumps(obj).decode(),
+        # Plain functions, not closures: psycopg caches one adapter per function and warns
+        # (at every connect) that a closure would leak one per connection.
+        "json_serializer": dumps_str,
         "json_deserializer": orjson.loads,
     }
 
@@ -174,19 +208,36 @@ def _instance_secret(instance: Path) -> str:
     return key
 
 
-_NON_NEGATIVE_INTS = ("PROXY_FIX_X_FOR", "AUDIT_SEAL_INTERVAL_SECONDS")
+_NON_NEGATIVE_INTS = (
+    "PROXY_FIX_X_FOR",
+    "AUDIT_SEAL_INTERVAL_SECONDS",
+    "REQUEST_STATEMENT_TIMEOUT_SECONDS",
+    "REQUEST_LOCK_TIMEOUT_SECONDS",
+    "JOB_STATEMENT_TIMEOUT_SECONDS",
+    "JOB_LOCK_TIMEOUT_SECONDS",
+)
 _POSITIVE_INTS = (
     "TOKEN_TTL_SECONDS",
     "LOGIN_WINDOW_SECONDS",
+    "LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS",
+    "LOGIN_USERNAME_WINDOW_SECONDS",
     "LOGIN_MAX_FAILURES_PER_USERNAME",
+    "LOGIN_KNOWN_ADDRESS_DAYS",
     "LOGIN_MAX_ATTEMPTS_PER_ADDRESS",
     "MAX_CONTENT_LENGTH",
+    "MAX_URL_BYTES",
+    "MAX_HEADER_FIELD_BYTES",
+    "MAX_HEADER_FIELDS",
     "PASSWORD_HASH_TIME_COST",
     "PASSWORD_HASH_MEMORY_KIB",
     "SCHEDULER_LEASE_SECONDS",
     "RISK_EXPORT_MIN_K",
     "AUDIT_LATE_TOLERANCE_SECONDS",
     "INTAKE_REFUSALS_PER_DAY",
+    "ALERT_STREAM_MAX_PER_USER",
+    "ALERT_STREAM_MAX_PER_PROCESS",
+    "ALERT_STREAM_TOKEN_CHECK_SECONDS",
+    "ALERT_STREAM_POLL_SECONDS",
 )
 
 

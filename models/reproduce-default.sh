@@ -17,4 +17,4 @@ rm -rf "$OUT"
 "$C" risk train --table "$WORK/snapshots.parquet" --label lost_contact_90d \
   --drop subject --drop gender \
   --group gender_group --group age_group --group juvenile_group --group district \
-  --time-column as_of --seed 0 --version default-2026.11 --out "$OUT"
+  --time-column as_of --seed 0 --version default-2026.11 --no-sign --out "$OUT"

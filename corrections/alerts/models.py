@@ -78,3 +78,19 @@ class AlertChange(db.Model):
     person_id: Mapped[int] = mapped_column(BigInteger)
     change: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertStream(db.Model):
+    """An open live stream (a slot): counted per user across every worker for the per-user
+    cap. Its process renews ``seen_at`` while the stream is open and deletes the row when it
+    ends; a row not renewed for a while belongs to a process that died and no longer counts."""
+
+    __tablename__ = "alert_streams"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_id: Mapped[int | None] = mapped_column(BigInteger)
+    # host:pid:random of the process serving it (the one that renews it).
+    holder: Mapped[str] = mapped_column(String(200), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from corrections.alerts.rules import ALERT_KINDS, SEVERITIES
-from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.core.schemas import DateTime, Id, Integer, PageQuerySchema, TrimmedString, page_of
 from corrections.persons.schemas import sealed_marker
 
 STATUSES = ("open", "acknowledged", "resolved", "dismissed")
@@ -21,10 +21,10 @@ class AlertQuerySchema(PageQuerySchema):
     severity = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(SEVERITIES)), load_default=None
     )
-    district_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
-    office_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
-    person_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
-    since = ma.fields.AwareDateTime(load_default=None)
+    district_id = Id(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
+    office_id = Id(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
+    person_id = Id(load_default=None, validate=ma.validate.Range(min=1, max=2**62))
+    since = DateTime(load_default=None)
     order = ma.fields.String(
         load_default="waiting",
         validate=ma.validate.OneOf(["waiting", "newest"]),
@@ -73,12 +73,12 @@ class CloseSchema(ma.Schema):
 
 
 class StreamQuerySchema(ma.Schema):
-    last_event_id = ma.fields.Integer(
+    last_event_id = Integer(
         load_default=None,
         validate=ma.validate.Range(min=0, max=2**62),
         metadata={"description": "Resume after this change (the Last-Event-ID header wins)"},
     )
-    timeout = ma.fields.Integer(
+    timeout = Integer(
         load_default=300,
         validate=ma.validate.Range(min=1, max=3600),
         metadata={"description": "Seconds before the server ends the stream (clients reconnect)"},

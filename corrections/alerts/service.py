@@ -5,13 +5,18 @@ escalated when nobody acknowledges a critical one in time. Every change is also 
 
 from __future__ import annotations
 
-from datetime import datetime
+import copy
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     case,
+    delete,
     false,
     func,
     literal,
@@ -24,15 +29,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from corrections.alerts import rules as alert_rules
-from corrections.alerts.models import LIVE_PREDICATE, LIVE_STATUSES, Alert, AlertChange
+from corrections.alerts.models import (
+    LIVE_PREDICATE,
+    LIVE_STATUSES,
+    Alert,
+    AlertChange,
+    AlertStream,
+)
 from corrections.alerts.rules import SEVERITY_RANK
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
-from corrections.core.errors import Conflict, NotFound
+from corrections.core.errors import Conflict, NotFound, TooManyRequests
 from corrections.core.pagination import paginate
 from corrections.core.sqlfuncs import insert_for
 from corrections.core.types import UTCDateTime
+from corrections.org.models import User
 from corrections.persons import privacy
 from corrections.persons.models import Person
 
@@ -246,16 +258,42 @@ def escalate(session: Session, *, now: datetime) -> int:
 # --- scope, reading ----------------------------------------------------------------------
 
 
-def scope_clause(actor: Actor) -> ColumnElement[bool]:
-    """Alerts ``actor`` may see: their office's or district's persons; the city sees what was
-    escalated to it."""
+def _scope_rule(actor: Actor) -> tuple[str, Callable[[Any, Any], Any], int | None] | None:
+    """Alerts ``actor`` may see, spelled once as (field, comparison, value): their office's or
+    district's persons; the city sees what was escalated to it. :func:`scope_clause` renders
+    it as SQL, :func:`in_scope` checks a change the live stream fetched."""
     if actor.role == Role.OFFICER:
-        return Person.office_id == actor.unit_id
+        return "office_id", operator.eq, actor.unit_id
     if actor.role == Role.COMMANDER:
-        return Person.district_id == actor.unit_id
+        return "district_id", operator.eq, actor.unit_id
     if actor.role == Role.CITY:
-        return Alert.escalation_level >= 1
-    return false()
+        return "escalation_level", operator.ge, 1
+    return None
+
+
+_SCOPE_COLUMNS = {
+    "office_id": Person.office_id,
+    "district_id": Person.district_id,
+    "escalation_level": Alert.escalation_level,
+}
+
+
+def scope_clause(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: the alerts ``actor`` may see."""
+    rule = _scope_rule(actor)
+    if rule is None:
+        return false()
+    field, compare, value = rule
+    return compare(_SCOPE_COLUMNS[field], value)
+
+
+def in_scope(actor: Actor, change: StreamChange) -> bool:
+    """:func:`scope_clause` for a change already fetched (its alert and person as they were)."""
+    rule = _scope_rule(actor)
+    if rule is None:
+        return False
+    field, compare, value = rule
+    return bool(compare(getattr(change, field), value))
 
 
 # What each alert row brings of its person: enough to decide what the caller sees and to audit.
@@ -419,40 +457,102 @@ def act(
 
 # --- the live stream ---------------------------------------------------------------------
 
+# Changes fetched per statement, by a stream's replay and by a process's listener.
+STREAM_BATCH = 500
 
-def changes_after(
-    session: Session, *, actor: Actor, after: int, also: tuple[int, ...] = (), limit: int = 500
-) -> list[tuple[AlertChange, Alert, int, int, bool]]:
-    """Changes in scope with an id above ``after`` (or in ``also``: ids seen missing before,
-    whose transactions may have committed since), oldest first."""
-    cond = AlertChange.id > after
-    if also:
-        cond = or_(cond, AlertChange.id.in_(also))
+
+@dataclass(frozen=True)
+class StreamChange:
+    """A change as the live stream fetched it: the alert's view (unmasked: masking is per
+    reader), the person as scope and masking need them, and the alert's escalation level."""
+
+    id: int
+    change: str
+    at: datetime
+    person: privacy.PersonRef
+    escalation_level: int
+    view: dict[str, Any]
+
+    @property
+    def office_id(self) -> int:
+        return self.person.office_id
+
+    @property
+    def district_id(self) -> int:
+        return self.person.district_id
+
+
+def _fetch_changes(session: Session, *where: ColumnElement[bool], limit: int) -> list[StreamChange]:
     stmt = (
-        select(AlertChange, Alert, *_PERSON_COLUMNS)
+        select(AlertChange, Alert, *_PERSON_COLUMNS, Person.sealed)
         .join(Alert, Alert.id == AlertChange.alert_id)
         .join(Person, Person.id == Alert.person_id)
-        .where(cond, scope_clause(actor))
+        .where(*where)
         .order_by(AlertChange.id)
         .limit(limit)
     )
-    return [tuple(r) for r in session.execute(stmt).all()]
+    return [
+        StreamChange(
+            id=change.id,
+            change=change.change,
+            at=change.at,
+            person=privacy.PersonRef(alert.person_id, juvenile, office_id, district_id, sealed),
+            escalation_level=alert.escalation_level,
+            view=_view(alert, office_id, district_id),
+        )
+        for change, alert, office_id, district_id, juvenile, sealed in session.execute(stmt)
+    ]
 
 
-def stream_batch(
+def changes_after(
+    session: Session, *, actor: Actor, after: int, limit: int = STREAM_BATCH
+) -> list[StreamChange]:
+    """Changes in ``actor``'s scope with an id above ``after``, oldest first (a stream's
+    replay from ``Last-Event-ID``)."""
+    return _fetch_changes(session, AlertChange.id > after, scope_clause(actor), limit=limit)
+
+
+def changes_since(
+    session: Session, *, after: int, also: tuple[int, ...] = (), limit: int = STREAM_BATCH
+) -> list[StreamChange]:
+    """Every change with an id above ``after`` or in ``also`` (ids seen missing, whose
+    transactions may have committed since), oldest first, whoever may see it: what a process's
+    listener fetches once for all of its streams (each keeps what :func:`in_scope` allows)."""
+    cond = AlertChange.id > after
+    if also:
+        cond = or_(cond, AlertChange.id.in_(also))
+    return _fetch_changes(session, cond, limit=limit)
+
+
+def deliver(
     session: Session,
     *,
     actor: Actor,
-    after: int,
-    also: tuple[int, ...] = (),
+    changes: list[StreamChange],
     now: datetime | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
-    """The next batch of the live stream: (change id, alert view with ``change`` and
-    ``change_at``) as ``actor`` may see them, and one audit row naming the persons the batch
-    shows, committed before the batch is sent. The stream runs after its request has finished,
-    so each batch is a use case (and a transaction) of its own."""
+    """``changes`` (in ``actor``'s scope) as ``actor`` may see them: (change id, alert view
+    with ``change`` and ``change_at``), and one audit row naming the persons the batch shows,
+    committed before the batch is sent. The stream runs after its request has finished, so
+    each batch is a use case (and a transaction) of its own."""
     try:
-        out = _stream_batch(session, actor, after, also, now)
+        out, shown = [], {}
+        for change in changes:
+            seen = privacy.visibility(session, actor, change.person)
+            # The fetched view is shared by every stream of the process: mask a copy.
+            view = privacy.redact("alert", copy.deepcopy(change.view), seen)
+            view["change"], view["change_at"] = change.change, change.at
+            person = change.person
+            shown[person.id] = person.juvenile or shown.get(person.id, False)
+            out.append((change.id, view))
+        audit.record_disclosure(
+            session,
+            actor=actor,
+            action="alert.stream",
+            shown=shown,
+            detail={"changes": len(out)},
+            now=now,
+        )
         session.commit()
         return out
     except Exception:
@@ -462,27 +562,72 @@ def stream_batch(
         audit.forget_request(session)
 
 
-def _stream_batch(session, actor, after, also, now) -> list[tuple[int, dict[str, Any]]]:
-    out, shown = [], {}
-    for change, alert, office_id, district_id, juvenile in changes_after(
-        session, actor=actor, after=after, also=also
-    ):
-        person = privacy.PersonRef(alert.person_id, juvenile, office_id, district_id)
-        seen = privacy.visibility(session, actor, person)
-        view = privacy.redact("alert", _view(alert, office_id, district_id), seen)
-        view["change"], view["change_at"] = change.change, change.at
-        shown[person.id] = juvenile or shown.get(person.id, False)
-        out.append((change.id, view))
-    audit.record_disclosure(
-        session,
-        actor=actor,
-        action="alert.stream",
-        shown=shown,
-        detail={"changes": len(out)},
-        now=now,
-    )
-    return out
+def stream_batch(
+    session: Session, *, actor: Actor, after: int, now: datetime | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """The next batch of a stream's replay: :func:`changes_after` through :func:`deliver`."""
+    changes = changes_after(session, actor=actor, after=after)
+    return deliver(session, actor=actor, changes=changes, now=now)
 
 
 def max_change_id(session: Session) -> int:
     return session.scalar(select(func.max(AlertChange.id))) or 0
+
+
+# --- open streams, counted per user across workers ---------------------------------------
+
+
+def open_stream(
+    session: Session,
+    *,
+    actor: Actor,
+    holder: str,
+    max_per_user: int,
+    stale_after: timedelta,
+    retry_after: int,
+) -> int:
+    """Count a new stream of ``actor``'s against the per-user cap (every worker's streams
+    count; those of a process that stopped renewing them do not) and record it; returns its
+    id. :class:`TooManyRequests` when the user has ``max_per_user`` open already."""
+    now = now_utc()
+    # Two streams opened at once by one user in two workers must not both see room: the
+    # user's row is the lock (SQLite's write transaction serialises anyway).
+    session.execute(select(User.id).where(User.id == actor.user_id).with_for_update())
+    session.execute(
+        delete(AlertStream).where(
+            AlertStream.user_id == actor.user_id, AlertStream.seen_at < now - stale_after
+        )
+    )
+    open_now = session.scalar(
+        select(func.count()).select_from(AlertStream).where(AlertStream.user_id == actor.user_id)
+    )
+    if open_now >= max_per_user:
+        raise TooManyRequests(
+            f"{open_now} live alert streams of yours are open (at most {max_per_user}); "
+            "close one (another tab or device) or try again later.",
+            retry_after=retry_after,
+            errors={"streams": [f"at most {max_per_user} open streams per user"]},
+        )
+    stream = AlertStream(
+        user_id=actor.user_id, token_id=actor.token_id, holder=holder, opened_at=now, seen_at=now
+    )
+    session.add(stream)
+    session.flush()
+    return stream.id
+
+
+def close_stream(session: Session, stream_id: int) -> None:
+    """Forget an open stream (it ended); the caller commits."""
+    session.execute(delete(AlertStream).where(AlertStream.id == stream_id))
+
+
+def renew_streams(session: Session, *, holder: str, ids: list[int]) -> None:
+    """``holder``'s streams ``ids`` are still open (the per-user count keeps them); the caller
+    commits."""
+    if ids:
+        session.execute(
+            update(AlertStream)
+            .where(AlertStream.holder == holder, AlertStream.id.in_(ids))
+            .values(seen_at=now_utc())
+            .execution_options(synchronize_session=False)
+        )

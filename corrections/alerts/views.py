@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import threading
+import logging
+import random
 import time
 
 import orjson
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
-from corrections.alerts import service
+from corrections.alerts import live, service
 from corrections.alerts.schemas import (
     AckSchema,
     AlertPageSchema,
@@ -23,6 +24,8 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
 from corrections.core.schemas import page_envelope
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint(
     "alerts",
@@ -86,20 +89,13 @@ def _last_event_id(query_value: int | None) -> int | None:
     return int(header)
 
 
-# A change id may be handed out before an earlier one commits: ids seen missing are asked for
-# again for this long, so a slow transaction's change is still delivered.
-GAP_SECONDS = 30.0
-POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
-# A stream checks its token again this often and ends when the token was revoked or expired,
-# the account disabled, or its role or unit changed (no delivery on a dead sign-in).
-TOKEN_CHECK_SECONDS = 30.0
 
 
-def streams_stopping(app) -> threading.Event:
-    """Set when the server shuts down: open streams end at their next poll (clients
-    reconnect with Last-Event-ID) instead of holding a worker and a database session."""
-    return app.extensions.setdefault("corrections.streams_stopping", threading.Event())
+def streams_stopping(app) -> live.StopSignal:
+    """Set when the server shuts down: the process's open streams end at once (clients
+    reconnect with Last-Event-ID) instead of holding a connection and a database session."""
+    return live.hub_for(app).stopping
 
 
 @blp.route("/alerts/stream")
@@ -111,67 +107,139 @@ class AlertStream(MethodView):
         content_type="text/event-stream",
         description="Server-Sent Events: `id` is the change id, `event` is `alert`, `data` "
         "the alert as JSON with `change` (raised, acknowledged, resolved, dismissed, "
-        "escalated). Reconnect with `Last-Event-ID` to miss nothing.",
+        "escalated); `event: end` when the sign-in ended. Reconnect with `Last-Event-ID` to "
+        "miss nothing.",
     )
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def get(self, args):
         """Live stream of new and changed alerts in your scope (Server-Sent Events).
 
         Without ``Last-Event-ID`` it starts from now; with it, it first replays every change
         after that id. Ends after ``timeout`` seconds; browsers' EventSource reconnects by
-        itself, sending the last id."""
+        itself, sending the last id. A user may hold ``ALERT_STREAM_MAX_PER_USER`` streams at
+        once, a server process ``ALERT_STREAM_MAX_PER_PROCESS``: beyond, 429 with Retry-After."""
         actor = current_actor()
         after = _last_event_id(args["last_event_id"])
-        if after is None:
-            after = service.max_change_id(db.session)
-        timeout = args["timeout"]
         app = current_app._get_current_object()
-        poll = app.config.get("ALERT_STREAM_POLL_SECONDS", POLL_SECONDS)
-        token_check = app.config.get("ALERT_STREAM_TOKEN_CHECK_SECONDS", TOKEN_CHECK_SECONDS)
-        stopping = streams_stopping(app)
-        token = request.headers.get("Authorization", "").partition(" ")[2].strip()
-        load_actor = app.extensions["corrections.actor_loader"]
-
-        def still_signed_in() -> bool:
-            now_actor = load_actor(token, None)
-            db.session.rollback()  # end the read's transaction: the stream holds none
-            return now_actor is not None and (now_actor.role, now_actor.unit_id) == (
-                actor.role,
-                actor.unit_id,
+        hub = live.hub_for(app)
+        sub = hub.subscribe(actor, session=db.session, limit=live.setting(app, "MAX_PER_PROCESS"))
+        try:
+            sub.stream_id = service.open_stream(
+                db.session,
+                actor=actor,
+                holder=hub.holder,
+                max_per_user=live.setting(app, "MAX_PER_USER"),
+                stale_after=live.STALE_AFTER,
+                # A stream whose client left is noticed at its next keep-alive.
+                retry_after=int(HEARTBEAT_SECONDS),
             )
+        except BaseException:
+            hub.unsubscribe(sub)
+            raise
+        stream = _Stream(
+            app, hub, sub, actor, sub.newest if after is None else after, args["timeout"]
+        )
+        response = Response(stream_with_context(stream.events()), mimetype="text/event-stream")
+        response.call_on_close(stream.close_outside_request)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Accel-Buffering"] = "no"
+        return response
 
-        def events():
-            last = after
-            gaps: dict[int, float] = {}
-            started = last_sent = checked = time.monotonic()
+
+def _spread(seconds: float) -> float:
+    """Somewhere between half of ``seconds`` and all of it: streams opened together (after a
+    restart, all clients reconnect at once) do not all check their tokens at the same time."""
+    return seconds * random.uniform(0.5, 1.0)  # noqa: S311 - spreading load, not a secret
+
+
+class _Stream:
+    """One open stream: replays from ``after``, then sends what the process's listener hands
+    it. It runs after its request has finished (the request committed its slot)."""
+
+    def __init__(self, app, hub: live.Hub, sub: live.Subscription, actor, after: int, timeout):
+        self.app, self.hub, self.sub, self.actor = app, hub, sub, actor
+        self.after, self.timeout = after, timeout
+        self.token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+        self.closed = False
+
+    def still_signed_in(self) -> bool:
+        now_actor = self.app.extensions["corrections.actor_loader"](self.token, None)
+        db.session.rollback()  # end the read's transaction: the stream holds none
+        return now_actor is not None and (now_actor.role, now_actor.unit_id) == (
+            self.actor.role,
+            self.actor.unit_id,
+        )
+
+    def events(self):
+        token_check = live.setting(self.app, "TOKEN_CHECK_SECONDS")
+        stopping, sub = self.hub.stopping, self.sub
+        last = self.after
+        # Ids the replay sent: the listener may hand the same changes over once more.
+        replayed: set[int] = set()
+        replaying = True
+        started = last_sent = checked = replayed_until = time.monotonic()
+        check_in = _spread(token_check)
+        try:
             yield f"retry: 1000\n: stream of alert changes after {last}\n\n"
             while True:
-                if time.monotonic() - checked >= token_check:
-                    if not still_signed_in():
+                if time.monotonic() - checked >= check_in:
+                    if not self.still_signed_in():
                         yield "event: end\ndata: signed out\n\n"
                         return
-                    checked = time.monotonic()
-                session = db.session
-                # Audited and committed before it is sent; the commit also ends the snapshot,
-                # so the next poll sees new rows.
-                batch = service.stream_batch(session, actor=actor, after=last, also=tuple(gaps))
-                clock = time.monotonic()
+                    checked, check_in = time.monotonic(), _spread(token_check)
+                if replaying:
+                    batch = service.stream_batch(db.session, actor=self.actor, after=last)
+                    replaying = len(batch) >= service.STREAM_BATCH
+                    replayed.update(change_id for change_id, _view in batch)
+                    replayed_until = time.monotonic()
+                else:
+                    clock = time.monotonic()
+                    if replayed and clock - replayed_until > live.GAP_SECONDS:
+                        replayed.clear()  # the listener has handed over all it overlapped
+                    wait = min(
+                        HEARTBEAT_SECONDS - (clock - last_sent),
+                        check_in - (clock - checked),
+                        self.timeout - (clock - started),
+                    )
+                    # Later than where it started (as a reconnect's replay would have it), and
+                    # not sent already by the replay.
+                    fresh = [
+                        c for c in sub.take(wait) if c.id > self.after and c.id not in replayed
+                    ]
+                    batch = fresh and service.deliver(db.session, actor=self.actor, changes=fresh)
                 for change_id, view in batch:
-                    gaps.pop(change_id, None)
-                    if change_id > last:
-                        gaps.update({i: clock for i in range(last + 1, change_id)})
-                        last = change_id
+                    last = max(last, change_id)
                     data = orjson.dumps(view, default=str).decode()
                     yield f"id: {change_id}\nevent: alert\ndata: {data}\n\n"
-                    last_sent = clock
-                gaps = {i: t for i, t in gaps.items() if clock - t < GAP_SECONDS}
-                if clock - started >= timeout or stopping.is_set():
+                    last_sent = time.monotonic()
+                clock = time.monotonic()
+                if sub.ended:  # too far behind: the client reconnects and replays
+                    return
+                if clock - started >= self.timeout or stopping.is_set():
                     return
                 if clock - last_sent >= HEARTBEAT_SECONDS:
                     yield ": keep-alive\n\n"
                     last_sent = clock
-                time.sleep(poll)
+        finally:
+            self.close()
 
-        response = Response(stream_with_context(events()), mimetype="text/event-stream")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Accel-Buffering"] = "no"
-        return response
+    def close(self) -> None:
+        """Give the stream's places back: at the listener, and its row (the per-user count)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.hub.unsubscribe(self.sub)
+        if self.sub.stream_id is None:
+            return
+        try:
+            service.close_stream(db.session, self.sub.stream_id)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("could not close an alert stream's row (it expires by itself)")
+
+    def close_outside_request(self) -> None:
+        """The server closed the response before the stream ran (or after it ended)."""
+        if not self.closed:
+            with self.app.app_context():
+                self.close()

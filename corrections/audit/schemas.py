@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.core.schemas import DateTime, Identifier, PageQuerySchema, TrimmedString, page_of
 
 
 class AuditQuerySchema(PageQuerySchema):
@@ -12,10 +12,10 @@ class AuditQuerySchema(PageQuerySchema):
     )
     action = TrimmedString(validate=ma.validate.Length(min=1, max=64))
     subject_type = TrimmedString(validate=ma.validate.Length(min=1, max=32))
-    subject_id = TrimmedString(validate=ma.validate.Length(min=1, max=64))
+    subject_id = Identifier(validate=ma.validate.Length(min=1, max=64))
     juvenile = ma.fields.Boolean()
-    since = ma.fields.AwareDateTime(metadata={"description": "Inclusive lower bound"})
-    until = ma.fields.AwareDateTime(metadata={"description": "Exclusive upper bound"})
+    since = DateTime(metadata={"description": "Inclusive lower bound"})
+    until = DateTime(metadata={"description": "Exclusive upper bound"})
 
 
 class AuditEntrySchema(ma.Schema):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from flask import has_request_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -39,24 +43,105 @@ def keep_rows_out_of_logs() -> None:
         logger.addFilter(_no_result_rows)
 
 
-def configure_sqlite(engine: Engine) -> None:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one statement may run and how long it may wait for a lock, in milliseconds
+    (0: no limit)."""
+
+    statement_ms: int
+    lock_ms: int
+
+
+def timeouts(config: Mapping[str, Any], profile: str) -> Timeouts:
+    """The ``request`` or ``job`` timeouts of the configuration (seconds there)."""
+    prefix = "REQUEST" if profile == "request" else "JOB"
+    return Timeouts(
+        statement_ms=1000 * config[f"{prefix}_STATEMENT_TIMEOUT_SECONDS"],
+        lock_ms=1000 * config[f"{prefix}_LOCK_TIMEOUT_SECONDS"],
+    )
+
+
+def current_profile() -> str:
+    """``request`` inside an HTTP request; ``job`` for everything else (scheduled jobs, CLI
+    commands, migrations)."""
+    return "request" if has_request_context() else "job"
+
+
+# SQLite waits for the write lock this long when the lock timeout is 0 ("no limit"): its own 0
+# would mean "do not wait at all".
+_SQLITE_FOREVER_MS = 2**31 - 1
+
+
+def configure_sqlite(engine: Engine, config: Mapping[str, Any]) -> None:
     """WAL, foreign keys, a busy timeout, and transactions that take the write lock up front.
 
     pysqlite opens transactions lazily and only before DML, so a read-then-write transaction
     can fail with SQLITE_BUSY when another writer commits in between; ``BEGIN IMMEDIATE``
-    queues writers behind the busy timeout instead (SQLAlchemy's documented recipe).
+    queues writers behind the busy timeout instead (SQLAlchemy's documented recipe). The busy
+    timeout is the lock timeout of the request or the job (SQLite has no statement timeout):
+    past it the transaction fails with "database is locked" (503 for a request).
     """
+
+    def busy_ms() -> int:
+        return timeouts(config, current_profile()).lock_ms or _SQLITE_FOREVER_MS
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, connection_record):  # pragma: no cover - driver hook
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        wanted = busy_ms()
+        cursor.execute(f"PRAGMA busy_timeout={int(wanted)}")  # before WAL, which may wait
+        connection_record.info["busy_timeout_ms"] = wanted
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - driver hook
+        wanted = busy_ms()
+        if conn.info.get("busy_timeout_ms") != wanted:  # a setting of the connection
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wanted)}")
+            conn.info["busy_timeout_ms"] = wanted
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def configure_postgresql(engine: Engine, config: Mapping[str, Any]) -> None:
+    """Statement and lock timeouts: a request's are each connection's own settings (set once
+    when it connects, so a request pays no extra round trip); a job's, a CLI command's or a
+    migration's are set for its transaction (``SET LOCAL``, through ``set_config``). Past them
+    PostgreSQL cancels the statement (QueryCanceled, LockNotAvailable): 503 for a request."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, connection_record):  # pragma: no cover - driver hook
+        t = timeouts(config, "request")
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, false), "
+                "set_config('lock_timeout', %s, false)",
+                (str(t.statement_ms), str(t.lock_ms)),
+            )
+        dbapi_connection.commit()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - driver hook
+        if has_request_context():
+            return
+        t = timeouts(config, "job")
+        conn.exec_driver_sql(
+            "SELECT set_config('statement_timeout', %(s)s, true), "
+            "set_config('lock_timeout', %(l)s, true)",
+            {"s": str(t.statement_ms), "l": str(t.lock_ms)},
+        )
+
+
+def is_timeout(error: BaseException) -> bool:
+    """Whether a database error is a timeout: a statement cancelled by the statement timeout
+    or a lock not granted in time (PostgreSQL), or the write lock not had within the busy
+    timeout (SQLite), or a deadlock that the database broke."""
+    orig = getattr(error, "orig", error)
+    if getattr(orig, "sqlstate", None) in ("57014", "55P03", "40P01"):
+        return True
+    return type(orig).__module__ == "sqlite3" and str(orig).startswith(
+        ("database is locked", "database table is locked")
+    )

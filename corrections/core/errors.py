@@ -15,9 +15,11 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, json, request
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+
+from corrections.core.db import is_timeout
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,12 @@ class PreconditionRequired(DomainError):
     status, code = 428, "precondition-required"
 
 
+class BadRequest(DomainError):
+    """A malformed part of the request outside its body (a header); ``errors`` names it."""
+
+    status, code = 400, "bad-request"
+
+
 class RuleViolation(DomainError):
     """Input that is well-formed but breaks a domain rule; names the field(s)."""
 
@@ -98,7 +106,9 @@ def problem_response(
     code: str | None = None,
     errors: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> Response:
+    """A problem+json response; ``extensions``: members of its own (RFC 9457, 3.2)."""
     phrase = HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (code or phrase.lower().replace(" ", "-")),
@@ -112,6 +122,8 @@ def problem_response(
         body["request_id"] = request_id
     if errors:
         body["errors"] = errors
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
     resp = Response(
         json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MEDIA_TYPE
     )
@@ -191,10 +203,45 @@ def _handle_data_error(error: DataError) -> Response:
 
 
 def _handle_operational(error: OperationalError) -> Response:
+    if is_timeout(error):
+        # A statement or lock timeout (the class only: messages can quote the statement).
+        log.warning("database timeout: %s", type(error.orig).__name__)
+        return problem_response(
+            503,
+            code="database-busy",
+            detail="数据库繁忙，请稍后重试 (the database did not answer in time: a statement or "
+            "lock timeout); nothing was changed. Try again shortly.",
+            headers={"Retry-After": "2"},
+        )
     log.error("database operational error: %s", type(error.orig).__name__)
     return problem_response(
         503, detail="The database is unavailable; try again shortly.", headers={"Retry-After": "5"}
     )
+
+
+def _handle_out_of_range(error: Exception) -> Response:
+    # The edge (core/schemas.py, core/api.py) bounds every value a client sends; one that still
+    # overflows date or number arithmetic, or cannot be encoded, is the client's: a 422, logged
+    # with where it got through (the class and place, never the value) so the edge can be fixed.
+    cause = getattr(error, "orig", None) or error
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+    log.warning(
+        "value out of range: %s at %s in %s %s",
+        type(cause).__name__,
+        where,
+        request.method,
+        request.path,
+    )
+    return problem_response(
+        422, code="validation-failed", detail="A value is out of the range this service accepts."
+    )
+
+
+def _handle_statement(error: StatementError) -> Response:
+    if isinstance(error.orig, OverflowError | UnicodeEncodeError):  # binding a parameter failed
+        return _handle_out_of_range(error)
+    return _handle_unexpected(error)
 
 
 def _handle_unexpected(error: Exception) -> Response:
@@ -213,4 +260,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(IntegrityError, _handle_integrity)
     app.register_error_handler(DataError, _handle_data_error)
     app.register_error_handler(OperationalError, _handle_operational)
+    app.register_error_handler(OverflowError, _handle_out_of_range)
+    app.register_error_handler(UnicodeEncodeError, _handle_out_of_range)
+    app.register_error_handler(StatementError, _handle_statement)
     app.register_error_handler(Exception, _handle_unexpected)

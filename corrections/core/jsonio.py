@@ -17,3 +17,8 @@ class OrjsonProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
+
+
+def dumps_str(obj: Any) -> str:
+    """JSON text for the database's JSON columns (the engine's ``json_serializer``)."""
+    return orjson.dumps(obj).decode()

@@ -8,7 +8,8 @@ Purposes:
 - ``field``: AES-256-GCM encryption of identity fields at rest;
 - ``index``: HMAC-SHA256 blind indexes, so an ID number or phone can be looked up without
   the database holding it;
-- ``audit``: HMAC of the audit chain and of its checkpoints.
+- ``audit``: HMAC of the audit chain and of its checkpoints (and, under a key derived from
+  it, the signatures of risk model cards: :mod:`corrections.risk.signing`).
 
 The keyring comes from ``CORRECTIONS_KEYRING`` (the JSON itself, for deployments that inject
 secrets by environment) or else from the file ``KEYRING_PATH`` (default

@@ -49,7 +49,8 @@ def _seed(persons: int, seed: int, history_months: int = 12) -> None:
 
 
 def _activate_default_model(ttl) -> None:
-    """Activate the shipped default risk model (if the models folder has it) and score."""
+    """Sign the shipped default risk model with this instance's key (only if its card is the
+    one reviewed in the repository: ``DEFAULT_MODEL_CARD_SHA256``), activate it and score."""
     from corrections.core.auth import SYSTEM
     from corrections.core.clock import now_utc
     from corrections.core.db import db
@@ -58,6 +59,13 @@ def _activate_default_model(ttl) -> None:
     from corrections.scheduler import service as scheduler
 
     try:
+        risk.sign(
+            db.session,
+            actor=SYSTEM,
+            version=risk.DEFAULT_MODEL,
+            now=now_utc(),
+            expect_card_sha256=risk.DEFAULT_MODEL_CARD_SHA256,
+        )
         risk.activate(db.session, actor=SYSTEM, version=risk.DEFAULT_MODEL, now=now_utc())
     except DomainError as exc:
         db.session.rollback()

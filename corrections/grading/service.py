@@ -337,7 +337,7 @@ def decide_manual(
     """A person-made grade decision. Stricter (or a review keeping the grade) takes effect at
     once; looser is a proposal of one step, only when the rules allow it, for the district."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     rules = _rules()
     if person.status not in OPEN_STATUSES or person.grade is None:
         raise Conflict("The person is not under supervision; their grade cannot change.")
@@ -403,7 +403,7 @@ def _decision_for_approval(
     session: Session, actor: Actor, person_id: int, decision_id: int
 ) -> tuple[Person, GradeDecision]:
     person, decision = get_record_of(
-        session, actor, person_id, GradeDecision, decision_id, "grade decision"
+        session, actor, person_id, GradeDecision, decision_id, "grade decision", lock=True
     )
     approval = _rules().looser["approval"]
     allowed = (

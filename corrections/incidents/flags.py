@@ -66,7 +66,7 @@ def open_flag(
     now: datetime | None = None,
 ) -> Flag:
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     require_level(actor, person, level, f"Opening a {level}-level flag")
     if person.status not in SUPERVISED_STATUSES:
         raise Conflict(
@@ -99,7 +99,7 @@ def open_flag(
 
 
 def _get(session: Session, actor: Actor, person_id: int, flag_id: int) -> tuple[Person, Flag]:
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     flag = session.scalar(select(Flag).where(Flag.id == flag_id, Flag.person_id == person.id))
     if flag is None:
         raise NotFound("No such flag.")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.core.schemas import Date, Id, PageQuerySchema, TrimmedString, page_of
 from corrections.persons.schemas import sealed_marker
 
 _note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
@@ -120,15 +120,13 @@ class OpenIncidentSchema(ma.Schema):
 class FlagInSchema(ma.Schema):
     level = ma.fields.String(required=True, validate=ma.validate.OneOf(["district", "office"]))
     reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
-    responsible_officer_id = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=1, max=2**62)
-    )
-    review_due_on = ma.fields.Date(load_default=None)
+    responsible_officer_id = Id(required=True, validate=ma.validate.Range(min=1, max=2**62))
+    review_due_on = Date(load_default=None)
 
 
 class FlagReviewSchema(ma.Schema):
     note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
-    next_review_on = ma.fields.Date(load_default=None)
+    next_review_on = Date(load_default=None)
 
 
 class FlagCloseSchema(ma.Schema):

@@ -747,7 +747,7 @@ def open_incident(
 ) -> Incident:
     """An officer opens an episode by hand (e.g. the person's phone has been off for a day)."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     if person.status != "active":
         raise Conflict(
             f"An episode opens only for an active person (status {person.status}).",
@@ -794,8 +794,10 @@ def open_incident(
     return incident
 
 
-def get_incident(session: Session, actor: Actor, person_id: int, incident_id: int):
-    person = get_scoped(session, actor, person_id)
+def get_incident(
+    session: Session, actor: Actor, person_id: int, incident_id: int, *, lock: bool = False
+):
+    person = get_scoped(session, actor, person_id, lock=lock)
     incident = session.scalar(
         select(Incident).where(Incident.id == incident_id, Incident.person_id == person.id)
     )
@@ -815,7 +817,7 @@ def confirm_absconded(
 ) -> Incident:
     """An officer confirms absconding (脱管认定) with the record of the search."""
     now = now or now_utc()
-    person, incident = get_incident(session, actor, person_id, incident_id)
+    person, incident = get_incident(session, actor, person_id, incident_id, lock=True)
     if incident.state != "lost_contact":
         raise Conflict(
             f"Only an episode in lost contact can be confirmed (state {incident.state}).",
@@ -855,7 +857,7 @@ def close_incident(
     now: datetime | None = None,
 ) -> Incident:
     now = now or now_utc()
-    _, incident = get_incident(session, actor, person_id, incident_id)
+    _, incident = get_incident(session, actor, person_id, incident_id, lock=True)
     if incident.state == "closed":
         raise Conflict("The episode is already closed.", errors={"state": ["closed"]})
     _close(session, incident, reason=reason, note=note, actor=actor, now=now)
@@ -984,10 +986,10 @@ def decide_proposal(
     ``incident_id`` None: a proposal of the ladder (no episode)."""
     now = now or now_utc()
     if incident_id is None:
-        person = get_scoped(session, actor, person_id)
+        person = get_scoped(session, actor, person_id, lock=True)
         where = IncidentProposal.incident_id.is_(None)
     else:
-        person, incident = get_incident(session, actor, person_id, incident_id)
+        person, incident = get_incident(session, actor, person_id, incident_id, lock=True)
         where = IncidentProposal.incident_id == incident.id
     proposal = session.scalar(
         select(IncidentProposal).where(

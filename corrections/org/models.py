@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from corrections.core.db import db
@@ -77,7 +77,8 @@ class ApiToken(db.Model):
 
 
 class LoginAttempt(db.Model):
-    """Sign-in attempts, kept in the database so every web worker sees the same rate limit."""
+    """Sign-in attempts that were checked, with their outcome (the limits count in
+    :class:`LoginCounter`); pruned daily."""
 
     __tablename__ = "login_attempts"
 
@@ -91,3 +92,20 @@ class LoginAttempt(db.Model):
         Index("ix_login_attempts_username_at", "username", "attempted_at"),
         Index("ix_login_attempts_addr_at", "client_addr", "attempted_at"),
     )
+
+
+class LoginCounter(db.Model):
+    """The sign-in limits' counts: one row per (username, address) pair, per username
+    (``client_addr`` empty) and per address (``username`` empty). An attempt is counted by
+    one upsert that refuses once the window's limit is reached, so parallel guesses cannot
+    all pass a check made before any of them is recorded (org/service.py, ``_take``)."""
+
+    __tablename__ = "login_counters"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_addr: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Failed or not yet decided attempts (pair, username); all attempts (address).
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Pair rows: the user's last successful sign-in from this address (a known address).
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -13,17 +14,19 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
 from corrections.core.auth import SYSTEM, Actor, Role
 from corrections.core.clock import now_utc
 from corrections.core.errors import Conflict, NotFound, RuleViolation, TooManyRequests, Unauthorized
-from corrections.org.models import ApiToken, LoginAttempt, Unit, UnitKind, User
+from corrections.core.sqlfuncs import insert_for
+from corrections.core.types import UTCDateTime
+from corrections.org import passwords
+from corrections.org.models import ApiToken, LoginAttempt, LoginCounter, Unit, UnitKind, User
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-MIN_PASSWORD_LENGTH = 10
 
 # Which kind of unit each role belongs to.
 ROLE_UNIT_KIND = {
@@ -103,8 +106,9 @@ def create_user(
     """Create an account; the role must fit the unit (an officer belongs to a judicial office)."""
     if not USERNAME_RE.match(username):
         raise RuleViolation("3–64 lower-case letters, digits, '.', '_' or '-'", field="username")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise RuleViolation(f"at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    weak = passwords.problems(password, username=username)
+    if weak:
+        raise RuleViolation(weak[0], errors={"password": weak})
     unit = get_unit_by_code(session, unit_code)
     if unit.kind != ROLE_UNIT_KIND[role]:
         raise RuleViolation(
@@ -167,59 +171,129 @@ class IssuedToken:
     user: User
 
 
-def _retry_after(session: Session, where, window: timedelta, limit: int, now: datetime) -> int:
-    """Seconds until the attempts matching ``where`` fall below ``limit``, or 0 if they are."""
-    since = now - window
-    times = session.scalars(
-        select(LoginAttempt.attempted_at)
-        .where(where, LoginAttempt.attempted_at > since)
-        .order_by(LoginAttempt.attempted_at.desc())
-        .limit(limit)
-    ).all()
-    if len(times) < limit:
-        return 0
-    oldest_counted = times[-1]
-    return max(1, int((oldest_counted + window - now).total_seconds()) + 1)
+# The sign-in limits (README, Configuration). Each is a counter row taken by one upsert that
+# refuses at the limit: the row lock orders parallel attempts, so none is checked against a
+# count the others have not written yet. A slot is taken before the password is verified and
+# handed back on success, so 40 parallel guesses check at most the limit.
+ANY = ""  # the counter of every address (of a username) or of every username (of an address)
 
 
-def _check_rate_limit(session: Session, username: str, addr: str, now: datetime) -> None:
+@dataclass(frozen=True)
+class _Limit:
+    username: str
+    client_addr: str
+    limit: int
+    window: timedelta
+
+
+def _limits(username: str, addr: str) -> tuple[_Limit, _Limit, _Limit]:
+    """Per address (any username), per (username, address), per username (any address)."""
     cfg = current_app.config
     window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    wait = max(
-        _retry_after(
-            session,
-            (LoginAttempt.username == username) & ~LoginAttempt.succeeded,
-            window,
+    return (
+        _Limit(ANY, addr, cfg["LOGIN_MAX_ATTEMPTS_PER_ADDRESS"], window),
+        _Limit(username, addr, cfg["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"], window),
+        _Limit(
+            username,
+            ANY,
             cfg["LOGIN_MAX_FAILURES_PER_USERNAME"],
-            now,
-        ),
-        _retry_after(
-            session,
-            LoginAttempt.client_addr == addr,
-            window,
-            cfg["LOGIN_MAX_ATTEMPTS_PER_ADDRESS"],
-            now,
+            timedelta(seconds=cfg["LOGIN_USERNAME_WINDOW_SECONDS"]),
         ),
     )
-    if wait:
-        raise TooManyRequests("Too many sign-in attempts; wait and try again.", retry_after=wait)
+
+
+def _take(session: Session, limit: _Limit, now: datetime):
+    """Count one attempt against ``limit`` unless its window is full, in one statement.
+
+    Returns the counter's ``last_success_at`` in a row, or None when the limit refused.
+    """
+    c = LoginCounter.__table__.c
+    when = literal(now, UTCDateTime())
+    expired = c.window_start <= literal(now - limit.window, UTCDateTime())
+    stmt = (
+        insert_for(session)(LoginCounter.__table__)
+        .values(
+            username=limit.username, client_addr=limit.client_addr, attempts=1, window_start=now
+        )
+        .on_conflict_do_update(
+            index_elements=[c.username, c.client_addr],
+            set_={
+                "attempts": case((expired, 1), else_=c.attempts + 1),
+                "window_start": case((expired, when), else_=c.window_start),
+            },
+            where=expired | (c.attempts < limit.limit),
+        )
+        .returning(c.last_success_at)
+    )
+    return session.execute(stmt).first()
+
+
+def _refused(session: Session, limit: _Limit, now: datetime) -> TooManyRequests:
+    session.rollback()  # the other counters taken for this attempt are handed back
+    start = session.scalar(
+        select(LoginCounter.window_start).where(
+            LoginCounter.username == limit.username, LoginCounter.client_addr == limit.client_addr
+        )
+    )
+    wait = (start + limit.window - now).total_seconds() if start else 1
+    return TooManyRequests(
+        "Too many sign-in attempts; wait and try again.", retry_after=math.ceil(max(wait, 1))
+    )
+
+
+def _reserve(session: Session, username: str, addr: str, now: datetime) -> bool:
+    """Take this attempt's slots and commit them before the password is checked; 429 when a
+    limit is reached. True when the per-username limit was taken too (the address is not one
+    the user signed in from lately); False when a known address skipped it."""
+    per_address, per_pair, per_username = _limits(username, addr)
+    # Always in this order (address, pair, username), so parallel sign-ins cannot deadlock.
+    for limit in (per_address, per_pair):
+        row = _take(session, limit, now)
+        if row is None:
+            raise _refused(session, limit, now)
+    known_since = now - timedelta(days=current_app.config["LOGIN_KNOWN_ADDRESS_DAYS"])
+    known = row.last_success_at is not None and row.last_success_at >= known_since
+    if not known and _take(session, per_username, now) is None:
+        raise _refused(session, per_username, now)
+    session.commit()
+    return not known
+
+
+def _hand_back(session: Session, username: str, addr: str, now: datetime, *, took: bool) -> None:
+    """A successful sign-in: its pair's failures are forgiven and the address becomes known;
+    the per-username slot it took is returned."""
+    session.execute(
+        update(LoginCounter)
+        .where(LoginCounter.username == username, LoginCounter.client_addr == addr)
+        .values(attempts=0, last_success_at=now)
+    )
+    if took:
+        session.execute(
+            update(LoginCounter)
+            .where(
+                LoginCounter.username == username,
+                LoginCounter.client_addr == ANY,
+                LoginCounter.attempts > 0,
+            )
+            .values(attempts=LoginCounter.attempts - 1)
+        )
 
 
 _DUMMY_HASH: str | None = None
 
 
-def _verify_password(user: User | None, password: str) -> bool:
+def _verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not the user exists, so timing does not reveal usernames."""
     global _DUMMY_HASH
     hasher = _hasher()
-    if user is None:
+    if password_hash is None:
         if _DUMMY_HASH is None:
             _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
         with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_DUMMY_HASH, password)
         return False
     try:
-        return hasher.verify(user.password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -227,16 +301,25 @@ def _verify_password(user: User | None, password: str) -> bool:
 def login(session: Session, *, username: str, password: str, client_addr: str) -> IssuedToken:
     """Exchange a username and password for a bearer token.
 
-    A failed attempt is committed even though the request fails, so the rate limit holds.
-    Wrong username, wrong password and disabled account all give the same answer.
+    The attempt is counted (and committed) before the password is checked, and a failed
+    attempt is committed even though the request fails, so the limits hold under parallel
+    requests. Wrong username, wrong password and disabled account all give the same answer.
     """
     now = now_utc()
     username = username.strip().lower()[:64]
     addr = (client_addr or "unknown")[:64]
-    _check_rate_limit(session, username, addr, now)
-    user = session.scalar(select(User).where(User.username == username))
-    ok = _verify_password(user, password) and user is not None and user.active
+    # Read before the commit below: the slow hash then runs outside any transaction.
+    account = session.execute(
+        select(User.id, User.password_hash, User.active).where(User.username == username)
+    ).first()
+    took = _reserve(session, username, addr, now)
+    ok = (
+        _verify_password(account.password_hash if account else None, password)
+        and account is not None
+        and account.active
+    )
     session.add(LoginAttempt(username=username, client_addr=addr, succeeded=ok, attempted_at=now))
+    user = session.get(User, account.id) if account is not None else None
     if not ok:
         if user is not None:
             audit.record(
@@ -248,6 +331,7 @@ def login(session: Session, *, username: str, password: str, client_addr: str) -
             )
         session.commit()
         raise Unauthorized("Wrong username or password.")
+    _hand_back(session, username, addr, now, took=took)
     hasher = _hasher()
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
@@ -316,8 +400,17 @@ def revoke_token(session: Session, *, actor: Actor) -> None:
 
 
 def prune_login_attempts(session: Session, *, older_than: timedelta = timedelta(days=1)) -> int:
-    """Forget sign-in attempts older than the rate-limit window needs."""
+    """Forget sign-in attempts older than the limits need, and the counters whose window has
+    ended and whose address is no longer a known one."""
+    now = now_utc()
     result = session.execute(
-        delete(LoginAttempt).where(LoginAttempt.attempted_at < now_utc() - older_than)
+        delete(LoginAttempt).where(LoginAttempt.attempted_at < now - older_than)
     )
-    return result.rowcount or 0
+    known_since = now - timedelta(days=current_app.config["LOGIN_KNOWN_ADDRESS_DAYS"])
+    counters = session.execute(
+        delete(LoginCounter).where(
+            LoginCounter.window_start < now - older_than,
+            or_(LoginCounter.last_success_at.is_(None), LoginCounter.last_success_at < known_since),
+        )
+    )
+    return (result.rowcount or 0) + (counters.rowcount or 0)

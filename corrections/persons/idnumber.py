@@ -8,12 +8,13 @@ last digit is odd for men and even for women, and a check character (ISO 7064 MO
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 _WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]  # 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, ...
 _CHECK_CHARS = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII: \d would take any script's digits
 # Province-level codes (first two digits) in use.
 _PROVINCES = frozenset(
     [
@@ -75,8 +76,11 @@ def check_char(first17: str) -> str:
 
 
 def parse(raw: str) -> IdNumber:
-    """Validate and decode an ID number; raise :class:`IdNumberError` with a reason."""
-    value = raw.strip().upper()
+    """Validate and decode an ID number; raise :class:`IdNumberError` with a reason.
+
+    Full-width digits and ``Ｘ`` (an input method's) are read as their ASCII forms (NFKC), so
+    the number has one spelling; the decoded value is always ASCII."""
+    value = unicodedata.normalize("NFKC", raw).strip().upper()
     if not _SHAPE.match(value):
         raise IdNumberError("must be 17 digits followed by a digit or X")
     if value[:2] not in _PROVINCES:

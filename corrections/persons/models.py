@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -37,11 +38,13 @@ ID_TAIL_LENGTH = 4
 
 
 def normal_id_number(value: str) -> str:
-    return value.strip().upper()
+    """The one spelling of an ID number its blind index is taken of: NFKC (full-width digits
+    and ``Ｘ`` as ASCII), trimmed, upper case."""
+    return unicodedata.normalize("NFKC", value).strip().upper()
 
 
 def normal_phone(value: str) -> str:
-    return "".join(ch for ch in value if ch not in " -")
+    return "".join(ch for ch in unicodedata.normalize("NFKC", value) if ch not in " -")
 
 
 def id_number_index(value: str, keyring=None) -> str:

@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.core.schemas import Date, Identifier, PageQuerySchema, TrimmedString, page_of
 from corrections.persons.rules import CATEGORY_IDS, GENDER_IDS, STATUS_IDS
 
+# ASCII digits only ([0-9], not \d): the fields are NFKC-normalised first (Identifier), so
+# full-width digits arrive here as ASCII, and any other script's digits are refused.
 PHONE = ma.validate.Regexp(
-    r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", error="must be a mainland mobile or landline number"
+    r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$",
+    error="must be a mainland mobile or landline number",
 )
-ID_SHAPE = ma.validate.Regexp(r"^\d{17}[\dXx]$", error="must be 17 digits followed by a digit or X")
+ID_SHAPE = ma.validate.Regexp(
+    r"^[0-9]{17}[0-9Xx]$", error="must be 17 digits followed by a digit or X"
+)
 SNAKE = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="must be a known identifier")
 
 
@@ -30,21 +35,21 @@ class PersonWritableSchema(ma.Schema):
         required=True, validate=ma.validate.Length(min=1, max=50), metadata={"description": "姓名"}
     )
     gender = ma.fields.String(required=True, validate=ma.validate.OneOf(GENDER_IDS))
-    id_number = TrimmedString(
+    id_number = Identifier(
         required=True, validate=ID_SHAPE, metadata={"description": "居民身份证号码 (GB 11643)"}
     )
-    date_of_birth = ma.fields.Date(required=True)
-    offence_date = ma.fields.Date(allow_none=True, load_default=None)
+    date_of_birth = Date(required=True)
+    offence_date = Date(allow_none=True, load_default=None)
     category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORY_IDS))
     crime_type = ma.fields.String(required=True, validate=SNAKE)
-    judgment_date = ma.fields.Date(required=True)
-    judgment_effective_date = ma.fields.Date(
+    judgment_date = Date(required=True)
+    judgment_effective_date = Date(
         allow_none=True,
         load_default=None,
         metadata={"description": "Date the judgment took effect; defaults to judgment_date"},
     )
-    term_start = ma.fields.Date(required=True)
-    term_end = ma.fields.Date(required=True, metadata={"description": "Last day of the term"})
+    term_start = Date(required=True)
+    term_end = Date(required=True, metadata={"description": "Last day of the term"})
     has_guarantor = ma.fields.Boolean(load_default=False)
     intake_risk = ma.fields.String(
         allow_none=True,
@@ -52,11 +57,11 @@ class PersonWritableSchema(ma.Schema):
         validate=ma.validate.OneOf(["low", "medium", "high"]),
         metadata={"description": "Risk from the pre-sentence / intake assessment (调查评估)"},
     )
-    office_code = TrimmedString(
+    office_code = Identifier(
         validate=ma.validate.Length(min=1, max=32),
         metadata={"description": "Judicial office code; an officer's own office by default"},
     )
-    phone = TrimmedString(allow_none=True, load_default=None, validate=PHONE)
+    phone = Identifier(allow_none=True, load_default=None, validate=PHONE)
     address = TrimmedString(
         allow_none=True, load_default=None, validate=ma.validate.Length(max=200)
     )
@@ -65,7 +70,7 @@ class PersonWritableSchema(ma.Schema):
     family_contact_name = TrimmedString(
         allow_none=True, load_default=None, validate=ma.validate.Length(max=50)
     )
-    family_contact_phone = TrimmedString(allow_none=True, load_default=None, validate=PHONE)
+    family_contact_phone = Identifier(allow_none=True, load_default=None, validate=PHONE)
 
 
 class PersonPatchSchema(PersonWritableSchema):
@@ -136,10 +141,10 @@ PersonPageSchema = page_of(PersonSchema, "PersonPageSchema")
 
 
 class PersonQuerySchema(PageQuerySchema):
-    office = TrimmedString(
+    office = Identifier(
         validate=ma.validate.Length(min=1, max=32), metadata={"description": "Judicial office code"}
     )
-    district = TrimmedString(
+    district = Identifier(
         validate=ma.validate.Length(min=1, max=32), metadata={"description": "District code"}
     )
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_IDS))

@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, false, select, true
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, load_only, scoped_session
 
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
@@ -116,18 +116,80 @@ def load_actor_and_person(
     return org.actor_from(row)
 
 
-def get_scoped(session: Session, actor: Actor, person_id: int, *, columns: tuple = ()) -> Person:
+def get_scoped(
+    session: Session, actor: Actor, person_id: int, *, columns: tuple = (), lock: bool = False
+) -> Person:
     """The person if ``actor`` may see them, else :class:`NotFound` (no existence leak).
 
     A primary-key load (its statement is cached by SQLAlchemy) checked against the scope rule;
     every single-person path goes through here, lists filter with :func:`scope_clause`.
-    ``columns`` loads only those (others load when first touched).
+    ``columns`` loads only those (others load when first touched). ``lock``: for a use case
+    that reads the person's state and then writes on it, see :func:`lock_person`.
     """
     options = [_load_only(columns)] if columns else None
-    person = session.get(Person, person_id, options=options)
+    if lock:
+        person = _locked(session, person_id, options, scope_clause(actor))
+    else:
+        person = session.get(Person, person_id, options=options)
     if person is None or not in_scope(actor, person):
         raise NotFound("No such person.")
     return person
+
+
+# FOR NO KEY UPDATE: it serialises the person's use cases and any UPDATE of the row, but not
+# the inserts that merely reference the person (their foreign key takes FOR KEY SHARE), so an
+# ordinary report never waits for it.
+_ROW_LOCK = {"key_share": True}
+_LOCKS = "person_locks"  # session.info: (the transaction, the person ids it has locked)
+
+
+def _held(session: Session) -> set[int] | None:
+    """The persons locked in ``session``'s current transaction (None: none has begun)."""
+    if isinstance(session, scoped_session):  # db.session: this request's own session
+        session = session()
+    # The innermost transaction: rolling back to a savepoint gives up what was locked in it.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:
+        return None
+    held = session.info.get(_LOCKS)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKS] = (transaction, set())
+    return held[1]
+
+
+def _locked(
+    session: Session, person_id: int, options: list | None = None, scope=None
+) -> Person | None:
+    """The person under their row lock; ``scope``: only if it holds (nobody locks a person
+    they may not see)."""
+    if person_id in (_held(session) or ()):
+        return session.get(Person, person_id, options=options)
+    stmt = select(Person).where(Person.id == person_id).with_for_update(**_ROW_LOCK)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    # Re-read under the lock: what was loaded before it (the token check's prefetch) may be
+    # older than the last writer's commit.
+    stmt = stmt.options(*(options or ())).execution_options(populate_existing=True)
+    person = session.scalars(stmt).first()
+    if person is not None:
+        _held(session).add(person_id)
+    return person
+
+
+def lock_person(session: Session, person: Person) -> Person:
+    """Take ``person``'s row lock until the transaction ends, and re-read them.
+
+    Every use case that reads a person's state and then writes on it (travel permits,
+    monitoring periods, decisions recorded as events, grade and status changes, detentions,
+    procedures, the end of a case ...) takes this lock first, so two requests for one person
+    run one after the other and the second sees what the first wrote: a rule checked against
+    the person's records cannot be skipped by sending requests at the same moment. On
+    PostgreSQL it is ``SELECT ... FOR NO KEY UPDATE`` on the person's row; on SQLite every
+    transaction already holds the database's write lock from its first statement (``BEGIN
+    IMMEDIATE``, :func:`corrections.core.db.configure_sqlite`), so it is a plain re-read.
+    Taking it twice in one transaction costs nothing more.
+    """
+    return _locked(session, person.id) or person  # the same object (one identity map)
 
 
 def read_scoped(
@@ -171,11 +233,19 @@ def audit_person(
 
 
 def get_record_of(
-    session: Session, actor: Actor, person_id: int, model: type, record_id: int, what: str
+    session: Session,
+    actor: Actor,
+    person_id: int,
+    model: type,
+    record_id: int,
+    what: str,
+    *,
+    lock: bool = False,
 ) -> tuple[Person, Any]:
     """A person within scope and one of their records (``model`` has ``person_id``); a record
-    of another person, or of a person out of scope, is a 404 like a missing one."""
-    person = get_scoped(session, actor, person_id)
+    of another person, or of a person out of scope, is a 404 like a missing one. ``lock``: the
+    person's row lock is taken first (:func:`lock_person`), so the record is read after it."""
+    person = get_scoped(session, actor, person_id, lock=lock)
     record = session.scalar(
         select(model).where(model.id == record_id, model.person_id == person.id)
     )

@@ -72,7 +72,7 @@ def seal(
 ) -> PersonSeal:
     """Seal a juvenile's record discharged before sealing existed (补充封存), by city staff."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     if actor.role != Role.CITY:
         raise Forbidden("补充封存由市局办理 (sealing a record afterwards is for city staff).")
     if person.sealed:
@@ -152,8 +152,8 @@ def seal_view(row: PersonSeal) -> dict[str, Any]:
 # --- unseal requests ---------------------------------------------------------------------
 
 
-def _requester(session: Session, actor: Actor, person_id: int) -> Person:
-    person = get_scoped(session, actor, person_id)
+def _requester(session: Session, actor: Actor, person_id: int, *, lock: bool = False) -> Person:
+    person = get_scoped(session, actor, person_id, lock=lock)
     if actor_level(actor, person) not in REQUEST_LEVELS:
         raise Forbidden(
             "封存记录的查询申请由市局或该对象所属区指挥中心提出 "
@@ -174,7 +174,7 @@ def request_unseal(
     """Ask to read a sealed record (查询申请), with the reason and the legal basis
     (最高法刑诉解释 Art. 581); another city-level user decides."""
     now = now or now_utc()
-    person = _requester(session, actor, person_id)
+    person = _requester(session, actor, person_id, lock=True)
     rules = _rules()
     if legal_basis not in rules.legal_bases:
         raise RuleViolation("查询依据须为: " + ", ".join(rules.legal_bases), field="legal_basis")
@@ -231,7 +231,9 @@ def decide(
     """Approve or refuse an unseal request: city staff other than the requester. An approval
     lets the requester alone read the record until ``expires_at`` (rules: sealing.grant)."""
     now = now or now_utc()
-    person, row = get_record_of(session, actor, person_id, UnsealRequest, request_id, "request")
+    person, row = get_record_of(
+        session, actor, person_id, UnsealRequest, request_id, "request", lock=True
+    )
     if actor.role != Role.CITY:
         raise Forbidden("封存记录的查询申请由市局审批 (city staff decide).")
     if row.requested_by_id == actor.user_id:

@@ -47,6 +47,7 @@ from corrections.persons.models import (
 from corrections.persons.scope import (
     audit_person,
     get_scoped,
+    lock_person,
     read_scoped,
     scope_clause,
 )
@@ -393,17 +394,18 @@ class Page:
 
 
 _ID_TAIL_RE = re.compile(r"^[0-9Xx]{4,18}$")
-_PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{9,11})$")  # schemas.PHONE, separators removed
+_PHONE_RE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{9,11})$")  # schemas.PHONE, separators removed
 
 
 def _identity_match(session: Session, within, q: str):
     """Name contains ``q``; or the ID number is ``q`` (18 characters) or ends with it (4 to
     17), or the phone is ``q``. Identity fields are encrypted, so they are found through their
     blind indexes (under every index key); an ending longer than the indexed last four is
-    narrowed by that index within ``within`` and then compared on the decrypted numbers."""
+    narrowed by that index within ``within`` and then compared on the decrypted numbers.
+    Numbers are compared in their one spelling: full-width digits find the ASCII ones."""
     conditions = [Person.name.like(f"%{_escape_like(q)}%", escape="\\")]
-    if _ID_TAIL_RE.match(q):
-        number = normal_id_number(q)
+    number = normal_id_number(q)
+    if _ID_TAIL_RE.match(number):
         if len(number) == 18:
             indexes = crypto.blind_indexes(number, ID_NUMBER_INDEX)
             conditions.append(Person.id_number_bidx.in_(indexes))
@@ -507,7 +509,7 @@ def update(
 ) -> Person:
     """Correct a person's facts. ``expected_version`` guards against lost updates (412)."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     seen = privacy.visibility(session, actor, person)
     if seen is privacy.Visibility.SEALED:
         raise Forbidden("该记录已封存，不得更正 (a sealed record is not corrected).")
@@ -584,8 +586,11 @@ def change_status(
     reason: str,
     now: datetime | None = None,
 ) -> PersonStatusChange:
-    """Move a person to another status along an allowed transition, recording why."""
+    """Move a person to another status along an allowed transition, recording why. Under
+    the person's row lock (taken here if the use case has not taken it yet), so the
+    transition is checked against the status as it stands."""
     now = now or now_utc()
+    lock_person(session, person)
     if to_status not in STATUS_TRANSITIONS[person.status]:
         raise RuleViolation(
             f"a person cannot go from {person.status} to {to_status}", field="to_status"

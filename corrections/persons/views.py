@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
 import marshmallow as ma
-from flask import request
 from flask.views import MethodView
 
 from corrections.core.api import Blueprint
@@ -11,6 +12,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc, today
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed, PreconditionRequired
+from corrections.core.preconditions import if_match
 from corrections.core.schemas import page_envelope
 from corrections.persons import sealing, service
 from corrections.persons.schemas import (
@@ -44,6 +46,7 @@ IF_MATCH = {
     "description": 'The version from the ETag of the last read, e.g. "3".',
 }
 ETAG_HEADER = {"ETag": {"description": "Version of the person", "schema": {"type": "string"}}}
+_VERSION = re.compile(r"[0-9]{1,9}")
 
 
 def _etag(version: int) -> dict[str, str]:
@@ -51,16 +54,12 @@ def _etag(version: int) -> dict[str, str]:
 
 
 def _expected_version() -> int:
-    raw = request.headers.get("If-Match")
-    if raw is None:
+    tag = if_match('"3"')
+    if tag is None:
         raise PreconditionRequired("Send If-Match with the version you read (its ETag).")
-    value = raw.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    if not value.isdigit() or len(value) > 9:
-        raise PreconditionFailed('If-Match must be the ETag of the person, e.g. "3".')
-    return int(value)
+    if not _VERSION.fullmatch(tag):
+        raise PreconditionFailed("If-Match names no version of this person; read it again.")
+    return int(tag)
 
 
 def _listed(args: dict) -> dict:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import marshmallow as ma
 
-from corrections.core.schemas import TrimmedString
+from corrections.core.schemas import Date, DateTime, Identifier, TrimmedString
 from corrections.persons.schemas import sealed_marker
 from corrections.procedures.rules import ANNOUNCEMENT_KINDS, CONCLUSIONS, GENDERS, TEAM_ROLES
 
@@ -33,7 +33,7 @@ class AttendeeSchema(_Strict):
 
 
 class AnnouncementPatchSchema(_Strict):
-    held_at = ma.fields.AwareDateTime(
+    held_at = DateTime(
         required=True,
         # Far-off years cannot be moved between time zones (Python's datetime overflows).
         validate=ma.validate.Range(
@@ -90,7 +90,7 @@ class AnnouncementSchema(ma.Schema):
 class TeamMemberInSchema(_Strict):
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(TEAM_ROLES))
     name = TrimmedString(required=True, validate=ma.validate.Length(min=1, max=50))
-    phone = TrimmedString(validate=_PHONE, load_default=None)
+    phone = Identifier(validate=_PHONE, load_default=None)
     gender = ma.fields.String(required=True, validate=ma.validate.OneOf(GENDERS))
     organisation = TrimmedString(
         validate=ma.validate.Length(min=1, max=200),
@@ -155,7 +155,7 @@ class CorrectionPlanInSchema(_Strict):
         validate=ma.validate.Length(min=2, max=8000),
         metadata={"description": "The measures (矫正措施)"},
     )
-    next_review_on = ma.fields.Date(
+    next_review_on = Date(
         load_default=None,
         metadata={"description": "Default and latest: rules/procedures.yaml plan.review_within"},
     )
@@ -215,9 +215,9 @@ class InvestigationAssessmentInSchema(_Strict):
         validate=ma.validate.Length(min=2, max=64),
         metadata={"description": "The letter of entrustment (调查评估委托函) number"},
     )
-    requested_on = ma.fields.Date(load_default=None)
+    requested_on = Date(load_default=None)
     conclusion = ma.fields.String(load_default=None, validate=ma.validate.OneOf(CONCLUSIONS))
-    finished_on = ma.fields.Date(load_default=None)
+    finished_on = Date(load_default=None)
     submitted_to = TrimmedString(load_default=None, validate=ma.validate.Length(min=2, max=200))
     note = _NOTE
 
@@ -250,7 +250,7 @@ class InvestigationAssessmentSchema(ma.Schema):
 
 
 class ExitBanInSchema(_Strict):
-    filed_on = ma.fields.Date(required=True)
+    filed_on = Date(required=True)
     filed_with = TrimmedString(
         required=True,
         validate=ma.validate.Length(min=2, max=200),
@@ -261,7 +261,7 @@ class ExitBanInSchema(_Strict):
 
 
 class ExitBanLiftSchema(_Strict):
-    lifted_on = ma.fields.Date(required=True)
+    lifted_on = Date(required=True)
     document_number = _DOCUMENT
 
 

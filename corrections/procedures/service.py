@@ -54,8 +54,9 @@ def _rules() -> ProcedureRules:
 
 
 def _owned(session: Session, actor: Actor, person_id: int) -> Person:
-    """The person, if ``actor`` is of their judicial office (who records procedures)."""
-    person = get_scoped(session, actor, person_id)
+    """The person, if ``actor`` is of their judicial office (who records procedures), under
+    the person's row lock (every caller then reads their records and writes)."""
+    person = get_scoped(session, actor, person_id, lock=True)
     if actor_level(actor, person) != "office":
         raise Forbidden("Only the person's judicial office records their procedures.")
     return person

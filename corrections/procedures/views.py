@@ -4,9 +4,9 @@ see them (:mod:`corrections.persons.privacy`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 
 from corrections.core.api import Blueprint
@@ -14,6 +14,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import today
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed
+from corrections.core.preconditions import if_match
 from corrections.persons import privacy
 from corrections.persons import rules as person_rules
 from corrections.persons.models import Person
@@ -66,6 +67,8 @@ IF_MATCH_WHEN_CURRENT = {
     "description": "The ETag of the current plan; required when the person has one.",
 }
 ETAG = {"ETag": {"description": "Version of the record", "schema": {"type": "string"}}}
+# A record's version, or a plan's number and version ("2.1").
+_VERSION = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?")
 _UPDATE_ERRORS = (
     (404, "NOT_FOUND"),
     (409, "CONFLICT"),
@@ -83,14 +86,10 @@ def _updates(func):
 
 def _if_match() -> str | None:
     """The version the client read, from If-Match (None when not sent)."""
-    raw = request.headers.get("If-Match")
-    if raw is None:
-        return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    parts = value.split(".")
-    if not 1 <= len(parts) <= 2 or not all(p.isdigit() and len(p) <= 9 for p in parts):
-        raise PreconditionFailed('If-Match must be the ETag of the record, e.g. "3".')
-    return value
+    tag = if_match('"3"')
+    if tag is not None and not _VERSION.fullmatch(tag):
+        raise PreconditionFailed("If-Match names no version of this record; read it again.")
+    return tag
 
 
 def _etag(record: Any) -> dict[str, str]:

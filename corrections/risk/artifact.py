@@ -3,7 +3,12 @@
 Saved with skops (never pickle or joblib: loading a pickle runs whatever it contains). Loading
 refuses, with a message saying why, an artifact whose file does not match the sha256 in its
 card, a card whose own checksum does not match, one made with another scikit-learn or skops
-version, and one whose file holds types outside scikit-learn, NumPy and SciPy.
+version, and one whose file names any type outside the allow-list of the exact types our own
+training writes (:mod:`corrections.risk.allowlist`) — checked before anything in the file is
+built. Whether a card is to be believed (its metrics, its bands) is the signature's business
+(:mod:`corrections.risk.signing`): the checksum only finds damage, anyone can recompute it.
+
+Messages name the version directory and its files, never a path on the server.
 """
 
 from __future__ import annotations
@@ -21,14 +26,13 @@ import sklearn
 import skops
 import skops.io as sio
 
+from corrections.risk import allowlist
+
 FORMAT = "corrections-risk-model/1"
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
-# Module prefixes a model file may name; anything else is refused before it is loaded.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
-# ... and these exact names (scikit-learn's own objects hold them; what they wrap is checked
-# as a type of its own).
-TRUSTED_NAMES = frozenset({"functools.partial", "builtins.slice"})
+# Parts of card.json that its checksum (and its signature) leave out.
+UNSUMMED = ("card_sha256", "signature")
 
 
 class ArtifactError(Exception):
@@ -53,13 +57,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _canonical(card: dict[str, Any]) -> bytes:
-    body = {k: v for k, v in card.items() if k != "card_sha256"}
+def canonical(card: dict[str, Any]) -> bytes:
+    """The card's content as bytes: sorted compact JSON without its checksum and signature."""
+    body = {k: v for k, v in card.items() if k not in UNSUMMED}
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def card_checksum(card: dict[str, Any]) -> str:
-    return hashlib.sha256(_canonical(card)).hexdigest()
+    return hashlib.sha256(canonical(card)).hexdigest()
 
 
 def save(directory: Path, model: Any, card: dict[str, Any]) -> dict[str, Any]:
@@ -74,25 +79,33 @@ def save(directory: Path, model: Any, card: dict[str, Any]) -> dict[str, Any]:
         "artifact": {"file": MODEL_FILE, "sha256": sha256_file(path)},
     }
     card["card_sha256"] = card_checksum(card)
+    write_card(directory, card)
+    return card
+
+
+def write_card(directory: Path, card: dict[str, Any]) -> None:
     (directory / CARD_FILE).write_text(
         json.dumps(card, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
     )
-    return card
 
 
 def read_card(directory: Path) -> dict[str, Any]:
     """The card, checked: it parses, it is ours, its checksum matches."""
     path = directory / CARD_FILE
+    name = f"{directory.name}/{CARD_FILE}"
     if not path.is_file():
-        raise ArtifactError(f"{directory}: no {CARD_FILE}; not a model directory")
+        raise ArtifactError(f"{directory.name}: no {CARD_FILE}; not a model directory")
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path}: not a valid card ({exc}); refusing the artifact") from exc
+        raise ArtifactError(f"{name}: not a valid card ({exc}); refusing the artifact") from exc
     if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: not a {FORMAT} card; refusing a foreign artifact")
+        raise ArtifactError(f"{name}: not a {FORMAT} card; refusing a foreign artifact")
     if card.get("card_sha256") != card_checksum(card):
-        raise ArtifactError(f"{path}: the card's checksum does not match; it was changed")
+        raise ArtifactError(f"{name}: the card's checksum does not match; it was changed")
+    artifact = card.get("artifact")
+    if not isinstance(artifact, dict) or artifact.get("file") != MODEL_FILE:
+        raise ArtifactError(f"{name}: the card must name {MODEL_FILE} as its artifact")
     return card
 
 
@@ -107,42 +120,77 @@ class Loaded:
         return self.card["version"]
 
 
-def load(directory: Path, *, expect_sha256: str | None = None) -> Loaded:
-    """Load a model directory after every check; ``expect_sha256`` (the one recorded when it was
-    activated) must match too."""
+@dataclass
+class Checked:
+    """A model directory that passed every check; ``data`` is the model file as it was
+    checked (it is built from these bytes, not read again)."""
+
+    card: dict[str, Any]
+    data: bytes
+    sha256: str
+    untrusted: list[str]
+
+
+def check(directory: Path, *, expect_sha256: str | None = None) -> Checked:
+    """Every check short of building the model: the card, the file's sha256 (and
+    ``expect_sha256``, the one recorded when it was activated), the library versions, and
+    that the file names only allow-listed types. Nothing in the file runs."""
     card = read_card(directory)
-    path = directory / card["artifact"]["file"]
+    path = directory / MODEL_FILE
+    name = f"{directory.name}/{MODEL_FILE}"
     if not path.is_file():
-        raise ArtifactError(f"{directory}: model file {path.name} is missing")
-    actual = sha256_file(path)
-    if actual != card["artifact"]["sha256"]:
+        raise ArtifactError(f"{directory.name}: model file {MODEL_FILE} is missing")
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != card["artifact"].get("sha256"):
         raise ArtifactError(
-            f"{path}: sha256 {actual[:12]}… does not match the card's "
-            f"{card['artifact']['sha256'][:12]}…; the file was changed or damaged, refusing it"
+            f"{name}: sha256 {actual[:12]}… does not match the card's "
+            f"{str(card['artifact'].get('sha256'))[:12]}…; the file was changed or damaged, "
+            "refusing it"
         )
     if expect_sha256 is not None and actual != expect_sha256:
         raise ArtifactError(
-            f"{path}: sha256 differs from the one recorded at activation; refusing it"
+            f"{name}: sha256 differs from the one recorded at activation; refusing it"
         )
-    ours, theirs = library_versions(), card.get("libraries", {})
+    ours, theirs = library_versions(), card.get("libraries") or {}
     for lib in ("scikit-learn", "skops"):
         if _minor(theirs.get(lib)) != _minor(ours[lib]):
             raise ArtifactError(
-                f"{directory}: made with {lib} {theirs.get(lib)}, this is {ours[lib]}; "
+                f"{directory.name}: made with {lib} {theirs.get(lib)}, this is {ours[lib]}; "
                 "retrain it with this version (a model is not portable across versions)"
             )
     try:
-        untrusted = sio.get_untrusted_types(file=path)
+        named = allowlist.types_in(data)  # ours first: it caps the schema's size
+        untrusted = sio.get_untrusted_types(data=data)
+    except allowlist.UnreadableModel as exc:
+        raise ArtifactError(f"{name}: {exc}") from exc
     except Exception as exc:  # a damaged archive: skops' own errors vary
-        raise ArtifactError(f"{path}: not a readable skops file ({exc})") from exc
-    foreign = [t for t in untrusted if not (t.startswith(TRUSTED_PREFIXES) or t in TRUSTED_NAMES)]
+        raise ArtifactError(f"{name}: not a readable skops file ({type(exc).__name__})") from exc
+    foreign = allowlist.not_trusted(named | set(untrusted))
     if foreign:
-        raise ArtifactError(f"{path}: holds types outside scikit-learn/NumPy/SciPy: {foreign}")
+        raise ArtifactError(
+            f"{name}: holds types our training never writes, refusing it before anything in "
+            f"it runs: {', '.join(foreign[:10])}"
+            + (f" (and {len(foreign) - 10} more)" if len(foreign) > 10 else "")
+        )
+    return Checked(card=card, data=data, sha256=actual, untrusted=untrusted)
+
+
+def build(checked: Checked) -> Loaded:
+    """The model of a checked directory (skops trusts only what the allow-list passed)."""
     try:
-        model = sio.load(path, trusted=untrusted)
+        model = sio.loads(checked.data, trusted=checked.untrusted)
     except Exception as exc:
-        raise ArtifactError(f"{path}: could not be loaded ({exc})") from exc
-    return Loaded(model=model, card=card, sha256=actual)
+        raise ArtifactError(
+            f"{checked.card['version']}/{MODEL_FILE}: could not be loaded "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    return Loaded(model=model, card=checked.card, sha256=checked.sha256)
+
+
+def load(directory: Path, *, expect_sha256: str | None = None) -> Loaded:
+    """Load a model directory after every check of :func:`check`."""
+    return build(check(directory, expect_sha256=expect_sha256))
 
 
 def _minor(version: str | None) -> str | None:

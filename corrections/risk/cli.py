@@ -1,4 +1,4 @@
-"""``corrections risk``: export snapshots, train, predict, activate, score."""
+"""``corrections risk``: export snapshots, train, predict, sign, activate, score."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 @click.group()
 def risk() -> None:
-    """Absconding risk model (脱管风险模型): export, train, predict, activate, score."""
+    """Absconding risk model (脱管风险模型): export, train, predict, sign, activate, score."""
 
 
 def _every(value: str) -> int:
@@ -101,9 +101,22 @@ def export_cmd(start, end, every, out, note, min_k) -> None:
 @click.option("--version", default=None, help="Version name (default: date and data hash)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def train_cmd(table, label, positive, drop, group, time_column, version, seed, out) -> None:
-    """Train on any table; write the model (skops), card.json, plots and card.html to OUT."""
-    from corrections.risk import training
+@click.option(
+    "--sign/--no-sign",
+    default=True,
+    show_default=True,
+    help="Sign the card with this instance's key (--no-sign: for a model that goes elsewhere)",
+)
+@click.option("--by", "username", default="cli", show_default=True, help="Who, in the signature")
+@with_appcontext
+def train_cmd(
+    table, label, positive, drop, group, time_column, version, seed, out, sign, username
+) -> None:
+    """Train on any table; write the model (skops), card.json, plots and card.html to OUT.
+    The card is signed with this instance's key, so this instance can activate it."""
+    from corrections.core import keys
+    from corrections.core.clock import now_utc
+    from corrections.risk import artifact, signing, training
 
     spec = training.Spec(
         label=label,
@@ -118,10 +131,17 @@ def train_cmd(table, label, positive, drop, group, time_column, version, seed, o
         trained = training.train(table, spec, out, progress=lambda m: click.echo(f"· {m}"))
     except (training.TrainingError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    m = trained.card["metrics"]
+    card = trained.card
+    if sign:
+        card["signature"] = signing.sign(
+            card, by=f"cli:{username}", at=now_utc(), keyring=keys.current()
+        )
+        artifact.write_card(out, card)
+    m = card["metrics"]
     click.echo(
-        f"{trained.card['version']}: {trained.card['model']['chosen']}, hold-out AUC "
+        f"{card['version']}: {card['model']['chosen']}, hold-out AUC "
         f"{m['auc']:.4f}, Brier {m['brier']:.4f}, ECE {m['ece']:.4f} -> {out}"
+        + ("" if sign else " (card not signed)")
     )
 
 
@@ -154,6 +174,68 @@ def predict_cmd(model_dir, table, out) -> None:
     click.echo(f"{len(scored)} rows scored with {scorer.loaded.version} -> {out} {counts}")
 
 
+@risk.command("sign")
+@click.argument("version")
+@click.option("--by", "username", required=True, help="Who reviewed the card (in the audit)")
+@click.option(
+    "--card-sha256",
+    default=None,
+    help="The checksum of the card you reviewed (`risk models` shows it): refuse if it differs",
+)
+@with_appcontext
+def sign_cmd(version, username, card_sha256) -> None:
+    """Sign VERSION's card (a directory in RISK_MODELS_DIR) with this instance's key, after
+    review: a model trained elsewhere can be activated only then. Checks the files first
+    (checksums, library versions, allow-listed types; nothing in the model runs) and records
+    the signature in the database, leaving the files as they are. Audited."""
+    from corrections.core.auth import Actor
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+    from corrections.risk import service
+
+    actor = Actor(user_id=None, username=f"cli:{username}", role=None, unit_id=None)
+    try:
+        row = service.sign(
+            db.session, actor=actor, version=version, now=now_utc(), expect_card_sha256=card_sha256
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        detail = json.dumps(getattr(exc, "errors", None) or {}, ensure_ascii=False)
+        raise click.ClickException(f"{exc.detail} {detail}") from exc
+    db.session.commit()
+    click.echo(
+        f"signed {row.version} (card {row.card_sha256[:12]}…, hold-out AUC "
+        f"{row.card['metrics']['auc']:.4f}); activate it with `corrections risk activate "
+        f"{row.version}`"
+    )
+
+
+@risk.command("trusted-types")
+@click.option("--write", is_flag=True, help="Write the list to corrections/risk/trusted_types.txt")
+def trusted_types_cmd(write) -> None:
+    """Train every candidate model on generated tables and list every type the model files
+    hold: the allow-list a model file is checked against. Shows what differs from the
+    checked-in list (exit status 1 if anything does); --write replaces it, to review and
+    commit. About half a minute."""
+    from corrections.risk import allowlist
+
+    types = allowlist.generate(progress=lambda m: click.echo(f"· {m}", err=True))
+    current = allowlist.trusted()
+    added, removed = sorted(set(types) - current), sorted(current - set(types))
+    for t in added:
+        click.echo(f"+ {t}")
+    for t in removed:
+        click.echo(f"- {t}")
+    if write:
+        allowlist.TYPES_FILE.write_text(allowlist.render(types), encoding="utf-8")
+        click.echo(f"{len(types)} types -> {allowlist.TYPES_FILE.name}; review the diff")
+    elif added or removed:
+        raise click.ClickException("the checked-in list differs (rerun with --write)")
+    else:
+        click.echo(f"the checked-in list is current ({len(types)} types)")
+
+
 @risk.command("activate")
 @click.argument("version")
 @click.option("--force", is_flag=True, help="Activate despite a worse hold-out AUC")
@@ -161,7 +243,8 @@ def predict_cmd(model_dir, table, out) -> None:
 @click.option("--by", "username", default="cli", show_default=True, help="Who, for the audit")
 @with_appcontext
 def activate_cmd(version, force, reason, username) -> None:
-    """Make VERSION (a directory in RISK_MODELS_DIR) the service model."""
+    """Make VERSION (a directory in RISK_MODELS_DIR) the service model. Its card must be
+    signed by this instance (`risk train` here, or `risk sign` after review)."""
     from corrections.core.auth import Actor
     from corrections.core.clock import now_utc
     from corrections.core.db import db
@@ -197,14 +280,15 @@ def score_cmd() -> None:
 @risk.command("models")
 @with_appcontext
 def models_cmd() -> None:
-    """List model versions and which one is active."""
+    """List model versions, which one is active, each card's checksum and who signed it."""
     from corrections.core.db import db
     from corrections.risk import service
 
     for m in service.list_models(db.session):
         auc = (m.get("card") or {}).get("metrics", {}) or {}
         mark = "*" if m.get("active") else " "
+        signed = f"signed by {m['signed_by']}" if m.get("signed_by") else "unsigned"
         click.echo(
             f"{mark} {m['version']:<32} AUC {auc.get('auc', float('nan')):.4f} "
-            f"{m.get('problem') or ''}"
+            f"card {m.get('card_sha256') or '-'} {signed} {m.get('problem') or ''}".rstrip()
         )

@@ -12,10 +12,12 @@ from corrections.core.types import UTCDateTime
 
 
 class RiskModel(db.Model):
-    """A trained model the service knows: registered when first activated; at most one active.
+    """A trained model the service knows: registered when first signed here (``risk sign``)
+    or activated; at most one active.
 
     ``sha256`` and ``card_sha256`` are the artifact's and the card's at activation: the scoring
-    job refuses an artifact whose files changed since (a swapped or tampered file)."""
+    job refuses an artifact whose files changed since (a swapped or tampered file). ``card``
+    holds the card with this instance's signature of it, which the scoring job verifies."""
 
     __tablename__ = "risk_models"
 

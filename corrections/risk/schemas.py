@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.schemas import TrimmedString
+from corrections.core.schemas import Date, Integer, TrimmedString
 from corrections.persons.schemas import sealed_marker
 
 BANDS = ["low", "medium", "high"]
@@ -43,9 +43,17 @@ class ModelSchema(ma.Schema):
     active = ma.fields.Boolean(required=True)
     on_disk = ma.fields.Boolean(required=True)
     problem = ma.fields.String(allow_none=True)
-    sha256 = ma.fields.String(allow_none=True)
+    sha256 = ma.fields.String(allow_none=True, metadata={"description": "The model file's"})
+    card_sha256 = ma.fields.String(
+        allow_none=True, metadata={"description": "The card's checksum (what a reviewer signs)"}
+    )
     activated_at = ma.fields.AwareDateTime(allow_none=True)
     activated_by = ma.fields.String(allow_none=True)
+    signed_by = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Who signed the card with this instance's key (none: unsigned)"},
+    )
+    signed_at = ma.fields.String(allow_none=True)
     card = ma.fields.Dict(allow_none=True, metadata={"description": "The model card's summary"})
 
 
@@ -55,15 +63,15 @@ class ModelsSchema(ma.Schema):
 
 
 class ExportInSchema(ma.Schema):
-    from_ = ma.fields.Date(required=True, data_key="from")
-    to = ma.fields.Date(required=True)
-    every_days = ma.fields.Integer(load_default=30, validate=ma.validate.Range(min=1, max=366))
+    from_ = Date(required=True, data_key="from")
+    to = Date(required=True)
+    every_days = Integer(load_default=30, validate=ma.validate.Range(min=1, max=366))
     note = TrimmedString(
         required=True,
         validate=ma.validate.Length(min=2, max=500),
         metadata={"description": "What the export is for (kept in the audit trail)"},
     )
-    min_k = ma.fields.Integer(
+    min_k = Integer(
         load_default=None,
         validate=ma.validate.Range(min=2),
         metadata={

@@ -1,8 +1,12 @@
-"""Serving the risk model: activation, nightly scoring, a person's scores, the model list.
+"""Serving the risk model: signing, activation, nightly scoring, a person's scores, the models.
 
 A score is advice for the command centre: it never changes a grade or a status by itself.
 Entering the high band raises one ``high_risk`` alert (at most one live per person) and
 proposes flagged control, which a commander decides.
+
+Only a card this instance signed is activated and scored with: signed by ``risk train`` when it
+wrote it (the signature is in the card), or signed here after review (:func:`sign`, which
+records the signature in the model's row and leaves the files as they are).
 """
 
 from __future__ import annotations
@@ -19,20 +23,23 @@ from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
 from corrections.audit import service as audit
+from corrections.core import keys
 from corrections.core.auth import Actor
 from corrections.core.errors import Conflict, NotFound, RuleViolation
 from corrections.core.sqlfuncs import json_object
 from corrections.incidents import flags
 from corrections.persons import privacy
 from corrections.persons.scope import read_scoped
-from corrections.risk import artifact, features, queries
+from corrections.risk import artifact, features, queries, signing
 from corrections.risk.models import RiskModel, RiskScore
 from corrections.risk.rules import band_labels
 from corrections.risk.scorer import Scorer
 
 AUC_TOLERANCE = 0.01
-# The model the repository ships (models/README.md says how to reproduce it).
+# The model the repository ships (models/README.md says how to reproduce it), and its card's
+# checksum as reviewed: `corrections demo` signs that card, and no other, under this name.
 DEFAULT_MODEL = "default-2026.11"
+DEFAULT_MODEL_CARD_SHA256 = "56602bd95b211afd4437f995962611f5a84138a94aa181548b3cef9efdac4556"
 HISTORY = 30
 FLAG_REASON = "脱管风险模型评分进入高风险段，建议挂牌管控（评分仅供参考，须人工决定）"
 
@@ -46,8 +53,92 @@ def _directory(version: str) -> Path:
         raise RuleViolation("not a model version", field="version")
     path = models_dir() / version
     if not path.is_dir():
-        raise NotFound(f"No model {version!r} in {models_dir()}.")
+        raise NotFound(f"No model {version!r} in the models directory (RISK_MODELS_DIR).")
     return path
+
+
+def _refuse(exc: artifact.ArtifactError) -> Conflict:
+    return Conflict(str(exc), errors={"version": [str(exc)]})
+
+
+def _registered_signature(row: RiskModel | None, card: dict[str, Any]) -> Any:
+    """The signature recorded for ``card`` in its row (by :func:`sign`), if the row is of
+    this very card."""
+    if row is None or row.card_sha256 != card.get("card_sha256"):
+        return None
+    return (row.card or {}).get("signature")
+
+
+def card_signature(card: dict[str, Any], row: RiskModel | None) -> dict[str, Any]:
+    """This instance's valid signature of ``card``: the one recorded in its row (``risk
+    sign``) or the one in the card (``risk train``); :class:`ArtifactError` saying why if
+    neither verifies."""
+    keyring = keys.current()
+    found = [s for s in (_registered_signature(row, card), card.get("signature")) if s]
+    for signature in found[:-1]:
+        if signing.is_valid(card, signature, keyring=keyring):
+            return signature
+    last = found[-1] if found else None
+    signing.verify(card, last, keyring=keyring)  # raises, saying why
+    return last
+
+
+def sign(
+    session: Session,
+    *,
+    actor: Actor,
+    version: str,
+    now: datetime,
+    expect_card_sha256: str | None = None,
+) -> RiskModel:
+    """Sign ``version``'s card with this instance's key after the artifact checks (nothing in
+    the model file runs), and record the signature in its row (registered, not activated):
+    the bureau vouches for the card it reviewed. ``expect_card_sha256`` (the checksum of the
+    card that was reviewed) must match the card on disk. Audited."""
+    try:
+        checked = artifact.check(_directory(version))
+    except artifact.ArtifactError as exc:
+        raise _refuse(exc) from exc
+    card = checked.card
+    if card["version"] != version:
+        msg = f"the card names version {card['version']!r}, the directory {version!r}"
+        raise Conflict(msg, errors={"version": [msg]})
+    if expect_card_sha256 is not None and card["card_sha256"] != expect_card_sha256:
+        msg = (
+            f"{version}: the card's checksum is {card['card_sha256'][:12]}…, not the "
+            f"{expect_card_sha256[:12]}… that was reviewed; refusing to sign it"
+        )
+        raise Conflict(msg, errors={"card_sha256": [msg]})
+    row = session.get(RiskModel, version)
+    if row is not None and row.active and row.card_sha256 != card["card_sha256"]:
+        msg = (
+            f"{version} is active and its card changed since it was activated; activate "
+            "another version first"
+        )
+        raise Conflict(msg, errors={"version": [msg]})
+    signature = signing.sign(card, by=actor.username, at=now, keyring=keys.current())
+    if row is None:
+        row = RiskModel(version=version, registered_at=now, active=False)
+        session.add(row)
+    if not row.active:
+        row.sha256, row.holdout_auc = checked.sha256, float(card["metrics"]["auc"])
+    row.card_sha256, row.card = card["card_sha256"], {**card, "signature": signature}
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="risk.model.sign",
+        subject_type="risk_model",
+        subject_id=version,
+        detail={
+            "card_sha256": card["card_sha256"],
+            "sha256": checked.sha256,
+            "key_id": signature["key_id"],
+            "holdout_auc": float(card["metrics"]["auc"]),
+        },
+        now=now,
+    )
+    return row
 
 
 def check_features(card: dict[str, Any]) -> list[str]:
@@ -72,15 +163,19 @@ def activate(
     force: bool = False,
     reason: str | None = None,
 ) -> RiskModel:
-    """Make ``version`` the service model, after the artifact, feature and AUC checks."""
+    """Make ``version`` the service model, after the artifact, signature, feature and AUC
+    checks. The signature is checked before the model file is loaded."""
+    row = session.get(RiskModel, version)
     try:
-        loaded = artifact.load(_directory(version))
+        checked = artifact.check(_directory(version))
+        card = checked.card
+        if card["version"] != version:
+            msg = f"the card names version {card['version']!r}, the directory {version!r}"
+            raise Conflict(msg, errors={"version": [msg]})
+        signature = card_signature(card, row)
+        loaded = artifact.build(checked)
     except artifact.ArtifactError as exc:
-        raise Conflict(str(exc), errors={"version": [str(exc)]}) from exc
-    card = loaded.card
-    if card["version"] != version:
-        msg = f"the card names version {card['version']!r}, the directory {version!r}"
-        raise Conflict(msg, errors={"version": [msg]})
+        raise _refuse(exc) from exc
     problems = check_features(card)
     if problems:
         raise Conflict(
@@ -100,11 +195,11 @@ def activate(
             raise Conflict(msg, errors={"version": [msg]})
         current.active = False
         session.flush()
-    row = session.get(RiskModel, version)
     if row is None:
         row = RiskModel(version=version, registered_at=now)
         session.add(row)
-    row.sha256, row.card_sha256, row.card = loaded.sha256, card["card_sha256"], card
+    row.sha256, row.card_sha256 = loaded.sha256, card["card_sha256"]
+    row.card = {**card, "signature": signature}
     row.holdout_auc, row.active = auc, True
     row.activated_at, row.activated_by, row.activation_reason = now, actor.username, reason
     session.flush()
@@ -120,6 +215,7 @@ def activate(
             "previous": current.version if current is not None else None,
             "forced": force,
             "reason": reason,
+            "signed_by": signature["signed_by"],
         },
         now=now,
     )
@@ -132,7 +228,7 @@ _cache_lock = threading.Lock()
 
 def active_scorer(session: Session) -> Scorer | None:
     """The active model, loaded once per process; refused if its files changed since it was
-    activated (sha256 of the artifact and of the card)."""
+    activated (sha256 of the artifact and of the card) or its signature does not verify."""
     row = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
     if row is None:
         return None
@@ -141,10 +237,11 @@ def active_scorer(session: Session) -> Scorer | None:
         if key in _cache:
             return _cache[key]
     directory = models_dir() / row.version
-    loaded = artifact.load(directory, expect_sha256=row.sha256)
-    if loaded.card["card_sha256"] != row.card_sha256:
-        raise artifact.ArtifactError(f"{directory}: the card changed since it was activated")
-    scorer = Scorer(loaded)
+    checked = artifact.check(directory, expect_sha256=row.sha256)
+    if checked.card["card_sha256"] != row.card_sha256:
+        raise artifact.ArtifactError(f"{row.version}: the card changed since it was activated")
+    signing.verify(checked.card, (row.card or {}).get("signature"), keyring=keys.current())
+    scorer = Scorer(artifact.build(checked))
     with _cache_lock:
         _cache[key] = scorer
     return scorer
@@ -295,8 +392,17 @@ def card_summary(card: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _signed(card: dict[str, Any], row: RiskModel | None) -> dict[str, Any]:
+    try:
+        signature = card_signature(card, row)
+    except artifact.ArtifactError:
+        return {"signed_by": None, "signed_at": None}
+    return {"signed_by": signature["signed_by"], "signed_at": signature["signed_at"]}
+
+
 def list_models(session: Session) -> list[dict[str, Any]]:
-    """Model directories on disk and registered models, with their cards' summaries."""
+    """Model versions on disk and registered, with their cards' summaries and who signed
+    them. Versions by name only: nothing says where on the server they are."""
     rows = {r.version: r for r in session.scalars(select(RiskModel))}
     out: dict[str, dict[str, Any]] = {}
     base = models_dir()
@@ -314,7 +420,9 @@ def list_models(session: Session) -> list[dict[str, Any]]:
             "on_disk": True,
             "problem": problem,
             "sha256": card.get("artifact", {}).get("sha256"),
+            "card_sha256": card.get("card_sha256"),
             "card": card_summary(card) if card else None,
+            **(_signed(card, rows.get(directory.name)) if card else {}),
         }
     for version, row in rows.items():
         entry = out.setdefault(
@@ -324,6 +432,7 @@ def list_models(session: Session) -> list[dict[str, Any]]:
         entry.update(
             active=row.active,
             sha256=row.sha256,
+            card_sha256=row.card_sha256,
             activated_at=row.activated_at,
             activated_by=row.activated_by,
             card=card_summary(row.card),

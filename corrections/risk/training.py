@@ -52,6 +52,9 @@ class Spec:
     time_column: str | None = None
     version: str | None = None
     seed: int = 0
+    # Compare only these candidates (all of them when empty): the allow-list generator trains
+    # each one alone, to see every type a model file of ours can hold.
+    candidates: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -298,7 +301,12 @@ def train(
         raise TrainingError("both classes are needed in the training and the hold-out part")
     folds = list(cv_folds(prep, train_idx, spec.seed))
     scores: dict[str, float] = {}
+    unknown = [c for c in spec.candidates if c not in CANDIDATES]
+    if unknown:
+        raise TrainingError(f"no candidate model {', '.join(map(repr, unknown))}")
     for name, make in CANDIDATES.items():
+        if spec.candidates and name not in spec.candidates:
+            continue
         aucs = []
         for i, (a, b) in enumerate(folds, start=1):
             progress(f"cross-validating {name}: fold {i}/{len(folds)}")

@@ -2,13 +2,16 @@
 their configured triggers in Asia/Shanghai, each run inside an app context.
 
 Misfires after downtime are coalesced into one run that catches up (the jobs work from what
-is due now); one instance of a job at a time; a heartbeat renews the leader lease.
+is due now); one instance of a job at a time; a heartbeat renews the leader lease, and a clean
+stop (SIGTERM, SIGINT) releases it, so a restarted or standby scheduler need not wait it out.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import signal
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -65,5 +68,44 @@ def build(app: Flask, holder: str, *, background: bool = False) -> BaseScheduler
         seconds=max(1, app.config["SCHEDULER_LEASE_SECONDS"] // 3),
         id="_lease",
         name="lease heartbeat",
+        # At start too: a scheduler that finds the lease free leads at once.
+        next_run_time=datetime.now(BUSINESS_TZ),
     )
     return scheduler
+
+
+def _stop(signum, frame) -> None:
+    raise SystemExit(0)
+
+
+def serve(
+    app: Flask, holder: str, *, on_start: Callable[[BaseScheduler], None] | None = None
+) -> None:
+    """Run the scheduler in the foreground until SIGTERM or SIGINT, then let running jobs
+    finish and release the lease (``corrections scheduler run``). A second SIGTERM while jobs
+    finish stops the process at once.
+
+    Without the release a restarted scheduler, or the standby, would wait out the lease
+    (``SCHEDULER_LEASE_SECONDS``) before running anything. A SIGKILL cannot be caught: then
+    the lease expires by itself and the standby takes over.
+    """
+    from corrections.core.db import db
+
+    scheduler = build(app, holder)
+    if on_start is not None:
+        on_start(scheduler)
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if scheduler.running:
+            scheduler.shutdown(wait=True)  # a job in progress keeps the lease until it ends
+        with app.app_context():
+            try:
+                service.release_lease(db.session, holder=holder)
+                log.info("scheduler %s stopped; lease released", holder)
+            finally:
+                db.session.remove()

@@ -52,7 +52,7 @@ def record_detention(
     what falls due from that day is excused, a month's hours are pro-rated to the days before,
     and nothing is planned until the release."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     require_supervised(person)
     require_level(actor, person, "office", "Recording a detention")
     start: date = data["start_date"]
@@ -117,7 +117,7 @@ def release(
     missed after the release)."""
     now = now or now_utc()
     person, detention = get_record_of(
-        session, actor, person_id, Detention, detention_id, "detention"
+        session, actor, person_id, Detention, detention_id, "detention", lock=True
     )
     require_level(actor, person, "office", "Recording a release")
     if detention.end_date is not None:

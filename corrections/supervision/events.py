@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -21,6 +21,7 @@ from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, DomainError, RuleViolation
 from corrections.core.pagination import paginate
+from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.persons import privacy
 from corrections.persons.models import Person
@@ -28,6 +29,7 @@ from corrections.persons.scope import (
     SUPERVISION_COLUMNS,
     audit_person,
     get_scoped,
+    lock_person,
     read_scoped,
 )
 from corrections.supervision import obligations
@@ -42,6 +44,14 @@ from corrections.supervision.rules import DECISION_EVENTS
 # --- events ------------------------------------------------------------------------------
 
 
+def _canonical(value: Any) -> str:
+    """A loaded value as the hash sees it: an instant in UTC, so a retry that writes the same
+    instant in another offset (+08:00 for Z) is the same body, not a reuse of its key."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return str(value)
+
+
 def request_hash(person_id: int, body: dict[str, Any], key: bytes | None = None) -> str:
     """The fingerprint of a request body, keyed (HMAC under the index key, the active one
     unless ``key``): the body can hold a new address, which an unkeyed hash stored beside the
@@ -49,7 +59,7 @@ def request_hash(person_id: int, body: dict[str, Any], key: bytes | None = None)
     blob = json.dumps(
         {"person_id": person_id, "body": body},
         sort_keys=True,
-        default=str,
+        default=_canonical,
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -179,6 +189,8 @@ def record_from_request(
     """
     now = now or now_utc()
     person = get_scoped(session, actor, person_id, columns=SUPERVISION_COLUMNS)
+    if _writes_on_person(data):
+        lock_person(session, person)
     body_hash = request_hash(person.id, data) if idempotency_key else None
     try:
         event = _record_checked(session, actor, person, data, idempotency_key, body_hash, now)
@@ -204,6 +216,25 @@ def record_from_request(
             raise Conflict("The event conflicts with one recorded at the same time.") from None
         raise
     return person, event, False
+
+
+# Events that change the person's own facts (their record, not only their log).
+_PERSON_FACTS = frozenset({"address_change", "job_change"})
+
+
+def _writes_on_person(data: dict[str, Any]) -> bool:
+    """Whether recording this event reads the person's state and writes on it: a decision
+    (checked against the person's other decisions), a correction, a change of the person's
+    facts, or an event that moves the grade. Those are recorded under the person's row lock;
+    a report, a visit or an hour entry is not (the hottest write: what it changes, the unique
+    indexes and the obligation rows' own locks guard)."""
+    kind = data["type"]
+    return (
+        kind in DECISION_EVENTS
+        or kind in _PERSON_FACTS
+        or data.get("corrects_id") is not None
+        or any(kind in rule.data["events"] for rule in grading_rules.current().stricter_rules)
+    )
 
 
 def _record_checked(

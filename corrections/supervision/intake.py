@@ -58,7 +58,7 @@ def change_status_by_request(
 ) -> PersonStatusChange:
     """Record intake reporting (pending_intake -> active), the one status set by hand."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     if to_status not in MANUAL_STATUS_TARGETS:
         raise RuleViolation(
             f"{to_status} is set by its own procedure, not by hand (a death: POST "

@@ -67,7 +67,8 @@ def open_monitoring(
     """Electronic monitoring only on one of the five legal grounds of Art. 29, approved at
     district level, at most three months a period; the grade becomes strict."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    # Locked: periods must not overlap, and the grade moves.
+    person = get_scoped(session, actor, person_id, lock=True)
     require_supervised(person)
     require_decision_level(actor, person, "monitoring", "Electronic monitoring")
     _check_period(session, person, data["start_date"], data["end_date"])
@@ -107,7 +108,7 @@ def _period(
     session: Session, actor: Actor, person_id: int, record_id: int
 ) -> tuple[Person, MonitoringPeriod]:
     return get_record_of(
-        session, actor, person_id, MonitoringPeriod, record_id, "monitoring period"
+        session, actor, person_id, MonitoringPeriod, record_id, "monitoring period", lock=True
     )
 
 

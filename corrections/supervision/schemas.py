@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
+from corrections.core.schemas import (
+    Date,
+    DateTime,
+    Id,
+    Identifier,
+    PageQuerySchema,
+    TrimmedString,
+    page_of,
+)
 from corrections.persons.schemas import sealed_marker
 from corrections.supervision.rules import (
     CHANNELS,
@@ -95,7 +103,7 @@ class SanctionPayload(_Payload):
         metadata={"description": "e.g. 《社区矫正法实施办法》第三十五条"},
     )
     evidence_event_ids = ma.fields.List(
-        ma.fields.Integer(validate=ma.validate.Range(min=1)),
+        Id(),
         required=True,
         validate=ma.validate.Length(min=1, max=50),
     )
@@ -111,7 +119,7 @@ class PolicePenaltyProposalPayload(SanctionPayload):
 class PolicePenaltyPayload(SanctionPayload):
     """The police's decision on the agency's proposal, recorded with its document number."""
 
-    proposal_event_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    proposal_event_id = Id(required=True)
     document_number = TrimmedString(
         required=True,
         validate=ma.validate.Length(min=1, max=64),
@@ -157,7 +165,7 @@ class MedicalReexamPayload(_Payload):
         validate=ma.validate.Length(min=1, max=64),
         metadata={"description": "The hospital's examination report or diagnosis number"},
     )
-    examined_on = ma.fields.Date(metadata={"description": "Day of the examination"})
+    examined_on = Date(metadata={"description": "Day of the examination"})
     findings = _TEXT
 
 
@@ -211,7 +219,7 @@ class EventInSchema(ma.Schema):
         required=True,
         validate=ma.validate.OneOf([t for t in EVENT_TYPES if t not in PERMIT_EVENTS]),
     )
-    occurred_at = ma.fields.AwareDateTime(required=True)
+    occurred_at = DateTime(required=True)
     channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS), load_default=None)
     note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
     payload = ma.fields.Dict(
@@ -223,8 +231,7 @@ class EventInSchema(ma.Schema):
             "document_number}, monitor_alarm {alarm}, ..."
         },
     )
-    corrects_id = ma.fields.Integer(
-        validate=ma.validate.Range(min=1),
+    corrects_id = Id(
         load_default=None,
         metadata={"description": "The event this one corrects"},
     )
@@ -275,8 +282,8 @@ EventPageSchema = page_of(EventSchema, "EventPageSchema")
 
 class EventQuerySchema(PageQuerySchema):
     type = ma.fields.String(validate=ma.validate.OneOf(EVENT_TYPES))
-    since = ma.fields.AwareDateTime()
-    until = ma.fields.AwareDateTime()
+    since = DateTime()
+    until = DateTime()
 
 
 class ObligationSchema(ma.Schema):
@@ -305,8 +312,8 @@ OBLIGATION_STATUSES = ("open", "fulfilled", "missed", "excused")
 class ObligationQuerySchema(PageQuerySchema):
     status = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_STATUSES))
     kind = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_KINDS))
-    due_before = ma.fields.Date(metadata={"description": "Due on or before this day"})
-    office = TrimmedString(validate=ma.validate.Length(min=1, max=32))
+    due_before = Date(metadata={"description": "Due on or before this day"})
+    office = Identifier(validate=ma.validate.Length(min=1, max=32))
 
 
 class PersonObligationQuerySchema(ma.Schema):
@@ -317,8 +324,8 @@ class PersonObligationQuerySchema(ma.Schema):
 class PermitInSchema(ma.Schema):
     destination = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=200))
     reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=1000))
-    start_date = ma.fields.Date(required=True)
-    end_date = ma.fields.Date(required=True)
+    start_date = Date(required=True)
+    end_date = Date(required=True)
 
 
 class TravelConditionSchema(ma.Schema):
@@ -369,19 +376,19 @@ class RequiredNoteSchema(ma.Schema):
 
 
 class MovementSchema(ma.Schema):
-    occurred_at = ma.fields.AwareDateTime(required=True)
+    occurred_at = DateTime(required=True)
     note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
 
 
 class MonitoringInSchema(ma.Schema):
     ground = ma.fields.String(required=True, validate=ma.validate.OneOf(MONITORING_GROUNDS))
-    start_date = ma.fields.Date(required=True)
-    end_date = ma.fields.Date(required=True)
+    start_date = Date(required=True)
+    end_date = Date(required=True)
     note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)
 
 
 class ExtendSchema(ma.Schema):
-    end_date = ma.fields.Date(required=True)
+    end_date = Date(required=True)
     reassessment_note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
 
 
@@ -424,7 +431,7 @@ class TerminationSchema(ma.Schema):
         required=True, validate=ma.validate.OneOf(["revocation", "return_to_custody", "death"])
     )
     reason = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=2000))
-    ended_on = ma.fields.Date(required=True)
+    ended_on = Date(required=True)
     document_number = TrimmedString(
         required=True,
         validate=ma.validate.Length(min=2, max=64),
@@ -436,7 +443,7 @@ class TerminationSchema(ma.Schema):
 
 
 class TransferInSchema(ma.Schema):
-    to_office_code = TrimmedString(validate=ma.validate.Length(min=1, max=32), load_default=None)
+    to_office_code = Identifier(validate=ma.validate.Length(min=1, max=32), load_default=None)
     destination = TrimmedString(
         validate=ma.validate.Length(min=2, max=200),
         load_default=None,
@@ -486,9 +493,7 @@ class TransferSchema(ma.Schema):
 
 class DetentionInSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(DETENTION_KINDS))
-    start_date = ma.fields.Date(
-        required=True, metadata={"description": "The first day the person is held"}
-    )
+    start_date = Date(required=True, metadata={"description": "The first day the person is held"})
     authority = TrimmedString(
         required=True,
         validate=ma.validate.Length(min=2, max=100),
@@ -503,7 +508,7 @@ class DetentionInSchema(ma.Schema):
 
 
 class ReleaseInSchema(ma.Schema):
-    end_date = ma.fields.Date(
+    end_date = Date(
         required=True, metadata={"description": "The release day: obligations run again from it"}
     )
     note = TrimmedString(validate=ma.validate.Length(min=1, max=2000), load_default=None)

@@ -49,7 +49,8 @@ def request_permit(
     """Ask to leave the city or county; the approval level follows from the rules."""
     now = now or now_utc()
     today = business_date(now)
-    person = get_scoped(session, actor, person_id)
+    # Locked: the overlap and the 30-days-in-2-months rule read the person's other permits.
+    person = get_scoped(session, actor, person_id, lock=True)
     if person.status != "active":
         raise Conflict(
             "Only a person under active supervision can travel.",
@@ -135,7 +136,9 @@ def _grade_travel(person: Person) -> travel_rules.GradeTravel:
 def _permit(
     session: Session, actor: Actor, person_id: int, record_id: int
 ) -> tuple[Person, TravelPermit]:
-    return get_record_of(session, actor, person_id, TravelPermit, record_id, "travel permit")
+    return get_record_of(
+        session, actor, person_id, TravelPermit, record_id, "travel permit", lock=True
+    )
 
 
 def _save_permit(session: Session) -> None:

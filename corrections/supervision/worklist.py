@@ -140,7 +140,9 @@ def excuse_obligation(
     date ...). Decided by the person's office or above; a chained obligation's next window is
     then planned from the day it was due, as after a fulfilment."""
     now = now or now_utc()
-    person, ob = get_record_of(session, actor, person_id, Obligation, obligation_id, "obligation")
+    person, ob = get_record_of(
+        session, actor, person_id, Obligation, obligation_id, "obligation", lock=True
+    )
     require_level(actor, person, "office", "Excusing an obligation")
     if ob.status not in ("open", "missed"):
         raise Conflict(f"The obligation is {ob.status}; only an open or missed one can be excused.")

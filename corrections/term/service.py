@@ -127,7 +127,7 @@ def discharge(
     document number)."""
     now = now or now_utc()
     today = business_date(now)
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     require_decision_level(actor, person, "discharge", "Discharge")
     if person.status not in OPEN_STATUSES:
         raise Conflict(
@@ -193,7 +193,7 @@ def terminate(
     """Termination (终止, Art. 45): revocation, return to custody, or death, decided by the
     district on the document that grounds it (court ruling, custody decision, death record)."""
     now = now or now_utc()
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     require_decision_level(actor, person, "termination", "Termination")
     if person.status not in OPEN_STATUSES:
         raise Conflict(
@@ -247,7 +247,7 @@ def transfer(
     new office and must report there within the rules' days; elsewhere the record closes."""
     now = now or now_utc()
     today = business_date(now)
-    person = get_scoped(session, actor, person_id)
+    person = get_scoped(session, actor, person_id, lock=True)
     require_decision_level(actor, person, "transfer", "A change of the place of supervision")
     if person.status not in ("active", "pending_intake"):
         raise Conflict(

@@ -1,14 +1,27 @@
 from __future__ import annotations
 
+import functools
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import plotly
-from flask import Blueprint, Response, abort, jsonify, render_template, send_from_directory
-from sqlalchemy import text
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
+from sqlalchemy import select, text
 from swagger_ui_bundle import swagger_ui_path
 
 from corrections.core.auth import public
-from corrections.core.db import db
+from corrections.core.clock import now_utc
+from corrections.core.db import db, is_timeout
 from corrections.core.errors import problem_response
 from corrections.extensions import api
 
@@ -31,7 +44,10 @@ DOCS_CSP = (
 @blp.get("/healthz")
 @public
 def healthz() -> Response:
-    """Load-balancer check: 200 when the database answers."""
+    """Load-balancer check: 200 when the database answers (one ``SELECT 1``). ``?deep=1``:
+    also the tables every request reads, the scheduler's lease and the schema's revision."""
+    if request.args.get("deep", "0") not in ("", "0"):
+        return _deep_health()
     try:
         db.session.execute(text("SELECT 1"))
     except Exception:
@@ -40,6 +56,82 @@ def healthz() -> Response:
             503, detail="The database is not reachable.", headers={"Retry-After": "5"}
         )
     return jsonify(status="ok", database="ok")
+
+
+@functools.cache
+def _migration_head(directory: str) -> str | None:
+    """The newest migration this code ships (the files do not change while it runs)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(directory).get_current_head()
+
+
+def _deep_health() -> Response:
+    """What an operator's monitor wants: 503 when the database does not answer in time (a
+    held lock included: the reads run under the request's timeouts) or its schema is not the
+    code's; the scheduler's leader and last heartbeat (a stale one is ``degraded``, 200: the
+    API still serves)."""
+    from corrections.org.models import User
+    from corrections.persons.models import Person
+    from corrections.scheduler import service as scheduler
+
+    now = now_utc()
+    started = time.perf_counter()
+    try:
+        db.session.execute(text("SELECT 1"))
+        # The tables every request reads: a lock held on them shows here, not only in the API.
+        db.session.execute(select(User.id).limit(1))
+        db.session.execute(select(Person.id).limit(1))
+    except Exception as exc:
+        db.session.rollback()
+        busy = is_timeout(exc)
+        return problem_response(
+            503,
+            detail="The database did not answer in time."
+            if busy
+            else "The database is not reachable.",
+            headers={"Retry-After": "5"},
+            extensions={"checks": {"database": {"status": "busy" if busy else "unreachable"}}},
+        )
+    database = {"status": "ok", "latency_ms": round(1000 * (time.perf_counter() - started), 1)}
+    try:
+        revision = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception:
+        db.session.rollback()
+        revision = None
+    head = _migration_head(current_app.extensions["migrate"].directory)
+    migrations = {
+        "status": "ok" if revision == head else "behind",
+        "head": head,
+        "database": revision,
+    }
+    lease = scheduler.lease_holder(db.session)
+    if lease is None:
+        schedule = {
+            "status": "none",
+            "holder": None,
+            "last_heartbeat": None,
+            "lease_expires_at": None,
+        }
+    else:
+        ttl = timedelta(seconds=current_app.config["SCHEDULER_LEASE_SECONDS"])
+        schedule = {
+            "status": "ok" if lease.expires_at > now else "stale",
+            "holder": lease.holder,
+            # Each heartbeat renews the lease for SCHEDULER_LEASE_SECONDS from its time.
+            "last_heartbeat": (lease.expires_at - ttl).isoformat(),
+            "lease_expires_at": lease.expires_at.isoformat(),
+        }
+    checks = {"database": database, "migrations": migrations, "scheduler": schedule}
+    if migrations["status"] != "ok":
+        return problem_response(
+            503,
+            detail="The database schema is not this code's (corrections db upgrade).",
+            headers={"Retry-After": "30"},
+            extensions={"checks": checks},
+        )
+    status = "ok" if schedule["status"] == "ok" else "degraded"
+    return jsonify(status=status, checks=checks)
 
 
 @blp.get("/api/openapi.json")

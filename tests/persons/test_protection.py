@@ -481,8 +481,10 @@ def test_finding_1_a_lone_surrogate_is_refused_at_the_edge_not_after_the_duplica
     raw = '{"name": "\\u6d4b\\ud800", "gender": "male"}'
     for path in ("/api/v1/persons", "/api/v1/persons/search"):
         resp = owner.post(path, data=raw, headers={"Content-Type": "application/json"})
-        assert resp.status_code == 400, path
+        # Issue 13 finding 7: a 4xx naming the field (422), no longer a 400 for the body.
+        assert resp.status_code == 422, path
         assert resp.mimetype == "application/problem+json"
+        assert "name" in resp.get_json()["errors"], path
 
 
 def test_finding_5_a_list_page_is_one_audit_row_and_a_search_that_finds_nobody_is_recorded(

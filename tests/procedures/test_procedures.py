@@ -184,7 +184,8 @@ def test_a_correction_needs_the_version_read(active, officer):
     change = {"notes": "补充：已签署宣告书"}
     assert officer.patch(url, json=change).status_code == 428
     assert officer.patch(url, json=change, headers={"If-Match": '"7"'}).status_code == 412
-    assert officer.patch(url, json=change, headers={"If-Match": "abc"}).status_code == 412
+    assert officer.patch(url, json=change, headers={"If-Match": '"abc"'}).status_code == 412
+    assert officer.patch(url, json=change, headers={"If-Match": "abc"}).status_code == 400
     resp = officer.patch(url, json=change, headers={"If-Match": created.headers["ETag"]})
     assert resp.status_code == 200, resp.get_json()
     assert resp.headers["ETag"] == '"2"' and resp.get_json()["notes"] == change["notes"]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from corrections.risk import features, training
+from tests.support.risk_models import sign_in_place
 
 CATEGORIES = {
     "age_band": ["18-24", "25-34", "35-44", "45-54", "55+"],
@@ -79,9 +80,11 @@ def _trained(tmp_path_factory, table_file):
 
 @pytest.fixture
 def models_dir(app, tmp_path, monkeypatch, _trained):
-    """A models directory holding a fresh copy of the trained model, as the service's."""
+    """A models directory holding a fresh copy of the trained model, as the service's, its
+    card signed with the instance key (as ``risk train`` signs what it writes)."""
     directory = tmp_path / "models"
     shutil.copytree(_trained.directory, directory / "test-model")
+    sign_in_place(app, directory / "test-model")
     monkeypatch.setitem(app.config, "RISK_MODELS_DIR", str(directory))
     return directory
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -17,27 +16,25 @@ from corrections.cli import main
 from corrections.core.db import db
 from corrections.incidents.models import Flag
 from corrections.persons.models import Person
-from corrections.risk import artifact, service
+from corrections.risk import service
 from corrections.risk.models import RiskModel, RiskScore
 from tests.conftest import TEST_NOW
 from tests.risk.conftest import flip_byte
 from tests.supervision.conftest import event
+from tests.support.risk_models import copy_version, edit_card, read_card, sign_in_place
 
 
 def _activate(runner, version="test-model", *extra):
     return runner.invoke(main, ["risk", "activate", version, *extra])
 
 
-def _copy_with_auc(models_dir, version: str, auc: float, **card_changes):
-    """Another version of the test model whose card claims ``auc`` (re-checksummed, as a
-    retrained model's card would be)."""
-    target = models_dir / version
-    shutil.copytree(models_dir / "test-model", target)
-    card = json.loads((target / "card.json").read_text())
-    card["version"], card["metrics"]["auc"] = version, auc
-    card.update(card_changes)
-    card["card_sha256"] = artifact.card_checksum(card)
-    (target / "card.json").write_text(json.dumps(card))
+def _copy_with_auc(app, models_dir, version: str, auc: float, **card_changes):
+    """Another version of the test model whose card claims ``auc`` (re-checksummed and signed
+    here, as a model retrained on this instance would be)."""
+    target = copy_version(models_dir, "test-model", version)
+    metrics = {**read_card(target)["metrics"], "auc": auc}
+    card = edit_card(target, metrics=metrics, **card_changes)
+    sign_in_place(app, target)
     return card
 
 
@@ -45,7 +42,7 @@ def test_activate_is_audited_and_guards_auc_regressions(app, runner, models_dir)
     result = _activate(runner)
     assert result.exit_code == 0, result.output
     base = json.loads((models_dir / "test-model" / "card.json").read_text())["metrics"]["auc"]
-    _copy_with_auc(models_dir, "worse", base - 0.05)
+    _copy_with_auc(app, models_dir, "worse", base - 0.05)
     result = _activate(runner, "worse")
     assert result.exit_code != 0 and "worse than the active model" in result.output
     result = _activate(runner, "worse", "--force")
@@ -63,10 +60,12 @@ def test_activate_is_audited_and_guards_auc_regressions(app, runner, models_dir)
         db.session.remove()
 
 
-def test_activate_refuses_a_model_whose_features_the_service_does_not_compute(runner, models_dir):
+def test_activate_refuses_a_model_whose_features_the_service_does_not_compute(
+    app, runner, models_dir
+):
     card = json.loads((models_dir / "test-model" / "card.json").read_text())
     features = [*card["features"], {"name": "shoe_size", "type": "numeric", "typical": 42}]
-    _copy_with_auc(models_dir, "foreign", card["metrics"]["auc"], features=features)
+    _copy_with_auc(app, models_dir, "foreign", card["metrics"]["auc"], features=features)
     result = _activate(runner, "foreign")
     assert result.exit_code != 0 and "shoe_size" in result.output
 

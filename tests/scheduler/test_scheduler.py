@@ -193,3 +193,83 @@ def test_the_first_sweep_of_a_month_plans_its_hour_windows(app, login, active, r
     assert [w["opens_on"] for w in windows] == ["2026-12-01", "2026-11-27"]
     january = run_job("sweep_obligations", at=datetime(2027, 1, 1, 2, tzinfo=UTC))
     assert january["counts"]["hour_windows"] == 2
+
+
+# --- issue 13 finding 11: the lease is released on a clean stop and after run-once ---------
+
+
+def test_finding_11_run_once_releases_the_lease_it_took(app, runner, active):
+    active()
+    app.extensions["corrections.clock"].set(T0)
+    for _ in range(2):  # the second within the lease period, as an operator would
+        result = runner.invoke(args=["scheduler", "run-once", "sweep_obligations"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["status"] == "succeeded"
+    with app.app_context():
+        assert service.lease_holder(db.session) is None
+        # A scheduler started right after leads at once instead of waiting out the lease.
+        assert service.acquire_lease(db.session, holder="restarted", ttl=TTL, now=T0)
+        db.session.remove()
+
+
+def test_finding_11_run_once_leaves_a_running_schedulers_lease_alone(app, runner, city):
+    app.extensions["corrections.clock"].set(T0)
+    with app.app_context():
+        assert service.acquire_lease(db.session, holder="leader", ttl=TTL, now=T0)
+        db.session.remove()
+    result = runner.invoke(args=["scheduler", "run-once", "sweep_obligations"])
+    assert result.exit_code != 0 and "another scheduler holds the lease" in result.output
+    result = runner.invoke(args=["scheduler", "run-once", "audit_seal", "--ignore-lease"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert service.lease_holder(db.session).holder == "leader"
+        db.session.remove()
+
+
+def test_finding_11_sigterm_stops_the_scheduler_and_releases_its_lease(app, city, database_url):
+    """A real ``corrections scheduler run`` process on the test database: it takes the lease,
+    SIGTERM stops it cleanly, and the lease is gone (no 90 s wait for the next scheduler)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(
+        os.environ,
+        CORRECTIONS_DATABASE_URL=database_url,
+        CORRECTIONS_INSTANCE_PATH=app.instance_path,
+        CORRECTIONS_SECRET_KEY=app.config["SECRET_KEY"],
+        CORRECTIONS_LOG_LEVEL="WARNING",
+        CORRECTIONS_SCHEDULER_LEASE_SECONDS="3",
+    )
+    command = [sys.executable, "-c", "from corrections.cli import main; main()"]
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI, no outside input
+        [*command, "scheduler", "run", "--holder", "sigterm-test"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        holder = None
+        for _ in range(300):  # up to 30 s for the process to start and take the lease
+            with app.app_context():
+                lease = service.lease_holder(db.session)
+                holder = lease.holder if lease else None
+                db.session.remove()
+            if holder or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert holder == "sigterm-test", proc.stdout.read() if proc.poll() is not None else ""
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output
+    with app.app_context():
+        assert service.lease_holder(db.session) is None
+        db.session.remove()

@@ -273,6 +273,13 @@
           signal: abort.signal,
         });
         if (resp.status === 401) return signOut("登录已过期，请重新登录");
+        if (resp.status === 429) {
+          // Too many open streams (this user's other pages, or a full server): wait as told.
+          const wait = Math.max(1, Number(resp.headers.get("Retry-After")) || 30);
+          setStream("retrying", `实时连接数已达上限，${wait} 秒后重试`);
+          await new Promise((r) => setTimeout(r, wait * 1000));
+          continue;
+        }
         if (!resp.ok) throw new Error(String(resp.status));
         setStream("open", "实时");
         const reader = resp.body.getReader();

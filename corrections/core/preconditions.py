@@ -1,0 +1,46 @@
+"""If-Match for optimistic locking: the one reading of the header that every update uses.
+
+An update must name the version it was based on (its ETag), or it could overwrite a change
+it never saw (the "lost update"), which is why a missing If-Match is 428 (RFC 6585, section 3).
+``If-Match: *`` is true for any current version (RFC 9110, section 13.1.1), so it names none
+and protects nothing: it is answered like a missing header, 428. A value that is not an
+entity-tag (RFC 9110, section 8.8.3: ``"3"`` or ``W/"3"``) is 400 naming the header, and so is
+a list of several: an update is based on the one version that was read. A well-formed tag that
+is not the current version is 412 (the service compares).
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import request
+
+from corrections.core.errors import BadRequest, PreconditionRequired
+
+HEADER = "If-Match"
+# entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; etagc = %x21 / %x23-7E / obs-text
+_ENTITY_TAG = re.compile(r'(?:W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+_LIST_SEPARATOR = re.compile(r"[ \t]*,[ \t]*")
+
+
+def if_match(example: str) -> str | None:
+    """The version the client says it read (the tag without its quotes), None when it sent
+    no If-Match. A well-formed tag that is not of the resource's form matches no version of
+    it (412, the caller's to say). A weak tag is compared by its value: a compressing proxy
+    may have weakened ours."""
+    raw = request.headers.get(HEADER)
+    if raw is None:
+        return None
+    value = raw.strip(" \t")
+    if value == "*":
+        raise PreconditionRequired(
+            f"{HEADER}: * names no version; send the ETag you read, e.g. {example}."
+        )
+    tag = _ENTITY_TAG.fullmatch(value)
+    if tag is None:
+        several = all(_ENTITY_TAG.fullmatch(m) for m in _LIST_SEPARATOR.split(value))
+        raise BadRequest(
+            f"{HEADER} must be the one ETag you read, in double quotes, e.g. {example}.",
+            errors={HEADER: ["one ETag only" if several else f"not an ETag (e.g. {example})"]},
+        )
+    return tag.group(1)

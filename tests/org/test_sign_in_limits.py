@@ -1,0 +1,138 @@
+"""Sign-in limits under parallel guesses and from strangers (issue 13, finding 4)."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from corrections.core.db import db
+from corrections.org.models import LoginAttempt
+from tests.conftest import DEMO_PASSWORD
+
+OFFICER = "officer-dongcheng-1"
+
+
+def _login(client, username=OFFICER, password=DEMO_PASSWORD, addr="10.1.1.1"):
+    return client.post(
+        "/api/v1/auth/token",
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": addr},
+    )
+
+
+@contextmanager
+def _config(app, **values):
+    saved = {key: app.config[key] for key in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(saved)
+
+
+def _failed_attempts(app) -> int:
+    with app.app_context():
+        n = db.session.scalar(
+            select(func.count()).select_from(LoginAttempt).where(~LoginAttempt.succeeded)
+        )
+        db.session.remove()
+    return n
+
+
+def test_finding_4_forty_parallel_wrong_passwords_check_at_most_the_limit(app, client):
+    """Every guess is counted before its password is checked, by one statement that refuses
+    at the limit: parallel requests cannot all pass a count made before any was recorded."""
+    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]
+    barrier = threading.Barrier(40)
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def guess(i: int) -> None:
+        own = app.test_client()
+        barrier.wait()
+        resp = _login(own, password=f"wrong-guess-{i:02d}", addr="10.6.6.6")
+        with lock:
+            codes.append(resp.status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(codes)) == [401, 429], codes
+    assert codes.count(401) == limit, codes
+    assert _failed_attempts(app) == limit
+    # The officer, from their own address, is not held up by any of it.
+    assert _login(client).status_code == 201
+
+
+def test_finding_4_a_stranger_cannot_lock_the_officer_out(app, client):
+    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]
+    for i in range(limit):
+        assert _login(client, password=f"guess-{i}", addr="10.6.6.6").status_code == 401
+    refused = _login(client, addr="10.6.6.6")  # even the right password, from there
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= app.config["LOGIN_WINDOW_SECONDS"]
+    assert _login(client, addr="10.1.1.1").status_code == 201
+
+
+def test_finding_4_guessing_from_many_addresses_backs_off_strangers_not_a_known_address(
+    app, client
+):
+    """The slower per-username limit counts failures from every address; once reached, it
+    refuses new addresses, never one the user signed in from lately."""
+    assert _login(client, addr="10.1.1.1").status_code == 201  # the officer's own address
+    with _config(app, LOGIN_MAX_FAILURES_PER_USERNAME=8):
+        for i in range(8):
+            assert _login(client, password="guess", addr=f"10.7.0.{i}").status_code == 401
+        stranger = _login(client, password="guess", addr="10.7.0.99")
+        assert stranger.status_code == 429
+        retry = int(stranger.headers["Retry-After"])
+        assert 0 < retry <= app.config["LOGIN_USERNAME_WINDOW_SECONDS"]
+        assert _login(client, addr="10.7.1.1").status_code == 429  # new to the officer too
+        assert _login(client, addr="10.1.1.1").status_code == 201
+
+
+def test_sign_in_limits_reopen_when_their_window_ends(app, client, clock):
+    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]
+    for i in range(limit):
+        _login(client, password=f"guess-{i}", addr="10.6.6.7")
+    resp = _login(client, addr="10.6.6.7")
+    assert resp.status_code == 429
+    clock.advance(timedelta(seconds=int(resp.headers["Retry-After"])))
+    assert _login(client, addr="10.6.6.7").status_code == 201
+
+
+def test_finding_4_a_success_forgives_the_pairs_failures(app, client):
+    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]
+    for i in range(limit - 1):
+        assert _login(client, password=f"typo-{i}").status_code == 401
+    assert _login(client).status_code == 201
+    for i in range(limit - 1):
+        assert _login(client, password=f"typo-again-{i}").status_code == 401
+    assert _login(client).status_code == 201
+
+
+def test_refused_sign_ins_are_neither_counted_nor_checked(app, client):
+    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]
+    for i in range(limit + 10):
+        _login(client, username="city", password=f"guess-{i}", addr="10.6.6.8")
+    assert _failed_attempts(app) == limit
+
+
+def test_pruning_forgets_ended_windows_but_keeps_known_addresses(app, client, clock):
+    from corrections.org.models import LoginCounter
+    from corrections.org.service import prune_login_attempts
+
+    assert _login(client, addr="10.1.1.1").status_code == 201
+    assert _login(client, password="guess", addr="10.6.6.9").status_code == 401
+    clock.advance(timedelta(days=2))
+    with app.app_context():
+        prune_login_attempts(db.session)
+        db.session.commit()
+        kept = db.session.execute(select(LoginCounter.username, LoginCounter.client_addr)).all()
+        db.session.remove()
+    assert [tuple(row) for row in kept] == [(OFFICER, "10.1.1.1")]
