@@ -892,17 +892,23 @@ def _withdraw_unfounded(
     for proposal in unfounded:
         proposal.status, proposal.decided_at, proposal.decided_by = "declined", now, "system"
         proposal.decision_note = "被依法限制人身自由：脱离监管期间不足以支持该建议"
-        alerts.resolve_where(
-            session,
-            and_(
-                alerts.Alert.kind == "sanction_proposed",
-                alerts.Alert.subject_type == "proposal",
-                alerts.Alert.subject_id == proposal.id,
-            ),
-            now=now,
-            note="建议已撤回",
-        )
+    if unfounded:
+        _resolve_proposal_alerts(session, [p.id for p in unfounded], now, "建议已撤回")
     session.flush()
+
+
+def _resolve_proposal_alerts(session: Session, ids: list[int], now: datetime, note: str) -> None:
+    """The ``sanction_proposed`` alerts of these proposals resolve (decided or withdrawn)."""
+    alerts.resolve_where(
+        session,
+        and_(
+            alerts.Alert.kind == "sanction_proposed",
+            alerts.Alert.subject_type == "proposal",
+            alerts.Alert.subject_id.in_(ids),
+        ),
+        now=now,
+        note=note,
+    )
 
 
 def _close(
@@ -1031,16 +1037,7 @@ def decide_proposal(
     proposal.decided_by, proposal.decision_note = actor.username, note
     proposal.statement, proposal.statement_not_taken_reason = statement, statement_not_taken_reason
     proposal.decision_rules_version = _rules_version(session, now)
-    alerts.resolve_where(
-        session,
-        and_(
-            alerts.Alert.kind == "sanction_proposed",
-            alerts.Alert.subject_type == "proposal",
-            alerts.Alert.subject_id == proposal.id,
-        ),
-        now=now,
-        note="建议已决定",
-    )
+    _resolve_proposal_alerts(session, [proposal.id], now, "建议已决定")
     session.flush()
     audit_person(
         session,
