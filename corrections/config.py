@@ -27,11 +27,14 @@ DEFAULTS: dict[str, Any] = {
     # Failures per (username, client address): a guesser locks out their own address only.
     "LOGIN_WINDOW_SECONDS": 15 * 60,
     "LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS": 5,
-    # Failures per username from every address, over a longer window: the slower back-off
-    # against guessing from many addresses. It never applies to an address the user signed
-    # in from within LOGIN_KNOWN_ADDRESS_DAYS, so nobody can lock an officer out.
+    # Failures per username from every address, over a longer window: past this count each
+    # address the user has not signed in from within LOGIN_KNOWN_ADDRESS_DAYS gets one attempt
+    # per LOGIN_USERNAME_BACKOFF_SECONDS (the slower back-off against guessing from many
+    # addresses). It never refuses a first attempt from an address, nor any attempt from a
+    # known one, so nobody can lock an officer out.
     "LOGIN_USERNAME_WINDOW_SECONDS": 60 * 60,
     "LOGIN_MAX_FAILURES_PER_USERNAME": 30,
+    "LOGIN_USERNAME_BACKOFF_SECONDS": 15 * 60,
     "LOGIN_KNOWN_ADDRESS_DAYS": 30,
     # Attempts per client address, whatever the username (password spraying).
     "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": 50,
@@ -222,6 +225,7 @@ _POSITIVE_INTS = (
     "LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS",
     "LOGIN_USERNAME_WINDOW_SECONDS",
     "LOGIN_MAX_FAILURES_PER_USERNAME",
+    "LOGIN_USERNAME_BACKOFF_SECONDS",
     "LOGIN_KNOWN_ADDRESS_DAYS",
     "LOGIN_MAX_ATTEMPTS_PER_ADDRESS",
     "MAX_CONTENT_LENGTH",

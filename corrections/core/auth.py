@@ -114,6 +114,17 @@ def _authenticate(prefetch: tuple[int, tuple] | None = None) -> Actor:
     return actor
 
 
+def optional_actor() -> Actor | None:
+    """On a public route: the caller behind a valid bearer token, None without one (or with
+    one that is invalid, expired or revoked: a public route does not refuse it)."""
+    if not request.headers.get("Authorization"):
+        return None
+    try:
+        return _authenticate()
+    except Unauthorized:
+        return None
+
+
 def _add_doc(func: Callable, doc: dict[str, Any]) -> None:
     """Merge OpenAPI doc into a view the way flask-smorest's ``Blueprint.doc`` does."""
     apidoc = deepcopy(getattr(func, "_apidoc", {}))

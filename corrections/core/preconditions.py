@@ -6,7 +6,10 @@ it never saw (the "lost update"), which is why a missing If-Match is 428 (RFC 65
 and protects nothing: it is answered like a missing header, 428. A value that is not an
 entity-tag (RFC 9110, section 8.8.3: ``"3"`` or ``W/"3"``) is 400 naming the header, and so is
 a list of several: an update is based on the one version that was read. A well-formed tag that
-is not the current version is 412 (the service compares).
+is not the current version is 412 (the service compares), and so is a weak tag: If-Match uses
+the strong comparison (RFC 9110, section 13.1.1), under which a weak tag matches nothing. Our
+ETags are strong; a client holding ``W/"3"`` got it from something that weakened ours and
+should read the resource again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import re
 
 from flask import request
 
-from corrections.core.errors import BadRequest, PreconditionRequired
+from corrections.core.errors import BadRequest, PreconditionFailed, PreconditionRequired
 
 HEADER = "If-Match"
 # entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; etagc = %x21 / %x23-7E / obs-text
@@ -26,8 +29,7 @@ _LIST_SEPARATOR = re.compile(r"[ \t]*,[ \t]*")
 def if_match(example: str) -> str | None:
     """The version the client says it read (the tag without its quotes), None when it sent
     no If-Match. A well-formed tag that is not of the resource's form matches no version of
-    it (412, the caller's to say). A weak tag is compared by its value: a compressing proxy
-    may have weakened ours."""
+    it (412, the caller's to say); a weak tag matches no version either (412 here)."""
     raw = request.headers.get(HEADER)
     if raw is None:
         return None
@@ -42,5 +44,10 @@ def if_match(example: str) -> str | None:
         raise BadRequest(
             f"{HEADER} must be the one ETag you read, in double quotes, e.g. {example}.",
             errors={HEADER: ["one ETag only" if several else f"not an ETag (e.g. {example})"]},
+        )
+    if value.startswith("W/"):
+        raise PreconditionFailed(
+            f"{HEADER} compares strongly and a weak ETag matches no version; read the record "
+            "again and send its ETag as given."
         )
     return tag.group(1)

@@ -176,6 +176,7 @@ class IssuedToken:
 # count the others have not written yet. A slot is taken before the password is verified and
 # handed back on success, so 40 parallel guesses check at most the limit.
 ANY = ""  # the counter of every address (of a username) or of every username (of an address)
+BACKOFF = "~"  # prefixes the address of a (username, address) back-off counter
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,9 @@ class _Limit:
     window: timedelta
 
 
-def _limits(username: str, addr: str) -> tuple[_Limit, _Limit, _Limit]:
-    """Per address (any username), per (username, address), per username (any address)."""
+def _limits(username: str, addr: str) -> tuple[_Limit, _Limit, _Limit, _Limit]:
+    """Per address (any username), per (username, address), per username (any address, a
+    count only) and the back-off of one unknown address while the username is under attack."""
     cfg = current_app.config
     window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     return (
@@ -199,13 +201,20 @@ def _limits(username: str, addr: str) -> tuple[_Limit, _Limit, _Limit]:
             cfg["LOGIN_MAX_FAILURES_PER_USERNAME"],
             timedelta(seconds=cfg["LOGIN_USERNAME_WINDOW_SECONDS"]),
         ),
+        _Limit(
+            username,
+            BACKOFF + addr[: 64 - len(BACKOFF)],
+            1,
+            timedelta(seconds=cfg["LOGIN_USERNAME_BACKOFF_SECONDS"]),
+        ),
     )
 
 
-def _take(session: Session, limit: _Limit, now: datetime):
+def _take(session: Session, limit: _Limit, now: datetime, *, refuse: bool = True):
     """Count one attempt against ``limit`` unless its window is full, in one statement.
 
-    Returns the counter's ``last_success_at`` in a row, or None when the limit refused.
+    Returns the counter's row (``last_success_at``, ``attempts`` after this one), or None
+    when the limit refused. With ``refuse=False`` the attempt is always counted.
     """
     c = LoginCounter.__table__.c
     when = literal(now, UTCDateTime())
@@ -221,9 +230,9 @@ def _take(session: Session, limit: _Limit, now: datetime):
                 "attempts": case((expired, 1), else_=c.attempts + 1),
                 "window_start": case((expired, when), else_=c.window_start),
             },
-            where=expired | (c.attempts < limit.limit),
+            where=(expired | (c.attempts < limit.limit)) if refuse else None,
         )
-        .returning(c.last_success_at)
+        .returning(c.last_success_at, c.attempts)
     )
     return session.execute(stmt).first()
 
@@ -243,18 +252,27 @@ def _refused(session: Session, limit: _Limit, now: datetime) -> TooManyRequests:
 
 def _reserve(session: Session, username: str, addr: str, now: datetime) -> bool:
     """Take this attempt's slots and commit them before the password is checked; 429 when a
-    limit is reached. True when the per-username limit was taken too (the address is not one
-    the user signed in from lately); False when a known address skipped it."""
-    per_address, per_pair, per_username = _limits(username, addr)
-    # Always in this order (address, pair, username), so parallel sign-ins cannot deadlock.
+    limit is reached. True when the per-username count was taken too (the address is not one
+    the user signed in from lately); False when a known address skipped it.
+
+    The per-username count never refuses by itself (then anyone could lock a named officer
+    out): once it reaches its limit, each address the user has not signed in from lately gets
+    one attempt per back-off period. A first attempt from any address still gets through, so
+    an officer on a new address can sign in; a guesser with many addresses is slowed down.
+    """
+    per_address, per_pair, per_username, backoff = _limits(username, addr)
+    # Always in this order (address, pair, username, back-off), so parallel sign-ins cannot
+    # deadlock.
     for limit in (per_address, per_pair):
         row = _take(session, limit, now)
         if row is None:
             raise _refused(session, limit, now)
     known_since = now - timedelta(days=current_app.config["LOGIN_KNOWN_ADDRESS_DAYS"])
     known = row.last_success_at is not None and row.last_success_at >= known_since
-    if not known and _take(session, per_username, now) is None:
-        raise _refused(session, per_username, now)
+    if not known:
+        counted = _take(session, per_username, now, refuse=False)
+        if counted.attempts > per_username.limit and _take(session, backoff, now) is None:
+            raise _refused(session, backoff, now)
     session.commit()
     return not known
 

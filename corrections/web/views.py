@@ -19,7 +19,7 @@ from flask import (
 from sqlalchemy import select, text
 from swagger_ui_bundle import swagger_ui_path
 
-from corrections.core.auth import public
+from corrections.core.auth import PERMISSIONS, optional_actor, public
 from corrections.core.clock import now_utc
 from corrections.core.db import db, is_timeout
 from corrections.core.errors import problem_response
@@ -45,7 +45,11 @@ DOCS_CSP = (
 @public
 def healthz() -> Response:
     """Load-balancer check: 200 when the database answers (one ``SELECT 1``). ``?deep=1``:
-    also the tables every request reads, the scheduler's lease and the schema's revision."""
+    also the tables every request reads, the scheduler's lease and the schema's revision.
+
+    Both are open to monitors without a token. The deep report names the scheduler's lease
+    holder (host and process) only to a caller whose token may read the system's state
+    (``system:read``); anyone else sees its status and heartbeat, not the machine's name."""
     if request.args.get("deep", "0") not in ("", "0"):
         return _deep_health()
     try:
@@ -115,9 +119,12 @@ def _deep_health() -> Response:
         }
     else:
         ttl = timedelta(seconds=current_app.config["SCHEDULER_LEASE_SECONDS"])
+        actor = optional_actor()
         schedule = {
             "status": "ok" if lease.expires_at > now else "stale",
-            "holder": lease.holder,
+            "holder": lease.holder
+            if actor is not None and actor.role in PERMISSIONS["system:read"]
+            else "(hidden: sign in with system:read)",
             # Each heartbeat renews the lease for SCHEDULER_LEASE_SECONDS from its time.
             "last_heartbeat": (lease.expires_at - ttl).isoformat(),
             "lease_expires_at": lease.expires_at.isoformat(),

@@ -118,12 +118,13 @@ def test_a_well_formed_if_match_naming_no_version_is_412(officer, intake, value)
     _problem(officer.patch(url, json={"phone": "13900000000"}, headers={"If-Match": value}), 412)
 
 
-def test_the_current_etag_strong_or_weak_still_matches(officer, intake):
+def test_the_current_etag_matches_and_a_weak_one_never_does(officer, intake):
+    """If-Match uses the strong comparison (RFC 9110, 13.1.1): W/"2" is not "2"."""
     url = _person_url(intake)
     resp = officer.patch(url, json={"phone": "13900000000"}, headers={"If-Match": ' "1" '})
     assert resp.status_code == 200 and resp.headers["ETag"] == '"2"'
-    resp = officer.patch(url, json={"phone": "13911111111"}, headers={"If-Match": 'W/"2"'})
-    assert resp.status_code == 200 and resp.headers["ETag"] == '"3"'
+    _problem(officer.patch(url, json={"phone": "13911111111"}, headers={"If-Match": 'W/"2"'}), 412)
+    assert officer.get(url).headers["ETag"] == '"2"'
 
 
 def test_finding_12_procedures_if_match_star_and_malformed(officer, active):

@@ -16,7 +16,7 @@ from corrections import create_app
 from corrections.config import ConfigError
 from corrections.core.db import db
 from corrections.scheduler import service as scheduler
-from tests.conftest import Api
+from tests.conftest import DEMO_PASSWORD, Api
 
 # Long enough for a request that waits 1 s for a lock, far shorter than the old waits (for
 # ever on PostgreSQL, 30 s on SQLite).
@@ -175,6 +175,16 @@ def test_finding_9_deep_healthz_reports_database_scheduler_and_migrations(app, c
         db.session.remove()
     body = client.get("/healthz?deep=1").get_json()
     assert body["status"] == "ok"
+    # A monitor without a token is not told the machine's name; an operator is.
+    assert body["checks"]["scheduler"]["holder"] != "scheduler-host:4242"
+    assert "scheduler-host" not in client.get("/healthz?deep=1").get_data(as_text=True)
+    for username, shown in (("officer-dongcheng-1", False), ("city", True)):
+        token = client.post(
+            "/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD}
+        ).get_json()["access_token"]
+        seen = client.get("/healthz?deep=1", headers={"Authorization": f"Bearer {token}"})
+        assert (seen.get_json()["checks"]["scheduler"]["holder"] == "scheduler-host:4242") is shown
+    body = client.get("/healthz?deep=1", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert body["checks"]["scheduler"] == {
         "status": "ok",
         "holder": "scheduler-host:4242",

@@ -80,20 +80,45 @@ def test_finding_4_a_stranger_cannot_lock_the_officer_out(app, client):
 
 
 def test_finding_4_guessing_from_many_addresses_backs_off_strangers_not_a_known_address(
-    app, client
+    app, client, clock
 ):
-    """The slower per-username limit counts failures from every address; once reached, it
-    refuses new addresses, never one the user signed in from lately."""
+    """The slower per-username limit counts failures from every address; once reached, each
+    address the user has not signed in from lately gets one attempt per back-off period,
+    never fewer: a guesser with many addresses is slowed, the officer is never locked out."""
     assert _login(client, addr="10.1.1.1").status_code == 201  # the officer's own address
+    backoff = app.config["LOGIN_USERNAME_BACKOFF_SECONDS"]
     with _config(app, LOGIN_MAX_FAILURES_PER_USERNAME=8):
         for i in range(8):
             assert _login(client, password="guess", addr=f"10.7.0.{i}").status_code == 401
+        # Past the count, a guesser's address gets one attempt, then waits out the back-off.
+        assert _login(client, password="guess", addr="10.7.0.99").status_code == 401
         stranger = _login(client, password="guess", addr="10.7.0.99")
         assert stranger.status_code == 429
-        retry = int(stranger.headers["Retry-After"])
-        assert 0 < retry <= app.config["LOGIN_USERNAME_WINDOW_SECONDS"]
-        assert _login(client, addr="10.7.1.1").status_code == 429  # new to the officer too
+        assert 0 < int(stranger.headers["Retry-After"]) <= backoff
+        # An address that guessed before the count was reached is held to one attempt too.
+        assert _login(client, password="guess", addr="10.7.0.1").status_code == 401
+        assert _login(client, password="guess", addr="10.7.0.1").status_code == 429
+        # The officer on a new address (a new phone, another office) still signs in at once,
+        # and so does the officer at their own address.
+        assert _login(client, addr="10.7.1.1").status_code == 201
         assert _login(client, addr="10.1.1.1").status_code == 201
+        # A typo on a new address under attack costs one back-off period, not the hour.
+        assert _login(client, password="typo", addr="10.7.1.2").status_code == 401
+        waited = _login(client, addr="10.7.1.2")
+        assert waited.status_code == 429
+        clock.advance(timedelta(seconds=int(waited.headers["Retry-After"])))
+        assert _login(client, addr="10.7.1.2").status_code == 201
+
+
+def test_finding_4_a_stranger_with_many_addresses_cannot_lock_the_officer_out(app, client):
+    """Hostile review: 200 addresses each used up to their own limit must not close the
+    account to an address the officer has never used."""
+    per_pair = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]
+    with _config(app, LOGIN_MAX_FAILURES_PER_USERNAME=10):
+        for a in range(40):
+            for i in range(per_pair):
+                _login(client, password=f"g{i}", addr=f"10.8.{a}.1")
+        assert _login(client, addr="172.16.0.5").status_code == 201
 
 
 def test_sign_in_limits_reopen_when_their_window_ends(app, client, clock):
