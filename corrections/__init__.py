@@ -45,9 +45,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
     )
     config_module.load(app, config)
-    logging.basicConfig(
-        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from corrections.core import observability
+
+    observability.configure_logging(app)
+    # First of the after-request functions, so its access line runs last (final status).
+    observability.init_app(app)
     keep_rows_out_of_logs()
 
     from corrections.core import keys
@@ -174,6 +176,7 @@ def _register_blueprints(app: Flask, api) -> None:
     from corrections.audit.views import blp as audit_blp
     from corrections.grading.views import blp as grading_blp
     from corrections.incidents.views import blp as incidents_blp
+    from corrections.org.admin_views import blp as admin_blp
     from corrections.org.views import auth_blp, units_blp
     from corrections.persons.views import blp as persons_blp
     from corrections.procedures.views import blp as procedures_blp
@@ -186,6 +189,7 @@ def _register_blueprints(app: Flask, api) -> None:
     for blp in (
         auth_blp,
         units_blp,
+        admin_blp,
         persons_blp,
         grading_blp,
         risk_blp,

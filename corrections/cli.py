@@ -13,7 +13,18 @@ from corrections import create_app
 
 
 def _create_app():
-    return create_app()
+    """The app for a command; a bad setting ends the command with its message (exit 2), not
+    a traceback."""
+    from corrections.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        text = str(exc)
+        if not text.startswith("invalid configuration"):
+            text = f"invalid configuration: {text}"
+        click.echo(text, err=True)
+        sys.exit(2)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
@@ -23,12 +34,17 @@ def main() -> None:
 
 def register(app) -> None:
     """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too)."""
+    from corrections.backup.cli import backup
     from corrections.demo.cli import demo
+    from corrections.org.cli import USER_COMMANDS, org
     from corrections.persons.cli import persons
     from corrections.risk.cli import risk
 
-    for group in (users, audit, keys, demo, grading, supervision, scheduler, risk, persons):
+    for command in USER_COMMANDS:
+        users.add_command(command)
+    for group in (users, org, audit, keys, demo, grading, supervision, scheduler, risk, persons):
         app.cli.add_command(group)
+    app.cli.add_command(backup)
 
 
 # --- users -------------------------------------------------------------------------------
@@ -42,6 +58,8 @@ def users() -> None:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+        if not password:  # nothing piped in (or an empty line): say so, not "too short"
+            raise click.ClickException("标准输入没有密码 (no password on standard input)")
     elif os.environ.get("CORRECTIONS_NEW_USER_PASSWORD"):
         password = os.environ["CORRECTIONS_NEW_USER_PASSWORD"]
     elif sys.stdin.isatty():
@@ -49,7 +67,8 @@ def _read_password(from_stdin: bool) -> str:
     else:
         raise click.UsageError(
             "give the password on standard input with --password-stdin, or in "
-            "CORRECTIONS_NEW_USER_PASSWORD; never on the command line"
+            "CORRECTIONS_NEW_USER_PASSWORD, or let the user set it with --issue-code; never "
+            "on the command line"
         )
     return password
 
@@ -64,42 +83,68 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--unit", "unit_code", required=True, help="Unit code (office for an officer, ...)")
 @click.option("--name", "display_name", default="", help="Display name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@click.option(
+    "--issue-code",
+    is_flag=True,
+    help="No password: print a one-time reset code for the user to set their own",
+)
 @with_appcontext
-def users_create(username, role, unit_code, display_name, password_stdin) -> None:
-    """Create an account. The password comes from stdin or the environment, never argv."""
+def users_create(username, role, unit_code, display_name, password_stdin, issue_code) -> None:
+    """Create an account. The password comes from stdin or the environment, never argv; or,
+    with --issue-code, the user sets it with a one-time code printed here."""
     from corrections.core.auth import Role
+    from corrections.core.cli_identity import cli_actor
+    from corrections.core.clock import BUSINESS_TZ
     from corrections.core.db import db
     from corrections.core.errors import DomainError
-    from corrections.org import service
+    from corrections.org import accounts, service
+    from corrections.org.cli import reset_code_text
 
-    password = _read_password(password_stdin)
+    if issue_code and password_stdin:
+        raise click.UsageError("--issue-code and --password-stdin exclude each other")
+    password = None if issue_code else _read_password(password_stdin)
     try:
-        user = service.create_user(
-            db.session,
-            username=username,
-            password=password,
-            role=Role(role),
-            unit_code=unit_code,
-            display_name=display_name,
-        )
+        if issue_code:
+            issued = accounts.create_account(
+                db.session,
+                username=username,
+                role=Role(role),
+                unit_code=unit_code,
+                display_name=display_name,
+                actor=cli_actor(),
+            )
+            user = issued.user
+        else:
+            user = service.create_user(
+                db.session,
+                username=username,
+                password=password,
+                role=Role(role),
+                unit_code=unit_code,
+                display_name=display_name,
+                actor=cli_actor(),
+            )
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(_domain_message(exc)) from exc
     click.echo(f"created {user.username} ({user.role}, {unit_code})")
+    if issue_code:
+        click.echo(reset_code_text(issued, BUSINESS_TZ))
 
 
 @users.command("disable")
 @click.argument("username")
 @with_appcontext
 def users_disable(username) -> None:
-    """Disable an account and revoke its tokens."""
+    """Disable an account and revoke its tokens and reset codes."""
+    from corrections.core.cli_identity import cli_actor
     from corrections.core.db import db
     from corrections.core.errors import DomainError
     from corrections.org import service
 
     try:
-        service.disable_user(db.session, username=username)
+        service.disable_user(db.session, username=username, actor=cli_actor())
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -137,9 +182,9 @@ def users_list(as_json) -> None:
 
 
 def _domain_message(exc) -> str:
-    if exc.errors:
-        return "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.errors.items())
-    return exc.detail
+    from corrections.core.cli_errors import domain_message
+
+    return domain_message(exc)
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -226,16 +271,13 @@ def audit_acknowledge_restore(reason) -> None:
 
     head = db.session.get(AuditChainHead, 1)
     seq, digest = (head.last_seq, head.last_hash) if head else (0, "0" * 64)
-    record = checkpoints.append(
+    record = checkpoints.acknowledge_restore(
         current_app.config["AUDIT_CHECKPOINT_PATH"],
-        {
-            "type": "restore",
-            "seq": seq,
-            "hash": digest,
-            "at": now_utc().isoformat(),
-            "reason": reason[:500],
-        },
-        keys.current(),
+        seq=seq,
+        hash=digest,
+        at=now_utc(),
+        reason=reason,
+        keyring=keys.current(),
     )
     db.session.rollback()
     click.echo(f"restore acknowledged: the trail ends at seq {record['seq']}")
@@ -336,12 +378,12 @@ def _audit_rotation(purpose: str, key_id: str) -> None:
     import socket
 
     from corrections.audit import service as audit
-    from corrections.core.auth import SYSTEM
+    from corrections.core.cli_identity import cli_actor
     from corrections.core.db import db
 
     audit.record(
         db.session,
-        actor=SYSTEM,
+        actor=cli_actor(),
         action="keys.rotate",
         detail={
             "purpose": purpose,
@@ -500,16 +542,33 @@ def scheduler_list() -> None:
     from corrections.core.db import db
     from corrections.scheduler import service
 
-    view = service.overview(db.session, current_app.config["SCHEDULER_TRIGGERS"], now_utc())
-    click.echo(f"leader: {view['leader'] or '(none)'}")
+    now = now_utc()
+    view = service.overview(db.session, current_app.config["SCHEDULER_TRIGGERS"], now)
+    lease = service.lease_holder(db.session)
+    if view["leader"] and lease is not None:
+        click.echo(
+            f"leader: {view['leader']} (lease renewed {_beijing(lease.acquired_at)}, "
+            f"until {_beijing(lease.expires_at)})"
+        )
+    else:
+        click.echo("leader: (none)")
+    click.echo("times: Beijing (Asia/Shanghai, +08:00)")
     for job in view["jobs"]:
         last = job["last_run"]
-        last_text = f"{last['started_at']:%Y-%m-%d %H:%M:%S}Z {last['status']}" if last else "never"
-        next_run = job["next_run_at"]
+        last_text = f"{_beijing(last['started_at'])} {last['status']}" if last else "never"
         click.echo(
-            f"{job['name']:<22} {job['trigger']:<18} next {next_run:%Y-%m-%d %H:%M %Z}  "
+            f"{job['name']:<22} {job['trigger']:<18} next {_beijing(job['next_run_at'])}  "
             f"last {last_text}"
         )
+
+
+def _beijing(at) -> str:
+    """An instant as Beijing time with its offset, ``2026-12-01 10:00:00+08:00``."""
+    from corrections.core.clock import BUSINESS_TZ
+
+    if at is None:
+        return "-"
+    return at.astimezone(BUSINESS_TZ).isoformat(sep=" ", timespec="seconds")
 
 
 @scheduler.command("run-once")
@@ -548,7 +607,18 @@ def scheduler_run_once(job: str, ignore_lease: bool) -> None:
         db.session.rollback()
         service.release_lease(db.session, holder=holder)
     if run is None:
-        raise click.ClickException("another scheduler holds the lease; wait, or use --ignore-lease")
+        lease = service.lease_holder(db.session)
+        db.session.rollback()
+        held = (
+            f"scheduler {lease.holder} holds the leader lease until {_beijing(lease.expires_at)}"
+            if lease is not None
+            else "another scheduler held the leader lease a moment ago"
+        )
+        raise click.ClickException(
+            f"{held}: the leader runs {job} on its schedule (`corrections scheduler list` "
+            "shows when). To run it here now anyway, add --ignore-lease (a job is idempotent: "
+            "running it beside the leader duplicates nothing)."
+        )
     click.echo(json.dumps(service.run_view(run), default=str, ensure_ascii=False, indent=2))
     if run.status == "failed":
         sys.exit(1)

@@ -13,8 +13,17 @@ from typing import Any
 from flask import Flask
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_RULES_DIR = PACKAGE_DIR.parent / "rules"
-DEFAULT_MODELS_DIR = PACKAGE_DIR.parent / "models"
+
+
+def _data_dir(name: str) -> Path:
+    """``rules`` or ``models``: the copy a wheel carries (``corrections/_data``, see setup.py),
+    else the repository's own folder (a source checkout or an editable install)."""
+    packaged = PACKAGE_DIR / "_data" / name
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / name
+
+
+DEFAULT_RULES_DIR = _data_dir("rules")
+DEFAULT_MODELS_DIR = _data_dir("models")
 
 DEFAULTS: dict[str, Any] = {
     # Database: a SQLite file in the instance folder unless a URL is given.
@@ -35,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_USERNAME_WINDOW_SECONDS": 60 * 60,
     "LOGIN_MAX_FAILURES_PER_USERNAME": 30,
     "LOGIN_USERNAME_BACKOFF_SECONDS": 15 * 60,
+    # ... and all such addresses together get at most this many attempts per
+    # LOGIN_USERNAME_WINDOW_SECONDS: a guesser with any number of addresses (IPv6 addresses
+    # count by their /64) gets at most LOGIN_MAX_FAILURES_PER_USERNAME + this many an hour.
+    "LOGIN_MAX_BACKOFF_ATTEMPTS_PER_USERNAME": 30,
     "LOGIN_KNOWN_ADDRESS_DAYS": 30,
     # Attempts per client address, whatever the username (password spraying).
     "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": 50,
@@ -46,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_URL_BYTES": 4096,
     "MAX_HEADER_FIELD_BYTES": 8190,
     "MAX_HEADER_FIELDS": 100,
+    # How long a password reset code (corrections users reset-password, the admin API) stays
+    # valid; it works once.
+    "PASSWORD_RESET_CODE_TTL_SECONDS": 24 * 3600,
     # argon2id cost; lowered in tests only.
     "PASSWORD_HASH_TIME_COST": 3,
     "PASSWORD_HASH_MEMORY_KIB": 64 * 1024,
@@ -83,6 +99,12 @@ DEFAULTS: dict[str, Any] = {
     # Persons scored per prediction batch by the nightly job.
     "RISK_SCORING_BATCH": 20000,
     "LOG_LEVEL": "INFO",
+    # "json": one JSON object per line with the request id (for a log shipper); "text": for a
+    # terminal; "auto": text when standard error is a terminal, else json. Either way every
+    # line of a request carries its id.
+    "LOG_FORMAT": "auto",
+    # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, it is 404.
+    "METRICS_TOKEN": None,
     # Test each pooled connection before use (one extra round trip per request). Off, a
     # request on a connection the database dropped fails once with 503 and the pool renews.
     "DATABASE_PRE_PING": True,
@@ -102,9 +124,24 @@ DEFAULTS: dict[str, Any] = {
     "REQUEST_LOCK_TIMEOUT_SECONDS": 10,
     "JOB_STATEMENT_TIMEOUT_SECONDS": 900,
     "JOB_LOCK_TIMEOUT_SECONDS": 60,
+    # GET /healthz?deep=1 runs its reads under this statement and lock timeout (seconds), so a
+    # monitor with a few seconds' patience gets a 503 "busy" while a lock is held, not a
+    # timeout of its own.
+    "HEALTHZ_TIMEOUT_SECONDS": 2,
     # The scheduler's leader lease: another scheduler takes over this long after the
     # leader stopped renewing it.
     "SCHEDULER_LEASE_SECONDS": 90,
+    # Backups (corrections backup; the nightly "backup" job): where they go (default
+    # instance/backups), how many to keep (the newest of each of the last N days and M
+    # months), when /healthz?deep=1 calls the newest one stale, where pg_dump/pg_restore are
+    # (default: PATH), and on which PostgreSQL server the drill makes its scratch database
+    # (default: the database's own; the role needs CREATEDB).
+    "BACKUP_DIR": None,
+    "BACKUP_KEEP_DAILY": 7,
+    "BACKUP_KEEP_MONTHLY": 12,
+    "BACKUP_STALE_HOURS": 26,
+    "BACKUP_PG_BIN_DIR": None,
+    "BACKUP_DRILL_URL": None,
     # When each job runs (Asia/Shanghai): "every 15m", "every 1h", "cron 0 3 1 * *".
     # instance/config.py may replace entries; CORRECTIONS_SCHEDULER_TRIGGERS takes
     # "job=spec;job=spec". Unknown jobs and bad specs stop start-up.
@@ -121,6 +158,9 @@ DEFAULTS: dict[str, Any] = {
         "risk_scoring": "cron 0 2 * * *",
         "audit_seal": "every 1m",
         "prune_login_attempts": "cron 0 4 * * *",
+        # Nightly backup into BACKUP_DIR; the restore drill of the newest one, weekly.
+        "backup": "cron 0 1 * * *",
+        "backup_drill": "cron 0 5 * * sun",
     },
 }
 
@@ -172,6 +212,8 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     if not app.config.get("KEYRING_PATH"):
         app.config["KEYRING_PATH"] = str(Path(app.instance_path) / "keyring.json")
+    if not app.config.get("BACKUP_DIR"):
+        app.config["BACKUP_DIR"] = str(Path(app.instance_path) / "backups")
     if not app.config.get("AUDIT_CHECKPOINT_PATH"):
         app.config["AUDIT_CHECKPOINT_PATH"] = str(
             Path(app.instance_path) / "audit-checkpoints.jsonl"
@@ -218,6 +260,7 @@ _NON_NEGATIVE_INTS = (
     "REQUEST_LOCK_TIMEOUT_SECONDS",
     "JOB_STATEMENT_TIMEOUT_SECONDS",
     "JOB_LOCK_TIMEOUT_SECONDS",
+    "BACKUP_KEEP_MONTHLY",
 )
 _POSITIVE_INTS = (
     "TOKEN_TTL_SECONDS",
@@ -226,6 +269,7 @@ _POSITIVE_INTS = (
     "LOGIN_USERNAME_WINDOW_SECONDS",
     "LOGIN_MAX_FAILURES_PER_USERNAME",
     "LOGIN_USERNAME_BACKOFF_SECONDS",
+    "LOGIN_MAX_BACKOFF_ATTEMPTS_PER_USERNAME",
     "LOGIN_KNOWN_ADDRESS_DAYS",
     "LOGIN_MAX_ATTEMPTS_PER_ADDRESS",
     "MAX_CONTENT_LENGTH",
@@ -234,7 +278,9 @@ _POSITIVE_INTS = (
     "MAX_HEADER_FIELDS",
     "PASSWORD_HASH_TIME_COST",
     "PASSWORD_HASH_MEMORY_KIB",
+    "PASSWORD_RESET_CODE_TTL_SECONDS",
     "SCHEDULER_LEASE_SECONDS",
+    "HEALTHZ_TIMEOUT_SECONDS",
     "RISK_EXPORT_MIN_K",
     "AUDIT_LATE_TOLERANCE_SECONDS",
     "INTAKE_REFUSALS_PER_DAY",
@@ -242,6 +288,8 @@ _POSITIVE_INTS = (
     "ALERT_STREAM_MAX_PER_PROCESS",
     "ALERT_STREAM_TOKEN_CHECK_SECONDS",
     "ALERT_STREAM_POLL_SECONDS",
+    "BACKUP_KEEP_DAILY",
+    "BACKUP_STALE_HOURS",
 )
 
 
@@ -264,6 +312,14 @@ def validate(config: dict[str, Any]) -> None:
             errors.append(f"{key}: must be 0 or more, got {value!r}")
     if not Path(config["RULES_DIR"]).is_dir():
         errors.append(f"RULES_DIR: {config['RULES_DIR']} is not a directory")
+    if config.get("LOG_FORMAT") not in ("auto", "json", "text"):
+        errors.append(f"LOG_FORMAT: must be auto, json or text, got {config.get('LOG_FORMAT')!r}")
+    token = config.get("METRICS_TOKEN")
+    if token is not None and (not isinstance(token, str) or len(token) < 24):
+        errors.append("METRICS_TOKEN: must be a string of at least 24 characters (or unset)")
+    drill = config.get("BACKUP_DRILL_URL")
+    if drill and not str(drill).startswith(("postgresql+psycopg://", "postgresql://")):
+        errors.append("BACKUP_DRILL_URL: must be a postgresql+psycopg://... URL (or unset)")
     if config.get("PASSWORD_HASH_MEMORY_KIB", 8) < 8:
         errors.append("PASSWORD_HASH_MEMORY_KIB: must be at least 8")
     if type(config.get("RISK_EXPORT_MIN_K")) is int and config["RISK_EXPORT_MIN_K"] == 1:

@@ -19,6 +19,9 @@ from corrections.core.clock import FrozenClock
 from corrections.core.db import db
 from tests.factories import person_payload
 
+# Every log line of the run is scanned for personal data (tests/log_scan.py).
+pytest_plugins = ["tests.log_scan"]
+
 TEST_NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 DEMO_PASSWORD = "test-password-123"
 

@@ -34,6 +34,7 @@ from corrections.alerts.service import StreamChange
 from corrections.config import DEFAULTS
 from corrections.core.auth import Actor
 from corrections.core.db import db
+from corrections.core.i18n import _
 from corrections.core.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -128,10 +129,17 @@ class Hub:
         with self.lock:
             if len(self.subscriptions) >= limit:
                 raise TooManyRequests(
-                    f"This server process serves {limit} live alert streams already; "
-                    "try again later.",
+                    _(
+                        "This server process serves {limit} live alert streams already; "
+                        "try again later.",
+                        limit=limit,
+                    ),
                     retry_after=RETRY_AFTER_SECONDS,
-                    errors={"streams": [f"at most {limit} open streams per server process"]},
+                    errors={
+                        "streams": [
+                            _("at most {limit} open streams per server process", limit=limit)
+                        ]
+                    },
                 )
             # Read under the lock, before the stream replays: whatever commits after this is
             # the listener's. Below what the listener fetched, the change log restarted (a
@@ -221,7 +229,7 @@ class Hub:
             self._fetch()  # what committed before LISTEN took effect
             while self._keep_running():
                 notified = False
-                for _ in conn.notifies(timeout=TICK_SECONDS, stop_after=1):
+                for _notice in conn.notifies(timeout=TICK_SECONDS, stop_after=1):
                     notified = True
                 if notified:
                     self._fetch()

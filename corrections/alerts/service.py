@@ -41,6 +41,7 @@ from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
 from corrections.core.errors import Conflict, NotFound, TooManyRequests
+from corrections.core.i18n import _, bilingual
 from corrections.core.pagination import paginate
 from corrections.core.sqlfuncs import insert_for
 from corrections.core.types import UTCDateTime
@@ -351,7 +352,7 @@ def list_alerts(
 def get_alert(session: Session, actor: Actor, alert_id: int) -> tuple[Alert, int, int, bool]:
     row = session.execute(_scoped(actor).where(Alert.id == alert_id)).first()
     if row is None:
-        raise NotFound("No such alert.")
+        raise NotFound(_("No such alert."))
     return row[0], row[1], row[2], row[3]
 
 
@@ -419,9 +420,15 @@ def act(
     alert, office_id, district_id, juvenile = get_alert(session, actor, alert_id)
     allowed_from, to = _TRANSITIONS[action]
     if alert.status not in allowed_from:
+        labels = alert_rules.current()
+        status = bilingual(alert.status, labels.label("statuses", alert.status))
         raise Conflict(
-            f"The alert is {alert.status}; it cannot be {to} now.",
-            errors={"status": [alert.status]},
+            _(
+                "The alert is {status}; it cannot be {to} now.",
+                status=status,
+                to=bilingual(to, labels.label("statuses", to)),
+            ),
+            errors={"status": [status]},
         )
     done = session.execute(
         update(Alert)
@@ -439,7 +446,7 @@ def act(
         .execution_options(synchronize_session=False)
     ).rowcount
     if not done:
-        raise Conflict("The alert was changed at the same time; reload it.")
+        raise Conflict(_("The alert was changed at the same time; reload it."))
     _insert_changes(session, [(alert.id, alert.person_id)], to, now)
     audit.record(
         session,
@@ -603,10 +610,14 @@ def open_stream(
     )
     if open_now >= max_per_user:
         raise TooManyRequests(
-            f"{open_now} live alert streams of yours are open (at most {max_per_user}); "
-            "close one (another tab or device) or try again later.",
+            _(
+                "{count} live alert streams of yours are open (at most {limit}); close one "
+                "(another tab or device) or try again later.",
+                count=open_now,
+                limit=max_per_user,
+            ),
             retry_after=retry_after,
-            errors={"streams": [f"at most {max_per_user} open streams per user"]},
+            errors={"streams": [_("at most {limit} open streams per user", limit=max_per_user)]},
         )
     stream = AlertStream(
         user_id=actor.user_id, token_id=actor.token_id, holder=holder, opened_at=now, seen_at=now

@@ -24,6 +24,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
 from corrections.core.schemas import page_envelope
+from corrections.core.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _last_event_id(query_value: int | None) -> int | None:
     if header is None:
         return query_value
     if not header.isdigit() or len(header) > 18:
-        raise RuleViolation("must be a change id (digits)", field="Last-Event-ID")
+        raise RuleViolation(_("must be a change id (digits)"), field="Last-Event-ID")
     return int(header)
 
 

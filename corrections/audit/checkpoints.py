@@ -83,6 +83,23 @@ def append(path: str | Path, record: dict[str, Any], keyring: keys.Keyring) -> d
     return record
 
 
+def acknowledge_restore(
+    path: str | Path,
+    *,
+    seq: int,
+    hash: str,
+    at: datetime,
+    reason: str,
+    keyring: keys.Keyring,
+) -> dict[str, Any]:
+    """Append the signed ``restore`` line: the trail was restored to ``seq`` (its last link
+    ``hash``), so checkpoints above it written before this line are that restore's losses.
+    Must come before anything seals on the restored trail (a new seal's checkpoint at a number
+    the old trail also reached would otherwise differ from the old one's)."""
+    record = {"type": "restore", "seq": seq, "hash": hash, "at": at.isoformat()}
+    return append(path, {**record, "reason": reason[:500]}, keyring)
+
+
 def after_commit(session: Session, *, seq: int, hash: str, at: datetime) -> None:
     """Append the seal's checkpoint once ``session`` commits (nothing if it rolls back)."""
     from flask import current_app

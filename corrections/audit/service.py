@@ -58,15 +58,24 @@ def record(
     juvenile: bool = False,
     detail: dict[str, Any] | None = None,
     now: datetime | None = None,
+    person_ids: Iterable[int] | None = None,
 ) -> None:
-    """Add one audit row to the current transaction.
+    """Add one audit row to the current transaction; ``person_ids``: the persons one action
+    wrote (a caseload import), named in the row's ``subject_ids``.
 
     ``detail`` must never carry personal data: field names, ids and codes only.
     """
-    _insert(
-        session,
-        _audit_row(actor, action, subject_type, subject_id, juvenile, detail, now or now_utc()),
+    row = _audit_row(
+        actor,
+        action,
+        subject_type,
+        subject_id,
+        juvenile,
+        detail,
+        now or now_utc(),
+        subject_ids=subject_list(person_ids) if person_ids else None,
     )
+    _insert(session, row)
 
 
 _INSERT_ENTRY = AuditEntry.__table__.insert()

@@ -14,6 +14,7 @@ from marshmallow import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from corrections.core.errors import PROBLEM_MEDIA_TYPE
+from corrections.core.i18n import _
 from corrections.core.schemas import SURROGATE, SURROGATE_MESSAGE
 
 
@@ -60,22 +61,22 @@ _MAX_NAMED = 10  # problems named per response
 class _Refused:
     """A value the body's JSON holds but nothing here can take, with the reason."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str):  # a message (core/i18n.py)
         self.reason = reason
 
 
 def _big_int(digits: str):
     # Python reads at most 4,300 digits; no field takes more than 19.
-    return _Refused("Number too large.") if len(digits) > 40 else int(digits)
+    return _Refused(_("Number too large.")) if len(digits) > 40 else int(digits)
 
 
 def _big_float(text: str):
     value = float(text)
-    return _Refused("Number too large.") if math.isinf(value) else value
+    return _Refused(_("Number too large.")) if math.isinf(value) else value
 
 
 def _constant(name: str):
-    return _Refused(f"{name} is not a JSON number.")
+    return _Refused(_("{name} is not a JSON number.", name=name))
 
 
 def _path(parts: tuple) -> str:
@@ -101,7 +102,9 @@ def _named_problems(raw: bytes) -> dict[str, list[str]]:
         elif isinstance(value, dict):
             for key, item in value.items():
                 if SURROGATE.search(key):
-                    problems[_path(parts)] = [SURROGATE_MESSAGE + " (in a member name)"]
+                    problems[_path(parts)] = [
+                        _("Must be valid Unicode text (a lone surrogate in a member name).")
+                    ]
                 else:
                     stack.append(((*parts, key), item))
         elif isinstance(value, list):
@@ -150,7 +153,8 @@ class JsonParser(FlaskParser):
             raise
         top = _too_deep(doc)
         if top is not None:
-            abort(422, messages={"json": {top: [f"Nested deeper than {MAX_JSON_DEPTH} levels."]}})
+            message = _("Nested deeper than {levels} levels.", levels=MAX_JSON_DEPTH)
+            abort(422, messages={"json": {top: [message]}})
         return doc
 
 
@@ -168,7 +172,7 @@ class Blueprint(flask_smorest.Blueprint):
         def wrapper(func):
             func = decorator(func)
             for status, description in (
-                (400, "The body is not valid JSON"),
+                (400, "The body is not valid JSON"),  # OpenAPI descriptions: for developers
                 (413, "The body is larger than the configured limit"),
             ):
                 func = self.alt_response(

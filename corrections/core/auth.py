@@ -17,6 +17,7 @@ from typing import Any
 from flask import current_app, g, request
 
 from corrections.core.errors import Forbidden, Unauthorized
+from corrections.core.i18n import _
 
 
 class Role(StrEnum):
@@ -73,6 +74,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "risk:models": frozenset({Role.COMMANDER, Role.CITY, Role.ANALYST, Role.ADMIN}),
     "risk:export": frozenset({Role.ANALYST, Role.CITY}),
     "units:read": frozenset(Role),
+    # Organisation and accounts (org/structure.py, org/accounts.py): administrators only.
+    "units:admin": frozenset({Role.ADMIN}),
+    "users:admin": frozenset({Role.ADMIN}),
     "session": frozenset(Role),
 }
 
@@ -103,13 +107,13 @@ def current_actor() -> Actor | None:
 
 def _authenticate(prefetch: tuple[int, tuple] | None = None) -> Actor:
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("A bearer token is required.")
+        raise Unauthorized(_("A bearer token is required."))
     loader: Callable[..., Actor | None] = current_app.extensions["corrections.actor_loader"]
     actor = loader(token.strip(), prefetch)
     if actor is None:
-        raise Unauthorized("The token is invalid, expired or revoked.")
+        raise Unauthorized(_("The token is invalid, expired or revoked."))
     g.actor = actor
     return actor
 
@@ -154,7 +158,7 @@ def requires(permission: str, *, person_columns: tuple = ()) -> Callable:
             person_id = kwargs.get("person_id") if person_columns else None
             actor = _authenticate(None if person_id is None else (person_id, person_columns))
             if actor.role not in roles:
-                raise Forbidden("Your role may not use this operation.")
+                raise Forbidden(_("Your role may not use this operation."))
             return func(*args, **kwargs)
 
         wrapper.__permission__ = permission

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import has_request_context
+from flask import g, has_request_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -53,7 +53,10 @@ class Timeouts:
 
 
 def timeouts(config: Mapping[str, Any], profile: str) -> Timeouts:
-    """The ``request`` or ``job`` timeouts of the configuration (seconds there)."""
+    """The ``request``, ``job`` or ``health`` timeouts of the configuration (seconds there)."""
+    if profile == "health":
+        health_ms = 1000 * config["HEALTHZ_TIMEOUT_SECONDS"]
+        return Timeouts(statement_ms=health_ms, lock_ms=health_ms)
     prefix = "REQUEST" if profile == "request" else "JOB"
     return Timeouts(
         statement_ms=1000 * config[f"{prefix}_STATEMENT_TIMEOUT_SECONDS"],
@@ -61,10 +64,25 @@ def timeouts(config: Mapping[str, Any], profile: str) -> Timeouts:
     )
 
 
+HEALTH_PROFILE = "health"
+
+
 def current_profile() -> str:
-    """``request`` inside an HTTP request; ``job`` for everything else (scheduled jobs, CLI
-    commands, migrations)."""
-    return "request" if has_request_context() else "job"
+    """``request`` inside an HTTP request (``health`` once the deep health check asked for its
+    own, shorter timeouts: :func:`use_health_timeouts`); ``job`` for everything else
+    (scheduled jobs, CLI commands, migrations)."""
+    if not has_request_context():
+        return "job"
+    return g.get("db_timeouts", "request")
+
+
+def use_health_timeouts(session: Any) -> None:
+    """Run the rest of this request's database work under ``HEALTHZ_TIMEOUT_SECONDS``. The
+    timeouts are set when a transaction begins, so one already open (it has the request's;
+    the health check wrote nothing in it) is ended first. A monitor waiting a few seconds
+    then sees 503 ``busy``, not a timeout of its own."""
+    g.db_timeouts = HEALTH_PROFILE
+    session.rollback()
 
 
 # SQLite waits for the write lock this long when the lock timeout is 0 ("no limit"): its own 0
@@ -108,9 +126,10 @@ def configure_sqlite(engine: Engine, config: Mapping[str, Any]) -> None:
 
 def configure_postgresql(engine: Engine, config: Mapping[str, Any]) -> None:
     """Statement and lock timeouts: a request's are each connection's own settings (set once
-    when it connects, so a request pays no extra round trip); a job's, a CLI command's or a
-    migration's are set for its transaction (``SET LOCAL``, through ``set_config``). Past them
-    PostgreSQL cancels the statement (QueryCanceled, LockNotAvailable): 503 for a request."""
+    when it connects, so a request pays no extra round trip); a job's, a CLI command's, a
+    migration's or the deep health check's are set for its transaction (``SET LOCAL``, through
+    ``set_config``). Past them PostgreSQL cancels the statement (QueryCanceled,
+    LockNotAvailable): 503 for a request."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, connection_record):  # pragma: no cover - driver hook
@@ -125,9 +144,10 @@ def configure_postgresql(engine: Engine, config: Mapping[str, Any]) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - driver hook
-        if has_request_context():
+        profile = current_profile()
+        if profile == "request":
             return
-        t = timeouts(config, "job")
+        t = timeouts(config, profile)
         conn.exec_driver_sql(
             "SELECT set_config('statement_timeout', %(s)s, true), "
             "set_config('lock_timeout', %(l)s, true)",

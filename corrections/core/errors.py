@@ -3,7 +3,9 @@
 Services raise the domain errors below; views never build error responses themselves. Every
 error the service can answer with, including Werkzeug's 404/405/413 and unexpected crashes, goes
 out as ``application/problem+json`` with ``type``, ``title``, ``status``, ``detail`` and
-``instance``; validation failures add ``errors`` naming each bad field.
+``instance``; validation failures add ``errors`` naming each bad field. ``title``, ``detail``
+and the messages in ``errors`` are in the language the request asks for (core/i18n.py: Chinese
+unless ``Accept-Language`` prefers English), named by ``Content-Language``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, Statemen
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from corrections.core import i18n
 from corrections.core.db import is_timeout
+from corrections.core.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class DomainError(Exception):
         errors: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ):
+        # ``detail``: a message (core/i18n.py ``_()``), rendered in the client's language.
         super().__init__(detail or HTTPStatus(self.status).phrase)
         self.detail = detail or HTTPStatus(self.status).phrase
         self.errors = dict(errors) if errors else None
@@ -108,20 +113,22 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     extensions: Mapping[str, Any] | None = None,
 ) -> Response:
-    """A problem+json response; ``extensions``: members of its own (RFC 9457, 3.2)."""
+    """A problem+json response; ``extensions``: members of its own (RFC 9457, 3.2). Its
+    title, detail and errors are rendered in the request's language (``Accept-Language``)."""
     phrase = HTTPStatus(status).phrase
+    locale = i18n.negotiate()
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (code or phrase.lower().replace(" ", "-")),
-        "title": phrase,
+        "title": i18n.lookup(phrase, locale),
         "status": status,
-        "detail": detail or phrase,
+        "detail": i18n.translate(detail or phrase, locale),
         "instance": request.path if request else None,
     }
     request_id = getattr(g, "request_id", None)
     if request_id:
         body["request_id"] = request_id
     if errors:
-        body["errors"] = errors
+        body["errors"] = i18n.translate(errors, locale)
     for key, value in (extensions or {}).items():
         body.setdefault(key, value)
     resp = Response(
@@ -129,6 +136,8 @@ def problem_response(
     )
     for key, value in (headers or {}).items():
         resp.headers[key] = value
+    resp.headers["Content-Language"] = i18n.CONTENT_LANGUAGE[locale]
+    resp.vary.add("Accept-Language")
     return resp
 
 
@@ -154,13 +163,15 @@ def _handle_http_exception(error: HTTPException) -> Response:
     if errors:
         errors = flatten_webargs_messages(errors)
         if status == 422:
-            detail = detail or "The request has invalid fields: " + ", ".join(sorted(errors))
+            detail = detail or _(
+                "The request has invalid fields: {fields}", fields=", ".join(sorted(errors))
+            )
         elif status == 400 and "json" in errors:
-            detail = "The request body is not valid JSON."
+            detail = _("The request body is not valid JSON.")
     if status == 405 and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     if status >= 500:
-        detail = "The server could not complete the request."
+        detail = _("The server could not complete the request.")
     return problem_response(
         status,
         detail=detail or error.description,
@@ -184,21 +195,25 @@ def _handle_stale(error: StaleDataError) -> Response:
     return problem_response(
         412,
         code="precondition-failed",
-        detail="The resource was changed by someone else; read it again and retry.",
+        detail=_("The resource was changed by someone else; read it again and retry."),
     )
 
 
 def _handle_integrity(error: IntegrityError) -> Response:
     # Constraint names only: the driver's message can contain the offending values.
     log.warning("integrity error: %s", type(error.orig).__name__)
-    return problem_response(409, code="conflict", detail="The change conflicts with stored data.")
+    return problem_response(
+        409, code="conflict", detail=_("The change conflicts with stored data.")
+    )
 
 
 def _handle_data_error(error: DataError) -> Response:
     # Validation at the edge should have caught it; this net keeps a bad value from being a 500.
     log.warning("database refused a value: %s", type(error.orig).__name__)
     return problem_response(
-        422, code="validation-failed", detail="A value is out of the range the database accepts."
+        422,
+        code="validation-failed",
+        detail=_("A value is out of the range the database accepts."),
     )
 
 
@@ -209,13 +224,17 @@ def _handle_operational(error: OperationalError) -> Response:
         return problem_response(
             503,
             code="database-busy",
-            detail="数据库繁忙，请稍后重试 (the database did not answer in time: a statement or "
-            "lock timeout); nothing was changed. Try again shortly.",
+            detail=_(
+                "The database did not answer in time (a statement or lock timeout); nothing "
+                "was changed. Try again shortly."
+            ),
             headers={"Retry-After": "2"},
         )
     log.error("database operational error: %s", type(error.orig).__name__)
     return problem_response(
-        503, detail="The database is unavailable; try again shortly.", headers={"Retry-After": "5"}
+        503,
+        detail=_("The database is unavailable; try again shortly."),
+        headers={"Retry-After": "5"},
     )
 
 
@@ -234,7 +253,9 @@ def _handle_out_of_range(error: Exception) -> Response:
         request.path,
     )
     return problem_response(
-        422, code="validation-failed", detail="A value is out of the range this service accepts."
+        422,
+        code="validation-failed",
+        detail=_("A value is out of the range this service accepts."),
     )
 
 
@@ -250,10 +271,11 @@ def _handle_unexpected(error: Exception) -> Response:
     log.error(
         "unhandled %s in %s %s\n%s", type(error).__name__, request.method, request.path, frames
     )
-    return problem_response(500, detail="The server could not complete the request.")
+    return problem_response(500, detail=_("The server could not complete the request."))
 
 
 def register_error_handlers(app: Flask) -> None:
+    i18n.catalogue()  # read at start-up: a broken catalogue stops the service, not a request
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(StaleDataError, _handle_stale)

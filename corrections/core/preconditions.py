@@ -19,6 +19,7 @@ import re
 from flask import request
 
 from corrections.core.errors import BadRequest, PreconditionFailed, PreconditionRequired
+from corrections.core.i18n import _
 
 HEADER = "If-Match"
 # entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE; etagc = %x21 / %x23-7E / obs-text
@@ -36,18 +37,35 @@ def if_match(example: str) -> str | None:
     value = raw.strip(" \t")
     if value == "*":
         raise PreconditionRequired(
-            f"{HEADER}: * names no version; send the ETag you read, e.g. {example}."
+            _(
+                "{header}: * names no version; send the ETag you read, e.g. {example}.",
+                header=HEADER,
+                example=example,
+            )
         )
     tag = _ENTITY_TAG.fullmatch(value)
     if tag is None:
         several = all(_ENTITY_TAG.fullmatch(m) for m in _LIST_SEPARATOR.split(value))
         raise BadRequest(
-            f"{HEADER} must be the one ETag you read, in double quotes, e.g. {example}.",
-            errors={HEADER: ["one ETag only" if several else f"not an ETag (e.g. {example})"]},
+            _(
+                "{header} must be the one ETag you read, in double quotes, e.g. {example}.",
+                header=HEADER,
+                example=example,
+            ),
+            errors={
+                HEADER: [
+                    _("one ETag only")
+                    if several
+                    else _("not an ETag (e.g. {example})", example=example)
+                ]
+            },
         )
     if value.startswith("W/"):
         raise PreconditionFailed(
-            f"{HEADER} compares strongly and a weak ETag matches no version; read the record "
-            "again and send its ETag as given."
+            _(
+                "{header} compares strongly and a weak ETag matches no version; read the "
+                "record again and send its ETag as given.",
+                header=HEADER,
+            )
         )
     return tag.group(1)

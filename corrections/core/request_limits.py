@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 
 from corrections.core.errors import DomainError
+from corrections.core.i18n import _
 
 
 class URITooLong(DomainError):
@@ -52,15 +53,22 @@ def check_request_limits() -> None:
     cfg = current_app.config
     environ = request.environ
     if _url_bytes(environ) > cfg["MAX_URL_BYTES"]:
-        raise URITooLong(f"The URL is longer than {cfg['MAX_URL_BYTES']} bytes.")
+        raise URITooLong(
+            _("The URL is longer than {limit} bytes.", limit=cfg["MAX_URL_BYTES"])
+        )
     fields = _header_fields(environ)
     if len(fields) > cfg["MAX_HEADER_FIELDS"]:
-        raise HeadersTooLarge(f"The request has more than {cfg['MAX_HEADER_FIELDS']} headers.")
+        raise HeadersTooLarge(
+            _("The request has more than {limit} headers.", limit=cfg["MAX_HEADER_FIELDS"])
+        )
     too_large = sorted(name for name, size in fields if size > cfg["MAX_HEADER_FIELD_BYTES"])
     if too_large:
         raise HeadersTooLarge(
-            f"A header field is larger than {cfg['MAX_HEADER_FIELD_BYTES']} bytes.",
-            errors={name: ["too large"] for name in too_large},
+            _(
+                "A header field is larger than {limit} bytes.",
+                limit=cfg["MAX_HEADER_FIELD_BYTES"],
+            ),
+            errors={name: [_("too large")] for name in too_large},
         )
 
 

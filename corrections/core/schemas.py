@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 import marshmallow as ma
 
 from corrections.core.converters import MAX_ID
+from corrections.core.i18n import _
 
 MAX_PAGE_SIZE = 200
 # Calendar range of every date and instant the API takes: wide enough for any birth date or
@@ -28,7 +29,7 @@ MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Lone surrogates cannot be encoded (UTF-8, the database): refused at the edge, not a 500.
 SURROGATE = re.compile(r"[\ud800-\udfff]")
-SURROGATE_MESSAGE = "Must be valid Unicode text (a lone surrogate was sent)."
+SURROGATE_MESSAGE = _("Must be valid Unicode text (a lone surrogate was sent).")
 
 
 class TrimmedString(ma.fields.String):
@@ -39,9 +40,9 @@ class TrimmedString(ma.fields.String):
     """
 
     default_error_messages = {
-        "control": "Must not contain control characters.",
+        "control": _("Must not contain control characters."),
         "surrogate": SURROGATE_MESSAGE,
-        "too_long": "Longer than {max} characters.",
+        "too_long": _("Longer than {max} characters."),
     }
 
     def __init__(self, *args, max_length: int = MAX_TEXT_LENGTH, **kwargs):
@@ -91,7 +92,9 @@ class Date(ma.fields.Date):
     arithmetic of terms and deadlines)."""
 
     default_error_messages = {
-        "out_of_range": f"Must be a date from {MIN_DATE.isoformat()} to {MAX_DATE.isoformat()}."
+        "out_of_range": _(
+            "Must be a date from {min} to {max}.", min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat()
+        )
     }
 
     def _deserialize(self, value, attr, data, **kwargs) -> date:
@@ -107,8 +110,11 @@ class DateTime(ma.fields.AwareDateTime):
     ``9999-12-31T23:59-23:59`` after 9999, which Python cannot even represent."""
 
     default_error_messages = {
-        "out_of_range": "Must be an instant from "
-        f"{MIN_INSTANT:%Y-%m-%dT%H:%M:%SZ} to {MAX_INSTANT:%Y-%m-%dT%H:%M:%SZ}."
+        "out_of_range": _(
+            "Must be an instant from {min} to {max}.",
+            min=f"{MIN_INSTANT:%Y-%m-%dT%H:%M:%SZ}",
+            max=f"{MAX_INSTANT:%Y-%m-%dT%H:%M:%SZ}",
+        )
     }
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
@@ -131,7 +137,8 @@ class Integer(ma.fields.Integer):
         super().__init__(**kwargs)
         # A validator, so that the OpenAPI document shows the bounds too.
         self.validators.insert(
-            0, ma.validate.Range(min=min, max=max, error="Must be an integer from {min} to {max}.")
+            0,
+            ma.validate.Range(min=min, max=max, error=_("Must be an integer from {min} to {max}.")),
         )
 
     def _validated(self, value):

@@ -51,22 +51,23 @@ def _seed(persons: int, seed: int, history_months: int = 12) -> None:
 def _activate_default_model(ttl) -> None:
     """Sign the shipped default risk model with this instance's key (only if its card is the
     one reviewed in the repository: ``DEFAULT_MODEL_CARD_SHA256``), activate it and score."""
-    from corrections.core.auth import SYSTEM
+    from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import now_utc
     from corrections.core.db import db
     from corrections.core.errors import DomainError
     from corrections.risk import service as risk
     from corrections.scheduler import service as scheduler
 
+    actor = cli_actor()  # whoever seeded the demo at this shell
     try:
         risk.sign(
             db.session,
-            actor=SYSTEM,
+            actor=actor,
             version=risk.DEFAULT_MODEL,
             now=now_utc(),
             expect_card_sha256=risk.DEFAULT_MODEL_CARD_SHA256,
         )
-        risk.activate(db.session, actor=SYSTEM, version=risk.DEFAULT_MODEL, now=now_utc())
+        risk.activate(db.session, actor=actor, version=risk.DEFAULT_MODEL, now=now_utc())
     except DomainError as exc:
         db.session.rollback()
         click.echo(f"risk model not activated: {exc.detail}")

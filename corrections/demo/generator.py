@@ -145,6 +145,7 @@ def build_units_and_users(session: Session, *, password: str) -> DemoAccounts:
             role=role,
             unit_code=unit_code,
             display_name=name,
+            demo=True,
         )
         accounts.rows.append(
             {"username": username, "role": role.value, "unit": unit_code, "name": name}

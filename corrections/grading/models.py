@@ -10,7 +10,9 @@ from corrections.core.db import db
 from corrections.core.ids import BigId
 from corrections.core.types import UTCDateTime
 
-DECISION_KINDS = ("intake", "automatic_stricter", "proposed_looser", "manual")
+# imported: the grade a person had in the system a caseload was carried over from
+# (corrections persons import), with the source file's sha256 in its inputs.
+DECISION_KINDS = ("intake", "automatic_stricter", "proposed_looser", "manual", "imported")
 DECISION_STATUSES = ("proposed", "approved", "rejected", "effective")
 
 

@@ -143,6 +143,78 @@ def apply_intake(session: Session, *, actor: Actor, person: Person, now: datetim
     )
 
 
+# The reason an imported grade gives: it was decided elsewhere, before this system.
+IMPORTED_REASON = {
+    "rule_id": "imported",
+    "text_zh": "沿用原系统的现等级（名单导入）",
+}
+
+
+def first_grade_of_import(
+    person: Person, *, grade: str | None, since: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """An imported person's first grade, set on the record before its INSERT: the grade the
+    file carries over (kind ``imported``, effective since ``since``), or without one the
+    intake grade the engine gives (kind ``intake``, as :func:`apply_intake`). Returns the
+    decision's values (:func:`first_grade_rows`)."""
+    if grade is None:
+        result = engine.initial_grade(_facts(person), _rules())
+        person.grade, person.grade_since = result.grade, now
+        return {
+            "kind": "intake",
+            "to_grade": result.grade,
+            "reasons": reasons_json(result.reasons),
+            "inputs": result.inputs,
+            "basis": "intake",
+            "effective_at": now,
+        }
+    _rules().grade(grade)  # a KeyError for a grade the rules do not know: checked before
+    person.grade, person.grade_since = grade, since or now
+    return {
+        "kind": "imported",
+        "to_grade": grade,
+        "reasons": [dict(IMPORTED_REASON)],
+        "inputs": {"grade": grade, "grade_since": (since or now).isoformat()},
+        "basis": "imported",
+        "effective_at": since or now,
+    }
+
+
+def first_grade_rows(
+    session: Session,
+    *,
+    actor: Actor,
+    decisions: list[tuple[int, dict[str, Any]]],
+    source: dict[str, Any],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The ``grade_decisions`` rows of imported persons' first grades, (person id, values of
+    :func:`first_grade_of_import`), for the import to insert in bulk; ``source`` (the file's
+    sha256 and the import's id) goes into every decision's inputs. Audited by the import's
+    one row, which names every person."""
+    version = rules_version(session, now)
+    return [
+        {
+            "person_id": person_id,
+            "version": 1,
+            "status": "effective",
+            "from_grade": None,
+            "rules_version": version,
+            "note": None,
+            "proposed_by_id": actor.user_id,
+            "proposed_by": actor.username,
+            "proposed_at": now,
+            "decided_by_id": actor.user_id,
+            "decided_by": actor.username,
+            "decided_at": now,
+            "decision_note": None,
+            **values,
+            "inputs": {**values["inputs"], **source},
+        }
+        for person_id, values in decisions
+    ]
+
+
 def _facts(person: Person) -> engine.PersonFacts:
     return engine.PersonFacts(
         category=person.category,

@@ -18,6 +18,7 @@ from corrections.core import ruleset_store
 from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc, start_of_business_day
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from corrections.core.i18n import Message, _, bilingual
 from corrections.core.pagination import paginate
 from corrections.core.sqlfuncs import insert_for, json_object
 from corrections.incidents.models import LIVE_FLAG_PREDICATE, Flag
@@ -31,6 +32,7 @@ from corrections.persons.scope import (
     require_level,
     scope_clause,
 )
+from corrections.supervision.common import status_is, status_text
 from corrections.supervision.models import SupervisionEvent
 from corrections.supervision.rules import SANCTIONS
 
@@ -41,15 +43,21 @@ def _rules() -> alert_rules.AlertRules:
     return alert_rules.current()
 
 
+def _flag_status(status: str) -> Message:
+    return bilingual(status, _rules().label("flag_statuses", status) or status)
+
+
 def _check_officer(session: Session, person: Person, officer_id: int | None) -> None:
     if officer_id is None:
-        raise RuleViolation("a responsible officer is required", field="responsible_officer_id")
+        raise RuleViolation(
+            _("a responsible officer is required"), field="responsible_officer_id"
+        )
     user = session.get(User, officer_id)
     if user is None or not user.active or user.role != "officer":
-        raise RuleViolation("no such active officer", field="responsible_officer_id")
+        raise RuleViolation(_("no such active officer"), field="responsible_officer_id")
     if user.unit_id != person.office_id:
         raise RuleViolation(
-            "the responsible officer must work at the person's office",
+            _("the responsible officer must work at the person's office"),
             field="responsible_officer_id",
         )
 
@@ -67,20 +75,26 @@ def open_flag(
 ) -> Flag:
     now = now or now_utc()
     person = get_scoped(session, actor, person_id, lock=True)
-    require_level(actor, person, level, f"Opening a {level}-level flag")
+    require_level(actor, person, level, _("Opening a {level}-level flag", level=level))
     if person.status not in SUPERVISED_STATUSES:
         raise Conflict(
-            f"Only a supervised person can be flagged (status {person.status}).",
-            errors={"person_id": [f"status is {person.status}"]},
+            _(
+                "Only a supervised person can be flagged (status {status}).",
+                status=status_text(person.status),
+            ),
+            errors={"person_id": [status_is(person.status)]},
         )
     _check_officer(session, person, responsible_officer_id)
     today = business_date(now)
     review_due_on = review_due_on or today + timedelta(days=_rules().flag_review_every_days)
     if review_due_on <= today:
-        raise RuleViolation("must be after today", field="review_due_on")
+        raise RuleViolation(_("must be after today"), field="review_due_on")
     live = session.scalar(select(Flag).where(Flag.person_id == person.id, Flag.status.in_(LIVE)))
     if live is not None and live.status == "active":
-        raise Conflict("The person is already under flagged control.", errors={"level": ["active"]})
+        raise Conflict(
+            _("The person is already under flagged control."),
+            errors={"level": [_flag_status("active")]},
+        )
     if live is not None:  # a proposal becomes the flag
         flag = live
         flag.status, flag.level, flag.reason = "active", level, reason
@@ -102,7 +116,7 @@ def _get(session: Session, actor: Actor, person_id: int, flag_id: int) -> tuple[
     person = get_scoped(session, actor, person_id, lock=True)
     flag = session.scalar(select(Flag).where(Flag.id == flag_id, Flag.person_id == person.id))
     if flag is None:
-        raise NotFound("No such flag.")
+        raise NotFound(_("No such flag."))
     return person, flag
 
 
@@ -119,13 +133,16 @@ def review_flag(
     """The monthly review: noted, the next one scheduled, the review alert resolved."""
     now = now or now_utc()
     person, flag = _get(session, actor, person_id, flag_id)
-    require_level(actor, person, flag.level, f"Reviewing a {flag.level}-level flag")
+    require_level(actor, person, flag.level, _("Reviewing a {level}-level flag", level=flag.level))
     if flag.status != "active":
-        raise Conflict(f"The flag is {flag.status}.", errors={"status": [flag.status]})
+        raise Conflict(
+            _("The flag is {status}.", status=_flag_status(flag.status)),
+            errors={"status": [_flag_status(flag.status)]},
+        )
     today = business_date(now)
     next_review_on = next_review_on or today + timedelta(days=_rules().flag_review_every_days)
     if next_review_on <= today:
-        raise RuleViolation("must be after today", field="next_review_on")
+        raise RuleViolation(_("must be after today"), field="next_review_on")
     flag.reviews = [
         *(flag.reviews or []),
         {"at": now.isoformat(), "by": actor.username, "note": note},
@@ -150,14 +167,20 @@ def close_flag(
     """Conversion (转化) of an active flag, or declining a proposed one; by the flag's level."""
     now = now or now_utc()
     person, flag = _get(session, actor, person_id, flag_id)
-    require_level(actor, person, flag.level, f"Closing a {flag.level}-level flag")
+    require_level(actor, person, flag.level, _("Closing a {level}-level flag", level=flag.level))
     expected = {"converted": "active", "declined": "proposed"}[outcome]
     if flag.status != expected:
-        raise Conflict(
-            f"A {flag.status} flag cannot be {outcome}.", errors={"status": [flag.status]}
+        status = _flag_status(flag.status)
+        refusal = (
+            _("Only an active flag can be converted (this one: {status}).", status=status)
+            if outcome == "converted"
+            else _("Only a proposed flag can be declined (this one: {status}).", status=status)
         )
+        raise Conflict(refusal, errors={"status": [status]})
     if outcome == "converted" and flag.opened_by == actor.username:
-        raise Forbidden("Conversion needs an approver other than the one who opened the flag.")
+        raise Forbidden(
+            _("Conversion needs an approver other than the one who opened the flag.")
+        )
     flag.status, flag.closed_at, flag.closed_by = outcome, now, actor.username
     flag.close_reason, flag.updated_at = reason, now
     session.flush()

@@ -23,6 +23,7 @@ from corrections.alerts import service as alerts
 from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc, start_of_business_day
 from corrections.core.errors import Conflict, NotFound, RuleViolation
+from corrections.core.i18n import _
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.core.sqlfuncs import insert_for
 from corrections.grading import service as grading
@@ -39,6 +40,7 @@ from corrections.persons import privacy
 from corrections.persons import service as persons
 from corrections.persons.models import OPEN_STATUSES, Person, PersonStatusChange
 from corrections.persons.scope import audit_person, get_scoped, read_scoped, require_level
+from corrections.supervision.common import status_is, status_text
 from corrections.supervision.models import Detention, Obligation, SupervisionEvent, TravelPermit
 
 CHECK_TYPES = ("phone_check", "location_check")
@@ -750,18 +752,23 @@ def open_incident(
     person = get_scoped(session, actor, person_id, lock=True)
     if person.status != "active":
         raise Conflict(
-            f"An episode opens only for an active person (status {person.status}).",
-            errors={"person_id": [f"status is {person.status}"]},
+            _(
+                "An episode opens only for an active person (status {status}).",
+                status=status_text(person.status),
+            ),
+            errors={"person_id": [status_is(person.status)]},
         )
     if session.scalar(select(held(person.id))):
         raise Conflict(
-            "The person is held by another authority (a detention record is open).",
-            errors={"person_id": ["held"]},
+            _("The person is held by another authority (a detention record is open)."),
+            errors={"person_id": [_("held")]},
         )
     if session.scalar(
         select(Incident.id).where(Incident.person_id == person.id, Incident.state != "closed")
     ):
-        raise Conflict("The person already has an open episode.", errors={"state": ["open"]})
+        raise Conflict(
+            _("The person already has an open episode."), errors={"state": [_("open")]}
+        )
     incident = Incident(
         person_id=person.id,
         state="overdue",
@@ -802,7 +809,7 @@ def get_incident(
         select(Incident).where(Incident.id == incident_id, Incident.person_id == person.id)
     )
     if incident is None:
-        raise NotFound("No such incident.")
+        raise NotFound(_("No such incident."))
     return person, incident
 
 
@@ -820,7 +827,10 @@ def confirm_absconded(
     person, incident = get_incident(session, actor, person_id, incident_id, lock=True)
     if incident.state != "lost_contact":
         raise Conflict(
-            f"Only an episode in lost contact can be confirmed (state {incident.state}).",
+            _(
+                "Only an episode in lost contact can be confirmed (state {state}).",
+                state=incident.state,
+            ),
             errors={"state": [incident.state]},
         )
     incident.state, incident.absconded_at, incident.updated_at = "absconded", now, now
@@ -857,9 +867,9 @@ def close_incident(
     now: datetime | None = None,
 ) -> Incident:
     now = now or now_utc()
-    _, incident = get_incident(session, actor, person_id, incident_id, lock=True)
+    _person, incident = get_incident(session, actor, person_id, incident_id, lock=True)
     if incident.state == "closed":
-        raise Conflict("The episode is already closed.", errors={"state": ["closed"]})
+        raise Conflict(_("The episode is already closed."), errors={"state": [_("closed")]})
     _close(session, incident, reason=reason, note=note, actor=actor, now=now)
     return incident
 
@@ -1003,15 +1013,20 @@ def decide_proposal(
         )
     )
     if proposal is None:
-        raise NotFound("No such proposal.")
+        raise NotFound(_("No such proposal."))
     rules = _rules()
-    require_level(actor, person, rules.kinds[proposal.kind]["decided_by"], "A sanction proposal")
+    require_level(
+        actor, person, rules.kinds[proposal.kind]["decided_by"], _("A sanction proposal")
+    )
     if proposal.status != "proposed":
-        raise Conflict(f"The proposal is already {proposal.status}.")
+        raise Conflict(_("The proposal is already {status}.", status=proposal.status))
     if person.status not in OPEN_STATUSES:
         raise Conflict(
-            f"The correction has ended ({person.status}); the proposal lapsed.",
-            errors={"person_id": [f"status is {person.status}"]},
+            _(
+                "The correction has ended ({status}); the proposal lapsed.",
+                status=status_text(person.status),
+            ),
+            errors={"person_id": [status_is(person.status)]},
         )
     if proposal.incident_id is not None:
         closed = session.scalar(
@@ -1019,9 +1034,11 @@ def decide_proposal(
         )
         if closed == "detained":
             raise Conflict(
-                "The person was held by another authority during the absence this proposal "
-                "counts (detention); it rests on no absence.",
-                errors={"proposal_id": ["the episode closed as detained"]},
+                _(
+                    "The person was held by another authority during the absence this "
+                    "proposal counts (detention); it rests on no absence."
+                ),
+                errors={"proposal_id": [_("the episode closed as detained")]},
             )
     if (
         decision == "accepted"
@@ -1029,8 +1046,11 @@ def decide_proposal(
         and not (statement or statement_not_taken_reason)
     ):
         raise RuleViolation(
-            f"the person's statement (陈述/申辩, {rules.statement_article}) is required, or "
-            "statement_not_taken_reason",
+            _(
+                "the person's statement (陈述/申辩, {article}) is required, or "
+                "statement_not_taken_reason",
+                article=rules.statement_article,
+            ),
             field="statement",
         )
     proposal.status, proposal.decided_at = decision, now

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from corrections.core.db import db
@@ -34,8 +34,15 @@ class Unit(db.Model):
     name_zh: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # An inactive unit takes no new accounts or units; only a unit nothing refers to is
+    # ever made inactive (org/structure.py), and none is ever deleted.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="joined", join_depth=2)
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def district_id(self) -> int | None:
@@ -59,8 +66,47 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     unit: Mapped[Unit] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class UnitMove(db.Model):
+    """An office moved to another district. Its persons, accounts and records keep pointing
+    at the office (its id and code never change); this row says when it moved, from where
+    to where and by whom, so "which district was it in on that day" has an answer."""
+
+    __tablename__ = "unit_moves"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    from_parent_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    to_parent_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    moved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    moved_by: Mapped[str] = mapped_column(String(64))
+    # Persons whose district followed the office.
+    persons_moved: Mapped[int] = mapped_column(Integer)
+
+
+class PasswordResetCode(db.Model):
+    """A one-time code an administrator hands to a user, who redeems it with a new password.
+    Only its SHA-256 is stored (the code is random, 80 bits), so neither the database nor the
+    audit trail holds anything that resets a password."""
+
+    __tablename__ = "password_reset_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A newer code, a password change or a disabled account withdraws the code.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(db.Model):

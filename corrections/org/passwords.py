@@ -10,18 +10,35 @@ import functools
 import unicodedata
 from pathlib import Path
 
+from corrections.core.i18n import _
+
 MIN_LENGTH = 10
 MIN_DISTINCT_CHARACTERS = 4
 COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
 
 # Shown to the administrator who creates the account (the CLI), each naming what to change.
-TOO_SHORT = f"密码至少 {MIN_LENGTH} 个字符，首尾空格不计 (at least {MIN_LENGTH} characters)"
-TOO_REPETITIVE = (
-    f"密码至少包含 {MIN_DISTINCT_CHARACTERS} 个不同字符 "
-    f"(at least {MIN_DISTINCT_CHARACTERS} different characters)"
+TOO_SHORT = _(
+    "at least {count} characters, not counting spaces at either end", count=MIN_LENGTH
 )
-CONTAINS_USERNAME = "密码不能包含用户名 (must not contain the username)"
-TOO_COMMON = "这是常见密码，容易被猜中 (a common password, easily guessed)"
+TOO_REPETITIVE = _("at least {count} different characters", count=MIN_DISTINCT_CHARACTERS)
+# A password is checked exactly as typed at sign-in, so spaces around it would have to be
+# typed every time, and are easily lost (a copied line, a form that trims): refused.
+SURROUNDING_SPACE = _("must not begin or end with a space or other whitespace")
+CONTAINS_USERNAME = _("must not contain the username")
+TOO_COMMON = _("a common password, easily guessed")
+PUBLISHED = _("the published demo password")
+# Published in the README and the demo's output: anyone may try it on any account.
+DEMO_DEFAULT = "demo-password"
+
+
+def _published() -> set[str]:
+    """The demo's password (the configured one and the README's default), folded."""
+    from flask import current_app, has_app_context
+
+    found = {_folded(DEMO_DEFAULT)}
+    if has_app_context() and current_app.config.get("DEMO_PASSWORD"):
+        found.add(_folded(current_app.config["DEMO_PASSWORD"]))
+    return found
 
 
 def _folded(text: str) -> str:
@@ -40,6 +57,8 @@ def problems(password: str, *, username: str) -> list[str]:
     """What is wrong with ``password`` for the account ``username`` (empty: acceptable)."""
     folded = _folded(password)
     found = []
+    if password != password.strip():
+        found.append(SURROUNDING_SPACE)
     if len(password.strip()) < MIN_LENGTH:
         found.append(TOO_SHORT)
     if len(set(folded)) < MIN_DISTINCT_CHARACTERS:
@@ -49,4 +68,6 @@ def problems(password: str, *, username: str) -> list[str]:
         found.append(CONTAINS_USERNAME)
     if folded in common_passwords():
         found.append(TOO_COMMON)
+    if folded in _published():
+        found.append(PUBLISHED)
     return found

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.schemas import TrimmedString
+from corrections.core.auth import Role
+from corrections.core.schemas import Identifier, PageQuerySchema, TrimmedString, page_of
+from corrections.org.models import UnitKind
 
 
 class LoginSchema(ma.Schema):
@@ -27,6 +29,7 @@ class UnitSchema(ma.Schema):
     kind = ma.fields.String(required=True)
     kind_label_zh = ma.fields.String(required=True)
     parent_code = ma.fields.String(allow_none=True)
+    active = ma.fields.Boolean()
 
 
 class MeSchema(ma.Schema):
@@ -35,3 +38,159 @@ class MeSchema(ma.Schema):
     role = ma.fields.String(required=True)
     role_label_zh = ma.fields.String(required=True)
     unit = ma.fields.Nested(UnitSchema, required=True)
+
+
+# --- own password ------------------------------------------------------------------------
+
+_PASSWORD = {"required": True, "load_only": True, "validate": ma.validate.Length(min=1, max=256)}
+
+
+class PasswordChangeSchema(ma.Schema):
+    old_password = ma.fields.String(**_PASSWORD)
+    new_password = ma.fields.String(**_PASSWORD)
+
+
+class PasswordResetSchema(ma.Schema):
+    username = TrimmedString(required=True, validate=ma.validate.Length(min=1, max=64))
+    code = TrimmedString(
+        required=True,
+        load_only=True,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={"description": "The one-time code from the administrator, e.g. 7K2M-…"},
+    )
+    new_password = ma.fields.String(**_PASSWORD)
+
+
+# --- administration ----------------------------------------------------------------------
+
+UNIT_KINDS = [k.value for k in UnitKind]
+ROLES = [r.value for r in Role]
+
+
+class UnitMoveSchema(ma.Schema):
+    from_code = ma.fields.String(required=True)
+    to_code = ma.fields.String(required=True)
+    moved_at = ma.fields.DateTime(required=True)
+    moved_by = ma.fields.String(required=True)
+    persons_moved = ma.fields.Integer(required=True)
+
+
+class AdminUnitSchema(UnitSchema):
+    updated_at = ma.fields.DateTime(allow_none=True)
+    moves = ma.fields.List(
+        ma.fields.Nested(UnitMoveSchema),
+        metadata={"description": "The office's moves between districts (one unit only)"},
+    )
+
+
+class UnitCreateSchema(ma.Schema):
+    code = Identifier(required=True, max_length=32)
+    name_zh = TrimmedString(required=True, max_length=100)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(UNIT_KINDS))
+    parent_code = Identifier(max_length=32, load_default=None, allow_none=True)
+
+
+class UnitPatchSchema(ma.Schema):
+    name_zh = TrimmedString(max_length=100)
+    parent_code = Identifier(
+        max_length=32, metadata={"description": "An office's new district (a move)"}
+    )
+    active = ma.fields.Boolean(
+        metadata={"description": "false: only a unit nothing refers to is made inactive"}
+    )
+
+
+class OrgImportQuerySchema(ma.Schema):
+    dry_run = ma.fields.Boolean(load_default=False)
+    deactivate_missing = ma.fields.Boolean(load_default=False)
+
+
+class OrgImportBodySchema(ma.Schema):
+    """The organisation file as JSON (``corrections org template`` shows it as YAML); each
+    entry is checked by the service, which names every bad entry by its path."""
+
+    city = ma.fields.Dict(
+        required=True,
+        metadata={
+            "description": "{code, name_zh, districts: [{code, name_zh, offices: [{code, "
+            "name_zh}]}]}"
+        },
+    )
+
+
+class ChangeSchema(ma.Schema):
+    action = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    code = ma.fields.String(required=True)
+    name_zh = ma.fields.String(required=True)
+    before = ma.fields.String(allow_none=True)
+    after = ma.fields.String(allow_none=True)
+    persons = ma.fields.Integer(allow_none=True)
+
+
+class MissingSchema(ma.Schema):
+    kind = ma.fields.String(required=True)
+    code = ma.fields.String(required=True)
+    name_zh = ma.fields.String(required=True)
+    active = ma.fields.Boolean(required=True)
+    has_history = ma.fields.Boolean(required=True)
+    deactivated = ma.fields.Boolean(required=True)
+
+
+class OrgImportResultSchema(ma.Schema):
+    dry_run = ma.fields.Boolean(required=True)
+    units = ma.fields.Integer(required=True)
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    changes = ma.fields.List(ma.fields.Nested(ChangeSchema), required=True)
+    missing = ma.fields.List(ma.fields.Nested(MissingSchema), required=True)
+
+
+class AdminUserSchema(ma.Schema):
+    username = ma.fields.String(required=True)
+    display_name = ma.fields.String()
+    role = ma.fields.String(required=True)
+    role_label_zh = ma.fields.String(required=True)
+    unit_code = ma.fields.String(required=True)
+    unit_name_zh = ma.fields.String(required=True)
+    active = ma.fields.Boolean(required=True)
+    password_set = ma.fields.Boolean(
+        required=True, metadata={"description": "false until the first reset code is redeemed"}
+    )
+    created_at = ma.fields.DateTime(required=True)
+    disabled_at = ma.fields.DateTime(allow_none=True)
+    password_changed_at = ma.fields.DateTime(allow_none=True)
+
+
+AdminUserPageSchema = page_of(AdminUserSchema, "AdminUserPageSchema")
+
+
+class AdminUserQuerySchema(PageQuerySchema):
+    role = ma.fields.String(validate=ma.validate.OneOf(ROLES))
+    unit_code = Identifier(max_length=32)
+    active = ma.fields.Boolean()
+
+
+class UserCreateSchema(ma.Schema):
+    username = TrimmedString(required=True, validate=ma.validate.Length(min=3, max=64))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(ROLES))
+    unit_code = Identifier(required=True, max_length=32)
+    display_name = TrimmedString(max_length=100, load_default="")
+
+
+class UserPatchSchema(ma.Schema):
+    role = ma.fields.String(validate=ma.validate.OneOf(ROLES))
+    unit_code = Identifier(max_length=32)
+    display_name = TrimmedString(max_length=100)
+    active = ma.fields.Boolean()
+
+
+class ResetCodeSchema(ma.Schema):
+    username = ma.fields.String(required=True)
+    code = ma.fields.String(
+        required=True, metadata={"description": "Shown once: hand it to the user in person"}
+    )
+    expires_at = ma.fields.DateTime(required=True)
+
+
+class CreatedAccountSchema(AdminUserSchema):
+    reset_code = ma.fields.Nested(ResetCodeSchema, required=True)

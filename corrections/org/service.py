@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import math
 import re
 import secrets
@@ -14,17 +15,28 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import bindparam, case, delete, literal, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
-from corrections.core.auth import SYSTEM, Actor, Role
+from corrections.core.auth import ROLE_LABELS_ZH, SYSTEM, Actor, Role
 from corrections.core.clock import now_utc
 from corrections.core.errors import Conflict, NotFound, RuleViolation, TooManyRequests, Unauthorized
+from corrections.core.i18n import Message, _, bilingual
+from corrections.core.schemas import normalize_identifier
 from corrections.core.sqlfuncs import insert_for
 from corrections.core.types import UTCDateTime
 from corrections.org import passwords
-from corrections.org.models import ApiToken, LoginAttempt, LoginCounter, Unit, UnitKind, User
+from corrections.org.models import (
+    UNIT_KIND_LABELS_ZH,
+    ApiToken,
+    LoginAttempt,
+    LoginCounter,
+    PasswordResetCode,
+    Unit,
+    UnitKind,
+    User,
+)
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
@@ -52,6 +64,11 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+# The password of an account that has none yet (created with a reset code): no argon2 hash,
+# so no password verifies against it.
+NO_PASSWORD = "!"  # noqa: S105
+
+
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -69,10 +86,18 @@ def create_unit(
     }[kind]
     if (parent.kind if parent else None) != expected_parent:
         raise RuleViolation(
-            f"a {kind} unit must sit under a {expected_parent} unit", field="parent"
+            _(
+                "a {kind} unit must sit under a {parent} unit",
+                kind=kind.value,
+                parent=expected_parent.value if expected_parent else "none",
+            ),
+            field="parent",
         )
     if session.scalar(select(Unit.id).where(Unit.code == code)):
-        raise Conflict(f"unit code {code} exists", errors={"code": ["already exists"]})
+        raise Conflict(
+            _("a unit with code {code} exists", code=code),
+            errors={"code": [_("already exists")]},
+        )
     unit = Unit(code=code, name_zh=name_zh, kind=kind, parent_id=parent.id if parent else None)
     session.add(unit)
     session.flush()
@@ -82,7 +107,7 @@ def create_unit(
 def get_unit_by_code(session: Session, code: str) -> Unit:
     unit = session.scalar(select(Unit).where(Unit.code == code))
     if unit is None:
-        raise NotFound(f"no unit with code {code}")
+        raise NotFound(_("no unit with code {code}", code=code))
     return unit
 
 
@@ -93,34 +118,62 @@ def list_units(session: Session) -> list[Unit]:
 # --- users -------------------------------------------------------------------------------
 
 
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+def role_unit_problem(role: Role, unit: Unit) -> Message | None:
+    """Why ``unit`` cannot hold an account of ``role`` (None: it can)."""
+    kind = ROLE_UNIT_KIND[role]
+    if unit.kind != kind:
+        return _(
+            "{role} belongs to {kind} unit, {code} is {unit_kind}",
+            role=bilingual(_a(role), ROLE_LABELS_ZH[role]),
+            kind=bilingual(_a(kind), UNIT_KIND_LABELS_ZH[kind]),
+            code=unit.code,
+            unit_kind=bilingual(_a(unit.kind), UNIT_KIND_LABELS_ZH[UnitKind(unit.kind)]),
+        )
+    if not unit.active:
+        return _("the unit {code} is inactive", code=unit.code)
+    return None
+
+
 def create_user(
     session: Session,
     *,
     username: str,
-    password: str,
+    password: str | None,
     role: Role,
     unit_code: str,
     display_name: str = "",
     actor: Actor = SYSTEM,
+    demo: bool = False,
 ) -> User:
-    """Create an account; the role must fit the unit (an officer belongs to a judicial office)."""
+    """Create an account; the role must fit the unit (an officer belongs to a judicial office).
+    ``password`` None: the account has no password until its user redeems a reset code
+    (org/credentials.py), so nobody but that user ever knows it. ``demo``: the demo city's
+    accounts, which share the published demo password (the policy refuses it elsewhere)."""
     if not USERNAME_RE.match(username):
-        raise RuleViolation("3–64 lower-case letters, digits, '.', '_' or '-'", field="username")
-    weak = passwords.problems(password, username=username)
-    if weak:
-        raise RuleViolation(weak[0], errors={"password": weak})
-    unit = get_unit_by_code(session, unit_code)
-    if unit.kind != ROLE_UNIT_KIND[role]:
         raise RuleViolation(
-            f"a {role} belongs to a {ROLE_UNIT_KIND[role]} unit, {unit_code} is a {unit.kind}",
-            field="unit",
+            _("3–64 lower-case letters, digits, '.', '_' or '-'"), field="username"
         )
+    if password is not None and not demo:
+        weak = passwords.problems(password, username=username)
+        if weak:
+            raise RuleViolation(weak[0], errors={"password": weak})
+    unit = get_unit_by_code(session, unit_code)
+    problem = role_unit_problem(role, unit)
+    if problem:
+        raise RuleViolation(problem, field="unit")
     if session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"user {username} exists", errors={"username": ["already exists"]})
+        raise Conflict(
+            _("user {username} exists", username=username),
+            errors={"username": [_("already exists")]},
+        )
     user = User(
         username=username,
         display_name=display_name,
-        password_hash=hash_password(password),
+        password_hash=NO_PASSWORD if password is None else hash_password(password),
         role=role,
         unit_id=unit.id,
         active=True,
@@ -134,25 +187,78 @@ def create_user(
         action="user.create",
         subject_type="user",
         subject_id=user.id,
-        detail={"role": role.value, "unit": unit.code},
+        detail={"role": role.value, "unit": unit.code, "password_set": password is not None},
     )
     return user
 
 
-def disable_user(session: Session, *, username: str, actor: Actor = SYSTEM) -> User:
-    """Disable an account and revoke its tokens at once."""
-    user = session.scalar(select(User).where(User.username == username))
+def get_user(session: Session, username: str, *, lock: bool = False) -> User:
+    """The account (404 if none); ``lock``: its row locked for a change (two administrators
+    changing one account at once apply one after the other)."""
+    stmt = select(User).where(User.username == normalize_username(username))
+    if lock:
+        stmt = stmt.with_for_update(of=User)
+    user = session.scalar(stmt)
     if user is None:
-        raise NotFound(f"no user {username}")
-    now = now_utc()
-    user.active, user.disabled_at = False, now
+        raise NotFound(_("no user {username}", username=username))
+    return user
+
+
+def revoke_tokens(
+    session: Session, user_id: int, *, now: datetime, keep_token_id: int | None = None
+) -> int:
+    """Revoke the user's live tokens (all but ``keep_token_id``); how many were live."""
+    stmt = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if keep_token_id is not None:
+        stmt = stmt.where(ApiToken.id != keep_token_id)
+    return session.execute(stmt.values(revoked_at=now)).rowcount or 0
+
+
+def revoke_reset_codes(session: Session, user_id: int, *, now: datetime) -> None:
+    """Withdraw the user's outstanding reset codes."""
     session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        update(PasswordResetCode)
+        .where(
+            PasswordResetCode.user_id == user_id,
+            PasswordResetCode.used_at.is_(None),
+            PasswordResetCode.revoked_at.is_(None),
+        )
         .values(revoked_at=now)
     )
+
+
+def refuse_last_admin(session: Session, user: User) -> None:
+    """An installation keeps at least one active administrator: nobody could manage accounts
+    (but at the server's shell) without one."""
+    if user.role != Role.ADMIN or not user.active:
+        return
+    others = session.scalar(
+        select(func.count()).where(User.role == Role.ADMIN, User.active, User.id != user.id)
+    )
+    if not others:
+        raise Conflict(
+            _("the last active administrator account"),
+            errors={"username": [_("the last administrator")]},
+        )
+
+
+def disable_user(session: Session, *, username: str, actor: Actor = SYSTEM) -> User:
+    """Disable an account and revoke its tokens and reset codes at once."""
+    user = get_user(session, username, lock=True)
+    if not user.active:
+        return user
+    refuse_last_admin(session, user)
+    now = now_utc()
+    user.active, user.disabled_at = False, now
+    revoked = revoke_tokens(session, user.id, now=now)
+    revoke_reset_codes(session, user.id, now=now)
     audit.record(
-        session, actor=actor, action="user.disable", subject_type="user", subject_id=user.id
+        session,
+        actor=actor,
+        action="user.disable",
+        subject_type="user",
+        subject_id=user.id,
+        detail={"tokens_revoked": revoked},
     )
     return user
 
@@ -187,9 +293,10 @@ class _Limit:
     window: timedelta
 
 
-def _limits(username: str, addr: str) -> tuple[_Limit, _Limit, _Limit, _Limit]:
+def _limits(username: str, addr: str) -> tuple[_Limit, _Limit, _Limit, _Limit, _Limit]:
     """Per address (any username), per (username, address), per username (any address, a
-    count only) and the back-off of one unknown address while the username is under attack."""
+    count only), and, while the username is under attack, the back-off of one unknown address
+    and of all unknown addresses together."""
     cfg = current_app.config
     window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     return (
@@ -206,6 +313,12 @@ def _limits(username: str, addr: str) -> tuple[_Limit, _Limit, _Limit, _Limit]:
             BACKOFF + addr[: 64 - len(BACKOFF)],
             1,
             timedelta(seconds=cfg["LOGIN_USERNAME_BACKOFF_SECONDS"]),
+        ),
+        _Limit(
+            username,
+            BACKOFF,
+            cfg["LOGIN_MAX_BACKOFF_ATTEMPTS_PER_USERNAME"],
+            timedelta(seconds=cfg["LOGIN_USERNAME_WINDOW_SECONDS"]),
         ),
     )
 
@@ -246,23 +359,26 @@ def _refused(session: Session, limit: _Limit, now: datetime) -> TooManyRequests:
     )
     wait = (start + limit.window - now).total_seconds() if start else 1
     return TooManyRequests(
-        "Too many sign-in attempts; wait and try again.", retry_after=math.ceil(max(wait, 1))
+        _("Too many sign-in attempts; wait and try again."), retry_after=math.ceil(max(wait, 1))
     )
 
 
-def _reserve(session: Session, username: str, addr: str, now: datetime) -> bool:
+def reserve_attempt(session: Session, username: str, addr: str, now: datetime) -> bool:
     """Take this attempt's slots and commit them before the password is checked; 429 when a
     limit is reached. True when the per-username count was taken too (the address is not one
     the user signed in from lately); False when a known address skipped it.
 
     The per-username count never refuses by itself (then anyone could lock a named officer
     out): once it reaches its limit, each address the user has not signed in from lately gets
-    one attempt per back-off period. A first attempt from any address still gets through, so
-    an officer on a new address can sign in; a guesser with many addresses is slowed down.
+    one attempt per back-off period, and all such addresses together at most
+    ``LOGIN_MAX_BACKOFF_ATTEMPTS_PER_USERNAME`` in the username's window, which bounds what a
+    guesser with any number of addresses can try. An address the user signed in from lately
+    is never held up; a first attempt from a new address is, only once a distributed attack
+    has used up that shared budget.
     """
-    per_address, per_pair, per_username, backoff = _limits(username, addr)
-    # Always in this order (address, pair, username, back-off), so parallel sign-ins cannot
-    # deadlock.
+    per_address, per_pair, per_username, backoff, backoff_all = _limits(username, addr)
+    # Always in this order (address, pair, username, back-off, all back-off), so parallel
+    # sign-ins cannot deadlock.
     for limit in (per_address, per_pair):
         row = _take(session, limit, now)
         if row is None:
@@ -271,13 +387,17 @@ def _reserve(session: Session, username: str, addr: str, now: datetime) -> bool:
     known = row.last_success_at is not None and row.last_success_at >= known_since
     if not known:
         counted = _take(session, per_username, now, refuse=False)
-        if counted.attempts > per_username.limit and _take(session, backoff, now) is None:
-            raise _refused(session, backoff, now)
+        if counted.attempts > per_username.limit:
+            for limit in (backoff, backoff_all):
+                if _take(session, limit, now) is None:
+                    raise _refused(session, limit, now)
     session.commit()
     return not known
 
 
-def _hand_back(session: Session, username: str, addr: str, now: datetime, *, took: bool) -> None:
+def forgive_attempt(
+    session: Session, username: str, addr: str, now: datetime, *, took: bool
+) -> None:
     """A successful sign-in: its pair's failures are forgiven and the address becomes known;
     the per-username slot it took is returned."""
     session.execute(
@@ -297,10 +417,33 @@ def _hand_back(session: Session, username: str, addr: str, now: datetime, *, too
         )
 
 
+def normalize_username(username: str) -> str:
+    """The one spelling of a username: NFKC (a full-width ``ＣＩＴＹ`` is ``city``), trimmed,
+    lower case; sign-in, accounts and the limits' counters all use it."""
+    return normalize_identifier(username).strip().lower()[:64]
+
+
+def client_key(addr: str | None) -> str:
+    """What the sign-in limits count a client address as: an IPv4 address itself, an IPv6
+    address by its /64 network (one subscriber's allocation: rotating the low 64 bits is free,
+    so counting single addresses would give such a guesser a fresh limit per address)."""
+    if not addr:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(addr.split("%", 1)[0])
+    except ValueError:
+        return addr[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 _DUMMY_HASH: str | None = None
 
 
-def _verify_password(password_hash: str | None, password: str) -> bool:
+def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not the user exists, so timing does not reveal usernames."""
     global _DUMMY_HASH
     hasher = _hasher()
@@ -324,15 +467,15 @@ def login(session: Session, *, username: str, password: str, client_addr: str) -
     requests. Wrong username, wrong password and disabled account all give the same answer.
     """
     now = now_utc()
-    username = username.strip().lower()[:64]
-    addr = (client_addr or "unknown")[:64]
+    username = normalize_username(username)
+    addr = client_key(client_addr)
     # Read before the commit below: the slow hash then runs outside any transaction.
     account = session.execute(
         select(User.id, User.password_hash, User.active).where(User.username == username)
     ).first()
-    took = _reserve(session, username, addr, now)
+    took = reserve_attempt(session, username, addr, now)
     ok = (
-        _verify_password(account.password_hash if account else None, password)
+        verify_password(account.password_hash if account else None, password)
         and account is not None
         and account.active
     )
@@ -348,8 +491,8 @@ def login(session: Session, *, username: str, password: str, client_addr: str) -
                 subject_id=user.id,
             )
         session.commit()
-        raise Unauthorized("Wrong username or password.")
-    _hand_back(session, username, addr, now, took=took)
+        raise Unauthorized(_("Wrong username or password."))
+    forgive_attempt(session, username, addr, now, took=took)
     hasher = _hasher()
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)

@@ -6,9 +6,16 @@ from flask.views import MethodView
 from corrections.core.api import Blueprint
 from corrections.core.auth import ROLE_LABELS_ZH, Role, current_actor, public, requires
 from corrections.core.db import db
-from corrections.org import service
+from corrections.org import credentials, service
 from corrections.org.models import UNIT_KIND_LABELS_ZH, Unit, User
-from corrections.org.schemas import LoginSchema, MeSchema, TokenSchema, UnitSchema
+from corrections.org.schemas import (
+    LoginSchema,
+    MeSchema,
+    PasswordChangeSchema,
+    PasswordResetSchema,
+    TokenSchema,
+    UnitSchema,
+)
 
 auth_blp = Blueprint(
     "auth", __name__, url_prefix="/api/v1/auth", description="Sign-in: bearer tokens"
@@ -28,6 +35,7 @@ def unit_view(unit: Unit) -> dict:
         "kind": unit.kind,
         "kind_label_zh": UNIT_KIND_LABELS_ZH[unit.kind],
         "parent_code": unit.parent.code if unit.parent else None,
+        "active": unit.active,
     }
 
 
@@ -77,6 +85,49 @@ class Me(MethodView):
             "role_label_zh": ROLE_LABELS_ZH[Role(user.role)],
             "unit": unit_view(user.unit),
         }
+
+
+@auth_blp.route("/password")
+class OwnPassword(MethodView):
+    @requires("session")
+    @auth_blp.arguments(PasswordChangeSchema)
+    @auth_blp.response(204)
+    @auth_blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @auth_blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, data):
+        """Change your own password: the current one is required, the password policy
+        applies, and every other token of your account is revoked (this one stays valid).
+        Wrong current passwords count against the sign-in limits."""
+        credentials.change_password(
+            db.session,
+            actor=current_actor(),
+            old_password=data["old_password"],
+            new_password=data["new_password"],
+            client_addr=request.remote_addr or "unknown",
+        )
+        return "", 204
+
+
+@auth_blp.route("/password/reset")
+class PasswordReset(MethodView):
+    @public
+    @auth_blp.arguments(PasswordResetSchema)
+    @auth_blp.response(204)
+    @auth_blp.alt_response(401, response="UNAUTHORIZED")
+    @auth_blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @auth_blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, data):
+        """Set a new password with the one-time code an administrator gave you. The code is
+        spent and every token of the account revoked: sign in with the new password. Counted
+        by the sign-in limits; a wrong, used or expired code is 401."""
+        credentials.redeem_reset_code(
+            db.session,
+            username=data["username"],
+            code=data["code"],
+            new_password=data["new_password"],
+            client_addr=request.remote_addr or "unknown",
+        )
+        return "", 204
 
 
 @units_blp.route("")

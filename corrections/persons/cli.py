@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask.cli import with_appcontext
 
 
 @click.group()
 def persons() -> None:
-    """Persons' records (sealing of juvenile records)."""
+    """Persons' records (caseload import, sealing of juvenile records)."""
 
 
 @persons.command("seal-discharged")
@@ -43,3 +45,204 @@ def seal_discharged(username: str, dry_run: bool) -> None:
         return
     db.session.commit()
     click.echo(f"sealed {count} record(s)")
+
+
+def _import_actor(username: str | None):
+    """The user named by --by (their scope decides which offices their rows may name), or
+    the operator at the command line (any office), named ``cli:<os user>@<host>`` in the
+    audit."""
+    from sqlalchemy import select
+
+    from corrections.core.auth import Actor, Role
+    from corrections.core.cli_identity import cli_actor
+    from corrections.core.db import db
+    from corrections.org.models import User
+
+    if username is None:
+        return cli_actor()
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    allowed = (Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN)
+    if user is None or not user.active or Role(user.role) not in allowed:
+        raise click.ClickException(
+            f"{username}: 不是可导入名单的在用账号（司法所、区、市局或系统管理员） (not an active "
+            "officer, commander, city or admin account)"
+        )
+    return Actor(user.id, user.username, Role(user.role), user.unit_id)
+
+
+def _write_template(xlsx: bool) -> None:
+    import sys
+
+    from corrections.persons import importer
+
+    if xlsx and sys.stdout.isatty():
+        raise click.UsageError(
+            "the .xlsx template is binary: redirect it to a file "
+            "(corrections persons import --template --xlsx > 名单.xlsx)"
+        )
+    data = importer.template_xlsx() if xlsx else importer.template_csv()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+@persons.command("import")
+@click.argument(
+    "file",
+    required=False,
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+)
+@click.option(
+    "--template",
+    is_flag=True,
+    help="Write an empty template to standard output instead (CSV; with --xlsx a workbook).",
+)
+@click.option("--xlsx", is_flag=True, help="With --template: the .xlsx workbook.")
+@click.option(
+    "--by",
+    "username",
+    default=None,
+    help="Import as this user: an officer's rows go to their own office, a commander's to "
+    "offices of their district, a city or admin user's anywhere. Default: the operator at the "
+    "command line (cli:<os user>@<host>), anywhere.",
+)
+@click.option("--dry-run", is_flag=True, help="Check every row and report; store nothing.")
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Store the good rows and report the bad (default: one bad row and nothing is stored).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    default=None,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the report (行, 列, 问题, problem) to this CSV file.",
+)
+@with_appcontext
+def import_cmd(
+    file: Path | None,
+    template: bool,
+    xlsx: bool,
+    username: str | None,
+    dry_run: bool,
+    skip_invalid: bool,
+    report_path: Path | None,
+) -> None:
+    """Import a caseload (名单导入) from FILE (.csv or .xlsx): persons already under
+    correction, each row checked as an intake through the API is, with their current grade,
+    whether and when they reported and their last report, check and visit carried over. One
+    bad row and nothing is stored (--skip-invalid stores the rest); every problem is reported
+    with its row and column, in Chinese and English. Rows imported before are recognised and
+    left unchanged, so running the same file again changes nothing. Audited (one row per
+    import: counts and the file's sha256)."""
+    import sys
+
+    from sqlalchemy.exc import IntegrityError
+
+    from corrections.audit import service as audit
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+    from corrections.persons import importer
+    from corrections.supervision import caseload
+
+    if template:
+        _write_template(xlsx)
+        return
+    if file is None:
+        raise click.UsageError("give the FILE to import, or --template for an empty one")
+    actor = _import_actor(username)
+    try:
+        table = importer.read(file)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(
+        f"{file.name}: {table.format}, {len(table.rows)} 行 (rows), sha256 {table.sha256}",
+        err=True,
+    )
+    session = db.session
+    try:
+        with click.progressbar(
+            length=2 * len(table.rows), label="导入 importing", file=sys.stderr
+        ) as bar:
+            outcome = caseload.import_caseload(
+                session,
+                actor=actor,
+                table=table,
+                now=now_utc(),
+                dry_run=dry_run,
+                skip_invalid=skip_invalid,
+                progress=bar.update,
+            )
+        if outcome.stored:
+            session.commit()
+        else:
+            session.rollback()
+            audit.forget_request(session)
+    except IntegrityError as exc:
+        session.rollback()
+        raise click.ClickException(
+            "导入期间有人员已在别处登记，未保存任何数据，请重新运行 (a person in the file was "
+            "taken in meanwhile; nothing was stored: run the import again)"
+        ) from exc
+    except DomainError as exc:
+        session.rollback()
+        raise click.ClickException(exc.detail) from exc
+
+    lines = list(caseload.rows_of(outcome))
+    if lines:
+        click.echo("行\t列\t问题\tproblem")
+        for row, column, zh, en in lines:
+            click.echo(f"{row}\t{column or '—'}\t{zh}\t{en}")
+    if report_path is not None:
+        _write_report(report_path, lines)
+    click.echo(_summary(outcome, dry_run))
+    if outcome.problems and not outcome.stored:
+        sys.exit(1)
+
+
+def _write_report(path: Path, lines: list[tuple[int, str, str, str]]) -> None:
+    import csv
+
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["行", "列", "问题", "problem"])
+        writer.writerows(lines)
+
+
+def _summary(outcome, dry_run: bool) -> str:
+    """The last line: what was stored (or would be), in Chinese and English."""
+    zh = (
+        f"{outcome.created} 人（其中在矫 {outcome.active}，沿用等级 {outcome.graded}），"
+        f"未更改 {outcome.unchanged} 行"
+    )
+    en = (
+        f"{outcome.created} persons ({outcome.active} active, {outcome.graded} with their "
+        f"grade), {outcome.unchanged} rows unchanged"
+    )
+    bad = outcome.bad_rows
+    if outcome.stored:
+        if outcome.skipped:
+            zh += f"，跳过有问题的 {outcome.skipped} 行"
+            en += f", {outcome.skipped} bad rows skipped"
+        return (
+            f"已导入 {zh}；导入编号 {outcome.import_id} (imported {en}; import {outcome.import_id})"
+        )
+    if dry_run:
+        if bad:
+            return (
+                f"试运行：{bad} 行有问题（导入将不保存任何数据，或以 --skip-invalid 跳过）；"
+                f"其余 {zh} (dry run: {bad} rows have problems, so an import would store nothing "
+                f"unless --skip-invalid; the rest: {en})"
+            )
+        return f"试运行：将导入 {zh}；未保存 (dry run: would import {en}; nothing stored)"
+    if bad:
+        return (
+            f"未导入：{bad} 行有问题，未保存任何数据 (refused: {bad} rows have problems; "
+            "nothing stored)"
+        )
+    return (
+        f"没有新的人员：{outcome.unchanged} 行已导入过，未更改 (nothing new: "
+        f"{outcome.unchanged} rows were imported before and are unchanged)"
+    )

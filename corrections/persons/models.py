@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     and_,
     false,
     text,
@@ -250,3 +251,36 @@ class UnsealRequest(db.Model):
     @grants_at.expression
     def grants_at(cls, now: datetime):
         return and_(cls.status == "approved", cls.expires_at > now)
+
+
+class CaseloadImport(db.Model):
+    """One stored caseload import (名单导入, ``corrections persons import``): which file (its
+    sha256, never its name or content), who, when and what came of it."""
+
+    __tablename__ = "caseload_imports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    file_format: Mapped[str] = mapped_column(String(8))  # csv | xlsx
+    rows: Mapped[int] = mapped_column(Integer)  # data rows in the file
+    created: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)  # recognised as imported before
+    skipped: Mapped[int] = mapped_column(Integer)  # bad rows left out (--skip-invalid)
+    actor_id: Mapped[int | None] = mapped_column(BigId)
+    actor_username: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseloadImportRow(db.Model):
+    """A file row that created a person: a re-run of the same file (same sha256) finds its
+    rows here and changes nothing."""
+
+    __tablename__ = "caseload_import_rows"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("caseload_imports.id"), index=True)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    row_number: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+
+    __table_args__ = (UniqueConstraint("file_sha256", "row_number"),)

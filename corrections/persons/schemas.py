@@ -73,6 +73,29 @@ class PersonWritableSchema(ma.Schema):
     family_contact_phone = Identifier(allow_none=True, load_default=None, validate=PHONE)
 
 
+class CaseloadRowSchema(PersonWritableSchema):
+    """One row of a caseload import (名单导入): an intake's fields, and what a person already
+    under supervision elsewhere carries over (the grade, whether and when they reported, the
+    last contacts). Checked against the rules by ``supervision.caseload``."""
+
+    grade = ma.fields.String(
+        allow_none=True, load_default=None, validate=ma.validate.Length(min=1, max=20)
+    )
+    grade_since = Date(allow_none=True, load_default=None)
+    reported_on = Date(allow_none=True, load_default=None)
+    last_report_on = Date(allow_none=True, load_default=None)
+    last_check_on = Date(allow_none=True, load_default=None)
+    last_visit_on = Date(allow_none=True, load_default=None)
+
+
+# What a caseload row carries over beside the intake's fields.
+CARRIED_OVER = tuple(
+    name
+    for name in CaseloadRowSchema._declared_fields
+    if name not in PersonWritableSchema._declared_fields
+)
+
+
 class PersonPatchSchema(PersonWritableSchema):
     """Any writable field but the office (a change of office is a transfer, not an edit)."""
 

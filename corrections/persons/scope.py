@@ -192,6 +192,22 @@ def lock_person(session: Session, person: Person) -> Person:
     return _locked(session, person.id) or person  # the same object (one identity map)
 
 
+def close_log(session: Session, person: Person) -> None:
+    """Before a case ends: wait for the person's records being written now, and keep new ones
+    out until this transaction ends.
+
+    The person's ordinary lock (:func:`lock_person`) lets an event's insert through (its
+    foreign key takes only ``FOR KEY SHARE``), which is what keeps reports fast; the end of a
+    case must not, or a report could commit after the end was decided and be dated after it.
+    ``FOR UPDATE`` conflicts with that key-share lock: an event being inserted now finishes
+    first (and the end then sees it), and an event inserted after this waits until the end
+    commits, then finds the case ended (supervision/events.py re-reads the status after its
+    insert). On SQLite every write transaction is already alone (``BEGIN IMMEDIATE``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
+
+
 def read_scoped(
     session: Session,
     actor: Actor,

@@ -10,6 +10,7 @@ juvenile's record is audited as such.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -247,21 +248,42 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
 # --- use cases ---------------------------------------------------------------------------
 
 
-def _office_for_intake(session: Session, actor: Actor, office_code: str | None) -> Unit:
+def offices_by_code(session: Session) -> dict[str, Unit]:
+    """Every judicial office by its code: for a caller that checks many intakes at once
+    (a caseload import), so that each row's office is not a query of its own."""
+    return {u.code: u for u in session.scalars(select(Unit).where(Unit.kind == UnitKind.OFFICE))}
+
+
+def _office_for_intake(
+    session: Session,
+    actor: Actor,
+    office_code: str | None,
+    offices: Mapping[str, Unit] | None = None,
+) -> Unit:
     if office_code is None:
         if actor.role == Role.OFFICER:
             return session.get(Unit, actor.unit_id)
         raise RuleViolation("required for your role", field="office_code")
-    office = session.scalar(
-        select(Unit).where(Unit.code == office_code, Unit.kind == UnitKind.OFFICE)
-    )
+    if offices is not None:
+        office = offices.get(office_code)
+    else:
+        office = session.scalar(
+            select(Unit).where(Unit.code == office_code, Unit.kind == UnitKind.OFFICE)
+        )
     allowed = office is not None and (
         actor.role == Role.CITY
+        # A caseload import run from the CLI (the system, or an administrator setting up a
+        # bureau) takes persons in at any office; the API never lets an administrator write
+        # persons (persons:write).
+        or actor.is_system
+        or actor.role == Role.ADMIN
         or (actor.role == Role.OFFICER and office.id == actor.unit_id)
         or (actor.role == Role.COMMANDER and office.parent_id == actor.unit_id)
     )
     if not allowed:
         raise RuleViolation("not a judicial office within your scope", field="office_code")
+    if not office.active:
+        raise RuleViolation("单位已停用 (the office is inactive)", field="office_code")
     return office
 
 
@@ -272,7 +294,7 @@ NOT_HERE = (
 )
 
 
-def _ensure_no_open_record(
+def ensure_no_open_record(
     session: Session,
     actor: Actor,
     id_number: str,
@@ -311,7 +333,7 @@ def _ensure_no_open_record(
     raise Conflict(NOT_HERE)
 
 
-def _limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> None:
+def limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> None:
     """A user whose intakes were refused as duplicates too often today may try no more: the
     duplicate rule answers yes or no for an ID number, so it must not be a search."""
     from flask import current_app
@@ -334,27 +356,55 @@ def _limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> Non
         )
 
 
-def new_record(session: Session, *, actor: Actor, data: dict[str, Any], now: datetime) -> Person:
-    """A new person's record (入矫登记), checked and added to the session but not yet flushed
-    (the first grade, set by grading, then goes into the INSERT); status ``pending_intake``.
-    The intake use case is ``corrections.supervision.intake.intake``."""
-    today = business_date(now)
+@dataclass(frozen=True)
+class CheckedIntake:
+    """One person's facts as the intake checks left them (the ID number in its one
+    spelling, the effective date defaulted), the office that takes them in, and whether
+    they are handled as a juvenile."""
+
+    facts: dict[str, Any]
+    office: Unit
+    juvenile: bool
+
+
+def check_intake(
+    session: Session,
+    *,
+    actor: Actor,
+    data: dict[str, Any],
+    today: date,
+    offices: Mapping[str, Unit] | None = None,
+) -> CheckedIntake:
+    """The intake's checks of one person (the API's and a caseload import's): the office
+    within ``actor``'s scope and :func:`validate_facts`. Raises :class:`RuleViolation`
+    naming every bad field, the office's among them. The one-open-record rule is checked
+    last, apart (:func:`ensure_no_open_record`). ``offices``: :func:`offices_by_code`, for
+    a caller checking many."""
     facts = dict(data)
-    office = _office_for_intake(session, actor, facts.pop("office_code", None))
-    errors, juvenile = validate_facts(facts, today)
+    errors: dict[str, list[str]] = {}
+    office = None
+    try:
+        office = _office_for_intake(session, actor, facts.pop("office_code", None), offices)
+    except RuleViolation as exc:
+        errors.update(exc.errors or {})
+    fact_errors, juvenile = validate_facts(facts, today)
+    for field, messages in fact_errors.items():
+        errors.setdefault(field, []).extend(messages)
     if errors:
         raise RuleViolation(
             "The person's facts are inconsistent: " + ", ".join(sorted(errors)), errors=errors
         )
-    _limit_refused_intakes(session, actor, now)
-    # Last of the checks: a probe learns nothing from it that another check would hide.
-    _ensure_no_open_record(
-        session, actor, facts["id_number"], action="person.intake_refused", now=now
-    )
+    return CheckedIntake(facts=facts, office=office, juvenile=juvenile)
+
+
+def new_person(session: Session, checked: CheckedIntake, now: datetime) -> Person:
+    """The new record of a checked intake, status ``pending_intake``, added to the session
+    but not yet flushed (the first grade, set by grading, then goes into the INSERT)."""
+    office = checked.office
     person = Person(
-        **facts,
-        juvenile=juvenile,
-        intake_deadline=clocks.due_for("intake_report", facts["judgment_effective_date"]),
+        **checked.facts,
+        juvenile=checked.juvenile,
+        intake_deadline=clocks.due_for("intake_report", checked.facts["judgment_effective_date"]),
         office_id=office.id,
         district_id=office.parent_id,
         status="pending_intake",
@@ -364,6 +414,18 @@ def new_record(session: Session, *, actor: Actor, data: dict[str, Any], now: dat
     session.add(person)
     person.office = office
     return person
+
+
+def new_record(session: Session, *, actor: Actor, data: dict[str, Any], now: datetime) -> Person:
+    """A new person's record (入矫登记), checked and added to the session but not yet flushed
+    (:func:`new_person`). The intake use case is ``corrections.supervision.intake.intake``."""
+    checked = check_intake(session, actor=actor, data=data, today=business_date(now))
+    limit_refused_intakes(session, actor, now)
+    # Last of the checks: a probe learns nothing from it that another check would hide.
+    ensure_no_open_record(
+        session, actor, checked.facts["id_number"], action="person.intake_refused", now=now
+    )
+    return new_person(session, checked, now)
 
 
 def registered(session: Session, *, actor: Actor, person: Person, now: datetime) -> None:
@@ -533,7 +595,7 @@ def update(
         )
     changed = sorted(k for k, v in facts.items() if getattr(person, k) != v)
     if "id_number" in changed:
-        _ensure_no_open_record(
+        ensure_no_open_record(
             session,
             actor,
             facts["id_number"],

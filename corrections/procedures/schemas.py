@@ -9,10 +9,11 @@ import marshmallow as ma
 from corrections.core.schemas import Date, DateTime, Identifier, TrimmedString
 from corrections.persons.schemas import sealed_marker
 from corrections.procedures.rules import ANNOUNCEMENT_KINDS, CONCLUSIONS, GENDERS, TEAM_ROLES
+from corrections.core.i18n import _
 
 _NOTE = TrimmedString(validate=ma.validate.Length(min=1, max=4000), load_default=None)
 _DOCUMENT = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=64))
-_PHONE = ma.validate.Regexp(r"^\+?[0-9][0-9 -]{4,19}$", error="must be a phone number")
+_PHONE = ma.validate.Regexp(r"^\+?[0-9][0-9 -]{4,19}$", error=_("must be a phone number"))
 
 
 class _Strict(ma.Schema):
@@ -39,7 +40,7 @@ class AnnouncementPatchSchema(_Strict):
         validate=ma.validate.Range(
             min=datetime(2000, 1, 1, tzinfo=UTC),
             max=datetime(2200, 1, 1, tzinfo=UTC),
-            error="must be a time between 2000 and 2200",
+            error=_("must be a time between 2000 and 2200"),
         ),
     )
     place = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=200))

@@ -27,6 +27,7 @@ from corrections.core.errors import (
     PreconditionRequired,
     RuleViolation,
 )
+from corrections.core.i18n import Message, _, bilingual
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
@@ -46,6 +47,7 @@ from corrections.procedures.models import (
 )
 from corrections.procedures.rules import ProcedureRules
 from corrections.supervision import rules as supervision_rules
+from corrections.supervision.common import status_text
 from corrections.supervision.models import TermEnd
 
 
@@ -58,21 +60,25 @@ def _owned(session: Session, actor: Actor, person_id: int) -> Person:
     the person's row lock (every caller then reads their records and writes)."""
     person = get_scoped(session, actor, person_id, lock=True)
     if actor_level(actor, person) != "office":
-        raise Forbidden("Only the person's judicial office records their procedures.")
+        raise Forbidden(_("Only the person's judicial office records their procedures."))
     return person
 
 
 def _require_open(person: Person, field: str) -> None:
     if person.status not in OPEN_STATUSES:
         raise Conflict(
-            f"The person's correction has ended ({person.status}).",
-            errors={field: [f"the person's status is {person.status}"]},
+            _("The person's correction has ended ({status}).", status=status_text(person.status)),
+            errors={field: [_person_status(person)]},
         )
+
+
+def _person_status(person: Person) -> Message:
+    return _("the person's status is {status}", status=status_text(person.status))
 
 
 def _not_future(value: date, today: date, field: str) -> None:
     if value > today:
-        raise RuleViolation("must not be in the future", field=field)
+        raise RuleViolation(_("must not be in the future"), field=field)
 
 
 def _future_tolerance() -> timedelta:
@@ -90,12 +96,16 @@ def tag(record: Any) -> str:
     return str(record.version)
 
 
-def _check_tag(record: Any, expected: str | None, what: str) -> None:
+def _check_tag(record: Any, expected: str | None, what: Message) -> None:
     if expected is None:
-        raise PreconditionRequired(f"Send If-Match with the ETag of the {what} you read.")
+        raise PreconditionRequired(
+            _("Send If-Match with the ETag of the {what} you read.", what=what)
+        )
     if tag(record) != expected:
         # Names nothing of the record: a 412 tells only that it changed.
-        raise PreconditionFailed(f"The {what} has changed since you read it; read it again.")
+        raise PreconditionFailed(
+            _("The {what} has changed since you read it; read it again.", what=what)
+        )
 
 
 def _changed(record: Any, changes: dict[str, Any]) -> list[str]:
@@ -125,24 +135,35 @@ def _check_announcement(
     if kind == "discharge":
         if person.status != "discharged":
             raise Conflict(
-                "A discharge announcement follows the discharge (解除矫正): the person's status "
-                f"is {person.status}.",
-                errors={"kind": [f"the person is not discharged (status {person.status})"]},
+                _(
+                    "A discharge announcement follows the discharge (解除矫正): the person's "
+                    "status is {status}.",
+                    status=status_text(person.status),
+                ),
+                errors={
+                    "kind": [
+                        _(
+                            "the person is not discharged (status {status})",
+                            status=status_text(person.status),
+                        )
+                    ]
+                },
             )
         # The day the correction ended: the term's end, or earlier for a pardon (赦免).
         ended = session.scalar(select(TermEnd.ended_on).where(TermEnd.person_id == person.id))
         if business_date(held_at) < (ended or person.term_end):
             raise RuleViolation(
-                f"the correction ended on {ended or person.term_end}", field="held_at"
+                _("the correction ended on {day}", day=ended or person.term_end), field="held_at"
             )
     else:
         _require_open(person, "kind")
         if business_date(held_at) < person.judgment_effective_date:
             raise RuleViolation(
-                f"the judgment took effect on {person.judgment_effective_date}", field="held_at"
+                _("the judgment took effect on {day}", day=person.judgment_effective_date),
+                field="held_at",
             )
     if held_at > now + _future_tolerance():
-        raise RuleViolation("must not be in the future", field="held_at")
+        raise RuleViolation(_("must not be in the future"), field="held_at")
 
 
 def record_announcement(
@@ -165,10 +186,13 @@ def record_announcement(
             Announcement.person_id == person.id, Announcement.kind == kind
         )
     ):
-        label = _rules().announcements[kind]["label_zh"]
+        label = bilingual(kind, _rules().announcements[kind]["label_zh"])
         raise Conflict(
-            f"The person's {kind} announcement ({label}) is already recorded; correct it instead.",
-            errors={"kind": [f"a {kind} announcement is already recorded"]},
+            _(
+                "The person's {kind} announcement is already recorded; correct it instead.",
+                kind=label,
+            ),
+            errors={"kind": [_("a {kind} announcement is already recorded", kind=label)]},
         )
     row = Announcement(
         person_id=person.id,
@@ -209,8 +233,10 @@ def update_announcement(
     """Correct an announcement; ``expected`` is the version the client read (412 if stale)."""
     now = now or now_utc()
     person = _owned(session, actor, person_id)
-    _, row = get_record_of(session, actor, person.id, Announcement, announcement_id, "announcement")
-    _check_tag(row, expected, "announcement")
+    _person, row = get_record_of(
+        session, actor, person.id, Announcement, announcement_id, "announcement"
+    )
+    _check_tag(row, expected, _("announcement"))
     if "held_at" in changes:
         changes = changes | {"held_at": changes["held_at"].astimezone(UTC)}
     _check_announcement(session, person, row.kind, changes.get("held_at", row.held_at), now)
@@ -299,9 +325,11 @@ def add_member(
 
 def _member(session: Session, actor: Actor, person_id: int, member_id: int):
     person = _owned(session, actor, person_id)
-    _, member = get_record_of(session, actor, person.id, TeamMember, member_id, "team member")
+    _person, member = get_record_of(
+        session, actor, person.id, TeamMember, member_id, "team member"
+    )
     if member.removed_at is not None:
-        raise NotFound("No such team member.")
+        raise NotFound(_("No such team member."))
     _require_open(person, "member_id")
     return person, member
 
@@ -319,7 +347,7 @@ def update_member(
     """Correct a team member's details (412 if changed since read)."""
     now = now or now_utc()
     person, member = _member(session, actor, person_id, member_id)
-    _check_tag(member, expected, "team member")
+    _check_tag(member, expected, _("team member"))
     changed = _changed(member, changes)
     if changed:
         member.updated_at = now
@@ -347,7 +375,7 @@ def remove_member(
     """Take a member off the team; the record stays, with when and by whom."""
     now = now or now_utc()
     person, member = _member(session, actor, person_id, member_id)
-    _check_tag(member, expected, "team member")
+    _check_tag(member, expected, _("team member"))
     member.removed_at, member.removed_by, member.updated_at = now, actor.username, now
     session.flush()
     audit_person(
@@ -399,7 +427,7 @@ def current_plan(
     person = read_scoped(session, actor, person_id, action="procedures.plan")
     plan = _current_plan(session, person.id)
     if plan is None:
-        raise NotFound("The person has no correction plan yet.")
+        raise NotFound(_("The person has no correction plan yet."))
     return person, plan
 
 
@@ -423,17 +451,21 @@ def new_plan(
     latest = rules.default_review_on(today)
     review_on = data.get("next_review_on") or latest
     if review_on <= today:
-        raise RuleViolation("must be after today", field="next_review_on")
+        raise RuleViolation(_("must be after today"), field="next_review_on")
     if review_on > latest:
         raise RuleViolation(
-            f"a plan is reviewed within {rules.review_months} months (by {latest})",
+            _(
+                "a plan is reviewed within {months} months (by {day})",
+                months=rules.review_months,
+                day=latest,
+            ),
             field="next_review_on",
         )
     current = _current_plan(session, person.id)
     if current is not None:
-        _check_tag(current, expected, "current plan")
+        _check_tag(current, expected, _("current plan"))
     elif expected is not None:
-        raise PreconditionFailed("The person has no current plan; send no If-Match.")
+        raise PreconditionFailed(_("The person has no current plan; send no If-Match."))
     number = (
         session.scalar(
             select(func.max(CorrectionPlan.number)).where(CorrectionPlan.person_id == person.id)
@@ -521,7 +553,7 @@ def get_assessment(
         select(InvestigationAssessment).where(InvestigationAssessment.person_id == person.id)
     )
     if row is None:
-        raise NotFound("No investigation assessment is recorded for the person.")
+        raise NotFound(_("No investigation assessment is recorded for the person."))
     return person, row
 
 
@@ -539,13 +571,13 @@ ASSESSMENT_FIELDS = (
 def _check_assessment(facts: dict[str, Any], today: date) -> None:
     if (facts.get("conclusion") is None) != (facts.get("finished_on") is None):
         field = "finished_on" if facts.get("conclusion") else "conclusion"
-        raise RuleViolation("conclusion and finished_on are given together", field=field)
+        raise RuleViolation(_("conclusion and finished_on are given together"), field=field)
     for field in ("requested_on", "finished_on"):
         if facts.get(field) is not None:
             _not_future(facts[field], today, field)
     finished, requested = facts.get("finished_on"), facts.get("requested_on")
     if finished and requested and finished < requested:
-        raise RuleViolation("must not be before requested_on", field="finished_on")
+        raise RuleViolation(_("must not be before requested_on"), field="finished_on")
 
 
 def record_assessment(
@@ -566,8 +598,8 @@ def record_assessment(
         select(InvestigationAssessment.id).where(InvestigationAssessment.person_id == person.id)
     ):
         raise Conflict(
-            "An investigation assessment is already recorded; correct it instead.",
-            errors={"requested_by": ["already recorded"]},
+            _("An investigation assessment is already recorded; correct it instead."),
+            errors={"requested_by": [_("already recorded")]},
         )
     row = InvestigationAssessment(
         person_id=person.id,
@@ -605,8 +637,8 @@ def update_assessment(
         select(InvestigationAssessment).where(InvestigationAssessment.person_id == person.id)
     )
     if row is None:
-        raise NotFound("No investigation assessment is recorded for the person.")
-    _check_tag(row, expected, "investigation assessment")
+        raise NotFound(_("No investigation assessment is recorded for the person."))
+    _check_tag(row, expected, _("investigation assessment"))
     _require_open(person, "conclusion")
     facts = {k: getattr(row, k) for k in ASSESSMENT_FIELDS} | changes
     _check_assessment(facts, business_date(now))
@@ -637,7 +669,7 @@ def get_exit_ban(session: Session, *, actor: Actor, person_id: int) -> tuple[Per
     person = read_scoped(session, actor, person_id, action="procedures.exit_ban")
     ban = _exit_ban(session, person.id)
     if ban is None:
-        raise NotFound("No exit ban is filed for the person.")
+        raise NotFound(_("No exit ban is filed for the person."))
     return person, ban
 
 
@@ -664,12 +696,13 @@ def file_exit_ban(
     _not_future(data["filed_on"], business_date(now), "filed_on")
     if data["filed_on"] < person.judgment_effective_date:
         raise RuleViolation(
-            f"the judgment took effect on {person.judgment_effective_date}", field="filed_on"
+            _("the judgment took effect on {day}", day=person.judgment_effective_date),
+            field="filed_on",
         )
     if _exit_ban(session, person.id) is not None:
         raise Conflict(
-            "An exit ban is already filed for the person.",
-            errors={"filed_on": ["already filed"]},
+            _("An exit ban is already filed for the person."),
+            errors={"filed_on": [_("already filed")]},
         )
     ban = ExitBan(
         person_id=person.id,
@@ -704,18 +737,20 @@ def lift_exit_ban(
     person = _owned(session, actor, person_id)
     ban = _exit_ban(session, person.id)
     if ban is None:
-        raise NotFound("No exit ban is filed for the person.")
-    _check_tag(ban, expected, "exit ban")
+        raise NotFound(_("No exit ban is filed for the person."))
+    _check_tag(ban, expected, _("exit ban"))
     if ban.lifted_on is not None:
-        raise Conflict("The exit ban is already lifted.", errors={"lifted_on": ["already lifted"]})
+        raise Conflict(
+            _("The exit ban is already lifted."), errors={"lifted_on": [_("already lifted")]}
+        )
     if ban.lift_due_kind is None and person.status in OPEN_STATUSES:
         raise Conflict(
-            "The exit ban is lifted when the term ends; the person is still under correction.",
-            errors={"lifted_on": [f"the person's status is {person.status}"]},
+            _("The exit ban is lifted when the term ends; the person is still under correction."),
+            errors={"lifted_on": [_person_status(person)]},
         )
     _not_future(lifted_on, business_date(now), "lifted_on")
     if lifted_on < ban.filed_on:
-        raise RuleViolation("must not be before filed_on", field="lifted_on")
+        raise RuleViolation(_("must not be before filed_on"), field="lifted_on")
     ban.lifted_on, ban.lift_document_number = lifted_on, document_number
     ban.lifted_by, ban.updated_at = actor.username, now
     session.flush()

@@ -45,6 +45,7 @@ from corrections.procedures.schemas import (
     TeamMemberPatchSchema,
     TeamMemberSchema,
 )
+from corrections.core.i18n import _
 
 blp = Blueprint(
     "procedures",
@@ -88,7 +89,7 @@ def _if_match() -> str | None:
     """The version the client read, from If-Match (None when not sent)."""
     tag = if_match('"3"')
     if tag is not None and not _VERSION.fullmatch(tag):
-        raise PreconditionFailed("If-Match names no version of this record; read it again.")
+        raise PreconditionFailed(_("If-Match names no version of this record; read it again."))
     return tag
 
 

@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 
 
-@click.group()
+class _RiskGroup(click.Group):
+    """Refusals end a command with ``Error: <why>`` and exit status 1, never a traceback: a
+    model's files the checks refuse (:class:`~corrections.risk.artifact.ArtifactError`), a
+    domain rule (each problem once)."""
+
+    def invoke(self, ctx: click.Context):
+        from corrections.core.cli_errors import domain_message
+        from corrections.core.errors import DomainError
+
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise click.ClickException(domain_message(exc)) from None
+        except Exception as exc:
+            # Only a command that read a model can have had its files refused; the check
+            # does not import the modelling libraries for the others.
+            artifact = sys.modules.get("corrections.risk.artifact")
+            if artifact is not None and isinstance(exc, artifact.ArtifactError):
+                raise click.ClickException(str(exc)) from None
+            raise
+
+
+@click.group(cls=_RiskGroup)
 def risk() -> None:
     """Absconding risk model (脱管风险模型): export, train, predict, sign, activate, score."""
 
@@ -37,7 +60,7 @@ def _every(value: str) -> int:
 def export_cmd(start, end, every, out, note, min_k) -> None:
     """Write pseudonymised, k-anonymous training snapshots to OUT (.csv or .parquet), and the
     export's id and anonymity beside it (OUT's name with .export.json)."""
-    from corrections.core.auth import SYSTEM
+    from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import now_utc
     from corrections.core.db import db
     from corrections.core.errors import RuleViolation
@@ -57,7 +80,7 @@ def export_cmd(start, end, every, out, note, min_k) -> None:
         with click.progressbar(length=snapshots, label="snapshots") as bar:
             table, result = export.audited(
                 db.session,
-                actor=SYSTEM,
+                actor=cli_actor(),
                 start=start_d,
                 end=end_d,
                 every_days=days,
@@ -107,7 +130,12 @@ def export_cmd(start, end, every, out, note, min_k) -> None:
     show_default=True,
     help="Sign the card with this instance's key (--no-sign: for a model that goes elsewhere)",
 )
-@click.option("--by", "username", default="cli", show_default=True, help="Who, in the signature")
+@click.option(
+    "--by",
+    "username",
+    default=None,
+    help="Who, in the signature [default: the operating-system user and host]",
+)
 @with_appcontext
 def train_cmd(
     table, label, positive, drop, group, time_column, version, seed, out, sign, username
@@ -115,6 +143,7 @@ def train_cmd(
     """Train on any table; write the model (skops), card.json, plots and card.html to OUT.
     The card is signed with this instance's key, so this instance can activate it."""
     from corrections.core import keys
+    from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import now_utc
     from corrections.risk import artifact, signing, training
 
@@ -134,7 +163,7 @@ def train_cmd(
     card = trained.card
     if sign:
         card["signature"] = signing.sign(
-            card, by=f"cli:{username}", at=now_utc(), keyring=keys.current()
+            card, by=cli_actor(username).username, at=now_utc(), keyring=keys.current()
         )
         artifact.write_card(out, card)
     m = card["metrics"]
@@ -188,21 +217,21 @@ def sign_cmd(version, username, card_sha256) -> None:
     review: a model trained elsewhere can be activated only then. Checks the files first
     (checksums, library versions, allow-listed types; nothing in the model runs) and records
     the signature in the database, leaving the files as they are. Audited."""
-    from corrections.core.auth import Actor
+    from corrections.core.cli_errors import domain_message
+    from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import now_utc
     from corrections.core.db import db
     from corrections.core.errors import DomainError
     from corrections.risk import service
 
-    actor = Actor(user_id=None, username=f"cli:{username}", role=None, unit_id=None)
+    actor = cli_actor(username)
     try:
         row = service.sign(
             db.session, actor=actor, version=version, now=now_utc(), expect_card_sha256=card_sha256
         )
     except DomainError as exc:
         db.session.rollback()
-        detail = json.dumps(getattr(exc, "errors", None) or {}, ensure_ascii=False)
-        raise click.ClickException(f"{exc.detail} {detail}") from exc
+        raise click.ClickException(domain_message(exc)) from exc
     db.session.commit()
     click.echo(
         f"signed {row.version} (card {row.card_sha256[:12]}…, hold-out AUC "
@@ -217,7 +246,7 @@ def trusted_types_cmd(write) -> None:
     """Train every candidate model on generated tables and list every type the model files
     hold: the allow-list a model file is checked against. Shows what differs from the
     checked-in list (exit status 1 if anything does); --write replaces it, to review and
-    commit. About half a minute."""
+    commit. Takes minutes (4 on the 2-core development machine)."""
     from corrections.risk import allowlist
 
     types = allowlist.generate(progress=lambda m: click.echo(f"· {m}", err=True))
@@ -240,26 +269,31 @@ def trusted_types_cmd(write) -> None:
 @click.argument("version")
 @click.option("--force", is_flag=True, help="Activate despite a worse hold-out AUC")
 @click.option("--reason", default=None, help="Why (required with --force)")
-@click.option("--by", "username", default="cli", show_default=True, help="Who, for the audit")
+@click.option(
+    "--by",
+    "username",
+    default=None,
+    help="Who, for the audit [default: the operating-system user and host]",
+)
 @with_appcontext
 def activate_cmd(version, force, reason, username) -> None:
     """Make VERSION (a directory in RISK_MODELS_DIR) the service model. Its card must be
     signed by this instance (`risk train` here, or `risk sign` after review)."""
-    from corrections.core.auth import Actor
+    from corrections.core.cli_errors import domain_message
+    from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import now_utc
     from corrections.core.db import db
     from corrections.core.errors import DomainError
     from corrections.risk import service
 
-    actor = Actor(user_id=None, username=f"cli:{username}", role=None, unit_id=None)
+    actor = cli_actor(username)
     try:
         row = service.activate(
             db.session, actor=actor, version=version, now=now_utc(), force=force, reason=reason
         )
     except DomainError as exc:
         db.session.rollback()
-        detail = json.dumps(getattr(exc, "errors", None) or {}, ensure_ascii=False)
-        raise click.ClickException(f"{exc.detail} {detail}") from exc
+        raise click.ClickException(domain_message(exc)) from exc
     db.session.commit()
     click.echo(f"active model: {row.version} (hold-out AUC {row.holdout_auc:.4f})")
 
@@ -280,7 +314,10 @@ def score_cmd() -> None:
 @risk.command("models")
 @with_appcontext
 def models_cmd() -> None:
-    """List model versions, which one is active, each card's checksum and who signed it."""
+    """List model versions, which one is active, each card's checksum (sha256 of the card's
+    content as sorted compact JSON without its checksum and signature; not `sha256sum
+    card.json`) and who signed it. AUC and checksum are the card's on disk; when it is not
+    the card that was signed or activated, the line says so and gives the recorded ones."""
     from corrections.core.db import db
     from corrections.risk import service
 

@@ -38,6 +38,13 @@ class PersonRiskSchema(ma.Schema):
     sealed = sealed_marker()
 
 
+class RecordedSchema(ma.Schema):
+    sha256 = ma.fields.String(allow_none=True)
+    card_sha256 = ma.fields.String(allow_none=True)
+    holdout_auc = ma.fields.Float(allow_none=True)
+    signed_by = ma.fields.String(allow_none=True)
+
+
 class ModelSchema(ma.Schema):
     version = ma.fields.String(required=True)
     active = ma.fields.Boolean(required=True)
@@ -55,6 +62,15 @@ class ModelSchema(ma.Schema):
     )
     signed_at = ma.fields.String(allow_none=True)
     card = ma.fields.Dict(allow_none=True, metadata={"description": "The model card's summary"})
+    recorded = ma.fields.Nested(
+        RecordedSchema,
+        allow_none=True,
+        metadata={
+            "description": "What the database recorded when the model was signed or activated, "
+            "when the files on disk differ from it (then `problem` says so); the other members "
+            "are always the files' own"
+        },
+    )
 
 
 class ModelsSchema(ma.Schema):

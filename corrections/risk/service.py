@@ -50,15 +50,18 @@ def models_dir() -> Path:
 
 def _directory(version: str) -> Path:
     if not version or "/" in version or "\\" in version or version.startswith("."):
-        raise RuleViolation("not a model version", field="version")
+        raise RuleViolation(_("not a model version"), field="version")
     path = models_dir() / version
     if not path.is_dir():
-        raise NotFound(f"No model {version!r} in the models directory (RISK_MODELS_DIR).")
+        raise NotFound(
+            _("No model {version!r} in the models directory (RISK_MODELS_DIR).", version=version)
+        )
     return path
 
 
 def _refuse(exc: artifact.ArtifactError) -> Conflict:
-    return Conflict(str(exc), errors={"version": [str(exc)]})
+    reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    return Conflict(reason, errors={"version": [reason]})
 
 
 def _registered_signature(row: RiskModel | None, card: dict[str, Any]) -> Any:
@@ -69,15 +72,48 @@ def _registered_signature(row: RiskModel | None, card: dict[str, Any]) -> Any:
     return (row.card or {}).get("signature")
 
 
+def _short(checksum: Any) -> str:
+    return f"{str(checksum)[:12]}…"
+
+
+def changed_since_recorded(card: dict[str, Any], row: RiskModel) -> Message:
+    """Why a card that differs from the one recorded in its row (signed with ``risk sign``,
+    or activated) is refused: who signed the recorded one, both checksums."""
+    signed_by = ((row.card or {}).get("signature") or {}).get("signed_by")
+    since = (
+        _("{name} signed it", name=signed_by) if signed_by else _("it was activated")
+    )
+    return _(
+        "{version}: the card changed since {since} (checksum {recorded}, now {now}); review "
+        "the card on disk and sign it again (`corrections risk sign {version} --by NAME`), or "
+        "put back the one that was signed",
+        version=row.version,
+        since=since,
+        recorded=_short(row.card_sha256),
+        now=_short(card.get("card_sha256")),
+    )
+
+
+def _version_mismatch(card: dict[str, Any], version: str) -> Message:
+    return _(
+        "the card names version {named!r}, the directory {version!r}",
+        named=card["version"],
+        version=version,
+    )
+
+
 def card_signature(card: dict[str, Any], row: RiskModel | None) -> dict[str, Any]:
     """This instance's valid signature of ``card``: the one recorded in its row (``risk
     sign``) or the one in the card (``risk train``); :class:`ArtifactError` saying why if
-    neither verifies."""
+    neither verifies (a card changed since the recorded one was signed says so, with both
+    checksums)."""
     keyring = keys.current()
     found = [s for s in (_registered_signature(row, card), card.get("signature")) if s]
-    for signature in found[:-1]:
+    for signature in found:
         if signing.is_valid(card, signature, keyring=keyring):
             return signature
+    if row is not None and row.card_sha256 != card.get("card_sha256"):
+        raise artifact.ArtifactError(changed_since_recorded(card, row))
     last = found[-1] if found else None
     signing.verify(card, last, keyring=keyring)  # raises, saying why
     return last
@@ -101,19 +137,23 @@ def sign(
         raise _refuse(exc) from exc
     card = checked.card
     if card["version"] != version:
-        msg = f"the card names version {card['version']!r}, the directory {version!r}"
+        msg = _version_mismatch(card, version)
         raise Conflict(msg, errors={"version": [msg]})
     if expect_card_sha256 is not None and card["card_sha256"] != expect_card_sha256:
-        msg = (
-            f"{version}: the card's checksum is {card['card_sha256'][:12]}…, not the "
-            f"{expect_card_sha256[:12]}… that was reviewed; refusing to sign it"
+        msg = _(
+            "{version}: the card's checksum is {actual}…, not the {expected}… that was "
+            "reviewed; refusing to sign it",
+            version=version,
+            actual=card["card_sha256"][:12],
+            expected=expect_card_sha256[:12],
         )
         raise Conflict(msg, errors={"card_sha256": [msg]})
     row = session.get(RiskModel, version)
     if row is not None and row.active and row.card_sha256 != card["card_sha256"]:
-        msg = (
-            f"{version} is active and its card changed since it was activated; activate "
-            "another version first"
+        msg = _(
+            "{version} is active and its card changed since it was activated; activate "
+            "another version first",
+            version=version,
         )
         raise Conflict(msg, errors={"version": [msg]})
     signature = signing.sign(card, by=actor.username, at=now, keyring=keys.current())
@@ -170,7 +210,7 @@ def activate(
         checked = artifact.check(_directory(version))
         card = checked.card
         if card["version"] != version:
-            msg = f"the card names version {card['version']!r}, the directory {version!r}"
+            msg = _version_mismatch(card, version)
             raise Conflict(msg, errors={"version": [msg]})
         signature = card_signature(card, row)
         loaded = artifact.build(checked)
@@ -188,9 +228,12 @@ def activate(
     current = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
     if current is not None and current.version != version:
         if auc < current.holdout_auc - AUC_TOLERANCE and not force:
-            msg = (
-                f"hold-out AUC {auc:.4f} is worse than the active model's "
-                f"{current.holdout_auc:.4f} by more than {AUC_TOLERANCE}; use --force --reason"
+            msg = _(
+                "hold-out AUC {auc:.4f} is worse than the active model's {active:.4f} by more "
+                "than {tolerance}; use --force --reason",
+                auc=auc,
+                active=current.holdout_auc,
+                tolerance=AUC_TOLERANCE,
             )
             raise Conflict(msg, errors={"version": [msg]})
         current.active = False
@@ -239,7 +282,10 @@ def active_scorer(session: Session) -> Scorer | None:
     directory = models_dir() / row.version
     checked = artifact.check(directory, expect_sha256=row.sha256)
     if checked.card["card_sha256"] != row.card_sha256:
-        raise artifact.ArtifactError(f"{row.version}: the card changed since it was activated")
+        raise artifact.ArtifactError(
+            f"{row.version}: the card changed since it was activated (checksum "
+            f"{_short(row.card_sha256)}, now {_short(checked.card['card_sha256'])})"
+        )
     signing.verify(checked.card, (row.card or {}).get("signature"), keyring=keys.current())
     scorer = Scorer(artifact.build(checked))
     with _cache_lock:
@@ -422,19 +468,43 @@ def list_models(session: Session) -> list[dict[str, Any]]:
             "sha256": card.get("artifact", {}).get("sha256"),
             "card_sha256": card.get("card_sha256"),
             "card": card_summary(card) if card else None,
+            "recorded": None,
             **(_signed(card, rows.get(directory.name)) if card else {}),
         }
     for version, row in rows.items():
-        entry = out.setdefault(
-            version,
-            {"version": version, "on_disk": False, "problem": "not on disk"},
-        )
+        entry = out.get(version)
+        recorded = {
+            "sha256": row.sha256,
+            "card_sha256": row.card_sha256,
+            "holdout_auc": row.holdout_auc,
+            "signed_by": ((row.card or {}).get("signature") or {}).get("signed_by"),
+        }
+        if entry is None:  # only the database knows it: what it recorded is all there is
+            entry = out[version] = {
+                "version": version,
+                "on_disk": False,
+                "problem": "not on disk",
+                "sha256": row.sha256,
+                "card_sha256": row.card_sha256,
+                "card": card_summary(row.card),
+                "recorded": None,
+            }
+        elif (entry["card_sha256"], entry["sha256"]) != (row.card_sha256, row.sha256):
+            # The files are not what was signed or activated: show the file's values as the
+            # file's, and what the database recorded beside them, never in their place.
+            entry["recorded"] = recorded
+            entry["problem"] = entry["problem"] or _differs(recorded)
         entry.update(
             active=row.active,
-            sha256=row.sha256,
-            card_sha256=row.card_sha256,
             activated_at=row.activated_at,
             activated_by=row.activated_by,
-            card=card_summary(row.card),
         )
     return sorted(out.values(), key=lambda m: (not m["active"], m["version"]))
+
+
+def _differs(recorded: dict[str, Any]) -> str:
+    who = f" by {recorded['signed_by']}" if recorded["signed_by"] else ""
+    return (
+        f"card on disk differs from the one signed{who} (recorded: card "
+        f"{_short(recorded['card_sha256'])}, hold-out AUC {recorded['holdout_auc']:.4f})"
+    )

@@ -18,6 +18,7 @@ class SchedulerLease(db.Model):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
+    # When the holder last took or renewed the lease: its heartbeat (GET /healthz?deep=1).
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -105,7 +105,7 @@ def serve(
             scheduler.shutdown(wait=True)  # a job in progress keeps the lease until it ends
         with app.app_context():
             try:
-                service.release_lease(db.session, holder=holder)
-                log.info("scheduler %s stopped; lease released", holder)
+                service.release_lease(db.session, holder=holder)  # logs the release
+                log.info("scheduler %s stopped", holder)
             finally:
                 db.session.remove()

@@ -11,18 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from corrections.core.clock import now_utc
-from corrections.core.types import UTCDateTime
 from corrections.scheduler.models import JobRun, SchedulerLease
 from corrections.scheduler.triggers import JOB_NAMES
 
@@ -38,51 +38,79 @@ def default_holder() -> str:
 # --- the lease ---------------------------------------------------------------------------
 
 
+# Per holder in this process: "leader", or the holder it stands by for, as last logged, so
+# a change is logged once (INFO) and the heartbeats in between are not.
+_lease_states: dict[str, str] = {}
+_lease_states_lock = threading.Lock()
+
+
+def _log_lease(holder: str, *, leading: bool, other: str | None) -> None:
+    state = "leader" if leading else f"standby:{other}"
+    with _lease_states_lock:
+        if _lease_states.get(holder) == state:
+            return
+        _lease_states[holder] = state
+    if not leading:
+        log.info("scheduler %s: standing by for %s", holder, other)
+    elif other and other != holder:
+        log.info("scheduler %s: took over the lease from %s", holder, other)
+    else:
+        log.info("scheduler %s: lease acquired", holder)
+
+
 def acquire_lease(session: Session, *, holder: str, ttl: timedelta, now: datetime) -> bool:
     """Take or renew the leader lease; True if ``holder`` holds it now. Commits.
 
     One conditional UPDATE decides (the row lock serialises two contenders; the loser sees
     the winner's unexpired lease and matches nothing); the first ever run INSERTs the row.
+    ``acquired_at`` becomes ``now`` at each take-over and renewal: the holder's heartbeat,
+    which the deep health check reports (``expires_at`` minus the reader's own lease length
+    would be wrong whenever the scheduler runs with another ``SCHEDULER_LEASE_SECONDS``).
+    A change (acquired, took over, standing by) is logged once.
     """
+    before = session.scalar(select(SchedulerLease.holder).where(SchedulerLease.name == LEASE))
     renewed = session.execute(
         update(SchedulerLease)
         .where(
             SchedulerLease.name == LEASE,
             or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now),
         )
-        .values(
-            holder=holder,
-            expires_at=now + ttl,
-            # A take-over starts a new tenure; a renewal keeps it.
-            acquired_at=case(
-                (SchedulerLease.holder == holder, SchedulerLease.acquired_at),
-                else_=literal(now, UTCDateTime()),
-            ),
-        )
+        .values(holder=holder, expires_at=now + ttl, acquired_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if renewed:
         session.commit()
+        _log_lease(holder, leading=True, other=before)
         return True
-    if session.scalar(select(SchedulerLease.name).where(SchedulerLease.name == LEASE)):
+    current = session.scalar(select(SchedulerLease.holder).where(SchedulerLease.name == LEASE))
+    if current:
         session.commit()
+        _log_lease(holder, leading=False, other=current)
         return False
     try:
         session.add(
             SchedulerLease(name=LEASE, holder=holder, acquired_at=now, expires_at=now + ttl)
         )
         session.commit()
-        return True
     except IntegrityError:
         session.rollback()
         return False
+    _log_lease(holder, leading=True, other=None)
+    return True
 
 
-def release_lease(session: Session, *, holder: str) -> None:
-    session.execute(
+def release_lease(session: Session, *, holder: str) -> bool:
+    """Give the lease up if ``holder`` holds it (a clean stop, the end of ``run-once``), so
+    another scheduler need not wait it out; True if it did. Commits."""
+    released = session.execute(
         delete(SchedulerLease).where(SchedulerLease.name == LEASE, SchedulerLease.holder == holder)
-    )
+    ).rowcount
     session.commit()
+    with _lease_states_lock:
+        _lease_states.pop(holder, None)
+    if released:
+        log.info("scheduler %s: lease released", holder)
+    return bool(released)
 
 
 def lease_holder(session: Session) -> SchedulerLease | None:
@@ -101,6 +129,9 @@ class JobContext:
     errors: dict[str, str]
     # When the job's last successful (or partial) run started; None if it never ran.
     last_success: datetime | None = None
+    # What an operator's command asked of this run (``corrections backup create --out``);
+    # empty when the scheduler runs it.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,10 +188,21 @@ def _alert_escalation(ctx: JobContext):
     return {"escalated": escalate(ctx.session, now=ctx.now)}
 
 
+class JobRefused(Exception):
+    """A job that refused to work, with a message naming no person (so the run record keeps
+    it, unlike other errors'): the risk model's files refused, and why. Its cause is the
+    original error."""
+
+
 def _risk_scoring(ctx: JobContext):
+    from corrections.risk.artifact import ArtifactError
     from corrections.risk.service import score_all
 
-    return score_all(ctx.session, now=ctx.now).counts()
+    try:
+        return score_all(ctx.session, now=ctx.now).counts()
+    except ArtifactError as exc:
+        # Names the model version, its files and checksums, who signed it: never a person.
+        raise JobRefused(str(exc)) from exc
 
 
 def _audit_seal(ctx: JobContext):
@@ -173,6 +215,18 @@ def _prune_login_attempts(ctx: JobContext):
     from corrections.org.service import prune_login_attempts
 
     return {"pruned": prune_login_attempts(ctx.session)}
+
+
+def _backup(ctx: JobContext):
+    from corrections.backup.jobs import nightly_backup
+
+    return nightly_backup(ctx)
+
+
+def _backup_drill(ctx: JobContext):
+    from corrections.backup.jobs import backup_drill
+
+    return backup_drill(ctx)
 
 
 JOBS: dict[str, Job] = {
@@ -190,6 +244,8 @@ JOBS: dict[str, Job] = {
         Job("risk_scoring", "脱管风险评分", _risk_scoring),
         Job("audit_seal", "审计链封存", _audit_seal),
         Job("prune_login_attempts", "登录记录清理", _prune_login_attempts),
+        Job("backup", "数据库备份", _backup),
+        Job("backup_drill", "备份恢复演练", _backup_drill),
     )
 }
 assert tuple(JOBS) == JOB_NAMES
@@ -203,6 +259,7 @@ def run_job(
     lease_ttl: timedelta,
     now: datetime | None = None,
     require_lease: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> JobRun | None:
     """Run one job now and record the run; None if another scheduler holds the lease.
 
@@ -228,18 +285,26 @@ def run_job(
     session.add(run)
     session.commit()
     run_id = run.id
-    ctx = JobContext(session=session, now=now, errors={}, last_success=last_success)
+    ctx = JobContext(
+        session=session, now=now, errors={}, last_success=last_success, options=options or {}
+    )
     try:
         counts = job.run(ctx) or {}
         session.commit()
     except Exception as exc:
         session.rollback()
-        # The class and where, not the message: a message can quote personal data.
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
-        log.error("job %s failed: %s at %s", name, type(exc).__name__, where)
+        if isinstance(exc, JobRefused):  # a message known to name no person: kept
+            error = f"{type(exc.__cause__ or exc).__name__}: {exc}"
+        else:
+            # The class and where, not the message: a message can quote personal data.
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = (
+                f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+            )
+            error = f"{type(exc).__name__} at {where}"
+        log.error("job %s failed: %s", name, error)
         run = session.get(JobRun, run_id)
-        run.status, run.error = "failed", f"{type(exc).__name__} at {where}"
+        run.status, run.error = "failed", error
         run.finished_at, run.errors = now_utc(), ctx.errors
         session.commit()
         return run

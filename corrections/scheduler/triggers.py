@@ -26,6 +26,8 @@ JOB_NAMES = (
     "risk_scoring",
     "audit_seal",
     "prune_login_attempts",
+    "backup",
+    "backup_drill",
 )
 _EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

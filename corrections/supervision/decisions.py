@@ -14,12 +14,13 @@ from corrections.core import rules as registry
 from corrections.core.auth import Actor
 from corrections.core.clock import add_months, business_date, start_of_business_day
 from corrections.core.errors import Forbidden, RuleViolation
+from corrections.core.i18n import _
 from corrections.persons.models import Person
 from corrections.persons.scope import (
     LEVEL_RANK,
     require_level,
 )
-from corrections.supervision.common import current_rules
+from corrections.supervision.common import category_text, current_rules, event_text
 from corrections.supervision.models import (
     SanctionDecision,
     SupervisionEvent,
@@ -41,14 +42,22 @@ def require_decision_level(actor: Actor, person: Person, kind: str, what: str) -
     """The actor's level for a decision of ``kind``, or Forbidden naming the rule."""
     rule = decision_rule(kind)
     if rule.level == "district_head":
-        have = require_level(actor, person, "district", f"{what} ({rule.article})")
+        have = require_level(
+            actor, person, "district", _("{what} ({article})", what=what, article=rule.article)
+        )
         if actor.username not in (current_app.config.get("DISTRICT_HEADS") or ()):
             raise Forbidden(
-                f"{what} is approved by the head of the county-level justice bureau "
-                f"({rule.article}); this account is not one (DISTRICT_HEADS)."
+                _(
+                    "{what} is approved by the head of the county-level justice bureau "
+                    "({article}); this account is not one (DISTRICT_HEADS).",
+                    what=what,
+                    article=rule.article,
+                )
             )
         return have
-    return require_level(actor, person, rule.level, f"{what} ({rule.article})")
+    return require_level(
+        actor, person, rule.level, _("{what} ({article})", what=what, article=rule.article)
+    )
 
 
 def check_decision(
@@ -72,14 +81,24 @@ def check_decision(
         )
         if corrected is not None and LEVEL_RANK[corrected] > LEVEL_RANK.get(needed, 1):
             needed = corrected
-        level = require_level(actor, person, needed, f"Correcting a {kind} ({rule.article})")
+        level = require_level(
+            actor,
+            person,
+            needed,
+            _("Correcting a {kind} ({article})", kind=event_text(kind), article=rule.article),
+        )
     else:
-        level = require_decision_level(actor, person, kind, f"The {kind}")
+        level = require_decision_level(actor, person, kind, _("The {kind}", kind=event_text(kind)))
     if kind in SANCTIONS and corrects is None:
         refused = current_rules().refused_for[kind]
         if person.category in refused:
             raise RuleViolation(
-                f"a {kind} cannot be given to a person on {person.category}", field="type"
+                _(
+                    "a {kind} cannot be given to a person on {category}",
+                    kind=event_text(kind),
+                    category=category_text(person.category),
+                ),
+                field="type",
             )
     if kind == "commendation" and corrects is None:
         _check_commendation(session, person, rule, now)
@@ -93,8 +112,11 @@ def check_decision(
         )
         if proposal is None:
             raise RuleViolation(
-                "the police decide on the agency's proposal (提请治安管理处罚, "
-                f"{rule.article}): name a police_penalty_proposal of this person",
+                _(
+                    "the police decide on the agency's proposal (提请治安管理处罚, "
+                    "{article}): name a police_penalty_proposal of this person",
+                    article=rule.article,
+                ),
                 field="payload.proposal_event_id",
             )
     ids = sorted(set(data["payload"].get("evidence_event_ids") or ()))
@@ -113,8 +135,12 @@ def _check_commendation(
     since = add_months(business_date(now), -months)
     if person.term_start > since:
         raise RuleViolation(
-            f"a commendation needs {months} months under supervision without sanction "
-            f"(supervised since {person.term_start})",
+            _(
+                "a commendation needs {months} months under supervision without sanction "
+                "(supervised since {since})",
+                months=months,
+                since=person.term_start,
+            ),
             field="type",
         )
     last = session.scalar(
@@ -128,8 +154,11 @@ def _check_commendation(
     )
     if last is not None:
         raise RuleViolation(
-            f"a commendation needs {months} months without sanction; one was given on "
-            f"{business_date(last)}",
+            _(
+                "a commendation needs {months} months without sanction; one was given on {day}",
+                months=months,
+                day=business_date(last),
+            ),
             field="type",
         )
 
@@ -144,7 +173,9 @@ def _check_evidence(session: Session, person: Person, ids: list[int]) -> None:
     )
     if found != set(ids):
         raise RuleViolation(
-            "evidence must be events of this person: unknown "
-            + ", ".join(str(i) for i in sorted(set(ids) - found)),
+            _(
+                "evidence must be events of this person: unknown {ids}",
+                ids=", ".join(str(i) for i in sorted(set(ids) - found)),
+            ),
             field="payload.evidence_event_ids",
         )

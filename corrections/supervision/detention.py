@@ -29,6 +29,7 @@ from corrections.supervision import obligations
 from corrections.supervision.common import current_rules, require_supervised
 from corrections.supervision.models import Detention
 from corrections.supervision.rules import SupervisionRules
+from corrections.core.i18n import _
 
 
 def _rule() -> SupervisionRules:
@@ -54,25 +55,34 @@ def record_detention(
     now = now or now_utc()
     person = get_scoped(session, actor, person_id, lock=True)
     require_supervised(person)
-    require_level(actor, person, "office", "Recording a detention")
+    require_level(actor, person, "office", _("Recording a detention"))
     start: date = data["start_date"]
     if start > business_date(now):
-        raise RuleViolation("must not be in the future", field="start_date")
+        raise RuleViolation(_("must not be in the future"), field="start_date")
     if start < person.judgment_effective_date:
-        raise RuleViolation("is before the judgment took effect", field="start_date")
+        raise RuleViolation(_("is before the judgment took effect"), field="start_date")
     previous = session.scalars(
         select(Detention).where(Detention.person_id == person.id).order_by(Detention.start_date)
     ).all()
     for other in previous:
         if other.end_date is None:
             raise Conflict(
-                f"The person is already held (detention {other.id}); record the release first.",
-                errors={"start_date": [f"detention {other.id} is open"]},
+                _(
+                    "The person is already held (detention {id}); record the release first.",
+                    id=other.id,
+                ),
+                errors={"start_date": [_("detention {id} is open", id=other.id)]},
             )
         if start < other.end_date:
             raise Conflict(
-                f"Overlaps detention {other.id} (released {other.end_date}).",
-                errors={"start_date": [f"before the release of detention {other.id}"]},
+                _(
+                    "Overlaps detention {id} (released {day}).",
+                    id=other.id,
+                    day=other.end_date,
+                ),
+                errors={
+                    "start_date": [_("before the release of detention {id}", id=other.id)]
+                },
             )
     detention = Detention(
         person_id=person.id,
@@ -89,7 +99,7 @@ def record_detention(
     try:
         session.flush()
     except IntegrityError:  # another request recorded one at the same time
-        raise Conflict("The person is already held.") from None
+        raise Conflict(_("The person is already held.")) from None
     excused = obligations.suspend(session, person, start, _reason(detention), now)
     audit_person(
         session,
@@ -119,16 +129,18 @@ def release(
     person, detention = get_record_of(
         session, actor, person_id, Detention, detention_id, "detention", lock=True
     )
-    require_level(actor, person, "office", "Recording a release")
+    require_level(actor, person, "office", _("Recording a release"))
     if detention.end_date is not None:
         raise Conflict(
-            f"The release was already recorded ({detention.end_date}).",
-            errors={"end_date": ["already released"]},
+            _("The release was already recorded ({day}).", day=detention.end_date),
+            errors={"end_date": [_("already released")]},
         )
     if end_date < detention.start_date:
-        raise RuleViolation(f"is before the start ({detention.start_date})", field="end_date")
+        raise RuleViolation(
+            _("is before the start ({day})", day=detention.start_date), field="end_date"
+        )
     if end_date > business_date(now):
-        raise RuleViolation("must not be in the future", field="end_date")
+        raise RuleViolation(_("must not be in the future"), field="end_date")
     detention.end_date, detention.release_note = end_date, note
     detention.released_by, detention.released_at = actor.username, now
     session.flush()

@@ -20,11 +20,12 @@ from corrections.core import keys, ruleset_store
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, DomainError, RuleViolation
+from corrections.core.i18n import _
 from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.persons import privacy
-from corrections.persons.models import Person
+from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
     SUPERVISION_COLUMNS,
     audit_person,
@@ -33,7 +34,15 @@ from corrections.persons.scope import (
     read_scoped,
 )
 from corrections.supervision import obligations
-from corrections.supervision.common import current_rules, default_channel, require_supervised
+from corrections.supervision.common import (
+    category_text,
+    current_rules,
+    default_channel,
+    event_text,
+    require_supervised,
+    status_is,
+    status_text,
+)
 from corrections.supervision.decisions import check_decision
 from corrections.supervision.models import (
     SanctionDecision,
@@ -213,7 +222,7 @@ def record_from_request(
                 )
                 return person, replay, True
         if isinstance(exc, IntegrityError):
-            raise Conflict("The event conflicts with one recorded at the same time.") from None
+            raise Conflict(_("The event conflicts with one recorded at the same time.")) from None
         raise
     return person, event, False
 
@@ -249,14 +258,18 @@ def _record_checked(
     require_supervised(person)
     tolerance = current_rules().future_tolerance
     if data["occurred_at"] > now + tolerance:
-        raise RuleViolation("must not be in the future", field="occurred_at")
+        raise RuleViolation(_("must not be in the future"), field="occurred_at")
     if business_date(data["occurred_at"]) < person.judgment_effective_date:
-        raise RuleViolation("is before the judgment took effect", field="occurred_at")
+        raise RuleViolation(_("is before the judgment took effect"), field="occurred_at")
     rule = current_rules().event_types[data["type"]]
     if not rule.allows(person.category):
         raise RuleViolation(
-            f"a {data['type']} cannot be recorded for a person on {person.category} "
-            f"({rule.article})",
+            _(
+                "a {kind} cannot be recorded for a person on {category} ({article})",
+                kind=event_text(data["type"]),
+                category=category_text(person.category),
+                article=rule.article,
+            ),
             field="type",
         )
     corrects = None
@@ -268,15 +281,18 @@ def _record_checked(
             )
         )
         if corrects is None:
-            raise RuleViolation("no such event of this person", field="corrects_id")
+            raise RuleViolation(_("no such event of this person"), field="corrects_id")
         if corrects.type != data["type"]:
-            raise RuleViolation(f"a correction keeps the type ({corrects.type})", field="type")
+            raise RuleViolation(
+                _("a correction keeps the type ({kind})", kind=event_text(corrects.type)),
+                field="type",
+            )
         if session.scalar(
             select(SupervisionEvent.id).where(SupervisionEvent.corrects_id == corrects.id)
         ):
             raise Conflict(
-                "That event was already corrected; correct the correction.",
-                errors={"corrects_id": ["already corrected"]},
+                _("That event was already corrected; correct the correction."),
+                errors={"corrects_id": [_("already corrected")]},
             )
     level = article = None
     if data["type"] in DECISION_EVENTS:
@@ -295,6 +311,7 @@ def _record_checked(
         body_hash=body_hash,
         now=now,
     )
+    _still_supervised(session, person)
     if level is not None:
         session.add(
             SanctionDecision(
@@ -320,6 +337,31 @@ def _record_checked(
     return event
 
 
+def _still_supervised(session: Session, person: Person) -> None:
+    """After the insert, on PostgreSQL: the case did not end while this event was written.
+
+    The status read before the insert may be older than an end of case committed since: that
+    end holds the person's row ``FOR UPDATE`` (persons/scope.py ``close_log``), so this
+    event's insert waited for it, and a fresh read (a new statement sees every commit before
+    it) now shows the ended status; the request is then refused and rolled back like any
+    other. On SQLite the write transaction was alone from its first statement.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    status = session.execute(
+        select(Person.__table__.c.status).where(Person.__table__.c.id == person.id)
+    ).scalar_one()
+    if status not in OPEN_STATUSES:
+        raise Conflict(
+            _(
+                "The person's correction ended while this was being recorded ({status}); "
+                "nothing more can be recorded.",
+                status=status_text(status),
+            ),
+            errors={"person_id": [status_is(status)]},
+        )
+
+
 def _replay(
     session: Session,
     actor: Actor,
@@ -341,8 +383,8 @@ def _replay(
         rehash(k) for k in older
     }:
         raise Conflict(
-            "This Idempotency-Key was already used with a different request.",
-            errors={"Idempotency-Key": ["reused with a different body"]},
+            _("This Idempotency-Key was already used with a different request."),
+            errors={"Idempotency-Key": [_("reused with a different body")]},
         )
     return existing
 

@@ -17,6 +17,7 @@ from corrections.persons import service as persons
 from corrections.persons.models import Person, PersonStatusChange
 from corrections.persons.scope import get_scoped
 from corrections.supervision import obligations
+from corrections.core.i18n import _
 
 # Status moves a user may make by hand through the API; the rest belong to their own
 # procedures (a death is a termination on the death record, decided by the district).
@@ -61,12 +62,15 @@ def change_status_by_request(
     person = get_scoped(session, actor, person_id, lock=True)
     if to_status not in MANUAL_STATUS_TARGETS:
         raise RuleViolation(
-            f"{to_status} is set by its own procedure, not by hand (a death: POST "
-            "/persons/<id>/termination with kind death and the death record)",
+            _(
+                "{status} is set by its own procedure, not by hand (a death: POST "
+                "/persons/<id>/termination with kind death and the death record)",
+                status=to_status,
+            ),
             field="to_status",
         )
     if person.status != "pending_intake":
         raise RuleViolation(
-            "only a person pending intake can be activated by hand", field="to_status"
+            _("only a person pending intake can be activated by hand"), field="to_status"
         )
     return activate(session, actor=actor, person=person, reason=reason, now=now)

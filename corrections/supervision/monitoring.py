@@ -12,6 +12,7 @@ from corrections.core import clocks, ruleset_store
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
+from corrections.core.i18n import _
 from corrections.grading import service as grading
 from corrections.persons import privacy
 from corrections.persons.models import Person
@@ -40,10 +41,14 @@ def _check_period(
 ) -> None:
     limit = clocks.current()["monitoring_period"]
     if end < start:
-        raise RuleViolation("must not be before start_date", field="end_date")
+        raise RuleViolation(_("must not be before start_date"), field="end_date")
     if end > clocks.due("monitoring_period", start, clocks.current()):
         raise RuleViolation(
-            f"a monitoring period lasts at most {limit.amount} months ({limit.article})",
+            _(
+                "a monitoring period lasts at most {months} months ({article})",
+                months=limit.amount,
+                article=limit.article,
+            ),
             field="end_date",
         )
     for other in session.scalars(
@@ -51,8 +56,8 @@ def _check_period(
     ):
         if other.id != exclude and overlap_days(start, end, other.start_date, _period_end(other)):
             raise Conflict(
-                f"Overlaps monitoring period {other.id}.",
-                errors={"start_date": [f"overlaps period {other.id}"]},
+                _("Overlaps monitoring period {id}.", id=other.id),
+                errors={"start_date": [_("overlaps period {id}", id=other.id)]},
             )
 
 
@@ -70,7 +75,7 @@ def open_monitoring(
     # Locked: periods must not overlap, and the grade moves.
     person = get_scoped(session, actor, person_id, lock=True)
     require_supervised(person)
-    require_decision_level(actor, person, "monitoring", "Electronic monitoring")
+    require_decision_level(actor, person, "monitoring", _("Electronic monitoring"))
     _check_period(session, person, data["start_date"], data["end_date"])
     period = MonitoringPeriod(
         person_id=person.id,
@@ -126,11 +131,11 @@ def extend_monitoring(
     now = now or now_utc()
     person, period = _period(session, actor, person_id, period_id)
     require_supervised(person)
-    require_decision_level(actor, person, "monitoring", "Extending electronic monitoring")
+    require_decision_level(actor, person, "monitoring", _("Extending electronic monitoring"))
     if period.removed_at is not None:
-        raise Conflict("The period was removed; open a new one instead.")
+        raise Conflict(_("The period was removed; open a new one instead."))
     if session.scalar(select(MonitoringPeriod.id).where(MonitoringPeriod.extends_id == period.id)):
-        raise Conflict("The period was already extended; extend the latest one.")
+        raise Conflict(_("The period was already extended; extend the latest one."))
     start = period.end_date + timedelta(days=1)
     _check_period(session, person, start, end_date)
     extension = MonitoringPeriod(
@@ -170,9 +175,9 @@ def remove_monitoring(
     """Removed when no longer needed: the period closes now."""
     now = now or now_utc()
     person, period = _period(session, actor, person_id, period_id)
-    require_level(actor, person, "district", "Removing electronic monitoring")
+    require_level(actor, person, "district", _("Removing electronic monitoring"))
     if period.removed_at is not None:
-        raise Conflict("The period was already removed.")
+        raise Conflict(_("The period was already removed."))
     period.removed_at, period.removed_by, period.removal_reason = now, actor.username, reason
     session.flush()
     audit_person(

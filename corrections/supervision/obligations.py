@@ -189,13 +189,28 @@ def _hour_row(
     return _row(person.id, kind, window[0], window[1], person.grade, now, hours)
 
 
-def plan_initial(session: Session, person: Person, start: date, now: datetime) -> int:
-    """Plan a newly supervised person's first obligations, anchored on ``start`` (the intake
-    report counts as the first report)."""
-    rows = [r for kind in CHAINED_KINDS if (r := _interval_row(person, kind, start, now))]
+def initial_rows(
+    person: Person, start: date, now: datetime, last: dict[str, date] | None = None
+) -> list[dict]:
+    """A newly supervised person's first obligations, anchored on ``start``; ``last``: the
+    day each chained kind was last done before (a caseload carried over from another
+    system), from which its next window is planned instead."""
+    last = last or {}
+    rows = [
+        r
+        for kind in CHAINED_KINDS
+        if (r := _interval_row(person, kind, last.get(kind, start), now))
+    ]
     # Supervision starts today: this month's hours are pro-rated from today.
     rows += [r for kind in HOUR_KINDS if (r := _hour_row(person, kind, start, now, since=start))]
     rows += [r for kind in ONCE_KINDS if (r := _once_row(person, kind, start, now))]
+    return rows
+
+
+def plan_initial(session: Session, person: Person, start: date, now: datetime) -> int:
+    """Plan a newly supervised person's first obligations, anchored on ``start`` (the intake
+    report counts as the first report)."""
+    rows = initial_rows(person, start, now)
     if rows:
         session.execute(Obligation.__table__.insert(), rows)
     return len(rows)

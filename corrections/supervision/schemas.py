@@ -21,11 +21,12 @@ from corrections.supervision.rules import (
     MONITORING_GROUNDS,
     OBLIGATION_KINDS,
 )
+from corrections.core.i18n import _
 
 _HOURS = ma.fields.Float(
     required=True,
     validate=ma.validate.Range(
-        min=0, min_inclusive=False, max=24, error="must be more than 0 and at most 24"
+        min=0, min_inclusive=False, max=24, error=_("must be more than 0 and at most 24")
     ),
 )
 _TEXT = TrimmedString(validate=ma.validate.Length(min=1, max=500))
@@ -459,7 +460,9 @@ class TransferInSchema(ma.Schema):
     @ma.validates_schema
     def _one(self, data, **kwargs):
         if (data.get("to_office_code") is None) == (data.get("destination") is None):
-            raise ma.ValidationError("give either to_office_code or destination", "to_office_code")
+            raise ma.ValidationError(
+                _("give either to_office_code or destination"), "to_office_code"
+            )
 
 
 class TermEndSchema(ma.Schema):

@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
+from corrections.core.i18n import Message, _, bilingual
 from corrections.grading import rules as grading_rules
 from corrections.persons import privacy
 from corrections.persons.models import Person
@@ -29,6 +30,7 @@ from corrections.supervision.common import (
     current_rules,
     label,
     overlap_days,
+    status_is,
 )
 from corrections.supervision.events import record_event
 from corrections.supervision.models import (
@@ -53,14 +55,14 @@ def request_permit(
     person = get_scoped(session, actor, person_id, lock=True)
     if person.status != "active":
         raise Conflict(
-            "Only a person under active supervision can travel.",
-            errors={"person_id": [f"status is {person.status}"]},
+            _("Only a person under active supervision can travel."),
+            errors={"person_id": [status_is(person.status)]},
         )
     start, end = data["start_date"], data["end_date"]
     if start < today:
-        raise RuleViolation("must not be in the past", field="start_date")
+        raise RuleViolation(_("must not be in the past"), field="start_date")
     if end < start:
-        raise RuleViolation("must not be before start_date", field="end_date")
+        raise RuleViolation(_("must not be before start_date"), field="end_date")
     others = session.scalars(
         select(TravelPermit).where(
             TravelPermit.person_id == person.id,
@@ -72,8 +74,8 @@ def request_permit(
             start, end, other.start_date, other.end_date
         ):
             raise Conflict(
-                f"Overlaps travel permit {other.id}.",
-                errors={"start_date": [f"overlaps permit {other.id}"]},
+                _("Overlaps travel permit {id}.", id=other.id),
+                errors={"start_date": [_("overlaps permit {id}", id=other.id)]},
             )
     decision = travel_rules.decide(
         start,
@@ -86,8 +88,13 @@ def request_permit(
     if decision.refused:
         first = decision.refusals[0]
         raise RuleViolation(
-            f"{first.text} ({first.article})",
-            errors={"end_date": [f"{r.text} ({r.article})" for r in decision.refusals]},
+            _("{what} ({article})", what=first.text, article=first.article),
+            errors={
+                "end_date": [
+                    _("{what} ({article})", what=r.text, article=r.article)
+                    for r in decision.refusals
+                ]
+            },
         )
     days, level, notify = decision.days, decision.approval_level, decision.notify_procuratorate
     permit = TravelPermit(
@@ -141,11 +148,15 @@ def _permit(
     )
 
 
+def _permit_status(permit: TravelPermit) -> Message:
+    return bilingual(permit.status, label("permit_statuses", permit.status) or permit.status)
+
+
 def _save_permit(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict("Someone else changed this permit at the same time.") from exc
+        raise Conflict(_("Someone else changed this permit at the same time.")) from exc
 
 
 def decide_permit(
@@ -161,11 +172,13 @@ def decide_permit(
     """Approve or reject a permit, at the level the rules named for it or above."""
     now = now or now_utc()
     person, permit = _permit(session, actor, person_id, permit_id)
-    require_level(actor, person, permit.approval_level, "This travel permit")
+    require_level(actor, person, permit.approval_level, _("This travel permit"))
     if permit.status != "requested":
-        raise Conflict(f"The permit is {permit.status}, not awaiting a decision.")
+        raise Conflict(
+            _("The permit is {status}, not awaiting a decision.", status=_permit_status(permit))
+        )
     if approve and permit.end_date < business_date(now):
-        raise Conflict("The permit's period is over; it can no longer be approved.")
+        raise Conflict(_("The permit's period is over; it can no longer be approved."))
     permit.status = "approved" if approve else "rejected"
     permit.decided_by_id, permit.decided_by, permit.decided_at = (
         actor.user_id,
@@ -194,16 +207,26 @@ def record_movement(
     now = now or now_utc()
     person, permit = _permit(session, actor, person_id, permit_id)
     if occurred_at > now + current_rules().future_tolerance:
-        raise RuleViolation("must not be in the future", field="occurred_at")
+        raise RuleViolation(_("must not be in the future"), field="occurred_at")
     if departure:
         if permit.status != "approved":
-            raise Conflict(f"The permit is {permit.status}; departure needs an approved one.")
+            raise Conflict(
+                _(
+                    "The permit is {status}; departure needs an approved one.",
+                    status=_permit_status(permit),
+                )
+            )
         permit.status, permit.departed_at = "departed", occurred_at
     else:
         if permit.status not in ("departed", "overdue"):
-            raise Conflict(f"The permit is {permit.status}; there is no departure to return from.")
+            raise Conflict(
+                _(
+                    "The permit is {status}; there is no departure to return from.",
+                    status=_permit_status(permit),
+                )
+            )
         if permit.departed_at and occurred_at < permit.departed_at:
-            raise RuleViolation("must not be before the departure", field="occurred_at")
+            raise RuleViolation(_("must not be before the departure"), field="occurred_at")
         permit.status, permit.returned_at = "returned", occurred_at
     _save_permit(session)
     record_event(

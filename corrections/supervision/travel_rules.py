@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from corrections.core.clock import add_months
+from corrections.core.i18n import _
 
 LEVEL_RANK = {"office": 0, "district": 1, "city": 2}
 
@@ -86,7 +87,7 @@ class Trip:
 class Reason:
     rule: str
     article: str
-    text: str
+    text: str  # a refusal's is a message (core/i18n.py), shown in the client's language
 
     def as_json(self) -> dict[str, str]:
         return {"rule_id": self.rule, "article": self.article, "explanation": self.text}
@@ -131,9 +132,13 @@ def decide(
     reasons: list[Reason] = []
     refusals: list[Reason] = []
     if start < today:
-        refusals.append(Reason("travel.start_in_past", "", "start_date must not be in the past"))
+        refusals.append(
+            Reason("travel.start_in_past", "", _("start_date must not be in the past"))
+        )
     if end < start:
-        refusals.append(Reason("travel.end_before_start", "", "end_date is before start_date"))
+        refusals.append(
+            Reason("travel.end_before_start", "", _("end_date is before start_date"))
+        )
     if days <= rules.office_max_days:
         level = "office"
         reasons.append(
@@ -182,7 +187,11 @@ def decide(
             Reason(
                 grade_rule,
                 "社区矫正法 27",
-                f"the grade {grade.grade} allows trips of at most {grade.max_days} days",
+                _(
+                    "the grade {grade} allows trips of at most {days} days",
+                    grade=grade.grade,
+                    days=grade.max_days,
+                ),
             )
         )
     if grade.conditions:

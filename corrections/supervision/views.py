@@ -39,6 +39,7 @@ from corrections.supervision.schemas import (
     TransferSchema,
 )
 from corrections.term import service as term
+from corrections.core.i18n import _
 
 blp = Blueprint(
     "supervision",
@@ -63,7 +64,9 @@ def _idempotency_key() -> str | None:
     if key is None:
         return None
     if not _KEY_RE.match(key):
-        raise RuleViolation("1–100 letters, digits, '.', '_', ':' or '-'", field="Idempotency-Key")
+        raise RuleViolation(
+            _("1–100 letters, digits, '.', '_', ':' or '-'"), field="Idempotency-Key"
+        )
     return key
 
 

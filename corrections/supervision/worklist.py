@@ -29,6 +29,7 @@ from corrections.supervision.models import (
     Obligation,
 )
 from corrections.supervision.travel import mark_overdue_permits
+from corrections.core.i18n import _, bilingual
 
 # --- obligations -------------------------------------------------------------------------
 
@@ -143,9 +144,15 @@ def excuse_obligation(
     person, ob = get_record_of(
         session, actor, person_id, Obligation, obligation_id, "obligation", lock=True
     )
-    require_level(actor, person, "office", "Excusing an obligation")
+    require_level(actor, person, "office", _("Excusing an obligation"))
     if ob.status not in ("open", "missed"):
-        raise Conflict(f"The obligation is {ob.status}; only an open or missed one can be excused.")
+        status = bilingual(ob.status, label("obligation_statuses", ob.status) or ob.status)
+        raise Conflict(
+            _(
+                "The obligation is {status}; only an open or missed one can be excused.",
+                status=status,
+            )
+        )
     was = ob.status
     ob.status, ob.closed_reason, ob.updated_at = "excused", reason, now
     session.flush()

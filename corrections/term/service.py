@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
@@ -15,6 +15,7 @@ from corrections.core import clocks, ruleset_store
 from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
+from corrections.core.i18n import _
 from corrections.incidents import flags
 from corrections.incidents.models import IncidentProposal
 from corrections.org.models import Unit, UnitKind
@@ -23,16 +24,18 @@ from corrections.persons import service as persons
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
     audit_person,
+    close_log,
     get_scoped,
 )
 from corrections.procedures import service as procedures
 from corrections.supervision import obligations
-from corrections.supervision.common import ACTIVE_PERMITS
+from corrections.supervision.common import ACTIVE_PERMITS, status_is, status_text
 from corrections.supervision.decisions import require_decision_level
 from corrections.supervision.models import (
     Detention,
     MonitoringPeriod,
     PersonTransfer,
+    SupervisionEvent,
     TermEnd,
     TravelPermit,
 )
@@ -128,24 +131,30 @@ def discharge(
     now = now or now_utc()
     today = business_date(now)
     person = get_scoped(session, actor, person_id, lock=True)
-    require_decision_level(actor, person, "discharge", "Discharge")
+    require_decision_level(actor, person, "discharge", _("Discharge"))
     if person.status not in OPEN_STATUSES:
         raise Conflict(
-            f"The correction has already ended ({person.status}).",
-            errors={"person_id": [f"status is {person.status}"]},
+            _("The correction has already ended ({status}).", status=status_text(person.status)),
+            errors={"person_id": [status_is(person.status)]},
         )
     if ground == "expiry" and person.status != "active":
         raise Conflict(
-            f"Only an active person can be discharged at the end of the term (status "
-            f"{person.status}).",
-            errors={"person_id": [f"status is {person.status}"]},
+            _(
+                "Only an active person can be discharged at the end of the term (status "
+                "{status}).",
+                status=status_text(person.status),
+            ),
+            errors={"person_id": [status_is(person.status)]},
         )
     if ground == "expiry" and today < person.term_end:
-        raise RuleViolation(f"the term ends on {person.term_end}", field="certificate_number")
+        raise RuleViolation(
+            _("the term ends on {day}", day=person.term_end), field="certificate_number"
+        )
     if ground == "pardon" and not document_number:
         raise RuleViolation(
-            "a pardon is discharged on its document (赦免)", field="document_number"
+            _("a pardon is discharged on its document (赦免)"), field="document_number"
         )
+    close_log(session, person)
     kind = "discharge" if ground == "expiry" else "pardon"
     end = TermEnd(
         person_id=person.id,
@@ -172,6 +181,30 @@ def discharge(
     return end
 
 
+def _check_end_date(session: Session, person: Person, ended_on: date, field: str) -> None:
+    """An end lies within the term and after every event already recorded (events dated
+    after the end are refused, so an end dated before them would leave records the case
+    cannot have)."""
+    if ended_on < person.term_start:
+        raise RuleViolation(
+            _("is before the term began ({day})", day=person.term_start), field=field
+        )
+    latest = session.scalar(
+        select(func.max(SupervisionEvent.occurred_at)).where(
+            SupervisionEvent.person_id == person.id
+        )
+    )
+    if latest is not None and business_date(latest) > ended_on:
+        raise RuleViolation(
+            _(
+                "is before events already recorded (the latest on {day}); correct those "
+                "first or date the end on or after that day",
+                day=business_date(latest),
+            ),
+            field=field,
+        )
+
+
 TERMINATION_STATUS = {
     "revocation": "terminated",
     "return_to_custody": "terminated",
@@ -194,19 +227,24 @@ def terminate(
     district on the document that grounds it (court ruling, custody decision, death record)."""
     now = now or now_utc()
     person = get_scoped(session, actor, person_id, lock=True)
-    require_decision_level(actor, person, "termination", "Termination")
+    require_decision_level(actor, person, "termination", _("Termination"))
     if person.status not in OPEN_STATUSES:
         raise Conflict(
-            f"The correction has already ended ({person.status}).",
-            errors={"person_id": [f"status is {person.status}"]},
+            _("The correction has already ended ({status}).", status=status_text(person.status)),
+            errors={"person_id": [status_is(person.status)]},
         )
     if ended_on > business_date(now):
-        raise RuleViolation("must not be in the future", field="ended_on")
+        raise RuleViolation(_("must not be in the future"), field="ended_on")
     if ended_on < person.judgment_effective_date:
         raise RuleViolation(
-            f"is before the judgment took effect ({person.judgment_effective_date})",
+            _(
+                "is before the judgment took effect ({day})",
+                day=person.judgment_effective_date,
+            ),
             field="ended_on",
         )
+    close_log(session, person)
+    _check_end_date(session, person, ended_on, "ended_on")
     end = TermEnd(
         person_id=person.id,
         kind=kind,
@@ -248,11 +286,16 @@ def transfer(
     now = now or now_utc()
     today = business_date(now)
     person = get_scoped(session, actor, person_id, lock=True)
-    require_decision_level(actor, person, "transfer", "A change of the place of supervision")
+    require_decision_level(
+        actor, person, "transfer", _("A change of the place of supervision")
+    )
     if person.status not in ("active", "pending_intake"):
         raise Conflict(
-            f"A person in status {person.status} cannot be transferred.",
-            errors={"person_id": [f"status is {person.status}"]},
+            _(
+                "A person in status {status} cannot be transferred.",
+                status=status_text(person.status),
+            ),
+            errors={"person_id": [status_is(person.status)]},
         )
     record = PersonTransfer(
         person_id=person.id,
@@ -268,9 +311,9 @@ def transfer(
             select(Unit).where(Unit.code == to_office_code, Unit.kind == UnitKind.OFFICE)
         )
         if office is None:
-            raise RuleViolation("not a judicial office of this city", field="to_office_code")
+            raise RuleViolation(_("not a judicial office of this city"), field="to_office_code")
         if office.id == person.office_id:
-            raise RuleViolation("is the person's current office", field="to_office_code")
+            raise RuleViolation(_("is the person's current office"), field="to_office_code")
         due = clocks.due_for("transfer_report", today)
         record.to_office_id, record.report_by = office.id, due
         person.office_id, person.district_id, person.updated_at = (office.id, office.parent_id, now)
@@ -278,6 +321,7 @@ def transfer(
         obligations.bring_report_forward(session, person, due, now)
     else:
         record.destination = destination
+        close_log(session, person)
         persons.change_status(
             session,
             actor=actor,

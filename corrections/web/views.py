@@ -21,7 +21,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from corrections.core.auth import PERMISSIONS, optional_actor, public
 from corrections.core.clock import now_utc
-from corrections.core.db import db, is_timeout
+from corrections.core.db import db, is_timeout, use_health_timeouts
 from corrections.core.errors import problem_response
 from corrections.extensions import api
 
@@ -72,14 +72,18 @@ def _migration_head(directory: str) -> str | None:
 
 def _deep_health() -> Response:
     """What an operator's monitor wants: 503 when the database does not answer in time (a
-    held lock included: the reads run under the request's timeouts) or its schema is not the
-    code's; the scheduler's leader and last heartbeat (a stale one is ``degraded``, 200: the
-    API still serves)."""
+    held lock included: the reads run under ``HEALTHZ_TIMEOUT_SECONDS``, 2 s, shorter than a
+    monitor's patience and than the API's own timeouts) or its schema is not the code's;
+    the scheduler's leader and last heartbeat, and the newest backup's age and the last
+    restore drill (a stale heartbeat, a stale or failed backup or a failed drill is
+    ``degraded``, 200: the API still serves)."""
+    from corrections.backup import service as backups
     from corrections.org.models import User
     from corrections.persons.models import Person
     from corrections.scheduler import service as scheduler
 
     now = now_utc()
+    use_health_timeouts(db.session)
     started = time.perf_counter()
     try:
         db.session.execute(text("SELECT 1"))
@@ -118,18 +122,28 @@ def _deep_health() -> Response:
             "lease_expires_at": None,
         }
     else:
-        ttl = timedelta(seconds=current_app.config["SCHEDULER_LEASE_SECONDS"])
         actor = optional_actor()
         schedule = {
             "status": "ok" if lease.expires_at > now else "stale",
             "holder": lease.holder
             if actor is not None and actor.role in PERMISSIONS["system:read"]
             else "(hidden: sign in with system:read)",
-            # Each heartbeat renews the lease for SCHEDULER_LEASE_SECONDS from its time.
-            "last_heartbeat": (lease.expires_at - ttl).isoformat(),
+            # Stored by the scheduler at each renewal (its own lease length may differ from
+            # this server's SCHEDULER_LEASE_SECONDS).
+            "last_heartbeat": lease.acquired_at.isoformat(),
             "lease_expires_at": lease.expires_at.isoformat(),
         }
-    checks = {"database": database, "migrations": migrations, "scheduler": schedule}
+    backup = backups.health(
+        db.session,
+        now=now,
+        stale_after=timedelta(hours=current_app.config["BACKUP_STALE_HOURS"]),
+    )
+    checks = {
+        "database": database,
+        "migrations": migrations,
+        "scheduler": schedule,
+        "backup": backup,
+    }
     if migrations["status"] != "ok":
         return problem_response(
             503,
@@ -137,8 +151,26 @@ def _deep_health() -> Response:
             headers={"Retry-After": "30"},
             extensions={"checks": checks},
         )
-    status = "ok" if schedule["status"] == "ok" else "degraded"
+    status = "ok" if schedule["status"] == "ok" and not backups.degraded(backup) else "degraded"
     return jsonify(status=status, checks=checks)
+
+
+@blp.get("/metrics")
+@public
+def prometheus_metrics() -> Response:
+    """Prometheus metrics (corrections/core/observability.py), for a scraper that bears
+    ``METRICS_TOKEN``: 404 while none is configured, 401 without it or with another."""
+    from corrections.core import observability
+
+    if not current_app.config.get("METRICS_TOKEN"):
+        return problem_response(404, detail="No metrics here (METRICS_TOKEN is not set).")
+    if not observability.authorised():
+        return problem_response(
+            401,
+            detail="The metrics need the scraper's token (METRICS_TOKEN).",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    return observability.render(current_app)
 
 
 @blp.get("/api/openapi.json")

@@ -8,10 +8,14 @@ from corrections.core.auth import PERMISSIONS, PUBLIC
 
 PUBLIC_ALLOWED = {
     "/healthz",
+    # Prometheus: no bearer token of a user; it answers only with METRICS_TOKEN.
+    "/metrics",
     "/api/openapi.json",
     "/api/docs",
     "/api/docs/assets/<path:filename>",
     "/api/v1/auth/token",
+    # Redeeming a one-time reset code: the user has no password (nor token) yet.
+    "/api/v1/auth/password/reset",
     "/static/web/<path:filename>",
     # The command-centre page and its chart library: no data, the page signs in via the API.
     "/command-centre",

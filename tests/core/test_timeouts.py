@@ -5,6 +5,7 @@ one ``SELECT 1`` and ``/healthz?deep=1`` reports the database, the scheduler and
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from corrections import create_app
 from corrections.config import ConfigError
-from corrections.core.db import db
+from corrections.core.db import db, use_health_timeouts
 from corrections.scheduler import service as scheduler
 from tests.conftest import DEMO_PASSWORD, Api
 
@@ -122,17 +123,30 @@ def test_finding_9_requests_and_jobs_run_under_their_own_timeouts(app):
     with app.app_context():
         job = _settings()
         db.session.remove()
+    with app.test_request_context("/healthz?deep=1"):
+        use_health_timeouts(db.session)
+        health = _settings()
+        db.session.remove()
     expected_request = {"statement_timeout": 20_000, "lock_timeout": 10_000}
     expected_job = {"statement_timeout": 900_000, "lock_timeout": 60_000}
+    expected_health = {"statement_timeout": 2_000, "lock_timeout": 2_000}
     if not app.config["DATABASE_URL"].startswith("postgresql"):  # SQLite: its busy timeout
-        expected_request.pop("statement_timeout")
-        expected_job.pop("statement_timeout")
-    assert (request, job) == (expected_request, expected_job)
+        for expected in (expected_request, expected_job, expected_health):
+            expected.pop("statement_timeout")
+    assert (request, job, health) == (expected_request, expected_job, expected_health)
+    # A request after the health check is back under the request's own.
+    with app.test_request_context("/api/v1/persons"):
+        assert _settings() == expected_request
+        db.session.remove()
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("REQUEST_LOCK_TIMEOUT_SECONDS", -1), ("JOB_STATEMENT_TIMEOUT_SECONDS", "soon")],
+    [
+        ("REQUEST_LOCK_TIMEOUT_SECONDS", -1),
+        ("JOB_STATEMENT_TIMEOUT_SECONDS", "soon"),
+        ("HEALTHZ_TIMEOUT_SECONDS", 0),
+    ],
 )
 def test_finding_9_timeouts_are_validated_at_start(tmp_path, key, value):
     with pytest.raises(ConfigError, match=key):
@@ -196,13 +210,25 @@ def test_finding_9_deep_healthz_reports_database_scheduler_and_migrations(app, c
     assert body["status"] == "degraded" and body["checks"]["scheduler"]["status"] == "stale"
 
 
-def test_finding_9_deep_healthz_is_503_while_a_lock_blocks_requests(app, client, short_waits):
+# A monitor's usual patience (e.g. a load balancer's or Prometheus' 5 s).
+MONITOR_TIMEOUT_SECONDS = 5
+
+
+def test_finding_9_deep_healthz_is_503_while_a_lock_blocks_requests(app, client):
+    """Under the default timeouts (a request waits 10 s for a lock) the deep check gives up
+    after its own HEALTHZ_TIMEOUT_SECONDS (2 s): a monitor sees 503 busy, not its timeout."""
+    assert app.config["REQUEST_LOCK_TIMEOUT_SECONDS"] == 10
+    assert app.config["HEALTHZ_TIMEOUT_SECONDS"] == 2
+
     def probe(out):
+        began = time.monotonic()
         out["resp"] = app.test_client().get("/healthz?deep=1")
+        out["seconds"] = time.monotonic() - began
 
     with lock_held(app):
         ended, out = _within_patience(probe)
     assert ended
+    assert out["seconds"] < MONITOR_TIMEOUT_SECONDS, out["seconds"]
     resp = out["resp"]
     assert resp.status_code == 503 and resp.content_type == "application/problem+json"
     assert resp.get_json()["checks"]["database"]["status"] == "busy"

@@ -96,6 +96,7 @@ def second_city(app, city):
             password=DEMO_PASSWORD,
             role=Role.CITY,
             unit_code=CITY[0],
+            demo=True,  # the demo accounts' shared password, refused by the policy elsewhere
         )
         db.session.commit()
         db.session.remove()

@@ -185,3 +185,77 @@ def test_finding_8_a_detention_and_the_correction_plan_end_with_the_case(login, 
         f"{base}/detentions/{detention['id']}/release", json={"end_date": "2026-11-27"}
     )
     assert release.status_code in (409, 422)
+
+
+def test_a_termination_is_not_dated_before_the_term_began(login, active):
+    """Hostile review: an end between the judgment's effect and the term's start was taken."""
+    person = active()  # judgment effective 2026-10-31, term from 2026-11-01
+    commander = login("commander-dongcheng")
+    resp = commander.post(
+        f"/api/v1/persons/{person['id']}/termination", json={**DEATH, "ended_on": "2026-10-31"}
+    )
+    assert resp.status_code == 422 and "ended_on" in resp.get_json()["errors"]
+
+
+def test_a_termination_is_not_dated_before_events_already_recorded(login, active):
+    """Hostile review: a death dated 2026-10-01 was taken for a person with reports in
+    November, which stayed on the record of a case that had ended before them."""
+    person = active()
+    officer = login("officer-dongcheng-1")
+    assert (
+        event(officer, person["id"], "report", occurred_at="2026-11-27T02:00:00Z").status_code
+        == 201
+    )
+    commander = login("commander-dongcheng")
+    url = f"/api/v1/persons/{person['id']}/termination"
+    early = commander.post(url, json={**DEATH, "ended_on": "2026-11-26"})
+    assert early.status_code == 422, early.get_json()
+    assert "2026-11-27" in early.get_json()["errors"]["ended_on"][0]
+    assert commander.post(url, json={**DEATH, "ended_on": "2026-11-27"}).status_code == 201
+
+
+def test_an_event_written_while_the_case_ends_is_refused(app, login, active):
+    """Hostile review (PostgreSQL): a report sent while a termination was being decided was
+    stored after it. The end holds the person's row FOR UPDATE (close_log), so the report's
+    insert waits for it, then finds the case ended and is refused; nothing is stored."""
+    import threading
+    import time
+
+    from sqlalchemy import func, text, update
+
+    from corrections.persons.models import Person
+    from corrections.supervision.models import SupervisionEvent
+
+    person = active()
+    officer = login("officer-dongcheng-1")
+    out: dict = {}
+
+    def report() -> None:
+        out["resp"] = event(officer, person["id"], "report", occurred_at="2026-11-27T01:30:00Z")
+
+    with app.app_context():
+        conn = db.engine.connect()
+        try:
+            if conn.dialect.name == "postgresql":  # what close_log takes
+                conn.execute(select(Person.id).where(Person.id == person["id"]).with_for_update())
+            else:  # BEGIN IMMEDIATE: the database's write lock, as every write transaction
+                conn.execute(text("SELECT 1"))
+            worker = threading.Thread(target=report)
+            worker.start()
+            time.sleep(0.8)
+            assert worker.is_alive(), out["resp"].get_json()  # it waits for the end
+            conn.execute(update(Person).where(Person.id == person["id"]).values(status="deceased"))
+            conn.commit()
+        finally:
+            conn.close()
+        worker.join(30)
+        stored = db.session.scalar(
+            select(func.count())
+            .select_from(SupervisionEvent)
+            .where(SupervisionEvent.person_id == person["id"], SupervisionEvent.type == "report")
+        )
+        db.session.remove()
+    resp = out["resp"]
+    assert resp.status_code == 409, resp.get_json()
+    assert "person_id" in resp.get_json()["errors"]
+    assert stored == 0

@@ -1,0 +1,501 @@
+"""How each database is copied, read and put back: PostgreSQL through its own client tools
+(``pg_dump --format=custom``, ``pg_restore``), SQLite through its online backup API.
+
+Nothing here knows what the tables mean. A database URL's password never reaches an argument
+list, a log line or a message: the client tools get it from ``PGPASSWORD`` in their
+environment, and URLs are shown masked (:func:`masked`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, table, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from corrections.core.errors import DomainError
+
+# How long SQLite's backup waits for a lock held by a writer (milliseconds).
+SQLITE_BUSY_MS = 60_000
+# Audit rows still unsealed in a copy are listed by id in its manifest (ids only), up to this.
+UNSEALED_IDS_LISTED = 1000
+
+
+class ToolFailed(DomainError):
+    """A database client tool or the SQLite backup failed (the message is the tool's own,
+    with quoted values taken out: a refused row's values can be personal data)."""
+
+    status, code = 500, "backup-tool-failed"
+
+
+def parse_url(url: str | URL) -> URL:
+    """The URL with ``postgresql://`` read as psycopg's, as the configuration does."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def kind_of(url: URL) -> str:
+    """``postgresql`` or ``sqlite``; anything else is refused."""
+    backend = url.get_backend_name()
+    if backend not in ("postgresql", "sqlite"):
+        raise ToolFailed(f"不支持的数据库 (unsupported database {backend!r}: sqlite or postgresql)")
+    return backend
+
+
+def masked(url: str | URL) -> str:
+    """The URL for messages, manifests and logs: its password replaced by ``***``."""
+    return parse_url(url).render_as_string(hide_password=True)
+
+
+def same_database(a: str | URL, b: str | URL) -> bool:
+    """Whether two URLs name the same database (driver spelling and password aside)."""
+    ua, ub = parse_url(a), parse_url(b)
+    if kind_of(ua) != kind_of(ub):
+        return False
+    if kind_of(ua) == "sqlite":
+        return sqlite_path(ua).resolve() == sqlite_path(ub).resolve()
+    fields = ("host", "port", "database", "username")
+    return all(
+        (getattr(ua, f) or None) == (getattr(ub, f) or None) for f in fields
+    ) and ua.query.get("host") == ub.query.get("host")
+
+
+def scratch_engine(url: URL, **options: Any) -> Engine:
+    """An engine that keeps no connection once disposed (a database about to be dropped)."""
+    return create_engine(url, poolclass=NullPool, **options)
+
+
+# --- what a database holds ---------------------------------------------------------------
+
+
+@dataclass
+class Facts:
+    """What a copy must agree on with its manifest: the schema's migration, each table's row
+    count, and where the audit chain ended."""
+
+    migration_head: str | None
+    tables: dict[str, int]
+    audit: dict[str, Any] = field(default_factory=dict)
+
+
+def read_facts(conn: Connection) -> Facts:
+    """Row counts of every table of the connection's schema, the Alembic revision and the
+    audit chain's head, all read in the connection's current transaction (one snapshot)."""
+    names = sorted(inspect(conn).get_table_names())
+    tables = {
+        name: conn.execute(select(func.count()).select_from(table(name))).scalar_one()
+        for name in names
+    }
+    head = None
+    if "alembic_version" in tables:
+        head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    audit: dict[str, Any] = {"head_seq": 0, "head_hash": None, "unsealed": 0, "unsealed_ids": []}
+    if "audit_chain_head" in tables:
+        row = conn.execute(
+            text("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1")
+        ).first()
+        if row is not None:
+            audit["head_seq"], audit["head_hash"] = int(row[0]), row[1]
+    if "audit_entries" in tables:
+        audit["unsealed"] = conn.execute(
+            text("SELECT count(*) FROM audit_entries WHERE seq IS NULL")
+        ).scalar_one()
+        audit["unsealed_ids"] = [
+            int(i)
+            for i in conn.execute(
+                text("SELECT id FROM audit_entries WHERE seq IS NULL ORDER BY id LIMIT :n"),
+                {"n": UNSEALED_IDS_LISTED},
+            ).scalars()
+        ]
+    return Facts(migration_head=head, tables=tables, audit=audit)
+
+
+def sha256_of(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+def pg_tool(name: str, bin_dir: str | None) -> str:
+    """The absolute path of a PostgreSQL client tool (``bin_dir`` first, else ``PATH``)."""
+    found = shutil.which(name, path=bin_dir) if bin_dir else shutil.which(name)
+    if not found:
+        where = bin_dir or "PATH"
+        raise ToolFailed(
+            f"找不到 {name} (the PostgreSQL client tool {name} is not in {where}: install the "
+            "server's client tools, or set BACKUP_PG_BIN_DIR)"
+        )
+    return found
+
+
+_PLAIN = re.compile(r"^[^\s'\\]+$")
+
+
+def _conninfo_value(value: str) -> str:
+    if _PLAIN.match(value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def libpq(url: URL, *, database: str | None = None) -> tuple[str, dict[str, str]]:
+    """A libpq connection string without the password, and the environment that carries it
+    (``PGPASSWORD``): argument lists are visible to every user of the machine (``ps``)."""
+    parts: dict[str, str] = {}
+    if url.host:
+        parts["host"] = url.host
+    if url.port:
+        parts["port"] = str(url.port)
+    if url.username:
+        parts["user"] = url.username
+    parts["dbname"] = database or url.database or ""
+    # The caller's PGPASSWORD or ~/.pgpass still serve a URL without a password.
+    env = dict(os.environ)
+    password = url.password
+    for key, value in url.query.items():
+        value = value[-1] if isinstance(value, tuple) else value
+        if key == "password":
+            password = value
+        else:
+            parts[key] = str(value)
+    if password:
+        env["PGPASSWORD"] = str(password)
+    conninfo = " ".join(f"{k}={_conninfo_value(v)}" for k, v in parts.items())
+    return conninfo, env
+
+
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+def _tool_message(name: str, proc: subprocess.CompletedProcess) -> str:
+    """The tool's error lines, with what the server quoted taken out (values of a refused
+    row); DETAIL, CONTEXT and LINE lines, which quote rows and statements, dropped."""
+    kept = []
+    for line in (proc.stderr or "").splitlines():
+        if not re.search(r"error:|fatal:|FATAL|ERROR", line) or re.search(
+            r"DETAIL|CONTEXT|LINE \d|HINT", line
+        ):
+            continue
+        head, sep, tail = line.partition("ERROR:")
+        kept.append((head + sep + _QUOTED.sub('"…"', tail))[:300])
+        if len(kept) == 3:
+            break
+    return "; ".join(kept) or f"{name} exited with status {proc.returncode}"
+
+
+def run_tool(args: list[str], env: dict[str, str], name: str) -> str:
+    """Run a client tool; its standard output, or :class:`ToolFailed`."""
+    proc = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
+        args, env=env, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise ToolFailed(f"{name} 失败 ({_tool_message(name, proc)})")
+    return proc.stdout
+
+
+def tool_version(path: str) -> str:
+    return run_tool([path, "--version"], dict(os.environ), Path(path).name).strip()
+
+
+def pg_dump(engine: Engine, out: Path, *, bin_dir: str | None) -> tuple[Facts, dict[str, Any]]:
+    """Dump the database to ``out`` in pg_dump's custom format, and read its facts from the
+    very snapshot pg_dump copies (a repeatable-read transaction exports it and stays open
+    while pg_dump runs), so the manifest describes exactly the dump."""
+    tool = pg_tool("pg_dump", bin_dir)
+    conninfo, env = libpq(engine.url)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            facts = read_facts(conn)
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+            server = conn.execute(text("SHOW server_version")).scalar_one()
+            run_tool(
+                [
+                    tool,
+                    "--format=custom",
+                    "--no-password",
+                    f"--snapshot={snapshot}",
+                    f"--file={out}",
+                    f"--dbname={conninfo}",
+                ],
+                env,
+                "pg_dump",
+            )
+    return facts, {"schema": schema, "server_version": server, "tool": tool_version(tool)}
+
+
+_TOC_DATA = re.compile(r"\bTABLE DATA (\S+) (\S+) ")
+
+
+def pg_list(dump: Path, *, bin_dir: str | None) -> set[str]:
+    """Read the dump's table of contents (``pg_restore --list``: the file is readable); the
+    tables whose rows it holds."""
+    out = run_tool(
+        [pg_tool("pg_restore", bin_dir), "--list", str(dump)], dict(os.environ), "pg_restore"
+    )
+    return {m.group(2) for m in _TOC_DATA.finditer(out)}
+
+
+# Objects an extension installed are the extension's: neither counted nor dropped here.
+_RELATIONS = (
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = :s AND c.relkind IN ({kinds}) AND NOT EXISTS "
+    "(SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')"
+)
+_ROUTINES = (
+    "SELECT p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p "
+    "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s "
+    "AND p.prokind IN ('f', 'p', 'w') AND NOT EXISTS "
+    "(SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
+)
+_TYPES = (
+    "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "WHERE n.nspname = :s AND t.typtype IN ('e', 'd', 'r') AND NOT EXISTS "
+    "(SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')"
+)
+
+
+def pg_is_empty(engine: Engine, schema: str) -> bool:
+    """No table, view, sequence, function or type of our own in ``schema``."""
+    queries = (_RELATIONS.format(kinds="'r', 'p', 'v', 'm', 'S', 'f'"), _ROUTINES, _TYPES)
+    with engine.connect() as conn:
+        return not any(conn.execute(text(q), {"s": schema}).first() for q in queries)
+
+
+def pg_drop_statements(engine: Engine, schema: str) -> list[str]:
+    """The statements that drop every view, table, sequence, function and type of
+    ``schema`` (``public`` itself, its owner and its grants stay; so do extensions); another
+    schema is dropped whole (the dump creates it again). Run by :func:`pg_restore` in the
+    restore's own transaction."""
+    with engine.connect() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        where = quote(schema)
+        if schema != "public":
+            return [f"DROP SCHEMA IF EXISTS {where} CASCADE"]
+        statements = []
+        for kind, kinds in (
+            ("VIEW", "'v'"),
+            ("MATERIALIZED VIEW", "'m'"),
+            ("FOREIGN TABLE", "'f'"),
+            ("TABLE", "'r', 'p'"),
+            ("SEQUENCE", "'S'"),
+        ):
+            for (name,) in conn.execute(text(_RELATIONS.format(kinds=kinds)), {"s": schema}):
+                statements.append(f"DROP {kind} IF EXISTS {where}.{quote(name)} CASCADE")
+        for name, args in conn.execute(text(_ROUTINES), {"s": schema}):
+            statements.append(f"DROP ROUTINE IF EXISTS {where}.{quote(name)}({args}) CASCADE")
+        for (name,) in conn.execute(text(_TYPES), {"s": schema}):
+            statements.append(f"DROP TYPE IF EXISTS {where}.{quote(name)} CASCADE")
+    return statements
+
+
+def pg_restore(
+    dump: Path, url: URL, *, bin_dir: str | None, replacing: list[str] | None = None
+) -> None:
+    """Restore a custom-format dump into ``url`` in one transaction (all or nothing); objects
+    end up owned by the restoring role, grants are not restored (``--no-owner
+    --no-privileges``: the target cluster need not have the source's roles).
+
+    ``replacing``: statements that first empty the target (:func:`pg_drop_statements`), run
+    in the same transaction: ``pg_restore`` writes the dump as SQL into ``psql
+    --single-transaction``, so a restore that fails half-way leaves the target as it was."""
+    conninfo, env = libpq(url)
+    if replacing is None:
+        run_tool(
+            [
+                pg_tool("pg_restore", bin_dir),
+                "--no-owner",
+                "--no-privileges",
+                "--no-password",
+                "--exit-on-error",
+                "--single-transaction",
+                f"--dbname={conninfo}",
+                str(dump),
+            ],
+            env,
+            "pg_restore",
+        )
+        return
+    with tempfile.TemporaryDirectory(prefix="corrections-restore-") as tmp:
+        drops = Path(tmp) / "drop.sql"
+        drops.write_text("".join(f"{s};\n" for s in replacing), encoding="utf-8")
+        sql = subprocess.Popen(  # noqa: S603 - an absolute tool path and our own arguments
+            [
+                pg_tool("pg_restore", bin_dir),
+                "--no-owner",
+                "--no-privileges",
+                "--file=-",
+                str(dump),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        try:
+            psql = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
+                [
+                    pg_tool("psql", bin_dir),
+                    "--no-psqlrc",
+                    "--no-password",
+                    "--quiet",
+                    "--single-transaction",
+                    "--set=ON_ERROR_STOP=1",
+                    f"--dbname={conninfo}",
+                    f"--file={drops}",
+                    "--file=-",
+                ],
+                stdin=sql.stdout,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=env,
+                text=True,
+                check=False,
+            )
+        finally:
+            assert sql.stdout is not None
+            sql.stdout.close()
+            assert sql.stderr is not None
+            sql_err = sql.stderr.read().decode("utf-8", "replace")
+            sql.stderr.close()
+            sql.wait()
+    if psql.returncode != 0:
+        raise ToolFailed(f"psql 失败，目标数据库未改动 ({_tool_message('psql', psql)})")
+    if sql.returncode != 0:
+        failed = subprocess.CompletedProcess([], sql.returncode, "", sql_err)
+        raise ToolFailed(f"pg_restore 失败 ({_tool_message('pg_restore', failed)})")
+
+
+def _admin_engine(url: URL) -> Engine:
+    return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def pg_scratch(server: URL, now: datetime) -> Iterator[URL]:
+    """A new, uniquely named database on ``server`` for the time of the block, dropped after
+    (``WITH (FORCE)``: a connection left behind does not keep it). Needs CREATEDB."""
+    name = f"corrections_drill_{now:%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
+    admin = _admin_engine(server)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+        try:
+            yield server.set(database=name)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+# --- SQLite ------------------------------------------------------------------------------
+
+
+def sqlite_path(url: URL) -> Path:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        raise ToolFailed(
+            "SQLite 内存数据库无法备份 (an in-memory or URI SQLite database cannot be backed "
+            "up: give sqlite:///PATH)"
+        )
+    return Path(database)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file nor leave -wal/-shm files beside it (a copy
+    whose checksum must stay what the manifest says)."""
+    return sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)
+
+
+def sqlite_backup(source: Path, out: Path) -> None:
+    """Copy a live SQLite database with the online backup API (one step: a consistent
+    snapshot while writers go on, WAL included), then make the copy one self-contained file
+    (rollback journal instead of WAL)."""
+    if not source.exists():
+        raise ToolFailed("SQLite 数据库文件不存在 (the SQLite database file does not exist)")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(out)
+    try:
+        src.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_MS)}")
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error as exc:
+        raise ToolFailed(f"SQLite 备份失败 ({type(exc).__name__})") from None
+    finally:
+        dst.close()
+        src.close()
+
+
+def sqlite_facts(path: Path) -> Facts:
+    engine = create_engine("sqlite://", creator=lambda: _read_only(path), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return read_facts(conn)
+    finally:
+        engine.dispose()
+
+
+def sqlite_integrity(path: Path) -> list[str]:
+    """``PRAGMA integrity_check``: [] when the file is sound, else its complaints (a file
+    that is not a database at all is one)."""
+    try:
+        conn = _read_only(path)
+        try:
+            rows = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return [f"{type(exc).__name__}: {exc}"]
+    return [] if rows == ["ok"] else rows[:10]
+
+
+def sqlite_is_empty(path: Path) -> bool:
+    if not path.exists() or path.stat().st_size == 0:
+        return True
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+def sqlite_restore(copy: Path, target: Path) -> None:
+    """Put a copy back with the backup API, copy to target: the target's pages are replaced
+    as a whole (its WAL included), never a file copied under an open database."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    src = _read_only(copy)
+    dst = sqlite3.connect(target)
+    try:
+        dst.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_MS)}")
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:
+        raise ToolFailed(f"SQLite 恢复失败 ({type(exc).__name__})") from None
+    finally:
+        dst.close()
+        src.close()

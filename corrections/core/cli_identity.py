@@ -1,0 +1,35 @@
+"""Who runs a ``corrections`` command, for the audit trail.
+
+A command-line action has no signed-in user; recording it as ``system`` would hide who ran it.
+The operating-system account and the host name are what the server knows about an operator at
+a shell (the shell's own login records say the rest), so every audited CLI action is recorded as
+``cli:<os user>@<host>``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+
+from corrections.core.auth import Actor
+
+PREFIX = "cli:"
+_MAX_USERNAME = 64  # audit_entries.actor_username
+
+
+def os_identity() -> str:
+    """``user@host`` of this process (``uid<N>`` when the account has no name, as in some
+    containers)."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def cli_actor(by: str | None = None) -> Actor:
+    """The actor of a CLI command: ``cli:<os user>@<host>``, or ``cli:<by>`` when the command
+    names the person it acts for (``--by``, e.g. who reviewed a model card)."""
+    name = by.strip() if by and by.strip() else os_identity()
+    return Actor(user_id=None, username=(PREFIX + name)[:_MAX_USERNAME], role=None, unit_id=None)

@@ -1,0 +1,205 @@
+"""Messages people read, in Chinese and English.
+
+The code writes every user-facing message once, in English, as ``_("template", name=value)``;
+the catalogue ``corrections/translations/zh/LC_MESSAGES/messages.po`` (gettext, read with
+Babel at start-up, no compile step) holds its Chinese. A message stays a ``str`` whose value is
+the English rendering (logs, ``str(exc)``, code that compares or concatenates it keep working)
+and carries its template and parameters, so the edge renders it in the language the client
+asked for: :func:`negotiate` picks it from ``Accept-Language`` (Chinese unless the client
+prefers English), :func:`translate` renders a message, or the lists and mappings of an
+``errors`` member, in it.
+
+Messages the libraries build themselves (marshmallow's "Missing data for required field.",
+Werkzeug's 404 description, the HTTP status phrases) arrive as plain strings: they are looked
+up in the same catalogue by their text, and those with values in them ("Length must be between
+1 and 64.") by their template (``corrections/core/library_messages.py`` declares them).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import has_request_context, request
+
+log = logging.getLogger(__name__)
+
+ZH, EN = "zh", "en"
+SUPPORTED = (ZH, EN)  # the first one wins a tie (``*``, equal weights)
+DEFAULT = ZH
+# The Content-Language of a response in each: simplified Chinese as used in the mainland.
+CONTENT_LANGUAGE = {ZH: "zh-CN", EN: "en"}
+CATALOGUE = Path(__file__).resolve().parent.parent / "translations/zh/LC_MESSAGES/messages.po"
+
+_FORMATTER = string.Formatter()
+
+
+def placeholders(template: str) -> set[str]:
+    """The names a template's ``{name}`` fields take (``{{`` and ``}}`` are literal braces)."""
+    return {name for _, name, _, _ in _FORMATTER.parse(template) if name}
+
+
+def _format(template: str, params: Mapping[str, Any]) -> str:
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        # A template and its parameters that disagree must not turn an error into a crash.
+        log.warning("message template and parameters disagree: %r", template)
+        return template
+
+
+class Message(str):
+    """A user-facing message: its value is the English text; :meth:`render` gives another
+    language's. ``zh`` set: a text with both forms at hand (data with a ``label_zh``), not
+    looked up in the catalogue."""
+
+    template: str
+    params: dict[str, Any]
+    zh: str | None
+
+    def __new__(cls, template: str, params: Mapping[str, Any] | None = None, *, zh=None):
+        params = dict(params or {})
+        # Without parameters the template is the text, unformatted: a message that
+        # marshmallow formats later (``{max}`` in a field's error message) keeps its fields.
+        self = super().__new__(cls, _format(template, params) if params else template)
+        self.template, self.params, self.zh = template, params, zh
+        return self
+
+    def __reduce__(self):  # copy.deepcopy (marshmallow copies fields with their messages)
+        return _rebuild, (self.template, self.params, self.zh)
+
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        """As ``str.format``, keeping the template: marshmallow's ``make_error`` and its
+        validators format the messages they are given."""
+        if args:
+            return str.format(self, *args, **kwargs)
+        return Message(self.template, {**self.params, **kwargs}, zh=self.zh)
+
+    def render(self, locale: str) -> str:
+        """The text in ``locale`` (English when the catalogue has no entry for it)."""
+        if locale == EN:
+            return str.__str__(self)
+        text = self.zh if self.zh is not None else catalogue().get(self.template)
+        if not text:
+            return str.__str__(self)
+        if not self.params:
+            return text
+        return _format(text, {k: translate(v, locale) for k, v in self.params.items()})
+
+
+def _rebuild(template: str, params: dict[str, Any], zh: str | None) -> Message:
+    return Message(template, params, zh=zh)
+
+
+def _(template: str, /, **params: Any) -> Message:
+    """A user-facing message: ``template`` in English with ``{name}`` fields, the catalogue's
+    msgid; ``params`` the values (a :class:`Message` among them is rendered in the same
+    language). The template must be a literal string (``pybabel extract`` reads it)."""
+    return Message(template, params)
+
+
+def N_(template: str, /) -> str:
+    """Marks a string for extraction without making it a message (the libraries' own)."""
+    return template
+
+
+def bilingual(en: str, zh: str, /, **params: Any) -> Message:
+    """A text whose two forms come from data (a rule's label and its ``label_zh``), not from
+    the catalogue."""
+    return Message(en, params, zh=zh)
+
+
+# --- the catalogue --------------------------------------------------------------------------
+
+
+@functools.cache
+def catalogue() -> dict[str, str]:
+    """msgid -> Chinese, for every translated, non-fuzzy entry of the catalogue."""
+    from babel.messages.pofile import read_po
+
+    with CATALOGUE.open("rb") as fh:
+        po = read_po(fh, locale="zh_Hans_CN")
+    return {
+        m.id: m.string
+        for m in po
+        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
+    }
+
+
+@functools.cache
+def _patterns() -> list[tuple[str, re.Pattern[str], str]]:
+    """(literal prefix, pattern, msgstr) for each catalogue entry with fields, so that a plain
+    string a library formatted ("Length must be between 1 and 64.") finds its template."""
+    found = []
+    for msgid, msgstr in catalogue().items():
+        parts, seen, literal = [], set(), ""
+        for text, name, _spec, _conv in _FORMATTER.parse(msgid):
+            parts.append(re.escape(text))
+            literal += text
+            if name is None:
+                continue
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+            seen.add(name)
+        if seen and len(literal.strip()) >= 4:
+            prefix = next(iter(_FORMATTER.parse(msgid)))[0]
+            found.append((prefix, re.compile("".join(parts), re.DOTALL), msgstr))
+    # The longest literal text first: the most specific template wins.
+    found.sort(key=lambda item: -len(item[1].pattern))
+    return found
+
+
+def lookup(text: str, locale: str) -> str:
+    """A plain string in ``locale``: its catalogue entry, or its template's, else itself."""
+    if locale == EN or not text:
+        return text
+    table = catalogue()
+    if text in table:
+        return table[text]
+    for prefix, pattern, msgstr in _patterns():
+        if text.startswith(prefix):
+            match = pattern.fullmatch(text)
+            if match:
+                return _format(msgstr, match.groupdict())
+    return text
+
+
+def translate(value: Any, locale: str) -> Any:
+    """``value`` with every message in it rendered in ``locale``: a :class:`Message`, a plain
+    string (looked up), and the lists and mappings (values only: keys name fields) of an
+    ``errors`` member."""
+    if isinstance(value, Message):
+        return value.render(locale)
+    if isinstance(value, str):
+        return lookup(value, locale)
+    if isinstance(value, Mapping):
+        return {key: translate(item, locale) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [translate(item, locale) for item in value]
+    return value
+
+
+# --- choosing the language ------------------------------------------------------------------
+
+
+def negotiate() -> str:
+    """The request's language: English when ``Accept-Language`` prefers it (``en``,
+    ``en-US``...), Chinese otherwise (``zh-CN``, ``zh-Hans``, no header, only languages this
+    service does not speak). Outside a request: Chinese."""
+    if not has_request_context():
+        return DEFAULT
+    return request.accept_languages.best_match(SUPPORTED, default=DEFAULT)
+
+
+def cli_text(value: Any) -> str:
+    """A message for the operator at a terminal, where no Accept-Language says what they
+    read: Chinese, then the English in parentheses (which log searches and manuals use)."""
+    zh, en = translate(value, ZH), translate(value, EN)
+    if not isinstance(zh, str):
+        return str(value)
+    return zh if zh == en else f"{zh} ({en})"
+

@@ -1,0 +1,125 @@
+"""``corrections-entrypoint``: how a container or a systemd unit starts a corrections process.
+
+    corrections-entrypoint serve       wait for the database, migrate when CORRECTIONS_MIGRATE=1,
+                                       then serve the API and the live alert streams (gunicorn,
+                                       gevent workers: README, Production serving)
+    corrections-entrypoint scheduler   the job scheduler (leader-elected: any number may run)
+    corrections-entrypoint migrate     corrections db upgrade, then exit
+    corrections-entrypoint check       the configuration is valid and the database answers
+    corrections-entrypoint ARGS...     corrections ARGS... ("users list", "backup create" ...)
+
+Installed with the wheel (a console script), so the units and the image need no file of the
+repository. Settings come from ``CORRECTIONS_*`` variables (README, Configuration); the serving
+command's own from ``GUNICORN_WORKERS`` (4), ``GUNICORN_BIND`` (0.0.0.0:8000) and
+``GUNICORN_WORKER_CONNECTIONS`` (2000). Each long-running process replaces this one (``exec``),
+so it receives the stop signal directly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+USAGE = __doc__.split("\n\n")[1]
+
+
+def _bin(name: str) -> str:
+    """A command installed beside this interpreter (the virtualenv's or the image's)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def serve_argv(extra: list[str], env: dict[str, str]) -> list[str]:
+    """The production serving command (README, Production serving), with ``extra`` options."""
+    return [
+        _bin("gunicorn"),
+        "-k",
+        "gevent",
+        "-w",
+        env.get("GUNICORN_WORKERS", "4"),
+        "--worker-connections",
+        env.get("GUNICORN_WORKER_CONNECTIONS", "2000"),
+        "-b",
+        env.get("GUNICORN_BIND", "0.0.0.0:8000"),
+        # The app answers over-long URLs and headers with problem+json (414/431): gunicorn's
+        # own, lower limits would answer with HTML first.
+        "--limit-request-line",
+        "0",
+        "--limit-request-field_size",
+        "32768",
+        "--limit-request-fields",
+        "200",
+        *extra,
+        "corrections.wsgi:app",
+    ]
+
+
+def wait_for_database(seconds: float) -> None:
+    """Until the database answers (a container may start before its database), at most
+    ``seconds``; the configuration is validated on the way (a bad value stops here)."""
+    from sqlalchemy import text
+
+    from corrections import create_app
+    from corrections.core.db import db
+
+    app = create_app()
+    deadline = time.monotonic() + seconds
+    while True:
+        with app.app_context():
+            try:
+                db.session.execute(text("SELECT 1"))
+                return
+            except Exception as exc:  # not reachable yet: wait, then say why
+                db.session.rollback()
+                if time.monotonic() >= deadline:
+                    raise SystemExit(
+                        f"corrections-entrypoint: the database did not answer within "
+                        f"{seconds:g} s ({type(exc).__name__})"
+                    ) from None
+            finally:
+                db.session.remove()
+        time.sleep(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args.pop(0) if args else "serve"
+    env = dict(os.environ)
+    wait = float(env.get("CORRECTIONS_WAIT_SECONDS", "60"))
+    corrections = _bin("corrections")
+    if command in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    if command == "serve":
+        wait_for_database(wait)
+        if env.get("CORRECTIONS_MIGRATE") == "1":
+            _run([corrections, "db", "upgrade"])
+        _exec(serve_argv(args, env))
+    elif command == "scheduler":
+        wait_for_database(wait)
+        _exec([corrections, "scheduler", "run", *args])
+    elif command == "migrate":
+        wait_for_database(wait)
+        _exec([corrections, "db", "upgrade"])
+    elif command == "check":
+        wait_for_database(wait)
+        print("corrections-entrypoint: configuration valid, database answers")
+    else:
+        _exec([corrections, command, *args])
+
+
+def _run(argv: list[str]) -> None:
+    import subprocess
+
+    subprocess.run(argv, check=True)  # noqa: S603 - our own installed commands
+
+
+def _exec(argv: list[str]) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process with our own command
+
+
+if __name__ == "__main__":
+    main()

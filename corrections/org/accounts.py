@@ -1,0 +1,156 @@
+"""Account administration: what an administrator (the admin API) or an operator at the server
+(``corrections users``) does to staff accounts after creating them. Every change is audited
+with who made it; a change of role or unit, and disabling, revoke the account's tokens, so the
+next request signs in again under the new rights.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from corrections.audit import service as audit
+from corrections.core.auth import Actor, Role
+from corrections.core.clock import now_utc
+from corrections.core.errors import PreconditionFailed, RuleViolation
+from corrections.core.pagination import paginate
+from corrections.org import credentials, service
+from corrections.org.models import Unit, User
+from corrections.core.i18n import _
+
+
+def list_users(
+    session: Session,
+    *,
+    role: Role | None = None,
+    unit_code: str | None = None,
+    active: bool | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[User], int]:
+    """One page of accounts by username (and the total), filtered by role, unit and whether
+    active."""
+    stmt = select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if unit_code is not None:
+        stmt = stmt.where(
+            User.unit_id == select(Unit.id).where(Unit.code == unit_code).scalar_subquery()
+        )
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    return paginate(session, stmt, User.username, page=page, page_size=page_size)
+
+
+def create_account(
+    session: Session,
+    *,
+    username: str,
+    role: Role,
+    unit_code: str,
+    display_name: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> credentials.IssuedCode:
+    """An account without a password, and its first reset code: the administrator hands the
+    code over and its user sets the password, which the administrator never learns."""
+    now = now or now_utc()
+    service.create_user(
+        session,
+        username=username,
+        password=None,
+        role=role,
+        unit_code=unit_code,
+        display_name=display_name,
+        actor=actor,
+    )
+    return credentials.issue_reset_code(session, username=username, actor=actor, now=now)
+
+
+def enable_user(session: Session, *, username: str, actor: Actor) -> User:
+    """Enable a disabled account (its unit must fit its role and be active). Its old tokens
+    stay revoked: the user signs in again."""
+    user = service.get_user(session, username, lock=True)
+    if user.active:
+        return user
+    problem = service.role_unit_problem(Role(user.role), session.get(Unit, user.unit_id))
+    if problem:
+        raise RuleViolation(problem, field="unit")
+    user.active, user.disabled_at = True, None
+    audit.record(
+        session, actor=actor, action="user.enable", subject_type="user", subject_id=user.id
+    )
+    session.flush()
+    return user
+
+
+def update_user(
+    session: Session,
+    *,
+    username: str,
+    changes: dict[str, Any],
+    actor: Actor,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Change an account's role, unit, display name or whether it is active. The role must
+    fit the unit after the change (an officer in an office, a commander in a district, the
+    rest in the city): give both when both change. A change of role or unit revokes the
+    account's tokens. ``expected_version`` (the API's If-Match) guards against lost updates;
+    the CLI passes none."""
+    now = now or now_utc()
+    user = service.get_user(session, username, lock=True)
+    if expected_version is not None and user.version != expected_version:
+        raise PreconditionFailed(_("the account has changed; read it again"))
+    if changes.get("active") is False:
+        service.disable_user(session, username=user.username, actor=actor)
+    role = Role(changes.get("role") or user.role)
+    unit = (
+        service.get_unit_by_code(session, changes["unit_code"])
+        if changes.get("unit_code")
+        else session.get(Unit, user.unit_id)
+    )
+    moved = role != user.role or unit.id != user.unit_id
+    if moved:
+        problem = service.role_unit_problem(role, unit)
+        if problem:
+            raise RuleViolation(problem, field="unit_code" if "unit_code" in changes else "role")
+        if user.role == Role.ADMIN and role != Role.ADMIN:
+            service.refuse_last_admin(session, user)
+        before = {"role": user.role, "unit": session.get(Unit, user.unit_id).code}
+        user.role, user.unit_id = role.value, unit.id
+        user.unit = unit
+        revoked = service.revoke_tokens(session, user.id, now=now)
+        audit.record(
+            session,
+            actor=actor,
+            action="user.update",
+            subject_type="user",
+            subject_id=user.id,
+            detail={
+                "from": before,
+                "to": {"role": role.value, "unit": unit.code},
+                "tokens_revoked": revoked,
+            },
+            now=now,
+        )
+    name = changes.get("display_name")
+    if name is not None and name != user.display_name:
+        user.display_name = name
+        # A staff member's name: the trail says that it changed, not to what.
+        audit.record(
+            session,
+            actor=actor,
+            action="user.update",
+            subject_type="user",
+            subject_id=user.id,
+            detail={"fields": ["display_name"]},
+            now=now,
+        )
+    if changes.get("active") is True:
+        enable_user(session, username=user.username, actor=actor)
+    session.flush()
+    return user

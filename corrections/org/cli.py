@@ -1,0 +1,263 @@
+"""``corrections org`` (the organisation file) and the account commands of ``corrections users``
+beyond create/disable/list. Every change is audited as ``cli:<os user>@<host>``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from corrections.core.i18n import _, cli_text
+
+EXAMPLE_FILE = Path(__file__).with_name("org.example.yaml")
+
+_ACTIONS = {
+    "create": ("+", "新建 create"),
+    "rename": ("~", "更名 rename"),
+    "move": (">", "迁移 move"),
+    "activate": ("↑", "启用 activate"),
+    "deactivate": ("↓", "停用 deactivate"),
+}
+
+
+def _fail(exc) -> click.ClickException:
+    """A domain error as the command's message (Chinese, the English in parentheses: see
+    core/i18n.py ``cli_text``), each named field on a line of its own."""
+    errors = exc.errors or {}
+    if len(errors) == 1 and next(iter(errors.values())) == [exc.detail]:
+        return click.ClickException(f"{next(iter(errors))}: {cli_text(exc.detail)}")
+    lines = [cli_text(exc.detail)]
+    for key, messages in errors.items():
+        lines += [f"  {key}: {cli_text(m)}" for m in messages]
+    return click.ClickException("\n".join(lines))
+
+
+@click.group()
+def org() -> None:
+    """The organisation (组织架构): city, districts, judicial offices."""
+
+
+@org.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the changes, change nothing.")
+@click.option(
+    "--deactivate-missing",
+    is_flag=True,
+    help="Make units missing from the file inactive, if nothing refers to them.",
+)
+@with_appcontext
+def org_import(file: Path, dry_run: bool, deactivate_missing: bool) -> None:
+    """Bring the units in line with FILE (YAML; `corrections org template` shows the form).
+
+    Adds new units, renames renamed ones, moves offices the file puts in another district
+    (their persons, accounts and records go with them), makes listed inactive units active.
+    Units missing from the file are reported and kept (never deleted). Running it again
+    changes nothing. A file with any error changes nothing and names every bad entry."""
+    import yaml
+
+    from corrections.core.cli_identity import cli_actor
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+    from corrections.org import orgfile
+
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        message = _("not a valid UTF-8 YAML file: {error}", error=str(exc))
+        raise click.ClickException(f"{file.name}: {cli_text(message)}") from None
+    try:
+        result = orgfile.import_document(
+            db.session,
+            data,
+            actor=cli_actor(),
+            dry_run=dry_run,
+            deactivate_missing=deactivate_missing,
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        raise _fail(exc) from None
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    click.echo(f"{file.name}: {result.units} units (单位)")
+    for change in result.changes:
+        mark, label = _ACTIONS[change.action]
+        text = f"{mark} {label:<16} {change.kind:<8} {change.code:<10} "
+        if change.action == "rename":
+            text += f"{change.before} → {change.after}"
+        else:
+            text += change.name_zh
+        if change.action == "create" and change.after:
+            text += f"  (under {change.after})"
+        elif change.action == "move":
+            text += (
+                f"  {change.before} → {change.after}, {change.persons} persons follow (人员随迁)"
+            )
+        click.echo(text)
+    for gone in result.missing:
+        if gone.deactivated:
+            continue
+        if not gone.active:
+            state = "已停用 (inactive)"
+        elif gone.has_history:
+            state = "有记录，保留 (has history: kept active)"
+        else:
+            state = (
+                "无记录，保留；--deactivate-missing 可停用 (no history: kept; --deactivate-missing)"
+            )
+        click.echo(
+            f"? 文件中没有 not in the file: {gone.kind} {gone.code} {gone.name_zh} — {state}"
+        )
+    n = len(result.changes)
+    if dry_run:
+        click.echo(f"dry run: {n} change(s) found, nothing changed (演练，未做更改)")
+    else:
+        click.echo(f"done: {n} change(s) (已更改 {n} 项)" if n else "no changes (无更改)")
+
+
+@org.command("show")
+@click.option("--yaml", "as_yaml", is_flag=True, help="As an import file (active units).")
+@click.option("--json", "as_json", is_flag=True, help="As JSON, every unit with its fields.")
+@with_appcontext
+def org_show(as_yaml: bool, as_json: bool) -> None:
+    """The organisation as a tree: codes, Chinese names, kinds; inactive units marked."""
+    from corrections.core.db import db
+    from corrections.org import orgfile, structure
+    from corrections.org.models import UNIT_KIND_LABELS_ZH, UnitKind
+
+    if as_yaml:
+        import yaml
+
+        document = orgfile.export_document(db.session)
+        click.echo(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), nl=False)
+        return
+    units = structure.all_units(db.session)
+    if as_json:
+        rows = [
+            {
+                "code": u.code,
+                "name_zh": u.name_zh,
+                "kind": u.kind,
+                "parent_code": u.parent.code if u.parent else None,
+                "active": u.active,
+            }
+            for u in units
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    children: dict[int | None, list] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit)
+
+    def show(unit, depth: int) -> None:
+        mark = "" if unit.active else "  (停用 inactive)"
+        label = UNIT_KIND_LABELS_ZH[UnitKind(unit.kind)]
+        click.echo(f"{'  ' * depth}{unit.code:<10} {unit.name_zh} [{label}]{mark}")
+        for child in children.get(unit.id, []):
+            show(child, depth + 1)
+
+    for top in children.get(None, []):
+        show(top, 0)
+    if not units:
+        click.echo("no units yet (尚无单位): corrections org template > org.yaml, then import it")
+
+
+@org.command("template")
+def org_template() -> None:
+    """Print an example organisation file (the demo city 滨江市) to edit and import."""
+    click.echo(EXAMPLE_FILE.read_text(encoding="utf-8"), nl=False)
+
+
+# --- users: what an operator does to accounts after creating them -------------------------
+
+
+def _users_call(fn, **kwargs):
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+
+    try:
+        result = fn(db.session, **kwargs)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise _fail(exc) from None
+    return result
+
+
+@click.command("enable")
+@click.argument("username")
+@with_appcontext
+def users_enable(username: str) -> None:
+    """Enable a disabled account (it signs in again; its old tokens stay revoked)."""
+    from corrections.core.cli_identity import cli_actor
+    from corrections.org import accounts
+
+    _users_call(accounts.enable_user, username=username, actor=cli_actor())
+    click.echo(f"enabled {username}")
+
+
+@click.command("set-role")
+@click.argument("username")
+@click.argument(
+    "role", type=click.Choice(["officer", "commander", "city", "analyst", "auditor", "admin"])
+)
+@click.option("--unit", "unit_code", help="The new unit too, when the role needs another kind")
+@with_appcontext
+def users_set_role(username: str, role: str, unit_code: str | None) -> None:
+    """Change an account's role (and unit): an officer belongs to a judicial office, a
+    commander to a district, the other roles to the city. Revokes the account's tokens."""
+    from corrections.core.cli_identity import cli_actor
+    from corrections.org import accounts
+
+    changes = {"role": role, **({"unit_code": unit_code} if unit_code else {})}
+    user = _users_call(accounts.update_user, username=username, changes=changes, actor=cli_actor())
+    click.echo(f"{user.username}: {user.role}, {user.unit.code}; tokens revoked")
+
+
+@click.command("set-unit")
+@click.argument("username")
+@click.argument("unit_code")
+@with_appcontext
+def users_set_unit(username: str, unit_code: str) -> None:
+    """Move an account to another unit of the kind its role needs. Revokes its tokens."""
+    from corrections.core.cli_identity import cli_actor
+    from corrections.org import accounts
+
+    user = _users_call(
+        accounts.update_user,
+        username=username,
+        changes={"unit_code": unit_code},
+        actor=cli_actor(),
+    )
+    click.echo(f"{user.username}: {user.role}, {user.unit.code}; tokens revoked")
+
+
+@click.command("reset-password")
+@click.argument("username")
+@with_appcontext
+def users_reset_password(username: str) -> None:
+    """Issue a one-time reset code (printed here only; stored hashed). Hand it to the user,
+    who sets a new password with it (POST /api/v1/auth/password/reset); then every token of
+    the account is revoked. An earlier code is withdrawn."""
+    from corrections.core.cli_identity import cli_actor
+    from corrections.core.clock import BUSINESS_TZ
+    from corrections.org import credentials
+
+    issued = _users_call(credentials.issue_reset_code, username=username, actor=cli_actor())
+    click.echo(reset_code_text(issued, BUSINESS_TZ))
+
+
+def reset_code_text(issued, tz) -> str:
+    until = issued.expires_at.astimezone(tz)
+    return (
+        f"一次性重置码 one-time reset code for {issued.user.username}: {issued.code}\n"
+        f"有效至 valid until {until:%Y-%m-%d %H:%M} (Asia/Shanghai); 只能用一次 (works once)\n"
+        "交给本人；本人用它设置新密码 (hand it to the user in person; they set a new password "
+        "with POST /api/v1/auth/password/reset)"
+    )
+
+
+USER_COMMANDS = (users_enable, users_set_role, users_set_unit, users_reset_password)

@@ -1,0 +1,295 @@
+"""The administrator's API: units and accounts, for role ``admin`` only."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.org import audit_rows, district, example, units_snapshot
+
+OTHER_ROLES = (
+    "officer-dongcheng-1",
+    "commander-dongcheng",
+    "city",
+    "analyst",
+    "auditor",
+)
+
+ADMIN_CALLS = (
+    ("get", "/api/v1/admin/units", None),
+    ("post", "/api/v1/admin/units", {"code": "32990105", "name_zh": "东城区新村司法所",
+                                      "kind": "office", "parent_code": "329901"}),
+    ("get", "/api/v1/admin/units/329901", None),
+    ("patch", "/api/v1/admin/units/329901", {"name_zh": "东城区司法局"}),
+    ("post", "/api/v1/admin/org/import?dry_run=true", example()),
+    ("get", "/api/v1/admin/users", None),
+    ("post", "/api/v1/admin/users", {"username": "new-officer", "role": "officer",
+                                      "unit_code": "32990101"}),
+    ("get", "/api/v1/admin/users/officer-dongcheng-1", None),
+    ("patch", "/api/v1/admin/users/officer-dongcheng-1", {"active": False}),
+    ("post", "/api/v1/admin/users/officer-dongcheng-1/reset-code", None),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("username", OTHER_ROLES)
+def test_every_admin_route_refuses_every_other_role(login, app, username):
+    api = login(username)
+    before = units_snapshot(app)
+    for method, path, body in ADMIN_CALLS:
+        resp = getattr(api, method)(path, json=body, headers={"If-Match": '"1"'})
+        assert resp.status_code == 403, (method, path, resp.status_code)
+    assert units_snapshot(app) == before
+    assert audit_rows(app, "unit.create", "user.create", "user.disable", "user.reset_code") == []
+
+
+def test_admin_reads_units_and_accounts(login):
+    admin = login("admin")
+    units = admin.get("/api/v1/admin/units").get_json()
+    assert {u["code"] for u in units} >= {"3299", "329901", "32990101"}
+    office = next(u for u in units if u["code"] == "32990101")
+    assert office["active"] is True and office["kind_label_zh"] == "司法所"
+    page = admin.get("/api/v1/admin/users?role=officer&unit_code=32990101").get_json()
+    assert page["total"] == 1 and page["items"][0]["username"] == "officer-dongcheng-1"
+    assert page["items"][0]["password_set"] is True
+    assert page["items"][0]["unit_name_zh"] == "东城区城关司法所"
+
+
+def test_admin_adds_renames_and_retires_an_office_with_if_match(login, app):
+    admin = login("admin")
+    created = admin.post(
+        "/api/v1/admin/units",
+        json={
+            "code": "32990105",
+            "name_zh": "东城区新村司法所",
+            "kind": "office",
+            "parent_code": "329901",
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.headers["ETag"] == '"1"' and created.get_json()["parent_code"] == "329901"
+    path = "/api/v1/admin/units/32990105"
+    assert admin.patch(path, json={"name_zh": "东城区新村街道司法所"}).status_code == 428
+    assert (
+        admin.patch(path, json={"name_zh": "x司法所"}, headers={"If-Match": '"7"'}).status_code
+        == 412
+    )
+    renamed = admin.patch(
+        path, json={"name_zh": "东城区新村街道司法所"}, headers={"If-Match": '"1"'}
+    )
+    assert renamed.status_code == 200 and renamed.headers["ETag"] == '"2"'
+    assert renamed.get_json()["name_zh"] == "东城区新村街道司法所"
+    # Nothing refers to it: it may be made inactive, and accounts no longer go there.
+    retired = admin.patch(path, json={"active": False}, headers={"If-Match": '"2"'})
+    assert retired.status_code == 200 and retired.get_json()["active"] is False
+    refused = admin.post(
+        "/api/v1/admin/users",
+        json={"username": "late-officer", "role": "officer", "unit_code": "32990105"},
+    )
+    assert refused.status_code == 422 and "已停用" in refused.get_json()["errors"]["unit"][0]
+    actions = [r.action for r in audit_rows(app, "unit.create", "unit.rename", "unit.deactivate")]
+    assert actions == ["unit.create", "unit.rename", "unit.deactivate"]
+    assert {r.actor_username for r in audit_rows(app, "unit.create")} == {"admin"}
+
+
+def test_a_unit_with_history_cannot_be_made_inactive(login, app):
+    admin = login("admin")
+    before = units_snapshot(app)
+    resp = admin.patch(
+        "/api/v1/admin/units/32990101", json={"active": False}, headers={"If-Match": '"1"'}
+    )
+    assert resp.status_code == 409
+    assert "有记录的单位不能停用" in resp.get_json()["errors"]["active"][0]
+    assert units_snapshot(app) == before
+
+
+def test_admin_moves_an_office_and_the_move_is_recorded(login, active):
+    person = active()
+    admin = login("admin")
+    moved = admin.patch(
+        "/api/v1/admin/units/32990101",
+        json={"parent_code": "329903"},
+        headers={"If-Match": '"1"'},
+    )
+    assert moved.status_code == 200, moved.get_json()
+    body = moved.get_json()
+    assert body["parent_code"] == "329903"
+    assert [(m["from_code"], m["to_code"], m["moved_by"]) for m in body["moves"]] == [
+        ("329901", "329903", "admin")
+    ]
+    assert login("commander-nanhu").get(f"/api/v1/persons/{person['id']}").status_code == 200
+    # A district does not move, and an office goes under a district only.
+    for code, parent in (("329901", "329902"), ("32990102", "32990103")):
+        resp = admin.patch(
+            f"/api/v1/admin/units/{code}", json={"parent_code": parent}, headers={"If-Match": '"1"'}
+        )
+        assert resp.status_code == 422 and "parent_code" in resp.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "text"),
+    [
+        ({"code": "3299011", "name_zh": "东城区新村司法所", "kind": "office",
+          "parent_code": "329901"}, "code", "8–9 位数字"),
+        ({"code": "32990205", "name_zh": "东城区新村司法所", "kind": "office",
+          "parent_code": "329901"}, "code", "须以所属区县代码 329901 开头"),
+        ({"code": "32990105", "name_zh": "Xincun office", "kind": "office",
+          "parent_code": "329901"}, "name_zh", "名称须为中文"),
+        ({"code": "32990105", "name_zh": "东城区新村司法所", "kind": "office",
+          "parent_code": "3299"}, "parent_code", "上级须为区(县)司法局"),
+        ({"code": "329900", "name_zh": "某区司法局", "kind": "district",
+          "parent_code": "3299"}, "code", "末两位不为 00"),
+        ({"code": "339901", "name_zh": "某区司法局", "kind": "district",
+          "parent_code": "3299"}, "code", "须以市代码 3299 开头"),
+        ({"code": "3300", "name_zh": "某市司法局", "kind": "city"}, "kind", "已有市司法局"),
+        ({"code": "32990105", "name_zh": "东城区新村司法所", "kind": "ward",
+          "parent_code": "329901"}, "kind", "Must be one of"),
+    ],
+)  # fmt: skip
+def test_a_bad_unit_is_422_naming_the_field_and_changes_nothing(login, app, body, field, text):
+    before = units_snapshot(app)
+    resp = login("admin").post("/api/v1/admin/units", json=body)
+    assert resp.status_code == 422, resp.get_json()
+    assert text in " ".join(resp.get_json()["errors"][field])
+    assert units_snapshot(app) == before
+
+
+def test_unknown_units_are_404_and_a_taken_code_409(login):
+    admin = login("admin")
+    assert admin.get("/api/v1/admin/units/99999999").status_code == 404
+    resp = admin.post(
+        "/api/v1/admin/units",
+        json={"code": "32990105", "name_zh": "某司法所", "kind": "office", "parent_code": "329999"},
+    )
+    assert resp.status_code == 404
+    resp = admin.post(
+        "/api/v1/admin/units",
+        json={"code": "32990101", "name_zh": "某司法所", "kind": "office", "parent_code": "329901"},
+    )
+    assert resp.status_code == 409 and "code" in resp.get_json()["errors"]
+
+
+def test_the_import_endpoint_reports_a_dry_run_and_names_bad_entries(login, app):
+    admin = login("admin")
+    document = example()
+    district(document, "329902")["offices"].append(
+        {"code": "32990204", "name_zh": "西城区新港司法所"}
+    )
+    before = units_snapshot(app)
+    dry = admin.post("/api/v1/admin/org/import?dry_run=true", json=document)
+    assert dry.status_code == 200, dry.get_json()
+    assert dry.get_json()["counts"]["create"] == 1 and dry.get_json()["dry_run"] is True
+    assert units_snapshot(app) == before
+    done = admin.post("/api/v1/admin/org/import", json=document).get_json()
+    assert done["changes"] == [
+        {
+            "action": "create",
+            "kind": "office",
+            "code": "32990204",
+            "name_zh": "西城区新港司法所",
+            "before": None,
+            "after": "329902",
+            "persons": None,
+        }
+    ]
+    district(document, "329902")["offices"][-1]["code"] = "3299020X"
+    bad = admin.post("/api/v1/admin/org/import", json=document)
+    assert bad.status_code == 422
+    assert list(bad.get_json()["errors"]) == ["city.districts[1].offices[3].code"]
+
+
+def test_admin_creates_an_account_whose_user_sets_the_password(login, client, app):
+    admin = login("admin")
+    resp = admin.post(
+        "/api/v1/admin/users",
+        json={
+            "username": "officer-dongcheng-9",
+            "role": "officer",
+            "unit_code": "32990101",
+            "display_name": "城关司法所新同事",
+        },
+    )
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["password_set"] is False and body["role_label_zh"] == "司法所工作人员"
+    code = body["reset_code"]["code"]
+    # No password works before the code is redeemed.
+    for guess in ("", "!", "test-password-123"):
+        signin = client.post(
+            "/api/v1/auth/token", json={"username": "officer-dongcheng-9", "password": guess}
+        )
+        assert signin.status_code in (401, 422)
+    redeemed = client.post(
+        "/api/v1/auth/password/reset",
+        json={
+            "username": "officer-dongcheng-9",
+            "code": code,
+            "new_password": "green-river-stone-42",
+        },
+    )
+    assert redeemed.status_code == 204
+    signin = client.post(
+        "/api/v1/auth/token",
+        json={"username": "officer-dongcheng-9", "password": "green-river-stone-42"},
+    )
+    assert signin.status_code == 201
+    after = admin.get("/api/v1/admin/users/officer-dongcheng-9").get_json()
+    assert after["password_set"] is True and after["password_changed_at"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "Bad Name", "role": "officer", "unit_code": "32990101"}, "username"),
+        ({"username": "x-officer", "role": "officer", "unit_code": "329901"}, "unit"),
+        ({"username": "x-officer", "role": "chief", "unit_code": "32990101"}, "role"),
+        ({"username": "officer-dongcheng-1", "role": "officer", "unit_code": "32990101"},
+         "username"),
+    ],
+)  # fmt: skip
+def test_a_bad_account_names_the_field(login, body, field):
+    resp = login("admin").post("/api/v1/admin/users", json=body)
+    assert resp.status_code in (409, 422) and field in resp.get_json()["errors"]
+
+
+def test_a_role_must_fit_the_unit_and_a_change_revokes_tokens(login, app):
+    admin = login("admin")
+    officer = login("officer-dongcheng-1")
+    path = "/api/v1/admin/users/officer-dongcheng-1"
+    resp = admin.patch(path, json={"role": "commander"}, headers={"If-Match": '"1"'})
+    assert resp.status_code == 422 and "区(县)司法局" in resp.get_json()["errors"]["role"][0]
+    assert officer.get("/api/v1/auth/me").status_code == 200
+    resp = admin.patch(
+        path, json={"role": "commander", "unit_code": "329901"}, headers={"If-Match": '"1"'}
+    )
+    assert resp.status_code == 200 and resp.get_json()["unit_code"] == "329901"
+    assert officer.get("/api/v1/auth/me").status_code == 401
+    (row,) = audit_rows(app, "user.update")
+    assert row.actor_username == "admin"
+    assert row.detail == {
+        "from": {"role": "officer", "unit": "32990101"},
+        "to": {"role": "commander", "unit": "329901"},
+        "tokens_revoked": 1,
+    }
+
+
+def test_disable_enable_and_the_last_administrator(login, client):
+    admin = login("admin")
+    path = "/api/v1/admin/users/officer-dongcheng-2"
+    officer = login("officer-dongcheng-2")
+    off = admin.patch(path, json={"active": False}, headers={"If-Match": '"1"'})
+    assert off.status_code == 200 and off.get_json()["active"] is False
+    assert officer.get("/api/v1/auth/me").status_code == 401
+    on = admin.patch(path, json={"active": True}, headers={"If-Match": off.headers["ETag"]})
+    assert on.status_code == 200 and on.get_json()["active"] is True
+    assert login("officer-dongcheng-2").get("/api/v1/auth/me").status_code == 200
+    # The only administrator cannot disable themself, nor give the role away.
+    me = admin.get("/api/v1/admin/users/admin")
+    etag = me.headers["ETag"]
+    resp = admin.patch(
+        "/api/v1/admin/users/admin", json={"active": False}, headers={"If-Match": etag}
+    )
+    assert resp.status_code == 409
+    resp = admin.patch(
+        "/api/v1/admin/users/admin", json={"role": "city"}, headers={"If-Match": etag}
+    )
+    assert resp.status_code == 409
+    assert admin.get("/api/v1/auth/me").status_code == 200

@@ -1,0 +1,157 @@
+"""`corrections users ...`: account commands, audited as the operating-system user and host."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+from sqlalchemy import select
+
+from corrections.core import keys
+from corrections.core.cli_identity import cli_actor, os_identity
+from corrections.core.db import db
+from corrections.org.models import User
+from tests.conftest import DEMO_PASSWORD
+from tests.support.org import CLI_ACTOR, audit_rows
+
+
+def _users(runner, *args, **kw):
+    return runner.invoke(args=["users", *args], **kw)
+
+
+def test_the_cli_actor_is_the_os_user_at_the_host(monkeypatch):
+    monkeypatch.setenv("LOGNAME", "ops-zhang")
+    monkeypatch.setattr("socket.gethostname", lambda: "corrections-prod-1")
+    assert os_identity() == "ops-zhang@corrections-prod-1"
+    actor = cli_actor()
+    assert actor.username == "cli:ops-zhang@corrections-prod-1" and actor.user_id is None
+    assert cli_actor("reviewer").username == "cli:reviewer"
+    monkeypatch.setattr("socket.gethostname", lambda: "h" * 100)
+    assert len(cli_actor().username) == 64
+
+
+def test_every_account_command_is_audited_with_the_os_user_and_host(app, runner):
+    steps = [
+        ("create", "officer-new", "--role", "officer", "--unit", "32990103", "--password-stdin"),
+        ("set-unit", "officer-new", "32990104"),
+        ("set-role", "officer-new", "commander", "--unit", "329901"),
+        ("reset-password", "officer-new"),
+        ("disable", "officer-new"),
+        ("enable", "officer-new"),
+    ]
+    for args in steps:
+        result = _users(runner, *args, input="a-long-password-1\n")
+        assert result.exit_code == 0, (args, result.output)
+    rows = audit_rows(
+        app,
+        "user.create",
+        "user.update",
+        "user.reset_code",
+        "user.disable",
+        "user.enable",
+    )
+    assert [r.action for r in rows] == [
+        "user.create",
+        "user.update",
+        "user.update",
+        "user.reset_code",
+        "user.disable",
+        "user.enable",
+    ]
+    assert {r.actor_username for r in rows} == {CLI_ACTOR}
+    assert rows[2].detail["to"] == {"role": "commander", "unit": "329901"}
+
+
+@pytest.fixture
+def keyring(app):
+    """The app's keyring, put back as it was after the test (a rotation changes it)."""
+    with app.app_context():
+        ring = keys.current()
+    saved = copy.deepcopy(ring.purposes)
+    yield ring
+    ring.purposes.clear()
+    ring.purposes.update(saved)
+    ring.save()
+
+
+def test_a_key_rotation_is_audited_as_the_os_user(app, runner, keyring):
+    assert runner.invoke(args=["keys", "rotate", "--purpose", "audit"]).exit_code == 0
+    (row,) = audit_rows(app, "keys.rotate")
+    assert row.actor_username == CLI_ACTOR
+
+
+def test_set_role_needs_a_fitting_unit_and_revokes_tokens(app, runner, login):
+    officer = login("officer-dongcheng-1")
+    refused = _users(runner, "set-role", "officer-dongcheng-1", "commander")
+    assert refused.exit_code == 1
+    assert (
+        "区(县)司法局" in refused.output and "a commander belongs to a district" in refused.output
+    )
+    assert officer.get("/api/v1/auth/me").status_code == 200
+    done = _users(runner, "set-role", "officer-dongcheng-1", "commander", "--unit", "329901")
+    assert done.exit_code == 0, done.output
+    assert officer.get("/api/v1/auth/me").status_code == 401
+    me = login("officer-dongcheng-1").get("/api/v1/auth/me").get_json()
+    assert me["role"] == "commander" and me["unit"]["code"] == "329901"
+
+
+def test_set_unit_revokes_tokens_and_keeps_the_role_fitting(runner, login):
+    officer = login("officer-dongcheng-1")
+    assert _users(runner, "set-unit", "officer-dongcheng-1", "329902").exit_code == 1
+    assert officer.get("/api/v1/auth/me").status_code == 200
+    assert _users(runner, "set-unit", "officer-dongcheng-1", "32990201").exit_code == 0
+    assert officer.get("/api/v1/auth/me").status_code == 401
+    assert login("officer-dongcheng-1").get("/api/v1/auth/me").get_json()["unit"]["code"] == (
+        "32990201"
+    )
+
+
+def test_reset_password_prints_a_code_the_user_redeems_once(app, runner, client):
+    result = _users(runner, "reset-password", "officer-dongcheng-1")
+    assert result.exit_code == 0
+    code = re.search(r"[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}", result.output).group(0)
+    assert "valid until 2026-11-28 10:00 (Asia/Shanghai)" in result.output  # 24 h on
+    body = {"username": "officer-dongcheng-1", "code": code, "new_password": "quiet-orchard-55"}
+    assert client.post("/api/v1/auth/password/reset", json=body).status_code == 204
+    assert client.post("/api/v1/auth/password/reset", json=body).status_code == 401
+
+
+def test_create_with_a_code_leaves_the_password_to_the_user(app, runner, client):
+    result = _users(
+        runner, "create", "officer-coded", "--role", "officer", "--unit", "32990101", "--issue-code"
+    )
+    assert result.exit_code == 0, result.output
+    code = re.search(r"[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}", result.output).group(0)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "officer-coded"))
+        assert user.password_hash == "!"
+        db.session.remove()
+    body = {"username": "officer-coded", "code": code, "new_password": "quiet-orchard-55"}
+    assert client.post("/api/v1/auth/password/reset", json=body).status_code == 204
+    both = _users(
+        runner,
+        "create",
+        "officer-other",
+        "--role",
+        "officer",
+        "--unit",
+        "32990101",
+        "--issue-code",
+        "--password-stdin",
+        input="a-long-password-1\n",
+    )
+    assert both.exit_code != 0 and "exclude each other" in both.output
+
+
+def test_the_cli_cannot_disable_or_demote_the_last_administrator(runner, login):
+    assert _users(runner, "disable", "admin").exit_code == 1
+    result = _users(runner, "set-role", "admin", "city")
+    assert result.exit_code == 1 and "最后一个在用的系统管理员账号" in result.output
+    assert login("admin").get("/api/v1/auth/me").status_code == 200
+
+
+def test_enable_of_an_unknown_user_says_so(runner):
+    result = _users(runner, "enable", "nobody-here")
+    assert result.exit_code == 1 and "no user nobody-here" in result.output
+    assert DEMO_PASSWORD not in result.output
