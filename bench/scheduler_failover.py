@@ -2,11 +2,16 @@
 database for a minute; the active one is killed (SIGKILL) in the middle of a run; afterwards
 every miss the schedulers marked has exactly one alert and nothing due was left unswept.
 
-    python bench/scheduler_failover.py [--seconds 60] [--persons 5000]
+    python bench/scheduler_failover.py [--seconds 60] [--persons 5000] [--batch 200]
 
-While they run, this script keeps making work: every few seconds it moves a batch of open
-report windows to "due yesterday", as if those persons had not come in. Needs a PostgreSQL
-server (CORRECTIONS_BENCH_PG, default postgresql://root@127.0.0.1:5432).
+While they run, this script keeps making work: every 2 seconds it moves ``--batch`` open
+report windows to "due yesterday", as if those persons had not come in. ``--persons`` is the
+number of persons under correction seeded in the demo city (`corrections demo seed
+--persons`). Needs ``psql`` and a PostgreSQL server (CORRECTIONS_BENCH_PG, default
+postgresql://root@127.0.0.1:5432) whose role may create databases: the check creates a scratch
+database there and drops it at the end, with its temporary folder
+(/tmp/corrections-failover-*). A failed step prints that step's output; a failed check prints
+the end of both schedulers' logs.
 
 What is checked is what the schedulers did, exactly: the obligations a sweep of scheduler-a or
 scheduler-b marked missed (``missed_at`` is the start of the run that marked them) each have
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,21 +51,67 @@ TRIGGERS = ";".join(
 )
 
 
+class BenchError(Exception):
+    """A step of the check failed; the message carries its output."""
+
+
+def run(args: list[str], env: dict | None = None) -> str:
+    """Run a command; its output, or :class:`BenchError` with all of it."""
+    done = subprocess.run(args, env=env, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        shown = " ".join(a if len(a) <= 80 else a[:40] + "…" for a in args)
+        raise BenchError(
+            f"{shown} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}".rstrip()
+        )
+    return done.stdout
+
+
 def psql(url: str, sql: str) -> str:
-    return subprocess.run(
-        ["psql", url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    return run(["psql", url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql]).strip()
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--persons", type=int, default=5000)
-    parser.add_argument("--batch", type=int, default=200)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n", 1)[0],
+        epilog="Needs psql and a PostgreSQL server (CORRECTIONS_BENCH_PG, default "
+        "postgresql://root@127.0.0.1:5432) on which it creates and drops a scratch database.",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=60,
+        help="how long both schedulers run; the leader is killed after a third of it "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--persons",
+        type=int,
+        default=5000,
+        help="persons under correction seeded in the demo city (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=200,
+        help="open report windows made overdue every 2 seconds while the schedulers run "
+        "(default: %(default)s)",
+    )
     args = parser.parse_args()
+    try:
+        return check(args)
+    except BenchError as exc:
+        print(f"FAIL: {exc}", file=sys.stderr)
+        return 2
+
+
+def check(args: argparse.Namespace) -> int:
     server = os.environ.get("CORRECTIONS_BENCH_PG", "postgresql://root@127.0.0.1:5432")
     name = f"corrections_failover_{os.getpid()}"
     url = f"{server}/{name}"
@@ -74,16 +126,15 @@ def main() -> int:
         CORRECTIONS_SCHEDULER_TRIGGERS=TRIGGERS,
     )
     procs: dict[str, subprocess.Popen] = {}
-    psql(f"{server}/postgres", f"CREATE DATABASE {name}")
+    try:
+        psql(f"{server}/postgres", f"CREATE DATABASE {name}")
+    except BenchError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     try:
         corrections = str(BIN / "corrections")
-        subprocess.run([corrections, "db", "upgrade"], env=env, check=True, capture_output=True)
-        subprocess.run(
-            [corrections, "demo", "seed", "--persons", str(args.persons)],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        run([corrections, "db", "upgrade"], env=env)
+        run([corrections, "demo", "seed", "--persons", str(args.persons)], env=env)
         # What the generated history holds before any scheduler runs (the old check counted
         # these against the run).
         before_missed, before_unalerted = (
@@ -257,12 +308,18 @@ def main() -> int:
             and all(h in runs for h in HOLDERS)
         )
         print("PASS" if ok else "FAIL")
+        if not ok:
+            for holder in HOLDERS:
+                print(f"\n--- the end of {holder}'s log ---\n{tail(work / f'{holder}.log')}")
         return 0 if ok else 1
     finally:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
-        psql(f"{server}/postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        try:
+            psql(f"{server}/postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,21 @@
 """Live alert streams at scale: an ordinary GET's latency with 0 and with 500 open streams,
-memory per open stream, and how long a new alert takes to reach the streams in its scope.
+memory per open stream, and how long an acknowledged alert takes to reach the streams of its
+office (and no other).
 
 The server is started with the command the README names under "Production serving" (read
 from README.md, only the bind address replaced), on a scratch PostgreSQL database seeded with
-the demo city and 100 extra officers (a user may hold ALERT_STREAM_MAX_PER_USER = 5 streams).
-The load generator runs on the same machine: one thread sends GETs one after another (the
-latency a person's page sees, not the server's throughput), an asyncio loop holds the streams
-open and reads them as browsers would.
+the demo city (``--persons`` persons under correction, 100 by default) and ``--streams`` / 5
+extra officers, each holding 5 streams (ALERT_STREAM_MAX_PER_USER): 100 officers for 500
+streams. The load generator runs on the same machine: one thread sends GETs one after another
+(the latency a person's page sees, not the server's throughput), an asyncio loop holds the
+streams open and reads them as browsers would.
 
     python bench/streams.py [--streams 500] [--seconds 40] [--alerts 10] [--persons 100]
 
-Needs a PostgreSQL server (CORRECTIONS_BENCH_PG, default postgresql://root@127.0.0.1:5432) on
-which it creates and drops a scratch database.
+Needs ``psql`` and a PostgreSQL server (CORRECTIONS_BENCH_PG, default
+postgresql://root@127.0.0.1:5432) whose role may create databases: the bench creates a scratch
+database there and drops it at the end, with its temporary folder
+(/tmp/corrections-bench-*). A failed step prints that step's output.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,8 +44,30 @@ BIN = Path(sys.executable).parent
 PER_USER = 5
 
 
+class BenchError(Exception):
+    """A step of the bench failed; the message carries its output."""
+
+
+def _describe(args) -> str:
+    """A command for a message: long arguments (inline scripts, secrets) cut short."""
+    return " ".join(a if len(a) <= 80 else a[:40] + "…" for a in map(str, args))
+
+
 def sh(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(args, env=env, check=check, capture_output=True, text=True)
+    done = subprocess.run(args, env=env, check=False, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise BenchError(
+            f"{_describe(args)} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}"
+        )
+    return done
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file, for a failure's message."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def free_port() -> int:
@@ -53,7 +80,10 @@ def serving_command(port: int) -> list[str]:
     """The README's command for serving streams and API together, bound to ``port`` here."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Production serving", 1)[1].split("\n## ", 1)[0]
-    line = next(ln.strip() for ln in section.splitlines() if "gunicorn" in ln and "-k" in ln)
+    # The first command line naming gunicorn and its worker class, with any lines it
+    # continues onto (a trailing backslash).
+    lines = section.replace("\\\n", " ").splitlines()
+    line = next(ln.strip() for ln in lines if "gunicorn" in ln and "-k" in ln)
     args = shlex.split(line)
     args[0] = str(BIN / Path(args[0]).name)
     bind = args.index("-b")
@@ -193,22 +223,52 @@ print(json.dumps(users))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", type=int, default=500)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n", 1)[0],
+        epilog="Needs psql and a PostgreSQL server (CORRECTIONS_BENCH_PG, default "
+        "postgresql://root@127.0.0.1:5432) on which it creates and drops a scratch database.",
+    )
+    parser.add_argument(
+        "--streams",
+        type=int,
+        default=500,
+        help="live alert streams to open, 5 per extra officer (so streams / 5 officers are "
+        "created) (default: %(default)s)",
+    )
     parser.add_argument(
         "--seconds",
         type=float,
         default=40,
         help="seconds of GETs per measurement (40: the streams' token re-check, every 30 s, "
-        "falls inside the one with streams open)",
+        "falls inside the one with streams open) (default: %(default)s)",
     )
-    parser.add_argument("--alerts", type=int, default=10, help="alerts acknowledged to time")
-    parser.add_argument("--persons", type=int, default=100)
+    parser.add_argument(
+        "--alerts",
+        type=int,
+        default=10,
+        help="alerts acknowledged, one by each of the first officers, to time their arrival "
+        "at the streams of their office (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--persons",
+        type=int,
+        default=100,
+        help="persons under correction seeded in the demo city (`corrections demo seed "
+        "--persons`); not the officers, who number streams / 5 (default: %(default)s)",
+    )
     args = parser.parse_args()
+    try:
+        return run(args)
+    except BenchError as exc:
+        print(f"FAIL: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
     server = os.environ.get("CORRECTIONS_BENCH_PG", "postgresql://root@127.0.0.1:5432")
     dbname = f"corrections_bench_streams_{os.getpid()}"
     sh("psql", f"{server}/postgres", "-qc", f"CREATE DATABASE {dbname}")
-    work = Path(tempfile.mkdtemp(prefix="corrections-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="corrections-bench-"))  # removed at the end
     env = dict(os.environ)
     env.update(
         {
@@ -253,11 +313,21 @@ def main() -> int:
         log = open(work / "gunicorn.log", "w")  # noqa: SIM115 - lives as long as the server
         gunicorn = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
         for _ in range(150):
+            if gunicorn.poll() is not None:
+                log.flush()
+                raise BenchError(
+                    f"the server exited ({gunicorn.returncode}):\n{tail(work / 'gunicorn.log')}"
+                )
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
             except OSError:
                 time.sleep(0.2)
+        else:
+            log.flush()
+            raise BenchError(
+                f"the server did not answer /healthz in 30 s:\n{tail(work / 'gunicorn.log')}"
+            )
         time.sleep(1.0)  # every worker up
         print("server:", " ".join(["gunicorn", *command[1:]]))
         tokens = {name: sign_in(port, name, password) for name in users}
@@ -362,6 +432,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 gunicorn.kill()
         sh("psql", f"{server}/postgres", "-qc", f"DROP DATABASE IF EXISTS {dbname}", check=False)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

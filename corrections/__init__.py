@@ -269,6 +269,7 @@ def _register_transaction_handling(app: Flask) -> None:
         with its Idempotency-Key (or read again) and learn which. Logged like every other
         failure: the class, never the message (it can quote the statement's values)."""
         from corrections.core.errors import problem_response
+        from corrections.core.i18n import _
 
         log.error(
             "commit failed (%s) in %s %s, request %s",
@@ -280,9 +281,10 @@ def _register_transaction_handling(app: Flask) -> None:
         return problem_response(
             503,
             code="commit-failed",
-            detail="保存结果未能确认，请用同一 Idempotency-Key 重试或重新读取 (the change "
-            "could not be confirmed and may or may not be stored: retry with the same "
-            "Idempotency-Key, or read the record again, to learn which).",
+            detail=_(
+                "The change could not be confirmed and may or may not be stored: retry with "
+                "the same Idempotency-Key, or read the record again, to learn which."
+            ),
             headers={"Retry-After": "2"},
         )
 

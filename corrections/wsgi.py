@@ -1,5 +1,26 @@
-"""WSGI entry point for production servers: ``gunicorn corrections.wsgi:app``."""
+"""WSGI entry point for production servers: ``gunicorn corrections.wsgi:app``.
+
+A bad setting stops it with ``invalid configuration: KEY: ...`` on standard error, not a
+traceback, and exit status 4: gunicorn's "App failed to load", on which its master stops (a
+worker that exits otherwise, with 2 say, is started again and again, each repeating the
+message).
+"""
+
+import sys
 
 from corrections import create_app
+from corrections.config import ConfigError
 
-app = create_app()
+# gunicorn's Arbiter.APP_LOAD_ERROR.
+APP_LOAD_ERROR = 4
+
+try:
+    app = create_app()
+except ConfigError as exc:
+    text = str(exc)
+    print(
+        text if text.startswith("invalid configuration") else f"invalid configuration: {text}",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.exit(APP_LOAD_ERROR)

@@ -34,8 +34,8 @@ from corrections.alerts.service import StreamChange
 from corrections.config import DEFAULTS
 from corrections.core.auth import Actor
 from corrections.core.db import db
-from corrections.core.i18n import _
 from corrections.core.errors import TooManyRequests
+from corrections.core.i18n import _
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from corrections.alerts import rules as alert_rules
 from corrections.alerts.models import (
@@ -519,6 +519,28 @@ def changes_after(
     return _fetch_changes(session, AlertChange.id > after, scope_clause(actor), limit=limit)
 
 
+def live_alert_changes(
+    session: Session, *, actor: Actor, after: int, up_to: int, limit: int = STREAM_BATCH
+) -> list[StreamChange]:
+    """For every live (open or acknowledged) alert in ``actor``'s scope, its latest change,
+    if its id is above ``after`` and at most ``up_to``; oldest first. A stream's replay when
+    its Last-Event-ID is past the newest change: the change log restarted (a database
+    restore), so the ids the client knows mean nothing, and it gets what is live now."""
+    later = aliased(AlertChange)
+    latest_of_its_alert = (
+        select(func.max(later.id)).where(later.alert_id == AlertChange.alert_id).scalar_subquery()
+    )
+    return _fetch_changes(
+        session,
+        AlertChange.id > after,
+        AlertChange.id <= up_to,
+        AlertChange.id == latest_of_its_alert,
+        Alert.status.in_(LIVE_STATUSES),
+        scope_clause(actor),
+        limit=limit,
+    )
+
+
 def changes_since(
     session: Session, *, after: int, also: tuple[int, ...] = (), limit: int = STREAM_BATCH
 ) -> list[StreamChange]:
@@ -570,10 +592,19 @@ def deliver(
 
 
 def stream_batch(
-    session: Session, *, actor: Actor, after: int, now: datetime | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    after: int,
+    now: datetime | None = None,
+    live_up_to: int | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
-    """The next batch of a stream's replay: :func:`changes_after` through :func:`deliver`."""
-    changes = changes_after(session, actor=actor, after=after)
+    """The next batch of a stream's replay: :func:`changes_after` (``live_up_to`` given:
+    :func:`live_alert_changes` up to it) through :func:`deliver`."""
+    if live_up_to is None:
+        changes = changes_after(session, actor=actor, after=after)
+    else:
+        changes = live_alert_changes(session, actor=actor, after=after, up_to=live_up_to)
     return deliver(session, actor=actor, changes=changes, now=now)
 
 

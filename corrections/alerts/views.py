@@ -23,8 +23,8 @@ from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
-from corrections.core.schemas import page_envelope
 from corrections.core.i18n import _
+from corrections.core.schemas import page_envelope
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +109,17 @@ class AlertStream(MethodView):
         description="Server-Sent Events: `id` is the change id, `event` is `alert`, `data` "
         "the alert as JSON with `change` (raised, acknowledged, resolved, dismissed, "
         "escalated); `event: end` when the sign-in ended. Reconnect with `Last-Event-ID` to "
-        "miss nothing.",
+        "miss nothing. A Last-Event-ID past the newest change (the change log restarted, as "
+        "after a database restore) gets `event: restart` first, with the newest change as its "
+        "`id`, then your live alerts (each with its latest change), then what changes next.",
     )
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def get(self, args):
         """Live stream of new and changed alerts in your scope (Server-Sent Events).
 
         Without ``Last-Event-ID`` it starts from now; with it, it first replays every change
-        after that id. Ends after ``timeout`` seconds; browsers' EventSource reconnects by
+        after that id (an id past the newest change: ``event: restart``, then the live alerts
+        in your scope). Ends after ``timeout`` seconds; browsers' EventSource reconnects by
         itself, sending the last id. A user may hold ``ALERT_STREAM_MAX_PER_USER`` streams at
         once, a server process ``ALERT_STREAM_MAX_PER_PROCESS``: beyond, 429 with Retry-After."""
         actor = current_actor()
@@ -137,9 +140,12 @@ class AlertStream(MethodView):
         except BaseException:
             hub.unsubscribe(sub)
             raise
-        stream = _Stream(
-            app, hub, sub, actor, sub.newest if after is None else after, args["timeout"]
-        )
+        # An id past the newest change: the change log restarted (a restored database), as
+        # the process's listener concludes when the newest id goes down. The client's ids mean
+        # nothing here: it gets the reader's live alerts, then every change after the newest.
+        restarted_from = after if after is not None and after > sub.newest else None
+        start = sub.newest if after is None or restarted_from is not None else after
+        stream = _Stream(app, hub, sub, actor, start, args["timeout"], restarted_from)
         response = Response(stream_with_context(stream.events()), mimetype="text/event-stream")
         response.call_on_close(stream.close_outside_request)
         response.headers["Cache-Control"] = "no-store"
@@ -155,11 +161,22 @@ def _spread(seconds: float) -> float:
 
 class _Stream:
     """One open stream: replays from ``after``, then sends what the process's listener hands
-    it. It runs after its request has finished (the request committed its slot)."""
+    it. It runs after its request has finished (the request committed its slot).
+    ``restarted_from``: the client's Last-Event-ID was past the newest change (``after``); the
+    stream says so first and replays the reader's live alerts up to ``after``."""
 
-    def __init__(self, app, hub: live.Hub, sub: live.Subscription, actor, after: int, timeout):
+    def __init__(
+        self,
+        app,
+        hub: live.Hub,
+        sub: live.Subscription,
+        actor,
+        after: int,
+        timeout,
+        restarted_from: int | None = None,
+    ):
         self.app, self.hub, self.sub, self.actor = app, hub, sub, actor
-        self.after, self.timeout = after, timeout
+        self.after, self.timeout, self.restarted_from = after, timeout, restarted_from
         self.token = request.headers.get("Authorization", "").partition(" ")[2].strip()
         self.closed = False
 
@@ -178,17 +195,25 @@ class _Stream:
         # Ids the replay sent: the listener may hand the same changes over once more.
         replayed: set[int] = set()
         replaying = True
+        # After a restart: the live alerts' latest changes come first, from 0 to ``last``.
+        live_after = 0 if self.restarted_from is not None else None
         started = last_sent = checked = replayed_until = time.monotonic()
         check_in = _spread(token_check)
         try:
-            yield f"retry: 1000\n: stream of alert changes after {last}\n\n"
+            restart = "" if self.restarted_from is None else self._restart_event(last)
+            yield f"retry: 1000\n: stream of alert changes after {last}\n{restart}\n"
             while True:
                 if time.monotonic() - checked >= check_in:
                     if not self.still_signed_in():
                         yield "event: end\ndata: signed out\n\n"
                         return
                     checked, check_in = time.monotonic(), _spread(token_check)
-                if replaying:
+                if live_after is not None:
+                    batch = service.stream_batch(
+                        db.session, actor=self.actor, after=live_after, live_up_to=last
+                    )
+                    live_after = batch[-1][0] if len(batch) >= service.STREAM_BATCH else None
+                elif replaying:
                     batch = service.stream_batch(db.session, actor=self.actor, after=last)
                     replaying = len(batch) >= service.STREAM_BATCH
                     replayed.update(change_id for change_id, _view in batch)
@@ -223,6 +248,22 @@ class _Stream:
                     last_sent = clock
         finally:
             self.close()
+
+    def _restart_event(self, newest: int) -> str:
+        """The lines that make the first message a ``restart`` event: its ``id`` is the newest
+        change, where the client's count starts again (EventSource takes it as its last id)."""
+        data = orjson.dumps(
+            {
+                "reason": "change_log_restarted",
+                "last_event_id": self.restarted_from,
+                "newest_change_id": newest,
+            }
+        ).decode()
+        return (
+            f": Last-Event-ID {self.restarted_from} is past the newest change ({newest}): the "
+            "change log restarted (a restored database?); your live alerts follow, then every "
+            f"change after {newest}\nid: {newest}\nevent: restart\ndata: {data}\n"
+        )
 
     def close(self) -> None:
         """Give the stream's places back: at the listener, and its row (the per-user count)."""

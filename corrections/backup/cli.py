@@ -17,7 +17,11 @@ def backup() -> None:
 
 
 def _fail(exc) -> click.ClickException:
-    lines = [exc.detail]
+    """A domain error as the command's message (Chinese, the English in parentheses: see
+    core/i18n.py ``cli_text``), then each finding by kind."""
+    from corrections.core.i18n import cli_text
+
+    lines = [cli_text(exc.detail)]
     for kind, text in (exc.errors or {}).items():
         lines.append(f"  {kind}: {text}")
     return click.ClickException("\n".join(lines))

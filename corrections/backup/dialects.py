@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,9 +25,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, table, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
 from corrections.core.errors import DomainError
+from corrections.core.i18n import _
 
 # How long SQLite's backup waits for a lock held by a writer (milliseconds).
 SQLITE_BUSY_MS = 60_000
@@ -43,7 +46,12 @@ class ToolFailed(DomainError):
 
 def parse_url(url: str | URL) -> URL:
     """The URL with ``postgresql://`` read as psycopg's, as the configuration does."""
-    parsed = make_url(url) if isinstance(url, str) else url
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:  # the text is not repeated: it may hold a password
+        raise ToolFailed(
+            _("not a database URL: sqlite:///PATH or postgresql://user@host/db")
+        ) from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -53,13 +61,17 @@ def kind_of(url: URL) -> str:
     """``postgresql`` or ``sqlite``; anything else is refused."""
     backend = url.get_backend_name()
     if backend not in ("postgresql", "sqlite"):
-        raise ToolFailed(f"不支持的数据库 (unsupported database {backend!r}: sqlite or postgresql)")
+        raise ToolFailed(_("unsupported database {backend}: sqlite or postgresql", backend=backend))
     return backend
 
 
 def masked(url: str | URL) -> str:
-    """The URL for messages, manifests and logs: its password replaced by ``***``."""
-    return parse_url(url).render_as_string(hide_password=True)
+    """The URL for messages, manifests and logs: its password replaced by ``***`` (one
+    given as ``?password=`` too)."""
+    parsed = parse_url(url)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)
 
 
 def same_database(a: str | URL, b: str | URL) -> bool:
@@ -144,8 +156,12 @@ def pg_tool(name: str, bin_dir: str | None) -> str:
     if not found:
         where = bin_dir or "PATH"
         raise ToolFailed(
-            f"找不到 {name} (the PostgreSQL client tool {name} is not in {where}: install the "
-            "server's client tools, or set BACKUP_PG_BIN_DIR)"
+            _(
+                "the PostgreSQL client tool {name} is not in {where}: install the server's "
+                "client tools, or set BACKUP_PG_BIN_DIR",
+                name=name,
+                where=where,
+            )
         )
     return found
 
@@ -210,7 +226,9 @@ def run_tool(args: list[str], env: dict[str, str], name: str) -> str:
         args, env=env, capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
-        raise ToolFailed(f"{name} 失败 ({_tool_message(name, proc)})")
+        raise ToolFailed(
+            _("{name} failed: {message}", name=name, message=_tool_message(name, proc))
+        )
     return proc.stdout
 
 
@@ -381,10 +399,16 @@ def pg_restore(
             sql.stderr.close()
             sql.wait()
     if psql.returncode != 0:
-        raise ToolFailed(f"psql 失败，目标数据库未改动 ({_tool_message('psql', psql)})")
+        raise ToolFailed(
+            _(
+                "psql failed, the target database is unchanged: {message}",
+                message=_tool_message("psql", psql),
+            )
+        )
     if sql.returncode != 0:
         failed = subprocess.CompletedProcess([], sql.returncode, "", sql_err)
-        raise ToolFailed(f"pg_restore 失败 ({_tool_message('pg_restore', failed)})")
+        message = _tool_message("pg_restore", failed)
+        raise ToolFailed(_("{name} failed: {message}", name="pg_restore", message=message))
 
 
 def _admin_engine(url: URL) -> Engine:
@@ -416,8 +440,7 @@ def sqlite_path(url: URL) -> Path:
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         raise ToolFailed(
-            "SQLite 内存数据库无法备份 (an in-memory or URI SQLite database cannot be backed "
-            "up: give sqlite:///PATH)"
+            _("an in-memory or URI SQLite database cannot be backed up: give sqlite:///PATH")
         )
     return Path(database)
 
@@ -428,22 +451,50 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)
 
 
+class _Locked(Exception):
+    pass
+
+
+def _copy(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
+    """``src.backup(dst)`` in one step, but giving up once a writer has held the lock for
+    ``SQLITE_BUSY_MS`` (Python's backup retries a locked database for ever)."""
+    started = time.monotonic()
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        locked = status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        if locked and (time.monotonic() - started) * 1000 > SQLITE_BUSY_MS:
+            raise _Locked
+
+    for conn in (src, dst):
+        conn.execute(f"PRAGMA busy_timeout={min(int(SQLITE_BUSY_MS), 1000)}")
+    try:
+        src.backup(dst, progress=progress)
+    except _Locked:
+        seconds = format(SQLITE_BUSY_MS / 1000, "g")
+        raise ToolFailed(
+            _(
+                "a writer held the SQLite database locked for {seconds} s: stop the service "
+                "and try again",
+                seconds=seconds,
+            )
+        ) from None
+
+
 def sqlite_backup(source: Path, out: Path) -> None:
     """Copy a live SQLite database with the online backup API (one step: a consistent
     snapshot while writers go on, WAL included), then make the copy one self-contained file
     (rollback journal instead of WAL)."""
     if not source.exists():
-        raise ToolFailed("SQLite 数据库文件不存在 (the SQLite database file does not exist)")
+        raise ToolFailed(_("the SQLite database file does not exist"))
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     src = sqlite3.connect(source)
     dst = sqlite3.connect(out)
     try:
-        src.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_MS)}")
-        src.backup(dst)
+        _copy(src, dst)
         dst.execute("PRAGMA journal_mode=DELETE")
     except sqlite3.Error as exc:
-        raise ToolFailed(f"SQLite 备份失败 ({type(exc).__name__})") from None
+        raise ToolFailed(_("the SQLite backup failed: {error}", error=type(exc).__name__)) from None
     finally:
         dst.close()
         src.close()
@@ -491,11 +542,12 @@ def sqlite_restore(copy: Path, target: Path) -> None:
     src = _read_only(copy)
     dst = sqlite3.connect(target)
     try:
-        dst.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_MS)}")
-        src.backup(dst)
+        _copy(src, dst)
         dst.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error as exc:
-        raise ToolFailed(f"SQLite 恢复失败 ({type(exc).__name__})") from None
+        raise ToolFailed(
+            _("the SQLite restore failed: {error}", error=type(exc).__name__)
+        ) from None
     finally:
         dst.close()
         src.close()

@@ -47,6 +47,7 @@ from corrections.core import keys
 from corrections.core.auth import SYSTEM
 from corrections.core.clock import business_date
 from corrections.core.errors import Conflict, DomainError
+from corrections.core.i18n import _
 from corrections.scheduler.models import JobRun
 
 log = logging.getLogger(__name__)
@@ -162,12 +163,14 @@ def read_manifest(path: Path) -> dict[str, Any]:
         data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BackupInvalid(
-            f"不是备份目录 ({path} holds no {MANIFEST}: give one backup's directory)"
+            _("{path} holds no manifest.json: give one backup's directory", path=str(path))
         ) from None
     except (OSError, ValueError) as exc:
-        raise BackupInvalid(f"备份清单无法读取 ({MANIFEST}: {type(exc).__name__})") from None
+        raise BackupInvalid(
+            _("manifest.json cannot be read: {error}", error=type(exc).__name__)
+        ) from None
     if not isinstance(data, dict):
-        raise BackupInvalid(f"备份清单格式错误 ({MANIFEST} is not a JSON object)")
+        raise BackupInvalid(_("manifest.json is not a JSON object"))
     return data
 
 
@@ -420,7 +423,7 @@ def _require_intact(path: Path) -> dict[str, Any]:
     report = verify_backup(path)
     if not report.ok:
         raise BackupInvalid(
-            "备份校验未通过 (the backup fails its checks; nothing was restored)",
+            _("the backup fails its checks; nothing was restored"),
             errors=report.errors(),
         )
     assert report.manifest is not None
@@ -443,12 +446,17 @@ def _put_back(manifest: dict[str, Any], path: Path, target: URL, *, force: bool)
     kind = manifest["database"]["kind"]
     if dialects.kind_of(target) != kind:
         raise BackupInvalid(
-            f"数据库类型不符 (a {kind} backup restores into {kind}, not {dialects.kind_of(target)})"
+            _(
+                "a {kind} backup restores into {kind}, not {target}",
+                kind=kind,
+                target=dialects.kind_of(target),
+            )
         )
     data = path / DATA_FILES[kind]
-    refusal = (
-        f"目标数据库不为空 ({dialects.masked(target)} already holds tables: restore into an "
-        "empty database, or give --force to replace everything in it)"
+    refusal = _(
+        "{target} already holds tables: restore into an empty database, or give --force to "
+        "replace everything in it",
+        target=dialects.masked(target),
     )
     if kind == "postgresql":
         schema = manifest["database"].get("schema") or "public"
@@ -491,7 +499,7 @@ def restore_backup(path: Path, *, to: str | URL, force: bool = False) -> Restore
     _compare(report, manifest, facts)
     if not report.ok:
         raise RestoreMismatch(
-            "恢复后的数据库与备份清单不符 (the restored database differs from the manifest)",
+            _("the restored database differs from the manifest"),
             errors=report.errors(),
         )
     log.info("backup %s restored into %s", manifest["id"], dialects.masked(target))
@@ -552,7 +560,7 @@ def list_backups(root: Path) -> list[tuple[Path, dict[str, Any]]]:
         except (BackupInvalid, KeyError, ValueError, TypeError):
             continue
     found.sort(key=lambda t: (t[0], t[1]), reverse=True)
-    return [(path, manifest) for _, _, path, manifest in found]
+    return [(path, manifest) for _at, _name, path, manifest in found]
 
 
 def resolve(source: Path) -> Path:
@@ -561,7 +569,7 @@ def resolve(source: Path) -> Path:
         return source
     backups = list_backups(source)
     if not backups:
-        raise BackupInvalid(f"没有找到备份 (no backup under {source})")
+        raise BackupInvalid(_("no backup under {path}", path=str(source)))
     return backups[0][0]
 
 
@@ -579,7 +587,7 @@ def _check_trail(report: Report, url: URL, manifest: dict[str, Any], facts: Fact
     backup held unsealed (its manifest lists them) are not "stalled": nobody seals a copy."""
     expected_unsealed = set((manifest.get("audit") or {}).get("unsealed_ids") or [])
     live = Path(_config()["AUDIT_CHECKPOINT_PATH"])
-    with tempfile.TemporaryDirectory(prefix=".drill-book-", dir=report.path.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".drill-book-", dir=_drill_folder()) as tmp:
         book = Path(tmp) / "checkpoints.jsonl"
         if live.exists():
             shutil.copyfile(live, book)
@@ -612,6 +620,30 @@ def _check_trail(report: Report, url: URL, manifest: dict[str, Any], facts: Fact
         f"audit trail of the copy: {result.checked} rows verified against "
         f"{result.checkpoints} checkpoint(s)"
     )
+
+
+def _drill_folder() -> Path:
+    """Where a drill works (its SQLite copy, its copy of the checkpoints): the instance
+    folder, private and writable even when the backups are on read-only storage."""
+    folder = Path(current_app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _remove_leftovers(folder: Path, now: datetime) -> None:
+    """Work directories (``.partial-<time>-…``, ``.drill-<time>-…``) a crash left behind over
+    a day ago."""
+    if not folder.is_dir():
+        return
+    for leftover in folder.iterdir():
+        if not leftover.is_dir() or not leftover.name.startswith((".partial-", ".drill-")):
+            continue
+        try:
+            made = datetime.strptime(leftover.name.split("-")[1], _STAMP).replace(tzinfo=UTC)
+        except (IndexError, ValueError):
+            continue
+        if now - made > _LEFTOVER_AGE:
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _engine_options() -> dict[str, Any]:
@@ -652,11 +684,13 @@ def drill(session: Session, *, source: Path, now: datetime) -> Report:
         server = _config().get("BACKUP_DRILL_URL") or data_url
         server = dialects.parse_url(server)
         if dialects.kind_of(server) != "postgresql":
-            raise BackupInvalid("BACKUP_DRILL_URL 须为 PostgreSQL (must be a PostgreSQL URL)")
+            raise BackupInvalid(_("BACKUP_DRILL_URL must be a PostgreSQL URL"))
         with dialects.pg_scratch(server, now) as scratch:
             rehearse(scratch)
     else:
-        work = Path(tempfile.mkdtemp(prefix=f".drill-{now.strftime(_STAMP)}-", dir=path.parent))
+        folder = _drill_folder()
+        _remove_leftovers(folder, now)
+        work = Path(tempfile.mkdtemp(prefix=f".drill-{now.strftime(_STAMP)}-", dir=folder))
         try:
             rehearse(URL.create("sqlite", database=str(work / "drill.sqlite3")))
         finally:
@@ -725,7 +759,7 @@ def prune(
     backups = list_backups(root)
     keep = retained(backups, keep_daily=max(1, keep_daily), keep_monthly=keep_monthly)
     deleted = []
-    for path, _ in backups:
+    for path, _manifest in backups:
         if path in keep:
             continue
         deleted.append(path.name)
@@ -733,17 +767,8 @@ def prune(
             shutil.rmtree(path)
             if on_delete:
                 on_delete(path)
-    if not dry_run and root.is_dir():
-        for leftover in root.iterdir():
-            if not leftover.is_dir() or not leftover.name.startswith((".partial-", ".drill-")):
-                continue
-            stamp = leftover.name.split("-", 2)[1] if leftover.name.count("-") >= 2 else ""
-            try:
-                made = datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
-            except ValueError:
-                continue
-            if now - made > _LEFTOVER_AGE:
-                shutil.rmtree(leftover, ignore_errors=True)
+    if not dry_run:
+        _remove_leftovers(root, now)
     if deleted:
         log.info("backups pruned: %s deleted, %s kept", len(deleted), len(keep))
     return Pruned(kept=sorted(p.name for p in keep), deleted=sorted(deleted))

@@ -37,20 +37,32 @@ CONTENT_LANGUAGE = {ZH: "zh-CN", EN: "en"}
 CATALOGUE = Path(__file__).resolve().parent.parent / "translations/zh/LC_MESSAGES/messages.po"
 
 _FORMATTER = string.Formatter()
+# Longest plain string matched against the templates (their lazy fields backtrack).
+MAX_PATTERN_TEXT = 500
 
 
 def placeholders(template: str) -> set[str]:
     """The names a template's ``{name}`` fields take (``{{`` and ``}}`` are literal braces)."""
-    return {name for _, name, _, _ in _FORMATTER.parse(template) if name}
+    return {name for _text, name, _spec, _conv in _FORMATTER.parse(template) if name}
 
 
-def _format(template: str, params: Mapping[str, Any]) -> str:
+def _format(template: str, params: Mapping[str, Any]) -> str | None:
+    """``template`` filled in; None (logged) when it and its parameters disagree, which must
+    not turn an error response into a crash."""
     try:
         return template.format(**params)
-    except (KeyError, IndexError, ValueError):
-        # A template and its parameters that disagree must not turn an error into a crash.
+    except (KeyError, IndexError, AttributeError, TypeError, ValueError):
         log.warning("message template and parameters disagree: %r", template)
-        return template
+        return None
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with each field replaced by the text matched for it (already converted
+    and formatted in the matched string: ``!r`` and ``:.4f`` are not applied again)."""
+    return "".join(
+        text + (values.get(name, "") if name is not None else "")
+        for text, name, _spec, _conv in _FORMATTER.parse(template)
+    )
 
 
 class Message(str):
@@ -66,7 +78,8 @@ class Message(str):
         params = dict(params or {})
         # Without parameters the template is the text, unformatted: a message that
         # marshmallow formats later (``{max}`` in a field's error message) keeps its fields.
-        self = super().__new__(cls, _format(template, params) if params else template)
+        text = _format(template, params) if params else None
+        self = super().__new__(cls, template if text is None else text)
         self.template, self.params, self.zh = template, params, zh
         return self
 
@@ -89,7 +102,13 @@ class Message(str):
             return str.__str__(self)
         if not self.params:
             return text
-        return _format(text, {k: translate(v, locale) for k, v in self.params.items()})
+        # Only messages among the values are translated: a plain string is data (a code, a
+        # name) even when it happens to spell a msgid.
+        params = {
+            k: v.render(locale) if isinstance(v, Message) else v for k, v in self.params.items()
+        }
+        rendered = _format(text, params)
+        return str.__str__(self) if rendered is None else rendered
 
 
 def _rebuild(template: str, params: dict[str, Any], zh: str | None) -> Message:
@@ -125,9 +144,7 @@ def catalogue() -> dict[str, str]:
     with CATALOGUE.open("rb") as fh:
         po = read_po(fh, locale="zh_Hans_CN")
     return {
-        m.id: m.string
-        for m in po
-        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
+        m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
     }
 
 
@@ -160,11 +177,13 @@ def lookup(text: str, locale: str) -> str:
     table = catalogue()
     if text in table:
         return table[text]
+    if len(text) > MAX_PATTERN_TEXT:
+        return text  # no library writes such a message; bounds the matching below
     for prefix, pattern, msgstr in _patterns():
         if text.startswith(prefix):
             match = pattern.fullmatch(text)
             if match:
-                return _format(msgstr, match.groupdict())
+                return _fill(msgstr, match.groupdict())
     return text
 
 
@@ -202,4 +221,3 @@ def cli_text(value: Any) -> str:
     if not isinstance(zh, str):
         return str(value)
     return zh if zh == en else f"{zh} ({en})"
-

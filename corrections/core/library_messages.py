@@ -114,8 +114,7 @@ WERKZEUG_DESCRIPTIONS = (
         "depended on another action and that action failed."
     ),
     N_(
-        'This request is required to be conditional; try using "If-Match" or '
-        '"If-Unmodified-Since".'
+        'This request is required to be conditional; try using "If-Match" or "If-Unmodified-Since".'
     ),
     N_("This user has exceeded an allotted request count. Try again later."),
     N_("One or more header fields exceeds the maximum size."),

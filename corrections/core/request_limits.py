@@ -53,9 +53,7 @@ def check_request_limits() -> None:
     cfg = current_app.config
     environ = request.environ
     if _url_bytes(environ) > cfg["MAX_URL_BYTES"]:
-        raise URITooLong(
-            _("The URL is longer than {limit} bytes.", limit=cfg["MAX_URL_BYTES"])
-        )
+        raise URITooLong(_("The URL is longer than {limit} bytes.", limit=cfg["MAX_URL_BYTES"]))
     fields = _header_fields(environ)
     if len(fields) > cfg["MAX_HEADER_FIELDS"]:
         raise HeadersTooLarge(

@@ -93,7 +93,9 @@ class Date(ma.fields.Date):
 
     default_error_messages = {
         "out_of_range": _(
-            "Must be a date from {min} to {max}.", min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat()
+            "Must be a date from {min} to {max}.",
+            min=MIN_DATE.isoformat(),
+            max=MAX_DATE.isoformat(),
         )
     }
 

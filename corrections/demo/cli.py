@@ -7,6 +7,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import WSGIRequestHandler
 
+from corrections.core.i18n import _, cli_text
+
 
 def _upgrade() -> None:
     from flask_migrate import upgrade
@@ -21,7 +23,8 @@ def _seed(persons: int, seed: int, history_months: int = 12) -> None:
     from corrections.org.models import Unit
 
     if db.session.query(Unit.id).first() is not None:
-        raise click.ClickException("the database already has units; demo seed needs an empty one")
+        message = _("the database already has units; demo seed needs an empty one")
+        raise click.ClickException(cli_text(message))
     password = current_app.config["DEMO_PASSWORD"]
     accounts = build_units_and_users(db.session, password=password)
     with click.progressbar(length=persons, label="persons") as bar:
@@ -70,7 +73,7 @@ def _activate_default_model(ttl) -> None:
         risk.activate(db.session, actor=actor, version=risk.DEFAULT_MODEL, now=now_utc())
     except DomainError as exc:
         db.session.rollback()
-        click.echo(f"risk model not activated: {exc.detail}")
+        click.echo(cli_text(_("risk model not activated: {why}", why=exc.detail)))
         return
     db.session.commit()
     run = scheduler.run_job(

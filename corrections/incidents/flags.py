@@ -49,9 +49,7 @@ def _flag_status(status: str) -> Message:
 
 def _check_officer(session: Session, person: Person, officer_id: int | None) -> None:
     if officer_id is None:
-        raise RuleViolation(
-            _("a responsible officer is required"), field="responsible_officer_id"
-        )
+        raise RuleViolation(_("a responsible officer is required"), field="responsible_officer_id")
     user = session.get(User, officer_id)
     if user is None or not user.active or user.role != "officer":
         raise RuleViolation(_("no such active officer"), field="responsible_officer_id")
@@ -178,9 +176,7 @@ def close_flag(
         )
         raise Conflict(refusal, errors={"status": [status]})
     if outcome == "converted" and flag.opened_by == actor.username:
-        raise Forbidden(
-            _("Conversion needs an approver other than the one who opened the flag.")
-        )
+        raise Forbidden(_("Conversion needs an approver other than the one who opened the flag."))
     flag.status, flag.closed_at, flag.closed_by = outcome, now, actor.username
     flag.close_reason, flag.updated_at = reason, now
     session.flush()

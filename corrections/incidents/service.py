@@ -766,9 +766,7 @@ def open_incident(
     if session.scalar(
         select(Incident.id).where(Incident.person_id == person.id, Incident.state != "closed")
     ):
-        raise Conflict(
-            _("The person already has an open episode."), errors={"state": [_("open")]}
-        )
+        raise Conflict(_("The person already has an open episode."), errors={"state": [_("open")]})
     incident = Incident(
         person_id=person.id,
         state="overdue",
@@ -1015,9 +1013,7 @@ def decide_proposal(
     if proposal is None:
         raise NotFound(_("No such proposal."))
     rules = _rules()
-    require_level(
-        actor, person, rules.kinds[proposal.kind]["decided_by"], _("A sanction proposal")
-    )
+    require_level(actor, person, rules.kinds[proposal.kind]["decided_by"], _("A sanction proposal"))
     if proposal.status != "proposed":
         raise Conflict(_("The proposal is already {status}.", status=proposal.status))
     if person.status not in OPEN_STATUSES:

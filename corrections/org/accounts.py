@@ -16,10 +16,10 @@ from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
 from corrections.core.errors import PreconditionFailed, RuleViolation
+from corrections.core.i18n import _
 from corrections.core.pagination import paginate
 from corrections.org import credentials, service
 from corrections.org.models import Unit, User
-from corrections.core.i18n import _
 
 
 def list_users(

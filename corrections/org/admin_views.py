@@ -15,6 +15,7 @@ from corrections.core.api import Blueprint
 from corrections.core.auth import ROLE_LABELS_ZH, Role, current_actor, requires
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed, PreconditionRequired
+from corrections.core.i18n import _
 from corrections.core.preconditions import if_match
 from corrections.core.schemas import page_envelope
 from corrections.org import accounts, credentials, orgfile, service, structure
@@ -35,7 +36,6 @@ from corrections.org.schemas import (
     UserPatchSchema,
 )
 from corrections.org.views import unit_view
-from corrections.core.i18n import _
 
 blp = Blueprint(
     "admin",
@@ -64,9 +64,7 @@ def _expected_version() -> int:
     if tag is None:
         raise PreconditionRequired(_("Send If-Match with the ETag you read."))
     if not _VERSION.fullmatch(tag):
-        raise PreconditionFailed(
-            _("If-Match names no version of this record; read it again.")
-        )
+        raise PreconditionFailed(_("If-Match names no version of this record; read it again."))
     return int(tag)
 
 

@@ -354,9 +354,7 @@ def import_document(
     existing = {u.code: u for u in session.scalars(select(Unit).with_for_update(of=Unit))}
     errors = _check(session, found, existing)
     if errors:
-        raise OrgFileError(
-            _("the organisation file has errors; nothing changed"), errors=errors
-        )
+        raise OrgFileError(_("the organisation file has errors; nothing changed"), errors=errors)
     result = ImportResult(dry_run=dry_run, units=len(found))
     result.changes = _plan(session, found, existing)
     listed = {e.code for e in found}

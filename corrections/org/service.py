@@ -154,9 +154,7 @@ def create_user(
     (org/credentials.py), so nobody but that user ever knows it. ``demo``: the demo city's
     accounts, which share the published demo password (the policy refuses it elsewhere)."""
     if not USERNAME_RE.match(username):
-        raise RuleViolation(
-            _("3–64 lower-case letters, digits, '.', '_' or '-'"), field="username"
-        )
+        raise RuleViolation(_("3–64 lower-case letters, digits, '.', '_' or '-'"), field="username")
     if password is not None and not demo:
         weak = passwords.problems(password, username=username)
         if weak:

@@ -320,8 +320,7 @@ def set_active(session: Session, unit: Unit, active: bool, *, actor: Actor, now:
     elif has_history(session, unit):
         raise Conflict(
             _(
-                "the unit {code} has persons, accounts, records or units under it: it stays "
-                "active",
+                "the unit {code} has persons, accounts, records or units under it: it stays active",
                 code=unit.code,
             ),
             errors={"active": [_("a unit with history stays active")]},

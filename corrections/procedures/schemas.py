@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import marshmallow as ma
 
+from corrections.core.i18n import _
 from corrections.core.schemas import Date, DateTime, Identifier, TrimmedString
 from corrections.persons.schemas import sealed_marker
 from corrections.procedures.rules import ANNOUNCEMENT_KINDS, CONCLUSIONS, GENDERS, TEAM_ROLES
-from corrections.core.i18n import _
 
 _NOTE = TrimmedString(validate=ma.validate.Length(min=1, max=4000), load_default=None)
 _DOCUMENT = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=64))

@@ -234,7 +234,7 @@ def update_announcement(
     now = now or now_utc()
     person = _owned(session, actor, person_id)
     _person, row = get_record_of(
-        session, actor, person.id, Announcement, announcement_id, "announcement"
+        session, actor, person.id, Announcement, announcement_id, _("announcement")
     )
     _check_tag(row, expected, _("announcement"))
     if "held_at" in changes:
@@ -326,7 +326,7 @@ def add_member(
 def _member(session: Session, actor: Actor, person_id: int, member_id: int):
     person = _owned(session, actor, person_id)
     _person, member = get_record_of(
-        session, actor, person.id, TeamMember, member_id, "team member"
+        session, actor, person.id, TeamMember, member_id, _("team member")
     )
     if member.removed_at is not None:
         raise NotFound(_("No such team member."))

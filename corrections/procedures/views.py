@@ -14,6 +14,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import today
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed
+from corrections.core.i18n import _
 from corrections.core.preconditions import if_match
 from corrections.persons import privacy
 from corrections.persons import rules as person_rules
@@ -45,7 +46,6 @@ from corrections.procedures.schemas import (
     TeamMemberPatchSchema,
     TeamMemberSchema,
 )
-from corrections.core.i18n import _
 
 blp = Blueprint(
     "procedures",

@@ -26,6 +26,7 @@ import sklearn
 import skops
 import skops.io as sio
 
+from corrections.core.i18n import _
 from corrections.risk import allowlist
 
 FORMAT = "corrections-risk-model/1"
@@ -36,7 +37,7 @@ UNSUMMED = ("card_sha256", "signature")
 
 
 class ArtifactError(Exception):
-    """An artifact that must not be used, with the reason."""
+    """An artifact that must not be used, with the reason (a message: core/i18n.py)."""
 
 
 def library_versions() -> dict[str, str]:
@@ -94,18 +95,36 @@ def read_card(directory: Path) -> dict[str, Any]:
     path = directory / CARD_FILE
     name = f"{directory.name}/{CARD_FILE}"
     if not path.is_file():
-        raise ArtifactError(f"{directory.name}: no {CARD_FILE}; not a model directory")
+        raise ArtifactError(
+            _(
+                "{directory}: no {file}; not a model directory",
+                directory=directory.name,
+                file=CARD_FILE,
+            )
+        )
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{name}: not a valid card ({exc}); refusing the artifact") from exc
+        raise ArtifactError(
+            _("{name}: not a valid card ({error}); refusing the artifact", name=name, error=exc)
+        ) from exc
     if not isinstance(card, dict) or card.get("format") != FORMAT:
-        raise ArtifactError(f"{name}: not a {FORMAT} card; refusing a foreign artifact")
+        raise ArtifactError(
+            _(
+                "{name}: not a {format} card; refusing a foreign artifact",
+                name=name,
+                format=FORMAT,
+            )
+        )
     if card.get("card_sha256") != card_checksum(card):
-        raise ArtifactError(f"{name}: the card's checksum does not match; it was changed")
+        raise ArtifactError(
+            _("{name}: the card's checksum does not match; it was changed", name=name)
+        )
     artifact = card.get("artifact")
     if not isinstance(artifact, dict) or artifact.get("file") != MODEL_FILE:
-        raise ArtifactError(f"{name}: the card must name {MODEL_FILE} as its artifact")
+        raise ArtifactError(
+            _("{name}: the card must name {file} as its artifact", name=name, file=MODEL_FILE)
+        )
     return card
 
 
@@ -139,39 +158,68 @@ def check(directory: Path, *, expect_sha256: str | None = None) -> Checked:
     path = directory / MODEL_FILE
     name = f"{directory.name}/{MODEL_FILE}"
     if not path.is_file():
-        raise ArtifactError(f"{directory.name}: model file {MODEL_FILE} is missing")
+        raise ArtifactError(
+            _(
+                "{directory}: model file {file} is missing",
+                directory=directory.name,
+                file=MODEL_FILE,
+            )
+        )
     data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if actual != card["artifact"].get("sha256"):
         raise ArtifactError(
-            f"{name}: sha256 {actual[:12]}… does not match the card's "
-            f"{str(card['artifact'].get('sha256'))[:12]}…; the file was changed or damaged, "
-            "refusing it"
+            _(
+                "{name}: sha256 {actual}… does not match the card's {expected}…; the file was "
+                "changed or damaged, refusing it",
+                name=name,
+                actual=actual[:12],
+                expected=str(card["artifact"].get("sha256"))[:12],
+            )
         )
     if expect_sha256 is not None and actual != expect_sha256:
         raise ArtifactError(
-            f"{name}: sha256 differs from the one recorded at activation; refusing it"
+            _(
+                "{name}: sha256 differs from the one recorded at activation; refusing it",
+                name=name,
+            )
         )
     ours, theirs = library_versions(), card.get("libraries") or {}
     for lib in ("scikit-learn", "skops"):
         if _minor(theirs.get(lib)) != _minor(ours[lib]):
             raise ArtifactError(
-                f"{directory.name}: made with {lib} {theirs.get(lib)}, this is {ours[lib]}; "
-                "retrain it with this version (a model is not portable across versions)"
+                _(
+                    "{directory}: made with {library} {theirs}, this is {ours}; retrain it "
+                    "with this version (a model is not portable across versions)",
+                    directory=directory.name,
+                    library=lib,
+                    theirs=theirs.get(lib),
+                    ours=ours[lib],
+                )
             )
     try:
         named = allowlist.types_in(data)  # ours first: it caps the schema's size
         untrusted = sio.get_untrusted_types(data=data)
     except allowlist.UnreadableModel as exc:
-        raise ArtifactError(f"{name}: {exc}") from exc
+        raise ArtifactError(_("{name}: {error}", name=name, error=exc)) from exc
     except Exception as exc:  # a damaged archive: skops' own errors vary
-        raise ArtifactError(f"{name}: not a readable skops file ({type(exc).__name__})") from exc
+        raise ArtifactError(
+            _(
+                "{name}: not a readable skops file ({error})",
+                name=name,
+                error=type(exc).__name__,
+            )
+        ) from exc
     foreign = allowlist.not_trusted(named | set(untrusted))
     if foreign:
+        more = len(foreign) - 10
         raise ArtifactError(
-            f"{name}: holds types our training never writes, refusing it before anything in "
-            f"it runs: {', '.join(foreign[:10])}"
-            + (f" (and {len(foreign) - 10} more)" if len(foreign) > 10 else "")
+            _(
+                "{name}: holds types our training never writes, refusing it before anything "
+                "in it runs: {types}",
+                name=name,
+                types=", ".join(foreign[:10]) + (f" (+{more})" if more > 0 else ""),
+            )
         )
     return Checked(card=card, data=data, sha256=actual, untrusted=untrusted)
 
@@ -182,8 +230,12 @@ def build(checked: Checked) -> Loaded:
         model = sio.loads(checked.data, trusted=checked.untrusted)
     except Exception as exc:
         raise ArtifactError(
-            f"{checked.card['version']}/{MODEL_FILE}: could not be loaded "
-            f"({type(exc).__name__}: {exc})"
+            _(
+                "{version}/{file}: could not be loaded ({error})",
+                version=checked.card["version"],
+                file=MODEL_FILE,
+                error=f"{type(exc).__name__}: {exc}",
+            )
         ) from exc
     return Loaded(model=model, card=checked.card, sha256=checked.sha256)
 

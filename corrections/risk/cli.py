@@ -18,6 +18,7 @@ class _RiskGroup(click.Group):
     def invoke(self, ctx: click.Context):
         from corrections.core.cli_errors import domain_message
         from corrections.core.errors import DomainError
+        from corrections.core.i18n import cli_text
 
         try:
             return super().invoke(ctx)
@@ -28,7 +29,7 @@ class _RiskGroup(click.Group):
             # does not import the modelling libraries for the others.
             artifact = sys.modules.get("corrections.risk.artifact")
             if artifact is not None and isinstance(exc, artifact.ArtifactError):
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(cli_text(exc.args[0] if exc.args else "")) from None
             raise
 
 
@@ -246,7 +247,8 @@ def trusted_types_cmd(write) -> None:
     """Train every candidate model on generated tables and list every type the model files
     hold: the allow-list a model file is checked against. Shows what differs from the
     checked-in list (exit status 1 if anything does); --write replaces it, to review and
-    commit. Takes minutes (4 on the 2-core development machine)."""
+    commit. Takes minutes: about 3 of CPU time, 4 to 6 on the 2-core development machine
+    beside other work."""
     from corrections.risk import allowlist
 
     types = allowlist.generate(progress=lambda m: click.echo(f"· {m}", err=True))

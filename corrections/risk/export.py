@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from corrections.core.clock import start_of_business_day
 from corrections.core.errors import RuleViolation
+from corrections.core.i18n import _
 from corrections.risk import features
 
 SUBJECT = "subject"
@@ -229,7 +230,7 @@ def anonymise(
     :data:`WITHHELD_STEPS` in turn (each step's rows form their own classes), then are dropped.
     Raises :class:`RuleViolation` on ``min_k`` when more than half the rows would go."""
     if min_k < 2:
-        raise RuleViolation("must be at least 2", field="min_k")
+        raise RuleViolation(_("must be at least 2"), field="min_k")
     out = table.copy()
     pending = pd.Series(True, index=out.index)
     blanked = pd.Series(False, index=out.index)
@@ -242,8 +243,13 @@ def anonymise(
     suppressed = int(pending.sum())
     if suppressed and suppressed * 2 > len(out):
         raise RuleViolation(
-            f"{suppressed} of {len(out)} rows are in classes of fewer than {min_k} persons: "
-            "export a longer span or more districts, or lower min_k",
+            _(
+                "{suppressed} of {rows} rows are in classes of fewer than {min_k} persons: "
+                "export a longer span or more districts, or lower min_k",
+                suppressed=suppressed,
+                rows=len(out),
+                min_k=min_k,
+            ),
             field="min_k",
         )
     kept = out[~pending]
@@ -279,7 +285,9 @@ def audited(
     floor = current_app.config["RISK_EXPORT_MIN_K"]
     if min_k is not None and min_k < floor:
         # A caller may ask for more anonymity, never for less than the bureau set.
-        raise RuleViolation(f"must be at least {floor} (RISK_EXPORT_MIN_K)", field="min_k")
+        raise RuleViolation(
+            _("must be at least {floor} (RISK_EXPORT_MIN_K)", floor=floor), field="min_k"
+        )
     table, result = build(
         session,
         start=start,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from corrections.core.i18n import _
 from corrections.core.schemas import Date, Integer, TrimmedString
 from corrections.persons.schemas import sealed_marker
 
@@ -100,8 +101,8 @@ class ExportInSchema(ma.Schema):
     @ma.validates_schema
     def _span(self, data, **_kwargs):
         if data["to"] < data["from_"]:
-            raise ma.ValidationError("must not be before from", field_name="to")
+            raise ma.ValidationError(_("must not be before from"), field_name="to")
         if (data["to"] - data["from_"]).days // data["every_days"] >= 120:
             raise ma.ValidationError(
-                "at most 120 snapshot days per export", field_name="every_days"
+                _("at most 120 snapshot days per export"), field_name="every_days"
             )

@@ -26,6 +26,7 @@ from corrections.audit import service as audit
 from corrections.core import keys
 from corrections.core.auth import Actor
 from corrections.core.errors import Conflict, NotFound, RuleViolation
+from corrections.core.i18n import Message, _
 from corrections.core.sqlfuncs import json_object
 from corrections.incidents import flags
 from corrections.persons import privacy
@@ -80,9 +81,7 @@ def changed_since_recorded(card: dict[str, Any], row: RiskModel) -> Message:
     """Why a card that differs from the one recorded in its row (signed with ``risk sign``,
     or activated) is refused: who signed the recorded one, both checksums."""
     signed_by = ((row.card or {}).get("signature") or {}).get("signed_by")
-    since = (
-        _("{name} signed it", name=signed_by) if signed_by else _("it was activated")
-    )
+    since = _("{name} signed it", name=signed_by) if signed_by else _("it was activated")
     return _(
         "{version}: the card changed since {since} (checksum {recorded}, now {now}); review "
         "the card on disk and sign it again (`corrections risk sign {version} --by NAME`), or "
@@ -181,16 +180,23 @@ def sign(
     return row
 
 
-def check_features(card: dict[str, Any]) -> list[str]:
+def check_features(card: dict[str, Any]) -> list[Message]:
     """What is wrong with the model's features for this service (empty: all good): every one
     must be a feature the service computes, of the same type."""
     problems = []
     for f in card.get("features", []):
         ours = features.BY_NAME.get(f["name"])
         if ours is None:
-            problems.append(f"{f['name']}: not a feature the service computes")
+            problems.append(_("{name}: not a feature the service computes", name=f["name"]))
         elif ours.kind != f["type"]:
-            problems.append(f"{f['name']}: {f['type']} in the model, {ours.kind} here")
+            problems.append(
+                _(
+                    "{name}: {theirs} in the model, {ours} here",
+                    name=f["name"],
+                    theirs=f["type"],
+                    ours=ours.kind,
+                )
+            )
     return problems
 
 
@@ -219,11 +225,11 @@ def activate(
     problems = check_features(card)
     if problems:
         raise Conflict(
-            "The model's features do not match what the service computes.",
+            _("The model's features do not match what the service computes."),
             errors={"features": problems},
         )
     if force and not (reason and reason.strip()):
-        raise RuleViolation("--force needs a reason", field="reason")
+        raise RuleViolation(_("--force needs a reason"), field="reason")
     auc = float(card["metrics"]["auc"])
     current = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
     if current is not None and current.version != version:
@@ -283,8 +289,13 @@ def active_scorer(session: Session) -> Scorer | None:
     checked = artifact.check(directory, expect_sha256=row.sha256)
     if checked.card["card_sha256"] != row.card_sha256:
         raise artifact.ArtifactError(
-            f"{row.version}: the card changed since it was activated (checksum "
-            f"{_short(row.card_sha256)}, now {_short(checked.card['card_sha256'])})"
+            _(
+                "{version}: the card changed since it was activated (checksum {recorded}, "
+                "now {now})",
+                version=row.version,
+                recorded=_short(row.card_sha256),
+                now=_short(checked.card["card_sha256"]),
+            )
         )
     signing.verify(checked.card, (row.card or {}).get("signature"), keyring=keys.current())
     scorer = Scorer(artifact.build(checked))

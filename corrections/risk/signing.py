@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from corrections.core import keys
+from corrections.core.i18n import _
 from corrections.risk.artifact import ArtifactError, canonical
 
 PURPOSE = "audit"
@@ -52,24 +53,33 @@ def verify(card: dict[str, Any], signature: Any, *, keyring: keys.Keyring) -> No
     version = card.get("version")
     if not signature:
         raise ArtifactError(
-            f"{version}: the card is not signed; review it, then sign it with "
-            f"`corrections risk sign {version} --by NAME`"
+            _(
+                "{version}: the card is not signed; review it, then sign it with "
+                "`corrections risk sign {version} --by NAME`",
+                version=version,
+            )
         )
     if not isinstance(signature, dict) or not all(
         isinstance(signature.get(k), str) for k in (*FIELDS, "hmac")
     ):
-        raise ArtifactError(f"{version}: the card's signature is malformed")
+        raise ArtifactError(_("{version}: the card's signature is malformed", version=version))
     try:
         key = keyring.get(PURPOSE, signature["key_id"])
     except keys.KeyringError:
         raise ArtifactError(
-            f"{version}: the card is signed with a key this instance does not hold (signed "
-            f"elsewhere?); review it, then `corrections risk sign {version} --by NAME`"
+            _(
+                "{version}: the card is signed with a key this instance does not hold (signed "
+                "elsewhere?); review it, then `corrections risk sign {version} --by NAME`",
+                version=version,
+            )
         ) from None
     if not hmac.compare_digest(_mac(card, signature, key), signature["hmac"]):
         raise ArtifactError(
-            f"{version}: the card's signature does not match: it was changed after it was "
-            "signed, or signed by another instance"
+            _(
+                "{version}: the card's signature does not match: it was changed after it was "
+                "signed, or signed by another instance",
+                version=version,
+            )
         )
 
 

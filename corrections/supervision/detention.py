@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
+from corrections.core.i18n import _
 from corrections.persons import privacy
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.persons.scope import (
@@ -29,7 +30,6 @@ from corrections.supervision import obligations
 from corrections.supervision.common import current_rules, require_supervised
 from corrections.supervision.models import Detention
 from corrections.supervision.rules import SupervisionRules
-from corrections.core.i18n import _
 
 
 def _rule() -> SupervisionRules:
@@ -80,9 +80,7 @@ def record_detention(
                     id=other.id,
                     day=other.end_date,
                 ),
-                errors={
-                    "start_date": [_("before the release of detention {id}", id=other.id)]
-                },
+                errors={"start_date": [_("before the release of detention {id}", id=other.id)]},
             )
     detention = Detention(
         person_id=person.id,
@@ -127,7 +125,7 @@ def release(
     missed after the release)."""
     now = now or now_utc()
     person, detention = get_record_of(
-        session, actor, person_id, Detention, detention_id, "detention", lock=True
+        session, actor, person_id, Detention, detention_id, _("detention"), lock=True
     )
     require_level(actor, person, "office", _("Recording a release"))
     if detention.end_date is not None:

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import RuleViolation
+from corrections.core.i18n import _
 from corrections.grading import service as grading
 from corrections.persons import service as persons
 from corrections.persons.models import Person, PersonStatusChange
 from corrections.persons.scope import get_scoped
 from corrections.supervision import obligations
-from corrections.core.i18n import _
 
 # Status moves a user may make by hand through the API; the rest belong to their own
 # procedures (a death is a termination on the death record, decided by the district).

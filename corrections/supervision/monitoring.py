@@ -113,7 +113,7 @@ def _period(
     session: Session, actor: Actor, person_id: int, record_id: int
 ) -> tuple[Person, MonitoringPeriod]:
     return get_record_of(
-        session, actor, person_id, MonitoringPeriod, record_id, "monitoring period", lock=True
+        session, actor, person_id, MonitoringPeriod, record_id, _("monitoring period"), lock=True
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from corrections.core.i18n import _
 from corrections.core.schemas import (
     Date,
     DateTime,
@@ -21,7 +22,6 @@ from corrections.supervision.rules import (
     MONITORING_GROUNDS,
     OBLIGATION_KINDS,
 )
-from corrections.core.i18n import _
 
 _HOURS = ma.fields.Float(
     required=True,

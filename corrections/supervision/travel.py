@@ -144,7 +144,7 @@ def _permit(
     session: Session, actor: Actor, person_id: int, record_id: int
 ) -> tuple[Person, TravelPermit]:
     return get_record_of(
-        session, actor, person_id, TravelPermit, record_id, "travel permit", lock=True
+        session, actor, person_id, TravelPermit, record_id, _("travel permit"), lock=True
     )
 
 

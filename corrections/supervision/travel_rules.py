@@ -132,13 +132,9 @@ def decide(
     reasons: list[Reason] = []
     refusals: list[Reason] = []
     if start < today:
-        refusals.append(
-            Reason("travel.start_in_past", "", _("start_date must not be in the past"))
-        )
+        refusals.append(Reason("travel.start_in_past", "", _("start_date must not be in the past")))
     if end < start:
-        refusals.append(
-            Reason("travel.end_before_start", "", _("end_date is before start_date"))
-        )
+        refusals.append(Reason("travel.end_before_start", "", _("end_date is before start_date")))
     if days <= rules.office_max_days:
         level = "office"
         reasons.append(

@@ -12,6 +12,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import today
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
+from corrections.core.i18n import _
 from corrections.core.schemas import page_envelope
 from corrections.persons.scope import SUPERVISION_COLUMNS
 from corrections.supervision import events, monitoring, travel, worklist
@@ -39,7 +40,6 @@ from corrections.supervision.schemas import (
     TransferSchema,
 )
 from corrections.term import service as term
-from corrections.core.i18n import _
 
 blp = Blueprint(
     "supervision",

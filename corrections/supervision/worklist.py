@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict
+from corrections.core.i18n import _, bilingual
 from corrections.core.pagination import paginate
 from corrections.org.models import Unit
 from corrections.persons import privacy
@@ -29,7 +30,6 @@ from corrections.supervision.models import (
     Obligation,
 )
 from corrections.supervision.travel import mark_overdue_permits
-from corrections.core.i18n import _, bilingual
 
 # --- obligations -------------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ def excuse_obligation(
     then planned from the day it was due, as after a fulfilment."""
     now = now or now_utc()
     person, ob = get_record_of(
-        session, actor, person_id, Obligation, obligation_id, "obligation", lock=True
+        session, actor, person_id, Obligation, obligation_id, _("obligation"), lock=True
     )
     require_level(actor, person, "office", _("Excusing an obligation"))
     if ob.status not in ("open", "missed"):

@@ -140,8 +140,7 @@ def discharge(
     if ground == "expiry" and person.status != "active":
         raise Conflict(
             _(
-                "Only an active person can be discharged at the end of the term (status "
-                "{status}).",
+                "Only an active person can be discharged at the end of the term (status {status}).",
                 status=status_text(person.status),
             ),
             errors={"person_id": [status_is(person.status)]},
@@ -286,9 +285,7 @@ def transfer(
     now = now or now_utc()
     today = business_date(now)
     person = get_scoped(session, actor, person_id, lock=True)
-    require_decision_level(
-        actor, person, "transfer", _("A change of the place of supervision")
-    )
+    require_decision_level(actor, person, "transfer", _("A change of the place of supervision"))
     if person.status not in ("active", "pending_intake"):
         raise Conflict(
             _(

@@ -23,6 +23,7 @@ from corrections.core.auth import PERMISSIONS, optional_actor, public
 from corrections.core.clock import now_utc
 from corrections.core.db import db, is_timeout, use_health_timeouts
 from corrections.core.errors import problem_response
+from corrections.core.i18n import _
 from corrections.extensions import api
 
 blp = Blueprint("web", __name__, template_folder="templates")
@@ -57,7 +58,7 @@ def healthz() -> Response:
     except Exception:
         db.session.rollback()
         return problem_response(
-            503, detail="The database is not reachable.", headers={"Retry-After": "5"}
+            503, detail=_("The database is not reachable."), headers={"Retry-After": "5"}
         )
     return jsonify(status="ok", database="ok")
 
@@ -95,9 +96,9 @@ def _deep_health() -> Response:
         busy = is_timeout(exc)
         return problem_response(
             503,
-            detail="The database did not answer in time."
+            detail=_("The database did not answer in time.")
             if busy
-            else "The database is not reachable.",
+            else _("The database is not reachable."),
             headers={"Retry-After": "5"},
             extensions={"checks": {"database": {"status": "busy" if busy else "unreachable"}}},
         )
@@ -147,7 +148,7 @@ def _deep_health() -> Response:
     if migrations["status"] != "ok":
         return problem_response(
             503,
-            detail="The database schema is not this code's (corrections db upgrade).",
+            detail=_("The database schema is not this code's (corrections db upgrade)."),
             headers={"Retry-After": "30"},
             extensions={"checks": checks},
         )
@@ -163,11 +164,11 @@ def prometheus_metrics() -> Response:
     from corrections.core import observability
 
     if not current_app.config.get("METRICS_TOKEN"):
-        return problem_response(404, detail="No metrics here (METRICS_TOKEN is not set).")
+        return problem_response(404, detail=_("No metrics here (METRICS_TOKEN is not set)."))
     if not observability.authorised():
         return problem_response(
             401,
-            detail="The metrics need the scraper's token (METRICS_TOKEN).",
+            detail=_("The metrics need the scraper's token (METRICS_TOKEN)."),
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
     return observability.render(current_app)

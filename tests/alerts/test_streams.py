@@ -238,7 +238,7 @@ def test_finding_2_a_users_and_a_process_streams_are_capped_with_429(
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert int(refused.headers["Retry-After"]) > 0
     assert refused.body["status"] == 429 and "streams" in refused.body["errors"]
-    assert "at most 2" in refused.body["detail"]
+    assert "最多 2 个" in refused.body["detail"]
     # Another user is not held up by it; a closed stream gives its place back.
     assert streams(login("officer-dongcheng-1"), read=False).status == 200
     first.close()
@@ -248,7 +248,7 @@ def test_finding_2_a_users_and_a_process_streams_are_capped_with_429(
     # The process's cap: every user counts.
     monkeypatch.setitem(app.config, "ALERT_STREAM_MAX_PER_PROCESS", 3)
     refused = streams(login("city"), read=False)
-    assert refused.status == 429 and "per server process" in str(refused.body)
+    assert refused.status == 429 and "每个服务器进程最多" in str(refused.body)
     assert _open_rows(app) == 3
 
 

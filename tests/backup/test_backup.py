@@ -227,7 +227,7 @@ def test_restore_refuses_a_non_empty_target_unless_forced(app, city, active, tmp
     runner = app.test_cli_runner()
     refused = runner.invoke(args=["backup", "restore", str(backup)])  # this very database
     assert refused.exit_code == 1
-    assert "目标数据库不为空" in refused.output and "--force" in refused.output
+    assert "不为空" in refused.output and "--force" in refused.output
     assert _people(app) == people  # nothing was touched
 
     if app.config["DATABASE_URL"].startswith("postgresql"):
@@ -392,8 +392,8 @@ def test_the_drill_restores_the_newest_backup_and_is_a_recorded_run(
     assert runs[0].counts["backup"] == backup.name and runs[0].counts["rows"] > 0
     if app.config["DATABASE_URL"].startswith("postgresql"):
         assert _scratch_databases(app) == []  # the scratch database was dropped
-    else:
-        assert not [p for p in backup.parent.iterdir() if p.name.startswith(".drill-")]
+    else:  # nor is anything left of the scratch copy
+        assert not [p for p in Path(app.instance_path).iterdir() if p.name.startswith(".drill")]
 
 
 def _scratch_databases(app) -> list[str]:
@@ -490,6 +490,13 @@ def test_a_database_password_reaches_neither_arguments_manifest_nor_messages():
     assert "s3cr3t" not in conninfo and env["PGPASSWORD"] == "s3cr3t-pw"
     assert conninfo == "host=db.example port=5433 user=corr dbname=city sslmode=require"
     assert "s3cr3t" not in dialects.masked(url) and "***" in dialects.masked(url)
+    in_query = make_url("postgresql://corr@db.example/city?password=s3cr3t-pw")
+    assert "s3cr3t" not in dialects.masked(in_query)
+    conninfo, env = dialects.libpq(in_query)
+    assert "s3cr3t" not in conninfo and env["PGPASSWORD"] == "s3cr3t-pw"
+    with pytest.raises(dialects.ToolFailed) as bad:
+        dialects.parse_url("postgresql:/corr:s3cr3t-pw@nowhere")
+    assert "s3cr3t" not in bad.value.detail
     refused = subprocess.CompletedProcess(
         ["pg_restore"],
         1,

@@ -62,7 +62,7 @@ def test_the_largest_bigint_passes_the_edge(officer, active):
     """The bound is the database's, not a smaller one: the largest id is an unknown event."""
     person = active()
     resp = event(officer, person["id"], "note", corrects_id=BIGINT_MAX)
-    assert _problem(resp, 422)["errors"] == {"corrects_id": ["no such event of this person"]}
+    assert _problem(resp, 422)["errors"] == {"corrects_id": ["该人员没有这个事件"]}
 
 
 # --- idempotent retry in another UTC offset ----------------------------------------------

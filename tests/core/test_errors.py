@@ -71,7 +71,7 @@ def test_unexpected_crash_is_a_500_problem_without_a_trace(monkeypatch, officer,
     body = _is_problem(resp, 500)
     assert "secret internal detail" not in resp.get_data(as_text=True)
     assert "Traceback" not in resp.get_data(as_text=True)
-    assert body["detail"] == "The server could not complete the request."
+    assert body["detail"] == "服务器未能完成请求。"
     # Logged for operators with its traceback, but not the message (it may quote personal data).
     assert "RuntimeError" in caplog.text and "boom" in caplog.text
     assert "张伟" not in caplog.text and "320101199001011234" not in caplog.text
@@ -104,6 +104,6 @@ def test_request_id_is_the_servers_and_the_clients_is_echoed_apart(client):
 
 def test_control_characters_are_refused_at_the_edge(app, officer):
     resp = officer.post("/api/v1/persons", json=person_payload(name="张\x00伟"))
-    assert _is_problem(resp, 422)["errors"]["name"] == ["Must not contain control characters."]
+    assert _is_problem(resp, 422)["errors"]["name"] == ["不能包含控制字符。"]
     assert count_rows(app, Person) == 0
     assert "query.office" in _is_problem(officer.get("/api/v1/persons?office=a%00b"), 422)["errors"]

@@ -159,6 +159,20 @@ def test_text_without_an_entry_stays_as_it_is():
     assert translate(_("an untranslated {x}", x=1), "zh") == "an untranslated 1"
 
 
+def test_a_library_message_keeps_the_values_as_they_were_written():
+    text = (
+        "hold-out AUC 0.7000 is worse than the active model's 0.8123 by more than 0.02; "
+        "use --force --reason"
+    )
+    assert translate(text, "zh").startswith("留出集 AUC 0.7000 比现用模型的 0.8123 差了超过 0.02")
+    assert translate("x" * 5000, "zh") == "x" * 5000  # too long for a template: as it is
+
+
+def test_a_template_and_its_parameters_that_disagree_do_not_crash():
+    message = _("no user {username}", name="x")  # a wrong parameter name
+    assert translate(message, "zh") == translate(message, "en") == "no user {username}"
+
+
 def test_the_cli_shows_chinese_then_english():
     assert cli_text(_("no user {username}", username="x")) == "没有用户 x (no user x)"
     assert cli_text("plain text without an entry") == "plain text without an entry"
@@ -260,7 +274,8 @@ def _marshmallow_templates() -> set[str]:
             if isinstance(value, str) and "_op}" not in value:
                 found.add(value)
     r = ma.validate.Range
-    for low, high in itertools.product((r.message_gte, r.message_gt), (r.message_lte, r.message_lt)):
+    lows, highs = (r.message_gte, r.message_gt), (r.message_lte, r.message_lt)
+    for low, high in itertools.product(lows, highs):
         found.add(r.message_all.format(min_op=low, max_op=high))
     for low in (r.message_gte, r.message_gt):
         found.add(r.message_min.format(min_op=low))

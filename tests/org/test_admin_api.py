@@ -141,7 +141,7 @@ def test_admin_moves_an_office_and_the_move_is_recorded(login, active):
           "parent_code": "3299"}, "code", "须以市代码 3299 开头"),
         ({"code": "3300", "name_zh": "某市司法局", "kind": "city"}, "kind", "已有市司法局"),
         ({"code": "32990105", "name_zh": "东城区新村司法所", "kind": "ward",
-          "parent_code": "329901"}, "kind", "Must be one of"),
+          "parent_code": "329901"}, "kind", "须为以下之一"),
     ],
 )  # fmt: skip
 def test_a_bad_unit_is_422_naming_the_field_and_changes_nothing(login, app, body, field, text):

@@ -168,7 +168,7 @@ def test_cli_refuses_password_in_argv_and_role_unit_mismatch(app, runner):
         ],
         input="short\n",
     )
-    assert result.exit_code != 0 and "password" in result.output
+    assert result.exit_code != 0 and "密码至少 10 个字符" in result.output
     assert count_rows(app, User) == before
 
 

@@ -278,7 +278,7 @@ def test_finding_9_identity_search_is_a_post_and_get_refuses_q(officer, intake):
     person = intake(**IDENTITY)
     resp = officer.get(f"/api/v1/persons?q={person['id_number']}")
     assert resp.status_code == 422
-    assert resp.get_json()["errors"] == {"query.q": ["Unknown field."]}
+    assert resp.get_json()["errors"] == {"query.q": ["未知字段。"]}
     assert person["id_number"] not in resp.get_data(as_text=True)
     assert _search(officer, q=person["id_number"]) == [person["id"]]
     assert officer.get("/api/v1/persons?status=pending_intake").get_json()["total"] == 1

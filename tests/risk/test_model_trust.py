@@ -230,7 +230,8 @@ def test_finding_1_a_model_from_elsewhere_is_activated_after_review_and_signing(
     assert _activate(runner, "test-model").exit_code == 0
     edit_card(theirs, metrics={**card["metrics"], "auc": 0.99})
     result = _activate(runner, "analyst-2027.01")
-    assert result.exit_code != 0 and "signature does not match" in result.output
+    assert result.exit_code != 0
+    assert "the card changed since cli:reviewer signed it" in result.output
 
 
 def test_finding_1_the_demo_signs_the_shipped_default_model_and_no_other(

@@ -218,7 +218,7 @@ def test_finding_11_run_once_leaves_a_running_schedulers_lease_alone(app, runner
         assert service.acquire_lease(db.session, holder="leader", ttl=TTL, now=T0)
         db.session.remove()
     result = runner.invoke(args=["scheduler", "run-once", "sweep_obligations"])
-    assert result.exit_code != 0 and "another scheduler holds the lease" in result.output
+    assert result.exit_code != 0 and "scheduler leader holds the leader lease" in result.output
     result = runner.invoke(args=["scheduler", "run-once", "audit_seal", "--ignore-lease"])
     assert result.exit_code == 0, result.output
     with app.app_context():

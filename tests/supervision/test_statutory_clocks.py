@@ -30,7 +30,7 @@ def test_law_29_monitoring_period_ends_by_3_calendar_months(login, active):
     over = monitor(commander, active()["id"], "2026-11-27", "2027-02-27")
     assert over.status_code == 422
     message = over.get_json()["errors"]["end_date"][0]
-    assert "3 months" in message and "第二十九条" in message
+    assert "3 个月" in message and "第二十九条" in message
 
 
 def _term_ending_stages(app, person_id):

@@ -280,3 +280,15 @@ def test_two_thousand_open_alerts_page_by_fifty(app, login, active, server, brow
         lambda b: b.find_element(By.ID, "alerts-page").text == "第 2 / 40 页"
     )
     assert len(_rows(browser)) == 50 and _rows(browser)[0].get_attribute("data-id") != first_page
+
+
+def test_a_wrong_password_is_told_in_chinese(city, server, browser):
+    # The page asks for its own language (zh-CN): the server's problem detail is Chinese.
+    browser.get(server.url + "/command-centre")
+    browser.find_element(By.ID, "username").send_keys("commander-dongcheng")
+    browser.find_element(By.ID, "password").send_keys("not-the-password-1")
+    browser.find_element(By.ID, "signin-button").click()
+    WebDriverWait(browser, 10).until(
+        ec.text_to_be_present_in_element((By.ID, "signin-error"), "用户名或密码错误。")
+    )
+    assert "Wrong" not in browser.find_element(By.ID, "signin-error").text

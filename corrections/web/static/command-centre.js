@@ -19,6 +19,8 @@
   };
 
   const $ = (id) => document.getElementById(id);
+  // The server writes its messages (problem details) in the language asked for: the page's.
+  const LANGUAGE = document.documentElement.lang || "zh-CN";
 
   function el(tag, text, attrs) {
     const node = document.createElement(tag);
@@ -35,7 +37,10 @@
 
   async function api(path, options) {
     const opts = Object.assign({ headers: {} }, options || {});
-    opts.headers = Object.assign({ Authorization: "Bearer " + state.token }, opts.headers);
+    opts.headers = Object.assign(
+      { Authorization: "Bearer " + state.token, "Accept-Language": LANGUAGE },
+      opts.headers,
+    );
     if (opts.json !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(opts.json);
@@ -48,7 +53,7 @@
     }
     const body = resp.headers.get("Content-Type")?.includes("json") ? await resp.json() : null;
     if (!resp.ok) {
-      const err = new Error((body && body.detail) || resp.statusText);
+      const err = new Error((body && body.detail) || `请求失败（HTTP ${resp.status}）`);
       err.status = resp.status;
       err.body = body;
       throw err;
@@ -63,12 +68,13 @@
     $("signin-error").textContent = "";
     const resp = await fetch("/api/v1/auth/token", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept-Language": LANGUAGE },
       body: JSON.stringify({ username: $("username").value, password: $("password").value }),
     });
-    const body = await resp.json();
+    const body = await resp.json().catch(() => ({}));
     if (!resp.ok) {
-      $("signin-error").textContent = body.detail || "登录失败";
+      // The server's problem detail, in Chinese (e.g. 用户名或密码错误。).
+      $("signin-error").textContent = body.detail || `登录失败（HTTP ${resp.status}）`;
       return;
     }
     $("password").value = "";
@@ -266,7 +272,7 @@
     while (state.token && !abort.signal.aborted) {
       try {
         setStream("connecting", "实时连接中…");
-        const headers = { Authorization: "Bearer " + state.token };
+        const headers = { Authorization: "Bearer " + state.token, "Accept-Language": LANGUAGE };
         if (state.lastEventId !== null) headers["Last-Event-ID"] = String(state.lastEventId);
         const resp = await fetch("/api/v1/alerts/stream?timeout=300", {
           headers,
@@ -313,6 +319,13 @@
       } else if (line.startsWith("id: ")) id = Number(line.slice(4));
       else if (line.startsWith("event: ")) event = line.slice(7);
       else if (line.startsWith("data: ")) data.push(line.slice(6));
+    }
+    if (event === "restart") {
+      // The server's change log restarted (a restored database): our last id means nothing
+      // there. Count from its newest change and reload the list; live alerts follow too.
+      state.lastEventId = id;
+      loadAlerts();
+      return;
     }
     if (event !== "alert" || !data.length) return;
     if (id !== null && (state.lastEventId === null || id > state.lastEventId)) {
