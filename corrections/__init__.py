@@ -81,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         else:
             configure_postgresql(db.engine, app.config)
         _check_rules_versions(app)
+        _check_keyring(app)
     migrate.init_app(
         app,
         db,
@@ -150,6 +151,21 @@ def _import_models() -> None:
     from corrections.scheduler import models as _scheduler  # noqa: F401
     from corrections.supervision import models as _supervision  # noqa: F401
     from corrections.supervision import rules as _supervision_rules  # noqa: F401
+
+
+def _check_keyring(app: Flask) -> None:
+    """Refuse to start with a keyring made just now for a database that holds records."""
+    from sqlalchemy.exc import OperationalError
+
+    from corrections.core import keys
+    from corrections.core.db import db
+
+    try:
+        keys.refuse_new_keyring_for_old_data(app.extensions["corrections.keyring"], db.session)
+    except OperationalError:
+        db.session.remove()  # unreachable: the first request will say so
+    finally:
+        db.session.remove()
 
 
 def _check_rules_versions(app: Flask) -> None:

@@ -48,6 +48,8 @@ class Keyring:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _mtime: float = field(default=0.0, repr=False, compare=False)
     _checked: float = field(default=0.0, repr=False, compare=False)
+    # Made by this start (no file was there): see :func:`refuse_new_keyring_for_old_data`.
+    created_now: bool = field(default=False, repr=False, compare=False)
 
     def refresh(self) -> None:
         """Reload from the file if another process rotated it (checked once a second)."""
@@ -210,6 +212,7 @@ def load(path: Path, environment: str | None) -> Keyring:
     if not path.exists():
         keyring = new_keyring(path)
         write_file(path, keyring)
+        keyring.created_now = True
     else:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -219,6 +222,31 @@ def load(path: Path, environment: str | None) -> Keyring:
     keyring._mtime = path.stat().st_mtime
     keyring._checked = time.monotonic()
     return keyring
+
+
+def refuse_new_keyring_for_old_data(keyring: Keyring, session: Any) -> None:
+    """A keyring made at this start cannot read a database that already holds records (its
+    identity fields are encrypted, and its audit trail chained, under another keyring): an
+    instance folder pointed at an existing database by mistake would otherwise start, write a
+    fresh keyring beside it, and fail at the first encrypted read, or seal new audit rows
+    under a key the old checkpoints do not know. Refuse, remove the new file, and say what to
+    put back."""
+    if not keyring.created_now or keyring.path is None:
+        return
+    from sqlalchemy import inspect, text
+
+    if "audit_entries" not in inspect(session.get_bind()).get_table_names():
+        return
+    held = session.execute(text("SELECT 1 FROM audit_entries LIMIT 1")).first()
+    session.rollback()
+    if held is None:
+        return
+    keyring.path.unlink(missing_ok=True)
+    raise KeyringError(
+        f"{keyring.path.name} was missing, but the database already holds records written "
+        "under a keyring: put that keyring back (KEYRING_PATH, or CORRECTIONS_KEYRING) — a new "
+        "one cannot read them, and none was kept (数据库已有数据，请恢复原密钥文件)"
+    )
 
 
 # The keyring of the app last created, for code that runs outside any app context (column

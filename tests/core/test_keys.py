@@ -58,3 +58,30 @@ def test_two_processes_rotating_at_once_lose_no_key(tmp_path):
     assert on_disk.get("field", a) == first.get("field", a)
     assert on_disk.get("field", b) == second.get("field", b)
     assert on_disk.active_id("field") == b
+
+
+def test_a_new_keyring_is_refused_for_a_database_that_holds_records(tmp_path):
+    """New-user review: an instance folder pointed at an existing database by mistake wrote a
+    fresh keyring and started; the records already there cannot be read under it."""
+    from corrections import create_app
+    from corrections.audit import service as audit
+    from corrections.core.auth import SYSTEM
+    from corrections.core.db import db
+    from corrections.core.keys import KeyringError
+
+    url = f"sqlite:///{tmp_path}/shared.db"
+    first = create_app(
+        {"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "k" * 40, "DATABASE_URL": url}
+    )
+    with first.app_context():
+        db.create_all()
+        audit.record(db.session, actor=SYSTEM, action="test.record")
+        db.session.commit()
+        db.session.remove()
+    with pytest.raises(KeyringError, match="put that keyring back"):
+        create_app(
+            {"INSTANCE_PATH": str(tmp_path / "b"), "SECRET_KEY": "k" * 40, "DATABASE_URL": url}
+        )
+    assert not (tmp_path / "b" / "keyring.json").exists()
+    # The instance that made the records starts as before.
+    create_app({"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "k" * 40, "DATABASE_URL": url})
