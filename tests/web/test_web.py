@@ -48,7 +48,8 @@ def test_openapi_lists_every_api_route(app, client):
     documented = set(spec["paths"])
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
-            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+            # <id:person_id>, <code>, <string(maxlength=32):code> -> {person_id}, {code}
+            path = re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule.rule)
             assert path in documented, path
     problem = spec["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
     assert "application/problem+json" in problem
