@@ -305,3 +305,9 @@ def test_the_libraries_messages_are_declared_and_translated():
     assert not wanted - declared, "declare them in corrections/core/library_messages.py"
     table = i18n.catalogue()
     assert all(table.get(m) for m in declared)
+
+
+def test_a_command_says_why_in_chinese_then_english(runner):
+    result = runner.invoke(args=["users", "enable", "nobody-here"])
+    assert result.exit_code == 1
+    assert result.output == "Error: 没有用户 nobody-here (no user nobody-here)\n"
