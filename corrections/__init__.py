@@ -154,18 +154,47 @@ def _import_models() -> None:
 
 
 def _check_keyring(app: Flask) -> None:
-    """Refuse to start with a keyring made just now for a database that holds records."""
+    """Refuse to start with a keyring that is not the one the database's records were written
+    under: the newest sealed audit row must verify with it, and a keyring made just now (no
+    file was there) is taken only by a database without records (the new file is removed)."""
+    from sqlalchemy import inspect, text
     from sqlalchemy.exc import OperationalError
 
+    from corrections.audit import service as audit
     from corrections.core import keys
     from corrections.core.db import db
 
+    keyring = app.extensions["corrections.keyring"]
+    session = db.session
     try:
-        keys.refuse_new_keyring_for_old_data(app.extensions["corrections.keyring"], db.session)
+        tables = set(inspect(session.get_bind()).get_table_names())
+        if "audit_entries" not in tables:
+            return
+        fits = audit.keyring_fits(session, keyring)
+        held = (
+            fits
+            and keyring.created_now
+            and any(
+                session.execute(text(f"SELECT 1 FROM {name} LIMIT 1")).first()  # noqa: S608
+                for name in ("audit_entries", "persons")
+                if name in tables
+            )
+        )
     except OperationalError:
-        db.session.remove()  # unreachable: the first request will say so
+        return  # unreachable: the first request will say so
     finally:
-        db.session.remove()
+        session.remove()
+    if fits and not held:
+        return
+    if keyring.created_now and keyring.path is not None:
+        keyring.path.unlink(missing_ok=True)
+    where = "CORRECTIONS_KEYRING" if keyring.path is None else str(keyring.path)
+    raise keys.KeyringError(
+        f"the keyring ({where}) is not the one this database's records were written under"
+        + (" (it was made just now: none was found)" if keyring.created_now else "")
+        + ": put that keyring back (KEYRING_PATH, or CORRECTIONS_KEYRING); a new one can read "
+        "none of them (密钥与数据库中的数据不符，请恢复原密钥)"
+    )
 
 
 def _check_rules_versions(app: Flask) -> None:

@@ -67,6 +67,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.write_line(
-        f"log scan: {_SCANNER.lines} log lines read, "
-        f"{len(_SCANNER.found)} with personal data"
+        f"log scan: {_SCANNER.lines} log lines read, {len(_SCANNER.found)} with personal data"
     )

@@ -85,7 +85,8 @@ def _last_event_id(query_value: int | None) -> int | None:
     header = request.headers.get("Last-Event-ID")
     if header is None:
         return query_value
-    if not header.isdigit() or len(header) > 18:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (header.isascii() and header.isdigit()) or len(header) > 18:
         raise RuleViolation(_("must be a change id (digits)"), field="Last-Event-ID")
     return int(header)
 

@@ -342,6 +342,27 @@ def entry_hash(
     return hmac.new(key, blob.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def keyring_fits(session: Session, keyring: keys.Keyring) -> bool:
+    """Whether ``keyring`` is the one this database's trail was sealed under: the newest sealed
+    row's HMAC verifies with it (True for a trail not sealed yet). One indexed read; run at
+    every start, so a keyring from a wrong file or a wrong ``CORRECTIONS_KEYRING`` never
+    serves (it could read no identity field and would seal rows no checkpoint verifies)."""
+    entry = session.scalar(
+        select(AuditEntry).where(AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq.desc())
+    )
+    if entry is None:
+        return True
+    try:
+        key = keyring.get("audit", entry.key_id or "?")
+    except keys.KeyringError:
+        return False
+    sealed_at = entry.sealed_at or entry.occurred_at
+    return hmac.compare_digest(
+        entry.hash or "",
+        entry_hash(entry, entry.seq, entry.prev_hash or "", key, entry.key_id, sealed_at),
+    )
+
+
 def _lock_head(session: Session) -> AuditChainHead | None:
     head = session.execute(
         select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update(skip_locked=True)

@@ -224,31 +224,6 @@ def load(path: Path, environment: str | None) -> Keyring:
     return keyring
 
 
-def refuse_new_keyring_for_old_data(keyring: Keyring, session: Any) -> None:
-    """A keyring made at this start cannot read a database that already holds records (its
-    identity fields are encrypted, and its audit trail chained, under another keyring): an
-    instance folder pointed at an existing database by mistake would otherwise start, write a
-    fresh keyring beside it, and fail at the first encrypted read, or seal new audit rows
-    under a key the old checkpoints do not know. Refuse, remove the new file, and say what to
-    put back."""
-    if not keyring.created_now or keyring.path is None:
-        return
-    from sqlalchemy import inspect, text
-
-    if "audit_entries" not in inspect(session.get_bind()).get_table_names():
-        return
-    held = session.execute(text("SELECT 1 FROM audit_entries LIMIT 1")).first()
-    session.rollback()
-    if held is None:
-        return
-    keyring.path.unlink(missing_ok=True)
-    raise KeyringError(
-        f"{keyring.path.name} was missing, but the database already holds records written "
-        "under a keyring: put that keyring back (KEYRING_PATH, or CORRECTIONS_KEYRING) — a new "
-        "one cannot read them, and none was kept (数据库已有数据，请恢复原密钥文件)"
-    )
-
-
 # The keyring of the app last created, for code that runs outside any app context (column
 # types are given no context); inside one, the app's own keyring wins.
 _LAST: Keyring | None = None

@@ -1,8 +1,9 @@
 """Logs and metrics for operators: one JSON line per request and Prometheus metrics.
 
 Logs: every line is one JSON object (``LOG_FORMAT = "json"``, or ``"auto"``, the default, when
-standard error is not a terminal; ``"text"`` for a terminal) carrying the request id of the request it belongs to, the same id the client sees in
-``X-Request-ID`` and in every problem+json. Each request ends with one access line: request id,
+standard error is not a terminal; ``"text"`` for a terminal) carrying the request id of the
+request it belongs to, the same id the client sees in ``X-Request-ID`` and in every
+problem+json. Each request ends with one access line: request id,
 user id, role, method, route (the URL rule, ``/api/v1/persons/<id:person_id>``, never the path
 or the query string: a search for a name must not put the name in a log), status and duration.
 Nothing personal is logged: the suite scans every log line it produced for ID numbers, phone

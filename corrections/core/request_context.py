@@ -25,7 +25,11 @@ def client_request_id() -> str | None:
 
 
 def client_addr() -> str | None:
-    return request.remote_addr if has_request_context() else None
+    """The client's address as the audit trail keeps it (at most 64 characters: a forwarded
+    header is the client's to write, and an over-long one must not fail the audit row)."""
+    if not has_request_context() or request.remote_addr is None:
+        return None
+    return request.remote_addr[:64]
 
 
 def init_app(app: Flask) -> None:

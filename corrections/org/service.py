@@ -397,11 +397,22 @@ def forgive_attempt(
     session: Session, username: str, addr: str, now: datetime, *, took: bool
 ) -> None:
     """A successful sign-in: its pair's failures are forgiven and the address becomes known;
-    the per-username slot it took is returned."""
+    the per-username slot it took is returned, and so is the address's (the per-address limit
+    is for guessing across usernames: fifty colleagues signing in behind one office's NAT
+    address in a morning must not close it)."""
     session.execute(
         update(LoginCounter)
         .where(LoginCounter.username == username, LoginCounter.client_addr == addr)
         .values(attempts=0, last_success_at=now)
+    )
+    session.execute(
+        update(LoginCounter)
+        .where(
+            LoginCounter.username == ANY,
+            LoginCounter.client_addr == addr,
+            LoginCounter.attempts > 0,
+        )
+        .values(attempts=LoginCounter.attempts - 1)
     )
     if took:
         session.execute(

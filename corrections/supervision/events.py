@@ -255,6 +255,8 @@ def _record_checked(
     body_hash: str | None,
     now: datetime,
 ) -> SupervisionEvent:
+    if not _writes_on_person(data):  # those took the person's lock
+        _hold_open_case(session, person)
     require_supervised(person)
     tolerance = current_rules().future_tolerance
     if data["occurred_at"] > now + tolerance:
@@ -311,7 +313,6 @@ def _record_checked(
         body_hash=body_hash,
         now=now,
     )
-    _still_supervised(session, person)
     if level is not None:
         session.add(
             SanctionDecision(
@@ -337,19 +338,24 @@ def _record_checked(
     return event
 
 
-def _still_supervised(session: Session, person: Person) -> None:
-    """After the insert, on PostgreSQL: the case did not end while this event was written.
+def _hold_open_case(session: Session, person: Person) -> None:
+    """On PostgreSQL, before anything is written: share-lock the person's row (``FOR KEY
+    SHARE``, the lock the event's foreign key takes anyway, taken first) and re-read the status
+    under it.
 
-    The status read before the insert may be older than an end of case committed since: that
-    end holds the person's row ``FOR UPDATE`` (persons/scope.py ``close_log``), so this
-    event's insert waited for it, and a fresh read (a new statement sees every commit before
-    it) now shows the ended status; the request is then refused and rolled back like any
-    other. On SQLite the write transaction was alone from its first statement.
+    An end of case holds the row ``FOR UPDATE`` (persons/scope.py ``close_log``), which this
+    waits for; the re-read then sees the ended status and the event is refused before any row
+    is touched. Taken at the start, not at the insert: an event that held an obligation row
+    while queued behind the end, beside another event of the person already holding the share
+    lock and wanting that obligation row, made a deadlock. Several events of one person share
+    the lock and do not wait for each other. On SQLite every write transaction is alone from
+    its first statement (``BEGIN IMMEDIATE``).
     """
     if session.get_bind().dialect.name != "postgresql":
         return
+    p = Person.__table__
     status = session.execute(
-        select(Person.__table__.c.status).where(Person.__table__.c.id == person.id)
+        select(p.c.status).where(p.c.id == person.id).with_for_update(read=True, key_share=True)
     ).scalar_one()
     if status not in OPEN_STATUSES:
         raise Conflict(

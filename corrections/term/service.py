@@ -154,6 +154,7 @@ def discharge(
             _("a pardon is discharged on its document (赦免)"), field="document_number"
         )
     close_log(session, person)
+    _no_events_after(session, person, today, "person_id")
     kind = "discharge" if ground == "expiry" else "pardon"
     end = TermEnd(
         person_id=person.id,
@@ -188,6 +189,12 @@ def _check_end_date(session: Session, person: Person, ended_on: date, field: str
         raise RuleViolation(
             _("is before the term began ({day})", day=person.term_start), field=field
         )
+    _no_events_after(session, person, ended_on, field)
+
+
+def _no_events_after(session: Session, person: Person, ended_on: date, field: str) -> None:
+    """No event of the person is dated after ``ended_on`` (a discharge or a transfer out ends
+    the case today; an event may be dated a few minutes ahead, into tomorrow)."""
     latest = session.scalar(
         select(func.max(SupervisionEvent.occurred_at)).where(
             SupervisionEvent.person_id == person.id
@@ -319,6 +326,7 @@ def transfer(
     else:
         record.destination = destination
         close_log(session, person)
+        _no_events_after(session, person, today, "person_id")
         persons.change_status(
             session,
             actor=actor,

@@ -120,3 +120,12 @@ def test_a_last_event_id_at_the_newest_change_is_no_restart(app, login, active, 
     run_job("sweep_obligations", at=DAY_AFTER_REPORT_DUE)
     blocks = _stream(login("commander-dongcheng"), _newest(app))
     assert "restart" not in "".join(blocks) and _events(blocks) == []
+
+
+def test_a_last_event_id_of_non_ascii_digits_is_refused_not_a_crash(login):
+    """Hostile re-check: "²" passes str.isdigit() and then failed int() with a 500."""
+    commander = login("commander-dongcheng")
+    resp = commander.get(
+        "/api/v1/alerts/stream", headers={"Last-Event-ID": "²"}, query_string={"timeout": 1}
+    )
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"

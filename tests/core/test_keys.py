@@ -78,6 +78,14 @@ def test_a_new_keyring_is_refused_for_a_database_that_holds_records(tmp_path):
         audit.record(db.session, actor=SYSTEM, action="test.record")
         db.session.commit()
         db.session.remove()
+    # Records, none sealed yet: a new keyring is still refused (hostile re-check).
+    with pytest.raises(KeyringError, match="put that keyring back"):
+        create_app(
+            {"INSTANCE_PATH": str(tmp_path / "b"), "SECRET_KEY": "k" * 40, "DATABASE_URL": url}
+        )
+    with first.app_context():
+        audit.seal_and_commit(db.session)
+        db.session.remove()
     with pytest.raises(KeyringError, match="put that keyring back"):
         create_app(
             {"INSTANCE_PATH": str(tmp_path / "b"), "SECRET_KEY": "k" * 40, "DATABASE_URL": url}
@@ -85,3 +93,30 @@ def test_a_new_keyring_is_refused_for_a_database_that_holds_records(tmp_path):
     assert not (tmp_path / "b" / "keyring.json").exists()
     # The instance that made the records starts as before.
     create_app({"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "k" * 40, "DATABASE_URL": url})
+
+
+def test_a_keyring_from_the_environment_must_verify_the_trail(tmp_path, monkeypatch):
+    """Hostile re-check: a fresh keyring given in CORRECTIONS_KEYRING started against a
+    populated database, failed every identity read and sealed rows no checkpoint verifies."""
+    from corrections import create_app
+    from corrections.audit import service as audit
+    from corrections.core.auth import SYSTEM
+    from corrections.core.db import db
+    from corrections.core.keys import KeyringError
+
+    url = f"sqlite:///{tmp_path}/shared.db"
+    config = {"INSTANCE_PATH": str(tmp_path / "a"), "SECRET_KEY": "k" * 40, "DATABASE_URL": url}
+    first = create_app(config)
+    with first.app_context():
+        db.create_all()
+        audit.record(db.session, actor=SYSTEM, action="test.record")
+        db.session.commit()
+        audit.seal_and_commit(db.session)
+        db.session.remove()
+    own = json.loads((tmp_path / "a" / "keyring.json").read_text(encoding="utf-8"))
+    fresh = keys.new_keyring(None).to_json()
+    monkeypatch.setenv("CORRECTIONS_KEYRING", json.dumps(fresh))
+    with pytest.raises(KeyringError, match="CORRECTIONS_KEYRING"):
+        create_app(config)
+    monkeypatch.setenv("CORRECTIONS_KEYRING", json.dumps(own))
+    create_app(config)  # the keyring the trail was sealed under

@@ -109,7 +109,8 @@ def test_metrics_count_requests_and_read_jobs_alerts_and_streams(
         return 0.0
 
     assert requests_count(text) == requests_count(before) + 2
-    assert 'corrections_http_request_duration_seconds_count{method="GET",route="/api/v1/persons"}' in text
+    count = 'corrections_http_request_duration_seconds_count{method="GET",route="/api/v1/persons"}'
+    assert count in text
     assert 'corrections_job_runs_total{job="sweep_obligations",status="succeeded"}' in text
     assert 'corrections_job_last_duration_seconds{job="sweep_obligations"}' in text
     assert 'corrections_alerts_open{kind="monitor_alarm",severity="critical"} 1.0' in text
@@ -121,10 +122,10 @@ def test_metrics_count_requests_and_read_jobs_alerts_and_streams(
 def test_the_suites_log_scan_finds_id_numbers_phones_and_factory_names():
     """The scan that fails the run (tests/log_scan.py) would see each kind of leak, in the
     message, in an extra field or in a traceback, and not a request id's digits."""
+    from datetime import date
+
     from tests.factories import id_number_for
     from tests.log_scan import _Scanner
-
-    from datetime import date
 
     id_number = id_number_for(date(1990, 5, 17), "male")
     scanner = _Scanner()

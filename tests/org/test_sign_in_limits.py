@@ -204,3 +204,22 @@ def test_the_username_is_read_in_one_spelling(app, client):
     """Full-width letters and an ideographic space (an input method's) sign in the same
     account, and count against the same limits."""
     assert _login(client, username="\u3000ＯＦＦＩＣＥＲ-dongcheng-1 ").status_code == 201
+
+
+def test_colleagues_signing_in_behind_one_address_do_not_close_it(app, client):
+    """Hostile re-check: successful sign-ins used up the per-address limit, so an office's
+    NAT address closed after fifty colleagues had signed in one morning."""
+    users = ["officer-dongcheng-1", "officer-dongcheng-2", "commander-dongcheng", "city"]
+    with _config(app, LOGIN_MAX_ATTEMPTS_PER_ADDRESS=3):
+        for _ in range(2):
+            for username in users:
+                assert _login(client, username=username, addr="10.213.0.1").status_code == 201
+
+
+def test_an_over_long_client_address_is_still_counted_and_audited(app, client):
+    """Hostile re-check: a forwarded address over 64 characters failed the audit row, so an
+    existing account answered 422 and an unknown one 401 (which told them apart)."""
+    addr = "x" * 90
+    known = _login(client, password="wrong-password", addr=addr)
+    unknown = _login(client, username="nobody-here", password="wrong-password", addr=addr)
+    assert known.status_code == unknown.status_code == 401

@@ -259,3 +259,62 @@ def test_an_event_written_while_the_case_ends_is_refused(app, login, active):
     assert resp.status_code == 409, resp.get_json()
     assert "person_id" in resp.get_json()["errors"]
     assert stored == 0
+
+
+def test_a_termination_racing_reports_neither_deadlocks_nor_stores_a_later_event(
+    app, login, active
+):
+    """Hostile re-check (PostgreSQL): a termination and six parallel reports ended in
+    deadlocks (503 for all). Reports now share-lock the person first, so each either lands
+    before the end (201) or is refused after it (409), and the end goes through."""
+    import threading
+
+    person = active()
+    officer = login("officer-dongcheng-1")
+    commander = login("commander-dongcheng")
+    barrier = threading.Barrier(7)
+    codes: dict[str, list[int]] = {"report": [], "end": []}
+    lock = threading.Lock()
+
+    def report(i: int) -> None:
+        barrier.wait()
+        resp = event(officer, person["id"], "report", occurred_at=f"2026-11-27T01:{10 + i}:00Z")
+        with lock:
+            codes["report"].append(resp.status_code)
+
+    def end() -> None:
+        barrier.wait()
+        resp = commander.post(
+            f"/api/v1/persons/{person['id']}/termination", json={**DEATH, "ended_on": "2026-11-27"}
+        )
+        with lock:
+            codes["end"].append(resp.status_code)
+
+    threads = [threading.Thread(target=report, args=(i,)) for i in range(6)]
+    threads.append(threading.Thread(target=end))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert codes["end"] == [201], codes
+    assert set(codes["report"]) <= {201, 409}, codes
+
+
+def test_a_pardon_is_refused_while_an_event_is_dated_after_today(login, active, clock):
+    """Hostile re-check: a discharge or a transfer out at 23:58 kept a report dated 00:01 the
+    next day (an event may be dated a few minutes ahead)."""
+    person = active()
+    clock.set(datetime(2026, 11, 27, 15, 58, tzinfo=UTC))  # 23:58 in Beijing
+    officer = login("officer-dongcheng-1")
+    ahead = event(officer, person["id"], "report", occurred_at="2026-11-27T16:01:00Z")
+    assert ahead.status_code == 201, ahead.get_json()
+    commander = login("commander-dongcheng")
+    resp = commander.post(
+        f"/api/v1/persons/{person['id']}/discharge",
+        json={
+            "certificate_number": "东矫解〔2026〕9号",
+            "ground": "pardon",
+            "document_number": "特赦令 2026-1",
+        },
+    )
+    assert resp.status_code == 422 and "person_id" in resp.get_json()["errors"], resp.get_json()
