@@ -10,6 +10,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from corrections import create_app
+from corrections.core.i18n import _, cli_text
 
 
 def _create_app():
@@ -59,17 +60,18 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:  # nothing piped in (or an empty line): say so, not "too short"
-            raise click.ClickException("标准输入没有密码 (no password on standard input)")
+            raise click.ClickException(cli_text(_("no password on standard input")))
     elif os.environ.get("CORRECTIONS_NEW_USER_PASSWORD"):
         password = os.environ["CORRECTIONS_NEW_USER_PASSWORD"]
     elif sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
-        raise click.UsageError(
+        message = _(
             "give the password on standard input with --password-stdin, or in "
             "CORRECTIONS_NEW_USER_PASSWORD, or let the user set it with --issue-code; never "
             "on the command line"
         )
+        raise click.UsageError(cli_text(message))
     return password
 
 
@@ -93,6 +95,7 @@ def users_create(username, role, unit_code, display_name, password_stdin, issue_
     """Create an account. The password comes from stdin or the environment, never argv; or,
     with --issue-code, the user sets it with a one-time code printed here."""
     from corrections.core.auth import Role
+    from corrections.core.cli_errors import domain_message
     from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import BUSINESS_TZ
     from corrections.core.db import db
@@ -101,7 +104,7 @@ def users_create(username, role, unit_code, display_name, password_stdin, issue_
     from corrections.org.cli import reset_code_text
 
     if issue_code and password_stdin:
-        raise click.UsageError("--issue-code and --password-stdin exclude each other")
+        raise click.UsageError(cli_text(_("--issue-code and --password-stdin exclude each other")))
     password = None if issue_code else _read_password(password_stdin)
     try:
         if issue_code:
@@ -127,7 +130,7 @@ def users_create(username, role, unit_code, display_name, password_stdin, issue_
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        raise click.ClickException(_domain_message(exc)) from exc
+        raise click.ClickException(domain_message(exc)) from exc
     click.echo(f"created {user.username} ({user.role}, {unit_code})")
     if issue_code:
         click.echo(reset_code_text(issued, BUSINESS_TZ))
@@ -138,6 +141,7 @@ def users_create(username, role, unit_code, display_name, password_stdin, issue_
 @with_appcontext
 def users_disable(username) -> None:
     """Disable an account and revoke its tokens and reset codes."""
+    from corrections.core.cli_errors import domain_message
     from corrections.core.cli_identity import cli_actor
     from corrections.core.db import db
     from corrections.core.errors import DomainError
@@ -148,7 +152,7 @@ def users_disable(username) -> None:
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        raise click.ClickException(_domain_message(exc)) from exc
+        raise click.ClickException(domain_message(exc)) from exc
     click.echo(f"disabled {username}")
 
 
@@ -179,12 +183,6 @@ def users_list(as_json) -> None:
             f"{r['username']:<24} {r['role']:<10} {r['unit_code']:<12} "
             f"{'yes' if r['active'] else 'no':<6} {r['unit_name']}"
         )
-
-
-def _domain_message(exc) -> str:
-    from corrections.core.cli_errors import domain_message
-
-    return domain_message(exc)
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -250,7 +248,7 @@ def audit_checkpoint() -> None:
 
     top = checkpoints.latest(current_app.config["AUDIT_CHECKPOINT_PATH"], keys.current())
     if top is None:
-        click.echo("no checkpoint yet: run `corrections audit seal` first", err=True)
+        click.echo(cli_text(_("no checkpoint yet: run `corrections audit seal` first")), err=True)
         sys.exit(1)
     click.echo(json.dumps(top, sort_keys=True))
 
@@ -333,7 +331,8 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
 
     ring = keyring.current()
     if resume and key_only:
-        raise click.UsageError("--resume adds no key and --key-only only adds one: pick one")
+        message = _("--resume adds no key and --key-only only adds one: pick one")
+        raise click.UsageError(cli_text(message))
     if not resume:
         try:
             key_id = ring.rotate(purpose)
@@ -461,7 +460,7 @@ def grading_assess(month_text) -> None:
     try:
         month = parse_month(month_text) if month_text else previous_month(now)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--month") from exc
+        raise click.BadParameter(_why(exc), param_hint="--month") from exc
     total = (
         db.session.scalar(select(func.count()).where(Person.status.in_(SUPERVISED_STATUSES))) or 0
     )
@@ -469,7 +468,7 @@ def grading_assess(month_text) -> None:
         with click.progressbar(length=total, label=f"assessing {month:%Y-%m}") as bar:
             run = run_monthly_assessment(db.session, month=month, now=now, progress=bar.update)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--month") from exc
+        raise click.BadParameter(_why(exc), param_hint="--month") from exc
     counts = run.counts()
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
     if run.errors:
@@ -479,6 +478,13 @@ def grading_assess(month_text) -> None:
             err=True,
         )
         sys.exit(1)
+
+
+def _why(exc: Exception) -> str:
+    """An exception's reason for the terminal: a message (core/i18n.py) in Chinese, then
+    English; any other text as it is."""
+    reason = exc.args[0] if exc.args else ""
+    return cli_text(reason) if isinstance(reason, str) else str(exc)
 
 
 # --- supervision -------------------------------------------------------------------------
@@ -589,9 +595,8 @@ def scheduler_run_once(job: str, ignore_lease: bool) -> None:
     from corrections.scheduler import service
 
     if job not in service.JOBS:
-        raise click.BadParameter(
-            f"unknown job; one of: {', '.join(service.JOBS)}", param_hint="JOB"
-        )
+        message = _("unknown job; one of: {jobs}", jobs=", ".join(service.JOBS))
+        raise click.BadParameter(cli_text(message), param_hint="JOB")
     holder = service.default_holder()
     try:
         run = service.run_job(
@@ -610,15 +615,22 @@ def scheduler_run_once(job: str, ignore_lease: bool) -> None:
         lease = service.lease_holder(db.session)
         db.session.rollback()
         held = (
-            f"scheduler {lease.holder} holds the leader lease until {_beijing(lease.expires_at)}"
+            _(
+                "scheduler {holder} holds the leader lease until {until}",
+                holder=lease.holder,
+                until=_beijing(lease.expires_at),
+            )
             if lease is not None
-            else "another scheduler held the leader lease a moment ago"
+            else _("another scheduler held the leader lease a moment ago")
         )
-        raise click.ClickException(
-            f"{held}: the leader runs {job} on its schedule (`corrections scheduler list` "
+        message = _(
+            "{held}: the leader runs {job} on its schedule (`corrections scheduler list` "
             "shows when). To run it here now anyway, add --ignore-lease (a job is idempotent: "
-            "running it beside the leader duplicates nothing)."
+            "running it beside the leader duplicates nothing).",
+            held=held,
+            job=job,
         )
+        raise click.ClickException(cli_text(message))
     click.echo(json.dumps(service.run_view(run), default=str, ensure_ascii=False, indent=2))
     if run.status == "failed":
         sys.exit(1)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from corrections.core.auth import SYSTEM
 from corrections.core.clock import add_months, business_date, start_of_business_day
+from corrections.core.i18n import _
 from corrections.core.sqlfuncs import insert_for
 from corrections.grading import engine, service
 from corrections.grading import rules as grading_rules
@@ -112,7 +113,7 @@ def parse_month(text: str) -> date:
         year, month = text.split("-")
         return date(int(year), int(month), 1)
     except ValueError as exc:
-        raise ValueError(f"month must look like 2026-10, got {text!r}") from exc
+        raise ValueError(_("month must look like 2026-10, got {text}", text=repr(text))) from exc
 
 
 def run_monthly_assessment(
@@ -128,7 +129,7 @@ def run_monthly_assessment(
     month = month.replace(day=1)
     month_end = start_of_business_day(add_months(month, 1))
     if month_end > now:
-        raise ValueError(f"{month:%Y-%m} has not ended yet")
+        raise ValueError(_("{month} has not ended yet", month=f"{month:%Y-%m}"))
     # Looser moves are judged as on the first day after the month: re-runs judge alike.
     judged_on = add_months(month, 1)
     run = AssessmentRun(month=month)

@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from corrections.core.i18n import Message, _, bilingual
 from corrections.core.pagination import paginate
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.grading import engine
@@ -36,6 +37,19 @@ from corrections.supervision.rules import SANCTIONS
 
 def _rules() -> grading_rules.GradingRules:
     return grading_rules.current()
+
+
+# A decision's status in Chinese, for the messages that name it.
+DECISION_STATUS_ZH = {
+    "proposed": "待审批",
+    "approved": "已批准",
+    "rejected": "不予批准",
+    "effective": "已生效",
+}
+
+
+def _decision_status(status: str) -> Message:
+    return bilingual(status, DECISION_STATUS_ZH.get(status, status))
 
 
 def rules_version(session: Session, now: datetime) -> str:
@@ -412,9 +426,12 @@ def decide_manual(
     person = get_scoped(session, actor, person_id, lock=True)
     rules = _rules()
     if person.status not in OPEN_STATUSES or person.grade is None:
-        raise Conflict("The person is not under supervision; their grade cannot change.")
+        raise Conflict(_("The person is not under supervision; their grade cannot change."))
     if to_grade not in rules.grade_ids():
-        raise RuleViolation("must be one of: " + ", ".join(rules.grade_ids()), field="to_grade")
+        raise RuleViolation(
+            _("must be one of: {choices}", choices=", ".join(rules.grade_ids())),
+            field="to_grade",
+        )
     current, target = rules.grade(person.grade), rules.grade(to_grade)
     if target.rank <= current.rank:
         reasons = [
@@ -440,23 +457,29 @@ def decide_manual(
             note=reason,
         )
     if target.rank != current.rank + 1:
-        step = rules.grades[current.rank + 1].id
+        step = rules.grades[current.rank + 1]
         raise RuleViolation(
-            f"a looser move goes one grade at a time: the next is {step}", field="to_grade"
+            _(
+                "a looser move goes one grade at a time: the next is {grade}",
+                grade=bilingual(step.id, step.label_zh),
+            ),
+            field="to_grade",
         )
     if session.scalar(
         select(GradeDecision.id).where(
             GradeDecision.person_id == person.id, GradeDecision.status == "proposed"
         )
     ):
-        raise Conflict("The person already has a grade proposal awaiting approval.")
+        raise Conflict(_("The person already has a grade proposal awaiting approval."))
     evaluation = engine.evaluate_looser(
         histories(session, [person], business_date(now))[person.id], rules, business_date(now)
     )
     if not evaluation.eligible:
         raise RuleViolation(
-            "The rules do not allow a looser grade yet: "
-            + "; ".join(f"{r.rule_id} ({r.text_zh})" for r in evaluation.unmet),
+            _(
+                "The rules do not allow a looser grade yet: {unmet}",
+                unmet="; ".join(f"{r.rule_id} ({r.text_zh})" for r in evaluation.unmet),
+            ),
             errors={"to_grade": [f"{r.rule_id}: {r.text_zh}" for r in evaluation.unmet]},
         )
     return propose_looser(
@@ -475,7 +498,7 @@ def _decision_for_approval(
     session: Session, actor: Actor, person_id: int, decision_id: int
 ) -> tuple[Person, GradeDecision]:
     person, decision = get_record_of(
-        session, actor, person_id, GradeDecision, decision_id, "grade decision", lock=True
+        session, actor, person_id, GradeDecision, decision_id, _("grade decision"), lock=True
     )
     approval = _rules().looser["approval"]
     allowed = (
@@ -485,13 +508,19 @@ def _decision_for_approval(
     )
     if not allowed:
         raise Forbidden(
-            f"Only a {'city' if approval == 'city' else 'district commander'} of "
-            "the person's district may decide on this proposal."
+            _("Only city staff decide on this proposal.")
+            if approval == "city"
+            else _("Only a commander of the person's district decides on this proposal.")
         )
     if decision.status != "proposed":
-        raise Conflict(f"The decision is {decision.status}, not awaiting approval.")
+        raise Conflict(
+            _(
+                "The decision is {status}, not awaiting approval.",
+                status=_decision_status(decision.status),
+            )
+        )
     if decision.proposed_by_id is not None and decision.proposed_by_id == actor.user_id:
-        raise Forbidden("Nobody approves their own proposal.")
+        raise Forbidden(_("Nobody approves their own proposal."))
     return person, decision
 
 
@@ -508,7 +537,7 @@ def approve(
     now = now or now_utc()
     person, decision = _decision_for_approval(session, actor, person_id, decision_id)
     if person.grade != decision.from_grade:
-        raise Conflict("The person's grade changed since the proposal; it no longer applies.")
+        raise Conflict(_("The person's grade changed since the proposal; it no longer applies."))
     decision.status = "approved"
     # Claim the proposal first: of two simultaneous decisions, the second stops here (409),
     # before anything else about the person changes.
@@ -549,7 +578,7 @@ def _close_proposal(
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict("Someone else decided on this proposal at the same time.") from exc
+        raise Conflict(_("Someone else decided on this proposal at the same time.")) from exc
     detail = {"decision_id": decision.id, "to": decision.to_grade}
     audit_person(session, actor, person, action, now=now, detail=detail)
     return decision
@@ -566,7 +595,7 @@ def grade_view(
     person = read_scoped(session, actor, person_id, action="grade.read", now=now)
     rules = _rules()
     if person.grade is None:
-        raise NotFound("The person has no grade yet.")
+        raise NotFound(_("The person has no grade yet."))
     grade = rules.grade(person.grade)
     last = session.scalar(
         select(func.max(GradeDecision.effective_at)).where(

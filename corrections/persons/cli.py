@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from corrections.core.i18n import _, cli_text
+
 
 @click.group()
 def persons() -> None:
@@ -36,15 +38,17 @@ def seal_discharged(username: str, dry_run: bool) -> None:
 
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None or not user.active or user.role != Role.CITY:
-        raise click.ClickException(f"{username}: not an active city-level user")
+        raise click.ClickException(
+            cli_text(_("{username}: not an active city-level user", username=username))
+        )
     actor = Actor(user.id, user.username, Role(user.role), user.unit_id)
     count = sealing.seal_discharged(db.session, actor=actor, now=now_utc())
     if dry_run:
         db.session.rollback()
-        click.echo(f"would seal {count} record(s)")
+        click.echo(cli_text(_("would seal {count} record(s)", count=count)))
         return
     db.session.commit()
-    click.echo(f"sealed {count} record(s)")
+    click.echo(cli_text(_("sealed {count} record(s)", count=count)))
 
 
 def _import_actor(username: str | None):
@@ -63,10 +67,11 @@ def _import_actor(username: str | None):
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     allowed = (Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN)
     if user is None or not user.active or Role(user.role) not in allowed:
-        raise click.ClickException(
-            f"{username}: 不是可导入名单的在用账号（司法所、区、市局或系统管理员） (not an active "
-            "officer, commander, city or admin account)"
+        message = _(
+            "{username}: not an active officer, commander, city or admin account",
+            username=username,
         )
+        raise click.ClickException(cli_text(message))
     return Actor(user.id, user.username, Role(user.role), user.unit_id)
 
 
@@ -76,10 +81,11 @@ def _write_template(xlsx: bool) -> None:
     from corrections.persons import importer
 
     if xlsx and sys.stdout.isatty():
-        raise click.UsageError(
-            "the .xlsx template is binary: redirect it to a file "
-            "(corrections persons import --template --xlsx > 名单.xlsx)"
+        message = _(
+            "the .xlsx template is binary: redirect it to a file ({command})",
+            command="corrections persons import --template --xlsx > 名单.xlsx",
         )
+        raise click.UsageError(cli_text(message))
     data = importer.template_xlsx() if xlsx else importer.template_csv()
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
@@ -141,6 +147,7 @@ def import_cmd(
     from sqlalchemy.exc import IntegrityError
 
     from corrections.audit import service as audit
+    from corrections.core.cli_errors import domain_message
     from corrections.core.clock import now_utc
     from corrections.core.db import db
     from corrections.core.errors import DomainError
@@ -151,12 +158,14 @@ def import_cmd(
         _write_template(xlsx)
         return
     if file is None:
-        raise click.UsageError("give the FILE to import, or --template for an empty one")
+        raise click.UsageError(
+            cli_text(_("give the FILE to import, or --template for an empty one"))
+        )
     actor = _import_actor(username)
     try:
         table = importer.read(file)
     except DomainError as exc:
-        raise click.ClickException(exc.detail) from exc
+        raise click.ClickException(domain_message(exc)) from exc
     click.echo(
         f"{file.name}: {table.format}, {len(table.rows)} 行 (rows), sha256 {table.sha256}",
         err=True,
@@ -182,13 +191,13 @@ def import_cmd(
             audit.forget_request(session)
     except IntegrityError as exc:
         session.rollback()
-        raise click.ClickException(
-            "导入期间有人员已在别处登记，未保存任何数据，请重新运行 (a person in the file was "
-            "taken in meanwhile; nothing was stored: run the import again)"
-        ) from exc
+        message = _(
+            "a person in the file was taken in meanwhile; nothing was stored: run the import again"
+        )
+        raise click.ClickException(cli_text(message)) from exc
     except DomainError as exc:
         session.rollback()
-        raise click.ClickException(exc.detail) from exc
+        raise click.ClickException(domain_message(exc)) from exc
 
     lines = list(caseload.rows_of(outcome))
     if lines:

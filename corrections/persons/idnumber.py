@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from corrections.core.i18n import Message, _
+
 _WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]  # 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, ...
 _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII: \d would take any script's digits
@@ -59,7 +61,11 @@ _PROVINCES = frozenset(
 
 
 class IdNumberError(ValueError):
-    pass
+    """An ID number that is not one; ``reason`` says why (a message: core/i18n.py)."""
+
+    def __init__(self, reason: Message):
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -82,17 +88,17 @@ def parse(raw: str) -> IdNumber:
     the number has one spelling; the decoded value is always ASCII."""
     value = unicodedata.normalize("NFKC", raw).strip().upper()
     if not _SHAPE.match(value):
-        raise IdNumberError("must be 17 digits followed by a digit or X")
+        raise IdNumberError(_("must be 17 digits followed by a digit or X"))
     if value[:2] not in _PROVINCES:
-        raise IdNumberError("the address code does not name a province")
+        raise IdNumberError(_("the address code does not name a province"))
     try:
         birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError as exc:
-        raise IdNumberError("the birth date in the number is not a calendar date") from exc
+        raise IdNumberError(_("the birth date in the number is not a calendar date")) from exc
     if birth.year < 1900:
-        raise IdNumberError("the birth date in the number is before 1900")
+        raise IdNumberError(_("the birth date in the number is before 1900"))
     if check_char(value[:17]) != value[17]:
-        raise IdNumberError("the check digit is wrong")
+        raise IdNumberError(_("the check digit is wrong"))
     gender = "male" if int(value[16]) % 2 == 1 else "female"
     return IdNumber(value=value, birth_date=birth, gender=gender)
 

@@ -30,6 +30,7 @@ import marshmallow as ma
 import yaml
 
 from corrections.core.errors import RuleViolation
+from corrections.core.i18n import ZH, Message, _
 from corrections.grading import rules as grading_rules
 from corrections.persons import rules as person_rules
 from corrections.persons.schemas import CaseloadRowSchema
@@ -142,8 +143,8 @@ class Table:
     rows: tuple[tuple[int, tuple[Any, ...]], ...]
 
 
-def _refuse(message_zh: str, message_en: str) -> RuleViolation:
-    return RuleViolation(f"{message_zh} ({message_en})", field="file")
+def _refuse(message: Message) -> RuleViolation:
+    return RuleViolation(message, field="file")
 
 
 def read(path: Path | str) -> Table:
@@ -152,16 +153,10 @@ def read(path: Path | str) -> Table:
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise _refuse(
-            "只能导入 .csv 或 .xlsx 文件（.xls 请另存为 .xlsx）",
-            "only .csv and .xlsx files can be imported (save an .xls file as .xlsx)",
-        )
+        raise _refuse(_("only .csv and .xlsx files can be imported (save an .xls file as .xlsx)"))
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise _refuse(
-            f"文件超过 {MAX_FILE_BYTES // (1024 * 1024)} MB",
-            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB",
-        )
+        raise _refuse(_("the file is larger than {mb} MB", mb=MAX_FILE_BYTES // (1024 * 1024)))
     return parse(path.read_bytes(), fmt)
 
 
@@ -174,13 +169,13 @@ def parse(data: bytes, fmt: str) -> Table:
         if any(not _blank(c) for c in cells):
             rows.append((number, tuple(cells)))
         if len(rows) > MAX_ROWS + HEADER_SEARCH_ROWS:
-            raise _refuse(f"超过 {MAX_ROWS} 行，请分成几个文件导入", f"more than {MAX_ROWS} rows")
+            raise _refuse(_("more than {limit} rows", limit=MAX_ROWS))
     if not rows:
-        raise _refuse("文件中没有数据行", "the file holds no rows")
+        raise _refuse(_("the file holds no rows"))
     header_at = _header_position(rows)
     header_row, header = rows[header_at]
     if header_at + 1 == len(rows):
-        raise _refuse("文件中没有数据行", "the file holds no rows")
+        raise _refuse(_("the file holds no rows"))
     return Table(
         format=fmt,
         sha256=sha256,
@@ -210,14 +205,11 @@ def _csv_rows(data: bytes) -> Iterable[tuple[int, list[Any]]]:
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            raise _refuse(
-                "无法识别文件的编码（应为 UTF-8 或 GBK）",
-                "the file is neither UTF-8 nor GBK/GB18030 text",
-            ) from None
+            raise _refuse(_("the file is neither UTF-8 nor GBK/GB18030 text")) from None
     try:
         return list(enumerate(csv.reader(io.StringIO(text, newline="")), start=1))
     except csv.Error as exc:
-        raise _refuse("CSV 文件格式错误", f"not a readable CSV file ({exc})") from None
+        raise _refuse(_("not a readable CSV file ({error})", error=str(exc))) from None
 
 
 def _xlsx_rows(data: bytes) -> Iterable[tuple[int, list[Any]]]:
@@ -237,9 +229,7 @@ def _xlsx_rows(data: bytes) -> Iterable[tuple[int, list[Any]]]:
             finally:
                 book.close()
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise _refuse(
-            "不是可读取的 .xlsx 文件", f"not a readable .xlsx file ({type(exc).__name__})"
-        ) from None
+        raise _refuse(_("not a readable .xlsx file ({error})", error=type(exc).__name__)) from None
 
 
 # --- rows as the API's fields ------------------------------------------------------------
@@ -373,16 +363,21 @@ _LABELLED = frozenset(
 
 
 def translate(message: str, field_name: str | None = None) -> tuple[str, str]:
-    """(Chinese, English) of one of the checks' messages. A message given in both languages
-    ("中文 (English)") is split; an English one is translated by import_columns.yaml; one it
-    does not know keeps its English under a general Chinese heading."""
-    message = str(message)
+    """(Chinese, English) of one of the checks' messages. An English one is translated by
+    import_columns.yaml (in the words of a file's columns); a message (core/i18n.py) it does
+    not know by the catalogue; one given in both languages ("中文 (English)") is split; any
+    other keeps its English under a general Chinese heading."""
+    original, message = message, str(message)
     for pattern, zh in spec().messages:
         match = pattern.fullmatch(message)
         if match:
             groups = match.groupdict()
             choices = " / ".join(value_labels(field_name)) if field_name in _LABELLED else ""
             return zh.format(**groups, choices=choices or groups.get("raw", "")), message
+    if isinstance(original, Message):
+        zh = original.render(ZH)
+        if zh != message:
+            return zh, message
     if _CJK.search(message) and message.endswith(")") and " (" in message:
         zh, _sep, en = message.partition(" (")
         return zh.strip(), en[:-1]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from corrections.core.i18n import _
 from corrections.core.schemas import Date, Identifier, PageQuerySchema, TrimmedString, page_of
 from corrections.persons.rules import CATEGORY_IDS, GENDER_IDS, STATUS_IDS
 
@@ -9,12 +10,12 @@ from corrections.persons.rules import CATEGORY_IDS, GENDER_IDS, STATUS_IDS
 # full-width digits arrive here as ASCII, and any other script's digits are refused.
 PHONE = ma.validate.Regexp(
     r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$",
-    error="must be a mainland mobile or landline number",
+    error=_("must be a mainland mobile or landline number"),
 )
 ID_SHAPE = ma.validate.Regexp(
-    r"^[0-9]{17}[0-9Xx]$", error="must be 17 digits followed by a digit or X"
+    r"^[0-9]{17}[0-9Xx]$", error=_("must be 17 digits followed by a digit or X")
 )
-SNAKE = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="must be a known identifier")
+SNAKE = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error=_("must be a known identifier"))
 
 
 def sealed_marker() -> ma.fields.Boolean:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, load_only, scoped_session
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.errors import Forbidden, NotFound
+from corrections.core.i18n import Message, _, bilingual
 from corrections.persons.models import Person
 
 
@@ -43,6 +44,14 @@ def in_scope(actor: Actor, person: Person) -> bool:
 
 # Levels at which decisions are taken, lowest first.
 LEVEL_RANK = {"office": 0, "district": 1, "city": 2}
+# Who decides at each level, as a message parameter (``office`` in English, 司法所 in Chinese).
+LEVEL_ZH = {"office": "司法所", "district": "区司法局", "city": "市司法局"}
+
+
+def level_text(level: str) -> Message:
+    """A decision level as a message parameter: its identifier in English, who decides at it
+    in Chinese."""
+    return bilingual(level, LEVEL_ZH.get(level, level))
 
 
 def actor_level(actor: Actor, person: Person) -> str | None:
@@ -57,10 +66,13 @@ def actor_level(actor: Actor, person: Person) -> str | None:
 
 
 def require_level(actor: Actor, person: Person, level: str, what: str) -> str:
-    """The actor's level for the person, or :class:`Forbidden` if it is below ``level``."""
+    """The actor's level for the person, or :class:`Forbidden` if it is below ``level``.
+    ``what``: a message (``_("This travel permit")``), so the refusal reads in one language."""
     have = actor_level(actor, person)
     if have is None or LEVEL_RANK[have] < LEVEL_RANK[level]:
-        raise Forbidden(f"{what} is decided at {level} level or above.")
+        raise Forbidden(
+            _("{what} is decided at {level} level or above.", what=what, level=level_text(level))
+        )
     return have
 
 
@@ -132,7 +144,7 @@ def get_scoped(
     else:
         person = session.get(Person, person_id, options=options)
     if person is None or not in_scope(actor, person):
-        raise NotFound("No such person.")
+        raise NotFound(_("No such person."))
     return person
 
 
@@ -259,12 +271,13 @@ def get_record_of(
     lock: bool = False,
 ) -> tuple[Person, Any]:
     """A person within scope and one of their records (``model`` has ``person_id``); a record
-    of another person, or of a person out of scope, is a 404 like a missing one. ``lock``: the
-    person's row lock is taken first (:func:`lock_person`), so the record is read after it."""
+    of another person, or of a person out of scope, is a 404 like a missing one. ``what``: a
+    message naming the record (``_("travel permit")``). ``lock``: the person's row lock is
+    taken first (:func:`lock_person`), so the record is read after it."""
     person = get_scoped(session, actor, person_id, lock=lock)
     record = session.scalar(
         select(model).where(model.id == record_id, model.person_id == person.id)
     )
     if record is None:
-        raise NotFound(f"No such {what}.")
+        raise NotFound(_("No such {what}.", what=what))
     return person, record

@@ -31,6 +31,7 @@ from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
 from corrections.core.errors import Conflict, Forbidden, RuleViolation
+from corrections.core.i18n import Message, _, bilingual
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.persons import rules as person_rules
 from corrections.persons.models import Person, PersonSeal, UnsealRequest
@@ -43,6 +44,21 @@ DECISIONS = {"approve": "approved", "refuse": "refused"}
 
 def _rules() -> person_rules.Sealing:
     return person_rules.current().sealing
+
+
+def _status_is(status: str) -> Message:
+    """The ``errors`` entry of a refusal that depends on the person's status (在矫, 解矫 ...)."""
+    label = person_rules.current().label("statuses", status) or status
+    return _("status is {status}", status=bilingual(status, label))
+
+
+def _request_status(status: str) -> Message:
+    """An unseal request's status as a message parameter: 待审批, 已批准 ... in Chinese."""
+    return bilingual(status, _rules().request_statuses.get(status, status))
+
+
+# Who decides on a request to read a sealed record: city staff alone.
+CITY_DECIDES = _("City staff decide on requests to read a sealed record.")
 
 
 def qualifies(person: Person, rules: person_rules.Sealing) -> bool:
@@ -74,18 +90,22 @@ def seal(
     now = now or now_utc()
     person = get_scoped(session, actor, person_id, lock=True)
     if actor.role != Role.CITY:
-        raise Forbidden("补充封存由市局办理 (sealing a record afterwards is for city staff).")
+        raise Forbidden(_("A record discharged before sealing existed is sealed by city staff."))
     if person.sealed:
-        raise Conflict("该记录已封存 (already sealed).", errors={"person_id": ["already sealed"]})
+        raise Conflict(
+            _("The record is already sealed."), errors={"person_id": [_("already sealed")]}
+        )
     if person.status != "discharged":
         raise Conflict(
-            "只有已解除矫正的记录可以封存 (only a discharged record is sealed).",
-            errors={"person_id": [f"status is {person.status}"]},
+            _("Only a discharged record is sealed."),
+            errors={"person_id": [_status_is(person.status)]},
         )
     if not qualifies(person, _rules()):
         raise RuleViolation(
-            "该记录不符合封存条件：犯罪时不满十八周岁且属于封存的矫正类别 "
-            "(not a juvenile's record of a sealed category).",
+            _(
+                "The record does not qualify for sealing: the crime must have been committed "
+                "under 18, in a category the rules seal."
+            ),
             field="person_id",
         )
     return _seal(session, person, "backfill", actor, now)
@@ -156,8 +176,7 @@ def _requester(session: Session, actor: Actor, person_id: int, *, lock: bool = F
     person = get_scoped(session, actor, person_id, lock=lock)
     if actor_level(actor, person) not in REQUEST_LEVELS:
         raise Forbidden(
-            "封存记录的查询申请由市局或该对象所属区指挥中心提出 "
-            "(city staff or the person's district ask to read a sealed record)."
+            _("City staff or the person's district command centre ask to read a sealed record.")
         )
     return person
 
@@ -177,11 +196,14 @@ def request_unseal(
     person = _requester(session, actor, person_id, lock=True)
     rules = _rules()
     if legal_basis not in rules.legal_bases:
-        raise RuleViolation("查询依据须为: " + ", ".join(rules.legal_bases), field="legal_basis")
+        raise RuleViolation(
+            _("must be one of: {choices}", choices=", ".join(rules.legal_bases)),
+            field="legal_basis",
+        )
     if not person.sealed:
         raise Conflict(
-            "该记录未封存，无需申请 (the record is not sealed).",
-            errors={"person_id": ["not sealed"]},
+            _("The record is not sealed; there is nothing to ask for."),
+            errors={"person_id": [_("not sealed")]},
         )
     pending = session.scalar(
         select(UnsealRequest.id).where(
@@ -192,8 +214,8 @@ def request_unseal(
     )
     if pending is not None:
         raise Conflict(
-            "您对该记录已有待审批的申请 (you have a pending request for this record).",
-            errors={"person_id": [f"request {pending} is pending"]},
+            _("You already have a request for this record awaiting a decision."),
+            errors={"person_id": [_("request {id} is pending", id=pending)]},
         )
     row = UnsealRequest(
         person_id=person.id,
@@ -232,22 +254,20 @@ def decide(
     lets the requester alone read the record until ``expires_at`` (rules: sealing.grant)."""
     now = now or now_utc()
     person, row = get_record_of(
-        session, actor, person_id, UnsealRequest, request_id, "request", lock=True
+        session, actor, person_id, UnsealRequest, request_id, _("unseal request"), lock=True
     )
     if actor.role != Role.CITY:
-        raise Forbidden("封存记录的查询申请由市局审批 (city staff decide).")
+        raise Forbidden(CITY_DECIDES)
     if row.requested_by_id == actor.user_id:
-        raise Forbidden(
-            "申请人不得审批本人的申请，须由市局另一名工作人员审批 "
-            "(another city-level user decides your request)."
-        )
+        raise Forbidden(_("Nobody decides their own request: another city-level user decides it."))
     if row.status != "pending":
+        status = _request_status(row.status)
         raise Conflict(
-            f"该申请已处理 (the request is {row.status}).",
-            errors={"decision": [f"request is {row.status}"]},
+            _("The request is {status}, not awaiting a decision.", status=status),
+            errors={"decision": [_("request is {status}", status=status)]},
         )
     if decision == "refuse" and not note:
-        raise RuleViolation("不予批准须说明理由 (say why it is refused).", field="note")
+        raise RuleViolation(_("say why it is refused"), field="note")
     row.status = DECISIONS[decision]
     row.decided_by_id, row.decided_by, row.decided_at = actor.user_id, actor.username, now
     row.decision_note = note
@@ -287,7 +307,7 @@ def requests_of(session: Session, *, actor: Actor, person_id: int) -> list[Unsea
 def pending_requests(session: Session, *, actor: Actor, limit: int = 200) -> list[UnsealRequest]:
     """Requests waiting for a decision, oldest first: the city's queue."""
     if actor.role != Role.CITY:
-        raise Forbidden("封存记录的查询申请由市局审批 (city staff decide).")
+        raise Forbidden(CITY_DECIDES)
     rows = list(
         session.scalars(
             select(UnsealRequest)

@@ -29,6 +29,7 @@ from corrections.core.errors import (
     RuleViolation,
     TooManyRequests,
 )
+from corrections.core.i18n import Message, _, bilingual
 from corrections.core.pagination import paginate
 from corrections.grading import rules as grading_rules
 from corrections.org.models import Unit, UnitKind
@@ -96,6 +97,11 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
 
 def _rules() -> person_rules.PersonRules:
     return person_rules.current()
+
+
+def _status_text(status: str) -> Message:
+    """A status as a message parameter: ``active`` in English, 在矫 in Chinese."""
+    return bilingual(status, _rules().label("statuses", status) or status)
 
 
 # --- presentation (labels here; what each role sees is decided in persons/privacy.py) -----
@@ -181,23 +187,23 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
     r = _rules()
     errors: dict[str, list[str]] = {}
 
-    def bad(field: str, message: str) -> None:
+    def bad(field: str, message: Message) -> None:
         errors.setdefault(field, []).append(message)
 
     dob: date = facts["date_of_birth"]
     try:
         parsed = idnumber.parse(facts["id_number"])
     except idnumber.IdNumberError as exc:
-        bad("id_number", str(exc))
+        bad("id_number", exc.reason)
     else:
         facts["id_number"] = parsed.value
         if parsed.birth_date != dob:
-            bad("date_of_birth", "does not match the birth date in the ID number")
+            bad("date_of_birth", _("does not match the birth date in the ID number"))
         if parsed.gender != facts["gender"]:
-            bad("gender", "does not match the gender encoded in the ID number")
+            bad("gender", _("does not match the gender encoded in the ID number"))
 
     if dob >= today:
-        bad("date_of_birth", "must be in the past")
+        bad("date_of_birth", _("must be in the past"))
     offence = facts.get("offence_date")
     judgment: date = facts["judgment_date"]
     effective: date = facts.get("judgment_effective_date") or judgment
@@ -206,17 +212,20 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
 
     if offence is not None:
         if offence > judgment:
-            bad("offence_date", "must not be after judgment_date")
+            bad("offence_date", _("must not be after judgment_date"))
         if age_on(dob, offence) < r.min_age_at_offence:
-            bad("offence_date", f"the person was under {r.min_age_at_offence} at that date")
+            bad(
+                "offence_date",
+                _("the person was under {age} at that date", age=r.min_age_at_offence),
+            )
     if judgment > today:
-        bad("judgment_date", "must not be in the future")
+        bad("judgment_date", _("must not be in the future"))
     if effective < judgment:
-        bad("judgment_effective_date", "must not be before judgment_date")
+        bad("judgment_effective_date", _("must not be before judgment_date"))
     if start < judgment:
-        bad("term_start", "must not be before judgment_date")
+        bad("term_start", _("must not be before judgment_date"))
     if end <= start:
-        bad("term_end", "must be after term_start")
+        bad("term_end", _("must be after term_start"))
     else:
         category = r.categories.get(facts["category"])
         if category is not None:
@@ -227,7 +236,12 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
             if end < shortest or end > longest:
                 bad(
                     "term_end",
-                    f"a {facts['category']} term lasts {term.text()} ({category.label_zh})",
+                    _(
+                        "a {category} term lasts {min}–{max} months",
+                        category=bilingual(facts["category"], category.label_zh),
+                        min=term.min_months,
+                        max=term.max_months,
+                    ),
                 )
     for field, group in (
         ("crime_type", "crime_types"),
@@ -236,7 +250,7 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
     ):
         value = facts.get(field)
         if value is not None and value not in r.labels[group]:
-            bad(field, "must be one of: " + ", ".join(r.labels[group]))
+            bad(field, _("must be one of: {choices}", choices=", ".join(r.labels[group])))
 
     age_limit = r.juvenile_age
     juvenile = age_on(dob, today) < age_limit or (
@@ -263,7 +277,7 @@ def _office_for_intake(
     if office_code is None:
         if actor.role == Role.OFFICER:
             return session.get(Unit, actor.unit_id)
-        raise RuleViolation("required for your role", field="office_code")
+        raise RuleViolation(_("required for your role"), field="office_code")
     if offices is not None:
         office = offices.get(office_code)
     else:
@@ -281,17 +295,15 @@ def _office_for_intake(
         or (actor.role == Role.COMMANDER and office.parent_id == actor.unit_id)
     )
     if not allowed:
-        raise RuleViolation("not a judicial office within your scope", field="office_code")
+        raise RuleViolation(_("not a judicial office within your scope"), field="office_code")
     if not office.active:
-        raise RuleViolation("单位已停用 (the office is inactive)", field="office_code")
+        raise RuleViolation(_("the office is inactive"), field="office_code")
     return office
 
 
 # What a caller outside the existing record's scope learns: that this office cannot take the
 # person in, nothing about where or why (no field, number, name or office).
-NOT_HERE = (
-    "此人无法在此登记入矫，请联系市局 (this person cannot be taken in here; contact the city)"
-)
+NOT_HERE = _("This person cannot be taken in here; contact the city bureau.")
 
 
 def ensure_no_open_record(
@@ -327,8 +339,8 @@ def ensure_no_open_record(
     # to city staff either.
     if privacy.visibility(session, actor, existing) is privacy.Visibility.FULL:
         raise Conflict(
-            "A person with this ID number is already under correction.",
-            errors={"id_number": ["already under correction"]},
+            _("A person with this ID number is already under correction."),
+            errors={"id_number": [_("already under correction")]},
         )
     raise Conflict(NOT_HERE)
 
@@ -351,7 +363,10 @@ def limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> None
     )
     if refused >= limit:
         raise TooManyRequests(
-            f"Too many refused intakes in 24 hours ({refused}); contact the city.",
+            _(
+                "Too many refused intakes in 24 hours ({count}); contact the city bureau.",
+                count=refused,
+            ),
             retry_after=24 * 3600,
         )
 
@@ -392,7 +407,8 @@ def check_intake(
         errors.setdefault(field, []).extend(messages)
     if errors:
         raise RuleViolation(
-            "The person's facts are inconsistent: " + ", ".join(sorted(errors)), errors=errors
+            _("The person's facts are inconsistent: {fields}", fields=", ".join(sorted(errors))),
+            errors=errors,
         )
     return CheckedIntake(facts=facts, office=office, juvenile=juvenile)
 
@@ -534,7 +550,7 @@ def list_persons(
         stmt = stmt.where(Person.sealed.is_(False) | Person.id.in_(granted_to(actor, now)))
     if q is not None:
         if actor.role == Role.ANALYST:
-            raise Forbidden("Analysts may not search by name, ID number or phone.")
+            raise Forbidden(_("Analysts may not search by name, ID number or phone."))
         if actor.role == Role.CITY:
             # City staff may not find a juvenile by identity: that would reveal it.
             stmt = stmt.where(Person.juvenile.is_(False))
@@ -574,24 +590,22 @@ def update(
     person = get_scoped(session, actor, person_id, lock=True)
     seen = privacy.visibility(session, actor, person)
     if seen is privacy.Visibility.SEALED:
-        raise Forbidden("该记录已封存，不得更正 (a sealed record is not corrected).")
+        raise Forbidden(_("The record is sealed; a sealed record is not corrected."))
     if seen is not privacy.Visibility.FULL:
         # Checking a masked juvenile's facts would answer questions about what is masked
         # (a birth date that "does not match the ID number"): only the owners correct them.
-        raise Forbidden(
-            "未成年人的信息只能由其所属司法所或区指挥中心更正 "
-            "(a juvenile's record is corrected by their own office or district only)."
-        )
+        raise Forbidden(_("A juvenile's record is corrected only by their own office or district."))
     if person.version != expected_version:
         # Names no version (nor anything else of the record): a 412 tells only that it changed.
-        raise PreconditionFailed("The person has changed since you read it; read it again.")
+        raise PreconditionFailed(_("The person has changed since you read it; read it again."))
     writable = {c for c in changes if c != "office_code"}
     facts = {name: getattr(person, name) for name in FACT_FIELDS}
     facts.update({k: changes[k] for k in writable})
     errors, juvenile = validate_facts(facts, business_date(now))
     if errors:
         raise RuleViolation(
-            "The person's facts are inconsistent: " + ", ".join(sorted(errors)), errors=errors
+            _("The person's facts are inconsistent: {fields}", fields=", ".join(sorted(errors))),
+            errors=errors,
         )
     changed = sorted(k for k, v in facts.items() if getattr(person, k) != v)
     if "id_number" in changed:
@@ -655,7 +669,12 @@ def change_status(
     lock_person(session, person)
     if to_status not in STATUS_TRANSITIONS[person.status]:
         raise RuleViolation(
-            f"a person cannot go from {person.status} to {to_status}", field="to_status"
+            _(
+                "a person cannot go from {from_status} to {to_status}",
+                from_status=_status_text(person.status),
+                to_status=_status_text(to_status),
+            ),
+            field="to_status",
         )
     from_status = person.status
     person.status = to_status

@@ -12,6 +12,7 @@ from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc, today
 from corrections.core.db import db
 from corrections.core.errors import PreconditionFailed, PreconditionRequired
+from corrections.core.i18n import _
 from corrections.core.preconditions import if_match
 from corrections.core.schemas import page_envelope
 from corrections.persons import sealing, service
@@ -56,9 +57,9 @@ def _etag(version: int) -> dict[str, str]:
 def _expected_version() -> int:
     tag = if_match('"3"')
     if tag is None:
-        raise PreconditionRequired("Send If-Match with the version you read (its ETag).")
+        raise PreconditionRequired(_("Send If-Match with the version you read (its ETag)."))
     if not _VERSION.fullmatch(tag):
-        raise PreconditionFailed("If-Match names no version of this person; read it again.")
+        raise PreconditionFailed(_("If-Match names no version of this person; read it again."))
     return int(tag)
 
 

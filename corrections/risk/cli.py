@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from corrections.core.i18n import _, cli_text
+
 
 class _RiskGroup(click.Group):
     """Refusals end a command with ``Error: <why>`` and exit status 1, never a traceback: a
@@ -18,7 +20,6 @@ class _RiskGroup(click.Group):
     def invoke(self, ctx: click.Context):
         from corrections.core.cli_errors import domain_message
         from corrections.core.errors import DomainError
-        from corrections.core.i18n import cli_text
 
         try:
             return super().invoke(ctx)
@@ -29,8 +30,15 @@ class _RiskGroup(click.Group):
             # does not import the modelling libraries for the others.
             artifact = sys.modules.get("corrections.risk.artifact")
             if artifact is not None and isinstance(exc, artifact.ArtifactError):
-                raise click.ClickException(cli_text(exc.args[0] if exc.args else "")) from None
+                raise click.ClickException(_why(exc)) from None
             raise
+
+
+def _why(exc: Exception) -> str:
+    """An exception's reason for the terminal: a message (core/i18n.py) in Chinese, then
+    English; any other text as it is."""
+    reason = exc.args[0] if exc.args else ""
+    return cli_text(reason) if isinstance(reason, str) else str(exc)
 
 
 @click.group(cls=_RiskGroup)
@@ -41,7 +49,7 @@ def risk() -> None:
 def _every(value: str) -> int:
     text = value.strip().lower().removesuffix("d")
     if not text.isdigit() or int(text) < 1:
-        raise click.BadParameter("give days, like 30d", param_hint="--every")
+        raise click.BadParameter(cli_text(_("give days, like 30d")), param_hint="--every")
     return int(text)
 
 
@@ -68,13 +76,13 @@ def export_cmd(start, end, every, out, note, min_k) -> None:
     from corrections.risk import export
 
     if out.suffix.lower() not in (".csv", ".parquet"):
-        raise click.BadParameter("must end in .csv or .parquet", param_hint="--out")
+        raise click.BadParameter(cli_text(_("must end in .csv or .parquet")), param_hint="--out")
     days = _every(every)
     start_d, end_d = start.date(), end.date()
     if end_d < start_d:
-        raise click.BadParameter("must not be before --from", param_hint="--to")
+        raise click.BadParameter(cli_text(_("must not be before --from")), param_hint="--to")
     if min_k is not None and min_k < 2:
-        raise click.BadParameter("must be at least 2", param_hint="--min-k")
+        raise click.BadParameter(cli_text(_("must be at least 2")), param_hint="--min-k")
     snapshots = len(export.snapshot_days(start_d, end_d, days))
     now = now_utc()
     try:
@@ -93,7 +101,8 @@ def export_cmd(start, end, every, out, note, min_k) -> None:
             )
     except RuleViolation as exc:
         db.session.rollback()
-        raise click.ClickException(f"export refused (--min-k): {exc.detail}") from exc
+        message = _("export refused (--min-k): {why}", why=exc.detail)
+        raise click.ClickException(cli_text(message)) from exc
     export.write(table, out)
     sidecar = export.write_sidecar(result, out, start=start_d, end=end_d, now=now)
     db.session.commit()
@@ -160,7 +169,7 @@ def train_cmd(
     try:
         trained = training.train(table, spec, out, progress=lambda m: click.echo(f"· {m}"))
     except (training.TrainingError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(_why(exc)) from exc
     card = trained.card
     if sign:
         card["signature"] = signing.sign(
@@ -192,12 +201,12 @@ def predict_cmd(model_dir, table, out) -> None:
     try:
         scorer = Scorer(artifact.load(model_dir))
     except artifact.ArtifactError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(_why(exc)) from exc
     frame = read_table(table)
     try:
         scored = scorer.score(frame)
     except FeatureMismatch as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(_why(exc)) from exc
     scored["reasons"] = [";".join(r["feature"] for r in rs) for rs in scored["reasons"]]
     scored.to_csv(out, index=False)
     counts = scored["band"].value_counts().to_dict()
@@ -262,7 +271,7 @@ def trusted_types_cmd(write) -> None:
         allowlist.TYPES_FILE.write_text(allowlist.render(types), encoding="utf-8")
         click.echo(f"{len(types)} types -> {allowlist.TYPES_FILE.name}; review the diff")
     elif added or removed:
-        raise click.ClickException("the checked-in list differs (rerun with --write)")
+        raise click.ClickException(cli_text(_("the checked-in list differs (rerun with --write)")))
     else:
         click.echo(f"the checked-in list is current ({len(types)} types)")
 

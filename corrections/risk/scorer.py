@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from corrections.core.i18n import _
 from corrections.risk.artifact import Loaded
 
 BANDS = ("low", "medium", "high")
@@ -21,7 +22,9 @@ TOP_REASONS = 3
 
 class FeatureMismatch(ValueError):
     def __init__(self, missing: list[str]):
-        super().__init__(f"the table lacks the model's feature columns: {', '.join(missing)}")
+        super().__init__(
+            _("the table lacks the model's feature columns: {columns}", columns=", ".join(missing))
+        )
         self.missing = missing
 
 

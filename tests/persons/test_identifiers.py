@@ -81,7 +81,7 @@ def test_finding_6_two_spellings_of_one_id_number_are_one_open_record_found_eith
         "/api/v1/persons", json=person_payload(_birth=birth, gender=gender, id_number=b)
     )
     assert again.status_code == 409, again.get_json()
-    assert again.get_json()["errors"] == {"id_number": ["already under correction"]}
+    assert again.get_json()["errors"] == {"id_number": ["已在社区矫正中"]}
 
     assert _search(officer, a) == [person["id"]]
     assert _search(officer, b) == [person["id"]]

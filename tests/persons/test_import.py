@@ -292,8 +292,8 @@ def test_a_person_open_at_another_office_is_refused_without_saying_where(
         [
             "2",
             "身份证号",
-            "此人无法在此登记入矫，请联系市局",
-            "this person cannot be taken in here; contact the city",
+            "此人无法在此登记入矫，请联系市司法局。",
+            "This person cannot be taken in here; contact the city bureau.",
         ]
     ]
     assert counts(app) == before

@@ -177,7 +177,7 @@ def test_criminal_law_69_control_order_combined_term_up_to_3_years(officer):
         ),
     )
     assert over.status_code == 422
-    assert "3–36 months" in over.get_json()["errors"]["term_end"][0]
+    assert over.get_json()["errors"]["term_end"] == ["管制的矫正期限应为 3–36 个月"]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from corrections.audit.models import AuditEntry
 from corrections.core import crypto, keys, rotation
 from corrections.core.db import db
+from corrections.core.i18n import translate
 from corrections.persons.service import NOT_HERE
 from tests.factories import person_payload
 
@@ -360,7 +361,7 @@ def test_finding_1_duplicate_intake_outside_scope_names_nothing_and_is_audited(a
         resp = login(username).post("/api/v1/persons", json=dict(payload, office_code="32990101"))
         assert resp.status_code == 409, username
         body = resp.get_data(as_text=True)
-        assert resp.get_json()["errors"] == {"id_number": ["already under correction"]}
+        assert resp.get_json()["errors"] == {"id_number": ["已在社区矫正中"]}
         assert payload["id_number"] not in body
 
     # Outside it: that it cannot be done here, nothing else.
@@ -372,7 +373,11 @@ def test_finding_1_duplicate_intake_outside_scope_names_nothing_and_is_audited(a
         resp = api.post("/api/v1/persons", json=body)
         assert resp.status_code == 409, username
         problem = resp.get_json()
-        assert problem["detail"] == NOT_HERE
+        assert (
+            problem["detail"]
+            == translate(NOT_HERE, "zh")
+            == "此人无法在此登记入矫，请联系市司法局。"
+        )
         assert set(problem) == {"type", "title", "status", "detail", "instance", "request_id"}
         text_ = resp.get_data(as_text=True)
         for leak in (
@@ -429,7 +434,7 @@ def test_finding_1_a_juvenile_duplicate_is_not_confirmed_to_city_staff(login):
     payload = juvenile_payload()
     assert owner.post("/api/v1/persons", json=payload).status_code == 201
     resp = login("city").post("/api/v1/persons", json=dict(payload, office_code="32990101"))
-    assert resp.status_code == 409 and resp.get_json()["detail"] == NOT_HERE
+    assert resp.status_code == 409 and resp.get_json()["detail"] == translate(NOT_HERE, "zh")
     assert "errors" not in resp.get_json()
 
 
