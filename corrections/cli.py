@@ -373,11 +373,10 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
 
 def _audit_rotation(purpose: str, key_id: str) -> None:
     """A key rotation is recorded in the trail (by whom on which machine; never the key)."""
-    import getpass
     import socket
 
     from corrections.audit import service as audit
-    from corrections.core.cli_identity import cli_actor
+    from corrections.core.cli_identity import cli_actor, os_user
     from corrections.core.db import db
 
     audit.record(
@@ -387,7 +386,7 @@ def _audit_rotation(purpose: str, key_id: str) -> None:
         detail={
             "purpose": purpose,
             "key_id": key_id,
-            "os_user": getpass.getuser(),
+            "os_user": os_user(),
             "host": socket.gethostname(),
         },
     )

@@ -249,6 +249,11 @@ def pg_dump(engine: Engine, out: Path, *, bin_dir: str | None) -> tuple[Facts, d
             facts = read_facts(conn)
             schema = conn.execute(text("SELECT current_schema()")).scalar_one()
             server = conn.execute(text("SHOW server_version")).scalar_one()
+            # The file exists, private, before pg_dump writes into it: under the process's
+            # umask (022) it was world-readable (hostile review), and a copy that keeps modes
+            # would carry that along.
+            os.close(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.chmod(out, 0o600)
             run_tool(
                 [
                     tool,
@@ -359,45 +364,51 @@ def pg_restore(
     with tempfile.TemporaryDirectory(prefix="corrections-restore-") as tmp:
         drops = Path(tmp) / "drop.sql"
         drops.write_text("".join(f"{s};\n" for s in replacing), encoding="utf-8")
-        sql = subprocess.Popen(  # noqa: S603 - an absolute tool path and our own arguments
+        # The dump as SQL into a file first, and only a complete one goes to psql: piped, psql
+        # --single-transaction commits at the end of its input whatever pg_restore's exit
+        # status, so a pg_restore that failed half-way left the target emptied (hostile
+        # review). The folder is private (mode 0700): the SQL holds the records.
+        script = Path(tmp) / "restore.sql"
+        sql = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
             [
                 pg_tool("pg_restore", bin_dir),
                 "--no-owner",
                 "--no-privileges",
-                "--file=-",
+                f"--file={script}",
                 str(dump),
             ],
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
+            text=True,
+            check=False,
         )
-        try:
-            psql = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
-                [
-                    pg_tool("psql", bin_dir),
-                    "--no-psqlrc",
-                    "--no-password",
-                    "--quiet",
-                    "--single-transaction",
-                    "--set=ON_ERROR_STOP=1",
-                    f"--dbname={conninfo}",
-                    f"--file={drops}",
-                    "--file=-",
-                ],
-                stdin=sql.stdout,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env=env,
-                text=True,
-                check=False,
+        if sql.returncode != 0:
+            message = _tool_message("pg_restore", sql)
+            raise ToolFailed(
+                _(
+                    "pg_restore failed, the target database is unchanged: {message}",
+                    message=message,
+                )
             )
-        finally:
-            assert sql.stdout is not None
-            sql.stdout.close()
-            assert sql.stderr is not None
-            sql_err = sql.stderr.read().decode("utf-8", "replace")
-            sql.stderr.close()
-            sql.wait()
+        psql = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
+            [
+                pg_tool("psql", bin_dir),
+                "--no-psqlrc",
+                "--no-password",
+                "--quiet",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+                f"--dbname={conninfo}",
+                f"--file={drops}",
+                f"--file={script}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            check=False,
+        )
     if psql.returncode != 0:
         raise ToolFailed(
             _(
@@ -405,10 +416,6 @@ def pg_restore(
                 message=_tool_message("psql", psql),
             )
         )
-    if sql.returncode != 0:
-        failed = subprocess.CompletedProcess([], sql.returncode, "", sql_err)
-        message = _tool_message("pg_restore", failed)
-        raise ToolFailed(_("{name} failed: {message}", name="pg_restore", message=message))
 
 
 def _admin_engine(url: URL) -> Engine:

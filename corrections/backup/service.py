@@ -17,7 +17,6 @@ encrypted identity fields and the audit chain cannot be read or checked).
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import hmac
 import json
@@ -45,6 +44,7 @@ from corrections.backup import dialects
 from corrections.backup.dialects import Facts, ToolFailed
 from corrections.core import keys
 from corrections.core.auth import SYSTEM
+from corrections.core.cli_identity import os_user
 from corrections.core.clock import business_date
 from corrections.core.errors import Conflict, DomainError
 from corrections.core.i18n import _
@@ -283,7 +283,7 @@ def create_backup(session: Session, *, out: Path, now: datetime) -> Created:
             "kind": kind,
             "bytes": manifest["files"][data.name]["bytes"],
             "rows": manifest["rows"],
-            "os_user": getpass.getuser(),
+            "os_user": os_user(),
             "host": socket.gethostname(),
         },
         now=now,
@@ -532,7 +532,7 @@ def acknowledge_restore(
         detail={
             "backup": restored.manifest["id"],
             "seq": record["seq"],
-            "os_user": getpass.getuser(),
+            "os_user": os_user(),
             "host": socket.gethostname(),
         },
         now=now,

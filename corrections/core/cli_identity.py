@@ -8,7 +8,6 @@ a shell (the shell's own login records say the rest), so every audited CLI actio
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 
@@ -18,14 +17,21 @@ PREFIX = "cli:"
 _MAX_USERNAME = 64  # audit_entries.actor_username
 
 
-def os_identity() -> str:
-    """``user@host`` of this process (``uid<N>`` when the account has no name, as in some
-    containers)."""
+def os_user() -> str:
+    """The name of the account this process runs as, from its user id (``uid<N>`` when the
+    account has no name, as in some containers). Not ``getpass.getuser()``: that reads
+    LOGNAME and USER first, which anyone can set (``LOGNAME=ops-zhang corrections ...``)."""
     try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry
-        user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return f"uid{os.geteuid()}"
+
+
+def os_identity() -> str:
+    """``user@host`` of this process."""
+    return f"{os_user()}@{socket.gethostname()}"
 
 
 def cli_actor(by: str | None = None) -> Actor:

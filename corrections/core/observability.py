@@ -151,6 +151,15 @@ def metrics() -> _Metrics:
     return _METRICS
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method_label() -> str:
+    """The method as a metric label: an invented one ("M12345", any client may send it) is
+    "other", so nobody can add series to every worker's registry."""
+    return request.method if request.method in _METHODS else "other"
+
+
 def _route() -> str:
     rule = request.url_rule
     return rule.rule if rule is not None else "(unmatched)"
@@ -174,8 +183,9 @@ def init_app(app: Flask) -> None:
         route = _route()
         if route != "/metrics":
             m = metrics()
-            m.requests.labels(route, request.method, str(response.status_code)).inc()
-            m.latency.labels(route, request.method).observe(duration)
+            method = _method_label()
+            m.requests.labels(route, method, str(response.status_code)).inc()
+            m.latency.labels(route, method).observe(duration)
         actor = g.get("actor")
         log.info(
             "%s %s %s",
@@ -299,7 +309,10 @@ def authorised() -> bool:
         return False
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a 500 for anyone).
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode("utf-8", "surrogateescape"), expected.encode("utf-8")
+    )
 
 
 __all__ = [

@@ -63,8 +63,8 @@ def org_import(file: Path, dry_run: bool, deactivate_missing: bool) -> None:
     from corrections.org import orgfile
 
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        data = orgfile.load_yaml(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         message = _("not a valid UTF-8 YAML file: {error}", error=str(exc))
         raise click.ClickException(f"{file.name}: {cli_text(message)}") from None
     try:

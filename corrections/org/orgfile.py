@@ -48,6 +48,47 @@ _MESSAGES = {
 }
 
 
+# What an organisation file may be: a city of some hundred units is a few tens of KB.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 16
+
+
+def load_yaml(text: str) -> Any:
+    """The organisation file's YAML, read safely: no tags (``safe_load``), no anchors or
+    aliases (a 12 KB file of nested aliases expands to gigabytes), at most ``MAX_DEPTH`` levels
+    and ``MAX_FILE_BYTES``; integers only as plain decimal digits, so a mistyped ``0x1f7``
+    or ``3299_0198`` stays text and is refused as a code instead of becoming one.
+    Raises :class:`ValueError` with the reason."""
+    import re
+
+    import yaml
+
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_FILE_BYTES // 1024} KB")
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.yaml_implicit_resolvers = {
+        key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")
+    )
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ValueError("anchors and aliases (& and *) are not accepted")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 class _Code(Identifier):
     """A unit code; YAML reads an unquoted 329901 as a number, which is taken as its digits."""
 

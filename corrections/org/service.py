@@ -39,6 +39,9 @@ from corrections.org.models import (
 )
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+# Names the trail gives to the system itself (jobs, the scheduler, seeding): an account of that
+# name would make a person's actions look automatic (hostile review).
+RESERVED_USERNAMES = frozenset({"system", "scheduler", "demo-seed", "cli", "root", "admin-system"})
 
 # Which kind of unit each role belongs to.
 ROLE_UNIT_KIND = {
@@ -155,6 +158,10 @@ def create_user(
     accounts, which share the published demo password (the policy refuses it elsewhere)."""
     if not USERNAME_RE.match(username):
         raise RuleViolation(_("3–64 lower-case letters, digits, '.', '_' or '-'"), field="username")
+    if username in RESERVED_USERNAMES:
+        raise RuleViolation(
+            _("is the name the system's own actions are recorded under"), field="username"
+        )
     if password is not None and not demo:
         weak = passwords.problems(password, username=username)
         if weak:
@@ -230,6 +237,10 @@ def refuse_last_admin(session: Session, user: User) -> None:
     (but at the server's shell) without one."""
     if user.role != Role.ADMIN or not user.active:
         return
+    # One lock for every change that may remove an administrator: the city unit's row. Two
+    # administrators disabling each other at the same moment each counted the other as still
+    # active (hostile review); under this lock the second counts after the first committed.
+    session.execute(select(Unit.id).where(Unit.kind == UnitKind.CITY).with_for_update())
     others = session.scalar(
         select(func.count()).where(User.role == Role.ADMIN, User.active, User.id != user.id)
     )

@@ -214,10 +214,18 @@ def import_cmd(
 def _write_report(path: Path, lines: list[tuple[int, str, str, str]]) -> None:
     import csv
 
+    def cell(value):
+        # The column names come from the imported file, and the report is opened in Excel:
+        # a cell starting with = + - @ (or a tab or carriage return) would run as a formula
+        # (hostile review), so it is quoted as text (OWASP: CSV injection).
+        if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + value
+        return value
+
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["行", "列", "问题", "problem"])
-        writer.writerows(lines)
+        writer.writerows([[cell(v) for v in line] for line in lines])
 
 
 def _summary(outcome, dry_run: bool) -> str:

@@ -38,6 +38,10 @@ from corrections.persons.schemas import CaseloadRowSchema
 # A caseload is thousands of rows, not millions: larger files are refused before parsing.
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
+# Columns read from a workbook: the template has about thirty; more are not ours.
+MAX_COLUMNS = 100
+# This many empty rows in a row end a workbook's sheet (what follows is not read).
+EMPTY_RUN = 10_000
 # The header is the first row, or the first of these rows that names two known columns (a
 # title row above the header, as bureaus' lists often have, is skipped).
 HEADER_SEARCH_ROWS = 10
@@ -212,6 +216,27 @@ def _csv_rows(data: bytes) -> Iterable[tuple[int, list[Any]]]:
         raise _refuse(_("not a readable CSV file ({error})", error=str(exc))) from None
 
 
+def _bounded_rows(sheet) -> list[tuple[int, list[Any]]]:
+    """The sheet's non-empty rows, bounded while reading: a sheet may declare a cell at
+    XFD1048576 in a few KB, and openpyxl pads every row to the declared width (hostile
+    review: 2.9 GB). At most ``MAX_COLUMNS`` columns are read; empty rows are not kept (Excel
+    declares formatted empty rows too), and ``EMPTY_RUN`` empty rows in a row end the sheet;
+    one row more than the limit is refused at once."""
+    kept: list[tuple[int, list[Any]]] = []
+    empty = 0
+    for number, cells in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
+        if all(value is None or value == "" for value in cells):
+            empty += 1
+            if empty >= EMPTY_RUN:
+                break
+            continue
+        empty = 0
+        kept.append((number, list(cells)))
+        if len(kept) > MAX_ROWS + HEADER_SEARCH_ROWS:
+            raise _refuse(_("more than {limit} rows", limit=MAX_ROWS))
+    return kept
+
+
 def _xlsx_rows(data: bytes) -> Iterable[tuple[int, list[Any]]]:
     import openpyxl
 
@@ -222,10 +247,7 @@ def _xlsx_rows(data: bytes) -> Iterable[tuple[int, list[Any]]]:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
                 sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
-                return [
-                    (number, list(cells))
-                    for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)
-                ]
+                return _bounded_rows(sheet)
             finally:
                 book.close()
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:

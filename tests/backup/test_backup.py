@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -516,3 +517,58 @@ def test_the_backup_jobs_are_scheduled_nightly_and_weekly():
     weekly = parse(DEFAULTS["SCHEDULER_TRIGGERS"]["backup_drill"]).get_next_fire_time(None, friday)
     assert nightly.isoformat() == "2026-11-28T01:00:00+08:00"
     assert weekly.isoformat() == "2026-11-29T05:00:00+08:00"  # Sunday
+
+
+def test_a_pg_restore_that_dies_half_way_leaves_the_forced_target_as_it_was(
+    app, city, active, tmp_path
+):
+    """Hostile review: pg_restore piped into psql --single-transaction; psql committed at the
+    end of its input although pg_restore had failed, leaving the target emptied."""
+    import shutil
+
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("pg_restore and psql are PostgreSQL's tools")
+    active()
+    backup = _backup(app, tmp_path)
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    real_restore = shutil.which("pg_restore")
+    for tool in ("psql", "pg_dump"):
+        (fake / tool).symlink_to(shutil.which(tool))
+    # Writes the first lines of the dump's SQL (the drops' replacements start), then dies.
+    (fake / "pg_restore").write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do case "$a" in --file=*) out="${a#--file=}";; esac; done\n'
+        f'[ -z "$out" ] && exec "{real_restore}" "$@"\n'
+        f'"{real_restore}" "$@" && head -n 200 "$out" > "$out.part" && mv "$out.part" "$out"\n'
+        "echo 'pg_restore: error: could not read input file' >&2\nexit 1\n",
+        encoding="utf-8",
+    )
+    (fake / "pg_restore").chmod(0o755)
+    server = make_url(app.config["DATABASE_URL"])
+    with dialects.pg_scratch(server, TEST_NOW) as scratch, app.app_context():
+        service.restore_backup(_backup(app, tmp_path), to=scratch)
+        engine = dialects.scratch_engine(scratch)
+        with engine.connect() as conn:
+            before = dialects.read_facts(conn)
+        app.config["BACKUP_PG_BIN_DIR"] = str(fake)
+        try:
+            with pytest.raises(dialects.ToolFailed, match="pg_restore"):
+                service.restore_backup(backup, to=scratch, force=True)
+        finally:
+            app.config["BACKUP_PG_BIN_DIR"] = None
+        with engine.connect() as conn:
+            assert dialects.read_facts(conn) == before
+        engine.dispose()
+
+
+def test_every_file_of_a_backup_is_private(app, city, tmp_path):
+    """Hostile and new-user review: pg_dump's file was 0644 under a 022 umask."""
+    old = os.umask(0o022)
+    try:
+        backup = _backup(app, tmp_path)
+    finally:
+        os.umask(old)
+    assert backup.stat().st_mode & 0o077 == 0
+    for path in backup.iterdir():
+        assert path.stat().st_mode & 0o077 == 0, (path.name, oct(path.stat().st_mode))

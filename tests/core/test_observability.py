@@ -149,3 +149,15 @@ def test_the_suites_log_scan_finds_id_numbers_phones_and_factory_names():
         "13912345678",
         "张伟",
     ]
+
+
+def test_a_non_ascii_token_is_refused_not_a_crash(scrape):
+    """Hostile review: hmac.compare_digest raised TypeError for a str with non-ASCII."""
+    assert scrape("é-not-the-token-at-all-é-é-é").status_code == 401
+
+
+def test_invented_methods_add_no_metric_series(client, scrape):
+    """Hostile review: any client could add series with methods like M12345."""
+    client.open("/api/v1/persons", method="M12345")
+    text = scrape().get_data(as_text=True)
+    assert "M12345" not in text and 'method="other"' in text

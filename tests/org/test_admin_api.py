@@ -293,3 +293,71 @@ def test_disable_enable_and_the_last_administrator(login, client):
     )
     assert resp.status_code == 409
     assert admin.get("/api/v1/auth/me").status_code == 200
+
+
+def test_two_administrators_disabling_each_other_leave_one(app, login, runner):
+    """Hostile review (PostgreSQL): each counted the other as still active, and both were
+    disabled in 4 of 6 tries."""
+    import threading
+
+    made = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "admin-two",
+            "--role",
+            "admin",
+            "--unit",
+            "3299",
+            "--password-stdin",
+        ],
+        input="river-lantern-orchid-47\n",
+    )
+    assert made.exit_code == 0, made.output
+    one = login("admin")
+    resp = one.client.post(
+        "/api/v1/auth/token",
+        json={"username": "admin-two", "password": "river-lantern-orchid-47"},
+    )
+    two = type(one)(one.client, resp.get_json()["access_token"], "admin-two")
+    barrier = threading.Barrier(2)
+    codes = []
+
+    def disable(api, other) -> None:
+        etag = api.get(f"/api/v1/admin/users/{other}").headers["ETag"]
+        barrier.wait()
+        out = api.patch(
+            f"/api/v1/admin/users/{other}", json={"active": False}, headers={"If-Match": etag}
+        )
+        codes.append(out.status_code)
+
+    threads = [
+        threading.Thread(target=disable, args=(one, "admin-two")),
+        threading.Thread(target=disable, args=(two, "admin")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(codes) in ([200, 409], [200, 401]), codes
+    from sqlalchemy import func, select
+
+    from corrections.core.db import db
+    from corrections.org.models import User
+
+    with app.app_context():
+        active = db.session.scalar(
+            select(func.count()).where(User.role == "admin", User.active.is_(True))
+        )
+        db.session.remove()
+    assert active == 1
+
+
+def test_an_account_cannot_take_the_systems_own_name(login):
+    """Hostile review: an account named "system" made a person's actions look automatic."""
+    admin = login("admin")
+    resp = admin.post(
+        "/api/v1/admin/users",
+        json={"username": "system", "role": "city", "unit_code": "3299", "display_name": "x"},
+    )
+    assert resp.status_code == 422 and "username" in resp.get_json()["errors"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 
 import pytest
@@ -21,11 +22,17 @@ def _users(runner, *args, **kw):
 
 
 def test_the_cli_actor_is_the_os_user_at_the_host(monkeypatch):
+    """The user comes from the process's user id: LOGNAME and USER are the caller's to set
+    (hostile review: LOGNAME=ops-zhang made any root session look like ops-zhang's)."""
+    import pwd
+
+    real = pwd.getpwuid(os.geteuid()).pw_name
     monkeypatch.setenv("LOGNAME", "ops-zhang")
+    monkeypatch.setenv("USER", "ops-zhang")
     monkeypatch.setattr("socket.gethostname", lambda: "corrections-prod-1")
-    assert os_identity() == "ops-zhang@corrections-prod-1"
+    assert os_identity() == f"{real}@corrections-prod-1"
     actor = cli_actor()
-    assert actor.username == "cli:ops-zhang@corrections-prod-1" and actor.user_id is None
+    assert actor.username == f"cli:{real}@corrections-prod-1" and actor.user_id is None
     assert cli_actor("reviewer").username == "cli:reviewer"
     monkeypatch.setattr("socket.gethostname", lambda: "h" * 100)
     assert len(cli_actor().username) == 64

@@ -233,3 +233,27 @@ def test_org_show_prints_the_tree_with_codes_chinese_names_and_kinds(runner):
     assert out[0].startswith("3299") and "滨江市司法局 [市司法局]" in out[0]
     assert out[1].startswith("  329901") and "[区(县)司法局]" in out[1]
     assert out[2].startswith("    32990101") and "东城区城关司法所 [司法所]" in out[2]
+
+
+def test_a_hostile_yaml_file_is_refused_before_it_expands(runner, tmp_path):
+    """Hostile review: 12 KB of nested aliases took 3.9 GB; deep nesting was a traceback;
+    YAML turned 0x... and 3299_0198 into numbers that were taken as codes."""
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["a: &a [" + ",".join(["x"] * 50) + "]"]
+    for i in range(1, 12):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 10) + "]")
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused = _import(runner, bomb, "--dry-run")
+    assert refused.exit_code != 0 and "aliases" in refused.output
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    refused = _import(runner, deep, "--dry-run")
+    assert refused.exit_code != 0 and "Traceback" not in refused.output
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(
+        "city:\n  code: '3299'\n  name_zh: 滨江市司法局\n  districts:\n"
+        "    - code: 0x5068D\n      name_zh: 东城区司法局\n",
+        encoding="utf-8",
+    )
+    refused = _import(runner, typo, "--dry-run")
+    assert refused.exit_code != 0 and "districts[0].code" in refused.output, refused.output

@@ -435,3 +435,45 @@ def test_insert_many_refuses_rows_that_leave_out_a_python_default(app, city):
         with pytest.raises(ValueError, match="juvenile"):
             insert_many(db.session, Person.__table__, [{"name": "x"}])
         db.session.remove()
+
+
+def test_a_workbook_declaring_a_huge_sheet_is_read_within_bounds(tmp_path, runner):
+    """Hostile review: one cell at XFD1048576 in a 4.9 KB workbook made openpyxl pad every
+    row to 16,384 columns and a million rows (2.9 GB) before the row limit was checked."""
+    import resource
+
+    import openpyxl
+
+    from corrections.persons import importer
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([c.header_zh for c in importer.spec().columns])
+    sheet["XFD1048576"] = "x"
+    path = tmp_path / "bomb.xlsx"
+    book.save(path)
+    assert path.stat().st_size < 20_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = runner.invoke(args=["persons", "import", str(path), "--dry-run"])
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert result.exit_code != 0
+    assert grown_mib < 300, grown_mib
+
+
+def test_a_report_file_quotes_what_excel_would_run_as_a_formula(runner, tmp_path):
+    """Hostile review: a header cell "=1+1" went into the report as it was, and the report
+    is meant to be opened in Excel (CSV injection)."""
+    row = caseload_row()
+    fields = list(row)
+    path = tmp_path / "f.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow([EN[f] for f in fields] + ['=HYPERLINK("http://x")'])
+        writer.writerow([row[f] for f in fields] + ["x"])
+    report = tmp_path / "report.csv"
+    result = run(runner, path, "--report", str(report))
+    assert result.exit_code == 1
+    with report.open(encoding="utf-8-sig") as lines_in:
+        cells = [cell for line in csv.reader(lines_in) for cell in line]
+    assert '\'=HYPERLINK("http://x")' in cells
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)

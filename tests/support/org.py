@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import copy
-import getpass
-import socket
 from pathlib import Path
 
 import yaml
 from sqlalchemy import select
 
+from corrections.core.cli_identity import os_identity
 from corrections.core.db import db
 from corrections.org.cli import EXAMPLE_FILE
 
-CLI_ACTOR = f"cli:{getpass.getuser()}@{socket.gethostname()}"[:64]
+CLI_ACTOR = f"cli:{os_identity()}"[:64]
 
 
 def example() -> dict:
