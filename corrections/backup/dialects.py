@@ -223,7 +223,15 @@ def _tool_message(name: str, proc: subprocess.CompletedProcess) -> str:
 def run_tool(args: list[str], env: dict[str, str], name: str) -> str:
     """Run a client tool; its standard output, or :class:`ToolFailed`."""
     proc = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
-        args, env=env, capture_output=True, text=True, check=False
+        args,
+        env=env,
+        capture_output=True,
+        text=True,
+        # A damaged dump can make pg_restore print bytes that are not UTF-8 (a flaky test
+        # found it): they must not turn a finding into a crash.
+        encoding="utf-8",
+        errors="replace",
+        check=False,
     )
     if proc.returncode != 0:
         raise ToolFailed(
@@ -381,6 +389,8 @@ def pg_restore(
             stderr=subprocess.PIPE,
             env=env,
             text=True,
+            encoding="utf-8",
+            errors="replace",
             check=False,
         )
         if sql.returncode != 0:
@@ -407,6 +417,8 @@ def pg_restore(
             stderr=subprocess.PIPE,
             env=env,
             text=True,
+            encoding="utf-8",
+            errors="replace",
             check=False,
         )
     if psql.returncode != 0:

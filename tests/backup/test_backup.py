@@ -189,7 +189,9 @@ def test_verify_finds_a_changed_byte_and_a_changed_manifest(app, city, tmp_path,
     data.write_bytes(original[:middle] + bytes([original[middle] ^ 0xFF]) + original[middle + 1 :])
     with app.app_context():
         report = service.verify_backup(backup)
-    assert [f.kind for f in report.findings] == ["checksum"]
+    # The checksum finds it first; where the byte fell (the dump's table of contents or a
+    # table's rows) may add what pg_restore then reads differently.
+    assert report.findings and report.findings[0].kind == "checksum"
     bad = runner.invoke(args=["backup", "verify", str(backup)])
     assert bad.exit_code == 1 and "checksum" in bad.output
 
