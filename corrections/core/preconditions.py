@@ -69,3 +69,30 @@ def if_match(example: str) -> str | None:
             )
         )
     return tag.group(1)
+
+
+# The OpenAPI parameter of an update that names the integer version it read.
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": HEADER,
+    "required": True,
+    "schema": {"type": "string"},
+    "description": 'The version from the ETag of the last read, e.g. "3".',
+}
+_VERSION = re.compile(r"[0-9]{1,9}")
+
+
+def etag(version: int) -> dict[str, str]:
+    """The ETag header of a record at integer ``version``."""
+    return {"ETag": f'"{version}"'}
+
+
+def expected_version(*, missing: str, unknown: str) -> int:
+    """The integer version an update is based on, from If-Match: 428 with ``missing`` when it
+    is not sent, 412 with ``unknown`` when it names no version of the record."""
+    tag = if_match('"3"')
+    if tag is None:
+        raise PreconditionRequired(missing)
+    if not _VERSION.fullmatch(tag):
+        raise PreconditionFailed(unknown)
+    return int(tag)

@@ -7,16 +7,13 @@ one that issued it, and never in a log or the audit trail.
 
 from __future__ import annotations
 
-import re
-
 from flask.views import MethodView
 
 from corrections.core.api import Blueprint
 from corrections.core.auth import ROLE_LABELS_ZH, Role, current_actor, requires
 from corrections.core.db import db
-from corrections.core.errors import PreconditionFailed, PreconditionRequired
 from corrections.core.i18n import _
-from corrections.core.preconditions import if_match
+from corrections.core.preconditions import IF_MATCH_PARAMETER, etag, expected_version
 from corrections.core.schemas import page_envelope
 from corrections.org import accounts, credentials, orgfile, service, structure
 from corrections.org.models import Unit, UnitKind, User
@@ -44,28 +41,15 @@ blp = Blueprint(
     description="Administration (系统管理): units and staff accounts",
 )
 
-IF_MATCH = {
-    "in": "header",
-    "name": "If-Match",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": 'The version from the ETag of the last read, e.g. "3".',
-}
+IF_MATCH = IF_MATCH_PARAMETER
 ETAG_HEADER = {"ETag": {"description": "Version of the record", "schema": {"type": "string"}}}
-_VERSION = re.compile(r"[0-9]{1,9}")
-
-
-def _etag(version: int) -> dict[str, str]:
-    return {"ETag": f'"{version}"'}
 
 
 def _expected_version() -> int:
-    tag = if_match('"3"')
-    if tag is None:
-        raise PreconditionRequired(_("Send If-Match with the ETag you read."))
-    if not _VERSION.fullmatch(tag):
-        raise PreconditionFailed(_("If-Match names no version of this record; read it again."))
-    return int(tag)
+    return expected_version(
+        missing=_("Send If-Match with the ETag you read."),
+        unknown=_("If-Match names no version of this record; read it again."),
+    )
 
 
 def admin_unit_view(unit: Unit, *, moves: list | None = None) -> dict:
@@ -119,7 +103,7 @@ class AdminUnits(MethodView):
             parent_code=data["parent_code"],
             actor=current_actor(),
         )
-        return admin_unit_view(unit, moves=[]), 201, _etag(unit.version)
+        return admin_unit_view(unit, moves=[]), 201, etag(unit.version)
 
 
 @blp.route("/units/<string(maxlength=32):code>")
@@ -131,7 +115,7 @@ class AdminUnit(MethodView):
         """One unit, with its moves between districts."""
         unit = structure.get_unit(db.session, code)
         moves = structure.moves_of(db.session, unit)
-        return admin_unit_view(unit, moves=moves), 200, _etag(unit.version)
+        return admin_unit_view(unit, moves=moves), 200, etag(unit.version)
 
     @requires("units:admin")
     @blp.arguments(UnitPatchSchema)
@@ -153,7 +137,7 @@ class AdminUnit(MethodView):
             actor=current_actor(),
         )
         moves = structure.moves_of(db.session, unit)
-        return admin_unit_view(unit, moves=moves), 200, _etag(unit.version)
+        return admin_unit_view(unit, moves=moves), 200, etag(unit.version)
 
 
 @blp.route("/org/import")
@@ -216,7 +200,7 @@ class AdminUsers(MethodView):
             actor=current_actor(),
         )
         body = {**user_view(issued.user), "reset_code": _code_view(issued)}
-        return body, 201, _etag(issued.user.version)
+        return body, 201, etag(issued.user.version)
 
 
 @blp.route("/users/<string(maxlength=64):username>")
@@ -227,7 +211,7 @@ class AdminUser(MethodView):
     def get(self, username):
         """One account."""
         user = service.get_user(db.session, username)
-        return user_view(user), 200, _etag(user.version)
+        return user_view(user), 200, etag(user.version)
 
     @requires("users:admin")
     @blp.arguments(UserPatchSchema)
@@ -249,7 +233,7 @@ class AdminUser(MethodView):
             actor=current_actor(),
             expected_version=_expected_version(),
         )
-        return user_view(user), 200, _etag(user.version)
+        return user_view(user), 200, etag(user.version)
 
 
 @blp.route("/users/<string(maxlength=64):username>/reset-code")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import marshmallow as ma
 from flask.views import MethodView
 
@@ -11,9 +9,8 @@ from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc, today
 from corrections.core.db import db
-from corrections.core.errors import PreconditionFailed, PreconditionRequired
 from corrections.core.i18n import _
-from corrections.core.preconditions import if_match
+from corrections.core.preconditions import IF_MATCH_PARAMETER, etag, expected_version
 from corrections.core.schemas import page_envelope
 from corrections.persons import sealing, service
 from corrections.persons.schemas import (
@@ -39,28 +36,15 @@ blp = Blueprint(
     description="Persons under community correction (社区矫正对象)",
 )
 
-IF_MATCH = {
-    "in": "header",
-    "name": "If-Match",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": 'The version from the ETag of the last read, e.g. "3".',
-}
+IF_MATCH = IF_MATCH_PARAMETER
 ETAG_HEADER = {"ETag": {"description": "Version of the person", "schema": {"type": "string"}}}
-_VERSION = re.compile(r"[0-9]{1,9}")
-
-
-def _etag(version: int) -> dict[str, str]:
-    return {"ETag": f'"{version}"'}
 
 
 def _expected_version() -> int:
-    tag = if_match('"3"')
-    if tag is None:
-        raise PreconditionRequired(_("Send If-Match with the version you read (its ETag)."))
-    if not _VERSION.fullmatch(tag):
-        raise PreconditionFailed(_("If-Match names no version of this person; read it again."))
-    return int(tag)
+    return expected_version(
+        missing=_("Send If-Match with the version you read (its ETag)."),
+        unknown=_("If-Match names no version of this person; read it again."),
+    )
 
 
 def _listed(args: dict) -> dict:
@@ -96,7 +80,7 @@ class Persons(MethodView):
         """Intake (入矫登记): register a person under correction."""
         actor = current_actor()
         person = intake.intake(db.session, actor=actor, data=data, now=now_utc())
-        return service.person_view(person, actor, today()), 201, _etag(person.version)
+        return service.person_view(person, actor, today()), 201, etag(person.version)
 
 
 @blp.route("/search")
@@ -121,7 +105,7 @@ class PersonItem(MethodView):
         """Read one person (audited; juvenile reads are marked as such)."""
         actor = current_actor()
         person = service.read(db.session, actor=actor, person_id=person_id)
-        return service.person_view(person, actor, today()), 200, _etag(person.version)
+        return service.person_view(person, actor, today()), 200, etag(person.version)
 
     @requires("persons:write")
     @blp.arguments(PersonPatchSchema(partial=True))
@@ -141,7 +125,7 @@ class PersonItem(MethodView):
             expected_version=_expected_version(),
             changes=changes,
         )
-        return service.person_view(person, actor, today()), 200, _etag(person.version)
+        return service.person_view(person, actor, today()), 200, etag(person.version)
 
 
 @blp.route("/<id:person_id>/status-changes")
