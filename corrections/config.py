@@ -302,6 +302,9 @@ def validate(config: dict[str, Any]) -> None:
         config["DATABASE_URL"] = "postgresql+psycopg://" + url[len("postgresql://") :]
     if len(str(config["SECRET_KEY"])) < 32:
         errors.append("SECRET_KEY: must be at least 32 characters")
+    elif "change-me" in str(config["SECRET_KEY"]).lower():
+        # The example settings file's placeholder (deploy/systemd/corrections.env.example).
+        errors.append("SECRET_KEY: still the example's placeholder; generate one")
     for key in _POSITIVE_INTS:
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

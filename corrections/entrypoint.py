@@ -34,6 +34,9 @@ def serve_argv(extra: list[str], env: dict[str, str]) -> list[str]:
     """The production serving command (README, Production serving), with ``extra`` options."""
     return [
         _bin("gunicorn"),
+        # Its own log lines as JSON, the metrics folder kept right (corrections/gunicorn_conf.py).
+        "-c",
+        "python:corrections.gunicorn_conf",
         "-k",
         "gevent",
         "-w",
@@ -50,6 +53,9 @@ def serve_argv(extra: list[str], env: dict[str, str]) -> list[str]:
         "32768",
         "--limit-request-fields",
         "200",
+        # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl by default, one path
+        # for every instance the same user runs: a second instance took the first's over.
+        "--no-control-socket",
         *extra,
         "corrections.wsgi:app",
     ]
@@ -61,9 +67,18 @@ def wait_for_database(seconds: float) -> None:
     from sqlalchemy import text
 
     from corrections import create_app
+    from corrections.config import ConfigError
     from corrections.core.db import db
+    from corrections.core.keys import KeyringError
 
-    app = create_app()
+    try:
+        app = create_app()
+    except (ConfigError, KeyringError) as exc:
+        # A setting or the keyring is wrong: no amount of restarting mends it. Exit 2, which
+        # the systemd units name in RestartPreventExitStatus, so the service stays stopped
+        # with this line in its journal instead of restarting for ever.
+        print(f"corrections-entrypoint: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     deadline = time.monotonic() + seconds
     while True:
         with app.app_context():
@@ -80,6 +95,31 @@ def wait_for_database(seconds: float) -> None:
             finally:
                 db.session.remove()
         time.sleep(2)
+
+
+def _migrations_behind() -> str | None:
+    """Why the database's schema is not this code's (None when it is)."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from corrections import create_app
+    from corrections.core.db import db
+
+    app = create_app()
+    head = ScriptDirectory(app.extensions["migrate"].directory).get_current_head()
+    with app.app_context():
+        try:
+            current = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+        except Exception:
+            current = None
+        finally:
+            db.session.remove()
+    if current == head:
+        return None
+    return (
+        f"the database's schema is at {current or 'nothing'}, this code's at {head}: run "
+        "corrections-entrypoint migrate first (数据库结构未升级，请先运行 migrate)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,7 +144,11 @@ def main(argv: list[str] | None = None) -> None:
         _exec([corrections, "db", "upgrade"])
     elif command == "check":
         wait_for_database(wait)
-        print("corrections-entrypoint: configuration valid, database answers")
+        behind = _migrations_behind()
+        if behind:
+            print(f"corrections-entrypoint: {behind}", file=sys.stderr)
+            raise SystemExit(3)
+        print("corrections-entrypoint: configuration valid, database answers, schema current")
     else:
         _exec([corrections, command, *args])
 

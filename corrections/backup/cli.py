@@ -58,7 +58,11 @@ def create_cmd(out: Path | None) -> None:
     API. Safe while the service runs. Deletes nothing (the nightly job prunes BACKUP_DIR)."""
     run = _run("backup", {"out": str(out) if out else None, "prune": False})
     if run["status"] != "succeeded":
-        click.echo(f"backup FAILED: {run['error']}", err=True)
+        # The reason, not only where it was raised (new-user review: "ToolFailed at
+        # dialects.py:158" told the operator nothing).
+        click.echo(f"备份失败 backup FAILED: {run['error']}", err=True)
+        for kind, text in (run["errors"] or {}).items():
+            click.echo(f"  {kind}: {text}", err=True)
         sys.exit(1)
     c = run["counts"]
     click.echo(
@@ -180,7 +184,7 @@ def drill_cmd(source: Path | None) -> None:
     job; exit 1 if it fails."""
     run = _run("backup_drill", {"source": str(source) if source else None})
     if run["status"] != "succeeded":
-        click.echo(f"DRILL FAILED: {run['error']}", err=True)
+        click.echo(f"恢复演练失败 DRILL FAILED: {run['error']}", err=True)
         for kind, text in (run["errors"] or {}).items():
             click.echo(f"  {kind}: {text}", err=True)
         sys.exit(1)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -434,6 +434,25 @@ def _admin_engine(url: URL) -> Engine:
     return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
 
 
+_SCRATCH = re.compile(r"^corrections_drill_(\d{14})_[0-9a-f]{6}$")
+
+
+def _drop_stale_scratch(conn, now: datetime) -> None:
+    """Scratch databases of drills that were killed (their ``finally`` never ran) and are
+    over a day old: each a full copy of the records (hostile review). Younger ones may be a
+    drill still running elsewhere."""
+    names = conn.execute(
+        text("SELECT datname FROM pg_database WHERE datname LIKE 'corrections_drill_%'")
+    ).scalars()
+    for name in list(names):
+        match = _SCRATCH.match(name)
+        if match is None:
+            continue
+        made = datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        if now - made > timedelta(days=1):
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @contextmanager
 def pg_scratch(server: URL, now: datetime) -> Iterator[URL]:
     """A new, uniquely named database on ``server`` for the time of the block, dropped after
@@ -442,6 +461,7 @@ def pg_scratch(server: URL, now: datetime) -> Iterator[URL]:
     admin = _admin_engine(server)
     try:
         with admin.connect() as conn:
+            _drop_stale_scratch(conn, now)
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
         try:
             yield server.set(database=name)

@@ -545,18 +545,22 @@ def acknowledge_restore(
 
 
 def list_backups(root: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """The backups directly under ``root`` (a readable manifest of this format), newest
-    first; anything else there is left alone."""
+    """The backups directly under ``root`` (a readable manifest of this format, signed under
+    this keyring), newest first; anything else there is left alone. An unsigned or altered
+    manifest is not a backup here: planted ones dated in the future would otherwise count as
+    the newest and push the real backups out of the retention (hostile review)."""
     found = []
     if not root.is_dir():
         return found
+    keyring = keys.current()
     for path in root.iterdir():
         if path.name.startswith(".") or not path.is_dir():
             continue
         try:
             manifest = read_manifest(path)
-            if manifest.get("format") == FORMAT:
-                found.append((created_at(manifest), path.name, path, manifest))
+            if manifest.get("format") != FORMAT or _signature_ok(manifest, keyring):
+                continue
+            found.append((created_at(manifest), path.name, path, manifest))
         except (BackupInvalid, KeyError, ValueError, TypeError):
             continue
     found.sort(key=lambda t: (t[0], t[1]), reverse=True)

@@ -227,9 +227,20 @@ class DatabaseCollector:
         runs = CounterMetricFamily(
             "corrections_job_runs", "Scheduled job runs by job and status", labels=("job", "status")
         )
-        for job, status, n in session.execute(
-            select(JobRun.job, JobRun.status, func.count()).group_by(JobRun.job, JobRun.status)
-        ):
+        counted = {
+            (job, status): n
+            for job, status, n in session.execute(
+                select(JobRun.job, JobRun.status, func.count()).group_by(JobRun.job, JobRun.status)
+            )
+        }
+        # Every job's succeeded and failed series exists from the first scrape (at 0), so an
+        # alert on increase(...{status="failed"}) sees the first failure too.
+        from corrections.scheduler.service import JOBS
+
+        for job in JOBS:
+            for status in ("succeeded", "failed"):
+                counted.setdefault((job, status), 0)
+        for (job, status), n in sorted(counted.items()):
             runs.add_metric((job, status), n)
         yield runs
         last = GaugeMetricFamily(

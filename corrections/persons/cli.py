@@ -75,6 +75,12 @@ def _import_actor(username: str | None):
     return Actor(user.id, user.username, Role(user.role), user.unit_id)
 
 
+def _operator() -> str:
+    from corrections.core.cli_identity import cli_actor
+
+    return cli_actor().username
+
+
 def _write_template(xlsx: bool) -> None:
     import sys
 
@@ -183,6 +189,7 @@ def import_cmd(
                 dry_run=dry_run,
                 skip_invalid=skip_invalid,
                 progress=bar.update,
+                operator=None if actor.is_system else _operator(),
             )
         if outcome.stored:
             session.commit()

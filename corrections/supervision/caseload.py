@@ -98,6 +98,7 @@ def import_caseload(
     dry_run: bool = False,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
+    operator: str | None = None,
 ) -> Outcome:
     """Check every row of ``table`` as an intake and, unless a row is bad (or ``dry_run``),
     store the new persons with their grades, statuses and first obligations; the caller
@@ -160,7 +161,7 @@ def import_caseload(
     if (outcome.problems and not skip_invalid) or dry_run or not fresh:
         tick(outcome.rows)
         return outcome
-    _store(session, actor, table, fresh, outcome, now, tick)
+    _store(session, actor, table, fresh, outcome, now, tick, operator)
     tick(outcome.rows - len(fresh))
     return outcome
 
@@ -304,6 +305,7 @@ def _store(
     outcome: Outcome,
     now: datetime,
     tick: Callable[[int], None],
+    operator: str | None = None,
 ) -> None:
     """Write the new persons in batches, then their grade decisions, status histories, first
     obligations and import rows in bulk, and the import's one audit row."""
@@ -403,6 +405,9 @@ def _store(
             "graded": outcome.graded,
             "unchanged": outcome.unchanged,
             "skipped": outcome.skipped,
+            # Who ran it at the shell when it acts for a user (--by): the user's scope
+            # decided the offices; the trail still says who typed the command.
+            **({"operator": operator} if operator else {}),
         },
         now=now,
     )

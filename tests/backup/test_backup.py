@@ -317,16 +317,40 @@ def test_a_changed_backup_is_not_restored(app, city, tmp_path):
 # --- retention ---------------------------------------------------------------------------
 
 
-def _fake_backup(root: Path, at: datetime) -> str:
+def _fake_backup(root: Path, at: datetime, *, signed: bool = True) -> str:
+    """A backup directory with only its manifest, signed under the current keyring (what
+    the retention reads), or not (a planted one)."""
+    from corrections.core import keys
+
     name = at.strftime("%Y%m%dT%H%M%SZ")
     (root / name).mkdir(parents=True)
     manifest = {"format": service.FORMAT, "id": name, "created_at": at.isoformat()}
+    if signed:
+        manifest["signature"] = service._sign(manifest, keys.current())
     (root / name / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return name
 
 
-def test_retention_keeps_the_newest_of_each_of_the_last_days_and_months(tmp_path):
+def test_planted_unsigned_backups_change_nothing_in_the_retention(app, tmp_path):
+    """Hostile review: manifests of the right format dated 2099 (no signature) counted as
+    the newest backups and made prune delete the real ones."""
     root = tmp_path / "backups"
+    now = datetime(2026, 11, 27, 17, 30, tzinfo=UTC)
+    with app.app_context():
+        real = _fake_backup(root, datetime(2026, 11, 26, 17, 0, tzinfo=UTC))
+        planted = [
+            _fake_backup(root, datetime(2099, m, 1, tzinfo=UTC), signed=False) for m in range(1, 13)
+        ]
+        assert [p.name for p, _m in service.list_backups(root)] == [real]
+        pruned = service.prune(root, now=now, keep_daily=1, keep_monthly=1)
+    assert pruned.kept == [real] and pruned.deleted == []
+    assert sorted(p.name for p in root.iterdir()) == sorted([real, *planted])
+
+
+def test_retention_keeps_the_newest_of_each_of_the_last_days_and_months(app, tmp_path):
+    root = tmp_path / "backups"
+    ctx = app.app_context()
+    ctx.push()
     now = datetime(2026, 11, 27, 17, 30, tzinfo=UTC)  # 01:30 on 28 November in Shanghai
     made = {}
     # Nightly at 01:00 Shanghai (17:00 UTC the day before) from 20 August to 28 November,
@@ -354,6 +378,7 @@ def test_retention_keeps_the_newest_of_each_of_the_last_days_and_months(tmp_path
     assert kept == sorted([*expected, ".partial-20261127T170000Z-x2", "notes"])
     assert sorted(pruned.kept) == sorted(expected)
     assert len(pruned.deleted) == len(made) - len(expected)
+    ctx.pop()
 
 
 def test_the_nightly_job_prunes_backup_dir(app, city, clock, tmp_path, monkeypatch):
@@ -574,3 +599,44 @@ def test_every_file_of_a_backup_is_private(app, city, tmp_path):
     assert backup.stat().st_mode & 0o077 == 0
     for path in backup.iterdir():
         assert path.stat().st_mode & 0o077 == 0, (path.name, oct(path.stat().st_mode))
+
+
+def test_a_failed_backup_says_why(app, city, runner, tmp_path):
+    """New-user review: `backup create` printed only "ToolFailed at dialects.py:158"."""
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("the client tools are PostgreSQL's")
+    app.config["BACKUP_PG_BIN_DIR"] = str(tmp_path / "nowhere")
+    try:
+        result = runner.invoke(args=["backup", "create", "--out", str(tmp_path / "b")])
+    finally:
+        app.config["BACKUP_PG_BIN_DIR"] = None
+    assert result.exit_code == 1
+    assert "pg_dump" in result.output and "BACKUP_PG_BIN_DIR" in result.output, result.output
+
+
+def test_a_drill_drops_the_scratch_databases_killed_drills_left(app, city, tmp_path):
+    """Hostile review: a drill killed with SIGKILL left a full copy of the records behind,
+    and no later drill removed it."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("scratch databases are PostgreSQL's")
+    server = make_url(app.config["DATABASE_URL"])
+    stale = f"corrections_drill_{TEST_NOW - timedelta(days=2):%Y%m%d%H%M%S}_abcdef"
+    admin = dialects._admin_engine(server)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{stale}"'))
+    try:
+        with dialects.pg_scratch(server, TEST_NOW):
+            pass
+        with admin.connect() as conn:
+            left = conn.execute(
+                text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": stale}
+            ).scalar_one()
+        assert left == 0
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{stale}"'))
+        admin.dispose()

@@ -161,3 +161,10 @@ def test_invented_methods_add_no_metric_series(client, scrape):
     client.open("/api/v1/persons", method="M12345")
     text = scrape().get_data(as_text=True)
     assert "M12345" not in text and 'method="other"' in text
+
+
+def test_every_job_has_a_failed_series_from_the_first_scrape(scrape):
+    """New-user review: the failed series appeared only at the first failure, so an alert on
+    its increase never saw that one."""
+    text = scrape().get_data(as_text=True)
+    assert 'corrections_job_runs_total{job="backup",status="failed"} 0.0' in text
