@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import yaml
+from common import BenchError, psql, run, tail
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -49,32 +50,6 @@ TRIGGERS = ";".join(
         "audit_seal=every 5s",
     ]
 )
-
-
-class BenchError(Exception):
-    """A step of the check failed; the message carries its output."""
-
-
-def run(args: list[str], env: dict | None = None) -> str:
-    """Run a command; its output, or :class:`BenchError` with all of it."""
-    done = subprocess.run(args, env=env, check=False, capture_output=True, text=True)
-    if done.returncode != 0:
-        shown = " ".join(a if len(a) <= 80 else a[:40] + "…" for a in args)
-        raise BenchError(
-            f"{shown} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}".rstrip()
-        )
-    return done.stdout
-
-
-def psql(url: str, sql: str) -> str:
-    return run(["psql", url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql]).strip()
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def main() -> int:

@@ -30,7 +30,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,41 +38,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from common import BenchError, free_port, sh, tail
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PER_USER = 5
-
-
-class BenchError(Exception):
-    """A step of the bench failed; the message carries its output."""
-
-
-def _describe(args) -> str:
-    """A command for a message: long arguments (inline scripts, secrets) cut short."""
-    return " ".join(a if len(a) <= 80 else a[:40] + "…" for a in map(str, args))
-
-
-def sh(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(args, env=env, check=False, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise BenchError(
-            f"{_describe(args)} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}"
-        )
-    return done
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    """The last lines of a log file, for a failure's message."""
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serving_command(port: int) -> list[str]:

@@ -22,19 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import psql
+
 BIN = Path(sys.executable).parent
 NOW = "2026-12-12T02:00:00+00:00"  # 10:00 on Dec 12 in Shanghai: "today" is Dec 12
 TODAY = "2026-12-12"
-
-
-def psql(url: str, sql: str) -> str:
-    out = subprocess.run(
-        ["psql", url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
 
 
 def generate(url: str, persons: int, keyring: Path) -> dict[str, int]:

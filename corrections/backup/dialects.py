@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -220,12 +220,22 @@ def _tool_message(name: str, proc: subprocess.CompletedProcess) -> str:
     return "; ".join(kept) or f"{name} exited with status {proc.returncode}"
 
 
-def run_tool(args: list[str], env: dict[str, str], name: str) -> str:
-    """Run a client tool; its standard output, or :class:`ToolFailed`."""
+def run_tool(
+    args: list[str],
+    env: dict[str, str],
+    name: str,
+    *,
+    output: bool = True,
+    failed: Callable[[str], str] | None = None,
+) -> str:
+    """Run a client tool; its standard output (``output=False``: not kept, for tools that
+    write a file or would print the records), or :class:`ToolFailed` with ``failed(message)``
+    (default: "NAME failed: ...") carrying the tool's error lines (:func:`_tool_message`)."""
     proc = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
         args,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE if output else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
         # A damaged dump can make pg_restore print bytes that are not UTF-8 (a flaky test
         # found it): they must not turn a finding into a crash.
@@ -234,10 +244,11 @@ def run_tool(args: list[str], env: dict[str, str], name: str) -> str:
         check=False,
     )
     if proc.returncode != 0:
+        message = _tool_message(name, proc)
         raise ToolFailed(
-            _("{name} failed: {message}", name=name, message=_tool_message(name, proc))
+            failed(message) if failed else _("{name} failed: {message}", name=name, message=message)
         )
-    return proc.stdout
+    return proc.stdout or ""
 
 
 def tool_version(path: str) -> str:
@@ -377,7 +388,7 @@ def pg_restore(
         # status, so a pg_restore that failed half-way left the target emptied (hostile
         # review). The folder is private (mode 0700): the SQL holds the records.
         script = Path(tmp) / "restore.sql"
-        sql = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
+        run_tool(
             [
                 pg_tool("pg_restore", bin_dir),
                 "--no-owner",
@@ -385,23 +396,15 @@ def pg_restore(
                 f"--file={script}",
                 str(dump),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            check=False,
+            env,
+            "pg_restore",
+            output=False,
+            failed=lambda message: _(
+                "pg_restore failed, the target database is unchanged: {message}",
+                message=message,
+            ),
         )
-        if sql.returncode != 0:
-            message = _tool_message("pg_restore", sql)
-            raise ToolFailed(
-                _(
-                    "pg_restore failed, the target database is unchanged: {message}",
-                    message=message,
-                )
-            )
-        psql = subprocess.run(  # noqa: S603 - an absolute tool path and our own arguments
+        run_tool(
             [
                 pg_tool("psql", bin_dir),
                 "--no-psqlrc",
@@ -413,20 +416,12 @@ def pg_restore(
                 f"--file={drops}",
                 f"--file={script}",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            check=False,
-        )
-    if psql.returncode != 0:
-        raise ToolFailed(
-            _(
-                "psql failed, the target database is unchanged: {message}",
-                message=_tool_message("psql", psql),
-            )
+            env,
+            "psql",
+            output=False,
+            failed=lambda message: _(
+                "psql failed, the target database is unchanged: {message}", message=message
+            ),
         )
 
 

@@ -118,20 +118,22 @@ class OrgImportBodySchema(ma.Schema):
     )
 
 
-class ChangeSchema(ma.Schema):
-    action = ma.fields.String(required=True)
+class _UnitLineSchema(ma.Schema):
+    """The unit an import line is about (what a change and a missing unit both name)."""
+
     kind = ma.fields.String(required=True)
     code = ma.fields.String(required=True)
     name_zh = ma.fields.String(required=True)
+
+
+class ChangeSchema(_UnitLineSchema):
+    action = ma.fields.String(required=True)
     before = ma.fields.String(allow_none=True)
     after = ma.fields.String(allow_none=True)
     persons = ma.fields.Integer(allow_none=True)
 
 
-class MissingSchema(ma.Schema):
-    kind = ma.fields.String(required=True)
-    code = ma.fields.String(required=True)
-    name_zh = ma.fields.String(required=True)
+class MissingSchema(_UnitLineSchema):
     active = ma.fields.Boolean(required=True)
     has_history = ma.fields.Boolean(required=True)
     deactivated = ma.fields.Boolean(required=True)

@@ -13,6 +13,7 @@ from corrections.alerts.models import Alert, AlertChange
 from corrections.core.db import db
 from corrections.supervision.models import Obligation
 from tests.supervision.conftest import event
+from tests.support.alerts import raise_alarm
 
 # The tight person activated on 2026-11-27 owes a report by 2026-12-11 (14 days).
 DAY_AFTER_REPORT_DUE = datetime(2026, 12, 12, 2, 0, tzinfo=UTC)  # 10:00 Dec 12 Shanghai
@@ -145,18 +146,7 @@ def test_people_acknowledge_resolve_and_dismiss_within_scope(app, login, active,
 def test_list_filters_and_sorts_most_severe_then_oldest(app, login, active, run_job):
     person = active()
     run_job("sweep_obligations", at=DAY_AFTER_REPORT_DUE)
-    with app.app_context():
-        alerts.raise_one(
-            db.session,
-            person_id=person["id"],
-            kind="monitor_alarm",
-            subject_type="event",
-            subject_id=999,
-            detail={},
-            now=DAY_AFTER_REPORT_DUE + timedelta(hours=1),
-        )
-        db.session.commit()
-        db.session.remove()
+    raise_alarm(app, person["id"], DAY_AFTER_REPORT_DUE + timedelta(hours=1))
     commander = login("commander-dongcheng")
     items = _alerts(commander)["items"]
     assert items[0]["kind"] == "monitor_alarm" and items[0]["severity"] == "critical"
@@ -173,18 +163,7 @@ def test_list_filters_and_sorts_most_severe_then_oldest(app, login, active, run_
 def test_unacknowledged_critical_alerts_escalate_to_the_city(app, login, active, run_job):
     person = active()
     start = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # the tests' "now"
-    with app.app_context():
-        alerts.raise_one(
-            db.session,
-            person_id=person["id"],
-            kind="monitor_alarm",
-            subject_type="event",
-            subject_id=1,
-            detail={},
-            now=start,
-        )
-        db.session.commit()
-        db.session.remove()
+    raise_alarm(app, person["id"], start, subject_ids=[1])
     city = login("city")
     assert _alerts(city)["total"] == 0  # not escalated: the district handles it
     run_job("alert_escalation", at=start + timedelta(minutes=29))

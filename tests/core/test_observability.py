@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from corrections.core.observability import ACCESS_LOG, JsonFormatter
+from tests.support.alerts import raise_alarm
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
 
@@ -75,22 +76,8 @@ def test_metrics_need_the_scrapers_token(scrape):
 def test_metrics_count_requests_and_read_jobs_alerts_and_streams(
     app, officer, intake, scrape, runner, clock
 ):
-    from corrections.alerts import service as alerts
-    from corrections.core.db import db
-
     person = intake()
-    with app.app_context():
-        alerts.raise_one(
-            db.session,
-            person_id=person["id"],
-            kind="monitor_alarm",
-            subject_type="event",
-            subject_id=999,
-            detail={},
-            now=clock.now(),
-        )
-        db.session.commit()
-        db.session.remove()
+    raise_alarm(app, person["id"], clock.now())
     before = scrape().get_data(as_text=True)
     officer.get("/api/v1/persons")
     officer.get("/api/v1/persons")
