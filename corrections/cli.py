@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from corrections import create_app
-from corrections.core.i18n import _, cli_text
+from corrections.core.i18n import _, cli_column, cli_render, cli_text, install_click_messages
+
+# click's own messages ("Usage:", "Error:", "Missing argument") in the operator's language too.
+install_click_messages()
 
 
 def _create_app():
@@ -21,20 +25,101 @@ def _create_app():
     try:
         return create_app()
     except ConfigError as exc:
-        text = str(exc)
-        if not text.startswith("invalid configuration"):
-            text = f"invalid configuration: {text}"
-        click.echo(text, err=True)
+        click.echo(exc.render(), err=True)
         sys.exit(2)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+class CorrectionsGroup(FlaskGroup):
+    """Flask's command group, with two differences for operators.
+
+    Its command groups are its own (:func:`app_groups`), not looked up in a created app: the
+    app is made only when a command runs (``with_appcontext``), so ``corrections --help``,
+    ``corrections users --help`` or ``corrections db upgrade --help`` create no instance
+    folder, keyring, secret or database file.
+
+    A command run against a database that was never migrated ends with one line saying so
+    (:func:`~corrections.core.cli_errors.uninitialised_database`), exit status 1, instead of a
+    SQLAlchemy traceback.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(click.Group.list_commands(self, ctx))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return click.Group.get_command(self, ctx, name)
+
+    def invoke(self, ctx: click.Context):
+        from corrections.core.cli_errors import UNINITIALISED, uninitialised_database
+
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if not uninitialised_database(exc):
+                raise
+            raise click.ClickException(cli_text(UNINITIALISED)) from None
+
+
+def _version(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from corrections import __version__
+
+    click.echo(f"corrections {__version__}")
+    ctx.exit()
+
+
+@click.group(cls=CorrectionsGroup, create_app=_create_app, add_version_option=False)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_version,
+    help="Show the version and exit.",
+)
 def main() -> None:
     """corrections: community-corrections supervision (社区矫正)."""
 
 
-def register(app) -> None:
-    """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too)."""
+def _migrations_group() -> click.Group:
+    """Flask-Migrate's ``db`` commands, the app made only when one runs: its own group makes
+    the app in the group's callback, before a subcommand's ``--help`` is read. Each command
+    here sets what that callback set (``g.directory``, ``g.x_arg``) in the app context its
+    own ``with_appcontext`` pushes."""
+    import copy
+    import functools
+
+    from flask import g
+    from flask_migrate.cli import db as original
+
+    def deferred(callback):
+        @functools.wraps(callback)
+        @with_appcontext
+        def run(*args, **kwargs):
+            params = click.get_current_context().parent.params
+            g.directory, g.x_arg = params.get("directory"), params.get("x_arg") or ()
+            return callback(*args, **kwargs)
+
+        return run
+
+    commands = {}
+    for name, command in original.commands.items():
+        commands[name] = copy.copy(command)
+        commands[name].callback = deferred(command.callback)
+    return click.Group(
+        name=original.name,
+        params=list(original.params),
+        commands=commands,
+        help=original.help,
+    )
+
+
+def app_groups() -> list[click.Command]:
+    """The command groups that work on the app (``users``, ``db``, ``backup`` ...)."""
+    from flask_smorest.spec import openapi_cli
+
     from corrections.backup.cli import backup
     from corrections.demo.cli import demo
     from corrections.org.cli import USER_COMMANDS, org
@@ -43,9 +128,29 @@ def register(app) -> None:
 
     for command in USER_COMMANDS:
         users.add_command(command)
-    for group in (users, org, audit, keys, demo, grading, supervision, scheduler, risk, persons):
-        app.cli.add_command(group)
-    app.cli.add_command(backup)
+    return [
+        users,
+        org,
+        audit,
+        keys,
+        demo,
+        grading,
+        supervision,
+        scheduler,
+        risk,
+        persons,
+        backup,
+        _migrations_group(),
+        openapi_cli,
+    ]
+
+
+def register(app) -> None:
+    """Attach the command groups that need the app to ``app.cli`` (``flask`` sees them too;
+    ``corrections`` has them as its own, :class:`CorrectionsGroup`)."""
+    for group in app_groups():
+        if group.name not in app.cli.commands:  # db and openapi: their extensions add them
+            app.cli.add_command(group)
 
 
 # --- users -------------------------------------------------------------------------------
@@ -64,7 +169,8 @@ def _read_password(from_stdin: bool) -> str:
     elif os.environ.get("CORRECTIONS_NEW_USER_PASSWORD"):
         password = os.environ["CORRECTIONS_NEW_USER_PASSWORD"]
     elif sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        label = cli_render(_("Password"))
+        password = click.prompt(label, hide_input=True, confirmation_prompt=True)
     else:
         message = _(
             "give the password on standard input with --password-stdin, or in "
@@ -131,7 +237,9 @@ def users_create(username, role, unit_code, display_name, password_stdin, issue_
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(domain_message(exc)) from exc
-    click.echo(f"created {user.username} ({user.role}, {unit_code})")
+    name, role = user.username, user.role
+    created = _("created {username} ({role}, {unit})", username=name, role=role, unit=unit_code)
+    click.echo(cli_render(created))
     if issue_code:
         click.echo(reset_code_text(issued, BUSINESS_TZ))
 
@@ -153,7 +261,7 @@ def users_disable(username) -> None:
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(domain_message(exc)) from exc
-    click.echo(f"disabled {username}")
+    click.echo(cli_render(_("disabled {username}", username=username)))
 
 
 @users.command("list")
@@ -177,12 +285,17 @@ def users_list(as_json) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{'username':<24} {'role':<10} {'unit':<12} {'active':<6} unit name")
+    widths = (24, 10, 12, 6)
+
+    def line(*cells) -> str:
+        return " ".join([*map(cli_column, cells[:-1], widths), cells[-1]])
+
+    heading = (_("username"), _("role"), _("unit code"), _("active"), _("unit name"))
+    click.echo(line(*(cli_render(h) for h in heading)))
+    yes, no = cli_render(_("yes")), cli_render(_("no"))
     for r in rows:
-        click.echo(
-            f"{r['username']:<24} {r['role']:<10} {r['unit_code']:<12} "
-            f"{'yes' if r['active'] else 'no':<6} {r['unit_name']}"
-        )
+        active = yes if r["active"] else no
+        click.echo(line(r["username"], r["role"], r["unit_code"], active, r["unit_name"]))
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -201,7 +314,7 @@ def audit_seal() -> None:
     from corrections.core.db import db
 
     n = seal_and_commit(db.session)
-    click.echo(f"sealed {n} rows")
+    click.echo(cli_render(_("sealed {count} audit rows", count=n)))
 
 
 @audit.command("verify")
@@ -223,17 +336,26 @@ def audit_verify(checkpoint_path) -> None:
     result = verify(db.session, checkpoint_path=checkpoint_path)
     db.session.rollback()
     for note in result.notes:
-        click.echo(note)
+        click.echo(cli_render(note))
     if result.ok:
-        click.echo(
-            f"audit trail intact: {result.checked} rows verified against "
-            f"{result.checkpoints} checkpoint(s), {result.unsealed} not yet sealed"
+        intact = _(
+            "audit trail intact: {checked} rows verified against {checkpoints} checkpoint(s), "
+            "{unsealed} not yet sealed",
+            checked=result.checked,
+            checkpoints=result.checkpoints,
+            unsealed=result.unsealed,
         )
+        click.echo(cli_render(intact))
         return
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(result.counts.items()))
-    click.echo(f"AUDIT TRAIL BROKEN ({summary}); {result.checked} sealed rows read:", err=True)
+    broken = _(
+        "AUDIT TRAIL BROKEN ({summary}); {checked} sealed rows read:",
+        summary=summary,
+        checked=result.checked,
+    )
+    click.echo(cli_render(broken), err=True)
     for finding in result.findings:
-        click.echo(f"  {finding.kind}: {finding.text}", err=True)
+        click.echo(f"  {finding.kind}: {cli_render(finding.text)}", err=True)
     sys.exit(1)
 
 
@@ -278,7 +400,18 @@ def audit_acknowledge_restore(reason) -> None:
         keyring=keys.current(),
     )
     db.session.rollback()
-    click.echo(f"restore acknowledged: the trail ends at seq {record['seq']}")
+    message = _("restore acknowledged: the trail ends at seq {seq}", seq=record["seq"])
+    click.echo(cli_render(message))
+    from corrections.backup.dialects import masked
+
+    # Which instance's checkpoints now take the restore, and for which database: the file
+    # and the database must be the same instance's (README, Restoring after a loss).
+    where = _(
+        "in the checkpoint file {path}, for the database {database}",
+        path=current_app.config["AUDIT_CHECKPOINT_PATH"],
+        database=masked(current_app.config["DATABASE_URL"]),
+    )
+    click.echo(cli_render(where))
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -289,7 +422,7 @@ def keys() -> None:
     """The keyring (field encryption, blind indexes, audit HMAC): rotate, and status."""
 
 
-_RESTART = (
+_RESTART = _(
     "running web workers and the scheduler reload the keyring file within a second; "
     "a keyring given by CORRECTIONS_KEYRING must be set anew there and the service restarted"
 )
@@ -338,14 +471,20 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
             key_id = ring.rotate(purpose)
         except keyring.KeyringError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"{purpose}: new active key {key_id} (older keys kept)")
+        message = _(
+            "{purpose}: new active key {key_id} (older keys kept)", purpose=purpose, key_id=key_id
+        )
+        click.echo(cli_render(message))
         _audit_rotation(purpose, key_id)
     if purpose == "audit" or key_only:
         if purpose == "audit":
-            click.echo("audit: rows sealed from now on are chained under the new key")
-        click.echo(_RESTART)
+            click.echo(
+                cli_render(_("audit: rows sealed from now on are chained under the new key"))
+            )
+        click.echo(cli_render(_RESTART))
         if key_only and purpose != "audit":
-            click.echo(f"then: corrections keys rotate --purpose {purpose} --resume")
+            command = f"corrections keys rotate --purpose {purpose} --resume"
+            click.echo(cli_render(_("then: {command}", command=command)))
         return
     active = ring.active_id(purpose)
     done = 0
@@ -353,7 +492,14 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
     def progress(table: str, n: int) -> None:
         nonlocal done
         done += n
-        click.echo(f"  {table}: {n} rows under {active} ({done} so far)")
+        message = _(
+            "{table}: {count} rows under {key_id} ({done} so far)",
+            table=table,
+            count=n,
+            key_id=active,
+            done=done,
+        )
+        click.echo("  " + cli_render(message))
 
     rotation.run(
         db.session.connection,
@@ -366,9 +512,16 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
         progress=progress,
     )
     left = _pending_counts(purpose)
-    click.echo(f"{purpose}: {done} rows brought under {active}; still under older keys: {left}")
+    message = _(
+        "{purpose}: {count} rows brought under {key_id}; still under older keys: {left}",
+        purpose=purpose,
+        count=done,
+        key_id=active,
+        left=left,
+    )
+    click.echo(cli_render(message))
     if not resume:
-        click.echo(_RESTART)
+        click.echo(cli_render(_RESTART))
 
 
 def _audit_rotation(purpose: str, key_id: str) -> None:
@@ -425,10 +578,17 @@ def keys_status() -> None:
     ring = keyring.current()
     for purpose in keyring.PURPOSES:
         ids = sorted(ring.all(purpose), key=lambda k: (len(k), k))
-        click.echo(f"{purpose}: active {ring.active_id(purpose)}; keys {', '.join(ids)}")
+        message = _(
+            "{purpose}: active {key_id}; keys {keys}",
+            purpose=purpose,
+            key_id=ring.active_id(purpose),
+            keys=", ".join(ids),
+        )
+        click.echo(cli_render(message))
         if purpose != "audit":
             for table, n in _pending_counts(purpose).items():
-                click.echo(f"  {table}: {n} rows under older keys")
+                message = _("{table}: {count} rows under older keys", table=table, count=n)
+                click.echo("  " + cli_render(message))
 
 
 # --- grading -----------------------------------------------------------------------------
@@ -638,7 +798,7 @@ def scheduler_run_once(job: str, ignore_lease: bool) -> None:
 # --- rules -------------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=click.Group)
 def rules() -> None:
     """Rules as data (rules/*.yaml)."""
 
@@ -776,6 +936,86 @@ def rules_show(articles: bool) -> None:
         pts = d.data.get("points", d.data.get("points_per_hour"))
         unit = "/h" if "points_per_hour" in d.data else ""
         click.echo(f"  {d.id:<32} -{pts}{unit:<3} {d.label_zh}")
+
+
+# --- config and deploy: what an installation needs from the package ----------------------
+
+
+@main.group("config", cls=click.Group)
+def config_group() -> None:
+    """The settings file (instance/config.py)."""
+
+
+@config_group.command("example")
+def config_example() -> None:
+    """Print the example settings file, every setting with its default (copy it to the
+    instance folder as config.py and edit it): ``corrections config example >
+    /var/lib/corrections/instance/config.py``. Works without a database."""
+    from corrections.config import CONFIG_EXAMPLE
+
+    click.echo(CONFIG_EXAMPLE.read_text(encoding="utf-8"), nl=False)
+
+
+@main.group("deploy", cls=click.Group)
+def deploy_group() -> None:
+    """Files a deployment needs, from the installed package."""
+
+
+@deploy_group.command("systemd")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the files into this folder (made if missing) instead of printing them",
+)
+@click.option(
+    "--venv",
+    default=None,
+    help="The virtualenv the units start (default: this one, where corrections runs from)",
+)
+@click.option("--force", is_flag=True, help="Replace files that are already in --out")
+def deploy_systemd(out, venv, force) -> None:
+    """The systemd units (corrections-web.service, corrections-scheduler.service) and the
+    example settings file they read (corrections.env.example), with ExecStart pointing at
+    the virtualenv this command runs from (or --venv). Printed one after the other, or
+    written into --out: then install them (README, Installing from the wheel)."""
+    from corrections.config import SYSTEMD_DIR
+
+    prefix = (venv or sys.prefix).rstrip("/")
+    files = {}
+    for path in sorted(SYSTEMD_DIR.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        files[path.name] = path.read_text(encoding="utf-8").replace(
+            "/opt/corrections/venv/", f"{prefix}/"
+        )
+    if out is None:
+        for name, text in files.items():
+            click.echo(f"# ==> {name} <==")
+            click.echo(text, nl=not text.endswith("\n"))
+        return
+    existing = [name for name in files if (out / name).exists()]
+    if existing and not force:
+        message = _(
+            "{files} already in {folder}: nothing written (--force replaces them)",
+            files=", ".join(existing),
+            folder=str(out),
+        )
+        raise click.ClickException(cli_text(message))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        # The settings file will hold the database password and the secret key.
+        mode = 0o600 if name.endswith(".env.example") else 0o644
+        target = out / name
+        target.unlink(missing_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"{target}")
+
+
+for _group in app_groups():
+    main.add_command(_group)
 
 
 if __name__ == "__main__":

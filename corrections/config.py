@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 
+from corrections.core.i18n import _
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -24,6 +26,10 @@ def _data_dir(name: str) -> Path:
 
 DEFAULT_RULES_DIR = _data_dir("rules")
 DEFAULT_MODELS_DIR = _data_dir("models")
+# What an operator copies and edits: the settings file (``corrections config example``) and
+# the systemd units with their settings file (``corrections deploy systemd``).
+CONFIG_EXAMPLE = _data_dir("instance") / "config.example.py"
+SYSTEMD_DIR = _data_dir("deploy") / "systemd"
 
 DEFAULTS: dict[str, Any] = {
     # Database: a SQLite file in the instance folder unless a URL is given.
@@ -91,6 +97,11 @@ DEFAULTS: dict[str, Any] = {
     # Intakes (or ID corrections) a user may have refused as duplicates in 24 hours before
     # further intakes are refused with 429: the duplicate rule must not become a search.
     "INTAKE_REFUSALS_PER_DAY": 5,
+    # A caseload import (dry run or not) whose rows match more open cases outside the
+    # operator's scope than this, counted as distinct persons over the operator's runs of the
+    # last 24 hours, is refused as a whole and says nothing per row: the import must not be
+    # a way to learn who is under correction elsewhere (persons/importer.py, README).
+    "IMPORT_MAX_OPEN_MATCHES": 20,
     # Key of the pseudonyms in risk exports; derived from SECRET_KEY when not set.
     "RISK_EXPORT_KEY": None,
     # Risk exports: every row's quasi-identifiers (age band, gender, district, category,
@@ -168,7 +179,25 @@ ENV_PREFIX = "CORRECTIONS_"
 
 
 class ConfigError(RuntimeError):
-    pass
+    """Settings that are wrong: ``problems``, each a message naming its key (core/i18n.py).
+    ``str()`` is their English after "invalid configuration:" (``listed``), or the one
+    problem alone; :meth:`render` is what a command or the server prints."""
+
+    def __init__(self, *problems: str, listed: bool = True):
+        self.problems, self.listed = problems, listed
+        text = "\n  ".join(problems)
+        super().__init__(f"invalid configuration:\n  {text}" if listed else text)
+
+    def render(self) -> str:
+        """The problems for the operator: "invalid configuration:" and each problem, in their
+        language (core/i18n.py ``cli_text``)."""
+        from corrections.core.i18n import cli_render, cli_text
+
+        heading = cli_render(_("invalid configuration:"))
+        lines = [cli_text(problem) for problem in self.problems]
+        if self.listed:
+            return heading + "\n  " + "\n  ".join(lines)
+        return f"{heading} {lines[0]}"
 
 
 def _coerce(key: str, raw: str, default: Any) -> Any:
@@ -178,19 +207,28 @@ def _coerce(key: str, raw: str, default: Any) -> Any:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{ENV_PREFIX}{key}: expected true or false, got {raw!r}")
+        message = _("{name}: expected true or false, got {raw!r}", name=ENV_PREFIX + key, raw=raw)
+        raise ConfigError(message, listed=False)
     if isinstance(default, dict):
         pairs = [p.partition("=") for p in raw.split(";") if p.strip()]
-        if any(not sep for _, sep, _ in pairs):
-            raise ConfigError(f"{ENV_PREFIX}{key}: expected name=value;name=value, got {raw!r}")
-        return {**default, **{k.strip(): v.strip() for k, _, v in pairs}}
+        if any(not sep for _name, sep, _value in pairs):
+            message = _(
+                "{name}: expected name=value;name=value, got {raw!r}",
+                name=ENV_PREFIX + key,
+                raw=raw,
+            )
+            raise ConfigError(message, listed=False)
+        return {**default, **{k.strip(): v.strip() for k, _sep, v in pairs}}
     if isinstance(default, list):
         return [p.strip() for p in raw.split(",") if p.strip()]
     if isinstance(default, int):
         try:
             return int(raw)
         except ValueError as exc:
-            raise ConfigError(f"{ENV_PREFIX}{key}: expected a whole number, got {raw!r}") from exc
+            message = _(
+                "{name}: expected a whole number, got {raw!r}", name=ENV_PREFIX + key, raw=raw
+            )
+            raise ConfigError(message, listed=False) from exc
     return raw
 
 
@@ -284,6 +322,7 @@ _POSITIVE_INTS = (
     "RISK_EXPORT_MIN_K",
     "AUDIT_LATE_TOLERANCE_SECONDS",
     "INTAKE_REFUSALS_PER_DAY",
+    "IMPORT_MAX_OPEN_MATCHES",
     "ALERT_STREAM_MAX_PER_USER",
     "ALERT_STREAM_MAX_PER_PROCESS",
     "ALERT_STREAM_TOKEN_CHECK_SECONDS",
@@ -297,38 +336,43 @@ def validate(config: dict[str, Any]) -> None:
     errors = []
     url = str(config["DATABASE_URL"])
     if not url.startswith(("sqlite://", "postgresql+psycopg://", "postgresql://")):
-        errors.append("DATABASE_URL: must be sqlite:///PATH or postgresql+psycopg://...")
+        errors.append(_("DATABASE_URL: must be sqlite:///PATH or postgresql+psycopg://..."))
     if url.startswith("postgresql://"):
         config["DATABASE_URL"] = "postgresql+psycopg://" + url[len("postgresql://") :]
     if len(str(config["SECRET_KEY"])) < 32:
-        errors.append("SECRET_KEY: must be at least 32 characters")
+        errors.append(_("SECRET_KEY: must be at least 32 characters"))
     elif "change-me" in str(config["SECRET_KEY"]).lower():
         # The example settings file's placeholder (deploy/systemd/corrections.env.example).
-        errors.append("SECRET_KEY: still the example's placeholder; generate one")
+        errors.append(_("SECRET_KEY: still the example's placeholder; generate one"))
     for key in _POSITIVE_INTS:
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            errors.append(f"{key}: must be a positive whole number, got {value!r}")
+            errors.append(
+                _("{key}: must be a positive whole number, got {value!r}", key=key, value=value)
+            )
     for key in _NON_NEGATIVE_INTS:
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            errors.append(f"{key}: must be 0 or more, got {value!r}")
+            errors.append(_("{key}: must be 0 or more, got {value!r}", key=key, value=value))
     if not Path(config["RULES_DIR"]).is_dir():
-        errors.append(f"RULES_DIR: {config['RULES_DIR']} is not a directory")
+        errors.append(_("RULES_DIR: {path} is not a directory", path=str(config["RULES_DIR"])))
     if config.get("LOG_FORMAT") not in ("auto", "json", "text"):
-        errors.append(f"LOG_FORMAT: must be auto, json or text, got {config.get('LOG_FORMAT')!r}")
+        message = _(
+            "LOG_FORMAT: must be auto, json or text, got {value!r}", value=config.get("LOG_FORMAT")
+        )
+        errors.append(message)
     token = config.get("METRICS_TOKEN")
     if token is not None and (not isinstance(token, str) or len(token) < 24):
-        errors.append("METRICS_TOKEN: must be a string of at least 24 characters (or unset)")
+        errors.append(_("METRICS_TOKEN: must be a string of at least 24 characters (or unset)"))
     drill = config.get("BACKUP_DRILL_URL")
     if drill and not str(drill).startswith(("postgresql+psycopg://", "postgresql://")):
-        errors.append("BACKUP_DRILL_URL: must be a postgresql+psycopg://... URL (or unset)")
+        errors.append(_("BACKUP_DRILL_URL: must be a postgresql+psycopg://... URL (or unset)"))
     if config.get("PASSWORD_HASH_MEMORY_KIB", 8) < 8:
-        errors.append("PASSWORD_HASH_MEMORY_KIB: must be at least 8")
+        errors.append(_("PASSWORD_HASH_MEMORY_KIB: must be at least 8"))
     if type(config.get("RISK_EXPORT_MIN_K")) is int and config["RISK_EXPORT_MIN_K"] == 1:
-        errors.append("RISK_EXPORT_MIN_K: must be at least 2 (1 would allow unique rows)")
+        errors.append(_("RISK_EXPORT_MIN_K: must be at least 2 (1 would allow unique rows)"))
     from corrections.scheduler.triggers import trigger_errors
 
     errors += trigger_errors(config.get("SCHEDULER_TRIGGERS"))
     if errors:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+        raise ConfigError(*errors)

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from corrections.core.i18n import Message, _, cli_render, cli_text
+
 USAGE = __doc__.split("\n\n")[1]
 
 
@@ -77,7 +79,8 @@ def wait_for_database(seconds: float) -> None:
         # A setting or the keyring is wrong: no amount of restarting mends it. Exit 2, which
         # the systemd units name in RestartPreventExitStatus, so the service stays stopped
         # with this line in its journal instead of restarting for ever.
-        print(f"corrections-entrypoint: {exc}", file=sys.stderr)
+        text = exc.render() if isinstance(exc, ConfigError) else str(exc)
+        print(f"corrections-entrypoint: {text}", file=sys.stderr)
         raise SystemExit(2) from None
     deadline = time.monotonic() + seconds
     while True:
@@ -88,16 +91,18 @@ def wait_for_database(seconds: float) -> None:
             except Exception as exc:  # not reachable yet: wait, then say why
                 db.session.rollback()
                 if time.monotonic() >= deadline:
-                    raise SystemExit(
-                        f"corrections-entrypoint: the database did not answer within "
-                        f"{seconds:g} s ({type(exc).__name__})"
-                    ) from None
+                    message = _(
+                        "the database did not answer within {seconds} s ({error})",
+                        seconds=format(seconds, "g"),
+                        error=type(exc).__name__,
+                    )
+                    raise SystemExit(f"corrections-entrypoint: {cli_text(message)}") from None
             finally:
                 db.session.remove()
         time.sleep(2)
 
 
-def _migrations_behind() -> str | None:
+def _migrations_behind() -> Message | None:
     """Why the database's schema is not this code's (None when it is)."""
     from alembic.script import ScriptDirectory
     from sqlalchemy import text
@@ -116,9 +121,17 @@ def _migrations_behind() -> str | None:
             db.session.remove()
     if current == head:
         return None
-    return (
-        f"the database's schema is at {current or 'nothing'}, this code's at {head}: run "
-        "corrections-entrypoint migrate first (数据库结构未升级，请先运行 migrate)"
+    if current is None:
+        return _(
+            "the database has no schema yet, this code's is at {head}: run "
+            "corrections-entrypoint migrate first",
+            head=head,
+        )
+    return _(
+        "the database's schema is at {current}, this code's at {head}: run "
+        "corrections-entrypoint migrate first",
+        current=current,
+        head=head,
     )
 
 
@@ -146,9 +159,10 @@ def main(argv: list[str] | None = None) -> None:
         wait_for_database(wait)
         behind = _migrations_behind()
         if behind:
-            print(f"corrections-entrypoint: {behind}", file=sys.stderr)
+            print(f"corrections-entrypoint: {cli_text(behind)}", file=sys.stderr)
             raise SystemExit(3)
-        print("corrections-entrypoint: configuration valid, database answers, schema current")
+        ready = _("configuration valid, database answers, schema current")
+        print(f"corrections-entrypoint: {cli_render(ready)}")
     else:
         _exec([corrections, command, *args])
 

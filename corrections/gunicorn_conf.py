@@ -69,3 +69,9 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    """Import the risk scorer (scikit-learn: seconds on a busy host) before the worker takes
+    requests, so the first person page after a start does not wait for it."""
+    import corrections.risk.service  # noqa: F401

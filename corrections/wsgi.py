@@ -17,10 +17,5 @@ APP_LOAD_ERROR = 4
 try:
     app = create_app()
 except ConfigError as exc:
-    text = str(exc)
-    print(
-        text if text.startswith("invalid configuration") else f"invalid configuration: {text}",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(exc.render(), file=sys.stderr, flush=True)
     sys.exit(APP_LOAD_ERROR)

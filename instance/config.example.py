@@ -68,6 +68,9 @@
 # MAX_HEADER_FIELDS = 100
 # Duplicate-intake refusals per user in 24 hours before further intakes are refused (429).
 # INTAKE_REFUSALS_PER_DAY = 5
+# Open cases outside the operator's scope that caseload imports may match (distinct persons,
+# the operator's runs of 24 hours together) before a run is refused as a whole.
+# IMPORT_MAX_OPEN_MATCHES = 20
 
 # How long one statement may run and wait for a lock (seconds; 0: no limit): in an HTTP
 # request, then in scheduled jobs and CLI commands (migrations included). Past them a request

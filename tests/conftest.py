@@ -22,6 +22,10 @@ from tests.factories import person_payload
 # Every log line of the run is scanned for personal data (tests/log_scan.py).
 pytest_plugins = ["tests.log_scan"]
 
+# Commands print in Chinese unless the operator's locale asks for English (core/i18n.py,
+# cli_locale): the suite checks that default whatever LANG the machine running it has.
+os.environ["CORRECTIONS_LANG"] = "zh"
+
 TEST_NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 DEMO_PASSWORD = "test-password-123"
 

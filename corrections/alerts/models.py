@@ -14,21 +14,28 @@ from corrections.core.types import UTCDateTime
 LIVE_STATUSES = ("open", "acknowledged")
 # The unique index's predicate, also the ON CONFLICT target's (spelled once).
 LIVE_PREDICATE = "status IN ('open', 'acknowledged')"
+# The same for the system's own alerts (no person): NULLs are distinct in a unique index, so
+# these have an index of their own.
+SYSTEM_LIVE_PREDICATE = f"person_id IS NULL AND {LIVE_PREDICATE}"
 
 
 class Alert(db.Model):
-    """Something the command centre must see: a missed obligation, lost contact, ...
+    """Something the command centre must see: a missed obligation, lost contact, ... or a
+    failure of the system itself (a backup, its drill), which has no person.
 
     A cause is (person, kind, subject): at most one live alert per cause, enforced by a partial
-    unique index, so re-runs and concurrent schedulers cannot duplicate.
+    unique index (one more for the system's alerts), so re-runs and concurrent schedulers
+    cannot duplicate.
     """
 
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    # None: the system's own alert (a backup failed), seen by the city and administrators.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
     kind: Mapped[str] = mapped_column(String(32))
-    # What it is about: ("obligation", its id), ("permit", id), ("incident", id), ("person", 0).
+    # What it is about: ("obligation", its id), ("permit", id), ("incident", id), ("person", 0),
+    # ("job", 0) for the system's alerts (the kind names the job).
     subject_type: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int] = mapped_column(BigInteger)
     severity: Mapped[str] = mapped_column(String(16))
@@ -62,6 +69,15 @@ class Alert(db.Model):
             postgresql_where=text(LIVE_PREDICATE),
             sqlite_where=text(LIVE_PREDICATE),
         ),
+        Index(
+            "uq_alerts_live_system_cause",
+            "kind",
+            "subject_type",
+            "subject_id",
+            unique=True,
+            postgresql_where=text(SYSTEM_LIVE_PREDICATE),
+            sqlite_where=text(SYSTEM_LIVE_PREDICATE),
+        ),
         Index("ix_alerts_status_severity", "status", "severity", "raised_at"),
         # Every alert a cause ever had (whether to raise it again), and a person's alerts.
         Index("ix_alerts_cause", "person_id", "kind", "subject_type", "subject_id"),
@@ -75,7 +91,7 @@ class AlertChange(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
-    person_id: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
     change: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -28,6 +28,9 @@ ALERT_KINDS = (
     "sanction_proposed",
     "flag_review_due",
     "high_risk",
+    # The system's own (no person): seen by the city and the administrators.
+    "backup_failed",
+    "backup_drill_failed",
 )
 SEVERITIES = ("info", "warning", "critical")
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}

@@ -34,7 +34,10 @@ class AlertQuerySchema(PageQuerySchema):
 
 class AlertSchema(ma.Schema):
     id = ma.fields.Integer()
-    person_id = ma.fields.Integer()
+    person_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "null: the system's own alert (a backup or its drill failed)"},
+    )
     office_id = ma.fields.Integer(allow_none=True)
     district_id = ma.fields.Integer(allow_none=True)
     kind = ma.fields.String()

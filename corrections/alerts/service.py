@@ -32,6 +32,7 @@ from corrections.alerts import rules as alert_rules
 from corrections.alerts.models import (
     LIVE_PREDICATE,
     LIVE_STATUSES,
+    SYSTEM_LIVE_PREDICATE,
     Alert,
     AlertChange,
     AlertStream,
@@ -114,7 +115,7 @@ def raise_from(
 def raise_one(
     session: Session,
     *,
-    person_id: int,
+    person_id: int | None,
     kind: str,
     subject_type: str,
     subject_id: int,
@@ -122,7 +123,13 @@ def raise_one(
     now: datetime,
     raised_by: str = SYSTEM_NAME,
 ) -> int | None:
-    """Raise one alert unless its cause has a live one already; returns its id, or None."""
+    """Raise one alert unless its cause has a live one already; returns its id, or None.
+    ``person_id`` None: the system's own alert (a backup failed), whose cause is (kind,
+    subject) and which the city and the administrators see."""
+    if person_id is None:
+        cause, live = ["kind", "subject_type", "subject_id"], SYSTEM_LIVE_PREDICATE
+    else:
+        cause, live = ["person_id", "kind", "subject_type", "subject_id"], LIVE_PREDICATE
     stmt = (
         insert_for(session)(Alert)
         .values(
@@ -140,10 +147,7 @@ def raise_one(
             auto_resolved=False,
             version=1,
         )
-        .on_conflict_do_nothing(
-            index_elements=["person_id", "kind", "subject_type", "subject_id"],
-            index_where=text(LIVE_PREDICATE),
-        )
+        .on_conflict_do_nothing(index_elements=cause, index_where=text(live))
         .returning(_AL.c.id, _AL.c.person_id)
     )
     rows = session.execute(stmt).all()
@@ -260,9 +264,10 @@ def escalate(session: Session, *, now: datetime) -> int:
 
 
 def _scope_rule(actor: Actor) -> tuple[str, Callable[[Any, Any], Any], int | None] | None:
-    """Alerts ``actor`` may see, spelled once as (field, comparison, value): their office's or
-    district's persons; the city sees what was escalated to it. :func:`scope_clause` renders
-    it as SQL, :func:`in_scope` checks a change the live stream fetched."""
+    """Persons' alerts ``actor`` may see, spelled once as (field, comparison, value): their
+    office's or district's persons; the city sees what was escalated to it. :func:`scope_clause`
+    renders it as SQL, :func:`in_scope` checks a change the live stream fetched; both add the
+    system's alerts for :func:`sees_system_alerts`."""
     if actor.role == Role.OFFICER:
         return "office_id", operator.eq, actor.unit_id
     if actor.role == Role.COMMANDER:
@@ -270,6 +275,15 @@ def _scope_rule(actor: Actor) -> tuple[str, Callable[[Any, Any], Any], int | Non
     if actor.role == Role.CITY:
         return "escalation_level", operator.ge, 1
     return None
+
+
+# Who sees the system's own alerts (no person: a backup or its drill failed). Officers and
+# commanders do not: the system is not theirs to mend.
+SYSTEM_ALERT_ROLES = frozenset({Role.CITY, Role.ADMIN})
+
+
+def sees_system_alerts(actor: Actor) -> bool:
+    return actor.role in SYSTEM_ALERT_ROLES
 
 
 _SCOPE_COLUMNS = {
@@ -280,16 +294,22 @@ _SCOPE_COLUMNS = {
 
 
 def scope_clause(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition: the alerts ``actor`` may see."""
+    """SQL condition: the alerts ``actor`` may see (persons' alerts by an outer join: a
+    system alert's person columns are NULL, which no person rule matches)."""
     rule = _scope_rule(actor)
-    if rule is None:
-        return false()
-    field, compare, value = rule
-    return compare(_SCOPE_COLUMNS[field], value)
+    persons: ColumnElement[bool] = false()
+    if rule is not None:
+        field, compare, value = rule
+        persons = compare(_SCOPE_COLUMNS[field], value)
+    if sees_system_alerts(actor):
+        return or_(Alert.person_id.is_(None), persons)
+    return persons
 
 
 def in_scope(actor: Actor, change: StreamChange) -> bool:
     """:func:`scope_clause` for a change already fetched (its alert and person as they were)."""
+    if change.person is None:
+        return sees_system_alerts(actor)
     rule = _scope_rule(actor)
     if rule is None:
         return False
@@ -302,9 +322,10 @@ _PERSON_COLUMNS = (Person.office_id, Person.district_id, Person.juvenile)
 
 
 def _scoped(actor: Actor) -> Select:
+    # Outer: a system alert has no person (its person columns are None).
     return (
         select(Alert, *_PERSON_COLUMNS)
-        .join(Person, Person.id == Alert.person_id)
+        .outerjoin(Person, Person.id == Alert.person_id)
         .where(scope_clause(actor))
     )
 
@@ -349,14 +370,16 @@ def list_alerts(
     return paginate(session, stmt, rank, *by_age, page=page, page_size=page_size)
 
 
-def get_alert(session: Session, actor: Actor, alert_id: int) -> tuple[Alert, int, int, bool]:
+def get_alert(
+    session: Session, actor: Actor, alert_id: int
+) -> tuple[Alert, int | None, int | None, bool | None]:
     row = session.execute(_scoped(actor).where(Alert.id == alert_id)).first()
     if row is None:
         raise NotFound(_("No such alert."))
     return row[0], row[1], row[2], row[3]
 
 
-def _view(alert: Alert, office_id: int, district_id: int) -> dict[str, Any]:
+def _view(alert: Alert, office_id: int | None, district_id: int | None) -> dict[str, Any]:
     rule = _kind_rule(alert.kind)
     return {
         "id": alert.id,
@@ -388,10 +411,18 @@ def _view(alert: Alert, office_id: int, district_id: int) -> dict[str, Any]:
 
 
 def alert_view(
-    session: Session, actor: Actor, alert: Alert, office_id: int, district_id: int, juvenile: bool
+    session: Session,
+    actor: Actor,
+    alert: Alert,
+    office_id: int | None,
+    district_id: int | None,
+    juvenile: bool | None,
 ) -> dict[str, Any]:
     """An alert as ``actor`` may see it (notes are typed text); the response audits its
-    person. Takes a row of :func:`list_alerts` or :func:`act` after the session and actor."""
+    person. Takes a row of :func:`list_alerts` or :func:`act` after the session and actor.
+    A system alert has no person: nothing to mask, nobody's record shown."""
+    if alert.person_id is None:
+        return _view(alert, None, None)
     person = privacy.PersonRef(alert.person_id, juvenile, office_id, district_id)
     return privacy.present(session, actor, person, "alert", _view(alert, office_id, district_id))
 
@@ -413,7 +444,7 @@ def act(
     action: str,
     note: str | None,
     now: datetime | None = None,
-) -> tuple[Alert, int, int, bool]:
+) -> tuple[Alert, int | None, int | None, bool | None]:
     """Acknowledge, resolve or dismiss an alert in scope. A concurrent change of the same
     alert makes one of the two a 409 (the row's version decides)."""
     now = now or now_utc()
@@ -471,29 +502,30 @@ STREAM_BATCH = 500
 @dataclass(frozen=True)
 class StreamChange:
     """A change as the live stream fetched it: the alert's view (unmasked: masking is per
-    reader), the person as scope and masking need them, and the alert's escalation level."""
+    reader), the person as scope and masking need them (None: a system alert), and the
+    alert's escalation level."""
 
     id: int
     change: str
     at: datetime
-    person: privacy.PersonRef
+    person: privacy.PersonRef | None
     escalation_level: int
     view: dict[str, Any]
 
     @property
-    def office_id(self) -> int:
-        return self.person.office_id
+    def office_id(self) -> int | None:
+        return self.person.office_id if self.person else None
 
     @property
-    def district_id(self) -> int:
-        return self.person.district_id
+    def district_id(self) -> int | None:
+        return self.person.district_id if self.person else None
 
 
 def _fetch_changes(session: Session, *where: ColumnElement[bool], limit: int) -> list[StreamChange]:
     stmt = (
         select(AlertChange, Alert, *_PERSON_COLUMNS, Person.sealed)
         .join(Alert, Alert.id == AlertChange.alert_id)
-        .join(Person, Person.id == Alert.person_id)
+        .outerjoin(Person, Person.id == Alert.person_id)
         .where(*where)
         .order_by(AlertChange.id)
         .limit(limit)
@@ -503,7 +535,11 @@ def _fetch_changes(session: Session, *where: ColumnElement[bool], limit: int) ->
             id=change.id,
             change=change.change,
             at=change.at,
-            person=privacy.PersonRef(alert.person_id, juvenile, office_id, district_id, sealed),
+            person=(
+                None
+                if alert.person_id is None
+                else privacy.PersonRef(alert.person_id, juvenile, office_id, district_id, sealed)
+            ),
             escalation_level=alert.escalation_level,
             view=_view(alert, office_id, district_id),
         )
@@ -567,12 +603,13 @@ def deliver(
     try:
         out, shown = [], {}
         for change in changes:
-            seen = privacy.visibility(session, actor, change.person)
-            # The fetched view is shared by every stream of the process: mask a copy.
-            view = privacy.redact("alert", copy.deepcopy(change.view), seen)
-            view["change"], view["change_at"] = change.change, change.at
             person = change.person
-            shown[person.id] = person.juvenile or shown.get(person.id, False)
+            # The fetched view is shared by every stream of the process: mask a copy.
+            view = copy.deepcopy(change.view)
+            if person is not None:  # a system alert has nobody's record to mask or audit
+                view = privacy.redact("alert", view, privacy.visibility(session, actor, person))
+                shown[person.id] = person.juvenile or shown.get(person.id, False)
+            view["change"], view["change_at"] = change.change, change.at
             out.append((change.id, view))
         audit.record_disclosure(
             session,

@@ -43,7 +43,9 @@ class Alerts(MethodView):
     @blp.response(200, AlertPageSchema)
     def get(self, args):
         """Alerts in your scope, most severe first, then the longest waiting. Commanders see
-        their district, officers their office, the city what was escalated to it."""
+        their district, officers their office, the city what was escalated to it; the city
+        and administrators also see the system's own alerts (a backup or its drill failed:
+        ``person_id`` null)."""
         page, size = args.pop("page"), args.pop("page_size")
         actor = current_actor()
         rows, total = service.list_alerts(

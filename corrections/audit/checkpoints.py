@@ -33,6 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from corrections.core import keys
+from corrections.core.i18n import _
 
 log = logging.getLogger(__name__)
 _PENDING = "audit_checkpoint"
@@ -148,16 +149,24 @@ def read(path: str | Path, keyring: keys.Keyring, result: Any | None = None) -> 
                 valid = False
             if not valid:
                 if result is not None:
-                    result.add("checkpoint", f"checkpoint line {number} is not validly signed")
+                    message = _("checkpoint line {number} is not validly signed", number=number)
+                    result.add("checkpoint", message)
                 continue
             if record.get("type") == "restore":
                 lost = [cp for cp in book.points if cp.seq > record["seq"]]
                 book.points = [cp for cp in book.points if cp.seq <= record["seq"]]
                 if result is not None:
                     result.notes.append(
-                        f"restore acknowledged at {record['at']} (line {number}): the trail was "
-                        f"restored to seq {record['seq']}; {len(lost)} later checkpoint(s) "
-                        f"superseded. Reason: {record.get('reason', '')}"
+                        _(
+                            "restore acknowledged at {at} (line {number}): the trail was "
+                            "restored to seq {seq}; {lost} later checkpoint(s) superseded. "
+                            "Reason: {reason}",
+                            at=record["at"],
+                            number=number,
+                            seq=record["seq"],
+                            lost=len(lost),
+                            reason=record.get("reason", ""),
+                        )
                     )
                 continue
             book.points.append(

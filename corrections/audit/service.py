@@ -39,10 +39,13 @@ from corrections.audit.models import AuditChainHead, AuditEntry
 from corrections.core import keys
 from corrections.core.auth import Actor
 from corrections.core.clock import now_utc
+from corrections.core.i18n import _
 from corrections.core.pagination import paginate
 from corrections.core.request_context import client_addr, client_request_id, request_id
 
 GENESIS_HASH = "0" * 64
+# Times in findings: to the minute, UTC.
+_MINUTE = "%Y-%m-%d %H:%M"
 _BUFFER = "audit_rows"  # session.info: this transaction's rows, kept for a failed request
 _DISCLOSED = "audit_disclosed"  # session.info: person id -> juvenile, shown by this response
 _AUDITED = "audit_persons"  # session.info: person ids that already have a row of their own
@@ -525,7 +528,12 @@ def verify(
         if entry.seq != expected_seq:
             result.add(
                 "missing",
-                f"seq {expected_seq}..{entry.seq - 1} missing (before row id={entry.id})",
+                _(
+                    "seq {first}..{last} missing (before row id={id})",
+                    first=expected_seq,
+                    last=entry.seq - 1,
+                    id=entry.id,
+                ),
                 seq=expected_seq,
             )
         else:
@@ -542,25 +550,47 @@ def verify(
             ):
                 result.add(
                     "rewritten",
-                    f"seq {entry.seq} (row id={entry.id}) was rewritten: its HMAC does not "
-                    "match" + ("" if key else f" (no audit key {entry.key_id!r})"),
+                    _(
+                        "seq {seq} (row id={id}) was rewritten: its HMAC does not match",
+                        seq=entry.seq,
+                        id=entry.id,
+                    )
+                    if key
+                    else _(
+                        "seq {seq} (row id={id}) was rewritten: its HMAC does not match (no "
+                        "audit key {key_id!r})",
+                        seq=entry.seq,
+                        id=entry.id,
+                        key_id=entry.key_id,
+                    ),
                     seq=entry.seq,
                     entry_id=entry.id,
                 )
         if entry.sealed_at and entry.sealed_at - entry.occurred_at > tolerance:
             result.add(
                 "inserted",
-                f"seq {entry.seq} (row id={entry.id}) claims {entry.occurred_at:%Y-%m-%d %H:%M} "
-                f"UTC but was sealed {entry.sealed_at:%Y-%m-%d %H:%M} UTC: inserted late "
-                "(backdated)",
+                _(
+                    "seq {seq} (row id={id}) claims {occurred} UTC but was sealed {sealed} UTC: "
+                    "inserted late (backdated)",
+                    seq=entry.seq,
+                    id=entry.id,
+                    occurred=entry.occurred_at.strftime(_MINUTE),
+                    sealed=entry.sealed_at.strftime(_MINUTE),
+                ),
                 seq=entry.seq,
                 entry_id=entry.id,
             )
         if entry.sealed_at and entry.occurred_at - entry.sealed_at > FUTURE_SKEW:
             result.add(
                 "inserted",
-                f"seq {entry.seq} (row id={entry.id}) claims {entry.occurred_at:%Y-%m-%d %H:%M} "
-                f"UTC, after it was sealed ({entry.sealed_at:%Y-%m-%d %H:%M} UTC): forward-dated",
+                _(
+                    "seq {seq} (row id={id}) claims {occurred} UTC, after it was sealed "
+                    "({sealed} UTC): forward-dated",
+                    seq=entry.seq,
+                    id=entry.id,
+                    occurred=entry.occurred_at.strftime(_MINUTE),
+                    sealed=entry.sealed_at.strftime(_MINUTE),
+                ),
                 seq=entry.seq,
                 entry_id=entry.id,
             )
@@ -568,8 +598,12 @@ def verify(
         if cp is not None and cp.hash != entry.hash:
             result.add(
                 "rewritten",
-                f"seq {entry.seq} differs from the checkpoint of {cp.at}: the chain up to it "
-                "was rewritten",
+                _(
+                    "seq {seq} differs from the checkpoint of {at}: the chain up to it was "
+                    "rewritten",
+                    seq=entry.seq,
+                    at=cp.at,
+                ),
                 seq=entry.seq,
                 entry_id=entry.id,
             )
@@ -582,49 +616,71 @@ def verify(
         if last_seq == 0:
             result.add(
                 "truncated",
-                f"all rows deleted: the checkpoint of {top.at} covered seq 1..{top.seq}, the "
-                "trail holds none",
+                _(
+                    "all rows deleted: the checkpoint of {at} covered seq 1..{last}, the trail "
+                    "holds none",
+                    at=top.at,
+                    last=top.seq,
+                ),
                 seq=1,
             )
         else:
             result.add(
                 "truncated",
-                f"seq {last_seq + 1}..{top.seq} missing at the end: the checkpoint of {top.at} "
-                f"covered them, the trail ends at seq {last_seq}",
+                _(
+                    "seq {first}..{last} missing at the end: the checkpoint of {at} covered "
+                    "them, the trail ends at seq {end}",
+                    first=last_seq + 1,
+                    last=top.seq,
+                    at=top.at,
+                    end=last_seq,
+                ),
                 seq=last_seq + 1,
             )
     if top is None and result.checked:
         result.add(
             "checkpoint",
-            f"no checkpoint covers the {result.checked} sealed rows: the checkpoint file is "
-            "missing, emptied or replaced",
+            _(
+                "no checkpoint covers the {count} sealed rows: the checkpoint file is missing, "
+                "emptied or replaced",
+                count=result.checked,
+            ),
         )
     head = session.get(AuditChainHead, 1)
     if head is None and result.checked:
-        result.add("head", "the chain head is missing: sealing cannot go on")
+        result.add("head", _("the chain head is missing: sealing cannot go on"))
     elif head is not None and head.last_seq > last_seq:
         result.add(
             "truncated",
-            f"seq {last_seq + 1}..{head.last_seq} missing at the end (the chain head says "
-            f"{head.last_seq})",
+            _(
+                "seq {first}..{last} missing at the end (the chain head says {last})",
+                first=last_seq + 1,
+                last=head.last_seq,
+            ),
             seq=last_seq + 1,
         )
     elif head is not None and head.last_seq < last_seq:
         result.add(
             "head",
-            f"the chain head was moved back to seq {head.last_seq} behind the chain's "
-            f"{last_seq}: sealing is blocked",
+            _(
+                "the chain head was moved back to seq {head} behind the chain's {last}: "
+                "sealing is blocked",
+                head=head.last_seq,
+                last=last_seq,
+            ),
             seq=head.last_seq,
         )
     elif head is not None and last_hash not in (None, head.last_hash):
-        result.add("rewritten", f"the last row (seq {last_seq}) differs from the chain head")
+        result.add(
+            "rewritten", _("the last row (seq {seq}) differs from the chain head", seq=last_seq)
+        )
     # Rows outside the chain's numbering are not part of it, whatever they claim.
     for entry_id, seq in session.execute(
         select(AuditEntry.id, AuditEntry.seq).where(AuditEntry.seq < 1)
     ):
         result.add(
             "inserted",
-            f"row id={entry_id} carries seq {seq}, outside the chain: inserted",
+            _("row id={id} carries seq {seq}, outside the chain: inserted", id=entry_id, seq=seq),
             entry_id=entry_id,
         )
     # An unsealed row older than a seal that would have taken it was put in afterwards; one
@@ -640,16 +696,24 @@ def verify(
         if newest_seal is not None and occurred_at < newest_seal - tolerance:
             result.add(
                 "inserted",
-                f"unsealed row id={entry_id} claims {occurred_at:%Y-%m-%d %H:%M} UTC, before a "
-                f"seal of {newest_seal:%Y-%m-%d %H:%M} UTC that would have taken it: inserted "
-                "late (backdated)",
+                _(
+                    "unsealed row id={id} claims {occurred} UTC, before a seal of {sealed} UTC "
+                    "that would have taken it: inserted late (backdated)",
+                    id=entry_id,
+                    occurred=occurred_at.strftime(_MINUTE),
+                    sealed=newest_seal.strftime(_MINUTE),
+                ),
                 entry_id=entry_id,
             )
         elif occurred_at < now - tolerance:
             result.add(
                 "stalled",
-                f"row id={entry_id} of {occurred_at:%Y-%m-%d %H:%M} UTC is still unsealed: "
-                "sealing has stalled (is the scheduler running? corrections audit seal)",
+                _(
+                    "row id={id} of {occurred} UTC is still unsealed: sealing has stalled (is "
+                    "the scheduler running? corrections audit seal)",
+                    id=entry_id,
+                    occurred=occurred_at.strftime(_MINUTE),
+                ),
                 entry_id=entry_id,
             )
     return result

@@ -10,6 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from corrections.core.i18n import _, cli_locale, cli_render, cli_text, lookup_stored
+
 
 @click.group()
 def backup() -> None:
@@ -19,12 +21,16 @@ def backup() -> None:
 def _fail(exc) -> click.ClickException:
     """A domain error as the command's message (Chinese, the English in parentheses: see
     core/i18n.py ``cli_text``), then each finding by kind."""
-    from corrections.core.i18n import cli_text
-
     lines = [cli_text(exc.detail)]
     for kind, text in (exc.errors or {}).items():
-        lines.append(f"  {kind}: {text}")
+        lines.append(f"  {kind}: {cli_text(text)}")
     return click.ClickException("\n".join(lines))
+
+
+def _stored(text) -> str:
+    """A job run's error text as stored (the English of its messages) in the operator's
+    language."""
+    return lookup_stored(str(text), cli_locale())
 
 
 def _run(job: str, options: dict) -> dict:
@@ -60,15 +66,22 @@ def create_cmd(out: Path | None) -> None:
     if run["status"] != "succeeded":
         # The reason, not only where it was raised (new-user review: "ToolFailed at
         # dialects.py:158" told the operator nothing).
-        click.echo(f"备份失败 backup FAILED: {run['error']}", err=True)
+        click.echo(cli_render(_("backup FAILED: {error}", error=run["error"])), err=True)
         for kind, text in (run["errors"] or {}).items():
-            click.echo(f"  {kind}: {text}", err=True)
+            click.echo(f"  {kind}: {_stored(text)}", err=True)
         sys.exit(1)
     c = run["counts"]
-    click.echo(
-        f"backup {c['backup']} written to {c['directory']}: {c['bytes']} bytes, "
-        f"{c['tables']} tables, {c['rows']} rows ({c['seconds']} s)"
+    written = _(
+        "backup {id} written to {directory}: {bytes} bytes, {tables} tables, {rows} rows "
+        "({seconds} s)",
+        id=c["backup"],
+        directory=c["directory"],
+        bytes=c["bytes"],
+        tables=c["tables"],
+        rows=c["rows"],
+        seconds=c["seconds"],
     )
+    click.echo(cli_render(written))
 
 
 @backup.command("verify")
@@ -88,15 +101,22 @@ def verify_cmd(directory: Path) -> None:
         raise _fail(exc) from None
     report = service.verify_backup(path)
     if not report.ok:
-        click.echo(f"BACKUP {path} FAILS ITS CHECKS:", err=True)
+        click.echo(cli_render(_("BACKUP {path} FAILS ITS CHECKS:", path=str(path))), err=True)
         for f in report.findings:
-            click.echo(f"  {f.kind}: {f.text}", err=True)
+            click.echo(f"  {f.kind}: {cli_render(f.text)}", err=True)
         sys.exit(1)
     m = report.manifest
-    click.echo(
-        f"backup {m['id']} intact: {m['database']['kind']}, migration {m['migration_head']}, "
-        f"{len(m['tables'])} tables, {m['rows']} rows, signed with {m['signature']['key_id']}"
+    intact = _(
+        "backup {id} intact: {kind}, migration {head}, {tables} tables, {rows} rows, signed "
+        "with {key_id}",
+        id=m["id"],
+        kind=m["database"]["kind"],
+        head=m["migration_head"],
+        tables=len(m["tables"]),
+        rows=m["rows"],
+        key_id=m["signature"]["key_id"],
     )
+    click.echo(cli_render(intact))
 
 
 @backup.command("restore")
@@ -134,37 +154,65 @@ def restore_cmd(directory: Path, to: str | None, force: bool, reason: str | None
     except DomainError as exc:
         raise _fail(exc) from None
     m = restored.manifest
-    click.echo(
-        f"restored backup {m['id']} ({m['created_at']}) into {restored.target}: "
-        f"migration {restored.facts.migration_head}, {sum(restored.facts.tables.values())} rows "
-        f"in {len(restored.facts.tables)} tables, as the manifest says"
+    done = _(
+        "restored backup {id} ({created_at}) into {target}: migration {head}, {rows} rows in "
+        "{tables} tables, as the manifest says",
+        id=m["id"],
+        created_at=m["created_at"],
+        target=restored.target,
+        head=restored.facts.migration_head,
+        rows=sum(restored.facts.tables.values()),
+        tables=len(restored.facts.tables),
     )
+    click.echo(cli_render(done))
     if own:
         record = service.acknowledge_restore(
             db.session, restored=restored, now=now_utc(), reason=reason
         )
-        click.echo(
-            f"restore acknowledged in the audit checkpoints: the trail ends at seq "
-            f"{record['seq']}; rows sealed after the backup are reported as this restore's "
-            "losses. Check with: corrections audit verify"
+        acknowledged = _(
+            "restore acknowledged in the audit checkpoints: the trail ends at seq {seq}; rows "
+            "sealed after the backup are reported as this restore's losses. Check with: "
+            "{command}",
+            seq=record["seq"],
+            command="corrections audit verify",
         )
+        click.echo(cli_render(acknowledged))
     else:
-        click.echo(
-            "to serve this database, point CORRECTIONS_DATABASE_URL at it and, BEFORE "
-            "starting the service or the scheduler, run:\n"
-            f'  corrections audit acknowledge-restore --reason "restored backup {m["id"]}"\n'
-            "then: corrections audit verify"
+        # Not this instance's database: its checkpoint file is left alone. Acknowledging here
+        # (the instance's file) a copy another instance serves would make this instance's
+        # checkpoints above the backup count as lost in a restore, hiding a real truncation.
+        elsewhere = _(
+            "this instance's audit checkpoints are unchanged: {target} is not its database. "
+            "The instance that will serve it acknowledges the restore in its own checkpoint "
+            "file: run the command below with that instance's settings (here only if this "
+            "instance moves onto that database for good)",
+            target=restored.target,
         )
+        click.echo(cli_render(elsewhere))
+        before = _(
+            "to serve this database, point CORRECTIONS_DATABASE_URL at it and, BEFORE starting "
+            "the service or the scheduler, run:"
+        )
+        click.echo(cli_render(before))
+        click.echo(f'  corrections audit acknowledge-restore --reason "restored backup {m["id"]}"')
+        click.echo(cli_render(_("then: {command}", command="corrections audit verify")))
     unsealed = (m.get("audit") or {}).get("unsealed") or 0
     if unsealed:
-        click.echo(
-            f"{unsealed} audit row(s) were not yet sealed when the backup was made (their ids "
-            "are the manifest's audit.unsealed_ids): the next seal takes them, and audit "
-            "verify reports them as sealed late; they are the backup's, not an insertion"
+        late = _(
+            "{count} audit row(s) were not yet sealed when the backup was made (their ids are "
+            "the manifest's audit.unsealed_ids): the next seal takes them, and audit verify "
+            "reports them as sealed late; they are the backup's, not an insertion",
+            count=unsealed,
         )
+        click.echo(cli_render(late))
     head = service.code_head()
     if restored.facts.migration_head != head:
-        click.echo(f"the schema is at {restored.facts.migration_head}, this code's at {head}:")
+        behind = _(
+            "the schema is at {schema}, this code's at {head}:",
+            schema=restored.facts.migration_head,
+            head=head,
+        )
+        click.echo(cli_render(behind))
         click.echo("  corrections db upgrade")
 
 
@@ -184,15 +232,19 @@ def drill_cmd(source: Path | None) -> None:
     job; exit 1 if it fails."""
     run = _run("backup_drill", {"source": str(source) if source else None})
     if run["status"] != "succeeded":
-        click.echo(f"恢复演练失败 DRILL FAILED: {run['error']}", err=True)
+        click.echo(cli_render(_("DRILL FAILED: {error}", error=run["error"])), err=True)
         for kind, text in (run["errors"] or {}).items():
-            click.echo(f"  {kind}: {text}", err=True)
+            click.echo(f"  {kind}: {_stored(text)}", err=True)
         sys.exit(1)
     c = run["counts"]
-    click.echo(
-        f"drill passed: backup {c['backup']} restored into a scratch database, {c['rows']} "
-        f"rows and the audit trail as recorded ({c['seconds']} s)"
+    passed = _(
+        "drill passed: backup {id} restored into a scratch database, {rows} rows and the audit "
+        "trail as recorded ({seconds} s)",
+        id=c["backup"],
+        rows=c["rows"],
+        seconds=c["seconds"],
     )
+    click.echo(cli_render(passed))
 
 
 @backup.command("list")
@@ -219,9 +271,13 @@ def list_cmd(root: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for r in rows:
+        size = _(
+            "{rows} rows {bytes} bytes",
+            rows=str(r["rows"]).rjust(10),
+            bytes=str(r["bytes"]).rjust(14),
+        )
         click.echo(
-            f"{r['id']:<20} {r['kind']:<10} {r['migration_head'] or '-':<8} "
-            f"{r['rows']:>10} rows {r['bytes']:>14} bytes"
+            f"{r['id']:<20} {r['kind']:<10} {r['migration_head'] or '-':<8} {cli_render(size)}"
         )
 
 
@@ -242,7 +298,11 @@ def prune_cmd(dry_run: bool) -> None:
         keep_monthly=config["BACKUP_KEEP_MONTHLY"],
         dry_run=dry_run,
     )
-    verb = "would delete" if dry_run else "deleted"
-    click.echo(f"kept {len(pruned.kept)}; {verb} {len(pruned.deleted)}")
+    kept, deleted = len(pruned.kept), len(pruned.deleted)
+    if dry_run:
+        message = _("kept {kept}; would delete {deleted}", kept=kept, deleted=deleted)
+    else:
+        message = _("kept {kept}; deleted {deleted}", kept=kept, deleted=deleted)
+    click.echo(cli_render(message))
     for name in pruned.deleted:
         click.echo(f"  {name}")

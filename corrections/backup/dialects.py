@@ -81,6 +81,8 @@ def same_database(a: str | URL, b: str | URL) -> bool:
         return False
     if kind_of(ua) == "sqlite":
         return sqlite_path(ua).resolve() == sqlite_path(ub).resolve()
+    # PostgreSQL's port when the URL names none: 5432 and no port are the same server.
+    ua, ub = (u.set(port=u.port or 5432) for u in (ua, ub))
     fields = ("host", "port", "database", "username")
     return all(
         (getattr(ua, f) or None) == (getattr(ub, f) or None) for f in fields

@@ -1,7 +1,9 @@
 """The scheduled backup jobs: the nightly backup into ``BACKUP_DIR`` with retention, and the
 restore drill. Each run is a row of ``job_runs`` (the scheduler's wrapper records it); a
 failure fails the run, which the command centre's scheduler panel, ``/healthz?deep=1``
-(``degraded``) and the ``corrections_job_runs`` metric show, and is logged at ERROR.
+(``degraded``) and the ``corrections_job_runs`` metric show, is logged at ERROR and raises a
+system alert (``backup_failed`` 备份失败, ``backup_drill_failed`` 备份恢复演练失败) for the
+city and the administrators; the job's next success resolves it.
 
 ``corrections backup create`` and ``drill`` run these same jobs (with the operator's
 options), so a backup made by hand counts as the newest backup too.
@@ -15,6 +17,8 @@ from typing import Any
 
 from flask import current_app
 
+from corrections.alerts import service as alerts
+from corrections.alerts.models import Alert
 from corrections.backup import service
 from corrections.core.errors import DomainError
 from corrections.scheduler.service import JobContext
@@ -27,11 +31,50 @@ class BackupDrillFailed(RuntimeError):
     what, by kind)."""
 
 
-def _failed(job: str, what: str) -> None:
-    """The one place a backup failure is announced. Alerts (``alerts``) belong to a person
-    under correction, so a failure of the system is a failed job run and an ERROR line here
-    (class names and finding kinds only: a message can quote data)."""
+# The system alert (rules/alerts.yaml) each job's failure raises. Its subject is the job, not
+# the run: one stays live however often the job fails, until a run succeeds.
+FAILURE_ALERTS = {service.BACKUP_JOB: "backup_failed", service.DRILL_JOB: "backup_drill_failed"}
+_SUBJECT_TYPE, _SUBJECT_ID = "job", 0
+
+
+def _failed(ctx: JobContext, job: str, what: str, kinds: list[str]) -> None:
+    """The one place a backup failure is announced: an ERROR line (class names and finding
+    kinds only: a message can quote data) and the job's system alert, in a transaction of its
+    own (the job's was rolled back or committed). The alert names the job, the run and the
+    error kinds, nothing else; it is not raised again while one is live."""
     log.error("%s failed: %s", job, what)
+    session = ctx.session
+    try:
+        alerts.raise_one(
+            session,
+            person_id=None,
+            kind=FAILURE_ALERTS[job],
+            subject_type=_SUBJECT_TYPE,
+            subject_id=_SUBJECT_ID,
+            detail={"job": job, "run_id": ctx.run_id, "errors": kinds},
+            now=ctx.now,
+        )
+        session.commit()
+    except Exception as exc:
+        # The database may be what failed: the run's record and the line above still tell.
+        session.rollback()
+        log.error("%s: its alert could not be raised: %s", job, type(exc).__name__)
+
+
+def _recovered(ctx: JobContext, job: str, note: str) -> None:
+    """The job worked: its live failure alert is resolved by the system (the wrapper commits
+    with the run)."""
+    alerts.resolve_where(
+        ctx.session,
+        Alert.person_id.is_(None) & (Alert.kind == FAILURE_ALERTS[job]),
+        now=ctx.now,
+        note=f"{note}（运行 {ctx.run_id}）",
+    )
+
+
+def _kinds(ctx: JobContext, exc: Exception) -> list[str]:
+    """The error kinds of a failed run (its errors' keys; else the exception's class)."""
+    return sorted(ctx.errors) or [type(exc).__name__]
 
 
 def _why(ctx: JobContext, exc: Exception) -> str:
@@ -72,8 +115,9 @@ def nightly_backup(ctx: JobContext) -> dict[str, Any]:
             counts.update(kept=len(pruned.kept), deleted=len(pruned.deleted))
     except Exception as exc:
         ctx.session.rollback()
-        _failed(service.BACKUP_JOB, _why(ctx, exc))
+        _failed(ctx, service.BACKUP_JOB, _why(ctx, exc), _kinds(ctx, exc))
         raise
+    _recovered(ctx, service.BACKUP_JOB, "备份已成功")
     return counts
 
 
@@ -86,7 +130,7 @@ def backup_drill(ctx: JobContext) -> dict[str, Any]:
         report = service.drill(ctx.session, source=source, now=ctx.now)
     except Exception as exc:
         ctx.session.rollback()
-        _failed(service.DRILL_JOB, _why(ctx, exc))
+        _failed(ctx, service.DRILL_JOB, _why(ctx, exc), _kinds(ctx, exc))
         raise
     service.record_drill(ctx.session, report, now=ctx.now)
     ctx.session.commit()
@@ -98,6 +142,8 @@ def backup_drill(ctx: JobContext) -> dict[str, Any]:
     }
     if not report.ok:
         ctx.errors.update(report.errors())
-        _failed(service.DRILL_JOB, ", ".join(sorted(report.errors())))
-        raise BackupDrillFailed(", ".join(sorted(report.errors())))
+        kinds = sorted(report.errors())
+        _failed(ctx, service.DRILL_JOB, ", ".join(kinds), kinds)
+        raise BackupDrillFailed(", ".join(kinds))
+    _recovered(ctx, service.DRILL_JOB, "恢复演练已通过")
     return counts

@@ -146,14 +146,17 @@ def _signature_ok(manifest: dict[str, Any], keyring: keys.Keyring) -> str | None
     """None when the manifest's signature holds, else why not."""
     sig = manifest.get("signature")
     if not isinstance(sig, dict) or not {"key_id", "hmac"} <= sig.keys():
-        return "the manifest is not signed"
+        return _("the manifest is not signed")
     try:
         key = keyring.get("audit", str(sig["key_id"]))
     except keys.KeyringError:
-        return f"the manifest is signed with audit key {sig['key_id']!r}, not in this keyring"
+        return _(
+            "the manifest is signed with audit key {key_id!r}, not in this keyring",
+            key_id=sig["key_id"],
+        )
     expected = hmac.new(key, _canonical(manifest), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, str(sig["hmac"])):
-        return "the manifest's signature does not match its content: it was changed"
+        return _("the manifest's signature does not match its content: it was changed")
     return None
 
 
@@ -297,15 +300,20 @@ def create_backup(session: Session, *, out: Path, now: datetime) -> Created:
 def _check_manifest(report: Report, m: dict[str, Any]) -> str | None:
     """Sanity of the manifest's fields; the data file's name, or None if unusable."""
     if m.get("format") != FORMAT:
-        report.add("manifest", f"unknown format {m.get('format')!r} (expected {FORMAT})")
+        message = _(
+            "unknown format {format!r} (expected {expected})",
+            format=m.get("format"),
+            expected=FORMAT,
+        )
+        report.add("manifest", message)
         return None
     try:
         created_at(m)
     except (KeyError, ValueError, TypeError):
-        report.add("manifest", "created_at is missing or not a time with its offset")
+        report.add("manifest", _("created_at is missing or not a time with its offset"))
     kind = (m.get("database") or {}).get("kind") if isinstance(m.get("database"), dict) else None
     if kind not in DATA_FILES:
-        report.add("manifest", f"database.kind is {kind!r}, not postgresql or sqlite")
+        report.add("manifest", _("database.kind is {kind!r}, not postgresql or sqlite", kind=kind))
         return None
     tables = m.get("tables")
     if (
@@ -313,17 +321,17 @@ def _check_manifest(report: Report, m: dict[str, Any]) -> str | None:
         or not tables
         or not all(isinstance(n, int) and n >= 0 for n in tables.values())
     ):
-        report.add("manifest", "tables must map each table to its row count")
+        report.add("manifest", _("tables must map each table to its row count"))
     elif m.get("rows") != sum(tables.values()):
-        report.add("manifest", "rows is not the sum of the tables' row counts")
+        report.add("manifest", _("rows is not the sum of the tables' row counts"))
     if not isinstance(m.get("migration_head"), str):
-        report.add("manifest", "migration_head is missing")
+        report.add("manifest", _("migration_head is missing"))
     if not isinstance(m.get("audit"), dict):
-        report.add("manifest", "audit is missing")
+        report.add("manifest", _("audit is missing"))
     files = m.get("files")
     name = DATA_FILES[kind]
     if not isinstance(files, dict) or name not in files:
-        report.add("manifest", f"files does not list {name}")
+        report.add("manifest", _("files does not list {name}", name=name))
         return None
     return name
 
@@ -332,20 +340,27 @@ def _check_files(report: Report, path: Path, files: dict[str, Any]) -> bool:
     intact = True
     for name, expected in files.items():
         if Path(name).name != name or not isinstance(expected, dict):
-            report.add("manifest", f"files lists {name!r}, not a file of this directory")
+            report.add(
+                "manifest", _("files lists {name!r}, not a file of this directory", name=name)
+            )
             intact = False
             continue
         file = path / name
         if not file.is_file():
-            report.add("checksum", f"{name} is missing")
+            report.add("checksum", _("{name} is missing", name=name))
             intact = False
         elif (size := file.stat().st_size) != expected.get("bytes"):
-            report.add(
-                "checksum", f"{name} has {size} bytes, the manifest says {expected.get('bytes')}"
+            message = _(
+                "{name} has {size} bytes, the manifest says {expected}",
+                name=name,
+                size=size,
+                expected=expected.get("bytes"),
             )
+            report.add("checksum", message)
             intact = False
         elif dialects.sha256_of(file) != expected.get("sha256"):
-            report.add("checksum", f"{name}: sha256 differs from the manifest's: it was changed")
+            message = _("{name}: sha256 differs from the manifest's: it was changed", name=name)
+            report.add("checksum", message)
             intact = False
     return intact
 
@@ -376,11 +391,11 @@ def verify_backup(path: Path) -> Report:
             held = dialects.pg_list(data, bin_dir=_bin_dir())
             for table, rows in sorted(tables.items()):
                 if rows and table not in held:
-                    report.add("contents", f"the dump holds no rows of {table}")
+                    report.add("contents", _("the dump holds no rows of {table}", table=table))
         else:
             complaints = dialects.sqlite_integrity(data)
             for text in complaints:
-                report.add("contents", f"integrity_check: {text[:200]}")
+                report.add("contents", _("integrity_check: {text}", text=text[:200]))
             if not complaints:
                 _compare(report, manifest, dialects.sqlite_facts(data))
     except ToolFailed as exc:
@@ -395,18 +410,29 @@ def _compare(report: Report, manifest: dict[str, Any], facts: Facts) -> None:
     if facts.migration_head != manifest.get("migration_head"):
         report.add(
             "migrations",
-            f"migration head {facts.migration_head!r}, the manifest says "
-            f"{manifest.get('migration_head')!r}",
+            _(
+                "migration head {head!r}, the manifest says {expected!r}",
+                head=facts.migration_head,
+                expected=manifest.get("migration_head"),
+            ),
         )
     expected = manifest.get("tables") or {}
     for table in sorted(set(expected) | set(facts.tables)):
         want, got = expected.get(table), facts.tables.get(table)
         if want != got:
-            report.add(
-                "rows",
-                f"{table}: {got if got is not None else 'no table'} rows, the manifest says "
-                f"{want if want is not None else 'no table'}",
-            )
+            if got is None:
+                message = _(
+                    "{table}: no table, the manifest says {want} rows", table=table, want=want
+                )
+            elif want is None:
+                message = _(
+                    "{table}: {got} rows, the manifest has no such table", table=table, got=got
+                )
+            else:
+                message = _(
+                    "{table}: {got} rows, the manifest says {want}", table=table, got=got, want=want
+                )
+            report.add("rows", message)
     wanted = manifest.get("audit") or {}
     if (facts.audit.get("head_seq"), facts.audit.get("head_hash")) != (
         wanted.get("head_seq"),
@@ -414,8 +440,11 @@ def _compare(report: Report, manifest: dict[str, Any], facts: Facts) -> None:
     ):
         report.add(
             "audit",
-            f"the audit chain ends at seq {facts.audit.get('head_seq')}, the manifest says "
-            f"{wanted.get('head_seq')}",
+            _(
+                "the audit chain ends at seq {seq}, the manifest says {expected}",
+                seq=facts.audit.get("head_seq"),
+                expected=wanted.get("head_seq"),
+            ),
         )
 
 
@@ -613,16 +642,19 @@ def _check_trail(report: Report, url: URL, manifest: dict[str, Any], facts: Fact
     unexpected = [f for f in stalled if f.entry_id not in expected_unsealed]
     for f in result.findings:
         if f.kind != "stalled" or f in unexpected:
-            report.add("audit", f"{f.kind}: {f.text}")
+            report.add("audit", _("{kind}: {text}", kind=f.kind, text=f.text))
     for kind, n in result.counts.items():
         listed = sum(1 for f in result.findings if f.kind == kind)
         if kind != "stalled" and n > listed:
-            report.add("audit", f"{n - listed} more {kind} finding(s)")
+            report.add("audit", _("{count} more {kind} finding(s)", count=n - listed, kind=kind))
     if result.counts.get("stalled", 0) > len(expected_unsealed):
-        report.add("audit", "more unsealed rows than the backup held unsealed")
+        report.add("audit", _("more unsealed rows than the backup held unsealed"))
     report.notes.append(
-        f"audit trail of the copy: {result.checked} rows verified against "
-        f"{result.checkpoints} checkpoint(s)"
+        _(
+            "audit trail of the copy: {checked} rows verified against {checkpoints} checkpoint(s)",
+            checked=result.checked,
+            checkpoints=result.checkpoints,
+        )
     )
 
 
@@ -679,8 +711,12 @@ def drill(session: Session, *, source: Path, now: datetime) -> Report:
         if facts.migration_head != head:
             report.add(
                 "migrations",
-                f"the restored schema is at {facts.migration_head!r}, this code's head is "
-                f"{head!r} (corrections db upgrade would be needed)",
+                _(
+                    "the restored schema is at {schema!r}, this code's head is {head!r} "
+                    "(corrections db upgrade would be needed)",
+                    schema=facts.migration_head,
+                    head=head,
+                ),
             )
         _check_trail(report, scratch, manifest, facts, now)
 

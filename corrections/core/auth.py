@@ -56,8 +56,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "obligations:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "monitoring:write": frozenset({Role.COMMANDER, Role.CITY}),
     "term:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
-    "alerts:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
-    "alerts:act": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    # Administrators see (and act on) the system's own alerts only (alerts/service.py scope).
+    "alerts:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),
+    "alerts:act": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),
     "incidents:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "incidents:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "flags:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),

@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from corrections.core.errors import DomainError
-from corrections.core.i18n import cli_text
+from corrections.core.i18n import _, cli_text
+
+# What a command says when the database has no tables yet (it was never migrated).
+UNINITIALISED = _("the database is not initialised: run corrections db upgrade first")
+# PostgreSQL's SQLSTATE for a relation that does not exist (undefined_table).
+_UNDEFINED_TABLE = "42P01"
 
 
 def _entries(errors: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -40,3 +45,25 @@ def domain_message(exc: DomainError) -> str:
     if str(detail) in messages:
         return "\n".join(lines)
     return "\n".join([cli_text(detail), *(f"  {line}" for line in lines)])
+
+
+def uninitialised_database(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it came from) is the database's "no such table"
+    (SQLite) or "relation does not exist" (PostgreSQL, SQLSTATE 42P01): a command run
+    before ``corrections db upgrade`` made the schema."""
+    from sqlalchemy.exc import DBAPIError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError):
+            original = current.orig
+            if getattr(original, "sqlstate", None) == _UNDEFINED_TABLE:
+                return True
+            if type(original).__module__.startswith("sqlite3") and str(original).startswith(
+                "no such table"
+            ):
+                return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -13,14 +13,22 @@ Messages the libraries build themselves (marshmallow's "Missing data for require
 Werkzeug's 404 description, the HTTP status phrases) arrive as plain strings: they are looked
 up in the same catalogue by their text, and those with values in them ("Length must be between
 1 and 64.") by their template (``corrections/core/library_messages.py`` declares them).
+
+At a terminal there is no Accept-Language: a command prints in Chinese unless the operator
+asks for English (``CORRECTIONS_LANG=en``, or a shell locale such as ``LANG=en_US.UTF-8``;
+:func:`cli_locale`): :func:`cli_render` for its output, :func:`cli_text` for its errors
+(Chinese with the English in parentheses). click's own messages ("Usage:", "Error:",
+"Missing argument") come from the same catalogue (:func:`install_click_messages`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import string
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -153,7 +161,10 @@ def _patterns() -> list[tuple[str, re.Pattern[str], str]]:
     """(literal prefix, pattern, msgstr) for each catalogue entry with fields, so that a plain
     string a library formatted ("Length must be between 1 and 64.") finds its template."""
     found = []
+    own = _click_messages()  # click looks its own up by their template, never by their text
     for msgid, msgstr in catalogue().items():
+        if msgid in own:
+            continue
         parts, seen, literal = [], set(), ""
         for text, name, _spec, _conv in _FORMATTER.parse(msgid):
             parts.append(re.escape(text))
@@ -187,6 +198,15 @@ def lookup(text: str, locale: str) -> str:
     return text
 
 
+def lookup_stored(text: str, locale: str, sep: str = "; ") -> str:
+    """A text stored as a message's English (a job run's errors, several joined by ``sep``)
+    in ``locale``: the whole looked up, else each part; ids and counts in it are kept."""
+    whole = lookup(text, locale)
+    if whole != text or sep not in text:
+        return whole
+    return sep.join(lookup(part, locale) for part in text.split(sep))
+
+
 def translate(value: Any, locale: str) -> Any:
     """``value`` with every message in it rendered in ``locale``: a :class:`Message`, a plain
     string (looked up), and the lists and mappings (values only: keys name fields) of an
@@ -214,10 +234,93 @@ def negotiate() -> str:
     return request.accept_languages.best_match(SUPPORTED, default=DEFAULT)
 
 
+# --- the operator's language at a terminal ----------------------------------------------------
+
+# No Accept-Language at a terminal: CORRECTIONS_LANG says it (zh or en), else the locale the
+# shell sets, in gettext's order (the first of these that is set).
+CLI_LANGUAGE_VARIABLE = "CORRECTIONS_LANG"
+LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def cli_locale() -> str:
+    """The language of what a command prints: English when ``CORRECTIONS_LANG``, or else the
+    shell's locale, names English (``en``, ``en_US.UTF-8``); Chinese otherwise (``zh_CN.UTF-8``,
+    ``C.UTF-8``, nothing set). Read at each call: a process's environment decides."""
+    for name in (CLI_LANGUAGE_VARIABLE, *LOCALE_VARIABLES):
+        value = os.environ.get(name, "").strip()
+        if value:
+            first = value.split(":", 1)[0].strip().lower()
+            return EN if first == EN or first[:3] in ("en_", "en-", "en.", "en@") else ZH
+    return DEFAULT
+
+
+def cli_render(value: Any) -> str:
+    """A line for the operator (a count, a summary, a table's heading) in their language
+    (:func:`cli_locale`): Chinese unless they ask for English."""
+    text = translate(value, cli_locale())
+    return text if isinstance(text, str) else str(value)
+
+
+def cli_column(text: Any, width: int) -> str:
+    """``text`` padded to ``width`` columns of a terminal, where a Chinese character takes
+    two (``f"{text:<10}"`` counts it as one, and a table's columns drift apart)."""
+    text = str(text)
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
+
+
 def cli_text(value: Any) -> str:
-    """A message for the operator at a terminal, where no Accept-Language says what they
-    read: Chinese, then the English in parentheses (which log searches and manuals use)."""
+    """An error for the operator at a terminal: in Chinese, then the English in parentheses
+    (which log searches and manuals use); in English alone when they ask for it
+    (:func:`cli_locale`)."""
+    if cli_locale() == EN:
+        return cli_render(value)
     zh, en = translate(value, ZH), translate(value, EN)
     if not isinstance(zh, str):
         return str(value)
     return zh if zh == en else f"{zh} ({en})"
+
+
+# --- click's own messages ---------------------------------------------------------------------
+
+
+@functools.cache
+def _click_messages() -> frozenset[str]:
+    from corrections.core.library_messages import CLICK_MESSAGES
+
+    return frozenset(CLICK_MESSAGES)
+
+
+def click_gettext(message: str) -> str:
+    """click's ``gettext``: its message ("Usage:", "Error: {message}", "Missing argument") in
+    the operator's language; click fills in the values afterwards."""
+    if cli_locale() == EN:
+        return message
+    return catalogue().get(message) or message
+
+
+def click_ngettext(singular: str, plural: str, n: int) -> str:
+    """click's ``ngettext``: the form for ``n``, in the operator's language (the catalogue
+    holds both English forms; Chinese has one)."""
+    return click_gettext(singular if n == 1 else plural)
+
+
+def install_click_messages() -> None:
+    """Make click speak the operator's language. Each click module imported ``gettext`` and
+    ``ngettext`` from the standard library under its own names, which it looks up at each
+    call; they are pointed at :func:`click_gettext` and :func:`click_ngettext`. (Binding the
+    standard library's global ``messages`` domain instead would need a compiled catalogue,
+    take the language from LANG alone and change argparse's messages too.) Idempotent."""
+    import gettext
+    import importlib
+    import sys
+
+    for name in ("click", "click.shell_completion", "click._termui_impl"):
+        importlib.import_module(name)
+    for name, module in list(sys.modules.items()):
+        if name != "click" and not name.startswith("click."):
+            continue
+        if getattr(module, "_", None) is gettext.gettext:
+            module._ = click_gettext
+        if getattr(module, "ngettext", None) is gettext.ngettext:
+            module.ngettext = click_ngettext

@@ -2,7 +2,8 @@
 them in the catalogue: the HTTP status phrases (a problem's ``title``), Werkzeug's error
 descriptions, marshmallow's validation messages and webargs'. They reach the edge as plain
 strings and are translated there by their text or, when the library formatted values into
-them, by their template (corrections/core/i18n.py, ``lookup``).
+them, by their template (corrections/core/i18n.py, ``lookup``). click's, which an operator
+reads at a terminal, are looked up by click itself (``install_click_messages``).
 
 tests/core/test_i18n.py compares these lists with what the installed libraries say, so an
 upgrade that changes a message fails a test instead of leaving it in English.
@@ -194,3 +195,93 @@ MARSHMALLOW_MESSAGES = (
 
 # webargs: a body its parser could not read as JSON.
 WEBARGS_MESSAGES = (N_("Invalid JSON body."),)
+
+
+# click: its own messages at a terminal (usage errors, help headings, prompts), singular and
+# plural forms both. Looked up by their template, only by click (core/i18n.py,
+# install_click_messages).
+CLICK_MESSAGES = (
+    N_("d"),
+    N_("{editor}: Editing failed"),
+    N_("{editor}: Editing failed: {e}"),
+    N_("Windows error: {error}"),
+    N_("Aborted!"),
+    N_("deprecated"),
+    N_("Options"),
+    N_("Positional arguments"),
+    N_("Got unexpected extra argument ({args})"),
+    N_("Got unexpected extra arguments ({args})"),
+    N_("DeprecationWarning: The command {name!r} is deprecated.{extra_message}"),
+    N_("Commands"),
+    N_("Missing command."),
+    N_("Value must be an iterable."),
+    N_("Takes {nargs} values but 1 was given."),
+    N_("Takes {nargs} values but {len} were given."),
+    N_("DeprecationWarning: The {param_type} {name!r} is deprecated.{extra_message}"),
+    N_("Name '{name}' defined twice"),
+    N_("Boolean option {decl!r} cannot use the same flag for true/false."),
+    N_("Could not determine name for option with declarations {decls!r}"),
+    N_(
+        "No options defined but a name was passed ({name}). Did you "
+        "mean to declare an argument instead? Did you mean to pass '--{name}'?"
+    ),
+    N_("env var: {var}"),
+    N_("default: {default}"),
+    N_("(dynamic)"),
+    N_("Arguments take exactly one parameter declaration, got {length}: {decls}."),
+    N_("Do you want to continue?"),
+    N_("Confirm the action without prompting."),
+    N_("%(prog)s, version %(version)s"),
+    N_("Show the version and exit."),
+    N_("Show this message and exit."),
+    N_("Did you mean {possibility}?"),
+    N_("(Did you mean one of: {possibilities}?)"),
+    N_("Error: {message}"),
+    N_("Try '{command} {option}' for help."),
+    N_("Invalid value: {message}"),
+    N_("Invalid value for {param_hint}: {message}"),
+    N_("Missing argument"),
+    N_("Missing option"),
+    N_("Missing parameter"),
+    N_("Missing {param_type}"),
+    N_("Missing parameter: {param_name}"),
+    N_("No such option {name!r}."),
+    N_("No such command {name!r}."),
+    N_("unknown error"),
+    N_("Could not open file {filename!r}: {message}"),
+    N_("Usage:"),
+    N_("Invalid start character for option ({option})"),
+    N_("Argument {name!r} takes {nargs} values."),
+    N_("Option {name!r} does not take a value."),
+    N_("Option {name!r} requires an argument."),
+    N_("Option {name!r} requires {nargs} arguments."),
+    N_("Shell completion is not supported for Bash versions older than 4.4."),
+    N_("Couldn't detect Bash version, shell completion is not supported."),
+    N_("Repeat for confirmation"),
+    N_("Error: The two entered values do not match."),
+    N_("Error: invalid input"),
+    N_("Unknown color {colour!r}"),
+    N_("Press any key to continue..."),
+    N_("Choose from:\n\t{choices}"),
+    N_("{value!r} is not {choice}."),
+    N_("{value!r} is not one of {choices}."),
+    N_("Choice({choices})"),
+    N_("{value!r} does not match the format {format}."),
+    N_("{value!r} does not match the formats {formats}."),
+    N_("{value!r} is not a valid {number_type}."),
+    N_("{value} is not in the range {range}."),
+    N_("{value!r} is not a valid boolean. Recognized values: {states}"),
+    N_("{value!r} is not a valid UUID."),
+    N_("file"),
+    N_("directory"),
+    N_("path"),
+    N_("{name} {filename!r} does not exist."),
+    N_("{name} {filename!r} is a file."),
+    N_("{name} {filename!r} is a directory."),
+    N_("{name} {filename!r} is not readable."),
+    N_("{name} {filename!r} is not writable."),
+    N_("{name} {filename!r} is not executable."),
+    N_("{len_type} values are required, but {len_value} was given."),
+    N_("{len_type} values are required, but {len_value} were given."),
+    N_("Unknown standard stream '{name}'"),
+)

@@ -52,8 +52,9 @@ def _seed(persons: int, seed: int, history_months: int = 12) -> None:
 
 
 def _activate_default_model(ttl) -> None:
-    """Sign the shipped default risk model with this instance's key (only if its card is the
-    one reviewed in the repository: ``DEFAULT_MODEL_CARD_SHA256``), activate it and score."""
+    """Install the shipped default risk model as ``corrections risk activate-shipped`` does
+    (copied into RISK_MODELS_DIR if missing, signed with this instance's key only if its card
+    is the one reviewed in the repository: ``DEFAULT_MODEL_CARD_SHA256``), and score."""
     from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import now_utc
     from corrections.core.db import db
@@ -63,14 +64,7 @@ def _activate_default_model(ttl) -> None:
 
     actor = cli_actor()  # whoever seeded the demo at this shell
     try:
-        risk.sign(
-            db.session,
-            actor=actor,
-            version=risk.DEFAULT_MODEL,
-            now=now_utc(),
-            expect_card_sha256=risk.DEFAULT_MODEL_CARD_SHA256,
-        )
-        risk.activate(db.session, actor=actor, version=risk.DEFAULT_MODEL, now=now_utc())
+        risk.activate_shipped(db.session, actor=actor, now=now_utc())
     except DomainError as exc:
         db.session.rollback()
         click.echo(cli_text(_("risk model not activated: {why}", why=exc.detail)))

@@ -4,6 +4,7 @@ decision."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from corrections.core.auth import Actor, Role
-from corrections.core.clock import business_date, now_utc
+from corrections.core.clock import add_months, business_date, now_utc
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from corrections.core.i18n import Message, _, bilingual
 from corrections.core.pagination import paginate
@@ -164,23 +165,57 @@ IMPORTED_REASON = {
 }
 
 
+def intake_rule_applies(reported_on: date | None, today: date) -> bool:
+    """Whether the intake rules still grade a person who reported on ``reported_on`` (None:
+    awaiting report), for a caseload row that carries no grade.
+
+    Graded management (实施办法 21; 三级五等, rules/grading.yaml ``intake``): the intake rules
+    grade a person for the first ``initial_period_months`` (2) after intake. A person awaiting
+    report, or who reported within that period, is graded by them exactly as an intake through
+    the API is (:func:`intake_grade_of`); a person who reported earlier is past it, and no rule
+    gives their grade today: the file must say what it is (现管理等级), since starting them in
+    严管 on the import day would be a grade nobody decided."""
+    if reported_on is None:
+        return True
+    return add_months(reported_on, _rules().intake_period_months) > today
+
+
+def intake_grade_of(facts: Mapping[str, Any], *, juvenile: bool) -> engine.GradeResult:
+    """The grade the intake rules give a person with these facts (an intake's, a caseload
+    row's): what :func:`apply_intake` and :func:`first_grade_of_import` decide."""
+    person = engine.PersonFacts(
+        category=facts["category"],
+        has_guarantor=bool(facts.get("has_guarantor")),
+        juvenile=juvenile,
+        intake_risk=facts.get("intake_risk"),
+    )
+    return engine.initial_grade(person, _rules())
+
+
 def first_grade_of_import(
-    person: Person, *, grade: str | None, since: datetime | None, now: datetime
+    person: Person,
+    *,
+    grade: str | None,
+    since: datetime | None,
+    now: datetime,
 ) -> dict[str, Any]:
     """An imported person's first grade, set on the record before its INSERT: the grade the
     file carries over (kind ``imported``, effective since ``since``), or without one the
-    intake grade the engine gives (kind ``intake``, as :func:`apply_intake`). Returns the
-    decision's values (:func:`first_grade_rows`)."""
+    intake grade the engine gives (kind ``intake``, as :func:`apply_intake`; effective since
+    ``since``, the day they reported, so their intake period counts from it, else from the
+    import: :func:`intake_rule_applies`). Returns the decision's values
+    (:func:`first_grade_rows`)."""
     if grade is None:
         result = engine.initial_grade(_facts(person), _rules())
-        person.grade, person.grade_since = result.grade, now
+        effective = since or now
+        person.grade, person.grade_since = result.grade, effective
         return {
             "kind": "intake",
             "to_grade": result.grade,
             "reasons": reasons_json(result.reasons),
-            "inputs": result.inputs,
+            "inputs": {**result.inputs, "since": effective.isoformat()},
             "basis": "intake",
-            "effective_at": now,
+            "effective_at": effective,
         }
     _rules().grade(grade)  # a KeyError for a grade the rules do not know: checked before
     person.grade, person.grade_since = grade, since or now

@@ -1,7 +1,8 @@
 """Account administration: what an administrator (the admin API) or an operator at the server
 (``corrections users``) does to staff accounts after creating them. Every change is audited
 with who made it; a change of role or unit, and disabling, revoke the account's tokens, so the
-next request signs in again under the new rights.
+next request signs in again under the new rights. Administrator accounts, the administrator
+role and one's own account are the server's alone (org/duties.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from corrections.core.clock import now_utc
 from corrections.core.errors import PreconditionFailed, RuleViolation
 from corrections.core.i18n import _
 from corrections.core.pagination import paginate
-from corrections.org import credentials, service
+from corrections.org import credentials, duties, service
 from corrections.org.models import Unit, User
 
 
@@ -56,8 +57,12 @@ def create_account(
     now: datetime | None = None,
 ) -> credentials.IssuedCode:
     """An account without a password, and its first reset code: the administrator hands the
-    code over and its user sets the password, which the administrator never learns."""
+    code over and its user sets the password, which the administrator never learns. An
+    administrator account is created at the server only (org/duties.py)."""
     now = now or now_utc()
+    duties.check_api_change(
+        session, actor=actor, target=None, operation="create", new_role=role, now=now
+    )
     service.create_user(
         session,
         username=username,
@@ -78,7 +83,7 @@ def enable_user(session: Session, *, username: str, actor: Actor) -> User:
         return user
     problem = service.role_unit_problem(Role(user.role), session.get(Unit, user.unit_id))
     if problem:
-        raise RuleViolation(problem, field="unit")
+        raise RuleViolation(problem, field="unit_code")
     user.active, user.disabled_at = True, None
     audit.record(
         session, actor=actor, action="user.enable", subject_type="user", subject_id=user.id
@@ -100,9 +105,19 @@ def update_user(
     fit the unit after the change (an officer in an office, a commander in a district, the
     rest in the city): give both when both change. A change of role or unit revokes the
     account's tokens. ``expected_version`` (the API's If-Match) guards against lost updates;
-    the CLI passes none."""
+    the CLI passes none. Through the API an administrator's account, the administrator role
+    and the actor's own account are refused (403, org/duties.py)."""
     now = now or now_utc()
     user = service.get_user(session, username, lock=True)
+    duties.check_api_change(
+        session,
+        actor=actor,
+        target=user,
+        operation="update",
+        new_role=changes.get("role"),
+        fields=list(changes),
+        now=now,
+    )
     if expected_version is not None and user.version != expected_version:
         raise PreconditionFailed(_("the account has changed; read it again"))
     if changes.get("active") is False:

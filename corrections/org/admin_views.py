@@ -2,7 +2,9 @@
 
 Units and accounts are named by their code and username in paths. Updates take If-Match with
 the ETag read (412 when stale, 428 without). A reset code appears in exactly one response, the
-one that issued it, and never in a log or the audit trail.
+one that issued it, and never in a log or the audit trail. Administrator accounts, the
+administrator role and the caller's own account are not changed here (403, org/duties.py):
+an operator does that at the server with ``corrections users``.
 """
 
 from __future__ import annotations
@@ -190,7 +192,11 @@ class AdminUsers(MethodView):
         """Create an account without a password, and its first one-time reset code (in this
         response only): hand the code to its user, who sets the password with
         ``POST /api/v1/auth/password/reset``. The role must fit the unit: an officer in a
-        judicial office, a commander in a district, the other roles in the city."""
+        judicial office, a commander in a district, the other roles in the city.
+
+        An ``admin`` account is created at the server only (``corrections users create
+        NAME --role admin``): here that is 403, audited as ``user.change_refused``. City
+        accounts may be created here; every creation is audited."""
         issued = accounts.create_account(
             db.session,
             username=data["username"],
@@ -224,8 +230,15 @@ class AdminUser(MethodView):
     def patch(self, changes, username):
         """Change an account's role, unit (give both when both change: the role must fit the
         unit), display name, or disable (``active: false``) / enable it. A change of role or
-        unit and disabling revoke the account's tokens. The last active administrator cannot
-        be disabled or lose the role (409)."""
+        unit and disabling revoke the account's tokens.
+
+        Separation of duties (403, audited as ``user.change_refused``, nothing changed): an
+        administrator account is not changed here at all (no disabling, enabling, new role,
+        unit or name), nobody is given the ``admin`` role, and your own account is not
+        changed here (your password: ``POST /api/v1/auth/password``). An operator does those
+        at the server with ``corrections users disable|enable|set-role|set-unit``, recorded
+        as ``cli:<os user>@<host>``; there the last active administrator cannot be disabled or
+        lose the role. City accounts are changed here like the other staff accounts."""
         user = accounts.update_user(
             db.session,
             username=username,
@@ -246,7 +259,13 @@ class AdminUserResetCode(MethodView):
         """Issue a one-time password reset code (valid ``PASSWORD_RESET_CODE_TTL_SECONDS``,
         24 h by default; any earlier code is withdrawn). It is shown in this response only:
         hand it to the user in person. The password and the user's sessions stay until the
-        code is redeemed."""
+        code is redeemed.
+
+        Not for an administrator account nor your own (403, audited as
+        ``user.change_refused``): an administrator's code is issued at the server
+        (``corrections users reset-password NAME``); your own password you change with
+        ``POST /api/v1/auth/password``. Codes for city accounts are issued here, audited as
+        ``user.reset_code`` with the account's role."""
         issued = credentials.issue_reset_code(db.session, username=username, actor=current_actor())
         return _code_view(issued), 201
 

@@ -9,17 +9,24 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from corrections.core.i18n import _, cli_text
+from corrections.core.i18n import _, bilingual, cli_column, cli_render, cli_text
 
 EXAMPLE_FILE = Path(__file__).with_name("org.example.yaml")
 
 _ACTIONS = {
-    "create": ("+", "新建 create"),
-    "rename": ("~", "更名 rename"),
-    "move": (">", "迁移 move"),
-    "activate": ("↑", "启用 activate"),
-    "deactivate": ("↓", "停用 deactivate"),
+    "create": ("+", _("create")),
+    "rename": ("~", _("rename")),
+    "move": (">", _("move")),
+    "activate": ("↑", _("activate")),
+    "deactivate": ("↓", _("deactivate")),
 }
+
+
+def _kind(kind: str) -> str:
+    """A unit's kind as the operator reads it: 司法所 (office)."""
+    from corrections.org.models import UNIT_KIND_LABELS_ZH, UnitKind
+
+    return cli_render(bilingual(kind, UNIT_KIND_LABELS_ZH[UnitKind(kind)]))
 
 
 def _fail(exc) -> click.ClickException:
@@ -82,40 +89,48 @@ def org_import(file: Path, dry_run: bool, deactivate_missing: bool) -> None:
         db.session.rollback()
     else:
         db.session.commit()
-    click.echo(f"{file.name}: {result.units} units (单位)")
+    click.echo(cli_render(_("{file}: {count} units", file=file.name, count=result.units)))
     for change in result.changes:
         mark, label = _ACTIONS[change.action]
-        text = f"{mark} {label:<16} {change.kind:<8} {change.code:<10} "
+        text = f"{mark} {cli_column(cli_render(label), 10)} {cli_column(_kind(change.kind), 12)} "
+        text += f"{cli_column(change.code, 10)} "
         if change.action == "rename":
             text += f"{change.before} → {change.after}"
         else:
             text += change.name_zh
         if change.action == "create" and change.after:
-            text += f"  (under {change.after})"
+            text += "  " + cli_render(_("(under {parent})", parent=change.after))
         elif change.action == "move":
-            text += (
-                f"  {change.before} → {change.after}, {change.persons} persons follow (人员随迁)"
+            follow = _(
+                "{before} → {after}, {count} persons follow",
+                before=change.before,
+                after=change.after,
+                count=change.persons,
             )
+            text += "  " + cli_render(follow)
         click.echo(text)
     for gone in result.missing:
         if gone.deactivated:
             continue
         if not gone.active:
-            state = "已停用 (inactive)"
+            state = _("inactive")
         elif gone.has_history:
-            state = "有记录，保留 (has history: kept active)"
+            state = _("has history: kept active")
         else:
-            state = (
-                "无记录，保留；--deactivate-missing 可停用 (no history: kept; --deactivate-missing)"
-            )
-        click.echo(
-            f"? 文件中没有 not in the file: {gone.kind} {gone.code} {gone.name_zh} — {state}"
+            state = _("no history: kept (--deactivate-missing makes it inactive)")
+        missing = _(
+            "not in the file: {kind} {code} {name} — {state}",
+            kind=_kind(gone.kind),
+            code=gone.code,
+            name=gone.name_zh,
+            state=state,
         )
+        click.echo("? " + cli_render(missing))
     n = len(result.changes)
     if dry_run:
-        click.echo(f"dry run: {n} change(s) found, nothing changed (演练，未做更改)")
+        click.echo(cli_render(_("dry run: {count} change(s) found, nothing changed", count=n)))
     else:
-        click.echo(f"done: {n} change(s) (已更改 {n} 项)" if n else "no changes (无更改)")
+        click.echo(cli_render(_("done: {count} change(s)", count=n) if n else _("no changes")))
 
 
 @org.command("show")
@@ -153,7 +168,7 @@ def org_show(as_yaml: bool, as_json: bool) -> None:
         children.setdefault(unit.parent_id, []).append(unit)
 
     def show(unit, depth: int) -> None:
-        mark = "" if unit.active else "  (停用 inactive)"
+        mark = "" if unit.active else f"  ({cli_render(_('inactive'))})"
         label = UNIT_KIND_LABELS_ZH[UnitKind(unit.kind)]
         click.echo(f"{'  ' * depth}{unit.code:<10} {unit.name_zh} [{label}]{mark}")
         for child in children.get(unit.id, []):
@@ -162,7 +177,8 @@ def org_show(as_yaml: bool, as_json: bool) -> None:
     for top in children.get(None, []):
         show(top, 0)
     if not units:
-        click.echo("no units yet (尚无单位): corrections org template > org.yaml, then import it")
+        command = "corrections org template > org.yaml"
+        click.echo(cli_render(_("no units yet: {command}, then import it", command=command)))
 
 
 @org.command("template")
@@ -196,7 +212,7 @@ def users_enable(username: str) -> None:
     from corrections.org import accounts
 
     _users_call(accounts.enable_user, username=username, actor=cli_actor())
-    click.echo(f"enabled {username}")
+    click.echo(cli_render(_("enabled {username}", username=username)))
 
 
 @click.command("set-role")
@@ -214,7 +230,7 @@ def users_set_role(username: str, role: str, unit_code: str | None) -> None:
 
     changes = {"role": role, **({"unit_code": unit_code} if unit_code else {})}
     user = _users_call(accounts.update_user, username=username, changes=changes, actor=cli_actor())
-    click.echo(f"{user.username}: {user.role}, {user.unit.code}; tokens revoked")
+    click.echo(cli_render(_changed(user)))
 
 
 @click.command("set-unit")
@@ -232,7 +248,7 @@ def users_set_unit(username: str, unit_code: str) -> None:
         changes={"unit_code": unit_code},
         actor=cli_actor(),
     )
-    click.echo(f"{user.username}: {user.role}, {user.unit.code}; tokens revoked")
+    click.echo(cli_render(_changed(user)))
 
 
 @click.command("reset-password")
@@ -250,14 +266,34 @@ def users_reset_password(username: str) -> None:
     click.echo(reset_code_text(issued, BUSINESS_TZ))
 
 
-def reset_code_text(issued, tz) -> str:
-    until = issued.expires_at.astimezone(tz)
-    return (
-        f"一次性重置码 one-time reset code for {issued.user.username}: {issued.code}\n"
-        f"有效至 valid until {until:%Y-%m-%d %H:%M} (Asia/Shanghai); 只能用一次 (works once)\n"
-        "交给本人；本人用它设置新密码 (hand it to the user in person; they set a new password "
-        "with POST /api/v1/auth/password/reset)"
+def _changed(user):
+    return _(
+        "{username}: {role}, {unit}; tokens revoked",
+        username=user.username,
+        role=user.role,
+        unit=user.unit.code,
     )
+
+
+def reset_code_text(issued, tz) -> str:
+    """The code and how long it holds, in the operator's language."""
+    until = issued.expires_at.astimezone(tz)
+    lines = (
+        _(
+            "one-time reset code for {username}: {code}",
+            username=issued.user.username,
+            code=issued.code,
+        ),
+        _(
+            "valid until {until} (Asia/Shanghai); works once",
+            until=until.strftime("%Y-%m-%d %H:%M"),
+        ),
+        _(
+            "hand it to the user in person; they set a new password with "
+            "POST /api/v1/auth/password/reset"
+        ),
+    )
+    return "\n".join(cli_render(line) for line in lines)
 
 
 USER_COMMANDS = (users_enable, users_set_role, users_set_unit, users_reset_password)

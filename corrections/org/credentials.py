@@ -25,7 +25,7 @@ from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
 from corrections.core.errors import Conflict, RuleViolation, Unauthorized
 from corrections.core.i18n import _
-from corrections.org import passwords, service
+from corrections.org import duties, passwords, service
 from corrections.org.models import PasswordResetCode, User
 
 # Crockford's base-32 alphabet: no I, L, O or U, so a code read aloud or copied from paper
@@ -66,9 +66,11 @@ def issue_reset_code(
     session: Session, *, username: str, actor: Actor, now: datetime | None = None
 ) -> IssuedCode:
     """A new one-time code for the account (any earlier one is withdrawn). The password and
-    the signed-in sessions stay as they are until the code is redeemed."""
+    the signed-in sessions stay as they are until the code is redeemed. Through the API not
+    for an administrator's account nor the actor's own (403, org/duties.py)."""
     now = now or now_utc()
     user = service.get_user(session, username, lock=True)
+    duties.check_api_change(session, actor=actor, target=user, operation="reset_code", now=now)
     if not user.active:
         raise Conflict(
             _("the account is disabled; enable it first"),
@@ -92,7 +94,8 @@ def issue_reset_code(
         action="user.reset_code",
         subject_type="user",
         subject_id=user.id,
-        detail={"expires_at": expires_at.isoformat()},
+        # The role too: a code for a city account (every adult's record) stands out.
+        detail={"expires_at": expires_at.isoformat(), "role": user.role},
         now=now,
     )
     session.flush()

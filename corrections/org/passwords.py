@@ -27,6 +27,10 @@ TOO_COMMON = _("a common password, easily guessed")
 PUBLISHED = _("the published demo password")
 # Published in the README and the demo's output: anyone may try it on any account.
 DEMO_DEFAULT = "demo-password"
+NOT_COMMON = _("not a common password, nor the published demo password")
+# The policy as the pages show it beside a new password's field, one rule a line, in the
+# words the checks below refuse with.
+RULES = (TOO_SHORT, TOO_REPETITIVE, SURROUNDING_SPACE, CONTAINS_USERNAME, NOT_COMMON)
 
 
 def _published() -> set[str]:

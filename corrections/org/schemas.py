@@ -43,11 +43,21 @@ class MeSchema(ma.Schema):
 # --- own password ------------------------------------------------------------------------
 
 _PASSWORD = {"required": True, "load_only": True, "validate": ma.validate.Length(min=1, max=256)}
+# The policy (org/passwords.py), for the API's documentation of a new password.
+_NEW_PASSWORD = {
+    **_PASSWORD,
+    "metadata": {
+        "description": "At least 10 characters and 4 different ones; not containing the "
+        "username; not a common password nor the demo's. No space or other whitespace at "
+        "either end: such a password is refused (422), never trimmed, since it is checked "
+        "exactly as typed at sign-in"
+    },
+}
 
 
 class PasswordChangeSchema(ma.Schema):
     old_password = ma.fields.String(**_PASSWORD)
-    new_password = ma.fields.String(**_PASSWORD)
+    new_password = ma.fields.String(**_NEW_PASSWORD)
 
 
 class PasswordResetSchema(ma.Schema):
@@ -58,7 +68,7 @@ class PasswordResetSchema(ma.Schema):
         validate=ma.validate.Length(min=1, max=64),
         metadata={"description": "The one-time code from the administrator, e.g. 7K2M-…"},
     )
-    new_password = ma.fields.String(**_PASSWORD)
+    new_password = ma.fields.String(**_NEW_PASSWORD)
 
 
 # --- administration ----------------------------------------------------------------------

@@ -169,7 +169,7 @@ def create_user(
     unit = get_unit_by_code(session, unit_code)
     problem = role_unit_problem(role, unit)
     if problem:
-        raise RuleViolation(problem, field="unit")
+        raise RuleViolation(problem, field="unit_code")
     if session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(
             _("user {username} exists", username=username),

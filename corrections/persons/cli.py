@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from corrections.core.i18n import _, cli_text
+from corrections.core.i18n import _, cli_render, cli_text
 
 
 @click.group()
@@ -45,10 +45,10 @@ def seal_discharged(username: str, dry_run: bool) -> None:
     count = sealing.seal_discharged(db.session, actor=actor, now=now_utc())
     if dry_run:
         db.session.rollback()
-        click.echo(cli_text(_("would seal {count} record(s)", count=count)))
+        click.echo(cli_render(_("would seal {count} record(s)", count=count)))
         return
     db.session.commit()
-    click.echo(cli_text(_("sealed {count} record(s)", count=count)))
+    click.echo(cli_render(_("sealed {count} record(s)", count=count)))
 
 
 def _import_actor(username: str | None):
@@ -146,10 +146,14 @@ def import_cmd(
     whether and when they reported and their last report, check and visit carried over. One
     bad row and nothing is stored (--skip-invalid stores the rest); every problem is reported
     with its row and column, in Chinese and English. Rows imported before are recognised and
-    left unchanged, so running the same file again changes nothing. Audited (one row per
-    import: counts and the file's sha256)."""
+    left unchanged, so running the same file again changes nothing. A row whose ID number has
+    an open case is refused saying only that. Every run, a dry run too, is audited (the
+    operator, the file's sha256, its rows, how many matched existing records); a run matching
+    more open cases outside your scope than IMPORT_MAX_OPEN_MATCHES (20; with your runs of
+    the last 24 hours) is refused as a whole."""
     import sys
 
+    from flask import current_app
     from sqlalchemy.exc import IntegrityError
 
     from corrections.audit import service as audit
@@ -172,14 +176,18 @@ def import_cmd(
         table = importer.read(file)
     except DomainError as exc:
         raise click.ClickException(domain_message(exc)) from exc
-    click.echo(
-        f"{file.name}: {table.format}, {len(table.rows)} 行 (rows), sha256 {table.sha256}",
-        err=True,
+    read = _(
+        "{file}: {format}, {rows} rows, sha256 {sha256}",
+        file=file.name,
+        format=table.format,
+        rows=len(table.rows),
+        sha256=table.sha256,
     )
+    click.echo(cli_render(read), err=True)
     session = db.session
     try:
         with click.progressbar(
-            length=2 * len(table.rows), label="导入 importing", file=sys.stderr
+            length=2 * len(table.rows), label=cli_render(_("importing")), file=sys.stderr
         ) as bar:
             outcome = caseload.import_caseload(
                 session,
@@ -191,11 +199,15 @@ def import_cmd(
                 progress=bar.update,
                 operator=None if actor.is_system else _operator(),
             )
-        if outcome.stored:
-            session.commit()
-        else:
+        operator = _operator()
+        if not outcome.stored:
             session.rollback()
             audit.forget_request(session)
+        # Every run is audited, a dry run and a refused one too (probing protection).
+        caseload.record_run(
+            session, actor=actor, outcome=outcome, dry_run=dry_run, operator=operator
+        )
+        session.commit()
     except IntegrityError as exc:
         session.rollback()
         message = _(
@@ -206,6 +218,15 @@ def import_cmd(
         session.rollback()
         raise click.ClickException(domain_message(exc)) from exc
 
+    if outcome.probing_refused:
+        limit = current_app.config["IMPORT_MAX_OPEN_MATCHES"]
+        message = _(
+            "refused as a whole: the file's ID numbers match more open cases outside your "
+            "scope than an import may in 24 hours ({limit}, IMPORT_MAX_OPEN_MATCHES); no row "
+            "is reported and nothing was stored; ask the city bureau to check the file",
+            limit=limit,
+        )
+        raise click.ClickException(cli_text(message))
     lines = list(caseload.rows_of(outcome))
     if lines:
         click.echo("行\t列\t问题\tproblem")
@@ -236,37 +257,38 @@ def _write_report(path: Path, lines: list[tuple[int, str, str, str]]) -> None:
 
 
 def _summary(outcome, dry_run: bool) -> str:
-    """The last line: what was stored (or would be), in Chinese and English."""
-    zh = (
-        f"{outcome.created} 人（其中在矫 {outcome.active}，沿用等级 {outcome.graded}），"
-        f"未更改 {outcome.unchanged} 行"
-    )
-    en = (
-        f"{outcome.created} persons ({outcome.active} active, {outcome.graded} with their "
-        f"grade), {outcome.unchanged} rows unchanged"
+    """The last line: what was stored (or would be), in the operator's language."""
+    counts = _(
+        "{created} persons ({active} active, {graded} with their grade), {unchanged} rows "
+        "unchanged",
+        created=outcome.created,
+        active=outcome.active,
+        graded=outcome.graded,
+        unchanged=outcome.unchanged,
     )
     bad = outcome.bad_rows
     if outcome.stored:
         if outcome.skipped:
-            zh += f"，跳过有问题的 {outcome.skipped} 行"
-            en += f", {outcome.skipped} bad rows skipped"
-        return (
-            f"已导入 {zh}；导入编号 {outcome.import_id} (imported {en}; import {outcome.import_id})"
-        )
-    if dry_run:
-        if bad:
-            return (
-                f"试运行：{bad} 行有问题（导入将不保存任何数据，或以 --skip-invalid 跳过）；"
-                f"其余 {zh} (dry run: {bad} rows have problems, so an import would store nothing "
-                f"unless --skip-invalid; the rest: {en})"
+            counts = _(
+                "{counts}, {skipped} bad rows skipped", counts=counts, skipped=outcome.skipped
             )
-        return f"试运行：将导入 {zh}；未保存 (dry run: would import {en}; nothing stored)"
-    if bad:
-        return (
-            f"未导入：{bad} 行有问题，未保存任何数据 (refused: {bad} rows have problems; "
-            "nothing stored)"
+        summary = _(
+            "imported {counts}; import {import_id}", counts=counts, import_id=outcome.import_id
         )
-    return (
-        f"没有新的人员：{outcome.unchanged} 行已导入过，未更改 (nothing new: "
-        f"{outcome.unchanged} rows were imported before and are unchanged)"
-    )
+    elif dry_run and bad:
+        summary = _(
+            "dry run: {bad} rows have problems, so an import would store nothing unless "
+            "--skip-invalid; the rest: {counts}",
+            bad=bad,
+            counts=counts,
+        )
+    elif dry_run:
+        summary = _("dry run: would import {counts}; nothing stored", counts=counts)
+    elif bad:
+        summary = _("refused: {bad} rows have problems; nothing stored", bad=bad)
+    else:
+        summary = _(
+            "nothing new: {count} rows were imported before and are unchanged",
+            count=outcome.unchanged,
+        )
+    return cli_render(summary)

@@ -183,51 +183,58 @@ def _grade_fields(person: Person) -> dict[str, Any]:
 
 
 def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[str]], bool]:
-    """Check one person's facts against the law and the rules; return (errors, juvenile)."""
+    """Check one person's facts against the law and the rules; return (errors, juvenile).
+
+    A fact that is absent (a caseload row's cell that failed the schema, reported as such)
+    skips the checks that need it, so the row's other problems are all reported at once; an
+    intake through the API always has every required fact."""
     r = _rules()
     errors: dict[str, list[str]] = {}
 
     def bad(field: str, message: Message) -> None:
         errors.setdefault(field, []).append(message)
 
-    dob: date = facts["date_of_birth"]
-    try:
-        parsed = idnumber.parse(facts["id_number"])
-    except idnumber.IdNumberError as exc:
-        bad("id_number", exc.reason)
-    else:
-        facts["id_number"] = parsed.value
-        if parsed.birth_date != dob:
-            bad("date_of_birth", _("does not match the birth date in the ID number"))
-        if parsed.gender != facts["gender"]:
-            bad("gender", _("does not match the gender encoded in the ID number"))
+    dob: date | None = facts.get("date_of_birth")
+    if facts.get("id_number") is not None:
+        try:
+            parsed = idnumber.parse(facts["id_number"])
+        except idnumber.IdNumberError as exc:
+            bad("id_number", exc.reason)
+        else:
+            facts["id_number"] = parsed.value
+            if dob is not None and parsed.birth_date != dob:
+                bad("date_of_birth", _("does not match the birth date in the ID number"))
+            if facts.get("gender") is not None and parsed.gender != facts["gender"]:
+                bad("gender", _("does not match the gender encoded in the ID number"))
 
-    if dob >= today:
+    if dob is not None and dob >= today:
         bad("date_of_birth", _("must be in the past"))
     offence = facts.get("offence_date")
-    judgment: date = facts["judgment_date"]
-    effective: date = facts.get("judgment_effective_date") or judgment
+    judgment: date | None = facts.get("judgment_date")
+    effective: date | None = facts.get("judgment_effective_date") or judgment
     facts["judgment_effective_date"] = effective
-    start, end = facts["term_start"], facts["term_end"]
+    start, end = facts.get("term_start"), facts.get("term_end")
 
     if offence is not None:
-        if offence > judgment:
+        if judgment is not None and offence > judgment:
             bad("offence_date", _("must not be after judgment_date"))
-        if age_on(dob, offence) < r.min_age_at_offence:
+        if dob is not None and age_on(dob, offence) < r.min_age_at_offence:
             bad(
                 "offence_date",
                 _("the person was under {age} at that date", age=r.min_age_at_offence),
             )
-    if judgment > today:
+    if judgment is not None and judgment > today:
         bad("judgment_date", _("must not be in the future"))
-    if effective < judgment:
+    if judgment is not None and effective is not None and effective < judgment:
         bad("judgment_effective_date", _("must not be before judgment_date"))
-    if start < judgment:
+    if judgment is not None and start is not None and start < judgment:
         bad("term_start", _("must not be before judgment_date"))
-    if end <= start:
+    if start is None or end is None:
+        pass
+    elif end <= start:
         bad("term_end", _("must be after term_start"))
     else:
-        category = r.categories.get(facts["category"])
+        category = r.categories.get(facts.get("category"))
         if category is not None:
             term = category.term
             # term_end is the last day served: a 3-month term from Jan 1 ends Mar 31.
@@ -253,8 +260,8 @@ def validate_facts(facts: dict[str, Any], today: date) -> tuple[dict[str, list[s
             bad(field, _("must be one of: {choices}", choices=", ".join(r.labels[group])))
 
     age_limit = r.juvenile_age
-    juvenile = age_on(dob, today) < age_limit or (
-        offence is not None and age_on(dob, offence) < age_limit
+    juvenile = dob is not None and (
+        age_on(dob, today) < age_limit or (offence is not None and age_on(dob, offence) < age_limit)
     )
     return errors, juvenile
 

@@ -309,6 +309,57 @@ def activate_cmd(version, force, reason, username) -> None:
     click.echo(f"active model: {row.version} (hold-out AUC {row.holdout_auc:.4f})")
 
 
+@risk.command("activate-shipped")
+@click.option(
+    "--by",
+    "username",
+    default=None,
+    help="Who, for the audit [default: the operating-system user and host]",
+)
+@with_appcontext
+def activate_shipped_cmd(username) -> None:
+    """Make the model the package ships (models/README.md) the service model, once, after
+    installing: copy it into RISK_MODELS_DIR if it is not there, sign its card with this
+    instance's key (only the card reviewed in the repository) and activate it. Changes
+    nothing while a model is active (run it again safely). Audited."""
+    from corrections.core.cli_errors import domain_message
+    from corrections.core.cli_identity import cli_actor
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.core.errors import DomainError
+    from corrections.core.i18n import cli_render
+    from corrections.risk import service
+
+    try:
+        shipped = service.activate_shipped(db.session, actor=cli_actor(username), now=now_utc())
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(domain_message(exc)) from exc
+    db.session.commit()
+    row = shipped.row
+    if shipped.outcome == "already":
+        message = _("{version} is already the active model; nothing changed", version=row.version)
+    elif shipped.outcome == "other":
+        message = _(
+            "{version} is the active model (chosen here); the shipped {shipped} was not "
+            "activated (`corrections risk activate {shipped}` after `risk sign` would)",
+            version=row.version,
+            shipped=service.DEFAULT_MODEL,
+        )
+    else:
+        if shipped.copied_to is not None:
+            folder = str(shipped.copied_to)
+            copied = _("copied {version} into {folder}", version=row.version, folder=folder)
+            click.echo(cli_render(copied))
+        message = _(
+            "active model: {version} (hold-out AUC {auc:.4f}), signed and activated by {by}",
+            version=row.version,
+            auc=row.holdout_auc,
+            by=row.activated_by,
+        )
+    click.echo(cli_render(message))
+
+
 @risk.command("score")
 @with_appcontext
 def score_cmd() -> None:

@@ -271,6 +271,64 @@ def activate(
     return row
 
 
+@dataclass
+class Shipped:
+    """What :func:`activate_shipped` did: ``activated`` the shipped model (``copied_to``: the
+    folder it was copied into first, if any), or found it ``already`` active, or left
+    ``other`` (another version, the bureau's choice) active."""
+
+    outcome: str
+    row: RiskModel
+    copied_to: Path | None = None
+
+
+def _copy_shipped(source: Path, target: Path) -> None:
+    """The shipped model's directory into RISK_MODELS_DIR: under a temporary name, renamed
+    when complete (a half-copied directory is never taken for the model)."""
+    import shutil
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        shutil.copytree(source, partial, dirs_exist_ok=True)
+        partial.rename(target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def activate_shipped(session: Session, *, actor: Actor, now: datetime) -> Shipped:
+    """Install the model the package ships (``DEFAULT_MODEL``, models/README.md) as the
+    service model: copy its directory into ``RISK_MODELS_DIR`` when that folder lacks it (an
+    installation keeps its models in a folder of its own, /var/lib/corrections/models), sign
+    its card with this instance's key (only the card reviewed in the repository,
+    ``DEFAULT_MODEL_CARD_SHA256``) and activate it. Nothing changes while another version is
+    active (the bureau chose it) or this one already is. Audited (sign, activate)."""
+    from corrections.config import DEFAULT_MODELS_DIR
+
+    current = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
+    if current is not None:
+        return Shipped("already" if current.version == DEFAULT_MODEL else "other", current)
+    target = models_dir() / DEFAULT_MODEL
+    copied_to = None
+    if not target.exists():
+        source = DEFAULT_MODELS_DIR / DEFAULT_MODEL
+        if not source.is_dir():
+            raise NotFound(_("the package holds no model {version}", version=DEFAULT_MODEL))
+        _copy_shipped(source, target)
+        copied_to = target.parent
+    sign(
+        session,
+        actor=actor,
+        version=DEFAULT_MODEL,
+        now=now,
+        expect_card_sha256=DEFAULT_MODEL_CARD_SHA256,
+    )
+    row = activate(session, actor=actor, version=DEFAULT_MODEL, now=now)
+    return Shipped("activated", row, copied_to)
+
+
 _cache: dict[tuple[str, str], Scorer] = {}
 _cache_lock = threading.Lock()
 

@@ -2,8 +2,10 @@
 their configured triggers in Asia/Shanghai, each run inside an app context.
 
 Misfires after downtime are coalesced into one run that catches up (the jobs work from what
-is due now); one instance of a job at a time; a heartbeat renews the leader lease, and a clean
-stop (SIGTERM, SIGINT) releases it, so a restarted or standby scheduler need not wait it out.
+is due now); an interval job runs soon after a start, unless a scheduler ran it less than an
+interval before (:func:`first_run_time`); one instance of a job at a time; a heartbeat renews
+the leader lease, and a clean stop (SIGTERM, SIGINT) releases it, so a restarted or standby
+scheduler need not wait it out.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from flask import Flask
 
 from corrections.core.clock import BUSINESS_TZ
@@ -60,8 +63,14 @@ def build(app: Flask, holder: str, *, background: bool = False) -> BaseScheduler
             finally:
                 db.session.remove()
 
-    for name, spec in app.config["SCHEDULER_TRIGGERS"].items():
-        scheduler.add_job(run, triggers.parse(spec), args=[name], id=name, name=name)
+    specs = {name: triggers.parse(spec) for name, spec in app.config["SCHEDULER_TRIGGERS"].items()}
+    first = first_runs(app, specs)
+    for name, trigger in specs.items():
+        # An interval job's first run: soon after start (APScheduler's own is one interval
+        # later), unless a scheduler ran it less than an interval ago. Cron jobs keep their
+        # times.
+        start = {"next_run_time": first[name]} if name in first else {}
+        scheduler.add_job(run, trigger, args=[name], id=name, name=name, **start)
     scheduler.add_job(
         heartbeat,
         "interval",
@@ -72,6 +81,69 @@ def build(app: Flask, holder: str, *, background: bool = False) -> BaseScheduler
         next_run_time=datetime.now(BUSINESS_TZ),
     )
     return scheduler
+
+
+# The interval jobs' first runs are spread over this many seconds after start (at most half
+# their interval), so a restarted scheduler does not start them all in the same second.
+START_JITTER_SECONDS = 10.0
+
+
+def first_run_time(
+    interval: timedelta, last_started: datetime | None, now: datetime, jitter: float = 0.0
+) -> datetime:
+    """When an interval job first runs in a scheduler starting at ``now``: one interval after
+    its last run (``last_started``, by any scheduler) if that is still ahead, else ``now``
+    plus ``jitter`` seconds. Without this APScheduler waits a whole interval first: a
+    scheduler restarted every few minutes would never sweep."""
+    if last_started is not None and last_started + interval > now:
+        return last_started + interval
+    return now + timedelta(seconds=jitter)
+
+
+def first_runs(app: Flask, specs: dict[str, BaseTrigger]) -> dict[str, datetime]:
+    """The first run time of every interval job (:func:`first_run_time`), from the last runs
+    recorded in ``job_runs`` and the app's clock; a database that does not answer leaves the
+    last runs unknown (the jobs then run soon, and a run records its own failure)."""
+    import random
+
+    from sqlalchemy import func, select
+
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.scheduler.models import JobRun
+
+    intervals = {
+        name: every
+        for name, trigger in specs.items()
+        if (every := triggers.interval_of(trigger)) is not None
+    }
+    if not intervals:
+        return {}
+    with app.app_context():
+        now = now_utc()
+        try:
+            last = dict(
+                db.session.execute(
+                    select(JobRun.job, func.max(JobRun.started_at))
+                    .where(JobRun.job.in_(intervals))
+                    .group_by(JobRun.job)
+                ).all()
+            )
+        except Exception:
+            log.warning("last job runs not read; interval jobs start soon", exc_info=True)
+            last = {}
+        finally:
+            db.session.remove()
+    spread = random.Random()  # noqa: S311 - start times spread apart, not a secret
+    return {
+        name: first_run_time(
+            every,
+            last.get(name),
+            now,
+            spread.uniform(0, min(START_JITTER_SECONDS, every.total_seconds() / 2)),
+        )
+        for name, every in intervals.items()
+    }
 
 
 def _stop(signum, frame) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from corrections.core.clock import now_utc
+from corrections.core.i18n import _
 from corrections.scheduler.models import JobRun, SchedulerLease
 from corrections.scheduler.triggers import JOB_NAMES
 
@@ -132,6 +133,8 @@ class JobContext:
     # What an operator's command asked of this run (``corrections backup create --out``);
     # empty when the scheduler runs it.
     options: dict[str, Any] = field(default_factory=dict)
+    # This run's row in ``job_runs`` (what an alert about the run names).
+    run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,15 +197,29 @@ class JobRefused(Exception):
     original error."""
 
 
+# The risk-scoring run without an active model: said in its errors (status partial) and
+# logged, not a quiet "scored 0" (a fresh installation has no model until the bureau
+# activates one).
+NO_ACTIVE_MODEL = _(
+    "no active risk model, nobody was scored: run `corrections risk activate-shipped` (the "
+    "model the package ships) or `corrections risk activate VERSION`"
+)
+
+
 def _risk_scoring(ctx: JobContext):
+    from corrections.core.i18n import ZH
     from corrections.risk.artifact import ArtifactError
     from corrections.risk.service import score_all
 
     try:
-        return score_all(ctx.session, now=ctx.now).counts()
+        result = score_all(ctx.session, now=ctx.now)
     except ArtifactError as exc:
         # Names the model version, its files and checksums, who signed it: never a person.
         raise JobRefused(str(exc)) from exc
+    if result.model is None:
+        ctx.errors["model"] = f"{NO_ACTIVE_MODEL.render(ZH)} ({NO_ACTIVE_MODEL})"
+        log.warning("job risk_scoring: %s", NO_ACTIVE_MODEL)
+    return result.counts()
 
 
 def _audit_seal(ctx: JobContext):
@@ -286,7 +303,12 @@ def run_job(
     session.commit()
     run_id = run.id
     ctx = JobContext(
-        session=session, now=now, errors={}, last_success=last_success, options=options or {}
+        session=session,
+        now=now,
+        errors={},
+        last_success=last_success,
+        options=options or {},
+        run_id=run_id,
     )
     try:
         counts = job.run(ctx) or {}

@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from corrections.core.clock import BUSINESS_TZ
+from corrections.core.i18n import _
 
 JOB_NAMES = (
     "sweep_obligations",
@@ -53,17 +54,20 @@ def interval_of(trigger: BaseTrigger) -> timedelta | None:
 def trigger_errors(triggers: Any) -> list[str]:
     """Start-up validation of ``SCHEDULER_TRIGGERS``: every job known, every spec valid."""
     if not isinstance(triggers, dict):
-        return ["SCHEDULER_TRIGGERS: must be a mapping of job name to trigger"]
+        return [_("SCHEDULER_TRIGGERS: must be a mapping of job name to trigger")]
     errors = []
     for name, spec in triggers.items():
         if name not in JOB_NAMES:
-            errors.append(f"SCHEDULER_TRIGGERS.{name}: unknown job (known: {', '.join(JOB_NAMES)})")
+            known = ", ".join(JOB_NAMES)
+            errors.append(
+                _("SCHEDULER_TRIGGERS.{name}: unknown job (known: {known})", name=name, known=known)
+            )
             continue
         try:
             parse(str(spec))
         except ValueError as exc:
-            errors.append(f"SCHEDULER_TRIGGERS.{name}: {exc}")
+            errors.append(_("SCHEDULER_TRIGGERS.{name}: {error}", name=name, error=str(exc)))
     missing = [n for n in JOB_NAMES if n not in triggers]
     if missing:
-        errors.append(f"SCHEDULER_TRIGGERS: no trigger for {', '.join(missing)}")
+        errors.append(_("SCHEDULER_TRIGGERS: no trigger for {jobs}", jobs=", ".join(missing)))
     return errors

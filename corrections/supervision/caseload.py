@@ -10,16 +10,25 @@ its row and column. A file imported before is recognised (its sha256 and row num
 is a person an earlier import created for the same case: those rows are left unchanged, so a
 re-run changes nothing. One audit row per stored import (counts, the file's sha256, the
 persons created); no personal data in it.
+
+The import must not be a way to learn who is under correction elsewhere (hostile review): a
+row whose ID number has an open case is refused saying only that (no office, district or
+anything the row did not hold), whoever runs it; every run, a dry run too, is audited
+(``persons.import_run``: operator, sha256, rows, how many matched existing records, naming
+the matched persons outside the operator's scope); and a run that matches more open cases
+outside the operator's scope than ``IMPORT_MAX_OPEN_MATCHES`` (distinct persons, with the
+operator's runs of the last 24 hours) is refused as a whole, reporting no row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import marshmallow as ma
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,12 +36,13 @@ from corrections.audit import service as audit
 from corrections.core import crypto
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import business_date, now_utc, start_of_business_day
-from corrections.core.errors import Conflict, RuleViolation
+from corrections.core.errors import RuleViolation
+from corrections.core.i18n import _, bilingual
 from corrections.core.sqlfuncs import insert_many
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.grading.models import GradeDecision
-from corrections.persons import importer
+from corrections.persons import idnumber, importer
 from corrections.persons import service as persons
 from corrections.persons.importer import Problem, Table
 from corrections.persons.models import (
@@ -43,7 +53,9 @@ from corrections.persons.models import (
     Person,
     PersonStatusChange,
 )
+from corrections.persons.privacy import PersonRef, Visibility, policy
 from corrections.persons.schemas import CARRIED_OVER, CaseloadRowSchema
+from corrections.persons.sealing import sealed_for
 from corrections.supervision import obligations
 
 # Persons are written in batches of this many (one multi-row INSERT each).
@@ -52,6 +64,11 @@ BATCH = 500
 LAST_CONTACTS = {"report": "last_report_on", "check": "last_check_on", "visit": "last_visit_on"}
 # The facts that make two records the same case (a person can have several cases in time).
 SAME_CASE = ("category", "judgment_date", "term_start", "term_end")
+# What a row whose ID number has an open case is told, whoever runs the import and wherever
+# the case is: that much only (no office, district, status or date).
+OPEN_CASE = _("already under correction")
+# The audit action of every run, and what it was.
+RUN_ACTION = "persons.import_run"
 
 T = TypeVar("T")
 
@@ -72,10 +89,25 @@ class Outcome:
     stored: bool = False
     import_id: int | None = None
     person_ids: list[int] = field(default_factory=list)
+    # Rows refused because their ID number has an open case, and of those cases the ones
+    # outside the operator's scope (id -> juvenile), which the probing bound counts.
+    open_rows: list[int] = field(default_factory=list)
+    open_elsewhere: dict[int, bool] = field(default_factory=dict)
+    # Refused as a whole: the run matched more open cases elsewhere than the bound allows.
+    probing_refused: bool = False
+    # Not problems: what the import gives a row beyond its cells (the grade the intake rule
+    # gives a row without one, and why), for the report of rows stored or, in a dry run,
+    # that would be.
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def unchanged(self) -> int:
         return len(self.unchanged_rows)
+
+    @property
+    def matched(self) -> int:
+        """Rows that matched existing records: imported before, or with an open case."""
+        return self.unchanged + len(self.open_rows)
 
     @property
     def bad_rows(self) -> int:
@@ -87,6 +119,7 @@ class _Row:
     number: int
     checked: persons.CheckedIntake
     carried: dict[str, Any]
+    note: Problem | None = None
 
 
 def import_caseload(
@@ -137,9 +170,8 @@ def import_caseload(
         if number in imported_rows:
             outcome.unchanged_rows.append(number)
             continue
-        row, row_problems = check(number, cells)
-        if row is not None:
-            id_number = row.checked.facts["id_number"]
+        row, row_problems, id_number = check(number, cells)
+        if id_number is not None:  # a bad row's number too: every problem of a row at once
             if id_number in first_row_of:
                 message = f"the same ID number as row {first_row_of[id_number]}"
                 row_problems.append(
@@ -153,11 +185,19 @@ def import_caseload(
             checked.append(row)
 
     fresh = _recognise(session, actor, columns, checked, outcome, now)
+    if _too_many_open_elsewhere(session, actor, outcome, now):
+        # Refused as a whole: which rows matched would be the answer a probe looks for.
+        outcome.probing_refused = True
+        outcome.problems = []
+        tick(outcome.rows)
+        return outcome
     outcome.problems.sort(key=lambda p: p.row)
     outcome.skipped = outcome.bad_rows if skip_invalid else 0
     outcome.created = len(fresh)
     outcome.active = sum(1 for r in fresh if r.carried["reported_on"] is not None)
     outcome.graded = sum(1 for r in fresh if r.carried["grade"] is not None)
+    if dry_run or skip_invalid or not outcome.problems:
+        outcome.notes = [r.note for r in fresh if r.note is not None]
     if (outcome.problems and not skip_invalid) or dry_run or not fresh:
         tick(outcome.rows)
         return outcome
@@ -178,61 +218,125 @@ class _RowCheck:
     offices: dict[str, Any]
     today: date
 
-    def __call__(self, number: int, cells: tuple[Any, ...]) -> tuple[_Row | None, list[Problem]]:
+    def __call__(
+        self, number: int, cells: tuple[Any, ...]
+    ) -> tuple[_Row | None, list[Problem], str | None]:
+        """(the checked row or None, every problem of the row, its ID number as the intake
+        reads it or None): a cell the schema refuses does not hide the other columns'
+        problems (the checks that need it skip it), and reports its own problem only."""
         columns, today = self.columns, self.today
+        errors: dict[str, Any] = {}
         try:
             data = self.schema.load(importer.row_data(columns, cells))
         except ma.ValidationError as exc:
-            return None, importer.problems_of(number, exc.messages, columns)
-        carried = {name: data.pop(name) for name in CARRIED_OVER}
-        errors = _check_carried(carried, data, today)
-        row = None
+            data = dict(exc.valid_data or {})
+            errors = dict(exc.messages)
+        failed = set(errors)
+        carried = {name: data.pop(name, None) for name in CARRIED_OVER}
+        found = _check_carried(carried, data, today, failed)
+        intake = None
         try:
             intake = persons.check_intake(
                 self.session, actor=self.actor, data=data, today=today, offices=self.offices
             )
-            row = _Row(number, intake, carried)
         except RuleViolation as exc:
             for name, messages in (exc.errors or {"id_number": [exc.detail]}).items():
+                found.setdefault(name, []).extend(messages)
+        for name, messages in found.items():
+            if name not in failed:  # what follows from a refused cell is not a problem of its own
                 errors.setdefault(name, []).extend(messages)
-        if errors:
-            return None, importer.problems_of(number, errors, columns)
-        return row, []
+        if errors or intake is None:
+            id_number = None if "id_number" in errors else _id_number(data.get("id_number"))
+            return None, importer.problems_of(number, errors, columns), id_number
+        row = _Row(number, intake, carried, note=self._intake_grade_note(number, intake, carried))
+        return row, [], intake.facts["id_number"]
+
+    def _intake_grade_note(
+        self, number: int, intake: persons.CheckedIntake, carried: dict[str, Any]
+    ) -> Problem | None:
+        """For a row without a grade: the grade the intake rule gives it and why, and since
+        when (the day the person reported, else the import): the report says so."""
+        if carried["grade"] is not None:
+            return None
+        result = grading.intake_grade_of(intake.facts, juvenile=intake.juvenile)
+        reason = result.reasons[0]
+        label_zh = grading_rules.current().grade(result.grade).label_zh
+        message = _(
+            "no grade in the file: {grade} by the intake rule ({rule}), since {since}",
+            grade=bilingual(result.grade, label_zh),
+            rule=bilingual(reason.rule_id, reason.text_zh),
+            since=(carried["reported_on"] or self.today).isoformat(),
+        )
+        return Problem(number, self.columns.header("grade"), *importer.translate(message))
+
+
+def _id_number(value: Any) -> str | None:
+    """An ID number as the intake stores it (the duplicate check of a file's rows), or None
+    if it is not one."""
+    if value is None:
+        return None
+    try:
+        return idnumber.parse(value).value
+    except idnumber.IdNumberError:
+        return None
 
 
 def _check_carried(
-    carried: dict[str, Any], facts: dict[str, Any], today: date
+    carried: dict[str, Any],
+    facts: dict[str, Any],
+    today: date,
+    failed: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, list[str]]:
-    """What a row carries over must fit its case: a known grade; dates not in the future, the
-    report within the case, the last contacts after the report."""
+    """What a row carries over must fit its case: a known grade, or none only where the
+    intake rule grades the person (:func:`grading.intake_rule_applies`); dates not in the
+    future, the report within the case, the last contacts after the report. A cell in
+    ``failed`` (refused by the schema) is left out: nothing is said to need it, nothing is
+    compared with it."""
     errors: dict[str, list[str]] = {}
 
     def bad(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
 
     grade, since, reported = carried["grade"], carried["grade_since"], carried["reported_on"]
+    judgment, term_end = facts.get("judgment_date"), facts.get("term_end")
     if grade is not None and grade not in grading_rules.current().grade_ids():
         bad("grade", "not a known grade")
+    if (
+        grade is None
+        and "grade" not in failed
+        and reported is not None
+        and not grading.intake_rule_applies(reported, today)
+    ):
+        months = grading_rules.current().intake_period_months
+        bad(
+            "grade",
+            _(
+                "required: the person reported more than {months} months ago, and the intake "
+                "rule grades only the first {months} months",
+                months=months,
+            ),
+        )
     if since is not None:
-        if grade is None:
+        if grade is None and "grade" not in failed:
             bad("grade_since", "needs the grade")
         if since > today:
             bad("grade_since", "must not be in the future")
-        elif since < facts["judgment_date"]:
+        elif judgment is not None and since < judgment:
             bad("grade_since", "must not be before judgment_date")
     if reported is not None:
         if reported > today:
             bad("reported_on", "must not be in the future")
-        elif reported < facts["judgment_date"]:
+        elif judgment is not None and reported < judgment:
             bad("reported_on", "must not be before judgment_date")
-        elif reported > facts["term_end"]:
+        elif term_end is not None and reported > term_end:
             bad("reported_on", "must not be after term_end")
     for name in LAST_CONTACTS.values():
         day = carried[name]
         if day is None:
             continue
         if reported is None:
-            bad(name, "needs reported_on (a person awaiting intake has no last contact)")
+            if "reported_on" not in failed:
+                bad(name, "needs reported_on (a person awaiting intake has no last contact)")
         elif day < reported:
             bad(name, "must not be before reported_on")
         if day > today:
@@ -250,8 +354,9 @@ def _recognise(
 ) -> list[_Row]:
     """The one-open-record rule for the checked rows, looked up in batches: a person an
     earlier import created for the same case is this row, unchanged; any other open record
-    with the ID number refuses the row as the intake does (audited, told only as far as the
-    actor may see that record). Returns the rows to create."""
+    with the ID number refuses the row, saying only that a case is open (:data:`OPEN_CASE`),
+    and is noted in ``outcome`` (outside the actor's scope or not), for the run's audit row
+    and the probing bound. Returns the rows to create."""
     by_index: dict[str, _Row] = {}
     for row in rows:
         for index in crypto.blind_indexes(row.checked.facts["id_number"], ID_NUMBER_INDEX):
@@ -264,12 +369,17 @@ def _recognise(
                 Person.status,
                 *(getattr(Person, name) for name in SAME_CASE),
                 CaseloadImportRow.import_id,
+                Person.id,
+                Person.juvenile,
+                Person.office_id,
+                Person.district_id,
+                Person.sealed,
             )
             .outerjoin(CaseloadImportRow, CaseloadImportRow.person_id == Person.id)
             .where(Person.id_number_bidx.in_(chunk))
         ):
             matches.setdefault(by_index[match.id_number_bidx].number, []).append(match)
-    fresh = []
+    fresh, open_cases = [], []
     for row in rows:
         found = matches.get(row.number, [])
         case = tuple(row.checked.facts[name] for name in SAME_CASE)
@@ -279,22 +389,109 @@ def _recognise(
         ):
             outcome.unchanged_rows.append(row.number)
             continue
-        if any(m.status in OPEN_STATUSES for m in found):
-            try:
-                persons.ensure_no_open_record(
-                    session,
-                    actor,
-                    row.checked.facts["id_number"],
-                    action="person.intake_refused",
-                    now=now,
-                )
-            except Conflict as exc:
-                errors = exc.errors or {"id_number": [exc.detail]}
-                outcome.problems.extend(importer.problems_of(row.number, errors, columns))
-                continue
+        open_now = [m for m in found if m.status in OPEN_STATUSES]
+        if open_now:
+            outcome.open_rows.append(row.number)
+            outcome.problems.extend(
+                importer.problems_of(row.number, {"id_number": [OPEN_CASE]}, columns)
+            )
+            open_cases += open_now
+            continue
         fresh.append(row)
     outcome.unchanged_rows.sort()
+    outcome.open_elsewhere = _outside_scope(session, actor, open_cases)
     return fresh
+
+
+def _outside_scope(session: Session, actor: Actor, cases: list[Any]) -> dict[int, bool]:
+    """Of these open cases, the ones ``actor`` may not see in full (id -> juvenile): another
+    office's or district's, a juvenile's masked, a sealed one; for the operator at the command
+    line (no user, no scope) every one: the import is no register to look people up in."""
+    refs = {
+        c.id: PersonRef(c.id, c.juvenile, c.office_id, c.district_id, sealed=c.sealed)
+        for c in cases
+    }
+    if actor.is_system:
+        return {pid: ref.juvenile for pid, ref in refs.items()}
+    sealed = sealed_for(session, actor, list(refs.values()))
+    return {
+        pid: ref.juvenile
+        for pid, ref in refs.items()
+        if policy(actor, ref, sealed=pid in sealed) is not Visibility.FULL
+    }
+
+
+def _too_many_open_elsewhere(
+    session: Session, actor: Actor, outcome: Outcome, now: datetime
+) -> bool:
+    """Whether this run, with the same operator's runs of the last 24 hours, matched more
+    distinct open cases outside their scope than ``IMPORT_MAX_OPEN_MATCHES``. A run that
+    matches none is never refused by it (the operator's own caseload still imports)."""
+    from corrections.audit.models import AuditEntry
+
+    if not outcome.open_elsewhere:
+        return False
+    limit = current_app.config["IMPORT_MAX_OPEN_MATCHES"]
+    seen = set(outcome.open_elsewhere)
+    if len(seen) <= limit:
+        for ids in session.scalars(
+            select(AuditEntry.subject_ids).where(
+                AuditEntry.actor_username == actor.username,
+                AuditEntry.action == RUN_ACTION,
+                AuditEntry.occurred_at >= now - timedelta(days=1),
+                AuditEntry.subject_ids.is_not(None),
+            )
+        ):
+            seen.update(int(i) for i in ids.split(",") if i)
+    return len(seen) > limit
+
+
+def record_run(
+    session: Session,
+    *,
+    actor: Actor,
+    outcome: Outcome,
+    dry_run: bool,
+    operator: str | None,
+    now: datetime | None = None,
+) -> None:
+    """Audit one run of the import, whatever came of it (the caller commits, after rolling
+    back a run that stored nothing): who ran it, the file's sha256, its rows, how many
+    matched existing records, and the persons with an open case outside the operator's
+    scope it matched (named in the row, counted by the probing bound)."""
+    if outcome.stored:
+        result = "stored"
+    elif outcome.probing_refused:
+        result = "refused_probing"
+    elif dry_run:
+        result = "dry_run"
+    elif outcome.problems:
+        result = "refused"
+    else:
+        result = "nothing_new"
+    elsewhere = outcome.open_elsewhere
+    audit.record(
+        session,
+        actor=actor,
+        action=RUN_ACTION,
+        subject_type="person" if elsewhere else None,
+        person_ids=sorted(elsewhere) or None,
+        juvenile=any(elsewhere.values()),
+        detail={
+            "operator": operator or actor.username,
+            "sha256": outcome.sha256,
+            "format": outcome.format,
+            "rows": outcome.rows,
+            "matched": outcome.matched,
+            "unchanged": outcome.unchanged,
+            "open_case": len(outcome.open_rows),
+            "open_elsewhere": len(elsewhere),
+            "dry_run": dry_run,
+            "result": result,
+            **({"import_id": outcome.import_id} if outcome.import_id else {}),
+        },
+        now=now,
+    )
 
 
 def _store(
@@ -327,7 +524,10 @@ def _store(
     for batch in _chunks(rows, BATCH):
         for row in batch:
             person = persons.new_person(session, row.checked, now)
-            since = row.carried["grade_since"]
+            # The grade's start: the file's 定级日期 with its grade; without one, the intake
+            # rule's grade from the day the person reported (grading.intake_rule_applies).
+            graded = row.carried["grade"] is not None
+            since = row.carried["grade_since"] if graded else row.carried["reported_on"]
             decision = grading.first_grade_of_import(
                 person,
                 grade=row.carried["grade"],
@@ -439,8 +639,12 @@ def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
 
 
 def rows_of(outcome: Outcome) -> Iterable[tuple[int, str, str, str]]:
-    """The report's lines: (row, column, Chinese, English), the unchanged rows among them."""
-    lines = [(p.row, p.column, p.zh, p.en) for p in outcome.problems]
+    """The report's lines: (row, column, Chinese, English), the unchanged rows and the notes
+    (the grade the intake rule gave a row without one) among them; none for a run refused as
+    a whole."""
+    if outcome.probing_refused:
+        return []
+    lines = [(p.row, p.column, p.zh, p.en) for p in [*outcome.problems, *outcome.notes]]
     lines += [
         (n, "", "已导入，未更改", "imported before, unchanged") for n in outcome.unchanged_rows
     ]

@@ -3,6 +3,9 @@ and the scheduler's health. Views depend on services, never the other way round.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask import current_app
 from flask.views import MethodView
 
@@ -10,6 +13,7 @@ from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc
 from corrections.core.db import db
+from corrections.core.i18n import lookup, lookup_stored, negotiate
 from corrections.scheduler import service as scheduler
 from corrections.web import stats
 from corrections.web.schemas import OverviewSchema, SchedulerSchema
@@ -39,5 +43,27 @@ class Jobs(MethodView):
     @blp.response(200, SchedulerSchema)
     def get(self):
         """Scheduler health: the leader, each job's trigger, next run, last run and last
-        failure."""
-        return scheduler.overview(db.session, current_app.config["SCHEDULER_TRIGGERS"], now_utc())
+        failure; a run's error texts in the language asked for (Accept-Language)."""
+        view = scheduler.overview(db.session, current_app.config["SCHEDULER_TRIGGERS"], now_utc())
+        locale = negotiate()
+        for job in view["jobs"]:
+            for run in (job["last_run"], job["last_failure"]):
+                if run is not None:
+                    _run_in(run, locale)
+        return view
+
+
+# A refused job's error as the run keeps it: "ArtifactError: <its message's English>".
+_CLASS_AND_MESSAGE = re.compile(r"^([A-Z][A-Za-z0-9_]*): (.+)$", re.DOTALL)
+
+
+def _run_in(run: dict[str, Any], locale: str) -> None:
+    """A job run's texts, stored as their messages' English, in ``locale``: its errors (by
+    kind or person id) and its error's message (the class name stays)."""
+    run["errors"] = {
+        key: lookup_stored(text, locale) if isinstance(text, str) else text
+        for key, text in (run["errors"] or {}).items()
+    }
+    match = _CLASS_AND_MESSAGE.match(run["error"] or "")
+    if match:
+        run["error"] = f"{match.group(1)}: {lookup(match.group(2), locale)}"

@@ -62,10 +62,11 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]
     ).all()
     live = (Alert.status.in_(LIVE_STATUSES), alerts.scope_clause(actor))
 
+    # Outer joins: the system's own alerts (a backup failed) have no person and count too.
     def alerts_by(column):
         return session.execute(
             select(column, func.count())
-            .join(Person, Person.id == Alert.person_id)
+            .outerjoin(Person, Person.id == Alert.person_id)
             .where(*live)
             .group_by(column)
         ).all()
@@ -95,7 +96,7 @@ def overview(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]
     per_day = dict.fromkeys((first_day + timedelta(days=i) for i in range(30)), 0)
     for (raised_at,) in session.execute(
         select(Alert.raised_at)
-        .join(Person, Person.id == Alert.person_id)
+        .outerjoin(Person, Person.id == Alert.person_id)
         .where(Alert.raised_at >= start_of_business_day(first_day), alerts.scope_clause(actor))
     ):
         day = business_date(raised_at)

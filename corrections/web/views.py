@@ -23,7 +23,7 @@ from corrections.core.auth import PERMISSIONS, optional_actor, public
 from corrections.core.clock import now_utc
 from corrections.core.db import db, is_timeout, use_health_timeouts
 from corrections.core.errors import problem_response
-from corrections.core.i18n import _
+from corrections.core.i18n import _, negotiate, translate
 from corrections.extensions import api
 
 blp = Blueprint("web", __name__, template_folder="templates")
@@ -81,6 +81,7 @@ def _deep_health() -> Response:
     from corrections.backup import service as backups
     from corrections.org.models import User
     from corrections.persons.models import Person
+    from corrections.risk.models import RiskModel
     from corrections.scheduler import service as scheduler
 
     now = now_utc()
@@ -128,7 +129,7 @@ def _deep_health() -> Response:
             "status": "ok" if lease.expires_at > now else "stale",
             "holder": lease.holder
             if actor is not None and actor.role in PERMISSIONS["system:read"]
-            else "(hidden: sign in with system:read)",
+            else translate(_("(hidden: sign in with system:read)"), negotiate()),
             # Stored by the scheduler at each renewal (its own lease length may differ from
             # this server's SCHEDULER_LEASE_SECONDS).
             "last_heartbeat": lease.acquired_at.isoformat(),
@@ -139,11 +140,15 @@ def _deep_health() -> Response:
         now=now,
         stale_after=timedelta(hours=current_app.config["BACKUP_STALE_HOURS"]),
     )
+    # The nightly risk scoring needs an active model (`corrections risk activate-shipped`
+    # after installing): "none" says why its runs score nobody; it does not degrade the API.
+    model = db.session.scalar(select(RiskModel.version).where(RiskModel.active.is_(True)))
     checks = {
         "database": database,
         "migrations": migrations,
         "scheduler": schedule,
         "backup": backup,
+        "risk_model": {"status": "ok" if model else "none", "active": model},
     }
     if migrations["status"] != "ok":
         return problem_response(
@@ -229,3 +234,54 @@ def chart_library() -> Response:
 def static(filename: str) -> Response:
     """The project's own page assets."""
     return send_from_directory(str(STATIC_DIR), filename, max_age=3600)
+
+
+# --- passwords: redeeming a reset code, changing one's own --------------------------------
+
+
+def _password_texts() -> dict:
+    """What the password forms show beside their fields, in the page's language (Chinese):
+    the policy, one rule a line, and the messages the page's own script writes; the field
+    limits from the schemas the API validates with."""
+    from corrections.core.i18n import ZH
+    from corrections.org.passwords import RULES
+    from corrections.org.schemas import PasswordChangeSchema, PasswordResetSchema
+
+    def longest(schema: type, name: str) -> int:
+        field = schema._declared_fields[name]
+        return min(v.max for v in field.validators if getattr(v, "max", None) is not None)
+
+    return {
+        "password_rules": [translate(rule, ZH) for rule in RULES],
+        "password_limits": {
+            "username": longest(PasswordResetSchema, "username"),
+            "code": longest(PasswordResetSchema, "code"),
+            "password": longest(PasswordChangeSchema, "new_password"),
+        },
+        "password_messages": {
+            "mismatch": translate(_("the two new passwords differ"), ZH),
+            "failed": translate(_("The request failed."), ZH),
+            "reset_done": translate(_("The new password is set: sign in with it."), ZH),
+            "changed": translate(_("Password changed; your other sign-ins were signed out."), ZH),
+        },
+    }
+
+
+@blp.context_processor
+def _password_form_context() -> dict:
+    # The command centre's "修改密码" dialog and the reset page share these.
+    if request.endpoint in ("web.command_centre", "web.password_reset_page"):
+        return _password_texts()
+    return {}
+
+
+@blp.get("/password-reset")
+@public
+def password_reset_page() -> Response:
+    """Set a new password with the one-time code an administrator handed over (使用重置码设置
+    新密码): the form posts to ``POST /api/v1/auth/password/reset`` from the page's script,
+    and shows the server's problem details beside the fields they name."""
+    resp = Response(render_template("password_reset.html"))
+    resp.headers["Content-Security-Policy"] = PAGE_CSP
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -68,7 +68,7 @@ def test_altering_a_row_breaks_verify_and_names_it(app, runner, officer, intake)
     )
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert f"seq {victim.seq} (row id={victim.id}) was rewritten" in result.output
+    assert f"序号 {victim.seq}（行 id={victim.id}）被改写" in result.output  # was rewritten
 
 
 def test_deleting_a_middle_row_breaks_verify(app, runner, officer, intake):
@@ -77,7 +77,7 @@ def test_deleting_a_middle_row_breaks_verify(app, runner, officer, intake):
     _tamper(app, delete(AuditEntry).where(AuditEntry.id == victim.id))
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert f"missing: seq {victim.seq}..{victim.seq} missing (before row id={rows[3].id})" in (
+    assert f"missing: 缺少序号 {victim.seq}..{victim.seq}（在行 id={rows[3].id} 之前）" in (
         result.output
     )
 
@@ -87,14 +87,14 @@ def test_deleting_the_last_rows_breaks_verify(app, runner, officer, intake):
     _tamper(app, delete(AuditEntry).where(AuditEntry.id == rows[-1].id))
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
-    assert f"seq {rows[-1].seq}..{rows[-1].seq} missing at the end" in result.output
+    assert f"末尾缺少序号 {rows[-1].seq}..{rows[-1].seq}" in result.output  # missing at the end
 
 
 def test_verify_passes_on_clean_trail(runner, officer, intake):
     intake(officer)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert "intact" in result.output
+    assert "审计记录完好" in result.output  # intact
 
 
 def test_sealing_twice_seals_nothing_new_and_late_rows_join_the_chain(app, city):
@@ -212,8 +212,8 @@ def test_finding_6_rewritten_rows_rechained_without_the_key_are_found(app, runne
     result = _verify(runner)
     assert result.exit_code == 1
     for row in rows[2:]:
-        assert f"seq {row.seq} (row id={row.id}) was rewritten" in result.output
-    assert f"seq {rows[1].seq} (row id={rows[1].id}) was rewritten" not in result.output
+        assert f"序号 {row.seq}（行 id={row.id}）被改写" in result.output
+    assert f"序号 {rows[1].seq}（行 id={rows[1].id}）被改写" not in result.output
 
 
 def test_finding_6_newest_rows_deleted_and_head_moved_back_are_found(app, runner, officer, intake):
@@ -229,7 +229,7 @@ def test_finding_6_newest_rows_deleted_and_head_moved_back_are_found(app, runner
         db.session.remove()
     result = _verify(runner)
     assert result.exit_code == 1
-    assert f"truncated: seq {keep.seq + 1}..{rows[-1].seq} missing at the end" in result.output
+    assert f"truncated: 末尾缺少序号 {keep.seq + 1}..{rows[-1].seq}" in result.output
 
 
 def test_finding_6_a_wiped_trail_is_found(app, runner, officer, intake):
@@ -240,8 +240,8 @@ def test_finding_6_a_wiped_trail_is_found(app, runner, officer, intake):
     _tamper(app, delete(AuditChainHead))
     result = _verify(runner)
     assert result.exit_code == 1
-    assert "all rows deleted: the checkpoint of" in result.output
-    assert f"covered seq 1..{rows[-1].seq}" in result.output
+    assert "全部记录被删除：" in result.output  # all rows deleted
+    assert f"的检查点覆盖序号 1..{rows[-1].seq}" in result.output
 
 
 def test_finding_6_a_backdated_forged_row_is_found_before_and_after_sealing(
@@ -267,14 +267,14 @@ def test_finding_6_a_backdated_forged_row_is_found_before_and_after_sealing(
         db.session.remove()
     before = _verify(runner)
     assert before.exit_code == 1
-    assert f"unsealed row id={forged} claims" in before.output and "inserted late" in before.output
+    assert f"未上链的行 id={forged} 自称发生于" in before.output and "系事后插入" in before.output
     # verify sealed nothing: the forged row is still outside the chain.
     assert all(r.seq is None for r in _entries(app) if r.id == forged)
     # The honest sealer takes it, and verify still names it.
     assert runner.invoke(args=["audit", "seal"]).exit_code == 0
     after = _verify(runner)
     assert after.exit_code == 1
-    assert f"seq {rows[-1].seq + 1} (row id={forged}) claims" in after.output
+    assert f"序号 {rows[-1].seq + 1}（行 id={forged}）自称发生于" in after.output
 
 
 def test_finding_6_verify_never_seals(app, runner, officer, intake):
@@ -307,7 +307,7 @@ def test_finding_6_every_seal_appends_a_signed_checkpoint(app, runner, officer, 
         fh.write(json.dumps(forged) + "\n")
     result = _verify(runner)
     assert result.exit_code == 1
-    assert f"checkpoint line {len(lines) + 1} is not validly signed" in result.output
+    assert f"检查点文件第 {len(lines) + 1} 行的签名无效" in result.output  # not validly signed
     assert "truncated" not in result.output
 
 
@@ -387,7 +387,7 @@ def test_an_older_backup_restored_is_truncation_until_an_operator_acknowledges_i
     intake(officer)  # the trail goes on from the restored head
     result = _verify(runner)
     assert result.exit_code == 0, result.output
-    assert "restore acknowledged" in result.output and "nightly backup" in result.output
+    assert "已确认恢复" in result.output and "nightly backup" in result.output
 
 
 # --- finding 1: refused requests leave their audit rows ------------------------------------
@@ -438,7 +438,7 @@ def test_finding_6_a_row_numbered_outside_the_chain_is_found(app, runner, clock,
         db.session.remove()
     result = _verify(runner)
     assert result.exit_code == 1
-    assert f"row id={forged} carries seq -1, outside the chain" in result.output
+    assert f"行 id={forged} 的序号为 -1，在链之外" in result.output  # outside the chain
 
 
 def test_finding_6_a_head_moved_back_or_removed_is_found(app, runner, officer, intake):
@@ -453,10 +453,10 @@ def test_finding_6_a_head_moved_back_or_removed_is_found(app, runner, officer, i
         db.session.commit()
         db.session.remove()
     moved = _verify(runner)
-    assert moved.exit_code == 1 and f"moved back to seq {back.seq}" in moved.output
+    assert moved.exit_code == 1 and f"链头被退回到序号 {back.seq}" in moved.output
     _tamper(app, delete(AuditChainHead))
     removed = _verify(runner)
-    assert removed.exit_code == 1 and "the chain head is missing" in removed.output
+    assert removed.exit_code == 1 and "链头缺失" in removed.output
 
 
 def test_finding_6_a_forward_dated_row_is_found(app, runner, clock, officer, intake):
@@ -476,7 +476,7 @@ def test_finding_6_a_forward_dated_row_is_found(app, runner, clock, officer, int
         db.session.remove()
     assert runner.invoke(args=["audit", "seal"]).exit_code == 0
     result = _verify(runner)
-    assert result.exit_code == 1 and "forward-dated" in result.output
+    assert result.exit_code == 1 and "日期被往后填" in result.output
 
 
 def test_finding_6_stalled_sealing_and_a_missing_checkpoint_file_are_found(
@@ -495,14 +495,14 @@ def test_finding_6_stalled_sealing_and_a_missing_checkpoint_file_are_found(
         db.session.remove()
     clock.set(clock.now() + timedelta(hours=1))  # nobody sealed it for an hour
     stalled = _verify(runner)
-    assert stalled.exit_code == 1 and "sealing has stalled" in stalled.output
+    assert stalled.exit_code == 1 and "上链已停滞" in stalled.output
     # Sealed an hour late, it can no longer be told from a row put in later: still named.
     assert runner.invoke(args=["audit", "seal"]).exit_code == 0
     late = _verify(runner)
-    assert late.exit_code == 1 and "inserted late" in late.output
+    assert late.exit_code == 1 and "系事后插入" in late.output
     Path(app.config["AUDIT_CHECKPOINT_PATH"]).unlink()
     result = _verify(runner)
-    assert result.exit_code == 1 and "no checkpoint covers the" in result.output
+    assert result.exit_code == 1 and "没有检查点覆盖已上链的" in result.output
 
 
 def test_a_command_that_writes_audit_rows_seals_them_when_it_ends(app, runner, city):

@@ -130,12 +130,12 @@ def test_a_city_backed_up_restores_into_the_emptied_database_with_its_rows_and_t
     # Into this instance's own database: restored, checked, and acknowledged in the trail.
     restored = runner.invoke(args=["backup", "restore", str(backup)])
     assert restored.exit_code == 0, restored.output
-    assert "as the manifest says" in restored.output
-    assert "restore acknowledged" in restored.output
+    assert "与备份清单相符" in restored.output  # "as the manifest says"
+    assert "已在审计检查点中确认恢复" in restored.output  # "restore acknowledged"
 
     verified = runner.invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
-    assert "audit trail intact" in verified.output
+    assert "审计记录完好" in verified.output  # "audit trail intact"
     assert _people(app) == people
     after = _facts(app).tables
     # Every table as the backup held it, but for the restore's own audit row.
@@ -181,7 +181,7 @@ def test_verify_finds_a_changed_byte_and_a_changed_manifest(app, city, tmp_path,
     runner = app.test_cli_runner()
     ok = runner.invoke(args=["backup", "verify", str(backup)])
     assert ok.exit_code == 0, ok.output
-    assert "intact" in ok.output
+    assert f"备份 {backup.name} 完好" in ok.output  # "intact"
 
     data = next(p for p in backup.iterdir() if p.name.startswith("database."))
     original = data.read_bytes()
@@ -412,7 +412,7 @@ def test_the_drill_restores_the_newest_backup_and_is_a_recorded_run(
     runner = app.test_cli_runner()
     result = runner.invoke(args=["backup", "drill"])
     assert result.exit_code == 0, result.output
-    assert f"drill passed: backup {backup.name}" in result.output
+    assert f"恢复演练通过：备份 {backup.name}" in result.output  # "drill passed"
     with app.app_context():
         runs = db.session.scalars(select(JobRun).where(JobRun.job == "backup_drill")).all()
         db.session.remove()

@@ -44,7 +44,7 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
 def test_the_cli_prints_the_bad_setting_and_exits_2(tmp_path, setting, message):
     done = subprocess.run(
         [sys.executable, "-m", "corrections", "users", "list"],
-        env=_env(tmp_path, **setting),
+        env=_env(tmp_path, LANG="en", **setting),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -55,10 +55,26 @@ def test_the_cli_prints_the_bad_setting_and_exits_2(tmp_path, setting, message):
     assert done.stdout == ""
 
 
+def test_the_cli_names_the_bad_setting_in_chinese_by_default(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "corrections", "users", "list"],
+        env=_env(tmp_path, LANG="zh", LOGIN_WINDOW_SECONDS="-5"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "配置无效：\n  LOGIN_WINDOW_SECONDS：须为正整数，实际为 -5 (LOGIN_WINDOW_SECONDS: must be "
+        "a positive whole number, got -5)\n"
+    )
+
+
 def test_the_wsgi_module_prints_the_bad_setting_and_exits_4(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", "import corrections.wsgi"],
-        env=_env(tmp_path, HEALTHZ_TIMEOUT_SECONDS="0"),
+        env=_env(tmp_path, LANG="en", HEALTHZ_TIMEOUT_SECONDS="0"),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -74,7 +90,7 @@ def test_the_wsgi_module_prints_the_bad_setting_and_exits_4(tmp_path):
 def test_gunicorn_stops_on_a_bad_setting_instead_of_restarting_workers(tmp_path):
     done = subprocess.run(  # noqa: S603 - our own server, our own arguments
         [str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:0", "corrections.wsgi:app"],
-        env=_env(tmp_path, MAX_URL_BYTES="many"),
+        env=_env(tmp_path, LANG="en", MAX_URL_BYTES="many"),
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -93,10 +93,19 @@ def _entrypoint(tmp_path, *args, **env_extra):
 
 def test_check_says_when_the_schema_is_not_migrated(tmp_path):
     """New-user review: `check` said all was well on an empty database."""
-    done = _entrypoint(tmp_path, "check")
+    done = _entrypoint(tmp_path, "check", CORRECTIONS_LANG="zh")
     assert done.returncode == 3 and "migrate" in done.stderr, done.stderr
+    # In Chinese, then the English (issue 16 item 7).
+    assert done.stderr.startswith("corrections-entrypoint: 数据库尚无表结构"), done.stderr
+    assert "请先运行 corrections-entrypoint migrate (the database has no schema yet" in done.stderr
     assert _entrypoint(tmp_path, "migrate").returncode == 0
-    assert _entrypoint(tmp_path, "check").returncode == 0
+    done = _entrypoint(tmp_path, "check", CORRECTIONS_LANG="zh")
+    assert done.returncode == 0
+    assert done.stdout == "corrections-entrypoint: 配置有效，数据库有响应，表结构为最新\n"
+    done = _entrypoint(tmp_path, "check", CORRECTIONS_LANG="en")
+    assert done.stdout == (
+        "corrections-entrypoint: configuration valid, database answers, schema current\n"
+    )
 
 
 def test_the_example_settings_placeholder_secret_is_refused(tmp_path):

@@ -310,4 +310,4 @@ def test_the_libraries_messages_are_declared_and_translated():
 def test_a_command_says_why_in_chinese_then_english(runner):
     result = runner.invoke(args=["users", "enable", "nobody-here"])
     assert result.exit_code == 1
-    assert result.output == "Error: 没有用户 nobody-here (no user nobody-here)\n"
+    assert result.output == "错误：没有用户 nobody-here (no user nobody-here)\n"

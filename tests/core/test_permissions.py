@@ -20,6 +20,8 @@ PUBLIC_ALLOWED = {
     # The command-centre page and its chart library: no data, the page signs in via the API.
     "/command-centre",
     "/command-centre/assets/plotly.min.js",
+    # The page that redeems a reset code (it posts to the public route above): no data.
+    "/password-reset",
 }
 
 

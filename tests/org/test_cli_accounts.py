@@ -118,7 +118,7 @@ def test_reset_password_prints_a_code_the_user_redeems_once(app, runner, client)
     result = _users(runner, "reset-password", "officer-dongcheng-1")
     assert result.exit_code == 0
     code = re.search(r"[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}", result.output).group(0)
-    assert "valid until 2026-11-28 10:00 (Asia/Shanghai)" in result.output  # 24 h on
+    assert "有效至 2026-11-28 10:00（北京时间）" in result.output  # 24 h on
     body = {"username": "officer-dongcheng-1", "code": code, "new_password": "quiet-orchard-55"}
     assert client.post("/api/v1/auth/password/reset", json=body).status_code == 204
     assert client.post("/api/v1/auth/password/reset", json=body).status_code == 401

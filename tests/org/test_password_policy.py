@@ -62,7 +62,7 @@ def test_several_problems_are_printed_one_per_line_with_the_field(app, runner):
     result = _create(runner, "officer1", "officer1")
     assert result.exit_code != 0
     assert result.output.splitlines() == [
-        "Error: password: 密码至少 10 个字符，首尾空格不计 "
+        "错误：password: 密码至少 10 个字符，首尾空格不计 "
         "(at least 10 characters, not counting spaces at either end)",
         "password: 密码不能包含用户名 (must not contain the username)",
     ]
@@ -71,7 +71,7 @@ def test_several_problems_are_printed_one_per_line_with_the_field(app, runner):
 def test_one_problem_is_printed_once(app, runner):
     result = _create(runner, "officer-weak", "Woaini1314")
     assert result.exit_code != 0
-    assert result.output == "Error: 这是常见密码，容易被猜中 (a common password, easily guessed)\n"
+    assert result.output == "错误：这是常见密码，容易被猜中 (a common password, easily guessed)\n"
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_empty_standard_input_says_there_is_no_password(app, runner):
             input=given,
         )
         assert result.exit_code != 0
-        assert result.output == "Error: 标准输入没有密码 (no password on standard input)\n"
+        assert result.output == "错误：标准输入没有密码 (no password on standard input)\n"
     assert count_rows(app, User) == before
 
 

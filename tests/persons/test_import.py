@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -30,7 +30,17 @@ TABLES = (Person, GradeDecision, AuditEntry, PersonStatusChange, Obligation, Cas
 
 
 def counts(app) -> dict[str, int]:
-    return {model.__name__: count_rows(app, model) for model in TABLES}
+    """Rows of each table; the audit rows apart from the runs' own (every run is audited)."""
+    found = {model.__name__: count_rows(app, model) for model in TABLES}
+    found["AuditEntry"] -= import_runs(app)
+    return found
+
+
+def import_runs(app) -> int:
+    with app.app_context():
+        n = db.session.scalar(select(func.count()).where(AuditEntry.action == "persons.import_run"))
+        db.session.remove()
+    return n
 
 
 def run(runner, path, *extra):
@@ -41,6 +51,13 @@ def report_lines(result) -> list[list[str]]:
     """The report's rows (行, 列, 问题, problem) from standard output."""
     lines = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
     return [line for line in lines if line[0] != "行"]
+
+
+# The report's line for a row without 现管理等级 imported on the test's day (2026-11-27): the
+# intake rule's grade (rules/grading.yaml intake_first_two_months_tight) from the import.
+INTAKE_TIGHT_TODAY = (
+    "文件未填现管理等级：按入矫定级规则（入矫前两个月一般列为从严）定为从严，自 2026-11-27 起"
+)
 
 
 def _carried(**overrides):
@@ -191,7 +208,10 @@ def test_an_edited_file_recognises_the_persons_imported_and_adds_only_the_new(
     assert result.exit_code == 0, result.output
     after = counts(app)
     assert after["Person"] == before["Person"] + 1
-    assert {line[0] for line in report_lines(result)} == {"3", "4"}
+    lines = report_lines(result)
+    assert {line[0] for line in lines} == {"2", "3", "4"}
+    # The new row carries no grade: the report says which one the intake rule gave it.
+    assert [line[1:3] for line in lines if line[0] == "2"] == [["现管理等级", INTAKE_TIGHT_TODAY]]
     with app.app_context():
         rows = db.session.execute(
             select(CaseloadImportRow.row_number, CaseloadImportRow.file_sha256)
@@ -239,7 +259,8 @@ def test_dry_run_checks_every_row_and_stores_nothing(app, runner, tmp_path):
     result = run(runner, bad, "--dry-run")
     assert result.exit_code == 1
     assert [line[:3] for line in report_lines(result)] == [
-        ["3", "联系电话", "应为大陆手机号（11位）或固定电话（区号-号码）"]
+        ["2", "现管理等级", INTAKE_TIGHT_TODAY],  # what the good row would get
+        ["3", "联系电话", "应为大陆手机号（11位）或固定电话（区号-号码）"],
     ]
     assert counts(app) == before
 
@@ -255,7 +276,11 @@ def test_skip_invalid_stores_the_good_rows_and_a_fixed_file_adds_the_rest(app, r
     result = run(runner, fixed)
     assert result.exit_code == 0, result.output
     assert count_rows(app, Person) == 2
-    assert [line[0] for line in report_lines(result)] == ["2"]  # the first, unchanged
+    # The first unchanged; the fixed one stored, with the intake rule's grade.
+    assert [line[:3] for line in report_lines(result)] == [
+        ["2", "—", "已导入，未更改"],
+        ["3", "现管理等级", INTAKE_TIGHT_TODAY],
+    ]
 
 
 def test_an_officer_imports_into_their_own_office_only(app, runner, tmp_path):
@@ -288,13 +313,9 @@ def test_a_person_open_at_another_office_is_refused_without_saying_where(
     before = counts(app)
     result = run(runner, write_csv(tmp_path / "f.csv", [row]), "--by", "officer-dongcheng-1")
     assert result.exit_code == 1
+    # That a case is open, as anyone is told (tests/persons/test_import_probing.py): no more.
     assert report_lines(result) == [
-        [
-            "2",
-            "身份证号",
-            "此人无法在此登记入矫，请联系市司法局。",
-            "This person cannot be taken in here; contact the city bureau.",
-        ]
+        ["2", "身份证号", "此身份证号已有在矫记录", "already under correction"]
     ]
     assert counts(app) == before
 
@@ -348,8 +369,8 @@ def test_the_first_sweep_flags_only_who_is_really_overdue(app, runner, run_job, 
 def test_progress_goes_to_standard_error(runner, tmp_path):
     result = run(runner, write_csv(tmp_path / "f.csv", [caseload_row()]))
     assert result.exit_code == 0
-    assert "导入 importing" in result.stderr
-    assert "导入 importing" not in result.stdout
+    assert "正在导入" in result.stderr  # importing
+    assert "正在导入" not in result.stdout
 
 
 def test_a_report_file_lists_the_problems(runner, tmp_path):
@@ -479,3 +500,61 @@ def test_a_report_file_quotes_what_excel_would_run_as_a_formula(runner, tmp_path
         cells = [cell for line in csv.reader(lines_in) for cell in line]
     assert '\'=HYPERLINK("http://x")' in cells
     assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+
+
+# --- a row without a grade (实施办法 21; rules/grading.yaml intake) ------------------------
+
+
+def test_a_person_who_reported_past_the_intake_period_needs_the_grade_column(app, runner, tmp_path):
+    """The intake rule grades the first 2 months after reporting; someone supervised for
+    longer is refused without 现管理等级, not put into 严管 from the import day."""
+    before = counts(app)
+    long_ago = caseload_row(
+        judgment_date="2026-09-01",
+        judgment_effective_date="2026-09-12",
+        term_start="2026-09-15",
+        term_end="2028-09-14",
+        reported_on="2026-09-27",  # 2 months before 2026-11-27, to the day
+    )
+    result = run(runner, write_csv(tmp_path / "f.csv", [long_ago]))
+    assert result.exit_code == 1
+    assert [line[:3] for line in report_lines(result)] == [
+        [
+            "2",
+            "现管理等级",
+            "必填：此人报到已超过 2 个月，入矫定级规则只适用于入矫后的前 2 个月，"
+            "请填写原系统的现管理等级",
+        ]
+    ]
+    assert counts(app) == before
+    # With the grade the source system had, the same row imports.
+    graded = run(runner, write_csv(tmp_path / "g.csv", [{**long_ago, "grade": "普通"}]))
+    assert graded.exit_code == 0, graded.output
+
+
+def test_a_person_within_the_intake_period_gets_the_intake_grade_from_their_report_day(
+    app, runner, tmp_path
+):
+    recent = caseload_row(reported_on="2026-10-20", intake_risk="高")
+    result = run(runner, write_csv(tmp_path / "f.csv", [recent]))
+    assert result.exit_code == 0, result.output
+    # Exactly the intake rule (high intake risk: 严格), and the report says which and why.
+    assert [line[:3] for line in report_lines(result)] == [
+        [
+            "2",
+            "现管理等级",
+            "文件未填现管理等级：按入矫定级规则（入矫评估风险高的，列为严格）定为严格，"
+            "自 2026-10-20 起",
+        ]
+    ]
+    with app.app_context():
+        person = db.session.scalar(select(Person))
+        decision = db.session.scalar(select(GradeDecision))
+        assert person.grade == decision.to_grade == "strict"
+        assert decision.kind == "intake"
+        assert decision.reasons[0]["rule_id"] == "intake_high_risk_strict"
+        # The intake period and the time in grade count from the day they reported
+        # (00:00 on Oct 20 in Shanghai), not from the import.
+        assert decision.effective_at == datetime(2026, 10, 19, 16, 0, tzinfo=UTC)
+        assert person.grade_since == decision.effective_at
+        db.session.remove()

@@ -70,6 +70,30 @@ BAD_ROWS = [
 ]
 
 
+# One row with a problem in five columns at once, of every kind of check: the schema (a date
+# that is no date), the facts (the ID number's check digit), the office, and what the row
+# carries over (a grade date without its grade, a contact in the future): every one is
+# reported, not only the first.
+MANY_PROBLEMS = (
+    {
+        "id_number": _wrong_check_digit(),
+        "_birth": date(1985, 2, 3),
+        "term_start": "2026/11/01",
+        "office_code": "32999999",
+        "grade_since": "2026-11-05",
+        "reported_on": "2026-11-03",
+        "last_check_on": "2026-12-25",
+    },
+    [
+        ("身份证号", "校验码"),
+        ("矫正起始日期", "日期格式不正确"),
+        ("司法所代码", "不是您权限内的司法所"),
+        ("定级日期", "须同时填写现管理等级"),
+        ("最近核查日期", "不能晚于今天"),
+    ],
+)
+
+
 def _file_rows(app, intake):
     """The acceptance file: good rows, the bad rows above, a person already open in the
     database, an ID number twice (the second time in full-width digits)."""
@@ -97,11 +121,25 @@ def _file_rows(app, intake):
     first = len(rows) + 1
     rows.append(caseload_row(id_number=_full_width(twice), _birth=date(1979, 9, 9)))
     expected.append((len(rows) + 1, "身份证号", f"与第 {first} 行的身份证号相同"))
+    overrides, problems = MANY_PROBLEMS
+    rows.append(caseload_row(**overrides))
+    expected += [(len(rows) + 1, column, zh) for column, zh in problems]
+    # The same ID number again, in a row with another problem: both are reported.
+    rows.append(caseload_row(id_number=twice, _birth=date(1979, 9, 9), phone="12345"))
+    expected += [
+        (len(rows) + 1, "身份证号", f"与第 {first} 行的身份证号相同"),
+        (len(rows) + 1, "联系电话", "应为大陆手机号"),
+    ]
     return rows, expected
 
 
 def _counts(app):
-    return {model.__name__: count_rows(app, model) for model in TABLES}
+    """Rows of each table; the audit rows apart from the runs' own (every run is audited)."""
+    from tests.persons.test_import import import_runs
+
+    found = {model.__name__: count_rows(app, model) for model in TABLES}
+    found["AuditEntry"] -= import_runs(app)
+    return found
 
 
 def _check(app, runner, path, expected):
@@ -118,7 +156,8 @@ def _check(app, runner, path, expected):
     assert {row for row, _column in got} == {row for row, _c, _z in expected}
     # Every message has its Chinese (none falls back to the general heading).
     assert all(zh != "不符合要求" for zh, _en in got.values()), got
-    assert f"未导入：{len(expected)} 行有问题" in result.stdout
+    bad_rows = {row for row, _column, _zh in expected}
+    assert f"未导入：{len(bad_rows)} 行有问题" in result.stdout
     assert _counts(app) == before
 
 

@@ -191,15 +191,15 @@ def test_finding_7_key_rotation_reencrypts_in_resumable_batches(
 
     result = runner.invoke(args=["keys", "status"])
     assert result.exit_code == 0, result.output
-    assert f"field: active {new}; keys {old}, {new}" in result.output
-    assert "persons: 2 rows under older keys" in result.output
+    assert f"field：现用 {new}；全部密钥 {old}, {new}" in result.output  # field: active, keys
+    assert "persons：2 行仍使用旧密钥" in result.output  # rows under older keys
 
     result = runner.invoke(
         args=["keys", "rotate", "--purpose", "field", "--resume", "--batch", "1"]
     )
     assert result.exit_code == 0, result.output
     # Every table with encrypted columns is brought under the new key (more join as they come).
-    left = re.search(r"still under older keys: \{([^}]*)\}", result.output)
+    left = re.search(r"仍使用旧密钥的：\{([^}]*)\}", result.output)  # still under older keys
     left = dict(item.split(": ") for item in left[1].replace("'", "").split(", "))
     assert {"persons", "supervision_events"} <= set(left) and set(left.values()) == {"0"}
     assert _prefixes(app) == {new}
@@ -249,7 +249,7 @@ def test_finding_7_index_rotation_keeps_search_and_the_duplicate_rule_working(
     still_found()  # mid-rotation: lookups try every index key
     result = runner.invoke(args=["keys", "rotate", "--purpose", "index", "--resume"])
     assert result.exit_code == 0, result.output
-    assert "still under older keys: {'persons': 0}" in result.output
+    assert "仍使用旧密钥的：{'persons': 0}" in result.output
     rows = _raw(app, "SELECT id_number_bidx, id_tail_bidx, phone_bidx FROM persons")
     assert {v.split(":")[0] for row in rows for v in row} == {new}
     still_found()
@@ -262,7 +262,7 @@ def test_finding_7_key_only_rotation_adds_a_key_and_touches_no_row(app, runner, 
     assert result.exit_code == 0, result.output
     assert "--purpose field --resume" in result.output
     assert _raw(app, "SELECT id_number, id_number_bidx FROM persons") == before
-    assert "persons: 1 rows under older keys" in runner.invoke(args=["keys", "status"]).output
+    assert "persons：1 行仍使用旧密钥" in runner.invoke(args=["keys", "status"]).output
 
 
 def test_finding_7_audit_rotation_only_adds_a_key(runner, keyring):

@@ -265,7 +265,7 @@ def test_art_286_city_staff_seal_a_record_discharged_before_sealing_existed(app,
     result = runner.invoke(args=["persons", "seal-discharged", "--by", OWNER_COMMANDER])
     assert result.exit_code != 0 and "not an active city-level user" in result.output
     result = runner.invoke(args=["persons", "seal-discharged", "--by", "city"])
-    assert result.exit_code == 0 and "sealed 2 record(s)" in result.output, result.output
+    assert result.exit_code == 0 and "已封存 2 条记录" in result.output, result.output
     officer = login(OWNER_OFFICER)
     for person in legacy:
         assert _is_stub(officer.get(f"/api/v1/persons/{person['id']}").get_json())

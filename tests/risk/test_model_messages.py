@@ -1,6 +1,6 @@
 """What the risk model's refusals say (a new user's review): a card edited after it was signed
 names who signed it and both checksums; the model list never shows what the database recorded
-as if it were the file's; commands print ``Error: <why>`` once, never a traceback or a JSON
+as if it were the file's; commands print ``错误：<why>`` once, never a traceback or a JSON
 dict; the nightly job's run record keeps the refusal's reason."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_a_card_edited_after_it_was_signed_says_so_not_that_it_is_unsigned(
     result = _risk(runner, "activate", version)
     assert result.exit_code == 1
     # Chinese first, then the English in parentheses (core/i18n.py, cli_text).
-    assert result.output.startswith(f"Error: {version}：模型卡在cli:reviewer 签署之后被修改过")
+    assert result.output.startswith(f"错误：{version}：模型卡在cli:reviewer 签署之后被修改过")
     expected = (
         f"({version}: the card changed since cli:reviewer signed it (checksum "
         f"{_short(signed['card_sha256'])}, now {_short(edited['card_sha256'])})"
@@ -117,7 +117,7 @@ def test_risk_score_prints_the_refusal_without_a_traceback(app, runner, active_t
     result = _risk(runner, "score")
     assert result.exit_code == 1
     # One line: the reason in Chinese, then in English (core/i18n.py, cli_text).
-    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert result.output.startswith("错误：") and result.output.count("\n") == 1
     assert result.output.endswith(f" ({active_then_edited})\n"), result.output
     assert "Traceback" not in result.output
     with app.app_context():
@@ -149,7 +149,7 @@ def test_another_error_of_the_scoring_job_stays_its_class_and_place(
 def test_activation_refusals_are_printed_once(app, runner, models_dir):
     result = _risk(runner, "activate", "test-model", "--force")
     assert result.exit_code == 1
-    assert result.output == "Error: 使用 --force 须说明理由 (--force needs a reason)\n"
+    assert result.output == "错误：使用 --force 须说明理由 (--force needs a reason)\n"
 
     # A detail with entries that add to it: the detail, then each entry on its own line.
     card = read_card(models_dir / "test-model")
@@ -160,7 +160,7 @@ def test_activation_refusals_are_printed_once(app, runner, models_dir):
     result = _risk(runner, "activate", "foreign")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        "Error: 模型的特征与本服务计算的特征不一致。 "
+        "错误：模型的特征与本服务计算的特征不一致。 "
         "(The model's features do not match what the service computes.)",
         "  features: shoe_size：不是本服务计算的特征 "
         "(shoe_size: not a feature the service computes)",

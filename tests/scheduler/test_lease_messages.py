@@ -34,7 +34,7 @@ def test_a_refused_run_once_names_the_holder_the_expiry_and_what_to_do(app, runn
     assert result.exit_code == 1
     # In Chinese, then the English in parentheses (core/i18n.py cli_text).
     assert result.output == (
-        f"Error: 调度器 {leader} 持有主调度租约，至 2026-12-01 10:01:30+08:00：主调度器会按计划"
+        f"错误：调度器 {leader} 持有主调度租约，至 2026-12-01 10:01:30+08:00：主调度器会按计划"
         "运行 term_endings（运行时间见 `corrections scheduler list`）。如仍要在此立即运行，请加 "
         "--ignore-lease（任务可重复运行，与主调度器同时运行不会产生重复数据）。 "
         f"(scheduler {leader} holds the leader lease until 2026-12-01 10:01:30+08:00: "

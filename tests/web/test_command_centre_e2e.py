@@ -11,34 +11,20 @@ missing the test is skipped, except under CI, where that is a failure.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import shutil
-import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select, update
-from werkzeug.serving import ThreadedWSGIServer
 
-from corrections.alerts.views import streams_stopping
 from corrections.core.db import db
 from corrections.org.models import Unit
 from corrections.supervision.models import Obligation
+from tests.support.browser import requested_hosts, require_browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-if not (CHROMIUM and DRIVER):
-    if os.environ.get("CI"):
-        pytest.fail("CI needs chromium and chromedriver for the browser test", pytrace=False)
-    pytest.skip("chromium / chromedriver not installed", allow_module_level=True)
+require_browser()
 
-from selenium import webdriver  # noqa: E402 - only where a browser exists
 from selenium.common.exceptions import (  # noqa: E402
     NoAlertPresentException,
     StaleElementReferenceException,
@@ -47,74 +33,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 12, 2, 0, tzinfo=UTC)  # 10:00 Dec 12 in Shanghai
 XSS = "<script>alert(1)</script>"
-
-
-class _Server(ThreadedWSGIServer):
-    """Keeps its connections, so that stopping drops them as a restarted server would."""
-
-    def process_request(self, request, client_address):
-        self.connections = [*getattr(self, "connections", []), request]
-        super().process_request(request, client_address)
-
-
-class LiveServer:
-    """The app served over HTTP from threads; ``stop`` then ``start`` is a restart on the
-    same port (open connections, like the alert stream, are cut)."""
-
-    def __init__(self, app):
-        self.app, self.port, self.httpd = app, 0, None
-
-    def start(self) -> None:
-        streams_stopping(self.app).clear()
-        self.httpd = _Server("127.0.0.1", self.port, self.app)
-        self.port = self.httpd.server_port
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        streams_stopping(self.app).set()  # open alert streams end at their next poll
-        time.sleep(0.5)
-        self.httpd.shutdown()
-        for conn in getattr(self.httpd, "connections", []):
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@pytest.fixture
-def server(app):
-    app.config["ALERT_STREAM_POLL_SECONDS"] = 0.2
-    live = LiveServer(app)
-    live.start()
-    yield live
-    live.stop()
-    app.config.pop("ALERT_STREAM_POLL_SECONDS", None)
-
-
-@pytest.fixture
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=zh-CN"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
-    driver.set_window_size(1920, 1080)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def artifacts() -> Path:
-    path = Path(os.environ.get("CORRECTIONS_TEST_ARTIFACTS", ROOT / "test-artifacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _sign_in(browser, base, username):
@@ -142,17 +62,6 @@ def _miss_a_report(app, person):
 
 def _rows(browser):
     return browser.find_elements(By.CSS_SELECTOR, "#alerts-body tr")
-
-
-def _requested_hosts(browser) -> set[str]:
-    hosts = set()
-    for entry in browser.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            url = message["params"]["request"]["url"]
-            if not url.startswith(("data:", "blob:")):
-                hosts.add(urlsplit(url).netloc)
-    return hosts
 
 
 def test_a_commander_watches_alerts_arrive_and_acknowledges_one(
@@ -243,7 +152,7 @@ def test_a_commander_watches_alerts_arrive_and_acknowledges_one(
     )
 
     origin = urlsplit(server.url).netloc
-    assert _requested_hosts(browser) == {origin}
+    assert requested_hosts(browser) == {origin}
     violations = [
         e["message"]
         for e in browser.get_log("browser")
@@ -292,3 +201,44 @@ def test_a_wrong_password_is_told_in_chinese(city, server, browser):
         ec.text_to_be_present_in_element((By.ID, "signin-error"), "用户名或密码错误。")
     )
     assert "Wrong" not in browser.find_element(By.ID, "signin-error").text
+
+
+def test_the_city_sees_a_failed_backup_arrive_as_the_systems_alert_and_acknowledges_it(
+    app, city, server, browser, tmp_path
+):
+    from corrections.scheduler import service as scheduler
+
+    _sign_in(browser, server.url, "city")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    with app.app_context():
+        run = scheduler.run_job(
+            db.session,
+            "backup",
+            holder="test",
+            lease_ttl=timedelta(seconds=90),
+            require_lease=False,
+            options={"out": str(blocker / "backups")},
+        )
+        assert run.status == "failed"
+        run_id = run.id
+        db.session.remove()
+    row = '#alerts-body tr[data-kind="backup_failed"]'
+    WebDriverWait(browser, 5).until(lambda b: b.find_elements(By.CSS_SELECTOR, row))
+    cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, f"{row} td")]
+    assert cells[1] == "备份失败" and cells[2] == "系统"
+    assert f"运行 #{run_id}" in cells[3]
+    assert not browser.find_elements(By.CSS_SELECTOR, f"{row} a.person")
+
+    WebDriverWait(browser, 5, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: (
+            b.find_element(By.CSS_SELECTOR, f'{row} button[data-action="acknowledge"]').click()
+            or True
+        )
+    )
+    WebDriverWait(browser, 5).until(ec.visibility_of_element_located((By.ID, "note-text")))
+    assert browser.find_element(By.ID, "note-title").text == "签收：备份失败（系统）"
+    browser.find_element(By.ID, "note-ok").click()
+    WebDriverWait(browser, 5).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, f'{row}[data-status="acknowledged"]')
+    )

@@ -51,7 +51,9 @@
       signOut("登录已过期，请重新登录");
       throw new Error("unauthorized");
     }
-    const body = resp.headers.get("Content-Type")?.includes("json") ? await resp.json() : null;
+    // A 204 (sign-out, a password changed) has no body, whatever its Content-Type says.
+    const json = resp.status !== 204 && resp.headers.get("Content-Type")?.includes("json");
+    const body = json ? await resp.json() : null;
     if (!resp.ok) {
       const err = new Error((body && body.detail) || `请求失败（HTTP ${resp.status}）`);
       err.status = resp.status;
@@ -96,12 +98,55 @@
     signOut("");
   });
 
+  // --- own password (修改密码): POST /api/v1/auth/password; this token stays valid --------
+
+  $("change-password").addEventListener("click", () => {
+    const form = $("password-form");
+    form.reset();
+    CorrectionsForms.clear(form);
+    $("password-error").textContent = "";
+    $("password-done").hidden = true;
+    $("password-dialog").showModal();
+    $("old-password").focus();
+  });
+
+  $("password-cancel").addEventListener("click", () => $("password-dialog").close());
+
+  $("password-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = $("password-form");
+    CorrectionsForms.clear(form);
+    $("password-error").textContent = "";
+    $("password-done").hidden = true;
+    const password = $("new-password").value;
+    if (password !== $("new-password-again").value) {
+      $("error-new_password_again").textContent = form.dataset.mismatch;
+      return;
+    }
+    $("password-ok").disabled = true;
+    try {
+      await api("/api/v1/auth/password", {
+        method: "POST",
+        json: { old_password: $("old-password").value, new_password: password },
+      });
+      form.reset();
+      $("password-done").textContent = form.dataset.done;
+      $("password-done").hidden = false;
+    } catch (e) {
+      if (e.message === "unauthorized") $("password-dialog").close(); // signed out
+      else CorrectionsForms.show(form, e.body, $("password-error"), e.message || form.dataset.failed);
+    } finally {
+      $("password-ok").disabled = false;
+    }
+  });
+
   function signOut(message) {
     state.token = null;
     if (state.abort) state.abort.abort();
     clearInterval(state.statsTimer);
     $("app").hidden = true;
     $("drawer").hidden = true;
+    $("password-dialog").close();
     $("signin").hidden = false;
     $("signin-error").textContent = message || "";
   }
@@ -167,7 +212,8 @@
       tr.append(el("td", a.severity_label_zh + (a.escalation_level ? ` ↑${a.escalation_level}` : "")));
       tr.append(el("td", a.kind_label_zh));
       const who = el("td");
-      who.append(personLink(a.person_id));
+      // A system alert (a backup failed) has no person: it is the system's.
+      who.append(a.person_id === null ? el("span", "系统", { class: "system" }) : personLink(a.person_id));
       tr.append(who);
       tr.append(el("td", describe(a), { class: "detail" }));
       tr.append(el("td", fmtTime(a.raised_at)));
@@ -191,6 +237,9 @@
   function describe(alert) {
     const d = alert.detail || {};
     const parts = [];
+    // A system alert's kind names its job (备份失败); the detail gives the run and error kinds.
+    if (d.run_id) parts.push(`运行 #${d.run_id}`);
+    if (Array.isArray(d.errors) && d.errors.length) parts.push(`错误：${d.errors.join("、")}`);
     if (d.obligation_kind) parts.push(OBLIGATION_LABELS[d.obligation_kind] || d.obligation_kind);
     if (d.due_on) parts.push(`应于 ${d.due_on}`);
     if (d.proposal) parts.push(`建议${PROPOSAL_LABELS[d.proposal] || d.proposal}`);
@@ -209,7 +258,8 @@
 
   function act(alert, action, label) {
     const dialog = $("note-dialog");
-    $("note-title").textContent = `${label}：${alert.kind_label_zh}（对象 ${alert.person_id}）`;
+    const who = alert.person_id === null ? "系统" : `对象 ${alert.person_id}`;
+    $("note-title").textContent = `${label}：${alert.kind_label_zh}（${who}）`;
     $("note-text").value = "";
     $("note-error").textContent = "";
     dialog.dataset.alertId = alert.id;
@@ -424,10 +474,15 @@
     for (const j of view.jobs) {
       const last = j.last_run;
       const tr = el("tr", null, { "data-job": j.name, "data-status": last ? last.status : "never" });
+      // Why the last failure failed (its errors come in the page's language), on hover.
+      const failure = j.last_failure;
+      const why = failure
+        ? [...Object.entries(failure.errors || {}).map(([k, v]) => `${k}：${v}`), failure.error].filter(Boolean).join("\n")
+        : "";
       tr.append(
         el("td", j.label_zh),
         el("td", last ? fmtTime(last.started_at) : "未运行"),
-        el("td", last ? (RUN_LABELS[last.status] || last.status) + (j.last_failure ? `（最近失败 ${fmtTime(j.last_failure.started_at)}）` : "") : "–"),
+        el("td", last ? (RUN_LABELS[last.status] || last.status) + (failure ? `（最近失败 ${fmtTime(failure.started_at)}）` : "") : "–", why ? { title: why } : undefined),
         el("td", fmtTime(j.next_run_at)),
       );
       body.append(tr);

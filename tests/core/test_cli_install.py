@@ -1,0 +1,201 @@
+"""What an operator with only the installed package meets first (new-user review of the
+deployability work): the example settings file and the systemd units come from the package
+(``corrections config example``, ``corrections deploy systemd``); help and the version create no
+file; a command run before ``corrections db upgrade`` says so in one line."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from corrections import create_app
+from corrections.cli import main
+from corrections.config import CONFIG_EXAMPLE, SYSTEMD_DIR
+from corrections.core.db import db
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _clean_environment(tmp_path: Path) -> dict[str, str]:
+    """This process's environment without any corrections setting, the instance folder a
+    folder that does not exist yet."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRECTIONS_")}
+    env["CORRECTIONS_INSTANCE_PATH"] = str(tmp_path / "instance")
+    return env
+
+
+# --- the example settings file and the units, from the package ----------------------------
+
+
+def test_config_example_prints_the_example_settings_file_the_package_carries():
+    result = CliRunner().invoke(main, ["config", "example"])
+    assert result.exit_code == 0, result.output
+    assert result.output == (REPO / "instance" / "config.example.py").read_text(encoding="utf-8")
+    # In a checkout the package's copy is the repository's file; a wheel carries it under
+    # corrections/_data (setup.py), where corrections.config finds it first.
+    assert CONFIG_EXAMPLE.name == "config.example.py" and CONFIG_EXAMPLE.is_file()
+
+
+def test_deploy_systemd_writes_the_units_and_settings_file_for_this_virtualenv(tmp_path):
+    out = tmp_path / "units"
+    result = CliRunner().invoke(main, ["deploy", "systemd", "--out", str(out), "--venv", "/srv/v"])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(p.name for p in SYSTEMD_DIR.iterdir())
+    assert written == [
+        "corrections-scheduler.service",
+        "corrections-web.service",
+        "corrections.env.example",
+    ]
+    web = (out / "corrections-web.service").read_text(encoding="utf-8")
+    assert "ExecStart=/srv/v/bin/corrections-entrypoint serve" in web
+    assert "/opt/corrections/venv" not in web
+    # The settings file will hold the secret key: private from the start.
+    assert stat.S_IMODE((out / "corrections.env.example").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "corrections-web.service").stat().st_mode) == 0o644
+    # Files already there are not replaced unless asked.
+    (out / "corrections-web.service").write_text("edited", encoding="utf-8")
+    again = CliRunner().invoke(main, ["deploy", "systemd", "--out", str(out)])
+    assert again.exit_code != 0
+    assert "--force" in again.output
+    assert (out / "corrections-web.service").read_text(encoding="utf-8") == "edited"
+    forced = CliRunner().invoke(main, ["deploy", "systemd", "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    # Without --venv the units start the virtualenv this command runs from.
+    assert f"ExecStart={sys.prefix}/bin/corrections-entrypoint serve" in (
+        out / "corrections-web.service"
+    ).read_text(encoding="utf-8")
+
+
+def test_deploy_systemd_without_out_prints_every_file():
+    result = CliRunner().invoke(main, ["deploy", "systemd", "--venv", "/srv/v"])
+    assert result.exit_code == 0, result.output
+    for name in ("corrections-web.service", "corrections-scheduler.service"):
+        assert f"# ==> {name} <==" in result.output
+    assert "CORRECTIONS_SECRET_KEY=" in result.output
+
+
+# --- help and the version create nothing ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        [],
+        ["--version"],
+        ["users", "--help"],
+        ["users", "create", "--help"],
+        ["db", "upgrade", "--help"],
+        ["backup", "restore", "--help"],
+        ["config", "example"],
+        ["rules", "validate"],
+    ],
+)
+def test_help_the_version_and_the_file_commands_create_no_file(tmp_path, args):
+    """New-user review: ``corrections --help`` made the instance folder, a keyring, a secret
+    key and a SQLite database."""
+    env = _clean_environment(tmp_path)
+    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "corrections", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # No arguments: the help, with click's usage-error status (2).
+    assert done.returncode == (2 if args == [] else 0), done.stderr
+    assert not (tmp_path / "instance").exists(), sorted(
+        p.name for p in (tmp_path / "instance").iterdir()
+    )
+    if args == ["--version"]:
+        assert done.stdout.startswith("corrections ")
+    if args in ([], ["--help"]):
+        shown = done.stdout + done.stderr
+        for group in ("users", "db", "backup", "config", "deploy", "risk", "persons"):
+            assert f"  {group} " in shown
+
+
+# --- a database that was never migrated ----------------------------------------------------
+
+
+@pytest.fixture
+def empty_app(tmp_path):
+    """An app on a database without any table: a new SQLite file, or a new PostgreSQL
+    database on the suite's server (dropped afterwards)."""
+    server = os.environ.get("CORRECTIONS_TEST_DATABASE_URL")
+    if server:
+        name = f"corrections_empty_{secrets.token_hex(4)}"
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
+        admin = create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    else:
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": url,
+            "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        }
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if server:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["users", "list"],
+        ["org", "show"],
+        ["scheduler", "list"],
+        ["risk", "models"],
+        ["audit", "verify"],
+    ],
+)
+def test_a_command_before_db_upgrade_says_so_in_one_line(empty_app, args, monkeypatch):
+    monkeypatch.delenv("CORRECTIONS_LANG", raising=False)
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(main, args, obj=ScriptInfo(create_app=lambda: empty_app))
+    assert result.exit_code == 1, result.output
+    assert "数据库尚未初始化：请先运行 corrections db upgrade" in result.output
+    assert "Traceback" not in result.output
+    assert "sqlalchemy" not in result.output.lower()
+    assert len(result.output.strip().splitlines()) == 1
+    # Asked for English, the same line in English.
+    monkeypatch.setenv("CORRECTIONS_LANG", "en")
+    english = CliRunner().invoke(main, args, obj=ScriptInfo(create_app=lambda: empty_app))
+    assert english.exit_code == 1
+    assert "the database is not initialised: run corrections db upgrade first" in english.output
+
+
+def test_after_db_upgrade_the_same_command_works(empty_app):
+    runner = CliRunner()
+    info = ScriptInfo(create_app=lambda: empty_app)
+    upgraded = runner.invoke(main, ["db", "upgrade"], obj=info)
+    assert upgraded.exit_code == 0, upgraded.output
+    listed = runner.invoke(main, ["users", "list"], obj=info)
+    assert listed.exit_code == 0, listed.output
+    assert "数据库尚未初始化" not in listed.output

@@ -1,0 +1,3 @@
+"""The page tests' browser, live server and screenshot folder (tests/support/browser.py)."""
+
+from tests.support.browser import artifacts, browser, server  # noqa: F401 - fixtures
