@@ -12,7 +12,36 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from corrections.core.jsonio import OrjsonProvider
 
-__version__ = "0.1.0"
+# A source checkout's project file (absent in an installed wheel).
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+
+
+def package_version() -> str:
+    """This code's version: in a source checkout (``pyproject.toml`` beside the package) its
+    ``[project] version``, else the installed distribution's metadata (the wheel's). Not a
+    literal kept by hand: ``--version`` and the backups' ``app_version`` said 0.1.0 whatever
+    was installed. The checkout's file wins over metadata, which an editable install wrote
+    once and does not update."""
+    import importlib.metadata
+    import tomllib
+
+    try:
+        project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8")).get("project", {})
+        if project.get("name") == "corrections" and project.get("version"):
+            return str(project["version"])
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
+    try:
+        return importlib.metadata.version("corrections")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    # ``corrections.__version__``, read when asked (no file is read at import).
+    if name == "__version__":
+        return package_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CorrectionsFlask(Flask):
@@ -102,6 +131,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "Token from POST /api/v1/auth/token"},
     )
+    from corrections.core.auth import DISPLAY_COOKIE
+
+    api.spec.components.security_scheme(
+        "displayCookie",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": DISPLAY_COOKIE,
+            "description": "A wall display's token, set by POST /api/v1/display/session",
+        },
+    )
     _register_blueprints(app, api)
     register_error_handlers(app)
     request_context.init_app(app)
@@ -125,7 +165,9 @@ def _private_sqlite_file(url: str) -> None:
         return
     path = Path(url[len(prefix) :].split("?", 1)[0])
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from corrections.config import private_folder
+
+        private_folder(path.parent)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
@@ -188,13 +230,24 @@ def _check_keyring(app: Flask) -> None:
         return
     if keyring.created_now and keyring.path is not None:
         keyring.path.unlink(missing_ok=True)
+    from corrections.core.i18n import _
+
     where = "CORRECTIONS_KEYRING" if keyring.path is None else str(keyring.path)
-    raise keys.KeyringError(
-        f"the keyring ({where}) is not the one this database's records were written under"
-        + (" (it was made just now: none was found)" if keyring.created_now else "")
-        + ": put that keyring back (KEYRING_PATH, or CORRECTIONS_KEYRING); a new one can read "
-        "none of them (密钥与数据库中的数据不符，请恢复原密钥)"
-    )
+    if keyring.created_now:
+        message = _(
+            "the keyring ({where}) is not the one this database's records were written under "
+            "(it was made just now: none was found): put that keyring back (KEYRING_PATH, or "
+            "CORRECTIONS_KEYRING); a new one can read none of them",
+            where=where,
+        )
+    else:
+        message = _(
+            "the keyring ({where}) is not the one this database's records were written "
+            "under: put that keyring back (KEYRING_PATH, or CORRECTIONS_KEYRING); a new one "
+            "can read none of them",
+            where=where,
+        )
+    raise keys.KeyringError(message)
 
 
 def _check_rules_versions(app: Flask) -> None:
@@ -222,13 +275,16 @@ def _register_blueprints(app: Flask, api) -> None:
     from corrections.grading.views import blp as grading_blp
     from corrections.incidents.views import blp as incidents_blp
     from corrections.org.admin_views import blp as admin_blp
+    from corrections.org.display_views import blp as display_tokens_blp
     from corrections.org.views import auth_blp, units_blp
     from corrections.persons.views import blp as persons_blp
     from corrections.procedures.views import blp as procedures_blp
     from corrections.risk.views import blp as risk_blp
     from corrections.supervision.views import blp as supervision_blp
     from corrections.supervision.views_detention import blp as detention_blp
+    from corrections.web.choices import blp as choices_blp
     from corrections.web.command import blp as command_blp
+    from corrections.web.display import blp as display_blp
     from corrections.web.views import blp as web_blp
 
     for blp in (
@@ -244,6 +300,9 @@ def _register_blueprints(app: Flask, api) -> None:
         procedures_blp,
         alerts_blp,
         command_blp,
+        choices_blp,
+        display_tokens_blp,
+        display_blp,
         audit_blp,
     ):
         api.register_blueprint(blp)
@@ -401,12 +460,21 @@ def _register_security_headers(app: Flask) -> None:
 
 def _install_actor_loader(app: Flask) -> None:
     from corrections.core.db import db
+    from corrections.org import displays
     from corrections.org.service import load_actor
     from corrections.persons.scope import load_actor_and_person
 
     def loader(token: str, prefetch: tuple | None = None):
+        # A wall display's token (its own prefix) is looked up among the displays: every
+        # route but the display's refuses its role (403), none mistakes it for a sign-in.
+        if displays.is_display_secret(token):
+            return displays.load_actor(db.session, token)
         if prefetch is None:
             return load_actor(db.session, token)
         return load_actor_and_person(db.session, token, *prefetch)
 
+    def display_loader(token: str):
+        return displays.load_actor(db.session, token)
+
     app.extensions["corrections.actor_loader"] = loader
+    app.extensions["corrections.display_loader"] = display_loader

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,15 +19,22 @@ install_click_messages()
 
 
 def _create_app():
-    """The app for a command; a bad setting ends the command with its message (exit 2), not
-    a traceback."""
+    """The app for a command; a bad setting, a keyring that is not the database's or an
+    instance folder this user cannot write ends the command with one line (exit 2), not a
+    traceback (:func:`~corrections.core.cli_errors.startup_error`)."""
     from corrections.config import ConfigError
+    from corrections.core.cli_errors import OperatorError, startup_error
 
     try:
         return create_app()
     except ConfigError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(2)
+    except Exception as exc:
+        line = startup_error(exc)
+        if line is None:
+            raise
+        raise OperatorError(line) from None
 
 
 class CorrectionsGroup(FlaskGroup):
@@ -38,8 +46,9 @@ class CorrectionsGroup(FlaskGroup):
     folder, keyring, secret or database file.
 
     A command run against a database that was never migrated ends with one line saying so
-    (:func:`~corrections.core.cli_errors.uninitialised_database`), exit status 1, instead of a
-    SQLAlchemy traceback.
+    (:func:`~corrections.core.cli_errors.missing_table_message`), exit status 1, instead of a
+    SQLAlchemy traceback; one that lacks a table of a migrated schema names the table as lost
+    (damaged or tampered with), exit status 1.
     """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -51,14 +60,30 @@ class CorrectionsGroup(FlaskGroup):
         return click.Group.get_command(self, ctx, name)
 
     def invoke(self, ctx: click.Context):
-        from corrections.core.cli_errors import UNINITIALISED, uninitialised_database
+        from corrections.core.cli_errors import missing_table, missing_table_message
 
         try:
             return super().invoke(ctx)
         except Exception as exc:
-            if not uninitialised_database(exc):
+            from corrections.core.cli_errors import OperatorError
+            from corrections.core.keys import KeyringError
+
+            if isinstance(exc, KeyringError):  # a key the data needs is not in the keyring
+                raise OperatorError(cli_text(exc.args[0] if exc.args else str(exc))) from None
+            table = missing_table(exc)
+            if table is None:
                 raise
-            raise click.ClickException(cli_text(UNINITIALISED)) from None
+            from flask.cli import ScriptInfo
+
+            from corrections.core.db import db
+
+            try:
+                app = ctx.ensure_object(ScriptInfo).load_app()
+                with app.app_context():
+                    message = missing_table_message(db.engine, table)
+            except Exception:  # no app to ask the database with: name the table
+                message = missing_table_message(None, table)
+            raise click.ClickException(cli_text(message)) from None
 
 
 def _version(ctx: click.Context, _param, value: bool) -> None:
@@ -104,10 +129,31 @@ def _migrations_group() -> click.Group:
 
         return run
 
+    def summarised(callback):
+        """``db upgrade`` ends with one line in the operator's language after alembic's own
+        (English) log lines: where the database now is, or that it already was there."""
+
+        @functools.wraps(callback)
+        def run(*args, **kwargs):
+            if kwargs.get("sql"):  # offline: prints SQL, changes nothing
+                return callback(*args, **kwargs)
+            before = _schema_revision()
+            result = callback(*args, **kwargs)
+            after = _schema_revision()
+            if after == before:
+                message = _("the database is up to date ({revision})", revision=after or "-")
+            else:
+                message = _("database upgraded to {revision}", revision=after or "-")
+            click.echo(cli_render(message))
+            return result
+
+        return run
+
     commands = {}
     for name, command in original.commands.items():
         commands[name] = copy.copy(command)
-        commands[name].callback = deferred(command.callback)
+        callback = summarised(command.callback) if name == "upgrade" else command.callback
+        commands[name].callback = deferred(callback)
     return click.Group(
         name=original.name,
         params=list(original.params),
@@ -116,13 +162,23 @@ def _migrations_group() -> click.Group:
     )
 
 
+def _schema_revision() -> str | None:
+    """The migration the database is at (None: no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    from corrections.core.db import db
+
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def app_groups() -> list[click.Command]:
     """The command groups that work on the app (``users``, ``db``, ``backup`` ...)."""
     from flask_smorest.spec import openapi_cli
 
     from corrections.backup.cli import backup
     from corrections.demo.cli import demo
-    from corrections.org.cli import USER_COMMANDS, org
+    from corrections.org.cli import USER_COMMANDS, display, org
     from corrections.persons.cli import persons
     from corrections.risk.cli import risk
 
@@ -131,6 +187,7 @@ def app_groups() -> list[click.Command]:
     return [
         users,
         org,
+        display,
         audit,
         keys,
         demo,
@@ -470,7 +527,7 @@ def keys_rotate(purpose, batch, resume, key_only) -> None:
         try:
             key_id = ring.rotate(purpose)
         except keyring.KeyringError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(cli_text(exc.args[0] if exc.args else str(exc))) from None
         message = _(
             "{purpose}: new active key {key_id} (older keys kept)", purpose=purpose, key_id=key_id
         )
@@ -664,9 +721,14 @@ def supervision_sweep() -> None:
 
     result = sweep(db.session)
     db.session.commit()
-    click.echo(
-        f"missed={result.missed} planned={result.planned} hour_windows={result.hour_windows}"
+    swept = _(
+        "{missed} obligations marked missed, {planned} planned, {hour_windows} hour windows "
+        "planned",
+        missed=result.missed,
+        planned=result.planned,
+        hour_windows=result.hour_windows,
     )
+    click.echo(cli_render(swept))
 
 
 # --- scheduler ---------------------------------------------------------------------------
@@ -692,7 +754,12 @@ def scheduler_run(holder: str | None) -> None:
 
     def started(sched) -> None:
         jobs = len(sched.get_jobs()) - 1
-        click.echo(f"scheduler {name}: {jobs} jobs (Asia/Shanghai); Ctrl-C or SIGTERM stops")
+        banner = _(
+            "scheduler {name}: {jobs} jobs (Asia/Shanghai); Ctrl-C or SIGTERM stops",
+            name=name,
+            jobs=jobs,
+        )
+        click.echo(cli_render(banner))
 
     process.serve(current_app._get_current_object(), name, on_start=started)
 
@@ -711,20 +778,26 @@ def scheduler_list() -> None:
     view = service.overview(db.session, current_app.config["SCHEDULER_TRIGGERS"], now)
     lease = service.lease_holder(db.session)
     if view["leader"] and lease is not None:
-        click.echo(
-            f"leader: {view['leader']} (lease renewed {_beijing(lease.acquired_at)}, "
-            f"until {_beijing(lease.expires_at)})"
+        leader = _(
+            "leader: {holder} (lease renewed {renewed}, until {until})",
+            holder=view["leader"],
+            renewed=_beijing(lease.acquired_at),
+            until=_beijing(lease.expires_at),
         )
     else:
-        click.echo("leader: (none)")
-    click.echo("times: Beijing (Asia/Shanghai, +08:00)")
+        leader = _("leader: (none)")
+    click.echo(cli_render(leader))
+    click.echo(cli_render(_("times: Beijing (Asia/Shanghai, +08:00)")))
+    widths = (22, 18, 27)
+    heading = (_("job"), _("trigger"), _("next run"), _("last run"))
+    names = [cli_render(h) for h in heading]
+    click.echo(" ".join([*map(cli_column, names[:-1], widths), names[-1]]))
+    never = cli_render(_("never"))
     for job in view["jobs"]:
         last = job["last_run"]
-        last_text = f"{_beijing(last['started_at'])} {last['status']}" if last else "never"
-        click.echo(
-            f"{job['name']:<22} {job['trigger']:<18} next {_beijing(job['next_run_at'])}  "
-            f"last {last_text}"
-        )
+        last_text = f"{_beijing(last['started_at'])} {last['status']}" if last else never
+        cells = (job["name"], job["trigger"], _beijing(job["next_run_at"]))
+        click.echo(" ".join([*map(cli_column, cells, widths), last_text]))
 
 
 def _beijing(at) -> str:
@@ -842,11 +915,36 @@ def rules_validate(files) -> None:
                 data = registry.load_file(path)
         except registry.RulesError as exc:
             failed = True
-            click.echo(f"FAIL {exc}", err=True)
+            click.echo(cli_render(_("FAIL {error}", error=str(exc))), err=True)
         else:
-            click.echo(f"ok   {path.name} (version {data.get('version')})")
+            ok = _("ok   {file} (version {version})", file=path.name, version=data.get("version"))
+            click.echo(cli_render(ok))
+    _warn_missing_holidays(rules_dir, bool(files))
     if failed:
         sys.exit(1)
+
+
+def _warn_missing_holidays(rules_dir: Path, only_files: bool) -> None:
+    """In November and December (Asia/Shanghai), a warning (not a failure) when next year's
+    holiday calendar (rules/holidays/YYYY.yaml) is missing: the working-day clocks (intake
+    and report deadlines) past 1 January need it, and the State Council publishes next
+    year's holidays around November."""
+    from corrections.core.clock import business_date, now_utc
+
+    today = business_date(now_utc())
+    if only_files or today.month < 11:
+        return
+    year = today.year + 1
+    path = rules_dir / "holidays" / f"{year}.yaml"
+    if path.exists():
+        return
+    message = _(
+        "warning: {path} is missing: the working-day clocks need next year's holidays from 1 "
+        "January (the State Council publishes them around November); add it before the year "
+        "ends",
+        path=str(path),
+    )
+    click.echo(cli_text(message), err=True)
 
 
 def _show_articles() -> None:
@@ -947,13 +1045,44 @@ def config_group() -> None:
 
 
 @config_group.command("example")
-def config_example() -> None:
-    """Print the example settings file, every setting with its default (copy it to the
-    instance folder as config.py and edit it): ``corrections config example >
-    /var/lib/corrections/instance/config.py``. Works without a database."""
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write it to this file (mode 0600: it will hold secrets) instead of printing it",
+)
+@click.option("--force", is_flag=True, help="Replace the file if it is there")
+def config_example(out: Path | None, force: bool) -> None:
+    """Print the example settings file, every setting with its default, or write it with
+    --out (mode 0600, since it will hold the secret key and database password; an existing
+    file only with --force): ``corrections config example --out
+    /var/lib/corrections/instance/config.py``, then edit it. Works without a database."""
     from corrections.config import CONFIG_EXAMPLE
 
-    click.echo(CONFIG_EXAMPLE.read_text(encoding="utf-8"), nl=False)
+    text = CONFIG_EXAMPLE.read_text(encoding="utf-8")
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    if force:
+        out.unlink(missing_ok=True)
+    try:
+        # Created private, never widened afterwards: a shell's "> file" makes it 0644 first.
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        message = _("{file} exists: nothing written (--force replaces it)", file=str(out))
+        raise click.ClickException(cli_text(message)) from None
+    except OSError as exc:
+        from corrections.core.cli_errors import os_reason
+
+        message = _("{file}: {reason}", file=str(out), reason=os_reason(exc))
+        raise click.ClickException(cli_text(message)) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    click.echo(str(out))
+
+
+# What a path pasted into a unit's ExecStart= may hold.
+UNIT_PATH = re.compile(r"/[\w.+@/-]*")
 
 
 @main.group("deploy", cls=click.Group)
@@ -977,11 +1106,22 @@ def deploy_group() -> None:
 def deploy_systemd(out, venv, force) -> None:
     """The systemd units (corrections-web.service, corrections-scheduler.service) and the
     example settings file they read (corrections.env.example), with ExecStart pointing at
-    the virtualenv this command runs from (or --venv). Printed one after the other, or
-    written into --out: then install them (README, Installing from the wheel)."""
+    the virtualenv this command runs from (or --venv: an absolute path of letters, digits
+    and . _ - + @ /). Printed one after the other, or written into --out: then install them
+    (README, Installing from the wheel)."""
     from corrections.config import SYSTEMD_DIR
 
     prefix = (venv or sys.prefix).rstrip("/")
+    if not UNIT_PATH.fullmatch(prefix):
+        # Pasted into ExecStart= as it is: a newline would add a line of its own to the unit
+        # (ExecStartPre=... run as root, hostile review), a space splits the command, "%" is
+        # a systemd specifier.
+        message = _(
+            "{path}: the virtualenv must be an absolute path of letters, digits and . _ - + @ / "
+            "(no spaces, quotes, % or control characters): systemd reads it in ExecStart=",
+            path=repr(prefix),
+        )
+        raise click.UsageError(cli_text(message))
     files = {}
     for path in sorted(SYSTEMD_DIR.iterdir()):
         if path.name.startswith(".") or not path.is_file():

@@ -5,6 +5,7 @@ Everything is validated at start-up; a bad value stops the app with a message na
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -246,6 +247,8 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
         app.config.update(overrides)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "corrections.db")
+    # Before any file is written (the secret key here, the keyring next).
+    _require_driver(str(app.config["DATABASE_URL"]))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     if not app.config.get("KEYRING_PATH"):
@@ -278,12 +281,43 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _require_driver(url: str) -> None:
+    """A PostgreSQL URL needs psycopg, which only the ``postgres`` extra installs: say so in
+    one line (not SQLAlchemy's ModuleNotFoundError after a keyring was written)."""
+    import importlib.util
+
+    if not url.startswith("postgresql") or importlib.util.find_spec("psycopg") is not None:
+        return
+    message = _(
+        "DATABASE_URL: a PostgreSQL database needs the psycopg driver, which is not "
+        "installed: {command}",
+        command="pip install 'corrections[postgres]'",
+    )
+    raise ConfigError(message, listed=False)
+
+
+def private_folder(path: Path, mode: int = 0o700) -> Path:
+    """``path``, made if missing with ``mode`` (0700: the instance folder holds the keyring,
+    the secret key and the SQLite database; a backup holds personal data), each missing
+    folder above it 0750 (``/var/lib/corrections``: the service's group may look in, others
+    may not). An existing folder keeps its mode."""
+    path = Path(path)
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+            folder.mkdir(mode=mode if folder is missing[0] else 0o750)
+    return missing[0] if missing else path
+
+
 def _instance_secret(instance: Path) -> str:
     """A random key kept in the instance folder, so a fresh install works and stays stable."""
     path = instance / "secret_key"
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    private_folder(instance)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

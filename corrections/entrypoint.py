@@ -70,16 +70,19 @@ def wait_for_database(seconds: float) -> None:
 
     from corrections import create_app
     from corrections.config import ConfigError
+    from corrections.core.cli_errors import startup_error
     from corrections.core.db import db
-    from corrections.core.keys import KeyringError
 
     try:
         app = create_app()
-    except (ConfigError, KeyringError) as exc:
-        # A setting or the keyring is wrong: no amount of restarting mends it. Exit 2, which
-        # the systemd units name in RestartPreventExitStatus, so the service stays stopped
-        # with this line in its journal instead of restarting for ever.
-        text = exc.render() if isinstance(exc, ConfigError) else str(exc)
+    except Exception as exc:
+        # A setting, the keyring or the instance folder's permissions are wrong: no amount of
+        # restarting mends it. Exit 2, which the systemd units name in
+        # RestartPreventExitStatus, so the service stays stopped with this line in its
+        # journal instead of restarting for ever.
+        text = exc.render() if isinstance(exc, ConfigError) else startup_error(exc)
+        if text is None:
+            raise
         print(f"corrections-entrypoint: {text}", file=sys.stderr)
         raise SystemExit(2) from None
     deadline = time.monotonic() + seconds
@@ -135,6 +138,52 @@ def _migrations_behind() -> Message | None:
     )
 
 
+def _district_head_warnings() -> list[Message]:
+    """A warning (``check`` still passes) for each name in DISTRICT_HEADS that is not an
+    active commander account of a district: the heads approve electronic monitoring (社区矫正法
+    29), and a misspelt or disabled name leaves a district without one, unnoticed until a
+    commander's approval is refused."""
+    from sqlalchemy import select
+
+    from corrections import create_app
+    from corrections.core.auth import Role
+    from corrections.core.db import db
+    from corrections.org.models import Unit, UnitKind, User
+
+    app = create_app()
+    names = list(app.config.get("DISTRICT_HEADS") or ())
+    if not names:
+        return []
+    with app.app_context():
+        try:
+            found = {
+                user.username: user
+                for user in db.session.scalars(select(User).where(User.username.in_(names)))
+            }
+            warnings = []
+            for name in names:
+                user = found.get(name)
+                unit = db.session.get(Unit, user.unit_id) if user is not None else None
+                if user is None or not user.active or user.role != Role.COMMANDER:
+                    reason = _("not an active commander account")
+                elif unit is None or unit.kind != UnitKind.DISTRICT or not unit.active:
+                    reason = _("the account's unit is not an active district bureau")
+                else:
+                    continue
+                warnings.append(
+                    _(
+                        "warning: DISTRICT_HEADS names {username}: {reason}; the district's "
+                        "electronic monitoring cannot be approved by them",
+                        username=name,
+                        reason=reason,
+                    )
+                )
+            return warnings
+        finally:
+            db.session.remove()
+            db.engine.dispose()  # this app only answered the question: leave no connection
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0) if args else "serve"
@@ -161,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
         if behind:
             print(f"corrections-entrypoint: {cli_text(behind)}", file=sys.stderr)
             raise SystemExit(3)
+        for warning in _district_head_warnings():
+            print(f"corrections-entrypoint: {cli_text(warning)}", file=sys.stderr)
         ready = _("configuration valid, database answers, schema current")
         print(f"corrections-entrypoint: {cli_render(ready)}")
     else:

@@ -34,8 +34,8 @@ class Alert(db.Model):
     # None: the system's own alert (a backup failed), seen by the city and administrators.
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))
     kind: Mapped[str] = mapped_column(String(32))
-    # What it is about: ("obligation", its id), ("permit", id), ("incident", id), ("person", 0),
-    # ("job", 0) for the system's alerts (the kind names the job).
+    # What it is about: ("obligation", its id), ("permit", id), ("incident", id), ("person",
+    # the person's id), ("job", 0) for the system's alerts (the kind names the job).
     subject_type: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int] = mapped_column(BigInteger)
     severity: Mapped[str] = mapped_column(String(16))
@@ -104,7 +104,9 @@ class AlertStream(db.Model):
     __tablename__ = "alert_streams"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # A user's stream, or a wall display's (org/displays.py): counted per user or per display.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    display_id: Mapped[int | None] = mapped_column(ForeignKey("display_tokens.id"), index=True)
     token_id: Mapped[int | None] = mapped_column(BigInteger)
     # host:pid:random of the process serving it (the one that renews it).
     holder: Mapped[str] = mapped_column(String(200), index=True)

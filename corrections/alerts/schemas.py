@@ -40,8 +40,21 @@ class AlertSchema(ma.Schema):
     )
     office_id = ma.fields.Integer(allow_none=True)
     district_id = ma.fields.Integer(allow_none=True)
+    person_name = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "姓名 as your role may see it (a juvenile's masked outside their own "
+            "office and district); absent on a system alert"
+        },
+    )
+    office_code = ma.fields.String(allow_none=True)
+    office_name_zh = ma.fields.String(allow_none=True)
+    district_name_zh = ma.fields.String(allow_none=True)
     kind = ma.fields.String()
     kind_label_zh = ma.fields.String()
+    summary_zh = ma.fields.String(
+        metadata={"description": "What happened, in Chinese (2026-11-20 报到未按期履行)"}
+    )
     subject_type = ma.fields.String()
     subject_id = ma.fields.Integer()
     severity = ma.fields.String()

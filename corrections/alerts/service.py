@@ -38,6 +38,7 @@ from corrections.alerts.models import (
     AlertStream,
 )
 from corrections.alerts.rules import SEVERITY_RANK
+from corrections.alerts.summary import summary_zh
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
@@ -46,7 +47,7 @@ from corrections.core.i18n import _, bilingual
 from corrections.core.pagination import paginate
 from corrections.core.sqlfuncs import insert_for
 from corrections.core.types import UTCDateTime
-from corrections.org.models import User
+from corrections.org.models import DisplayToken, Unit, User
 from corrections.persons import privacy
 from corrections.persons.models import Person
 
@@ -270,7 +271,8 @@ def _scope_rule(actor: Actor) -> tuple[str, Callable[[Any, Any], Any], int | Non
     system's alerts for :func:`sees_system_alerts`."""
     if actor.role == Role.OFFICER:
         return "office_id", operator.eq, actor.unit_id
-    if actor.role == Role.COMMANDER:
+    # A wall display shows its district's alerts (names masked for the room: privacy.py).
+    if actor.role in (Role.COMMANDER, Role.DISPLAY):
         return "district_id", operator.eq, actor.unit_id
     if actor.role == Role.CITY:
         return "escalation_level", operator.ge, 1
@@ -317,17 +319,26 @@ def in_scope(actor: Actor, change: StreamChange) -> bool:
     return bool(compare(getattr(change, field), value))
 
 
-# What each alert row brings of its person: enough to decide what the caller sees and to audit.
-_PERSON_COLUMNS = (Person.office_id, Person.district_id, Person.juvenile)
+# What each alert row brings of its person: enough to decide what the caller sees and to
+# audit, and who and where they are (the name, masked as the caller requires, and the office
+# and district), in the list's one statement.
+_OFFICE = aliased(Unit, name="alert_office")
+_DISTRICT = aliased(Unit, name="alert_district")
+_PERSON_COLUMNS = (Person.office_id, Person.district_id, Person.juvenile, Person.sealed)
+_NAME_COLUMNS = (Person.name, _OFFICE.code, _OFFICE.name_zh, _DISTRICT.name_zh)
+
+
+def _with_person(stmt: Select) -> Select:
+    # Outer: a system alert has no person (its person columns are None).
+    return (
+        stmt.outerjoin(Person, Person.id == Alert.person_id)
+        .outerjoin(_OFFICE, _OFFICE.id == Person.office_id)
+        .outerjoin(_DISTRICT, _DISTRICT.id == Person.district_id)
+    )
 
 
 def _scoped(actor: Actor) -> Select:
-    # Outer: a system alert has no person (its person columns are None).
-    return (
-        select(Alert, *_PERSON_COLUMNS)
-        .outerjoin(Person, Person.id == Alert.person_id)
-        .where(scope_clause(actor))
-    )
+    return _with_person(select(Alert, *_PERSON_COLUMNS, *_NAME_COLUMNS)).where(scope_clause(actor))
 
 
 def list_alerts(
@@ -370,24 +381,34 @@ def list_alerts(
     return paginate(session, stmt, rank, *by_age, page=page, page_size=page_size)
 
 
-def get_alert(
-    session: Session, actor: Actor, alert_id: int
-) -> tuple[Alert, int | None, int | None, bool | None]:
+def get_alert(session: Session, actor: Actor, alert_id: int) -> tuple[Any, ...]:
+    """The alert in ``actor``'s scope as :func:`list_alerts` gives its rows."""
     row = session.execute(_scoped(actor).where(Alert.id == alert_id)).first()
     if row is None:
         raise NotFound(_("No such alert."))
-    return row[0], row[1], row[2], row[3]
+    return tuple(row)
 
 
-def _view(alert: Alert, office_id: int | None, district_id: int | None) -> dict[str, Any]:
+def _view(
+    alert: Alert,
+    office_id: int | None,
+    district_id: int | None,
+    names: tuple[str | None, ...] = (None, None, None, None),
+) -> dict[str, Any]:
+    """``names``: the person's name, office code, office name and district name."""
     rule = _kind_rule(alert.kind)
-    return {
+    person_name, office_code, office_name_zh, district_name_zh = names
+    view = {
         "id": alert.id,
         "person_id": alert.person_id,
         "office_id": office_id,
         "district_id": district_id,
+        "office_code": office_code,
+        "office_name_zh": office_name_zh,
+        "district_name_zh": district_name_zh,
         "kind": alert.kind,
         "kind_label_zh": rule["label_zh"],
+        "summary_zh": summary_zh(alert.kind, alert.detail, alert.raised_at),
         "subject_type": alert.subject_type,
         "subject_id": alert.subject_id,
         "severity": alert.severity,
@@ -408,6 +429,9 @@ def _view(alert: Alert, office_id: int | None, district_id: int | None) -> dict[
         "escalated_at": alert.escalated_at,
         "version": alert.version,
     }
+    if alert.person_id is not None:  # a system alert names nobody
+        view[privacy.PERSON_NAME_FIELD] = person_name
+    return view
 
 
 def alert_view(
@@ -417,14 +441,19 @@ def alert_view(
     office_id: int | None,
     district_id: int | None,
     juvenile: bool | None,
+    sealed: bool | None = None,
+    *names: str | None,
 ) -> dict[str, Any]:
-    """An alert as ``actor`` may see it (notes are typed text); the response audits its
-    person. Takes a row of :func:`list_alerts` or :func:`act` after the session and actor.
-    A system alert has no person: nothing to mask, nobody's record shown."""
+    """An alert as ``actor`` may see it (notes are typed text, the person's name masked as
+    the policy says); the response audits its person. Takes a row of :func:`list_alerts` or
+    :func:`act` after the session and actor (``sealed``: the person's record is, as the row
+    selected it; ``names``: the person's name, office code and name, district name). A
+    system alert has no person: nothing to mask, nobody shown."""
     if alert.person_id is None:
         return _view(alert, None, None)
-    person = privacy.PersonRef(alert.person_id, juvenile, office_id, district_id)
-    return privacy.present(session, actor, person, "alert", _view(alert, office_id, district_id))
+    person = privacy.PersonRef(alert.person_id, juvenile, office_id, district_id, sealed)
+    view = _view(alert, office_id, district_id, names or (None, None, None, None))
+    return privacy.present(session, actor, person, "alert", view)
 
 
 # --- people acting on alerts -------------------------------------------------------------
@@ -448,7 +477,8 @@ def act(
     """Acknowledge, resolve or dismiss an alert in scope. A concurrent change of the same
     alert makes one of the two a 409 (the row's version decides)."""
     now = now or now_utc()
-    alert, office_id, district_id, juvenile = get_alert(session, actor, alert_id)
+    row = get_alert(session, actor, alert_id)
+    alert = row[0]
     allowed_from, to = _TRANSITIONS[action]
     if alert.status not in allowed_from:
         labels = alert_rules.current()
@@ -490,7 +520,7 @@ def act(
     )
     session.expire(alert)
     session.refresh(alert)
-    return alert, office_id, district_id, juvenile
+    return row
 
 
 # --- the live stream ---------------------------------------------------------------------
@@ -523,9 +553,11 @@ class StreamChange:
 
 def _fetch_changes(session: Session, *where: ColumnElement[bool], limit: int) -> list[StreamChange]:
     stmt = (
-        select(AlertChange, Alert, *_PERSON_COLUMNS, Person.sealed)
-        .join(Alert, Alert.id == AlertChange.alert_id)
-        .outerjoin(Person, Person.id == Alert.person_id)
+        _with_person(
+            select(AlertChange, Alert, *_PERSON_COLUMNS, *_NAME_COLUMNS).join(
+                Alert, Alert.id == AlertChange.alert_id
+            )
+        )
         .where(*where)
         .order_by(AlertChange.id)
         .limit(limit)
@@ -541,9 +573,9 @@ def _fetch_changes(session: Session, *where: ColumnElement[bool], limit: int) ->
                 else privacy.PersonRef(alert.person_id, juvenile, office_id, district_id, sealed)
             ),
             escalation_level=alert.escalation_level,
-            view=_view(alert, office_id, district_id),
+            view=_view(alert, office_id, district_id, tuple(names)),
         )
-        for change, alert, office_id, district_id, juvenile, sealed in session.execute(stmt)
+        for change, alert, office_id, district_id, juvenile, sealed, *names in session.execute(stmt)
     ]
 
 
@@ -663,19 +695,20 @@ def open_stream(
 ) -> int:
     """Count a new stream of ``actor``'s against the per-user cap (every worker's streams
     count; those of a process that stopped renewing them do not) and record it; returns its
-    id. :class:`TooManyRequests` when the user has ``max_per_user`` open already."""
+    id. :class:`TooManyRequests` when the user has ``max_per_user`` open already. A wall
+    display's streams are counted per display, under the same cap."""
     now = now_utc()
     # Two streams opened at once by one user in two workers must not both see room: the
     # user's row is the lock (SQLite's write transaction serialises anyway).
-    session.execute(select(User.id).where(User.id == actor.user_id).with_for_update())
-    session.execute(
-        delete(AlertStream).where(
-            AlertStream.user_id == actor.user_id, AlertStream.seen_at < now - stale_after
-        )
-    )
-    open_now = session.scalar(
-        select(func.count()).select_from(AlertStream).where(AlertStream.user_id == actor.user_id)
-    )
+    if actor.display_id is not None:
+        owner = AlertStream.display_id == actor.display_id
+        lock = select(DisplayToken.id).where(DisplayToken.id == actor.display_id)
+    else:
+        owner = AlertStream.user_id == actor.user_id
+        lock = select(User.id).where(User.id == actor.user_id)
+    session.execute(lock.with_for_update())
+    session.execute(delete(AlertStream).where(owner, AlertStream.seen_at < now - stale_after))
+    open_now = session.scalar(select(func.count()).select_from(AlertStream).where(owner))
     if open_now >= max_per_user:
         raise TooManyRequests(
             _(
@@ -688,7 +721,12 @@ def open_stream(
             errors={"streams": [_("at most {limit} open streams per user", limit=max_per_user)]},
         )
     stream = AlertStream(
-        user_id=actor.user_id, token_id=actor.token_id, holder=holder, opened_at=now, seen_at=now
+        user_id=actor.user_id,
+        display_id=actor.display_id,
+        token_id=actor.token_id,
+        holder=holder,
+        opened_at=now,
+        seen_at=now,
     )
     session.add(stream)
     session.flush()

@@ -20,7 +20,7 @@ from corrections.alerts.schemas import (
     StreamQuerySchema,
 )
 from corrections.core.api import Blueprint
-from corrections.core.auth import current_actor, requires
+from corrections.core.auth import current_actor, current_credential, load_credential, requires
 from corrections.core.db import db
 from corrections.core.errors import RuleViolation
 from corrections.core.i18n import _
@@ -125,35 +125,41 @@ class AlertStream(MethodView):
         in your scope). Ends after ``timeout`` seconds; browsers' EventSource reconnects by
         itself, sending the last id. A user may hold ``ALERT_STREAM_MAX_PER_USER`` streams at
         once, a server process ``ALERT_STREAM_MAX_PER_PROCESS``: beyond, 429 with Retry-After."""
-        actor = current_actor()
-        after = _last_event_id(args["last_event_id"])
-        app = current_app._get_current_object()
-        hub = live.hub_for(app)
-        sub = hub.subscribe(actor, session=db.session, limit=live.setting(app, "MAX_PER_PROCESS"))
-        try:
-            sub.stream_id = service.open_stream(
-                db.session,
-                actor=actor,
-                holder=hub.holder,
-                max_per_user=live.setting(app, "MAX_PER_USER"),
-                stale_after=live.STALE_AFTER,
-                # A stream whose client left is noticed at its next keep-alive.
-                retry_after=int(HEARTBEAT_SECONDS),
-            )
-        except BaseException:
-            hub.unsubscribe(sub)
-            raise
-        # An id past the newest change: the change log restarted (a restored database), as
-        # the process's listener concludes when the newest id goes down. The client's ids mean
-        # nothing here: it gets the reader's live alerts, then every change after the newest.
-        restarted_from = after if after is not None and after > sub.newest else None
-        start = sub.newest if after is None or restarted_from is not None else after
-        stream = _Stream(app, hub, sub, actor, start, args["timeout"], restarted_from)
-        response = Response(stream_with_context(stream.events()), mimetype="text/event-stream")
-        response.call_on_close(stream.close_outside_request)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Accel-Buffering"] = "no"
-        return response
+        return stream_response(args)
+
+
+def stream_response(args) -> Response:
+    """The live stream of the current actor's alerts (this route's, and a wall display's:
+    web/display.py), its sign-in re-checked every ``ALERT_STREAM_TOKEN_CHECK_SECONDS``."""
+    actor = current_actor()
+    after = _last_event_id(args["last_event_id"])
+    app = current_app._get_current_object()
+    hub = live.hub_for(app)
+    sub = hub.subscribe(actor, session=db.session, limit=live.setting(app, "MAX_PER_PROCESS"))
+    try:
+        sub.stream_id = service.open_stream(
+            db.session,
+            actor=actor,
+            holder=hub.holder,
+            max_per_user=live.setting(app, "MAX_PER_USER"),
+            stale_after=live.STALE_AFTER,
+            # A stream whose client left is noticed at its next keep-alive.
+            retry_after=int(HEARTBEAT_SECONDS),
+        )
+    except BaseException:
+        hub.unsubscribe(sub)
+        raise
+    # An id past the newest change: the change log restarted (a restored database), as
+    # the process's listener concludes when the newest id goes down. The client's ids mean
+    # nothing here: it gets the reader's live alerts, then every change after the newest.
+    restarted_from = after if after is not None and after > sub.newest else None
+    start = sub.newest if after is None or restarted_from is not None else after
+    stream = _Stream(app, hub, sub, actor, start, args["timeout"], restarted_from)
+    response = Response(stream_with_context(stream.events()), mimetype="text/event-stream")
+    response.call_on_close(stream.close_outside_request)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
 
 
 def _spread(seconds: float) -> float:
@@ -180,11 +186,12 @@ class _Stream:
     ):
         self.app, self.hub, self.sub, self.actor = app, hub, sub, actor
         self.after, self.timeout, self.restarted_from = after, timeout, restarted_from
-        self.token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+        # The bearer token, or a wall display's cookie, it was opened with: checked again.
+        self.credential = current_credential()
         self.closed = False
 
     def still_signed_in(self) -> bool:
-        now_actor = self.app.extensions["corrections.actor_loader"](self.token, None)
+        now_actor = load_credential(self.credential)
         db.session.rollback()  # end the read's transaction: the stream holds none
         return now_actor is not None and (now_actor.role, now_actor.unit_id) == (
             self.actor.role,

@@ -74,7 +74,9 @@ def append(path: str | Path, record: dict[str, Any], keyring: keys.Keyring) -> d
     record["sig"] = _sign(record, key)
     line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from corrections.config import private_folder
+
+    private_folder(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line)

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from corrections.core.i18n import _, cli_locale, cli_render, cli_text, lookup_stored
+from corrections.core.i18n import _, cli_column, cli_locale, cli_render, cli_text, lookup_stored
 
 
 @click.group()
@@ -31,6 +31,28 @@ def _stored(text) -> str:
     """A job run's error text as stored (the English of its messages) in the operator's
     language."""
     return lookup_stored(str(text), cli_locale())
+
+
+def _failed(run: dict, heading) -> None:
+    """A failed backup or drill run as the operator reads it: ``heading`` (a message with an
+    ``{error}`` field) with the first of the run's errors by kind (README: what failed, by
+    kind), each further one on a line of its own, then exit 1. Never the run's ``error``
+    (``ToolFailed at dialects.py:160``: the class and where it was raised are for the log,
+    which has them)."""
+    errors = list((run["errors"] or {}).items())
+    if errors:
+        first = f"{errors[0][0]}: {_stored(errors[0][1])}"
+    else:
+        first = cli_render(
+            _(
+                "an unexpected error; the log has its class and where it was raised (job run {id})",
+                id=run["id"],
+            )
+        )
+    click.echo(cli_render(heading.format(error=first)), err=True)
+    for kind, text in errors[1:]:
+        click.echo(f"  {kind}: {_stored(text)}", err=True)
+    sys.exit(1)
 
 
 def _run(job: str, options: dict) -> dict:
@@ -64,12 +86,9 @@ def create_cmd(out: Path | None) -> None:
     API. Safe while the service runs. Deletes nothing (the nightly job prunes BACKUP_DIR)."""
     run = _run("backup", {"out": str(out) if out else None, "prune": False})
     if run["status"] != "succeeded":
-        # The reason, not only where it was raised (new-user review: "ToolFailed at
+        # The reason, not where it was raised (new-user review: "ToolFailed at
         # dialects.py:158" told the operator nothing).
-        click.echo(cli_render(_("backup FAILED: {error}", error=run["error"])), err=True)
-        for kind, text in (run["errors"] or {}).items():
-            click.echo(f"  {kind}: {_stored(text)}", err=True)
-        sys.exit(1)
+        _failed(run, _("backup FAILED: {error}"))
     c = run["counts"]
     written = _(
         "backup {id} written to {directory}: {bytes} bytes, {tables} tables, {rows} rows "
@@ -129,14 +148,25 @@ def verify_cmd(directory: Path) -> None:
 )
 @click.option("--force", is_flag=True, help="Replace everything in a non-empty target")
 @click.option("--reason", default=None, help="Why (kept with the audit acknowledgement)")
+@click.option(
+    "--elsewhere",
+    is_flag=True,
+    help="The target is not this instance's database (needed only when that cannot be told: "
+    "a server does not answer)",
+)
 @with_appcontext
-def restore_cmd(directory: Path, to: str | None, force: bool, reason: str | None) -> None:
+def restore_cmd(
+    directory: Path, to: str | None, force: bool, reason: str | None, elsewhere: bool
+) -> None:
     """Restore a backup (verified first) into an empty database and check that it holds
     what the manifest says. Stop the web service and the scheduler first.
 
-    Into this instance's own database, the restore is acknowledged in the audit checkpoints
-    at once (what ``corrections audit acknowledge-restore`` does), before anything can seal
-    on the restored trail; into another database, the command says what to run there."""
+    Into this instance's own database (asked of the database servers, whatever the URL's
+    spelling), the restore is acknowledged in the audit checkpoints at once (what
+    ``corrections audit acknowledge-restore`` does), before anything can seal on the restored
+    trail; into another database, the command says what to run there. When that cannot be
+    told (the instance's database server does not answer) and the URLs differ, nothing is
+    done without --elsewhere."""
     from corrections.backup import dialects, service
     from corrections.core.clock import now_utc
     from corrections.core.db import db
@@ -147,6 +177,16 @@ def restore_cmd(directory: Path, to: str | None, force: bool, reason: str | None
     try:
         path = service.resolve(directory)
         own = dialects.same_database(target, configured)
+        if own is None and not elsewhere:
+            undecided = _(
+                "cannot tell whether {target} is this instance's database (one of the two "
+                "servers does not answer): nothing was restored. If it is another instance's, "
+                "run the command again with --elsewhere; if it is this instance's, once its "
+                "server answers",
+                target=dialects.masked(target),
+            )
+            raise click.ClickException(cli_text(undecided))
+        own = bool(own)
         if own:  # no pooled connection of ours may sit on what is replaced
             db.session.remove()
             db.engine.dispose()
@@ -232,10 +272,7 @@ def drill_cmd(source: Path | None) -> None:
     job; exit 1 if it fails."""
     run = _run("backup_drill", {"source": str(source) if source else None})
     if run["status"] != "succeeded":
-        click.echo(cli_render(_("DRILL FAILED: {error}", error=run["error"])), err=True)
-        for kind, text in (run["errors"] or {}).items():
-            click.echo(f"  {kind}: {_stored(text)}", err=True)
-        sys.exit(1)
+        _failed(run, _("DRILL FAILED: {error}"))
     c = run["counts"]
     passed = _(
         "drill passed: backup {id} restored into a scratch database, {rows} rows and the audit "
@@ -270,15 +307,34 @@ def list_cmd(root: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    if not rows:
+        where = str(root or current_app.config["BACKUP_DIR"])
+        click.echo(cli_render(_("no backups in {folder}", folder=where)))
+        return
+
+    def line(backup_id, kind, head, count, size) -> str:
+        return " ".join(
+            [
+                cli_column(backup_id, 20),
+                cli_column(kind, 10),
+                cli_column(head, 8),
+                " " * max(0, 10 - _width(count)) + count,
+                " " * max(0, 14 - _width(size)) + size,
+            ]
+        )
+
+    heading = (_("backup"), _("database"), _("migration"), _("rows"), _("bytes"))
+    click.echo(line(*(cli_render(h) for h in heading)))
     for r in rows:
-        size = _(
-            "{rows} rows {bytes} bytes",
-            rows=str(r["rows"]).rjust(10),
-            bytes=str(r["bytes"]).rjust(14),
-        )
-        click.echo(
-            f"{r['id']:<20} {r['kind']:<10} {r['migration_head'] or '-':<8} {cli_render(size)}"
-        )
+        head = r["migration_head"] or "-"
+        click.echo(line(r["id"], r["kind"], head, str(r["rows"]), str(r["bytes"])))
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes at a terminal (a Chinese character two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 @backup.command("prune")

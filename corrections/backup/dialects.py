@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, table, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
 from corrections.core.errors import DomainError
@@ -74,19 +74,59 @@ def masked(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def same_database(a: str | URL, b: str | URL) -> bool:
-    """Whether two URLs name the same database (driver spelling and password aside)."""
+def same_database(a: str | URL, b: str | URL) -> bool | None:
+    """Whether two URLs reach the same database; None when that cannot be told.
+
+    SQLite: the same file (real paths, hard links too). PostgreSQL: asked of the servers
+    themselves, so that ``localhost`` and ``127.0.0.1``, a Unix socket, another user or the
+    port written out are recognised (hostile review: a restore of the instance's own
+    database under another spelling skipped the checkpoint acknowledgement): the cluster's
+    system identifier, its start time (a clone of the cluster keeps the identifier, not the
+    start) and the database. When one of them cannot be reached: the same spelling (driver,
+    password and the default port aside) is the same database, another is undecided (None:
+    the caller asks the operator)."""
     ua, ub = parse_url(a), parse_url(b)
     if kind_of(ua) != kind_of(ub):
         return False
     if kind_of(ua) == "sqlite":
-        return sqlite_path(ua).resolve() == sqlite_path(ub).resolve()
-    # PostgreSQL's port when the URL names none: 5432 and no port are the same server.
+        pa, pb = sqlite_path(ua), sqlite_path(ub)
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+        return pa.resolve() == pb.resolve()
+    ia, ib = server_identity(ua), server_identity(ub)
+    if ia is not None and ib is not None:
+        return ia == ib
+    return True if same_spelling(ua, ub) else None
+
+
+def same_spelling(ua: URL, ub: URL) -> bool:
+    """Whether two PostgreSQL URLs are written alike: host, port (5432 when none is named),
+    database, user and a host given as a query parameter."""
     ua, ub = (u.set(port=u.port or 5432) for u in (ua, ub))
     fields = ("host", "port", "database", "username")
     return all(
         (getattr(ua, f) or None) == (getattr(ub, f) or None) for f in fields
     ) and ua.query.get("host") == ub.query.get("host")
+
+
+# What identifies a PostgreSQL database whatever the URL that reached it.
+_IDENTITY = text(
+    "SELECT (SELECT system_identifier FROM pg_control_system()), pg_postmaster_start_time(), "
+    "current_database()"
+)
+
+
+def server_identity(url: URL) -> tuple[Any, ...] | None:
+    """(cluster system identifier, the server's start time, database) of the PostgreSQL
+    database ``url`` reaches; None when it cannot be reached (within 10 seconds)."""
+    engine = scratch_engine(url, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            return tuple(conn.execute(_IDENTITY).one())
+    except Exception:  # unreachable, refused, no such database: undecided, said by the caller
+        return None
+    finally:
+        engine.dispose()
 
 
 def scratch_engine(url: URL, **options: Any) -> Engine:
@@ -447,7 +487,20 @@ def _drop_stale_scratch(conn, now: datetime) -> None:
             continue
         made = datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         if now - made > timedelta(days=1):
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            try:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            except DBAPIError as exc:  # another role's (autocommit: nothing else is undone)
+                if _sqlstate(exc) != _INSUFFICIENT_PRIVILEGE:
+                    raise
+
+
+# PostgreSQL's SQLSTATE insufficient_privilege: CREATE DATABASE without CREATEDB, DROP
+# DATABASE of another role's.
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
 
 
 @contextmanager
@@ -459,7 +512,17 @@ def pg_scratch(server: URL, now: datetime) -> Iterator[URL]:
     try:
         with admin.connect() as conn:
             _drop_stale_scratch(conn, now)
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+            try:
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+            except DBAPIError as exc:
+                if _sqlstate(exc) != _INSUFFICIENT_PRIVILEGE:
+                    raise
+                # Not "ProgrammingError at cursor.py:117" (new-operator review).
+                message = _(
+                    "the drill needs a database role that may create databases (CREATEDB), "
+                    "or BACKUP_DRILL_URL naming a server where it may"
+                )
+                raise ToolFailed(message) from None
         try:
             yield server.set(database=name)
         finally:

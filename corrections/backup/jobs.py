@@ -3,7 +3,10 @@ restore drill. Each run is a row of ``job_runs`` (the scheduler's wrapper record
 failure fails the run, which the command centre's scheduler panel, ``/healthz?deep=1``
 (``degraded``) and the ``corrections_job_runs`` metric show, is logged at ERROR and raises a
 system alert (``backup_failed`` 备份失败, ``backup_drill_failed`` 备份恢复演练失败) for the
-city and the administrators; the job's next success resolves it.
+city and the administrators; the job's next success where the schedule runs it resolves it: a
+backup into ``BACKUP_DIR``, a drill of the newest backup there. A backup made elsewhere
+(``backup create --out``) or a drill of another backup (``drill --from``) proves nothing about
+those, and leaves the alert live.
 
 ``corrections backup create`` and ``drill`` run these same jobs (with the operator's
 options), so a backup made by hand counts as the newest backup too.
@@ -72,6 +75,12 @@ def _recovered(ctx: JobContext, job: str, note: str) -> None:
     )
 
 
+def _configured(folder: Path) -> bool:
+    """Whether ``folder`` is ``BACKUP_DIR`` (however spelled): where the nightly backup goes
+    and the drill reads."""
+    return folder.resolve() == Path(current_app.config["BACKUP_DIR"]).resolve()
+
+
 def _kinds(ctx: JobContext, exc: Exception) -> list[str]:
     """The error kinds of a failed run (its errors' keys; else the exception's class)."""
     return sorted(ctx.errors) or [type(exc).__name__]
@@ -117,7 +126,8 @@ def nightly_backup(ctx: JobContext) -> dict[str, Any]:
         ctx.session.rollback()
         _failed(ctx, service.BACKUP_JOB, _why(ctx, exc), _kinds(ctx, exc))
         raise
-    _recovered(ctx, service.BACKUP_JOB, "备份已成功")
+    if _configured(out):
+        _recovered(ctx, service.BACKUP_JOB, "备份已成功")
     return counts
 
 
@@ -145,5 +155,6 @@ def backup_drill(ctx: JobContext) -> dict[str, Any]:
         kinds = sorted(report.errors())
         _failed(ctx, service.DRILL_JOB, ", ".join(kinds), kinds)
         raise BackupDrillFailed(", ".join(kinds))
-    _recovered(ctx, service.DRILL_JOB, "恢复演练已通过")
+    if _configured(source):
+        _recovered(ctx, service.DRILL_JOB, "恢复演练已通过")
     return counts

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -227,7 +227,9 @@ def create_backup(session: Session, *, out: Path, now: datetime) -> Created:
     url = dialects.parse_url(engine.url)
     kind = dialects.kind_of(url)
     audit.seal_and_commit(session)
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from corrections.config import private_folder
+
+    private_folder(out)
     backup_id = _new_id(out, now)
     work = Path(tempfile.mkdtemp(prefix=f".partial-{now.strftime(_STAMP)}-", dir=out))
     try:
@@ -658,12 +660,32 @@ def _check_trail(report: Report, url: URL, manifest: dict[str, Any], facts: Fact
     )
 
 
+def _live_head(session: Session) -> str | None:
+    """The migration the live database is at (the drill runs as a job: it has a schema)."""
+    return session.scalar(text("SELECT version_num FROM alembic_version"))
+
+
+def _older_revisions(head: str | None) -> set[str]:
+    """The migrations before ``head``: an older schema of this code (not an unknown or a
+    newer one)."""
+    from alembic.script import ScriptDirectory
+
+    if not head:
+        return set()
+    script = ScriptDirectory(current_app.extensions["migrate"].directory)
+    return {r.revision for r in script.walk_revisions("base", head)} - {head}
+
+
+def _older(revision: str | None, head: str | None) -> bool:
+    return bool(revision) and revision in _older_revisions(head)
+
+
 def _drill_folder() -> Path:
     """Where a drill works (its SQLite copy, its copy of the checkpoints): the instance
     folder, private and writable even when the backups are on read-only storage."""
-    folder = Path(current_app.instance_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    from corrections.config import private_folder
+
+    return private_folder(Path(current_app.instance_path))
 
 
 def _remove_leftovers(folder: Path, now: datetime) -> None:
@@ -704,11 +726,25 @@ def drill(session: Session, *, source: Path, now: datetime) -> Report:
     kind = manifest["database"]["kind"]
     data_url = dialects.parse_url(session.get_bind().url)
 
+    head = code_head()
+    live_head = _live_head(session)
+
     def rehearse(scratch: URL) -> None:
         facts = _put_back(manifest, path, scratch, force=False)
         _compare(report, manifest, facts)
-        head = code_head()
-        if facts.migration_head != head:
+        upgraded_since = live_head == head and _older(facts.migration_head, head)
+        if upgraded_since:
+            # The database was upgraded since the backup: the backup is stale, not the
+            # database (new-operator review: "db upgrade" was asked for after db upgrade).
+            message = _(
+                "the backup was made before this upgrade (its schema is at {schema}, this "
+                "code's at {head}): make a new backup first (corrections backup create), "
+                "then drill it",
+                schema=facts.migration_head,
+                head=head,
+            )
+            report.add("migrations", message)
+        elif facts.migration_head != head:
             report.add(
                 "migrations",
                 _(
@@ -795,9 +831,15 @@ def prune(
 ) -> Pruned:
     """Delete the backups under ``root`` that :func:`retained` does not keep (and work
     directories a crash left behind over a day ago). Only this format's backups are touched;
-    the newest is always kept."""
+    the newest is always kept, and so is the rollback point: the newest backup made at an
+    older migration than this code's (before the last upgrade), whatever its age, until a
+    later upgrade makes another one the rollback point."""
     backups = list_backups(root)
     keep = retained(backups, keep_daily=max(1, keep_daily), keep_monthly=keep_monthly)
+    older = _older_revisions(code_head())
+    rollback = next((p for p, m in backups if m.get("migration_head") in older), None)
+    if rollback is not None:
+        keep.add(rollback)
     deleted = []
     for path, _manifest in backups:
         if path in keep:
@@ -809,7 +851,7 @@ def prune(
                 on_delete(path)
     if not dry_run:
         _remove_leftovers(root, now)
-    if deleted:
+    if deleted and not dry_run:
         log.info("backups pruned: %s deleted, %s kept", len(deleted), len(keep))
     return Pruned(kept=sorted(p.name for p in keep), deleted=sorted(deleted))
 

@@ -27,6 +27,8 @@ class Role(StrEnum):
     ANALYST = "analyst"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    # A wall display (大屏) of one district: a device token, not an account (org/displays.py).
+    DISPLAY = "display"
 
 
 ROLE_LABELS_ZH = {
@@ -36,7 +38,11 @@ ROLE_LABELS_ZH = {
     Role.ANALYST: "数据分析员",
     Role.AUDITOR: "审计员",
     Role.ADMIN: "系统管理员",
+    Role.DISPLAY: "指挥中心大屏",
 }
+
+# The roles a staff account may hold; ``display`` belongs to device tokens only.
+ACCOUNT_ROLES = frozenset(Role) - {Role.DISPLAY}
 
 # Which roles may call which kind of route. Scope inside a route is the service's business.
 PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -74,11 +80,21 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "risk:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "risk:models": frozenset({Role.COMMANDER, Role.CITY, Role.ANALYST, Role.ADMIN}),
     "risk:export": frozenset({Role.ANALYST, Role.CITY}),
-    "units:read": frozenset(Role),
+    "units:read": ACCOUNT_ROLES,
+    # A unit's staff as a choice list (org/staff.py decides whose unit): no credentials.
+    "staff:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),
+    # The reasons and grounds the rules files define, for decision forms (no personal data).
+    "rules:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
     # Organisation and accounts (org/structure.py, org/accounts.py): administrators only.
     "units:admin": frozenset({Role.ADMIN}),
     "users:admin": frozenset({Role.ADMIN}),
-    "session": frozenset(Role),
+    "session": ACCOUNT_ROLES,
+    # Wall displays (org/displays.py): a display reads its district's live alerts (names
+    # masked for the room, persons/privacy.py) and statistics, and nothing else; it is in no
+    # other permission, so every other route refuses it. Commanders manage their district's
+    # displays, the city and administrators any.
+    "display:read": frozenset({Role.DISPLAY}),
+    "displays:manage": frozenset({Role.COMMANDER, Role.CITY, Role.ADMIN}),
 }
 
 PUBLIC = "public"
@@ -93,10 +109,13 @@ class Actor:
     role: Role | None
     unit_id: int | None
     token_id: int | None = None
+    # A wall display's device token (role ``display``; no user).
+    display_id: int | None = None
 
     @property
     def is_system(self) -> bool:
-        return self.user_id is None
+        # A wall display has no user either, but a role: it is never the system.
+        return self.user_id is None and self.role is None
 
 
 SYSTEM = Actor(user_id=None, username="system", role=None, unit_id=None)
@@ -106,16 +125,54 @@ def current_actor() -> Actor | None:
     return getattr(g, "actor", None)
 
 
-def _authenticate(prefetch: tuple[int, tuple] | None = None) -> Actor:
+# The cookie a wall display's browser keeps its device token in (web/display.py): HttpOnly,
+# SameSite=Strict, Path=/api/v1/display. Taken only by routes declared ``cookie=True`` (whose
+# permission only the display role holds), only on GET and HEAD, and only for a display's token
+# (and read by the display's own ``GET /api/v1/display/session``, to say whether the browser is
+# enrolled): never a session for anything else.
+DISPLAY_COOKIE = "corrections_display"
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a request authenticated with: a bearer token, or a wall display's cookie."""
+
+    token: str
+    cookie: bool = False
+
+
+def load_credential(credential: Credential, prefetch: tuple | None = None) -> Actor | None:
+    """The actor behind ``credential`` now (None: unknown, expired, revoked or disabled). A
+    cookie is looked up among display tokens only."""
+    if credential.cookie:
+        actor = current_app.extensions["corrections.display_loader"](credential.token)
+        return actor if actor is not None and actor.role == Role.DISPLAY else None
+    loader: Callable[..., Actor | None] = current_app.extensions["corrections.actor_loader"]
+    return loader(credential.token, prefetch)
+
+
+def current_credential() -> Credential | None:
+    return getattr(g, "credential", None)
+
+
+def _authenticate(prefetch: tuple[int, tuple] | None = None, *, cookie: bool = False) -> Actor:
     header = request.headers.get("Authorization", "")
+    if not header and cookie and request.method in _SAFE_METHODS:
+        value = request.cookies.get(DISPLAY_COOKIE, "")
+        if value:
+            return _sign_in(Credential(value, cookie=True), None)
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(_("A bearer token is required."))
-    loader: Callable[..., Actor | None] = current_app.extensions["corrections.actor_loader"]
-    actor = loader(token.strip(), prefetch)
+    return _sign_in(Credential(token.strip()), prefetch)
+
+
+def _sign_in(credential: Credential, prefetch: tuple | None) -> Actor:
+    actor = load_credential(credential, prefetch)
     if actor is None:
         raise Unauthorized(_("The token is invalid, expired or revoked."))
-    g.actor = actor
+    g.actor, g.credential = actor, credential
     return actor
 
 
@@ -142,22 +199,28 @@ def _add_doc(func: Callable, doc: dict[str, Any]) -> None:
     func._apidoc = apidoc
 
 
-def requires(permission: str, *, person_columns: tuple = ()) -> Callable:
+def requires(permission: str, *, person_columns: tuple = (), cookie: bool = False) -> Callable:
     """Declare and enforce that the caller holds a role allowed ``permission``.
 
     ``person_columns``: the route's person (``person_id`` in its path) is loaded with these
     columns by the same statement that checks the token, one round trip less on a hot path.
     Only loaded: whether the caller may see the person is decided where it is used.
+    ``cookie``: a GET route a wall display's page reads; without an Authorization header the
+    display's cookie (:data:`DISPLAY_COOKIE`) is taken instead. Only for a permission of the
+    display role alone.
     """
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
     roles = PERMISSIONS[permission]
+    if cookie and roles != {Role.DISPLAY}:
+        raise ValueError(f"the display cookie is for the display role's routes: {permission!r}")
 
     def decorator(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             person_id = kwargs.get("person_id") if person_columns else None
-            actor = _authenticate(None if person_id is None else (person_id, person_columns))
+            prefetch = None if person_id is None else (person_id, person_columns)
+            actor = _authenticate(prefetch, cookie=cookie)
             if actor.role not in roles:
                 raise Forbidden(_("Your role may not use this operation."))
             return func(*args, **kwargs)
@@ -166,7 +229,7 @@ def requires(permission: str, *, person_columns: tuple = ()) -> Callable:
         _add_doc(
             wrapper,
             {
-                "security": [{"bearerAuth": []}],
+                "security": [{"bearerAuth": []}, *([{"displayCookie": []}] if cookie else [])],
                 "x-permission": permission,
                 "x-roles": sorted(r.value for r in roles),
                 "responses": {"401": "UNAUTHORIZED", "403": "FORBIDDEN"},

@@ -185,6 +185,14 @@ def lookup(text: str, locale: str) -> str:
     """A plain string in ``locale``: its catalogue entry, or its template's, else itself."""
     if locale == EN or not text:
         return text
+    return _lookup_zh(text)
+
+
+# Remembered: a text not in the catalogue is matched against every template with fields (a
+# job run's errors repeat the same few texts thousands of times: hostile review, 3 s of CPU
+# per request). Pure: the catalogue does not change while the process runs.
+@functools.lru_cache(maxsize=4096)
+def _lookup_zh(text: str) -> str:
     table = catalogue()
     if text in table:
         return table[text]

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corrections.core.i18n import _
+
 PURPOSES = ("field", "index", "audit")
 KEY_BYTES = 32
 
@@ -85,10 +87,13 @@ class Keyring:
         try:
             return self._entry(purpose)["keys"][key_id]
         except KeyError:
-            raise KeyringError(
-                f"the keyring has no {purpose} key {key_id!r}: restore the keyring the data "
-                "was written with"
-            ) from None
+            message = _(
+                "the keyring has no {purpose} key {key_id!r}: restore the keyring the data "
+                "was written with",
+                purpose=purpose,
+                key_id=key_id,
+            )
+            raise KeyringError(message) from None
 
     def all(self, purpose: str) -> dict[str, bytes]:
         """Every key of ``purpose`` by id (the active one included)."""
@@ -96,7 +101,7 @@ class Keyring:
 
     def _entry(self, purpose: str) -> dict[str, Any]:
         if purpose not in self.purposes:
-            raise KeyringError(f"the keyring has no {purpose!r} keys")
+            raise KeyringError(_("the keyring has no {purpose!r} keys", purpose=purpose))
         return self.purposes[purpose]
 
     # --- changing ----------------------------------------------------------------------
@@ -125,10 +130,11 @@ class Keyring:
     def save(self) -> None:
         """Write the keyring back to its file (atomically, mode 0600)."""
         if self.path is None:
-            raise KeyringError(
+            message = _(
                 "this keyring came from CORRECTIONS_KEYRING: rotate it where it is kept and "
                 "set the variable anew"
             )
+            raise KeyringError(message)
         write_file(self.path, self)
 
     def to_json(self) -> dict[str, Any]:
@@ -144,7 +150,9 @@ class Keyring:
 @contextlib.contextmanager
 def _file_lock(path: Path):
     """An exclusive lock beside the keyring file, across processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from corrections.config import private_folder
+
+    private_folder(path.parent)
     fd = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -175,24 +183,36 @@ def parse(document: dict[str, Any], path: Path | None = None) -> Keyring:
     for purpose in PURPOSES:
         entry = document.get(purpose)
         if not isinstance(entry, dict) or not isinstance(entry.get("keys"), dict):
-            raise KeyringError(f"keyring: {purpose}: missing, or has no keys")
+            raise KeyringError(_("keyring: {purpose}: missing, or has no keys", purpose=purpose))
         keys: dict[str, bytes] = {}
         for key_id, encoded in entry["keys"].items():
             try:
                 raw = base64.b64decode(encoded, validate=True)
             except (ValueError, TypeError) as exc:
-                raise KeyringError(f"keyring: {purpose}.{key_id}: not base64") from exc
+                message = _(
+                    "keyring: {purpose}.{key_id}: not base64", purpose=purpose, key_id=key_id
+                )
+                raise KeyringError(message) from exc
             if len(raw) < KEY_BYTES:
-                raise KeyringError(f"keyring: {purpose}.{key_id}: shorter than 32 bytes")
+                message = _(
+                    "keyring: {purpose}.{key_id}: shorter than 32 bytes",
+                    purpose=purpose,
+                    key_id=key_id,
+                )
+                raise KeyringError(message)
             keys[key_id] = raw
         if entry.get("active") not in keys:
-            raise KeyringError(f"keyring: {purpose}.active: names no key of {purpose}")
+            raise KeyringError(
+                _("keyring: {purpose}.active: names no key of {purpose}", purpose=purpose)
+            )
         purposes[purpose] = {"active": entry["active"], "keys": keys}
     return Keyring(purposes, path)
 
 
 def write_file(path: Path, keyring: Keyring) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from corrections.config import private_folder
+
+    private_folder(path.parent)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -208,7 +228,8 @@ def load(path: Path, environment: str | None) -> Keyring:
         try:
             return parse(json.loads(environment))
         except json.JSONDecodeError as exc:
-            raise KeyringError(f"CORRECTIONS_KEYRING: not JSON ({exc.msg})") from exc
+            message = _("CORRECTIONS_KEYRING: not JSON ({error})", error=exc.msg)
+            raise KeyringError(message) from exc
     if not path.exists():
         keyring = new_keyring(path)
         write_file(path, keyring)
@@ -216,8 +237,11 @@ def load(path: Path, environment: str | None) -> Keyring:
     else:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
+        except PermissionError:
+            raise  # another user's instance folder: the command names it (cli_errors)
         except (OSError, json.JSONDecodeError) as exc:
-            raise KeyringError(f"{path}: unreadable keyring ({exc})") from exc
+            message = _("{path}: unreadable keyring ({error})", path=str(path), error=str(exc))
+            raise KeyringError(message) from exc
         keyring = parse(document, path)
     keyring._mtime = path.stat().st_mtime
     keyring._checked = time.monotonic()

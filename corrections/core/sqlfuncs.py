@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Date, Integer, func, types
+from sqlalchemy import Date, Integer, func, select, types
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
@@ -140,3 +140,13 @@ def insert_many(session: Session, table, rows: list[dict]) -> None:
                 )
     finally:
         cursor.close()
+
+
+def lock_name(session: Session, name: str) -> None:
+    """Hold a lock on ``name`` until the session's transaction ends: two transactions locking
+    the same name run one after the other. PostgreSQL: a transaction-level advisory lock
+    (keyed on the name's 64-bit hash); SQLite needs none, its transactions take the write lock
+    when they begin (``BEGIN IMMEDIATE``, core/db.py), one writer at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))

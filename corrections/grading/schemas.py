@@ -5,7 +5,7 @@ import marshmallow as ma
 from corrections.core.schemas import PageQuerySchema, TrimmedString, page_of
 from corrections.grading.models import DECISION_KINDS, DECISION_STATUSES
 from corrections.grading.rules import current
-from corrections.persons.schemas import sealed_marker
+from corrections.persons.schemas import QueueItemSchema, sealed_marker
 
 
 class RequirementsSchema(ma.Schema):
@@ -64,7 +64,12 @@ class DecisionSchema(ma.Schema):
     sealed = sealed_marker()
 
 
-DecisionPageSchema = page_of(DecisionSchema, "DecisionPageSchema")
+class DecisionQueueItemSchema(DecisionSchema, QueueItemSchema):
+    """A grade decision as ``GET /grade-decisions`` lists it: with its person and what
+    decides it."""
+
+
+DecisionPageSchema = page_of(DecisionQueueItemSchema, "DecisionPageSchema")
 
 
 class DecisionInSchema(ma.Schema):

@@ -15,20 +15,18 @@ from sqlalchemy.orm.exc import StaleDataError
 from corrections.core.auth import Actor, Role
 from corrections.core.clock import add_months, business_date, now_utc
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
-from corrections.core.i18n import Message, _, bilingual
-from corrections.core.pagination import paginate
+from corrections.core.i18n import ZH, Message, _, bilingual
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.grading import engine
 from corrections.grading import rules as grading_rules
 from corrections.grading.models import GradeDecision, MonthlyAssessment
-from corrections.persons import privacy
+from corrections.persons import listing, privacy
 from corrections.persons.models import OPEN_STATUSES, Person
 from corrections.persons.scope import (
     audit_person,
     get_record_of,
     get_scoped,
     read_scoped,
-    scope_clause,
 )
 from corrections.procedures import service as procedures
 from corrections.supervision import obligations
@@ -688,22 +686,63 @@ def queue(
     kind: str | None = None,
     page: int = 1,
     page_size: int = 50,
-) -> tuple[list[tuple[GradeDecision, Person]], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Grade decisions of persons in the caller's scope (the approval queue with
-    ``status=proposed``), oldest first. The response audits the persons it shows."""
-    stmt = (
-        select(GradeDecision, Person)
-        .join(Person, Person.id == GradeDecision.person_id)
-        .where(scope_clause(actor))
-    )
+    ``status=proposed``), oldest first, each with its person as ``actor`` may see them. The
+    response audits the persons it shows."""
+    stmt = listing.scoped(actor, select(GradeDecision), GradeDecision.person_id)
     if status is not None:
         stmt = stmt.where(GradeDecision.status == status)
     if kind is not None:
         stmt = stmt.where(GradeDecision.kind == kind)
-    rows, total = paginate(
+    rows, total = listing.page(
         session, stmt, GradeDecision.proposed_at, GradeDecision.id, page=page, page_size=page_size
     )
-    return [(d, p) for d, p in rows], total
+    rules = _rules()
+    return listing.present(
+        session,
+        actor,
+        "grade_decision",
+        [(person, _queued(decision, person, rules)) for decision, person in rows],
+    ), total
+
+
+# What a decision's basis names ("event:42", "incident:7"; "assessment:2026-10" is a month).
+_BASIS_RECORDS = ("event", "incident")
+
+
+def _queued(
+    decision: GradeDecision, person: listing.ListedPerson, rules: grading_rules.GradingRules
+) -> dict[str, Any]:
+    kind, _sep, ref = (decision.basis or "").partition(":")
+    evidence = [{"type": kind, "id": int(ref)}] if kind in _BASIS_RECORDS and ref.isdigit() else []
+    return {
+        **_decision_fields(decision, rules),
+        "office_code": person.office_code,
+        **listing.queue_fields(
+            "grade_decision",
+            proposed_zh=_(
+                "From {from_grade} to {to_grade}",
+                from_grade=_grade_label(rules, decision.from_grade) or "—",
+                to_grade=_grade_label(rules, decision.to_grade),
+            ).render(ZH),
+            level=rules.looser["approval"] if decision.status == "proposed" else None,
+            proposed_by=decision.proposed_by,
+            proposed_at=decision.proposed_at,
+            rules=[
+                {
+                    "rule_id": r["rule_id"],
+                    # A manual decision's reason is what its officer typed: not a rule's label.
+                    "label_zh": None
+                    if r["rule_id"] in privacy.TYPED_REASON_RULES
+                    else r.get("text_zh"),
+                    "article": None,
+                }
+                for r in decision.reasons or ()
+            ],
+        ),
+        "evidence_refs": evidence,
+    }
 
 
 def assessments(
@@ -729,12 +768,19 @@ def decision_view(
     session: Session, actor: Actor, decision: GradeDecision, person: Person | None = None
 ) -> dict[str, Any]:
     """A grade decision as ``actor`` may see it (notes and a manual reason are typed text);
-    ``person`` given: with the person's office code (the queue)."""
-    rules = _rules()
+    ``person`` given: with the person's office code."""
+    view = _decision_fields(decision, _rules())
+    if person is not None:
+        view["office_code"] = person.office.code
+    subject = person or session.get(Person, decision.person_id)
+    return privacy.present(session, actor, subject, "grade_decision", view)
 
-    def label(grade_id: str | None) -> str | None:
-        return rules.grade(grade_id).label_zh if grade_id else None
 
+def _grade_label(rules: grading_rules.GradingRules, grade_id: str | None) -> str | None:
+    return rules.grade(grade_id).label_zh if grade_id else None
+
+
+def _decision_fields(decision: GradeDecision, rules: grading_rules.GradingRules) -> dict[str, Any]:
     view = {
         c: getattr(decision, c)
         for c in (
@@ -757,10 +803,7 @@ def decision_view(
             "effective_at",
         )
     }
-    view["from_grade_label_zh"] = label(decision.from_grade)
-    view["to_grade_label_zh"] = label(decision.to_grade)
+    view["from_grade_label_zh"] = _grade_label(rules, decision.from_grade)
+    view["to_grade_label_zh"] = _grade_label(rules, decision.to_grade)
     view["rule_ids"] = [r["rule_id"] for r in decision.reasons]
-    if person is not None:
-        view["office_code"] = person.office.code
-    subject = person or session.get(Person, decision.person_id)
-    return privacy.present(session, actor, subject, "grade_decision", view)
+    return view

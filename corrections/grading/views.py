@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
+from corrections.core import links
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.db import db
@@ -112,10 +113,26 @@ class GradeDecisions(MethodView):
     @blp.response(200, DecisionPageSchema)
     def get(self, args):
         """Grade decisions in your scope; ``status=proposed`` is the approval queue."""
-        actor = current_actor()
-        rows, total = service.queue(db.session, actor=actor, **args)
-        views = [service.decision_view(db.session, actor, d, p) for d, p in rows]
-        return page_envelope(views, args["page"], args["page_size"], total)
+        views, total = service.queue(db.session, actor=current_actor(), **args)
+        return page_envelope(
+            links.with_links(views, _decision_links), args["page"], args["page_size"], total
+        )
+
+
+def _decision_links(view: dict) -> dict:
+    """A listed decision's evidence links and, while proposed, its approval and rejection."""
+    if "evidence_refs" in view:
+        view["evidence_refs"] = links.evidence(view["person_id"], view["evidence_refs"])
+    ids = {"person_id": view["person_id"], "decision_id": view["id"]}
+    view["actions"] = (
+        [
+            links.action("approve", "grading.ApproveDecision", schema=DecisionNoteSchema, **ids),
+            links.action("reject", "grading.RejectDecision", schema=RejectSchema, **ids),
+        ]
+        if view.get("status") == "proposed"
+        else []
+    )
+    return view
 
 
 @blp.route("/persons/<id:person_id>/assessments")

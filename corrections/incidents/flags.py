@@ -19,18 +19,16 @@ from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc, start_of_business_day
 from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from corrections.core.i18n import Message, _, bilingual
-from corrections.core.pagination import paginate
 from corrections.core.sqlfuncs import insert_for, json_object
 from corrections.incidents.models import LIVE_FLAG_PREDICATE, Flag
 from corrections.org.models import User
-from corrections.persons import privacy
+from corrections.persons import listing, privacy
 from corrections.persons.models import SUPERVISED_STATUSES, Person
 from corrections.persons.scope import (
     audit_person,
     get_scoped,
     read_scoped,
     require_level,
-    scope_clause,
 )
 from corrections.supervision.common import status_is, status_text
 from corrections.supervision.models import SupervisionEvent
@@ -229,25 +227,38 @@ def list_flags(
     level: str | None,
     page: int,
     page_size: int,
-) -> tuple[list[tuple[Flag, privacy.PersonRef]], int]:
-    """Flags in scope by review day, each with its person's scope columns (the response
-    audits the persons it shows)."""
-    stmt = (
-        select(Flag, Person.juvenile, Person.office_id, Person.district_id)
-        .join(Person, Person.id == Flag.person_id)
-        .where(scope_clause(actor))
-    )
+) -> tuple[list[dict[str, Any]], int]:
+    """Flags in scope by review day (``status=proposed``: the proposals a district decides),
+    each with its person as ``actor`` may see them (the response audits the persons shown)."""
+    stmt = listing.scoped(actor, select(Flag), Flag.person_id)
     if status:
         stmt = stmt.where(Flag.status == status)
     if level:
         stmt = stmt.where(Flag.level == level)
-    rows, total = paginate(
+    rows, total = listing.page(
         session, stmt, Flag.review_due_on, Flag.id, page=page, page_size=page_size
     )
-    return [
-        (flag, privacy.PersonRef(flag.person_id, juvenile, office_id, district_id))
-        for flag, juvenile, office_id, district_id in rows
-    ], total
+    return listing.present(
+        session, actor, "flag", [(person, _listed_view(flag, person)) for flag, person in rows]
+    ), total
+
+
+def _listed_view(flag: Flag, person: listing.ListedPerson) -> dict[str, Any]:
+    rules = alert_rules.current()
+    return {
+        **_view(flag, person),
+        **listing.queue_fields(
+            "flag",
+            proposed_zh=rules.label("flag_levels", flag.level),
+            level=flag.level,
+            proposed_by=flag.opened_by,
+            proposed_at=flag.opened_at,
+            rules=[{"rule_id": flag.basis, "label_zh": None, "article": None}]
+            if flag.basis
+            else [],
+        ),
+        "evidence_refs": [],
+    }
 
 
 def flag_view(
@@ -256,6 +267,10 @@ def flag_view(
     """A flag as ``actor`` may see it (reasons and review notes are typed text); ``listed``:
     the person as a list selected them (their office and district are shown)."""
     person = listed or session.get(Person, flag.person_id)
+    return privacy.present(session, actor, person, "flag", _view(flag, listed))
+
+
+def _view(flag: Flag, listed: privacy.Subject | None) -> dict[str, Any]:
     view = {
         "id": flag.id,
         "person_id": flag.person_id,
@@ -278,7 +293,7 @@ def flag_view(
         "close_reason": flag.close_reason,
         "version": flag.version,
     }
-    return privacy.present(session, actor, person, "flag", view)
+    return view
 
 
 # --- the job -----------------------------------------------------------------------------

@@ -17,6 +17,9 @@ from corrections.supervision.rules import EVENT_TYPES, OBLIGATION_KINDS
 STATES = ("overdue", "lost_contact", "absconded", "closed")
 CLOSE_REASONS = ("returned", "found", "custody", "revoked", "detained")
 PROPOSAL_KINDS = ("admonition", "warning", "revocation", "return_to_custody", "police_penalty")
+# The grounds of the ladder (ladder.Proposal.ground) with a label in sanctions.yaml ``grounds``;
+# the custody grounds' labels are in ``custody_grounds``.
+GROUNDS = ("absence", "late_intake", "admonitions", "warnings", "prohibition")
 CATEGORIES = ("control_order", "suspended_sentence", "parole", "temporary_outside_custody")
 BASES = ("statute", "local")
 UNITS = ("days", "calendar_months", "hours")
@@ -158,6 +161,10 @@ class CustodyGroundsSchema(ma.Schema):
     condition_ended = ma.fields.Nested(ConditionGroundSchema, required=True)
 
 
+class GroundSchema(ma.Schema):
+    label_zh = _label
+
+
 class StatementSchema(ma.Schema):
     required_for = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(PROPOSAL_KINDS)), required=True
@@ -174,6 +181,12 @@ class SanctionRulesSchema(ma.Schema):
         values=ma.fields.Nested(KindSchema),
         required=True,
         validate=registry.exact_keys(PROPOSAL_KINDS),
+    )
+    grounds = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(GroundSchema),
+        required=True,
+        validate=registry.exact_keys(GROUNDS),
     )
     revocation_by_category = ma.fields.Dict(
         keys=ma.fields.String(validate=ma.validate.OneOf(CATEGORIES)),
@@ -252,9 +265,17 @@ class IncidentRules:
     statement_article: str
     state_labels: dict[str, str]
     close_reason_labels: dict[str, str]
+    ground_labels: dict[str, str]
 
     def label(self, kind: str) -> str:
         return self.kinds[kind]["label_zh"]
+
+    def ground_label(self, ground: str | None) -> str | None:
+        """The Chinese label of a proposal's ground (a ladder ground or a custody ground)."""
+        if ground in self.ground_labels:
+            return self.ground_labels[ground]
+        custody = self.custody_grounds.get(ground) if ground else None
+        return custody["label_zh"] if isinstance(custody, dict) else None
 
     def top_step(self, category: str) -> str:
         """What the top step (revocation) proposes for ``category``."""
@@ -302,6 +323,7 @@ def build(incidents: dict[str, Any], sanctions: dict[str, Any]) -> IncidentRules
         statement_article=sanctions["statement"]["article"],
         state_labels=incidents["labels"]["states"],
         close_reason_labels=incidents["labels"]["close_reasons"],
+        ground_labels={k: v["label_zh"] for k, v in sanctions["grounds"].items()},
     )
 
 

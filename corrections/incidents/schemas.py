@@ -3,7 +3,8 @@ from __future__ import annotations
 import marshmallow as ma
 
 from corrections.core.schemas import Date, Id, PageQuerySchema, TrimmedString, page_of
-from corrections.persons.schemas import sealed_marker
+from corrections.incidents.rules import PROPOSAL_KINDS
+from corrections.persons.schemas import QueueItemSchema, sealed_marker
 
 _note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
 
@@ -74,6 +75,28 @@ class ProposalSchema(ma.Schema):
     decided_by = ma.fields.String(allow_none=True)
     decision_note = ma.fields.String(allow_none=True)
     sealed = sealed_marker()
+
+
+class ProposalQueueQuerySchema(PageQuerySchema):
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(["proposed", "accepted", "declined"]),
+        metadata={"description": "proposed: waiting for a decision (the queue)"},
+    )
+    kind = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(PROPOSAL_KINDS)),
+        load_default=None,
+        metadata={"description": "Repeat for several (revocation, return_to_custody ...)"},
+    )
+
+
+class ProposalQueueItemSchema(ProposalSchema, QueueItemSchema):
+    ground = ma.fields.String(
+        allow_none=True, metadata={"description": "absence, warnings, prohibition ..."}
+    )
+    ground_label_zh = ma.fields.String(allow_none=True)
+
+
+ProposalQueuePageSchema = page_of(ProposalQueueItemSchema, "ProposalQueuePageSchema")
 
 
 class IncidentSchema(ma.Schema):
@@ -163,7 +186,11 @@ class FlagSchema(ma.Schema):
     sealed = sealed_marker()
 
 
-FlagPageSchema = page_of(FlagSchema, "FlagPageSchema")
+class FlagListItemSchema(FlagSchema, QueueItemSchema):
+    """A flag as ``GET /flags`` lists it: with its person and what decides it."""
+
+
+FlagPageSchema = page_of(FlagListItemSchema, "FlagPageSchema")
 
 
 class FlagQuerySchema(PageQuerySchema):

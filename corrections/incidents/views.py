@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from flask import url_for
 from flask.views import MethodView
 
+from corrections.core import links
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import business_date, now_utc
 from corrections.core.db import db
 from corrections.core.schemas import page_envelope
-from corrections.incidents import flags, service
+from corrections.incidents import flags, queue, service
 from corrections.incidents.schemas import (
     AbscondedSchema,
     FlagCloseSchema,
@@ -24,6 +26,8 @@ from corrections.incidents.schemas import (
     OpenIncidentSchema,
     ProposalDecisionSchema,
     ProposalQuerySchema,
+    ProposalQueuePageSchema,
+    ProposalQueueQuerySchema,
     ProposalSchema,
 )
 from corrections.persons.models import Person
@@ -189,6 +193,50 @@ class DecideLadderProposal(MethodView):
         return service.proposal_views(db.session, current_actor(), person, [proposal])[0]
 
 
+def _proposal_links(view: dict) -> dict:
+    """A listed proposal's evidence links, and while it waits its two decisions (the same
+    endpoint, ``decision`` accepted or declined; a note, and for some kinds the statement)."""
+    if "evidence_refs" in view:
+        view["evidence_refs"] = links.evidence(view["person_id"], view["evidence_refs"])
+    if view.get("status") != "proposed":
+        view["actions"] = []
+        return view
+    if view.get("incident_id") is None:
+        endpoint, ids = "incidents.DecideLadderProposal", {}
+    else:
+        endpoint, ids = "incidents.DecideProposal", {"incident_id": view["incident_id"]}
+    view["actions"] = [
+        links.action(
+            name,
+            endpoint,
+            schema=ProposalDecisionSchema,
+            body={"decision": decision},
+            person_id=view["person_id"],
+            proposal_id=view["id"],
+            **ids,
+        )
+        for name, decision in (("accept", "accepted"), ("decline", "declined"))
+    ]
+    return view
+
+
+@blp.route("/proposals")
+class Proposals(MethodView):
+    @requires("incidents:read")
+    @blp.arguments(ProposalQueueQuerySchema, location="query")
+    @blp.response(200, ProposalQueuePageSchema)
+    def get(self, args):
+        """Sanction and revocation proposals in your scope, the oldest first:
+        ``status=proposed`` is a district's decision queue (``kind=revocation`` ...). Each with
+        its person (name as your role may see it, office), ground and article, the records it
+        rests on and the URLs that decide it."""
+        page, size = args.pop("page"), args.pop("page_size")
+        views, total = queue.proposal_queue(
+            db.session, actor=current_actor(), page=page, page_size=size, **args
+        )
+        return page_envelope(links.with_links(views, _proposal_links), page, size, total)
+
+
 @blp.route("/persons/<id:person_id>/flags")
 class PersonFlags(MethodView):
     @requires("flags:read")
@@ -271,7 +319,37 @@ class Flags(MethodView):
     def get(self, args):
         """Flags in your scope, by review day (``status=proposed`` lists the proposals)."""
         page, size = args.pop("page"), args.pop("page_size")
-        actor = current_actor()
-        rows, total = flags.list_flags(db.session, actor=actor, page=page, page_size=size, **args)
-        views = [flags.flag_view(db.session, actor, f, listed=person) for f, person in rows]
-        return page_envelope(views, page, size, total)
+        views, total = flags.list_flags(
+            db.session, actor=current_actor(), page=page, page_size=size, **args
+        )
+        return page_envelope(links.with_links(views, _flag_links), page, size, total)
+
+
+def _flag_links(view: dict) -> dict:
+    """A listed flag's actions: a proposal is opened (the responsible officer chosen from the
+    office's staff) or declined; an active flag is reviewed or converted."""
+    ids = {"person_id": view["person_id"], "flag_id": view["id"]}
+    status = view.get("status")
+    if status == "proposed":
+        office = (view.get("person") or {}).get("office_code")
+        choices = {"level": url_for("choices.Reasons", kind="flag_level")}
+        if office:
+            choices["responsible_officer_id"] = url_for("units.Staff", code=office, role="officer")
+        view["actions"] = [
+            links.action(
+                "open",
+                "incidents.PersonFlags",
+                schema=FlagInSchema,
+                choices=choices,
+                person_id=view["person_id"],
+            ),
+            links.action("decline", "incidents.flag_decline", schema=FlagCloseSchema, **ids),
+        ]
+    elif status == "active":
+        view["actions"] = [
+            links.action("review", "incidents.FlagReview", schema=FlagReviewSchema, **ids),
+            links.action("convert", "incidents.flag_conversion", schema=FlagCloseSchema, **ids),
+        ]
+    else:
+        view["actions"] = []
+    return view

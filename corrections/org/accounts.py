@@ -104,9 +104,12 @@ def update_user(
     """Change an account's role, unit, display name or whether it is active. The role must
     fit the unit after the change (an officer in an office, a commander in a district, the
     rest in the city): give both when both change. A change of role or unit revokes the
-    account's tokens. ``expected_version`` (the API's If-Match) guards against lost updates;
-    the CLI passes none. Through the API an administrator's account, the administrator role
-    and the actor's own account are refused (403, org/duties.py)."""
+    account's tokens and withdraws its outstanding reset codes; a promotion to administrator
+    (at the server only) also clears its password, for a new code shown at the server. The
+    last active administrator or city account keeps its role (409). ``expected_version``
+    (the API's If-Match) guards against lost updates; the CLI passes none. Through the API
+    an administrator's account, the administrator role and the actor's own account are
+    refused (403, org/duties.py)."""
     now = now or now_utc()
     user = service.get_user(session, username, lock=True)
     duties.check_api_change(
@@ -133,12 +136,22 @@ def update_user(
         problem = service.role_unit_problem(role, unit)
         if problem:
             raise RuleViolation(problem, field="unit_code" if "unit_code" in changes else "role")
-        if user.role == Role.ADMIN and role != Role.ADMIN:
-            service.refuse_last_admin(session, user)
+        if role != user.role:
+            service.refuse_last_of_role(session, user)
         before = {"role": user.role, "unit": session.get(Unit, user.unit_id).code}
+        promoted = role == Role.ADMIN and user.role != Role.ADMIN
         user.role, user.unit_id = role.value, unit.id
         user.unit = unit
         revoked = service.revoke_tokens(session, user.id, now=now)
+        # A code issued for the old rights must not open the new ones (hostile review: a code
+        # the API's administrator issued for an auditor survived `users set-role NAME admin`).
+        withdrawn = service.revoke_reset_codes(session, user.id, now=now)
+        if promoted:
+            # Nor the old password: whoever knew it (the API's administrator had set it by a
+            # code of theirs) would hold an administrator account. The operator issues a new
+            # code, shown at the server only.
+            user.password_hash = service.NO_PASSWORD
+            user.password_changed_at = now
         audit.record(
             session,
             actor=actor,
@@ -149,6 +162,8 @@ def update_user(
                 "from": before,
                 "to": {"role": role.value, "unit": unit.code},
                 "tokens_revoked": revoked,
+                "reset_codes_withdrawn": withdrawn,
+                **({"password_cleared": True} if promoted else {}),
             },
             now=now,
         )

@@ -238,7 +238,9 @@ class AdminUser(MethodView):
         changed here (your password: ``POST /api/v1/auth/password``). An operator does those
         at the server with ``corrections users disable|enable|set-role|set-unit``, recorded
         as ``cli:<os user>@<host>``; there the last active administrator cannot be disabled or
-        lose the role. City accounts are changed here like the other staff accounts."""
+        lose the role. City accounts are changed here like the other staff accounts, but the
+        last active one is neither disabled nor given another role (409, here and at the
+        server). A change of role or unit also withdraws the account's unused reset codes."""
         user = accounts.update_user(
             db.session,
             username=username,

@@ -181,10 +181,39 @@ def org_show(as_yaml: bool, as_json: bool) -> None:
         click.echo(cli_render(_("no units yet: {command}, then import it", command=command)))
 
 
+# The comments ``org template`` puts above the example's units, in the operator's language
+# (the example file's own comment block says the same in English, for its reviewers).
+TEMPLATE_HEADER = _(
+    "Organisation file for `corrections org import FILE.yaml`.\n"
+    "\n"
+    "One city (市司法局), its districts (区(县)司法局) and their judicial offices (司法所).\n"
+    "Codes are identities: a unit keeps its code for good.\n"
+    "  city      4 digits, or the 6-digit GB/T 2260 division code ending in 00 (e.g. 330100)\n"
+    "  district  its 6-digit GB/T 2260 division code; begins with the city's first 4 digits\n"
+    "  office    its district's code followed by a 2- or 3-digit sequence (8 or 9 digits)\n"
+    "Names are in Chinese: city and district names contain 司法局, office names 司法所.\n"
+    "\n"
+    "Importing again is safe: what is already so is left alone. A renamed entry is renamed;\n"
+    "an office moved under another district is moved (its code stays; its persons, accounts\n"
+    "and records go with it, and the move is recorded); a unit missing from the file is\n"
+    "reported and kept (with --deactivate-missing it is made inactive if nothing refers to\n"
+    "it). Try any change with --dry-run first.\n"
+    "\n"
+    "This example is the demo city 滨江市 (`corrections demo`)."
+)
+
+
 @org.command("template")
 def org_template() -> None:
-    """Print an example organisation file (the demo city 滨江市) to edit and import."""
-    click.echo(EXAMPLE_FILE.read_text(encoding="utf-8"), nl=False)
+    """Print an example organisation file (the demo city 滨江市) to edit and import: its
+    comments in the operator's language, then the units."""
+    lines = EXAMPLE_FILE.read_text(encoding="utf-8").splitlines(keepends=True)
+    # The example's own comment block is replaced by the header in the operator's language.
+    start = next(i for i, line in enumerate(lines) if line.strip() and not line.startswith("#"))
+    for line in cli_render(TEMPLATE_HEADER).splitlines():
+        click.echo(f"# {line}".rstrip())
+    click.echo()
+    click.echo("".join(lines[start:]), nl=False)
 
 
 # --- users: what an operator does to accounts after creating them -------------------------
@@ -221,16 +250,51 @@ def users_enable(username: str) -> None:
     "role", type=click.Choice(["officer", "commander", "city", "analyst", "auditor", "admin"])
 )
 @click.option("--unit", "unit_code", help="The new unit too, when the role needs another kind")
+@click.option(
+    "--issue-code",
+    is_flag=True,
+    help="Then print a one-time reset code for the account (shown here only)",
+)
 @with_appcontext
-def users_set_role(username: str, role: str, unit_code: str | None) -> None:
+def users_set_role(username: str, role: str, unit_code: str | None, issue_code: bool) -> None:
     """Change an account's role (and unit): an officer belongs to a judicial office, a
-    commander to a district, the other roles to the city. Revokes the account's tokens."""
+    commander to a district, the other roles to the city. Revokes the account's tokens and
+    withdraws its reset codes. Made an administrator, the account also loses its password:
+    --issue-code prints a new reset code here (or run reset-password NAME afterwards)."""
+    from corrections.core.auth import Role
     from corrections.core.cli_identity import cli_actor
-    from corrections.org import accounts
+    from corrections.core.clock import BUSINESS_TZ
+    from corrections.org import accounts, credentials
 
     changes = {"role": role, **({"unit_code": unit_code} if unit_code else {})}
-    user = _users_call(accounts.update_user, username=username, changes=changes, actor=cli_actor())
+    actor = cli_actor()
+
+    def change(session, **kwargs):
+        before = accounts.service.get_user(session, username).role
+        user = accounts.update_user(session, **kwargs)
+        promoted = user.role == Role.ADMIN and before != Role.ADMIN
+        issued = None
+        if issue_code:
+            issued = credentials.issue_reset_code(session, username=user.username, actor=actor)
+        return user, promoted, issued
+
+    user, promoted, issued = _users_call(change, username=username, changes=changes, actor=actor)
     click.echo(cli_render(_changed(user)))
+    if promoted:
+        click.echo(
+            cli_render(
+                _(
+                    "made an administrator: its password is cleared and its reset codes "
+                    "withdrawn; it signs in only after setting a password with a new code "
+                    "issued here"
+                )
+            )
+        )
+    if issued is not None:
+        click.echo(reset_code_text(issued, BUSINESS_TZ))
+    elif promoted:
+        command = f"corrections users reset-password {user.username}"
+        click.echo(cli_render(_("issue that code now: {command}", command=command)))
 
 
 @click.command("set-unit")
@@ -268,7 +332,7 @@ def users_reset_password(username: str) -> None:
 
 def _changed(user):
     return _(
-        "{username}: {role}, {unit}; tokens revoked",
+        "{username}: {role}, {unit}; tokens revoked, reset codes withdrawn",
         username=user.username,
         role=user.role,
         unit=user.unit.code,
@@ -289,11 +353,102 @@ def reset_code_text(issued, tz) -> str:
             until=until.strftime("%Y-%m-%d %H:%M"),
         ),
         _(
-            "hand it to the user in person; they set a new password with "
-            "POST /api/v1/auth/password/reset"
+            "hand it to the user in person; they set a new password with it on the page "
+            "{page} of the command centre (linked from its sign-in form), or with POST {api}",
+            page="/password-reset",
+            api="/api/v1/auth/password/reset",
         ),
     )
     return "\n".join(cli_render(line) for line in lines)
 
 
 USER_COMMANDS = (users_enable, users_set_role, users_set_unit, users_reset_password)
+
+
+# --- wall displays (大屏, org/displays.py) ------------------------------------------------
+
+
+@click.group()
+def display() -> None:
+    """Wall displays (大屏): read-only device tokens, one district each."""
+
+
+@display.command("create")
+@click.option("--district", "district_code", required=True, help="The district's unit code")
+@click.option("--name", required=True, help="Where it hangs, e.g. 东城区指挥中心大屏")
+@with_appcontext
+def display_create(district_code: str, name: str) -> None:
+    """Create a display; its secret is printed here once (stored hashed, never logged). Open
+    /display#token=<secret> on the display once, or paste the secret into its form."""
+    from corrections.core.cli_identity import cli_actor
+    from corrections.org import displays
+
+    issued = _users_call(displays.create, actor=cli_actor(), district_code=district_code, name=name)
+    shown = issued.display
+    created = _(
+        "display {id} created: {name} ({district})",
+        id=shown.id,
+        name=shown.name,
+        district=shown.unit.code,
+    )
+    click.echo(cli_render(created))
+    # Each on a line of its own, to copy whole (stdout only: nothing of it is logged).
+    click.echo(cli_render(_("its token (shown this once; keep it off chats and e-mail):")))
+    click.echo(issued.secret)
+    click.echo(cli_render(_("open this on the display once, or paste the token into its form:")))
+    click.echo(f"/display#token={issued.secret}")
+
+
+@display.command("list")
+@click.option("--district", "district_code", default=None, help="Only this district's")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts")
+@with_appcontext
+def display_list(district_code: str | None, as_json: bool) -> None:
+    """List the displays with their district, creation, last use and revocation."""
+    from corrections.core.cli_identity import cli_actor
+    from corrections.core.clock import BUSINESS_TZ
+    from corrections.core.db import db
+    from corrections.org import displays
+
+    def when(moment) -> str:
+        return moment.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+    found = displays.list_displays(db.session, actor=cli_actor(), district_code=district_code)
+    rows = [
+        {
+            "id": d.id,
+            "name": d.name,
+            "district_code": d.unit.code,
+            "created_at": d.created_at.isoformat(),
+            "created_by": d.created_by,
+            "last_used_at": d.last_used_at.isoformat() if d.last_used_at else None,
+            "revoked_at": d.revoked_at.isoformat() if d.revoked_at else None,
+            "revoked_by": d.revoked_by,
+        }
+        for d in found
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    widths = (6, 10, 17, 17, 17)
+    heading = (_("id"), _("district"), _("created"), _("last used"), _("revoked"), _("name"))
+    headings = [cli_render(h) for h in heading]
+    click.echo(" ".join([*map(cli_column, headings[:-1], widths), headings[-1]]))
+    for d in found:
+        cells = (str(d.id), d.unit.code, when(d.created_at), when(d.last_used_at))
+        cells += (when(d.revoked_at),)
+        click.echo(" ".join([*map(cli_column, cells, widths), d.name]))
+    if not found:
+        click.echo(cli_render(_("no displays yet: corrections display create")))
+
+
+@display.command("revoke")
+@click.argument("display_id", type=click.IntRange(min=1, max=2**62))
+@with_appcontext
+def display_revoke(display_id: int) -> None:
+    """Revoke a display: refused at once, its open live stream ends within 30 s."""
+    from corrections.core.cli_identity import cli_actor
+    from corrections.org import displays
+
+    revoked = _users_call(displays.revoke, actor=cli_actor(), display_id=display_id)
+    click.echo(cli_render(_("display {id} revoked: {name}", id=revoked.id, name=revoked.name)))

@@ -122,6 +122,29 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class DisplayToken(db.Model):
+    """A wall display's device token (大屏): read-only, one district (role ``display``). It has
+    no expiry, unlike a sign-in: a wall stays on for months. It is listed, revocable (at once
+    for requests, within ``ALERT_STREAM_TOKEN_CHECK_SECONDS`` for an open stream) and audited;
+    only the SHA-256 of its secret is stored (org/displays.py)."""
+
+    __tablename__ = "display_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The district whose alerts and statistics it shows.
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    # Renewed at most once a minute by the display's requests.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+    unit: Mapped[Unit] = relationship(lazy="joined")
+
+
 class LoginAttempt(db.Model):
     """Sign-in attempts that were checked, with their outcome (the limits count in
     :class:`LoginCounter`); pruned daily."""

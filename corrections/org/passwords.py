@@ -17,7 +17,8 @@ MIN_DISTINCT_CHARACTERS = 4
 COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")
 
 # Shown to the administrator who creates the account (the CLI), each naming what to change.
-TOO_SHORT = _("at least {count} characters, not counting spaces at either end", count=MIN_LENGTH)
+# (Counted as typed: a password with a space at either end is refused, SURROUNDING_SPACE.)
+TOO_SHORT = _("at least {count} characters", count=MIN_LENGTH)
 TOO_REPETITIVE = _("at least {count} different characters", count=MIN_DISTINCT_CHARACTERS)
 # A password is checked exactly as typed at sign-in, so spaces around it would have to be
 # typed every time, and are easily lost (a copied line, a form that trims): refused.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.auth import Role
+from corrections.core.auth import ACCOUNT_ROLES, Role
 from corrections.core.schemas import Identifier, PageQuerySchema, TrimmedString, page_of
 from corrections.org.models import UnitKind
 
@@ -40,6 +40,33 @@ class MeSchema(ma.Schema):
     unit = ma.fields.Nested(UnitSchema, required=True)
 
 
+# --- a unit's staff, as choices (org/staff.py) ---------------------------------------------
+
+
+class StaffQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    role = ma.fields.String(
+        validate=ma.validate.OneOf(["officer", "commander", "city", "analyst", "auditor", "admin"]),
+        load_default=None,
+        metadata={"description": "Only accounts of this role (officer: a flag's responsible)"},
+    )
+
+
+class StaffSchema(ma.Schema):
+    id = ma.fields.Integer(
+        required=True,
+        metadata={"description": "The account's id: what responsible_officer_id takes"},
+    )
+    username = ma.fields.String(required=True)
+    display_name = ma.fields.String()
+    role = ma.fields.String(required=True)
+    role_label_zh = ma.fields.String(required=True)
+    unit_code = ma.fields.String(required=True)
+    unit_name_zh = ma.fields.String(required=True)
+
+
 # --- own password ------------------------------------------------------------------------
 
 _PASSWORD = {"required": True, "load_only": True, "validate": ma.validate.Length(min=1, max=256)}
@@ -74,7 +101,8 @@ class PasswordResetSchema(ma.Schema):
 # --- administration ----------------------------------------------------------------------
 
 UNIT_KINDS = [k.value for k in UnitKind]
-ROLES = [r.value for r in Role]
+# Staff accounts' roles: a wall display is a device token (org/displays.py), never an account.
+ROLES = [r.value for r in Role if r in ACCOUNT_ROLES]
 
 
 class UnitMoveSchema(ma.Schema):
@@ -206,3 +234,43 @@ class ResetCodeSchema(ma.Schema):
 
 class CreatedAccountSchema(AdminUserSchema):
     reset_code = ma.fields.Nested(ResetCodeSchema, required=True)
+
+
+# --- wall displays (org/displays.py) -------------------------------------------------------
+
+
+class DisplayQuerySchema(ma.Schema):
+    district_code = Identifier(max_length=32)
+
+
+class DisplayCreateSchema(ma.Schema):
+    name = TrimmedString(
+        required=True,
+        max_length=100,
+        metadata={"description": "Where it hangs, e.g. 东城区指挥中心大屏"},
+    )
+    district_code = Identifier(required=True, max_length=32)
+
+
+class DisplaySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    district_code = ma.fields.String(required=True)
+    district_name_zh = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    created_by = ma.fields.String(required=True)
+    last_used_at = ma.fields.DateTime(allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+    revoked_by = ma.fields.String(allow_none=True)
+    active = ma.fields.Boolean(required=True, metadata={"description": "Not revoked"})
+
+
+class CreatedDisplaySchema(DisplaySchema):
+    token = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The display's secret, shown this once: paste it into the display "
+            "page's form, or open enrol_path on the display once"
+        },
+    )
+    enrol_path = ma.fields.String(required=True, metadata={"example": "/display#token=dsp_..."})

@@ -219,9 +219,9 @@ def revoke_tokens(
     return session.execute(stmt.values(revoked_at=now)).rowcount or 0
 
 
-def revoke_reset_codes(session: Session, user_id: int, *, now: datetime) -> None:
-    """Withdraw the user's outstanding reset codes."""
-    session.execute(
+def revoke_reset_codes(session: Session, user_id: int, *, now: datetime) -> int:
+    """Withdraw the user's outstanding reset codes; how many there were."""
+    result = session.execute(
         update(PasswordResetCode)
         .where(
             PasswordResetCode.user_id == user_id,
@@ -230,25 +230,35 @@ def revoke_reset_codes(session: Session, user_id: int, *, now: datetime) -> None
         )
         .values(revoked_at=now)
     )
+    return result.rowcount or 0
 
 
-def refuse_last_admin(session: Session, user: User) -> None:
-    """An installation keeps at least one active administrator: nobody could manage accounts
-    (but at the server's shell) without one."""
-    if user.role != Role.ADMIN or not user.active:
+# The roles an installation keeps one active account of: without an administrator nobody
+# manages accounts (but at the server's shell); without a city account nobody sees or decides
+# at the city's level (the city's approvals, statistics and alerts). Hostile review: one
+# administrator's token could disable or demote every city account.
+_KEEP_ONE = {
+    Role.ADMIN: (_("the last active administrator account"), _("the last administrator")),
+    Role.CITY: (_("the last active city account"), _("the last city account")),
+}
+
+
+def refuse_last_of_role(session: Session, user: User) -> None:
+    """An installation keeps at least one active administrator and one active city account:
+    disabling the last one, or changing its role, is 409."""
+    if user.role not in _KEEP_ONE or not user.active:
         return
-    # One lock for every change that may remove an administrator: the city unit's row. Two
-    # administrators disabling each other at the same moment each counted the other as still
-    # active (hostile review); under this lock the second counts after the first committed.
+    # One lock for every change that may remove an administrator or a city account: the city
+    # unit's row. Two administrators disabling each other at the same moment each counted the
+    # other as still active (hostile review); under this lock the second counts after the
+    # first committed.
     session.execute(select(Unit.id).where(Unit.kind == UnitKind.CITY).with_for_update())
     others = session.scalar(
-        select(func.count()).where(User.role == Role.ADMIN, User.active, User.id != user.id)
+        select(func.count()).where(User.role == user.role, User.active, User.id != user.id)
     )
     if not others:
-        raise Conflict(
-            _("the last active administrator account"),
-            errors={"username": [_("the last administrator")]},
-        )
+        detail, short = _KEEP_ONE[Role(user.role)]
+        raise Conflict(detail, errors={"username": [short]})
 
 
 def disable_user(session: Session, *, username: str, actor: Actor = SYSTEM) -> User:
@@ -256,7 +266,7 @@ def disable_user(session: Session, *, username: str, actor: Actor = SYSTEM) -> U
     user = get_user(session, username, lock=True)
     if not user.active:
         return user
-    refuse_last_admin(session, user)
+    refuse_last_of_role(session, user)
     now = now_utc()
     user.active, user.disabled_at = False, now
     revoked = revoke_tokens(session, user.id, now=now)

@@ -6,13 +6,15 @@ from flask.views import MethodView
 from corrections.core.api import Blueprint
 from corrections.core.auth import ROLE_LABELS_ZH, Role, current_actor, public, requires
 from corrections.core.db import db
-from corrections.org import credentials, service
+from corrections.org import credentials, service, staff
 from corrections.org.models import UNIT_KIND_LABELS_ZH, Unit, User
 from corrections.org.schemas import (
     LoginSchema,
     MeSchema,
     PasswordChangeSchema,
     PasswordResetSchema,
+    StaffQuerySchema,
+    StaffSchema,
     TokenSchema,
     UnitSchema,
 )
@@ -137,3 +139,29 @@ class Units(MethodView):
     def get(self):
         """All units with codes and Chinese names (organisation data, not personal data)."""
         return [unit_view(u) for u in service.list_units(db.session)]
+
+
+@units_blp.route("/<string(maxlength=32):code>/staff")
+class Staff(MethodView):
+    @requires("staff:read")
+    @units_blp.arguments(StaffQuerySchema, location="query")
+    @units_blp.response(200, StaffSchema(many=True))
+    @units_blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, code):
+        """The active staff accounts of a judicial office (or of a district: its commanders
+        and its offices' officers), by unit, role and username: the list a form chooses from
+        (a flag's responsible officer: ``?role=officer``, its ``id``). For the unit's own
+        staff, its district's commanders, the city and the administrators; no credentials."""
+        rows = staff.list_staff(db.session, actor=current_actor(), code=code, role=args["role"])
+        return [
+            {
+                "id": user.id,
+                "username": user.username,
+                "display_name": user.display_name,
+                "role": user.role,
+                "role_label_zh": ROLE_LABELS_ZH[Role(user.role)],
+                "unit_code": unit.code,
+                "unit_name_zh": unit.name_zh,
+            }
+            for user, unit in rows
+        ]

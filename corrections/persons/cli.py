@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -149,8 +150,10 @@ def import_cmd(
     left unchanged, so running the same file again changes nothing. A row whose ID number has
     an open case is refused saying only that. Every run, a dry run too, is audited (the
     operator, the file's sha256, its rows, how many matched existing records); a run matching
-    more open cases outside your scope than IMPORT_MAX_OPEN_MATCHES (20; with your runs of
-    the last 24 hours) is refused as a whole."""
+    more open cases outside your scope than IMPORT_MAX_OPEN_MATCHES (20; with the last 24
+    hours' runs of the same user, or of the same operator at this shell whoever --by names)
+    is refused as a whole. A row matching a record you may not see in full (another office's,
+    a juvenile's, a sealed one) is answered as an open case is, and counts."""
     import sys
 
     from flask import current_app
@@ -184,10 +187,21 @@ def import_cmd(
         sha256=table.sha256,
     )
     click.echo(cli_render(read), err=True)
+    # Before anything is stored: a report file that cannot be written must not end an import
+    # that already stored its rows with a traceback (new-operator review).
+    report = _ReportFile(report_path) if report_path is not None else None
     session = db.session
+    operator = _operator()
     try:
+        # The probing bound's count and this run's audit row in one transaction, under a
+        # lock per operator and user: what the run did apart from that is undone by
+        # rolling back to the savepoint, not the transaction (which would end the lock).
+        caseload.lock_runs(session, actor=actor, operator=operator)
+        attempt = session.begin_nested()
         with click.progressbar(
-            length=2 * len(table.rows), label=cli_render(_("importing")), file=sys.stderr
+            length=2 * len(table.rows),
+            label=cli_render(_("checking") if dry_run else _("importing")),
+            file=sys.stderr,
         ) as bar:
             outcome = caseload.import_caseload(
                 session,
@@ -197,11 +211,12 @@ def import_cmd(
                 dry_run=dry_run,
                 skip_invalid=skip_invalid,
                 progress=bar.update,
-                operator=None if actor.is_system else _operator(),
+                operator=None if actor.is_system else operator,
             )
-        operator = _operator()
-        if not outcome.stored:
-            session.rollback()
+        if outcome.stored:
+            attempt.commit()
+        else:
+            attempt.rollback()
             audit.forget_request(session)
         # Every run is audited, a dry run and a refused one too (probing protection).
         caseload.record_run(
@@ -210,15 +225,25 @@ def import_cmd(
         session.commit()
     except IntegrityError as exc:
         session.rollback()
+        if report:
+            report.discard()
         message = _(
             "a person in the file was taken in meanwhile; nothing was stored: run the import again"
         )
         raise click.ClickException(cli_text(message)) from exc
     except DomainError as exc:
         session.rollback()
+        if report:
+            report.discard()
         raise click.ClickException(domain_message(exc)) from exc
+    except BaseException:
+        if report:
+            report.discard()
+        raise
 
     if outcome.probing_refused:
+        if report:
+            report.discard()
         limit = current_app.config["IMPORT_MAX_OPEN_MATCHES"]
         message = _(
             "refused as a whole: the file's ID numbers match more open cases outside your "
@@ -232,28 +257,68 @@ def import_cmd(
         click.echo("行\t列\t问题\tproblem")
         for row, column, zh, en in lines:
             click.echo(f"{row}\t{column or '—'}\t{zh}\t{en}")
-    if report_path is not None:
-        _write_report(report_path, lines)
+    if report:
+        report.write(lines)
     click.echo(_summary(outcome, dry_run))
-    if outcome.problems and not outcome.stored:
+    if _refused(outcome, skip_invalid):
         sys.exit(1)
 
 
-def _write_report(path: Path, lines: list[tuple[int, str, str, str]]) -> None:
-    import csv
+def _refused(outcome, skip_invalid: bool) -> bool:
+    """Whether the run ends with exit status 1: a file with bad rows, by default (nothing is
+    stored); with --skip-invalid only a file refused as a whole: its header is wrong (no row
+    was read) or no row of it is good (none stored, none imported before). Bad rows skipped
+    beside rows stored, or beside rows imported before and unchanged, are what --skip-invalid
+    asks for (exit 0), in a dry run too."""
+    if not outcome.problems or outcome.stored:
+        return False
+    if not skip_invalid:
+        return True
+    return not outcome.skipped or not (outcome.created or outcome.unchanged)
 
-    def cell(value):
-        # The column names come from the imported file, and the report is opened in Excel:
-        # a cell starting with = + - @ (or a tab or carriage return) would run as a formula
-        # (hostile review), so it is quoted as text (OWASP: CSV injection).
-        if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-            return "'" + value
-        return value
 
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["行", "列", "问题", "problem"])
-        writer.writerows([[cell(v) for v in line] for line in lines])
+class _ReportFile:
+    """The --report file, opened before the import (a path that cannot be written stops the
+    command at once: one line, exit 2, nothing stored); written at the end, or removed when
+    this run made it and ends without a report."""
+
+    def __init__(self, path: Path):
+        from corrections.core.cli_errors import OperatorError, os_reason
+
+        self.path, self.made = path, not path.exists()
+        try:
+            # Not truncated yet: a run that ends without a report leaves an older one as it was.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+            self.file = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            message = _(
+                "cannot write the report file {path}: {reason}; nothing was imported",
+                path=str(path),
+                reason=os_reason(exc),
+            )
+            raise OperatorError(cli_text(message)) from None
+
+    def write(self, lines: list[tuple[int, str, str, str]]) -> None:
+        import csv
+
+        def cell(value):
+            # The column names come from the imported file, and the report is opened in
+            # Excel: a cell starting with = + - @ (or a tab or carriage return) would run as a
+            # formula (hostile review), so it is quoted as text (OWASP: CSV injection).
+            if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                return "'" + value
+            return value
+
+        with self.file as out:
+            out.truncate(0)
+            writer = csv.writer(out)
+            writer.writerow(["行", "列", "问题", "problem"])
+            writer.writerows([[cell(v) for v in line] for line in lines])
+
+    def discard(self) -> None:
+        self.file.close()
+        if self.made:
+            self.path.unlink(missing_ok=True)
 
 
 def _summary(outcome, dry_run: bool) -> str:
@@ -275,6 +340,12 @@ def _summary(outcome, dry_run: bool) -> str:
         summary = _(
             "imported {counts}; import {import_id}", counts=counts, import_id=outcome.import_id
         )
+    elif dry_run and outcome.skipped:
+        summary = _(
+            "dry run: would import {counts}, {skipped} bad rows skipped; nothing stored",
+            counts=counts,
+            skipped=outcome.skipped,
+        )
     elif dry_run and bad:
         summary = _(
             "dry run: {bad} rows have problems, so an import would store nothing unless "
@@ -284,6 +355,19 @@ def _summary(outcome, dry_run: bool) -> str:
         )
     elif dry_run:
         summary = _("dry run: would import {counts}; nothing stored", counts=counts)
+    elif outcome.skipped and outcome.unchanged:
+        # --skip-invalid, and every good row was imported before: nothing new to store.
+        summary = _(
+            "nothing new: {count} rows were imported before and are unchanged, {skipped} bad "
+            "rows skipped",
+            count=outcome.unchanged,
+            skipped=outcome.skipped,
+        )
+    elif outcome.skipped:
+        summary = _(
+            "nothing imported: every row ({skipped}) has problems; nothing stored",
+            skipped=outcome.skipped,
+        )
     elif bad:
         summary = _("refused: {bad} rows have problems; nothing stored", bad=bad)
     else:

@@ -1,7 +1,7 @@
 """What each role sees of a person and of everything recorded about them: the one home of
 masking, for every person-linked resource.
 
-Four visibilities, decided by :func:`policy` from the actor, the person and whether the
+Six visibilities, decided by :func:`policy` from the actor, the person and whether the
 person's record is sealed for the actor (:func:`visibility` finds out):
 
 - ``sealed``: a juvenile's record sealed at discharge (刑事诉讼法 Art. 286,
@@ -18,6 +18,14 @@ person's record is sealed for the actor (:func:`visibility` finds out):
   ID numbers stay possible from what is shown (district, age, gender);
 - ``deidentified``: analysts see no identity fields at all and no typed text: a field of typed
   text is dropped or replaced by the kind of the record (the status moved to, the rule id).
+- ``wall`` and ``wall_masked``: a wall display (大屏, org/displays.py) of the person's district
+  is read by anyone in the room. Of an alert it shows only what a board needs (kind,
+  severity, status, times, office, coded details such as the missed obligation's kind and due
+  day: :data:`WALL_FIELDS`), and the person's name as the surname and two marks (``张＊＊``:
+  the given name's length is not shown either); a juvenile's name not at all (``＊＊＊``,
+  ``wall_masked``, also anyone outside the display's district, which only a bug upstream
+  could show). Never an ID number, address, phone, date of birth, note or other typed text,
+  nor the ids of the person or of other records. Any other resource shows its id only.
 
 :func:`present` applies the policy to a view and notes the person as shown by the response,
 which the request audits in one row once it succeeds (``audit.disclose``); every view of a
@@ -45,6 +53,8 @@ class Visibility(StrEnum):
     FULL = "full"
     JUVENILE_MASKED = "juvenile_masked"
     DEIDENTIFIED = "deidentified"
+    WALL = "wall"
+    WALL_MASKED = "wall_masked"
 
 
 class Subject(Protocol):
@@ -79,6 +89,9 @@ def policy(actor: Actor, person: Subject, *, sealed: bool) -> Visibility:
         return Visibility.SEALED
     if actor.is_system:
         return Visibility.FULL
+    if actor.role == Role.DISPLAY:
+        adult_here = not person.juvenile and in_scope(actor, person)
+        return Visibility.WALL if adult_here else Visibility.WALL_MASKED
     if actor.role not in _STAFF or not in_scope(actor, person):
         # Analysts by design; anyone else only by a bug upstream: then still nothing.
         return Visibility.DEIDENTIFIED
@@ -225,6 +238,46 @@ def _person(view: dict[str, Any], visibility: Visibility) -> dict[str, Any]:
             view.pop(field, None)
     view["masked_fields"] = hidden
     return view
+
+
+# --- the person beside another record ------------------------------------------------------
+
+# Lists of records across persons (alerts, decision queues: persons/listing.py) name each
+# record's person beside it: ``person_name`` (alerts), or ``person`` {id, name, office_code,
+# office_name_zh} (queues). The name is identity, masked as the person record's is; the office
+# is where (de-identified views drop it, as they drop a person's).
+PERSON_NAME_FIELD = "person_name"
+PERSON_BRIEF_FIELD = "person"
+# The names these carry, masked here beside any resource (not by ``RESOURCES``).
+NAMES_BESIDE = (PERSON_NAME_FIELD, f"{PERSON_BRIEF_FIELD}.name")
+
+
+def name_as_seen(name: str | None, visibility: Visibility) -> str | None:
+    """A person's name as ``visibility`` shows it beside a record: whole (``full``), its first
+    character and a mark (``juvenile_masked``, as the person record shows it), or none
+    (``deidentified``). A sealed record's stub never carries it."""
+    if not name or visibility is Visibility.FULL:
+        return name
+    if visibility is Visibility.DEIDENTIFIED:
+        return None
+    return name[:1] + NAME_MASK
+
+
+def _beside(view: dict[str, Any], visibility: Visibility) -> None:
+    deidentified = visibility is Visibility.DEIDENTIFIED
+    if PERSON_NAME_FIELD in view:
+        view[PERSON_NAME_FIELD] = name_as_seen(view[PERSON_NAME_FIELD], visibility)
+    brief = view.get(PERSON_BRIEF_FIELD)
+    if isinstance(brief, dict):
+        brief = view[PERSON_BRIEF_FIELD] = dict(brief)
+        brief["name"] = name_as_seen(brief.get("name"), visibility)
+        if deidentified:
+            for field in ("name", *OFFICE_FIELDS):
+                brief.pop(field, None)
+    if deidentified:
+        view.pop(PERSON_NAME_FIELD, None)
+        for field in OFFICE_FIELDS:
+            view.pop(field, None)
 
 
 # --- typed text in every other resource --------------------------------------------------
@@ -377,15 +430,79 @@ def _payload(payload: Any, visibility: Visibility) -> Any:
     return out
 
 
+# --- a wall display ----------------------------------------------------------------------
+
+# What a wall display shows of each resource: these fields, nothing else (a field added to a
+# view later stays off the wall until it is added here). The person's name beside an alert
+# (``person_name``) is masked (:func:`wall_name`); ``detail`` keeps only
+# :data:`WALL_DETAIL_KEYS`.
+WALL_FIELDS: Mapping[str, frozenset[str]] = {
+    "alert": frozenset(
+        {
+            "id",
+            "kind",
+            "kind_label_zh",
+            "severity",
+            "severity_label_zh",
+            "status",
+            "status_label_zh",
+            "raised_at",
+            "updated_at",
+            "acknowledged_at",
+            "closed_at",
+            "escalation_level",
+            "escalated_at",
+            "office_id",
+            "district_id",
+            "office_code",
+            "office_name_zh",
+            "district_name_zh",
+            # Built from the kind, coded details and dates only (alerts/summary.py).
+            "summary_zh",
+            "version",
+            "detail",
+        }
+    ),
+}
+# Codes, counts and dates of an alert's cause (what the board writes as 报到，应于 12-11).
+WALL_DETAIL_KEYS = frozenset(
+    {"obligation_kind", "due_on", "proposal", "absence_days", "end_date", "stage", "alarm"}
+)
+WALL_NAME_MARKS = NAME_MASK * 2
+
+
+def wall_name(name: str | None, visibility: Visibility) -> str | None:
+    """A name as a wall display shows it: the surname and two marks (张＊＊), whatever the
+    given name's length; ``wall_masked`` (a juvenile): three marks, no character of it."""
+    if not name:
+        return name
+    if visibility is Visibility.WALL:
+        return name[:1] + WALL_NAME_MARKS
+    return NAME_MASK * 3
+
+
+def _wall(resource: str, view: dict[str, Any], visibility: Visibility) -> dict[str, Any]:
+    fields = WALL_FIELDS.get(resource, frozenset({"id"}))
+    out = {k: v for k, v in view.items() if k in fields}
+    if PERSON_NAME_FIELD in view:
+        out[PERSON_NAME_FIELD] = wall_name(view[PERSON_NAME_FIELD], visibility)
+    if isinstance(out.get("detail"), dict):
+        out["detail"] = {k: v for k, v in out["detail"].items() if k in WALL_DETAIL_KEYS}
+    return out
+
+
 def redact(resource: str, view: dict[str, Any], visibility: Visibility) -> dict[str, Any]:
     """``view`` (a dict of one ``resource``) with what ``visibility`` hides masked or dropped."""
     specs = RESOURCES[resource]  # an unknown resource is a bug: KeyError
     if visibility is Visibility.SEALED:
         return _stub(resource, view)
+    if visibility in (Visibility.WALL, Visibility.WALL_MASKED):
+        return _wall(resource, view, visibility)
     if resource == "person":
         return _person(view, visibility)
     if visibility is Visibility.FULL:
         return view
+    _beside(view, visibility)
     # Nested lists and dicts are copied where they change: the row's JSON stays untouched.
     for key in {s.path.split(".")[0].removesuffix("[]") for s in specs}:
         value = view.get(key)

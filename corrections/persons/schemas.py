@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from corrections.core.i18n import _
+from corrections.core.links import ActionSchema, EvidenceSchema
 from corrections.core.schemas import Date, Identifier, PageQuerySchema, TrimmedString, page_of
 from corrections.persons.rules import CATEGORY_IDS, GENDER_IDS, STATUS_IDS
 
@@ -263,3 +264,55 @@ class UnsealRequestSchema(ma.Schema):
         allow_none=True, metadata={"description": "An approval lets the requester read until"}
     )
     rules_version = ma.fields.String()
+
+
+# --- decision queues (persons/listing.py) ------------------------------------------------
+
+
+class PersonBriefSchema(ma.Schema):
+    """A record's person beside it in a list: the name as the caller may see it (a juvenile's
+    masked outside their own office and district; none for analysts)."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String(
+        allow_none=True, metadata={"description": "姓名, masked as the role requires"}
+    )
+    office_code = ma.fields.String()
+    office_name_zh = ma.fields.String()
+
+
+class RuleRefSchema(ma.Schema):
+    rule_id = ma.fields.String(metadata={"description": "The rule's id in rules/*.yaml"})
+    label_zh = ma.fields.String(allow_none=True)
+    article = ma.fields.String(allow_none=True)
+
+
+class QueueItemSchema(ma.Schema):
+    """What every item of a decision queue carries beside its own fields, the same for every
+    kind of decision (mixed into each queue's item schema)."""
+
+    person_id = ma.fields.Integer()
+    person = ma.fields.Nested(PersonBriefSchema)
+    decision_type = ma.fields.String(
+        metadata={"description": "grade_decision, sanction_proposal, flag, travel_permit"}
+    )
+    decision_type_label_zh = ma.fields.String()
+    proposed_zh = ma.fields.String(metadata={"description": "What is proposed, in Chinese"})
+    rules = ma.fields.List(
+        ma.fields.Nested(RuleRefSchema),
+        metadata={"description": "The rules and articles the proposal rests on"},
+    )
+    evidence_refs = ma.fields.List(
+        ma.fields.Nested(EvidenceSchema),
+        metadata={"description": "The records it rests on (events, episodes, obligations ...)"},
+    )
+    proposed_by = ma.fields.String(allow_none=True)
+    proposed_at = ma.fields.DateTime(allow_none=True)
+    decided_at_level = ma.fields.String(
+        allow_none=True, metadata={"description": "office, district or city: who decides it"}
+    )
+    decided_at_level_label_zh = ma.fields.String(allow_none=True)
+    actions = ma.fields.List(
+        ma.fields.Nested(ActionSchema),
+        metadata={"description": "What decides it: method, URL, the body's schema"},
+    )

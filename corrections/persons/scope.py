@@ -19,7 +19,10 @@ def scope_clause(actor: Actor) -> ColumnElement[bool]:
     """SQL condition selecting the persons ``actor`` may see at all."""
     if actor.role == Role.OFFICER:
         return Person.office_id == actor.unit_id
-    if actor.role == Role.COMMANDER:
+    # A wall display counts its district's persons (statistics) and shows their alerts; its
+    # role may read no person's record (core/auth.py), and what it shows of anyone is the
+    # ``wall`` visibility (persons/privacy.py).
+    if actor.role in (Role.COMMANDER, Role.DISPLAY):
         return Person.district_id == actor.unit_id
     if actor.role in (Role.CITY, Role.ANALYST):
         return true()
@@ -37,7 +40,7 @@ def in_scope(actor: Actor, person: Person) -> bool:
     """The same rule as :func:`scope_clause`, for a person already loaded."""
     if actor.role == Role.OFFICER:
         return person.office_id == actor.unit_id
-    if actor.role == Role.COMMANDER:
+    if actor.role in (Role.COMMANDER, Role.DISPLAY):
         return person.district_id == actor.unit_id
     return actor.role in (Role.CITY, Role.ANALYST)
 

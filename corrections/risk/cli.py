@@ -41,6 +41,15 @@ def _why(exc: Exception) -> str:
     return cli_text(reason) if isinstance(reason, str) else str(exc)
 
 
+def _operator(username: str | None) -> str | None:
+    """Who typed the command (``cli:<os user>@<host>``) when ``--by`` names someone else for
+    the audit (the reviewer, the person who decided): the trail keeps both, as the other
+    ``--by`` commands do. None without ``--by``: the actor is the operator then."""
+    from corrections.core.cli_identity import cli_actor
+
+    return cli_actor().username if username and username.strip() else None
+
+
 @click.group(cls=_RiskGroup)
 def risk() -> None:
     """Absconding risk model (脱管风险模型): export, train, predict, sign, activate, score."""
@@ -237,7 +246,12 @@ def sign_cmd(version, username, card_sha256) -> None:
     actor = cli_actor(username)
     try:
         row = service.sign(
-            db.session, actor=actor, version=version, now=now_utc(), expect_card_sha256=card_sha256
+            db.session,
+            actor=actor,
+            version=version,
+            now=now_utc(),
+            expect_card_sha256=card_sha256,
+            operator=_operator(username),
         )
     except DomainError as exc:
         db.session.rollback()
@@ -300,7 +314,13 @@ def activate_cmd(version, force, reason, username) -> None:
     actor = cli_actor(username)
     try:
         row = service.activate(
-            db.session, actor=actor, version=version, now=now_utc(), force=force, reason=reason
+            db.session,
+            actor=actor,
+            version=version,
+            now=now_utc(),
+            force=force,
+            reason=reason,
+            operator=_operator(username),
         )
     except DomainError as exc:
         db.session.rollback()
@@ -331,7 +351,9 @@ def activate_shipped_cmd(username) -> None:
     from corrections.risk import service
 
     try:
-        shipped = service.activate_shipped(db.session, actor=cli_actor(username), now=now_utc())
+        shipped = service.activate_shipped(
+            db.session, actor=cli_actor(username), now=now_utc(), operator=_operator(username)
+        )
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(domain_message(exc)) from exc

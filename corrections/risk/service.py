@@ -22,6 +22,7 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
 from corrections.alerts import service as alerts
+from corrections.alerts.models import LIVE_STATUSES, Alert
 from corrections.audit import service as audit
 from corrections.core import keys
 from corrections.core.auth import Actor
@@ -125,11 +126,13 @@ def sign(
     version: str,
     now: datetime,
     expect_card_sha256: str | None = None,
+    operator: str | None = None,
 ) -> RiskModel:
     """Sign ``version``'s card with this instance's key after the artifact checks (nothing in
     the model file runs), and record the signature in its row (registered, not activated):
     the bureau vouches for the card it reviewed. ``expect_card_sha256`` (the checksum of the
-    card that was reviewed) must match the card on disk. Audited."""
+    card that was reviewed) must match the card on disk. Audited, with ``operator`` (who
+    typed the command, when ``actor`` is the reviewer it names)."""
     try:
         checked = artifact.check(_directory(version))
     except artifact.ArtifactError as exc:
@@ -174,6 +177,7 @@ def sign(
             "sha256": checked.sha256,
             "key_id": signature["key_id"],
             "holdout_auc": float(card["metrics"]["auc"]),
+            **({"operator": operator} if operator else {}),
         },
         now=now,
     )
@@ -208,9 +212,11 @@ def activate(
     now: datetime,
     force: bool = False,
     reason: str | None = None,
+    operator: str | None = None,
 ) -> RiskModel:
     """Make ``version`` the service model, after the artifact, signature, feature and AUC
-    checks. The signature is checked before the model file is loaded."""
+    checks. The signature is checked before the model file is loaded. Audited, with
+    ``operator`` (who typed the command, when ``actor`` is the person it names)."""
     row = session.get(RiskModel, version)
     try:
         checked = artifact.check(_directory(version))
@@ -265,6 +271,7 @@ def activate(
             "forced": force,
             "reason": reason,
             "signed_by": signature["signed_by"],
+            **({"operator": operator} if operator else {}),
         },
         now=now,
     )
@@ -298,13 +305,16 @@ def _copy_shipped(source: Path, target: Path) -> None:
         raise
 
 
-def activate_shipped(session: Session, *, actor: Actor, now: datetime) -> Shipped:
+def activate_shipped(
+    session: Session, *, actor: Actor, now: datetime, operator: str | None = None
+) -> Shipped:
     """Install the model the package ships (``DEFAULT_MODEL``, models/README.md) as the
     service model: copy its directory into ``RISK_MODELS_DIR`` when that folder lacks it (an
     installation keeps its models in a folder of its own, /var/lib/corrections/models), sign
     its card with this instance's key (only the card reviewed in the repository,
     ``DEFAULT_MODEL_CARD_SHA256``) and activate it. Nothing changes while another version is
-    active (the bureau chose it) or this one already is. Audited (sign, activate)."""
+    active (the bureau chose it) or this one already is. Audited (sign, activate), with
+    ``operator`` (who typed the command, when ``actor`` is the person ``--by`` names)."""
     from corrections.config import DEFAULT_MODELS_DIR
 
     current = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
@@ -324,8 +334,9 @@ def activate_shipped(session: Session, *, actor: Actor, now: datetime) -> Shippe
         version=DEFAULT_MODEL,
         now=now,
         expect_card_sha256=DEFAULT_MODEL_CARD_SHA256,
+        operator=operator,
     )
-    row = activate(session, actor=actor, version=DEFAULT_MODEL, now=now)
+    row = activate(session, actor=actor, version=DEFAULT_MODEL, now=now, operator=operator)
     return Shipped("activated", row, copied_to)
 
 
@@ -421,8 +432,10 @@ def score_all(session: Session, *, now: datetime, batch: int | None = None) -> S
             session,
             select(
                 RiskScore.person_id,
+                # About the person (one live alert each), as an overdue intake is; the score
+                # that raised it is in the detail.
                 literal("person").label("subject_type"),
-                literal(0).label("subject_id"),
+                RiskScore.person_id.label("subject_id"),
                 json_object(
                     "model_version",
                     RiskScore.model_version,
@@ -431,7 +444,18 @@ def score_all(session: Session, *, now: datetime, batch: int | None = None) -> S
                     "score_id",
                     RiskScore.id,
                 ).label("detail"),
-            ).where(RiskScore.person_id.in_(chunk), RiskScore.scored_at == now),
+            ).where(
+                RiskScore.person_id.in_(chunk),
+                RiskScore.scored_at == now,
+                # Nor beside a live one raised before the subject was the person ("person", 0).
+                ~select(Alert.id)
+                .where(
+                    Alert.person_id == RiskScore.person_id,
+                    Alert.kind == "high_risk",
+                    Alert.status.in_(LIVE_STATUSES),
+                )
+                .exists(),
+            ),
             kind="high_risk",
             now=now,
             once=False,

@@ -89,12 +89,29 @@ START_JITTER_SECONDS = 10.0
 
 
 def first_run_time(
-    interval: timedelta, last_started: datetime | None, now: datetime, jitter: float = 0.0
+    interval: timedelta,
+    last_started: datetime | None,
+    now: datetime,
+    jitter: float = 0.0,
+    job: str = "",
 ) -> datetime:
     """When an interval job first runs in a scheduler starting at ``now``: one interval after
     its last run (``last_started``, by any scheduler) if that is still ahead, else ``now``
     plus ``jitter`` seconds. Without this APScheduler waits a whole interval first: a
-    scheduler restarted every few minutes would never sweep."""
+    scheduler restarted every few minutes would never sweep.
+
+    A last run that started after ``now`` was recorded by a scheduler whose clock ran ahead
+    (a standby a year fast, hostile review): counted as unknown, so the job runs soon instead
+    of a year later, with a WARNING naming the job and the recorded start."""
+    if last_started is not None and last_started > now:
+        log.warning(
+            "job %s: its last run is recorded as started at %s, after this scheduler's clock "
+            "(%s); a clock is wrong (check NTP on the scheduler hosts); running it soon",
+            job,
+            last_started.isoformat(),
+            now.isoformat(),
+        )
+        last_started = None
     if last_started is not None and last_started + interval > now:
         return last_started + interval
     return now + timedelta(seconds=jitter)
@@ -141,6 +158,7 @@ def first_runs(app: Flask, specs: dict[str, BaseTrigger]) -> dict[str, datetime]
             last.get(name),
             now,
             spread.uniform(0, min(START_JITTER_SECONDS, every.total_seconds() / 2)),
+            job=name,
         )
         for name, every in intervals.items()
     }

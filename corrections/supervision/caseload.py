@@ -17,7 +17,11 @@ anything the row did not hold), whoever runs it; every run, a dry run too, is au
 (``persons.import_run``: operator, sha256, rows, how many matched existing records, naming
 the matched persons outside the operator's scope); and a run that matches more open cases
 outside the operator's scope than ``IMPORT_MAX_OPEN_MATCHES`` (distinct persons, with the
-operator's runs of the last 24 hours) is refused as a whole, reporting no row.
+last 24 hours' runs of the same user or of the same operator at the shell, counted and audited
+under one lock: :func:`lock_runs`) is refused as a whole, reporting no row. "Imported before,
+unchanged" is said only of a record the user may see in full and that is not sealed; any other
+record of the same case is answered as an open case is (and counted), so the ID number and a
+case's dates confirm nothing about another office's, a juvenile's or a sealed record.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from corrections.core.auth import Actor, Role
 from corrections.core.clock import business_date, now_utc, start_of_business_day
 from corrections.core.errors import RuleViolation
 from corrections.core.i18n import _, bilingual
-from corrections.core.sqlfuncs import insert_many
+from corrections.core.sqlfuncs import insert_many, lock_name
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.grading.models import GradeDecision
@@ -165,10 +169,17 @@ def import_caseload(
     check = _RowCheck(
         session, actor, CaseloadRowSchema(), columns, persons.offices_by_code(session), today
     )
+    told_rows, hidden = _rows_imported_before(session, actor, imported_rows)
     for number, cells in table.rows:
         tick(1)
-        if number in imported_rows:
+        if number in told_rows:
             outcome.unchanged_rows.append(number)
+            continue
+        if number in hidden:
+            outcome.open_rows.append(number)
+            outcome.problems.extend(
+                importer.problems_of(number, {"id_number": [OPEN_CASE]}, columns)
+            )
             continue
         row, row_problems, id_number = check(number, cells)
         if id_number is not None:  # a bad row's number too: every problem of a row at once
@@ -184,8 +195,8 @@ def import_caseload(
         elif row is not None:
             checked.append(row)
 
-    fresh = _recognise(session, actor, columns, checked, outcome, now)
-    if _too_many_open_elsewhere(session, actor, outcome, now):
+    fresh = _recognise(session, actor, columns, checked, outcome, now, list(hidden.values()))
+    if _too_many_open_elsewhere(session, actor, outcome, now, operator):
         # Refused as a whole: which rows matched would be the answer a probe looks for.
         outcome.probing_refused = True
         outcome.problems = []
@@ -344,6 +355,29 @@ def _check_carried(
     return errors
 
 
+def _record_columns() -> tuple[Any, ...]:
+    """What deciding about a matched record needs: who may see it, whether sealed."""
+    return (Person.id, Person.juvenile, Person.office_id, Person.district_id, Person.sealed)
+
+
+def _rows_imported_before(
+    session: Session, actor: Actor, imported_rows: dict[int, int]
+) -> tuple[set[int], dict[int, Any]]:
+    """Of the rows this file's earlier import stored (row number -> person id): those whose
+    person ``actor`` may be told of (left unchanged), and the others (row number -> the
+    person's record), answered as open cases are."""
+    records: dict[int, Any] = {}
+    for chunk in _chunks(sorted(set(imported_rows.values())), BATCH):
+        for record in session.execute(select(*_record_columns()).where(Person.id.in_(chunk))):
+            records[record.id] = record
+    told = _may_be_told(actor, list(records.values()))
+    shown = {n for n, pid in imported_rows.items() if pid in told}
+    hidden = {
+        n: records[pid] for n, pid in imported_rows.items() if pid in records and n not in shown
+    }
+    return shown, hidden
+
+
 def _recognise(
     session: Session,
     actor: Actor,
@@ -351,12 +385,15 @@ def _recognise(
     rows: list[_Row],
     outcome: Outcome,
     now: datetime,
+    hidden: Iterable[Any] = (),
 ) -> list[_Row]:
     """The one-open-record rule for the checked rows, looked up in batches: a person an
-    earlier import created for the same case is this row, unchanged; any other open record
-    with the ID number refuses the row, saying only that a case is open (:data:`OPEN_CASE`),
-    and is noted in ``outcome`` (outside the actor's scope or not), for the run's audit row
-    and the probing bound. Returns the rows to create."""
+    earlier import created for the same case is this row, unchanged, when ``actor`` may be
+    told of that record (:func:`_may_be_told`); any other open record with the ID number, or
+    such a record the actor may not be told of, refuses the row, saying only that a case is
+    open (:data:`OPEN_CASE`), and is noted in ``outcome`` (outside the actor's scope or not),
+    for the run's audit row and the probing bound, with the ``hidden`` records of rows this
+    file's earlier import stored. Returns the rows to create."""
     by_index: dict[str, _Row] = {}
     for row in rows:
         for index in crypto.blind_indexes(row.checked.facts["id_number"], ID_NUMBER_INDEX):
@@ -379,17 +416,27 @@ def _recognise(
             .where(Person.id_number_bidx.in_(chunk))
         ):
             matches.setdefault(by_index[match.id_number_bidx].number, []).append(match)
+    same_case: dict[int, list[Any]] = {}
+    for row in rows:
+        case = tuple(row.checked.facts[name] for name in SAME_CASE)
+        same_case[row.number] = [
+            m
+            for m in matches.get(row.number, [])
+            if m.import_id is not None and tuple(getattr(m, name) for name in SAME_CASE) == case
+        ]
+    told = _may_be_told(actor, [m for ms in same_case.values() for m in ms])
     fresh, open_cases = [], []
     for row in rows:
         found = matches.get(row.number, [])
-        case = tuple(row.checked.facts[name] for name in SAME_CASE)
-        if any(
-            m.import_id is not None and tuple(getattr(m, name) for name in SAME_CASE) == case
-            for m in found
-        ):
+        same = same_case[row.number]
+        if same and all(m.id in told for m in same):
             outcome.unchanged_rows.append(row.number)
             continue
-        open_now = [m for m in found if m.status in OPEN_STATUSES]
+        # A record of the same case the actor may not see in full (another office's, a
+        # juvenile's, a sealed one): "imported before, unchanged" would confirm it to anyone
+        # holding an ID number and the case's dates (hostile review). Answered as an open case
+        # is, counted by the probing bound and named in the run's audit row.
+        open_now = [m for m in found if m.status in OPEN_STATUSES or m in same]
         if open_now:
             outcome.open_rows.append(row.number)
             outcome.problems.extend(
@@ -399,14 +446,28 @@ def _recognise(
             continue
         fresh.append(row)
     outcome.unchanged_rows.sort()
-    outcome.open_elsewhere = _outside_scope(session, actor, open_cases)
+    outcome.open_elsewhere = _outside_scope(session, actor, [*open_cases, *hidden])
     return fresh
 
 
+def _may_be_told(actor: Actor, records: list[Any]) -> set[int]:
+    """The ids of these matched records ``actor`` may be told an earlier import created: not
+    sealed (whatever grant the actor holds) and fully visible to them (their office's or
+    district's, a juvenile's only to whom juveniles are shown; the operator at the command
+    line, who ran the earlier import, any)."""
+    refs = [
+        PersonRef(r.id, r.juvenile, r.office_id, r.district_id, sealed=r.sealed)
+        for r in records
+        if not r.sealed
+    ]
+    return {ref.id for ref in refs if policy(actor, ref, sealed=False) is Visibility.FULL}
+
+
 def _outside_scope(session: Session, actor: Actor, cases: list[Any]) -> dict[int, bool]:
-    """Of these open cases, the ones ``actor`` may not see in full (id -> juvenile): another
-    office's or district's, a juvenile's masked, a sealed one; for the operator at the command
-    line (no user, no scope) every one: the import is no register to look people up in."""
+    """Of these matched cases, the ones ``actor`` may not see in full (id -> juvenile): another
+    office's or district's, a juvenile's masked, a sealed one (under a grant too); for the
+    operator at the command line (no user, no scope) every one: the import is no register to
+    look people up in."""
     refs = {
         c.id: PersonRef(c.id, c.juvenile, c.office_id, c.district_id, sealed=c.sealed)
         for c in cases
@@ -417,33 +478,53 @@ def _outside_scope(session: Session, actor: Actor, cases: list[Any]) -> dict[int
     return {
         pid: ref.juvenile
         for pid, ref in refs.items()
-        if policy(actor, ref, sealed=pid in sealed) is not Visibility.FULL
+        if ref.sealed or policy(actor, ref, sealed=pid in sealed) is not Visibility.FULL
     }
 
 
+def lock_runs(session: Session, *, actor: Actor, operator: str | None) -> None:
+    """Serialise this run with every other run of the same operator at the shell, or for the
+    same user (``--by``), until the transaction ends: the probing bound's count and the run's
+    audit row (:func:`record_run`) then happen as one step, and two runs in parallel cannot
+    both pass on the same count (hostile review). Taken before anything else of the run, and
+    held to its commit: a refused run rolls back to a savepoint, not the transaction."""
+    lock_name(session, f"caseload-import:operator:{operator or actor.username}")
+    if operator and operator != actor.username:
+        lock_name(session, f"caseload-import:user:{actor.username}")
+
+
 def _too_many_open_elsewhere(
-    session: Session, actor: Actor, outcome: Outcome, now: datetime
+    session: Session, actor: Actor, outcome: Outcome, now: datetime, operator: str | None
 ) -> bool:
-    """Whether this run, with the same operator's runs of the last 24 hours, matched more
-    distinct open cases outside their scope than ``IMPORT_MAX_OPEN_MATCHES``. A run that
-    matches none is never refused by it (the operator's own caseload still imports)."""
+    """Whether this run, with the runs of the last 24 hours by the same user or by the same
+    operator (the OS identity at the shell, whichever user ``--by`` named), matched more
+    distinct open cases outside the user's scope than ``IMPORT_MAX_OPEN_MATCHES``: refused if
+    either count is over. A run that matches none is never refused by it (the operator's own
+    caseload still imports)."""
     from corrections.audit.models import AuditEntry
 
     if not outcome.open_elsewhere:
         return False
     limit = current_app.config["IMPORT_MAX_OPEN_MATCHES"]
-    seen = set(outcome.open_elsewhere)
-    if len(seen) <= limit:
-        for ids in session.scalars(
-            select(AuditEntry.subject_ids).where(
-                AuditEntry.actor_username == actor.username,
-                AuditEntry.action == RUN_ACTION,
-                AuditEntry.occurred_at >= now - timedelta(days=1),
-                AuditEntry.subject_ids.is_not(None),
-            )
-        ):
-            seen.update(int(i) for i in ids.split(",") if i)
-    return len(seen) > limit
+    operator = operator or actor.username
+    by_user, by_operator = set(outcome.open_elsewhere), set(outcome.open_elsewhere)
+    if len(by_user) > limit:
+        return True
+    # A day's runs are few: their rows are read whole and the operator (in the JSON detail,
+    # a column neither database indexes alike) compared here.
+    for username, detail, ids in session.execute(
+        select(AuditEntry.actor_username, AuditEntry.detail, AuditEntry.subject_ids).where(
+            AuditEntry.action == RUN_ACTION,
+            AuditEntry.occurred_at >= now - timedelta(days=1),
+            AuditEntry.subject_ids.is_not(None),
+        )
+    ):
+        matched = {int(i) for i in ids.split(",") if i}
+        if username == actor.username:
+            by_user |= matched
+        if (detail or {}).get("operator", username) == operator:
+            by_operator |= matched
+    return len(by_user) > limit or len(by_operator) > limit
 
 
 def record_run(

@@ -14,13 +14,15 @@ from corrections.core.schemas import (
     TrimmedString,
     page_of,
 )
-from corrections.persons.schemas import sealed_marker
+from corrections.persons.schemas import QueueItemSchema, sealed_marker
 from corrections.supervision.rules import (
     CHANNELS,
     DETENTION_KINDS,
     EVENT_TYPES,
+    LEVELS,
     MONITORING_GROUNDS,
     OBLIGATION_KINDS,
+    PERMIT_STATUSES,
 )
 
 _HOURS = ma.fields.Float(
@@ -366,6 +368,27 @@ class PermitSchema(ma.Schema):
     departed_at = ma.fields.DateTime(allow_none=True)
     returned_at = ma.fields.DateTime(allow_none=True)
     sealed = sealed_marker()
+
+
+class PermitQueueQuerySchema(PageQuerySchema):
+    status = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(PERMIT_STATUSES)),
+        load_default=None,
+        metadata={"description": "Repeat for several; requested: waiting for a decision"},
+    )
+    approval_level = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(LEVELS)),
+        load_default=None,
+        metadata={"description": "Who approves it: office, district, city (repeat for several)"},
+    )
+
+
+class PermitQueueItemSchema(PermitSchema, QueueItemSchema):
+    """A travel permit as ``GET /travel-permits`` lists it: with its person and what decides
+    it."""
+
+
+PermitQueuePageSchema = page_of(PermitQueueItemSchema, "PermitQueuePageSchema")
 
 
 class NoteSchema(ma.Schema):

@@ -13,9 +13,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
-from corrections.core.i18n import Message, _, bilingual
+from corrections.core.i18n import ZH, Message, _, bilingual
 from corrections.grading import rules as grading_rules
-from corrections.persons import privacy
+from corrections.persons import listing, privacy
 from corrections.persons.models import Person
 from corrections.persons.scope import (
     audit_person,
@@ -270,8 +270,71 @@ def mark_overdue_permits(session: Session, *, today: date, now: datetime) -> lis
     return list(overdue)
 
 
+def permit_queue(
+    session: Session,
+    *,
+    actor: Actor,
+    status: list[str] | None = None,
+    approval_level: list[str] | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[dict[str, Any]], int]:
+    """Travel permits of the persons in ``actor``'s scope, the earliest trip first
+    (``status=requested&approval_level=district``: what waits for a district), each with its
+    person as ``actor`` may see them; the response audits the persons it shows."""
+    stmt = listing.scoped(actor, select(TravelPermit), TravelPermit.person_id)
+    if status:
+        stmt = stmt.where(TravelPermit.status.in_(status))
+    if approval_level:
+        stmt = stmt.where(TravelPermit.approval_level.in_(approval_level))
+    rows, total = listing.page(
+        session,
+        stmt,
+        TravelPermit.start_date,
+        TravelPermit.requested_at,
+        TravelPermit.id,
+        page=page,
+        page_size=page_size,
+    )
+    return listing.present(
+        session,
+        actor,
+        "travel_permit",
+        [(person, _queued(permit)) for permit, person in rows],
+    ), total
+
+
+def _queued(permit: TravelPermit) -> dict[str, Any]:
+    return {
+        **_view(permit),
+        **listing.queue_fields(
+            "travel_permit",
+            proposed_zh=_(
+                "Travel for {days} days, {start} to {end}",
+                days=permit.days,
+                start=permit.start_date.isoformat(),
+                end=permit.end_date.isoformat(),
+            ).render(ZH),
+            level=permit.approval_level,
+            proposed_by=permit.requested_by,
+            proposed_at=permit.requested_at,
+            rules=[
+                # The explanations are stored in English: the rule id and article say it.
+                {"rule_id": r.get("rule_id"), "label_zh": None, "article": r.get("article")}
+                for r in permit.decision_reasons or ()
+            ],
+        ),
+        "evidence_refs": [],
+    }
+
+
 def permit_view(session: Session, actor: Actor, permit: TravelPermit) -> dict[str, Any]:
     """A travel permit as ``actor`` may see it (destination, reason and notes are typed)."""
+    person = session.get(Person, permit.person_id)
+    return privacy.present(session, actor, person, "travel_permit", _view(permit))
+
+
+def _view(permit: TravelPermit) -> dict[str, Any]:
     view = {
         c: getattr(permit, c)
         for c in (
@@ -303,5 +366,4 @@ def permit_view(session: Session, actor: Actor, permit: TravelPermit) -> dict[st
     ]
     view["decision_reasons"] = list(permit.decision_reasons or ())
     view["status_label_zh"] = label("permit_statuses", permit.status)
-    person = session.get(Person, permit.person_id)
-    return privacy.present(session, actor, person, "travel_permit", view)
+    return view

@@ -7,6 +7,7 @@ import re
 from flask import request
 from flask.views import MethodView
 
+from corrections.core import links
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import today
@@ -31,6 +32,8 @@ from corrections.supervision.schemas import (
     ObligationQuerySchema,
     ObligationSchema,
     PermitInSchema,
+    PermitQueuePageSchema,
+    PermitQueueQuerySchema,
     PermitSchema,
     PersonObligationQuerySchema,
     RequiredNoteSchema,
@@ -182,6 +185,37 @@ class TravelPermits(MethodView):
         actor = current_actor()
         permit = travel.request_permit(db.session, actor=actor, person_id=person_id, data=data)
         return travel.permit_view(db.session, actor, permit), 201
+
+
+@blp.route("/travel-permits")
+class PermitQueue(MethodView):
+    @requires("events:read")
+    @blp.arguments(PermitQueueQuerySchema, location="query")
+    @blp.response(200, PermitQueuePageSchema)
+    def get(self, args):
+        """Travel permits in your scope, the earliest trip first:
+        ``status=requested&approval_level=district`` is what waits for a district, ``city``
+        for the city. Each with its person (name as your role may see it, office), the rules
+        and articles that set its level and the URLs that decide it."""
+        page, size = args.pop("page"), args.pop("page_size")
+        views, total = travel.permit_queue(
+            db.session, actor=current_actor(), page=page, page_size=size, **args
+        )
+        return page_envelope(links.with_links(views, _permit_links), page, size, total)
+
+
+def _permit_links(view: dict) -> dict:
+    """A requested permit is approved (a note optional) or rejected (a note required)."""
+    ids = {"person_id": view["person_id"], "permit_id": view["id"]}
+    view["actions"] = (
+        [
+            links.action("approve", "supervision.permit_approve", schema=NoteSchema, **ids),
+            links.action("reject", "supervision.permit_reject", schema=RequiredNoteSchema, **ids),
+        ]
+        if view.get("status") == "requested"
+        else []
+    )
+    return view
 
 
 def _permit_action(name: str, doc: str, schema, call):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from corrections.core.schemas import MAX_PAGE_SIZE, Integer, PageQuerySchema
+
 
 class CountSchema(ma.Schema):
     key = ma.fields.String()
@@ -43,7 +45,8 @@ class JobRunSchema(ma.Schema):
     finished_at = ma.fields.DateTime(allow_none=True)
     status = ma.fields.String()
     counts = ma.fields.Dict()
-    errors = ma.fields.Dict()
+    errors = ma.fields.Dict(metadata={"description": "The first 20 (errors_total: how many)"})
+    errors_total = ma.fields.Integer(metadata={"description": "How many errors the run kept"})
     error = ma.fields.String(allow_none=True)
 
 
@@ -60,3 +63,113 @@ class SchedulerSchema(ma.Schema):
     leader = ma.fields.String(allow_none=True)
     lease_expires_at = ma.fields.DateTime(allow_none=True)
     jobs = ma.fields.List(ma.fields.Nested(JobSchema))
+
+
+# --- a wall display (web/display.py) -------------------------------------------------------
+
+
+class DisplayEnrolSchema(ma.Schema):
+    token = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "The display's secret (dsp_...), from its creation"},
+    )
+
+
+class DisplayMeSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+    role_label_zh = ma.fields.String(required=True)
+    district_code = ma.fields.String(required=True)
+    district_name_zh = ma.fields.String(required=True)
+
+
+class DisplaySessionSchema(ma.Schema):
+    enrolled = ma.fields.Boolean(required=True)
+    display = ma.fields.Nested(DisplayMeSchema, allow_none=True)
+
+
+class WallAlertSchema(ma.Schema):
+    """An alert as a wall display shows it (persons/privacy.py ``wall``): no person id, no
+    identity, no notes; the name masked (张＊＊, a juvenile's ＊＊＊)."""
+
+    id = ma.fields.Integer()
+    person_name = ma.fields.String(allow_none=True)
+    office_id = ma.fields.Integer(allow_none=True)
+    district_id = ma.fields.Integer(allow_none=True)
+    office_code = ma.fields.String(allow_none=True)
+    office_name_zh = ma.fields.String(allow_none=True)
+    district_name_zh = ma.fields.String(allow_none=True)
+    kind = ma.fields.String()
+    kind_label_zh = ma.fields.String()
+    summary_zh = ma.fields.String(allow_none=True, metadata={"description": "What happened"})
+    severity = ma.fields.String()
+    severity_label_zh = ma.fields.String()
+    status = ma.fields.String()
+    status_label_zh = ma.fields.String()
+    detail = ma.fields.Dict()
+    raised_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    acknowledged_at = ma.fields.DateTime(allow_none=True)
+    closed_at = ma.fields.DateTime(allow_none=True)
+    escalation_level = ma.fields.Integer()
+    escalated_at = ma.fields.DateTime(allow_none=True)
+    version = ma.fields.Integer()
+    sealed = ma.fields.Boolean(dump_only=True)
+
+
+class WallAlertQuerySchema(PageQuerySchema):
+    page_size = Integer(load_default=100, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+# --- the reasons decision forms offer (web/reasons.py) -------------------------------------
+
+
+class ReasonChoiceQuerySchema(ma.Schema):
+    kind = ma.fields.List(
+        ma.fields.String(
+            validate=ma.validate.OneOf(
+                [
+                    "grade",
+                    "grade_change",
+                    "sanction",
+                    "sanction_ground",
+                    "revocation_ground",
+                    "monitoring_ground",
+                    "termination",
+                    "discharge",
+                    "flag_level",
+                    "travel_condition",
+                    "incident_close",
+                    "detention",
+                    "unseal_basis",
+                ]
+            )
+        ),
+        load_default=None,
+        metadata={"description": "Repeat for several; default: every kind"},
+    )
+
+
+class ReasonChoiceSchema(ma.Schema):
+    kind = ma.fields.String(required=True)
+    code = ma.fields.String(
+        required=True, metadata={"description": "What the API takes (ground, kind, to_grade ...)"}
+    )
+    label_zh = ma.fields.String(allow_none=True)
+    article = ma.fields.String(allow_none=True, metadata={"description": "The article it rests on"})
+    basis = ma.fields.String(
+        allow_none=True, metadata={"description": "statute or local (the rules say which)"}
+    )
+    level = ma.fields.String(metadata={"description": "Who decides it: office, district, city"})
+    level_label_zh = ma.fields.String()
+    ground = ma.fields.String()
+    category = ma.fields.String()
+    category_label_zh = ma.fields.String()
+    proposes = ma.fields.String(metadata={"description": "What it proposes (a sanction, a grade)"})
+    proposes_label_zh = ma.fields.String()
+    grade_level = ma.fields.String()
+    grade_level_label_zh = ma.fields.String()
+    number = ma.fields.Integer(metadata={"description": "Its item in the article (Art. 29)"})

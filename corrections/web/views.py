@@ -23,7 +23,7 @@ from corrections.core.auth import PERMISSIONS, optional_actor, public
 from corrections.core.clock import now_utc
 from corrections.core.db import db, is_timeout, use_health_timeouts
 from corrections.core.errors import problem_response
-from corrections.core.i18n import _, negotiate, translate
+from corrections.core.i18n import ZH, _, negotiate, translate
 from corrections.extensions import api
 
 blp = Blueprint("web", __name__, template_folder="templates")
@@ -49,8 +49,9 @@ def healthz() -> Response:
     also the tables every request reads, the scheduler's lease and the schema's revision.
 
     Both are open to monitors without a token. The deep report names the scheduler's lease
-    holder (host and process) only to a caller whose token may read the system's state
-    (``system:read``); anyone else sees its status and heartbeat, not the machine's name."""
+    holder (host and process) and the active risk model's version only to a caller whose
+    token may read the system's state (``system:read``); anyone else sees their status (and
+    the heartbeat), not the machine's name nor the model."""
     if request.args.get("deep", "0") not in ("", "0"):
         return _deep_health()
     try:
@@ -115,6 +116,10 @@ def _deep_health() -> Response:
         "head": head,
         "database": revision,
     }
+    # The machine's name and which model scores whom are for whom may read the system's
+    # state; a monitor without a token sees each check's status.
+    actor = optional_actor()
+    privileged = actor is not None and actor.role in PERMISSIONS["system:read"]
     lease = scheduler.lease_holder(db.session)
     if lease is None:
         schedule = {
@@ -124,11 +129,10 @@ def _deep_health() -> Response:
             "lease_expires_at": None,
         }
     else:
-        actor = optional_actor()
         schedule = {
             "status": "ok" if lease.expires_at > now else "stale",
             "holder": lease.holder
-            if actor is not None and actor.role in PERMISSIONS["system:read"]
+            if privileged
             else translate(_("(hidden: sign in with system:read)"), negotiate()),
             # Stored by the scheduler at each renewal (its own lease length may differ from
             # this server's SCHEDULER_LEASE_SECONDS).
@@ -143,12 +147,15 @@ def _deep_health() -> Response:
     # The nightly risk scoring needs an active model (`corrections risk activate-shipped`
     # after installing): "none" says why its runs score nobody; it does not degrade the API.
     model = db.session.scalar(select(RiskModel.version).where(RiskModel.active.is_(True)))
+    risk_model = {"status": "ok" if model else "none"}
+    if privileged:
+        risk_model["active"] = model
     checks = {
         "database": database,
         "migrations": migrations,
         "scheduler": schedule,
         "backup": backup,
-        "risk_model": {"status": "ok" if model else "none", "active": model},
+        "risk_model": risk_model,
     }
     if migrations["status"] != "ok":
         return problem_response(
@@ -222,6 +229,18 @@ def command_centre() -> Response:
     return resp
 
 
+@blp.get("/display")
+@public
+def display_page() -> Response:
+    """The wall display (大屏): one district's open alerts live and its statistics, full
+    screen. Enrolled once with a display token (web/display.py keeps it in an HttpOnly
+    cookie), it survives reloads and never signs out by itself; the page holds no data."""
+    resp = Response(render_template("display.html"))
+    resp.headers["Content-Security-Policy"] = PAGE_CSP
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 @blp.get("/command-centre/assets/plotly.min.js")
 @public
 def chart_library() -> Response:
@@ -270,7 +289,11 @@ def _password_texts() -> dict:
 @blp.context_processor
 def _password_form_context() -> dict:
     # The command centre's "修改密码" dialog and the reset page share these.
-    if request.endpoint in ("web.command_centre", "web.password_reset_page"):
+    if request.endpoint in (
+        "web.command_centre",
+        "web.password_reset_page",
+        "web.password_reset_page_posted",
+    ):
         return _password_texts()
     return {}
 
@@ -281,7 +304,22 @@ def password_reset_page() -> Response:
     """Set a new password with the one-time code an administrator handed over (使用重置码设置
     新密码): the form posts to ``POST /api/v1/auth/password/reset`` from the page's script,
     and shows the server's problem details beside the fields they name."""
-    resp = Response(render_template("password_reset.html"))
+    return _password_reset_response()
+
+
+@blp.post("/password-reset")
+@public
+def password_reset_page_posted() -> Response:
+    """The form posted by a browser that did not run the page's script: nothing is done with
+    it here (the code and the password go through the API, with its checks and sign-in
+    limits, from the script), and nothing of it is shown back; the page again, saying to turn
+    scripts on (not a bare 405)."""
+    notice = translate(_("Enable scripts in the browser, then submit again."), ZH)
+    return _password_reset_response(notice=notice)
+
+
+def _password_reset_response(notice: str | None = None) -> Response:
+    resp = Response(render_template("password_reset.html", notice=notice))
     resp.headers["Content-Security-Policy"] = PAGE_CSP
     resp.headers["Cache-Control"] = "no-store"
     return resp

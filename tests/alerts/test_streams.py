@@ -35,6 +35,8 @@ class Reader:
     starts a response in the thread that asks for it, so the whole stream lives there);
     ``text`` is what arrived. ``read=False``: held open unread until :meth:`close`."""
 
+    path = STREAM  # a wall display's stream: /api/v1/display/alerts/stream
+
     def __init__(self, app, api, *, read: bool = True, **query):
         self.chunks: list[str] = []
         self.status: int | None = None
@@ -48,7 +50,7 @@ class Reader:
     def _run(self, app, api, read, query) -> None:
         try:
             resp = app.test_client().get(
-                STREAM,
+                self.path,
                 headers={"Authorization": f"Bearer {api.token}"},
                 query_string=query,
                 buffered=False,

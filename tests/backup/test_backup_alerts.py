@@ -72,8 +72,9 @@ def _alerts(api, **query) -> dict:
 
 
 def test_a_backup_failing_twice_raises_one_live_alert_and_the_next_backup_resolves_it(
-    app, city, tmp_path
+    app, city, tmp_path, monkeypatch
 ):
+    monkeypatch.setitem(app.config, "BACKUP_DIR", str(tmp_path / "backups"))
     first = _fail_backup(app, tmp_path)
     second = _fail_backup(app, tmp_path)
     assert first["id"] != second["id"]
@@ -125,7 +126,10 @@ def test_a_drill_failing_twice_raises_one_alert_and_a_passing_drill_resolves_it(
     assert resolved.close_note == f"恢复演练已通过（运行 {passed['id']}）"
 
 
-def test_a_failed_backup_does_not_resolve_the_drills_alert_nor_the_other_way(app, city, tmp_path):
+def test_a_failed_backup_does_not_resolve_the_drills_alert_nor_the_other_way(
+    app, city, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(app.config, "BACKUP_DIR", str(tmp_path / "backups"))
     _fail_drill(app, tmp_path)
     _fail_backup(app, tmp_path)
     assert _run(app, "backup", out=str(tmp_path / "backups"), prune=False)["status"] == (
@@ -133,6 +137,31 @@ def test_a_failed_backup_does_not_resolve_the_drills_alert_nor_the_other_way(app
     )
     states = {a.kind: a.status for a in _system_alerts(app)}
     assert states == {"backup_drill_failed": "open", "backup_failed": "resolved"}
+
+
+def test_a_backup_or_drill_elsewhere_leaves_the_nightly_alert_live(
+    app, city, tmp_path, monkeypatch
+):
+    """Hostile review (issue 16): `backup create --out /elsewhere` (a USB stick) resolved the
+    alert of the failing nightly backup into BACKUP_DIR, and `drill --from` another backup the
+    failing drill's. Only a success where the schedule works resolves it: BACKUP_DIR, however
+    spelled."""
+    backups = tmp_path / "backups"
+    monkeypatch.setitem(app.config, "BACKUP_DIR", str(backups))
+    _fail_backup(app, tmp_path)
+    _fail_drill(app, tmp_path)
+    elsewhere = tmp_path / "usb-stick"
+    made = app.test_cli_runner().invoke(args=["backup", "create", "--out", str(elsewhere)])
+    assert made.exit_code == 0, made.output
+    drilled = app.test_cli_runner().invoke(args=["backup", "drill", "--from", str(elsewhere)])
+    assert drilled.exit_code == 0, drilled.output
+    states = {a.kind: a.status for a in _system_alerts(app)}
+    assert states == {"backup_failed": "open", "backup_drill_failed": "open"}
+    # Into BACKUP_DIR (named through a "." here), then its drill: both resolved.
+    assert _run(app, "backup", out=f"{tmp_path}/./backups", prune=False)["status"] == "succeeded"
+    assert _run(app, "backup_drill")["status"] == "succeeded"
+    states = {a.kind: a.status for a in _system_alerts(app)}
+    assert states == {"backup_failed": "resolved", "backup_drill_failed": "resolved"}
 
 
 def test_an_alert_that_cannot_be_raised_still_leaves_the_failed_run_and_its_error_line(

@@ -6,12 +6,15 @@ spelled) acknowledges itself there."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from corrections.backup import dialects
 from corrections.core.db import db
@@ -103,9 +106,11 @@ def test_a_restore_onto_the_configured_database_spelled_otherwise_acknowledges_i
     empty_database.create()
     url = make_url(empty_database.url)
     # The same database by another spelling: psycopg's driver name left out, the default port
-    # written out (PostgreSQL); a path through a "." (SQLite).
+    # written out, "localhost" for 127.0.0.1 (PostgreSQL: asked of the server, hostile review
+    # of issue 16); a path through a "." (SQLite).
     if url.get_backend_name() == "postgresql":
-        spelled = url.set(drivername="postgresql", port=url.port or 5432)
+        host = "localhost" if url.host in ("127.0.0.1", "::1") else url.host
+        spelled = url.set(drivername="postgresql", port=url.port or 5432, host=host)
         to = spelled.render_as_string(hide_password=False)
     else:
         path = Path(url.database)
@@ -129,3 +134,57 @@ def test_acknowledge_restore_names_the_checkpoint_file_and_the_database_it_is_fo
     assert result.exit_code == 0, result.output
     assert f"记录于检查点文件 {fresh_app.config['AUDIT_CHECKPOINT_PATH']}" in result.output
     assert dialects.masked(fresh_app.config["DATABASE_URL"]) in result.output
+
+
+def test_whether_two_urls_are_one_database_is_asked_of_the_servers(
+    empty_database, other_database, tmp_path
+):
+    """Hostile review (issue 16): localhost for 127.0.0.1, a Unix socket, a symlinked folder
+    were "another database", and a restore of the instance's own skipped its acknowledgement.
+    When a server does not answer, a URL spelled otherwise is undecided (None)."""
+    url = make_url(empty_database.url)
+    same = dialects.same_database
+    assert same(empty_database.url, other_database.url) is False
+    if url.get_backend_name() == "postgresql":
+        local = url.set(host="localhost").render_as_string(hide_password=False)
+        assert same(empty_database.url, local) is True
+        if Path("/var/run/postgresql").is_dir():
+            socket = url.set(host=None, query={"host": "/var/run/postgresql"})
+            assert same(empty_database.url, socket.render_as_string(hide_password=False)) is True
+        dead = url.set(port=1).render_as_string(hide_password=False)
+        assert same(dead, dead) is True  # unanswered, but written alike
+        assert same(dead, local) is None
+        return
+    path = Path(url.database)
+    path.touch()  # an empty file is an empty SQLite database
+    link = tmp_path / "linked"
+    link.symlink_to(path.parent, target_is_directory=True)
+    assert same(empty_database.url, f"sqlite:///{link / path.name}") is True
+    hard = tmp_path / "hard.db"
+    os.link(path, hard)
+    assert same(empty_database.url, f"sqlite:///{hard}") is True
+
+
+def test_a_restore_that_cannot_tell_whose_database_it_is_asks_for_elsewhere(
+    fresh_app, other_database, clock, tmp_path, monkeypatch
+):
+    """The instance's server does not answer and the target is spelled otherwise: nothing is
+    restored until the operator says --elsewhere (then its checkpoints are left alone)."""
+    if other_database.kind != "postgresql":
+        pytest.skip("a SQLite file is always told apart by its path")
+    clock.set(TEST_NOW)
+    app = fresh_app
+    backup = _city_with_a_backup(app, tmp_path)
+    before = Path(app.config["AUDIT_CHECKPOINT_PATH"]).read_bytes()
+    dead = make_url(app.config["DATABASE_URL"]).set(port=1)
+    monkeypatch.setitem(app.config, "DATABASE_URL", dead.render_as_string(hide_password=False))
+    args = ["backup", "restore", str(backup), "--to", other_database.url]
+    refused = app.test_cli_runner().invoke(args=args)
+    assert refused.exit_code == 1, refused.output
+    assert "--elsewhere" in refused.output and "Traceback" not in refused.output
+    with create_engine(other_database.url, poolclass=NullPool).connect() as conn:
+        assert dialects.read_facts(conn).tables == {}  # nothing restored
+    done = app.test_cli_runner().invoke(args=[*args, "--elsewhere"])
+    assert done.exit_code == 0, done.output
+    assert "本实例的审计检查点未作改动" in done.output
+    assert Path(app.config["AUDIT_CHECKPOINT_PATH"]).read_bytes() == before

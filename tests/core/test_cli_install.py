@@ -78,6 +78,45 @@ def test_deploy_systemd_writes_the_units_and_settings_file_for_this_virtualenv(t
     ).read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize(
+    "venv",
+    [
+        "/opt/x\nExecStartPre=/bin/sh -c id\n#",  # hostile review: a line of its own, as root
+        "/opt/my venv",
+        "opt/venv",
+        "/opt/%h/venv",
+        "/opt/x\tvenv",
+        '/opt/"x"',
+    ],
+)
+def test_deploy_systemd_refuses_a_venv_that_is_not_a_plain_absolute_path(tmp_path, venv):
+    out = tmp_path / "units"
+    result = CliRunner().invoke(main, ["deploy", "systemd", "--out", str(out), "--venv", venv])
+    assert result.exit_code == 2, result.output
+    assert "ExecStart=" in result.output and not out.exists()
+    printed = CliRunner().invoke(main, ["deploy", "systemd", "--venv", venv])
+    assert printed.exit_code == 2 and "ExecStartPre" not in printed.stdout
+
+
+def test_config_example_out_writes_a_private_file_and_keeps_an_existing_one(tmp_path):
+    """A shell's `> config.py` made the file that will hold the secret key 0644 (hostile
+    review): --out creates it 0600, and replaces one only with --force."""
+    target = tmp_path / "config.py"
+    result = CliRunner().invoke(main, ["config", "example", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_text(encoding="utf-8") == CONFIG_EXAMPLE.read_text(encoding="utf-8")
+    target.write_text("SECRET_KEY = 'mine'\n", encoding="utf-8")
+    again = CliRunner().invoke(main, ["config", "example", "--out", str(target)])
+    assert again.exit_code == 1 and "--force" in again.output
+    assert target.read_text(encoding="utf-8") == "SECRET_KEY = 'mine'\n"
+    target.chmod(0o644)
+    forced = CliRunner().invoke(main, ["config", "example", "--out", str(target), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_text(encoding="utf-8") == CONFIG_EXAMPLE.read_text(encoding="utf-8")
+
+
 def test_deploy_systemd_without_out_prints_every_file():
     result = CliRunner().invoke(main, ["deploy", "systemd", "--venv", "/srv/v"])
     assert result.exit_code == 0, result.output
@@ -199,3 +238,25 @@ def test_after_db_upgrade_the_same_command_works(empty_app):
     listed = runner.invoke(main, ["users", "list"], obj=info)
     assert listed.exit_code == 0, listed.output
     assert "数据库尚未初始化" not in listed.output
+
+
+def test_a_migrated_database_missing_a_table_is_named_as_lost_not_uninitialised(
+    empty_app, monkeypatch
+):
+    """Hostile review (issue 16): after DROP TABLE audit_entries, `audit verify` said "run
+    db upgrade first", hiding the tampering. "Not initialised" is said of a database without
+    any table (no alembic_version); a migrated one lacking a table names it."""
+    monkeypatch.setenv("CORRECTIONS_LANG", "zh")
+    runner = CliRunner()
+    info = ScriptInfo(create_app=lambda: empty_app)
+    assert runner.invoke(main, ["db", "upgrade"], obj=info).exit_code == 0
+    with empty_app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE audit_entries"))
+        db.engine.dispose()
+    verified = runner.invoke(main, ["audit", "verify"], obj=info)
+    assert verified.exit_code == 1, verified.output
+    assert "数据库缺少表 audit_entries：数据库可能已损坏或被篡改" in verified.output
+    assert "db upgrade" not in verified.output and "Traceback" not in verified.output
+    listed = runner.invoke(main, ["users", "list"], obj=info)  # a table that is there
+    assert listed.exit_code == 0, listed.output

@@ -311,6 +311,37 @@ def test_rules_show_articles_lists_every_rule_with_its_article(monkeypatch):
     assert "社区矫正法 29(3)" in line("monitoring.grounds.refused_to_report_after_warning ")
 
 
+@pytest.mark.parametrize(
+    ("today", "warned"),
+    [
+        (datetime(2026, 11, 2, 1, 0, tzinfo=UTC), True),
+        (datetime(2026, 12, 31, 15, 0, tzinfo=UTC), True),  # 23:00 in Shanghai
+        (datetime(2026, 10, 31, 15, 0, tzinfo=UTC), False),  # 23:00 on 31 October
+    ],
+)
+def test_rules_validate_warns_in_november_and_december_without_next_years_holidays(
+    tmp_path, monkeypatch, today, warned
+):
+    from click.testing import CliRunner
+
+    from corrections.cli import main
+    from corrections.core import clock
+
+    rules_dir = _copy(tmp_path)
+    (rules_dir / "holidays" / "2027.yaml").unlink(missing_ok=True)
+    monkeypatch.setenv("CORRECTIONS_RULES_DIR", str(rules_dir))
+    monkeypatch.setattr(clock, "now_utc", lambda: today)
+    result = CliRunner().invoke(main, ["rules", "validate"])
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    warning = f"注意：缺少 {rules_dir / 'holidays' / '2027.yaml'}"
+    assert (warning in result.stderr) is warned, result.stderr
+    # With next year's calendar in place, nothing to say.
+    shutil.copyfile(rules_dir / "holidays" / "2026.yaml", rules_dir / "holidays" / "2027.yaml")
+    _edit(rules_dir / "holidays" / "2027.yaml", "year: 2026", "year: 2027")
+    again = CliRunner().invoke(main, ["rules", "validate"])
+    assert "注意：缺少" not in again.stderr
+
+
 def test_rules_validate_checks_holiday_files(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
@@ -319,7 +350,7 @@ def test_rules_validate_checks_holiday_files(tmp_path, monkeypatch):
     monkeypatch.setenv("CORRECTIONS_RULES_DIR", str(RULES_DIR))
     good = CliRunner().invoke(main, ["rules", "validate"])
     assert good.exit_code == 0, good.output
-    assert "ok   2026.yaml" in good.output and "ok   clocks.yaml" in good.output
+    assert "通过  2026.yaml" in good.output and "通过  clocks.yaml" in good.output
     rules_dir = _copy(tmp_path)
     _edit(rules_dir / "holidays" / "2025.yaml", "- 2025-10-11  # 周六", "- 2025-10-10")
     bad = CliRunner().invoke(main, ["rules", "validate", str(rules_dir / "holidays" / "2025.yaml")])

@@ -97,7 +97,7 @@ def test_rules_validate_command(tmp_path, monkeypatch):
     good = Path(corrections.__file__).parent.parent / "rules" / "persons.yaml"
     runner = CliRunner()
     result = runner.invoke(main, ["rules", "validate", str(good)])
-    assert result.exit_code == 0 and "ok" in result.output
+    assert result.exit_code == 0 and "通过  persons.yaml" in result.output
     bad = tmp_path / "persons.yaml"
     bad.write_text(good.read_text().replace("  active: 在矫\n", ""))
     result = runner.invoke(main, ["rules", "validate", str(bad)])

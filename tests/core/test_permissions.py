@@ -22,6 +22,10 @@ PUBLIC_ALLOWED = {
     "/command-centre/assets/plotly.min.js",
     # The page that redeems a reset code (it posts to the public route above): no data.
     "/password-reset",
+    # The wall display's page (no data) and its enrolment: the display's token in the body,
+    # answered with the display's cookie (POST), or the cookie removed (DELETE).
+    "/display",
+    "/api/v1/display/session",
 }
 
 

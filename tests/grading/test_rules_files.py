@@ -138,7 +138,7 @@ def test_rules_commands(tmp_path, monkeypatch):
     runner = CliRunner()
     ok = runner.invoke(main, ["rules", "validate"])
     assert ok.exit_code == 0, ok.output
-    assert "ok   grading.yaml (version grading-2026.2)" in ok.output
+    assert "通过  grading.yaml（版本 grading-2026.2）" in ok.output  # ok
     shown = runner.invoke(main, ["rules", "show"])
     assert shown.exit_code == 0, shown.output
     assert "ordinary 普通" in shown.output and "严管" in shown.output

@@ -171,7 +171,7 @@ def test_shishi_banfa_46_revocation_proposal_after_one_calendar_month(app, login
     revocation = kinds["revocation"]
     assert revocation["status"] == "proposed" and revocation["kind_label_zh"] == "提请撤销缓刑/假释"
     assert revocation["article"].startswith("实施办法 47(1)")
-    assert revocation["rules_version"] == "incidents-2026.2+sanctions-2026.2"
+    assert revocation["rules_version"] == "incidents-2026.2+sanctions-2026.3"
     assert revocation["evidence"]["incident_id"] == incident["id"]
     assert revocation["evidence"]["trigger"] == f"obligation:{incident['trigger_id']}"
     assert revocation["evidence"]["out_of_supervision_since"] == "2026-12-01"

@@ -269,6 +269,7 @@ def test_a_role_must_fit_the_unit_and_a_change_revokes_tokens(login, app):
         "from": {"role": "officer", "unit": "32990101"},
         "to": {"role": "commander", "unit": "329901"},
         "tokens_revoked": 1,
+        "reset_codes_withdrawn": 0,
     }
 
 
@@ -475,6 +476,10 @@ def test_city_and_staff_accounts_are_still_managed_through_the_api(app, login, c
     (row,) = audit_rows(app, "user.reset_code")
     assert row.actor_username == "admin" and row.detail["role"] == "city"
     assert city.get("/api/v1/auth/me").status_code == 200  # until the code is redeemed
+    # Another city account: the last active one is kept (test below).
+    made = admin.post("/api/v1/admin/users", json={"username": "city-two", "role": "city",
+                                                     "unit_code": "3299"})  # fmt: skip
+    assert made.status_code == 201, made.get_json()
     off = admin.patch("/api/v1/admin/users/city", json={"active": False},
                       headers={"If-Match": '"1"'})  # fmt: skip
     assert off.status_code == 200 and city.get("/api/v1/auth/me").status_code == 401
@@ -514,3 +519,46 @@ def test_an_account_cannot_take_the_systems_own_name(login):
         json={"username": "system", "role": "city", "unit_code": "3299", "display_name": "x"},
     )
     assert resp.status_code == 422 and "username" in resp.get_json()["errors"]
+
+
+def test_the_last_active_city_account_is_neither_disabled_nor_demoted(app, login):
+    """Hostile review (issue 16): an administrator's token disabled every city account, and
+    nobody saw or decided at the city's level any more. Like the last administrator (409)."""
+    admin = login("admin")
+    city = login("city")
+    for change in ({"active": False}, {"role": "analyst"}, {"role": "auditor"}):
+        resp = admin.patch("/api/v1/admin/users/city", json=change, headers={"If-Match": '"1"'})
+        assert resp.status_code == 409, (change, resp.get_json())
+        body = resp.get_json()
+        assert body["errors"] == {"username": ["最后一个市局账号"]}
+        assert body["detail"] == "这是最后一个在用的市局账号"
+    assert city.get("/api/v1/auth/me").status_code == 200
+    made = admin.post("/api/v1/admin/users", json={"username": "city-two", "role": "city",
+                                                     "unit_code": "3299"})  # fmt: skip
+    assert made.status_code == 201
+    # Inactive, city-two does not count: still refused.
+    version = made.headers["ETag"]
+    off = admin.patch("/api/v1/admin/users/city-two", json={"active": False},
+                      headers={"If-Match": version})  # fmt: skip
+    assert off.status_code == 200
+    again = admin.patch("/api/v1/admin/users/city", json={"active": False},
+                        headers={"If-Match": '"1"'})  # fmt: skip
+    assert again.status_code == 409
+    on = admin.patch("/api/v1/admin/users/city-two", json={"active": True},
+                     headers={"If-Match": off.headers["ETag"]})  # fmt: skip
+    assert on.status_code == 200
+    # Two active: one may go, and then the other is the last.
+    done = admin.patch("/api/v1/admin/users/city", json={"role": "analyst"},
+                       headers={"If-Match": '"1"'})  # fmt: skip
+    assert done.status_code == 200 and done.get_json()["role"] == "analyst"
+    last = admin.patch("/api/v1/admin/users/city-two", json={"active": False},
+                       headers={"If-Match": on.headers["ETag"]})  # fmt: skip
+    assert last.status_code == 409
+
+
+def test_the_cli_keeps_the_last_city_account_too(runner, login):
+    result = runner.invoke(args=["users", "disable", "city"])
+    assert result.exit_code == 1 and "最后一个在用的市局账号" in result.output
+    result = runner.invoke(args=["users", "set-role", "city", "auditor"])
+    assert result.exit_code == 1 and "最后一个在用的市局账号" in result.output
+    assert login("city").get("/api/v1/auth/me").status_code == 200

@@ -40,6 +40,9 @@ def _grow(document: dict) -> dict:
 def test_the_example_file_is_the_demo_city_and_imports_as_no_change(app, runner, tmp_path):
     shown = runner.invoke(args=["org", "template"])
     assert shown.exit_code == 0 and "滨江市司法局" in shown.output
+    # Its comments in the operator's language (Chinese by default).
+    assert shown.output.startswith("# 组织架构文件，用于 `corrections org import 文件.yaml`。\n")
+    assert "# 代码即身份：单位的代码永久不变。" in shown.output
     path = tmp_path / "org.yaml"
     path.write_text(shown.output, encoding="utf-8")
     before, audited = units_snapshot(app), len(audit_rows(app))

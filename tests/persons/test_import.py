@@ -283,6 +283,30 @@ def test_skip_invalid_stores_the_good_rows_and_a_fixed_file_adds_the_rest(app, r
     ]
 
 
+def test_a_skip_invalid_rerun_with_only_bad_rows_left_says_so_and_succeeds(app, runner, tmp_path):
+    """New-operator review: the second --skip-invalid run of a file (its good rows imported
+    by the first) ended "未导入：1 行有问题，未保存任何数据" with exit status 1."""
+    good, bad = caseload_row(), caseload_row(term_end="2026-10-01")
+    path = write_csv(tmp_path / "f.csv", [good, bad])
+    assert run(runner, path, "--skip-invalid").exit_code == 0
+    before = counts(app)
+    again = run(runner, path, "--skip-invalid")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == (
+        "没有新的人员：1 行已导入过，未更改；跳过有问题的 1 行"
+    )
+    assert counts(app) == before
+    dry = run(runner, path, "--skip-invalid", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "跳过有问题的 1 行" in dry.stdout.splitlines()[-1]
+    # Without --skip-invalid the bad row still refuses the file.
+    assert run(runner, path).exit_code == 1
+    # A file with no good row at all is refused, --skip-invalid or not.
+    only_bad = run(runner, write_csv(tmp_path / "bad.csv", [bad]), "--skip-invalid")
+    assert only_bad.exit_code == 1
+    assert only_bad.stdout.splitlines()[-1] == "未导入：全部 1 行都有问题，未保存任何数据"
+
+
 def test_an_officer_imports_into_their_own_office_only(app, runner, tmp_path):
     before = counts(app)
     own = caseload_row()
@@ -371,6 +395,41 @@ def test_progress_goes_to_standard_error(runner, tmp_path):
     assert result.exit_code == 0
     assert "正在导入" in result.stderr  # importing
     assert "正在导入" not in result.stdout
+
+
+def test_a_dry_run_says_checking_not_importing(runner, tmp_path):
+    result = run(runner, write_csv(tmp_path / "f.csv", [caseload_row()]), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "正在检查" in result.stderr  # checking
+    assert "正在导入" not in result.stderr
+
+
+def test_a_report_file_that_cannot_be_written_stops_the_import_before_it_stores(
+    app, runner, tmp_path
+):
+    """New-operator review: the rows were stored, then the report's open failed with a
+    PermissionError traceback. Now: one line, exit 2, nothing stored, not even the run's
+    audit row."""
+    before, runs = counts(app), import_runs(app)
+    path = write_csv(tmp_path / "f.csv", [caseload_row()])
+    report = tmp_path / "no-such-folder" / "report.csv"
+    result = run(runner, path, "--report", str(report))
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()[-1:]
+    assert line.startswith(f"错误：无法写入报告文件 {report}：文件夹不存在；未导入任何数据")
+    assert "Traceback" not in result.output
+    assert counts(app) == before and import_runs(app) == runs
+
+
+def test_a_report_replaces_an_older_longer_one_whole(runner, tmp_path):
+    report = tmp_path / "report.csv"
+    report.write_text("an older report\n" * 100, encoding="utf-8")
+    path = write_csv(tmp_path / "f.csv", [caseload_row()])
+    assert run(runner, path, "--report", str(report)).exit_code == 0
+    with report.open(encoding="utf-8-sig") as lines_in:
+        lines = list(csv.reader(lines_in))
+    assert lines[0] == ["行", "列", "问题", "problem"]
+    assert [line[:2] for line in lines[1:]] == [["2", "现管理等级"]]  # the intake grade note
 
 
 def test_a_report_file_lists_the_problems(runner, tmp_path):

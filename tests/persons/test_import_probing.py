@@ -169,3 +169,117 @@ def test_open_cases_in_the_operators_own_scope_do_not_count(
     (row,) = runs(app)
     assert row.detail["open_case"] == 3 and row.detail["open_elsewhere"] == 0
     assert row.subject_ids is None
+
+
+def _probe_of(row: dict) -> dict:
+    """The case facts of ``row`` under another name, without an office (an officer's own)."""
+    return {**{k: v for k, v in row.items() if k != "office_code"}, "name": "张三"}
+
+
+def test_imported_before_is_said_only_of_a_record_the_user_may_see(app, runner, tmp_path,
+                                                                  monkeypatch):  # fmt: skip
+    """Hostile review (issue 16): "imported before, unchanged" confirmed another district's
+    record to anyone holding its ID number and case dates, uncounted. Now it is said to whom
+    sees the record in full; to anyone else the row is answered as an open case, counted and
+    named in the run's audit row."""
+    monkeypatch.setitem(app.config, "IMPORT_MAX_OPEN_MATCHES", 5)
+    victim = caseload_row(office_code="32990301")  # 南湖区
+    assert run(runner, write_csv(tmp_path / "city.csv", [victim])).exit_code == 0
+    with app.app_context():
+        person_id = db.session.scalar(select(Person.id))
+        db.session.remove()
+    probe = write_csv(tmp_path / "probe.csv", [_probe_of(victim)])
+    result = run(runner, probe, "--dry-run", "--by", "officer-dongcheng-1")
+    assert result.exit_code == 1, result.output
+    assert report_lines(result) == [["2", *OPEN_CASE]]
+    assert "已导入，未更改" not in result.output
+    # The file itself again (its sha256 recognised): the same answer.
+    same_file = run(runner, tmp_path / "city.csv", "--dry-run", "--by", "commander-dongcheng")
+    assert report_lines(same_file) == [["2", *OPEN_CASE]]
+    # Whom the record belongs to is told.
+    own = {**victim, "name": "张三"}
+    told = run(runner, write_csv(tmp_path / "own.csv", [own]), "--by", "commander-nanhu")
+    assert told.exit_code == 0, told.output
+    assert [line[2] for line in report_lines(told)] == ["已导入，未更改"]
+    *_store, by_officer, by_commander, by_owner = runs(app)
+    for row in (by_officer, by_commander):
+        assert row.subject_ids == f",{person_id},"
+        assert row.detail["open_elsewhere"] == 1 and row.detail["unchanged"] == 0
+    assert by_owner.subject_ids is None and by_owner.detail["unchanged"] == 1
+
+
+def test_a_sealed_record_is_confirmed_to_nobody(app, runner, tmp_path, monkeypatch):
+    """Not even to the operator who imported it, nor with the case's other dates."""
+    from sqlalchemy import update
+
+    monkeypatch.setitem(app.config, "IMPORT_MAX_OPEN_MATCHES", 5)
+    victim = caseload_row(office_code="32990301")
+    first = write_csv(tmp_path / "city.csv", [victim])
+    assert run(runner, first).exit_code == 0
+    with app.app_context():
+        db.session.execute(update(Person).values(status="discharged", juvenile=True, sealed=True))
+        db.session.commit()
+        person_id = db.session.scalar(select(Person.id))
+        db.session.remove()
+    for extra in ((), ("--by", "commander-nanhu"), ("--by", "city")):
+        result = run(runner, write_csv(tmp_path / "again.csv", [_probe_of(victim) | {
+            "office_code": "32990301"}]), "--dry-run", *extra)  # fmt: skip
+        assert report_lines(result) == [["2", *OPEN_CASE]], (extra, result.output)
+        again = run(runner, first, "--dry-run", *extra)  # the same file
+        assert report_lines(again) == [["2", *OPEN_CASE]], extra
+    for row in runs(app)[1:]:
+        assert row.subject_ids == f",{person_id},"
+        assert row.juvenile is True and row.detail["open_elsewhere"] == 1
+
+
+def test_the_bound_counts_the_operators_runs_whichever_user_they_name(
+    app, runner, tmp_path, elsewhere, monkeypatch
+):
+    """Hostile review (issue 16): naming another user with --by for each run split the
+    bound into one per user. The operator at the shell (the audit's ``operator``) has a bound
+    of their own: a run is refused when the user's or the operator's day is over it."""
+    monkeypatch.setitem(app.config, "IMPORT_MAX_OPEN_MATCHES", 1)
+    a, b, c = elsewhere(3)  # open at 32990102 (东城区)
+    first = write_csv(tmp_path / "a.csv", [row_of(a, office_code="32990301")])
+    assert "整体拒绝" not in run(runner, first, "--dry-run", "--by", "commander-nanhu").output
+    second = write_csv(tmp_path / "b.csv", [row_of(b, office_code="32990201")])
+    refused = run(runner, second, "--dry-run", "--by", "commander-xicheng")
+    assert "整体拒绝" in refused.output and report_lines(refused) == []
+    third = write_csv(tmp_path / "c.csv", [row_of(c)])
+    assert "整体拒绝" in run(runner, third, "--dry-run", "--by", "officer-nanhu-1").output
+    *_ok, by_xicheng, by_officer = runs(app)
+    assert by_xicheng.detail["result"] == by_officer.detail["result"] == "refused_probing"
+
+
+def test_a_second_import_run_by_the_same_operator_waits_for_the_first_to_commit(app, city):
+    """The bound's count and the run's audit row are one step: two runs in parallel cannot
+    both pass on the same count. A run holds its lock until it commits."""
+    import threading
+
+    from corrections.core.cli_identity import cli_actor
+    from corrections.supervision import caseload
+
+    operator = cli_actor().username
+    second_locked = threading.Event()
+    timeline: list[str] = []
+
+    def second() -> None:
+        with app.app_context():
+            caseload.lock_runs(db.session, actor=cli_actor("someone-else"), operator=operator)
+            db.session.execute(select(Person.id).limit(1))  # SQLite: the write lock
+            timeline.append("second locked")
+            second_locked.set()
+            db.session.rollback()
+            db.session.remove()
+
+    with app.app_context():
+        caseload.lock_runs(db.session, actor=cli_actor(), operator=operator)
+        db.session.execute(select(Person.id).limit(1))
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not second_locked.wait(0.5)  # still waiting
+        timeline.append("first committed")
+        db.session.commit()
+        db.session.remove()
+    thread.join(30)
+    assert timeline == ["first committed", "second locked"]

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from corrections.alerts.models import Alert
 from corrections.audit.models import AuditEntry
@@ -114,6 +114,9 @@ def test_scoring_stores_scores_alerts_once_and_proposes_flags(
         alerts = db.session.scalars(select(Alert).where(Alert.kind == "high_risk")).all()
         assert [a.person_id for a in alerts] == [risky["id"]]
         assert alerts[0].detail["model_version"] == "test-model"
+        # About the person (not "person #0"); the score that raised it is in the detail.
+        assert (alerts[0].subject_type, alerts[0].subject_id) == ("person", risky["id"])
+        assert alerts[0].detail["score_id"] == scores[risky["id"]].id
         flag = db.session.scalar(select(Flag).where(Flag.person_id == risky["id"]))
         assert flag.status == "proposed" and flag.basis == "risk_model"
         # advice only: the grade and status did not move
@@ -153,6 +156,16 @@ def test_scoring_stores_scores_alerts_once_and_proposes_flags(
     # out of scope: another district's officer cannot see it
     other = login("officer-xicheng-1")
     assert other.get(f"/api/v1/persons/{risky['id']}/risk").status_code == 404
+
+    # An alert an earlier release raised about ("person", 0): while it is live, the person
+    # entering the high band again (no earlier score) gets no second one beside it.
+    with app.app_context():
+        db.session.execute(update(Alert).where(Alert.kind == "high_risk").values(subject_id=0))
+        db.session.execute(delete(RiskScore).where(RiskScore.person_id == risky["id"]))
+        db.session.commit()
+        db.session.remove()
+    run = run_job("risk_scoring", at=TEST_NOW + timedelta(days=2))
+    assert (run["counts"]["entered_high"], run["counts"]["alerts"]) == (1, 0)
 
 
 def test_the_scoring_job_refuses_an_artifact_changed_after_activation(

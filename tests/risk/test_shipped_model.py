@@ -5,6 +5,7 @@ scoring says so in its run, the log and the deep health check, instead of a quie
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -16,8 +17,17 @@ from corrections.core.db import db
 from corrections.risk import service
 from corrections.risk.models import RiskModel
 from tests.conftest import TEST_NOW
+from tests.support.org import CLI_ACTOR
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def _audit(app, action: str) -> list[AuditEntry]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+        db.session.expunge_all()
+        db.session.remove()
+    return rows
 
 
 def _active(app) -> list[str]:
@@ -50,6 +60,13 @@ def test_activate_shipped_copies_signs_and_activates_the_packaged_model_once(
         ).all()
         row = db.session.get(RiskModel, service.DEFAULT_MODEL)
         assert row.card["signature"]["signed_by"] == "cli:ops-li"
+        entries = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("risk.model.%"))
+        ).all()
+        # Who typed it too (hostile review, issue 16), as the other --by commands record.
+        assert {(e.actor_username, e.detail["operator"]) for e in entries} == {
+            ("cli:ops-li", CLI_ACTOR)
+        }
         db.session.remove()
     assert actions == ["risk.model.sign", "risk.model.activate"]
 
@@ -102,15 +119,23 @@ def test_scoring_without_an_active_model_says_so_in_its_run_and_the_log(
     assert "corrections risk activate-shipped" in run["errors"]["model"]
     assert any("no active risk model" in r.getMessage() for r in caplog.records)
     deep = client.get("/healthz?deep=1").get_json()
-    assert deep["checks"]["risk_model"] == {"status": "none", "active": None}
+    assert deep["checks"]["risk_model"] == {"status": "none"}
 
 
 def test_with_the_shipped_model_active_scoring_runs_and_health_names_it(
-    app, city, runner, run_job, client
+    app, city, runner, run_job, client, login
 ):
     assert runner.invoke(main, ["risk", "activate-shipped"]).exit_code == 0
     run = run_job("risk_scoring")
     assert run["status"] == "succeeded", run
     assert run["counts"]["model"] == service.DEFAULT_MODEL and not run["errors"]
-    deep = client.get("/healthz?deep=1").get_json()
+    # Named to whom may read the system's state; a monitor without a token sees the status
+    # only (hostile review, issue 16: anyone learnt which model scores whom).
+    deep = login("commander-dongcheng").get("/healthz?deep=1").get_json()
     assert deep["checks"]["risk_model"] == {"status": "ok", "active": service.DEFAULT_MODEL}
+    for api in (client, login("officer-dongcheng-1")):
+        deep = api.get("/healthz?deep=1").get_json()
+        assert deep["checks"]["risk_model"] == {"status": "ok"}
+        assert service.DEFAULT_MODEL not in json.dumps(deep)
+    (activated,) = [e for e in _audit(app, "risk.model.activate") if e.detail.get("signed_by")]
+    assert "operator" not in activated.detail  # no --by: the actor is who typed it

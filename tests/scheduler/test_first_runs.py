@@ -67,3 +67,30 @@ def test_first_run_time_is_the_later_of_soon_and_one_interval_after_the_last_run
     assert process.first_run_time(every, last, TEST_NOW) == last + every
     # exactly one interval ago: due now
     assert process.first_run_time(every, TEST_NOW - every, TEST_NOW) == TEST_NOW
+
+
+def test_a_last_run_recorded_in_the_future_counts_as_unknown_and_is_logged(
+    app, city, clock, caplog
+):
+    """Hostile review (issue 16): a standby whose clock ran a year ahead recorded its runs a
+    year on; the leader, restarted, then postponed every interval job by a year."""
+    import logging
+
+    ran_at = TEST_NOW + timedelta(days=365)
+    clock.set(ran_at)
+    with app.app_context():
+        service.run_job(db.session, "audit_seal", holder="standby-fast", lease_ttl=TTL)
+        service.release_lease(db.session, holder="standby-fast")
+        db.session.remove()
+    clock.set(TEST_NOW)
+    caplog.set_level(logging.WARNING, logger="corrections.scheduler.process")
+    runs = _next_runs(app)
+    assert TEST_NOW <= runs["audit_seal"] <= TEST_NOW + timedelta(seconds=30)
+    (warning,) = [r for r in caplog.records if r.name == "corrections.scheduler.process"]
+    assert warning.levelno == logging.WARNING
+    assert "audit_seal" in warning.getMessage() and ran_at.isoformat() in warning.getMessage()
+    # The pure rule: a start after now is unknown; one in the past still counts.
+    every = timedelta(minutes=15)
+    assert process.first_run_time(every, TEST_NOW + timedelta(days=1), TEST_NOW) == TEST_NOW
+    recent = TEST_NOW - timedelta(minutes=5)
+    assert process.first_run_time(every, recent, TEST_NOW) == recent + every

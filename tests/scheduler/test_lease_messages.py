@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from corrections.cli import main
@@ -116,12 +117,19 @@ def test_scheduler_list_prints_beijing_times_with_their_offset(app, runner, run_
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == (
-        f"leader: {leader} (lease renewed 2026-12-01 10:00:00+08:00, "
-        "until 2026-12-01 10:01:30+08:00)"
+        f"主调度器：{leader}（租约续期于 2026-12-01 10:00:00+08:00，"
+        "有效至 2026-12-01 10:01:30+08:00）"
     )
+    assert lines[2].split() == ["任务", "触发规则", "下次运行", "上次运行"]  # the headings
     row = next(line for line in lines if line.startswith("term_endings"))
-    assert "next 2026-12-02 06:30:00+08:00" in row
-    assert "last 2026-12-01 10:00:00+08:00 succeeded" in row
+
+    def column(line: str, text: str) -> int:  # where ``text`` starts at a terminal
+        before = line[: line.index(text)]
+        return sum(2 if unicodedata.east_asian_width(c) == "W" else 1 for c in before)
+
+    # Under its heading: the next run, then the last with its outcome.
+    assert column(row, "2026-12-02 06:30:00+08:00") == column(lines[2], "下次运行")
+    assert row.endswith("2026-12-01 10:00:00+08:00 succeeded")
     # Every time in the listing carries the +08:00 offset (none as "CST" or UTC's "Z").
     offsets = re.findall(
         r"\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?((?:[+-]\d\d:\d\d)|Z| [A-Z]{3,4})?", result.output

@@ -180,6 +180,41 @@ def test_jobs_endpoint_shows_health_to_command_staff(app, login, active, run_job
     assert login("officer-dongcheng-1").get("/api/v1/system/jobs").status_code == 403
 
 
+def test_the_jobs_panel_shows_the_first_twenty_errors_of_a_run_and_counts_them_all(
+    app, city, login
+):
+    """Hostile review (issue 16): a run that kept an error per person (100,000) was
+    translated whole on every request of every commander's panel (seconds of CPU each). The
+    panel gets the first 20 and how many there are; a person's error (an exception's class
+    name under their id) is not looked up in the catalogue."""
+    with app.app_context():
+        errors = {"signature": "the manifest is not signed"}
+        errors.update({str(i): "OperationalError" for i in range(1, 5000)})
+        db.session.add(
+            JobRun(
+                job="monthly_assessment",
+                status="partial",
+                started_at=T0,
+                finished_at=T0,
+                holder="t",
+                counts={},
+                errors=errors,
+            )
+        )
+        db.session.commit()
+        db.session.remove()
+    for language, signature in (("zh", "备份清单没有签名"), ("en", "the manifest is not signed")):
+        resp = login("commander-dongcheng").get(
+            "/api/v1/system/jobs", headers={"Accept-Language": language}
+        )
+        assert resp.status_code == 200
+        (job,) = [j for j in resp.get_json()["jobs"] if j["name"] == "monthly_assessment"]
+        shown = job["last_run"]["errors"]
+        assert len(shown) == 20 and job["last_run"]["errors_total"] == 5000
+        assert shown["signature"] == signature and shown["1"] == "OperationalError"
+        assert len(resp.data) < 5000
+
+
 def test_the_first_sweep_of_a_month_plans_its_hour_windows(app, login, active, run_job):
     person = active()
     assert run_job("sweep_obligations", at=T0)["counts"]["hour_windows"] == 2  # December's

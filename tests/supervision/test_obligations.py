@@ -299,9 +299,10 @@ def test_sweep_command(app, runner, active, clock):
     clock.set(datetime(2026, 12, 1, 1, tzinfo=UTC))
     result = runner.invoke(args=["supervision", "sweep"])
     assert result.exit_code == 0, result.output
-    assert "missed=3" in result.output and "hour_windows=2" in result.output
+    assert "3 项义务标记为未履行" in result.output  # missed
+    assert "排定教育/公益活动时段 2 个" in result.output  # hour windows
     again = runner.invoke(args=["supervision", "sweep"])
-    assert "missed=0 planned=0 hour_windows=0" in again.output
+    assert "0 项义务标记为未履行，新排 0 项，排定教育/公益活动时段 0 个" in again.output
 
 
 def test_an_obligation_can_be_excused_with_a_reason(login, officer, active):

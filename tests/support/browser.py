@@ -81,6 +81,11 @@ def server(app):
     yield live
     live.stop()
     app.config.pop("ALERT_STREAM_POLL_SECONDS", None)
+    # The app outlives the server: its streams must not stay told to stop (the next test's
+    # streams would end at once).
+    from corrections.alerts.views import streams_stopping
+
+    streams_stopping(app).clear()
 
 
 @pytest.fixture

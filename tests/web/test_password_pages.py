@@ -11,7 +11,7 @@ import pytest
 from corrections.org.passwords import MIN_LENGTH
 
 POLICY_ZH = (
-    f"密码至少 {MIN_LENGTH} 个字符，首尾空格不计",
+    f"密码至少 {MIN_LENGTH} 个字符",  # as typed: a space at either end is refused (below)
     "密码至少包含 4 个不同字符",
     "密码首尾不能有空格或其他空白字符",
     "密码不能包含用户名",
@@ -109,3 +109,29 @@ def test_the_change_forms_slots_are_the_fields_the_api_names(client, login):
     )
     assert weak.status_code == 422 and set(weak.get_json()["errors"]) == {"new_password"}
     assert {"old_password", "new_password"} <= slots
+
+
+def test_the_reset_form_posted_without_its_script_answers_with_the_page_and_changes_nothing(
+    app, client
+):
+    """New-operator review: a browser without scripts posted the form to the page: a raw
+    405. Now the page again, saying to turn scripts on; nothing processed, nothing echoed."""
+    from corrections.audit.models import AuditEntry
+    from tests.conftest import count_rows
+
+    before = count_rows(app, AuditEntry)
+    form = {
+        "username": "officer-dongcheng-1",
+        "code": "7K2M-Q9XD-4RTA-HB3N",
+        "new_password": "a-secret-new-password-9",
+        "new_password_again": "a-secret-new-password-9",
+    }
+    resp = client.post("/password-reset", data=form)
+    assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+    html = resp.get_data(as_text=True)
+    assert '<p id="reset-notice" class="error" role="alert">请启用浏览器脚本后再提交</p>' in html
+    assert "a-secret-new-password-9" not in html and "7K2M-Q9XD" not in html
+    assert 'name="new_password"' in html and "<li>密码不能包含用户名</li>" in html
+    assert count_rows(app, AuditEntry) == before  # no reset attempted
+    # The page itself tells a browser without scripts before anything is typed.
+    assert "<noscript>" in client.get("/password-reset").get_data(as_text=True)

@@ -5,8 +5,8 @@
   "use strict";
 
   const PAGE_SIZE = 50;
-  const LIVE = ["open", "acknowledged"];
-  const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
+  // Shared with the wall display (alerts-live.js).
+  const { LANGUAGE, LIVE, el, fmtTime, sortAlerts, describe } = window.CorrectionsAlerts;
   const state = {
     token: null,
     me: null,
@@ -19,21 +19,6 @@
   };
 
   const $ = (id) => document.getElementById(id);
-  // The server writes its messages (problem details) in the language asked for: the page's.
-  const LANGUAGE = document.documentElement.lang || "zh-CN";
-
-  function el(tag, text, attrs) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-    return node;
-  }
-
-  function fmtTime(iso) {
-    if (!iso) return "–";
-    const d = new Date(iso);
-    return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
-  }
 
   async function api(path, options) {
     const opts = Object.assign({ headers: {} }, options || {});
@@ -187,16 +172,6 @@
     renderAlerts();
   }
 
-  // Most severe first, then the newest (as the API's order=newest pages them).
-  function sortAlerts(list) {
-    return list.sort(
-      (a, b) =>
-        SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
-        b.raised_at.localeCompare(a.raised_at) ||
-        b.id - a.id,
-    );
-  }
-
   function renderAlerts(freshId) {
     const body = $("alerts-body");
     body.replaceChildren();
@@ -229,25 +204,6 @@
     $("alerts-total").textContent = `共 ${state.total} 条`;
     $("alerts-prev").disabled = state.page <= 1;
     $("alerts-next").disabled = state.page >= pages;
-  }
-
-  const OBLIGATION_LABELS = { report: "报到", check: "信息化核查", visit: "实地走访", education: "教育学习", service: "社区服务" };
-  const PROPOSAL_LABELS = { admonition: "训诫", warning: "警告", revocation: "提请撤销缓刑/假释", return_to_custody: "提请收监执行", police_penalty: "提请治安管理处罚" };
-
-  function describe(alert) {
-    const d = alert.detail || {};
-    const parts = [];
-    // A system alert's kind names its job (备份失败); the detail gives the run and error kinds.
-    if (d.run_id) parts.push(`运行 #${d.run_id}`);
-    if (Array.isArray(d.errors) && d.errors.length) parts.push(`错误：${d.errors.join("、")}`);
-    if (d.obligation_kind) parts.push(OBLIGATION_LABELS[d.obligation_kind] || d.obligation_kind);
-    if (d.due_on) parts.push(`应于 ${d.due_on}`);
-    if (d.proposal) parts.push(`建议${PROPOSAL_LABELS[d.proposal] || d.proposal}`);
-    if (d.absence_days !== undefined) parts.push(`失联 ${d.absence_days} 天`);
-    if (d.end_date) parts.push(`截止 ${d.end_date}`);
-    if (d.stage) parts.push(d.stage === "discharge_due" ? "应解除矫正" : "应作期满小结");
-    if (d.alarm) parts.push(`报警 ${d.alarm}`);
-    return parts.join("，") || `${alert.subject_type} #${alert.subject_id}`;
   }
 
   function actionButton(alert, action, label) {
@@ -310,66 +266,29 @@
   $("filter-severity").addEventListener("change", () => { state.page = 1; loadAlerts(); });
   $("filter-status").addEventListener("change", () => { state.page = 1; loadAlerts(); });
 
-  // --- the live stream: fetch + SSE parsing (EventSource cannot send a bearer token) ----
+  // --- the live stream (alerts-live.js follows it: fetch + SSE parsing) ----------------
 
   function setStream(s, text) {
     $("stream-state").dataset.state = s;
     $("stream-state").textContent = text;
   }
 
-  async function stream() {
-    const abort = state.abort;
-    while (state.token && !abort.signal.aborted) {
-      try {
-        setStream("connecting", "实时连接中…");
-        const headers = { Authorization: "Bearer " + state.token, "Accept-Language": LANGUAGE };
-        if (state.lastEventId !== null) headers["Last-Event-ID"] = String(state.lastEventId);
-        const resp = await fetch("/api/v1/alerts/stream?timeout=300", {
-          headers,
-          signal: abort.signal,
-        });
-        if (resp.status === 401) return signOut("登录已过期，请重新登录");
-        if (resp.status === 429) {
-          // Too many open streams (this user's other pages, or a full server): wait as told.
-          const wait = Math.max(1, Number(resp.headers.get("Retry-After")) || 30);
-          setStream("retrying", `实时连接数已达上限，${wait} 秒后重试`);
-          await new Promise((r) => setTimeout(r, wait * 1000));
-          continue;
-        }
-        if (!resp.ok) throw new Error(String(resp.status));
-        setStream("open", "实时");
-        const reader = resp.body.getReader();
-        const decoder = new TextDecoder();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += decoder.decode(value, { stream: true });
-          let cut;
-          while ((cut = buffer.indexOf("\n\n")) >= 0) {
-            handleBlock(buffer.slice(0, cut));
-            buffer = buffer.slice(cut + 2);
-          }
-        }
-      } catch (e) {
-        if (abort.signal.aborted) return;
-      }
-      setStream("retrying", "连接中断，重连中…");
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+  function stream() {
+    return CorrectionsAlerts.follow({
+      url: "/api/v1/alerts/stream?timeout=300",
+      signal: state.abort.signal,
+      active: () => state.token !== null,
+      headers: () => ({ Authorization: "Bearer " + state.token }),
+      lastEventId: () => state.lastEventId,
+      onState: setStream,
+      onBlock: handleBlock,
+      onUnauthorized: () => signOut("登录已过期，请重新登录"),
+    });
   }
 
-  function handleBlock(block) {
-    let id = null;
-    let event = "message";
-    const data = [];
-    for (const line of block.split("\n")) {
-      if (line.startsWith(": stream of alert changes after ")) {
-        if (state.lastEventId === null) state.lastEventId = Number(line.slice(33));
-      } else if (line.startsWith("id: ")) id = Number(line.slice(4));
-      else if (line.startsWith("event: ")) event = line.slice(7);
-      else if (line.startsWith("data: ")) data.push(line.slice(6));
-    }
+  function handleBlock({ id, event, data, after }) {
+    // Its opening line tells where the list loaded beside it stands.
+    if (after !== null && state.lastEventId === null) state.lastEventId = after;
     if (event === "restart") {
       // The server's change log restarted (a restored database): our last id means nothing
       // there. Count from its newest change and reload the list; live alerts follow too.
@@ -476,8 +395,11 @@
       const tr = el("tr", null, { "data-job": j.name, "data-status": last ? last.status : "never" });
       // Why the last failure failed (its errors come in the page's language), on hover.
       const failure = j.last_failure;
+      // The first 20 errors come (errors_total counts them all).
+      const shown = failure ? Object.entries(failure.errors || {}) : [];
+      const more = failure && failure.errors_total > shown.length ? `…共 ${failure.errors_total} 条错误` : "";
       const why = failure
-        ? [...Object.entries(failure.errors || {}).map(([k, v]) => `${k}：${v}`), failure.error].filter(Boolean).join("\n")
+        ? [...shown.map(([k, v]) => `${k}：${v}`), more, failure.error].filter(Boolean).join("\n")
         : "";
       tr.append(
         el("td", j.label_zh),
