@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     if command == "serve":
         wait_for_database(wait)
         if env.get("CORRECTIONS_MIGRATE") == "1":
-            _run([corrections, "db", "upgrade"])
+            _migrate_into_the_log([corrections, "db", "upgrade"], env)
         _exec(serve_argv(args, env))
     elif command == "scheduler":
         wait_for_database(wait)
@@ -218,10 +218,26 @@ def main(argv: list[str] | None = None) -> None:
         _exec([corrections, command, *args])
 
 
-def _run(argv: list[str]) -> None:
+def _migrate_into_the_log(argv: list[str], env: dict[str, str]) -> None:
+    """``db upgrade`` before serving: its closing line for the operator (where the database now
+    is) goes into the service's log as a record of its own, so that a JSON log stays one JSON
+    object per line (``LOG_FORMAT`` json, or auto without a terminal)."""
+    import logging
     import subprocess
 
-    subprocess.run(argv, check=True)  # noqa: S603 - our own installed commands
+    from corrections.core.observability import JsonFormatter, TextFormatter
+
+    done = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    fmt = env.get("CORRECTIONS_LOG_FORMAT", "auto")
+    if fmt == "auto":
+        fmt = "text" if sys.stdout.isatty() else "json"
+    formatter = JsonFormatter() if fmt == "json" else TextFormatter()
+    for line in done.stdout.splitlines():
+        if line.strip():
+            record = logging.LogRecord(
+                "corrections.entrypoint", logging.INFO, __file__, 0, line, None, None
+            )
+            print(formatter.format(record), flush=True)
 
 
 def _exec(argv: list[str]) -> None:

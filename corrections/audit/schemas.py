@@ -46,3 +46,31 @@ class AuditEntrySchema(ma.Schema):
 
 
 AuditPageSchema = page_of(AuditEntrySchema, "AuditPageSchema")
+
+
+class VerificationFindingSchema(ma.Schema):
+    kind = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "rewritten, missing, inserted, truncated, checkpoint, head, stalled"
+        },
+    )
+    kind_label_zh = ma.fields.String(required=True)
+    text = ma.fields.String(required=True, metadata={"description": "In the language asked for"})
+    seq = ma.fields.Integer(allow_none=True)
+    entry_id = ma.fields.Integer(allow_none=True)
+
+
+class VerificationSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True, metadata={"description": "No finding"})
+    complete = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "The whole chain was read (false: the newest rows only)"},
+    )
+    first_seq = ma.fields.Integer(required=True)
+    checked = ma.fields.Integer(required=True, metadata={"description": "Sealed rows read"})
+    checkpoints = ma.fields.Integer(required=True)
+    unsealed = ma.fields.Integer(required=True)
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    findings = ma.fields.List(ma.fields.Nested(VerificationFindingSchema), required=True)
+    verified_at = ma.fields.AwareDateTime(required=True)

@@ -94,6 +94,14 @@ def _audit_row(
     at: datetime,
     subject_ids: str | None = None,
 ) -> dict[str, Any]:
+    if _at_the_shell(actor):
+        # The host name in ``cli:<user>@<host>`` can be set in a UTS namespace; the machine
+        # id cannot without root (core/cli_identity.py).
+        from corrections.core.cli_identity import machine_id
+
+        machine = machine_id()
+        if machine:
+            detail = {**(detail or {}), "machine": machine}
     return {
         "occurred_at": at,
         "actor_id": actor.user_id,
@@ -109,6 +117,11 @@ def _audit_row(
         "client_addr": client_addr(),
         "detail": detail,
     }
+
+
+def _at_the_shell(actor: Actor) -> bool:
+    """A command-line actor (``cli:...``, core/cli_identity.py): no user, no role."""
+    return actor.user_id is None and actor.role is None and actor.username.startswith("cli:")
 
 
 def _remember(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -181,6 +194,8 @@ def flush_disclosures(session: Session, actor: Actor | None, endpoint: str | Non
         return
     audited = session.info.get(_AUDITED, set())
     rest = {pid: juv for pid, juv in shown.items() if pid not in audited}
+    if rest and actor.display_id is not None:
+        rest = _new_to_display(session, actor, rest)
     if rest:
         record_disclosure(
             session,
@@ -189,6 +204,38 @@ def flush_disclosures(session: Session, actor: Actor | None, endpoint: str | Non
             shown=rest,
             detail={"endpoint": endpoint or "?"},
         )
+
+
+def _new_to_display(session: Session, actor: Actor, shown: dict[int, bool]) -> dict[int, bool]:
+    """Of the persons a wall display's response showed, those no ``response.disclosed`` row
+    of this display names yet in its current use (since its last ``display.use_start``, and
+    today, Asia/Shanghai): a wall polls all day, and one row per read would flood the trail.
+    Every person a display ever showed is still named, once per use and day, in some row."""
+    from corrections.core.clock import business_date, start_of_business_day
+
+    now = now_utc()
+    since = start_of_business_day(business_date(now))
+    began = session.scalar(
+        select(func.max(AuditEntry.occurred_at)).where(
+            AuditEntry.actor_username == actor.username,
+            AuditEntry.action == "display.use_start",
+        )
+    )
+    if began is not None and began > since:
+        since = began
+    named: set[int] = set()
+    for subject_id, subject_ids in session.execute(
+        select(AuditEntry.subject_id, AuditEntry.subject_ids).where(
+            AuditEntry.actor_username == actor.username,
+            AuditEntry.action == "response.disclosed",
+            AuditEntry.occurred_at >= since,
+        )
+    ):
+        if subject_ids:
+            named.update(int(i) for i in subject_ids.split(",") if i)
+        elif subject_id:
+            named.add(int(subject_id))
+    return {pid: juv for pid, juv in shown.items() if pid not in named}
 
 
 def forget_request(session: Session) -> list[dict[str, Any]]:
@@ -470,6 +517,8 @@ class Finding:
 @dataclass
 class VerifyResult:
     checked: int = 0
+    # The first sequence number checked: 1 unless a window of the newest rows was asked for.
+    first_seq: int = 1
     unsealed: int = 0
     checkpoints: int = 0
     findings: list[Finding] = field(default_factory=list)
@@ -486,8 +535,8 @@ class VerifyResult:
             self.findings.append(Finding(kind, text, seq, entry_id))
 
 
-def _sealed_in_order(session: Session, chunk: int = 5000) -> Iterator[AuditEntry]:
-    last = 0
+def _sealed_in_order(session: Session, chunk: int = 5000, after: int = 0) -> Iterator[AuditEntry]:
+    last = after
     while True:
         rows = session.scalars(
             select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(chunk)
@@ -504,6 +553,7 @@ def verify(
     *,
     checkpoint_path: str | None = None,
     tolerance: timedelta | None = None,
+    window: int | None = None,
 ) -> VerifyResult:
     """Check the trail against the audit keys and the signed checkpoints; never seals.
 
@@ -512,6 +562,11 @@ def verify(
     after the time they claim: a backdated row, or an unsealed one older than a seal that
     would have taken it), and rows truncated (a checkpoint saw more, or other, rows than the
     trail now holds, or the trail is empty).
+
+    ``window``: check only the newest that many sealed rows (the page's bounded check), the
+    first of them linked to whatever hash it names (the rows before it are not read); the
+    end of the chain, the head, the checkpoints past the window, rows outside the chain and
+    unsealed rows are checked as in a full run. ``first_seq`` says where it began.
     """
     from flask import current_app
 
@@ -524,7 +579,14 @@ def verify(
     result.checkpoints = len(book.points)
     wanted = {cp.seq: cp for cp in book.points}
     expected_seq, prev_hash, last_hash = 1, GENESIS_HASH, None
-    for entry in _sealed_in_order(session):
+    if window is not None:
+        newest = session.scalar(select(func.max(AuditEntry.seq))) or 0
+        if newest > window:
+            expected_seq, prev_hash = newest - window + 1, None
+    result.first_seq = expected_seq
+    for entry in _sealed_in_order(session, after=expected_seq - 1):
+        if prev_hash is None:  # a window's first row: linked to what it names
+            prev_hash = entry.prev_hash
         if entry.seq != expected_seq:
             result.add(
                 "missing",

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
-from flask import url_for
+from flask import current_app, url_for
+
+from corrections.core.auth import PERMISSIONS, PUBLIC, current_actor
 
 
 class ActionSchema(ma.Schema):
@@ -53,8 +55,11 @@ def action(
     choices: dict[str, str] | None = None,
     method: str = "POST",
     **values: Any,
-) -> dict[str, Any]:
-    """An action on ``endpoint`` (with its URL's ``values``); ``schema``: the body's."""
+) -> dict[str, Any] | None:
+    """An action on ``endpoint`` (with its URL's ``values``); ``schema``: the body's. None
+    when the caller's role may not use it (:func:`permitted`; :func:`with_links` drops it)."""
+    if not permitted(endpoint, method):
+        return None
     out = {
         "name": name,
         "method": method,
@@ -89,9 +94,27 @@ def evidence(person_id: int, refs: list[dict[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
+def permitted(endpoint: str, method: str = "POST") -> bool:
+    """Whether the caller's role may use ``method`` on ``endpoint`` (the permission its
+    route declares, core/auth.py ``requires``); False for a route that declares none."""
+    view = current_app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    handler = getattr(view_class, method.lower(), None) if view_class else view
+    permission = getattr(handler, "__permission__", None)
+    if permission == PUBLIC:
+        return True
+    actor = current_actor()
+    return permission in PERMISSIONS and actor is not None and actor.role in PERMISSIONS[permission]
+
+
 def with_links(
     views: list[dict[str, Any]], add: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Listed views with their links (``add``); a sealed record's stub (ids and dates only,
-    persons/privacy.py) gets none."""
-    return [view if view.get("sealed") else add(view) for view in views]
+    persons/privacy.py) gets none. Only the actions the caller's role may use are listed
+    (:func:`action` leaves out the others): an analyst reading a queue is offered none."""
+    out = [view if view.get("sealed") else add(view) for view in views]
+    for view in out:
+        if isinstance(view.get("actions"), list):
+            view["actions"] = [a for a in view["actions"] if a is not None]
+    return out

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from corrections.core.schemas import Date, Id, PageQuerySchema, TrimmedString, page_of
 from corrections.incidents.rules import PROPOSAL_KINDS
-from corrections.persons.schemas import QueueItemSchema, sealed_marker
+from corrections.persons.schemas import PersonBriefSchema, QueueItemSchema, sealed_marker
 
 _note = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=4000))
 
@@ -137,6 +137,7 @@ class OpenIncidentSchema(ma.Schema):
     hours_since_contact = ma.fields.Integer()
     absence_days = ma.fields.Integer()
     opened_at = ma.fields.DateTime()
+    person = ma.fields.Nested(PersonBriefSchema)
     sealed = sealed_marker()
 
 

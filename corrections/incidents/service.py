@@ -690,30 +690,30 @@ def list_incidents(session: Session, *, actor: Actor, person_id: int) -> list[In
 def open_incidents(
     session: Session, *, actor: Actor, now: datetime, limit: int = 500
 ) -> list[dict[str, Any]]:
-    """Open episodes in the caller's scope with hours since the last contact, longest first
-    (ids and times only: no personal data; the persons shown are audited by the response)."""
-    from corrections.persons.scope import scope_clause
+    """Open episodes in the caller's scope with hours since the last contact, longest first,
+    each with its person as the caller may see them (name and office: persons/listing.py);
+    the persons shown are audited by the response."""
+    from corrections.persons import listing
 
     rows = session.execute(
-        select(Incident, Person.office_id, Person.district_id, Person.term_start, Person.juvenile)
-        .join(Person, Person.id == Incident.person_id)
-        .where(Incident.state.in_(OPEN_STATES), scope_clause(actor))
+        listing.scoped(actor, select(Incident, Person.term_start), Incident.person_id)
+        .where(Incident.state.in_(OPEN_STATES))
         .order_by(Incident.last_contact_at.asc().nulls_first(), Incident.id)
         .limit(limit)
     ).all()
     today = business_date(now)
     out = []
-    for incident, office_id, district_id, term_start, juvenile in rows:
+    for incident, term_start, *columns in rows:
+        person = listing.ListedPerson(*columns)
         since = incident.last_contact_at or start_of_business_day(term_start)
-        person = privacy.PersonRef(incident.person_id, juvenile, office_id, district_id)
         out.append(
             (
                 person,
                 {
                     "id": incident.id,
                     "person_id": incident.person_id,
-                    "office_id": office_id,
-                    "district_id": district_id,
+                    "office_id": person.office_id,
+                    "district_id": person.district_id,
                     "state": incident.state,
                     "state_label_zh": _state_label(incident.state),
                     "last_contact_at": incident.last_contact_at,
@@ -723,7 +723,7 @@ def open_incidents(
                 },
             )
         )
-    return privacy.present_all(session, actor, "open_incident", out)
+    return listing.present(session, actor, "open_incident", out)
 
 
 def proposals_of(session: Session, incident_ids: list[int]) -> dict[int, list[IncidentProposal]]:

@@ -156,29 +156,59 @@ def revoke(session: Session, *, actor: Actor, display_id: int) -> DisplayToken:
     display = get(session, actor=actor, display_id=display_id, lock=True)
     if display.revoked_at is not None:
         return display
-    display.revoked_at, display.revoked_by = now_utc(), actor.username
+    _revoke(session, actor, display, display.unit.code, now_utc())
     session.flush()
+    return display
+
+
+def _revoke(
+    session: Session, actor: Actor, display: DisplayToken, district: str, now: datetime, **why
+) -> None:
+    """Mark ``display`` revoked at ``now`` and audit it (``display.revoke``; ``why``: the
+    reason when it is not the actor's own decision)."""
+    display.revoked_at, display.revoked_by = now, actor.username
     audit.record(
         session,
         actor=actor,
         action="display.revoke",
         subject_type="display",
         subject_id=display.id,
-        detail={"district": display.unit.code},
+        detail={"district": district, **why},
+        now=now,
     )
-    return display
+
+
+def revoke_district(session: Session, *, actor: Actor, unit: Unit, now: datetime) -> int:
+    """Revoke every display of ``unit`` not revoked yet (its district is made inactive), each
+    audited as ``display.revoke`` with the reason; returns how many."""
+    displays = session.scalars(
+        select(DisplayToken)
+        .where(DisplayToken.unit_id == unit.id, DisplayToken.revoked_at.is_(None))
+        .order_by(DisplayToken.id)
+        .with_for_update(of=DisplayToken)
+    ).all()
+    for display in displays:
+        _revoke(session, actor, display, unit.code, now, reason="unit_deactivated")
+    session.flush()
+    return len(displays)
 
 
 # --- the display itself ------------------------------------------------------------------
 
 _D = DisplayToken.__table__.c
-_LOAD = select(_D.id, _D.unit_id).where(
-    _D.token_hash == bindparam("digest"), _D.revoked_at.is_(None)
+_U = Unit.__table__.c
+# Its district must be active too: a district made inactive revokes its displays
+# (:func:`revoke_district`), and one made inactive any other way still opens none.
+_LOAD = (
+    select(_D.id, _D.unit_id)
+    .join(Unit.__table__, _U.id == _D.unit_id)
+    .where(_D.token_hash == bindparam("digest"), _D.revoked_at.is_(None), _U.active.is_(True))
 )
 
 
 def load_actor(session: Session, secret: str) -> Actor | None:
-    """The display behind ``secret``, or None (unknown, revoked, not a display's secret)."""
+    """The display behind ``secret``, or None (unknown, revoked, its district inactive, not a
+    display's secret)."""
     if not is_display_secret(secret):
         return None
     row = session.connection().execute(_LOAD, {"digest": _digest(secret)}).first()

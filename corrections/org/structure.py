@@ -25,7 +25,8 @@ from corrections.core.clock import now_utc
 from corrections.core.db import db
 from corrections.core.errors import Conflict, NotFound, PreconditionFailed, RuleViolation
 from corrections.core.i18n import Message, _, bilingual
-from corrections.org.models import UNIT_KIND_LABELS_ZH, Unit, UnitKind, UnitMove
+from corrections.org import displays
+from corrections.org.models import UNIT_KIND_LABELS_ZH, DisplayToken, Unit, UnitKind, UnitMove
 
 # --- the rules a unit satisfies ------------------------------------------------------------
 
@@ -148,13 +149,14 @@ def moves_of(session: Session, unit: Unit) -> list[dict[str, Any]]:
 
 def _unit_references() -> list:
     """Every column, in every table, that refers to a unit (found from the foreign keys, so a
-    table added later counts without being listed here)."""
+    table added later counts without being listed here), but a wall display's: a district's
+    displays are revoked when it is made inactive (:func:`set_active`), they keep none."""
     units = Unit.__table__
     return [
         fk.parent
         for table in db.metadata.tables.values()
         for fk in table.foreign_keys
-        if fk.column.table is units
+        if fk.column.table is units and table is not DisplayToken.__table__
     ]
 
 
@@ -335,6 +337,9 @@ def set_active(session: Session, unit: Unit, active: bool, *, actor: Actor, now:
         detail={"code": unit.code},
         now=now,
     )
+    if not active:
+        # A wall display of the district stops with it (made active again, it stays revoked).
+        displays.revoke_district(session, actor=actor, unit=unit, now=now)
 
 
 def update_unit(

@@ -27,8 +27,9 @@ def persons() -> None:
 @with_appcontext
 def seal_discharged(username: str, dry_run: bool) -> None:
     """Seal every juvenile record discharged before sealing existed (补充封存, 刑事诉讼法
-    Art. 286); each seal is audited as the named city user's. Records discharged since are
-    sealed by the discharge itself."""
+    Art. 286); each seal is audited as the named city user's, with the operator at this
+    shell (cli:<os user>@<host>). Records discharged since are sealed by the discharge
+    itself."""
     from sqlalchemy import select
 
     from corrections.core.auth import Actor, Role
@@ -43,7 +44,7 @@ def seal_discharged(username: str, dry_run: bool) -> None:
             cli_text(_("{username}: not an active city-level user", username=username))
         )
     actor = Actor(user.id, user.username, Role(user.role), user.unit_id)
-    count = sealing.seal_discharged(db.session, actor=actor, now=now_utc())
+    count = sealing.seal_discharged(db.session, actor=actor, now=now_utc(), operator=_operator())
     if dry_run:
         db.session.rollback()
         click.echo(cli_render(_("would seal {count} record(s)", count=count)))
@@ -161,6 +162,7 @@ def import_cmd(
 
     from corrections.audit import service as audit
     from corrections.core.cli_errors import domain_message
+    from corrections.core.cli_identity import operator_key
     from corrections.core.clock import now_utc
     from corrections.core.db import db
     from corrections.core.errors import DomainError
@@ -192,11 +194,12 @@ def import_cmd(
     report = _ReportFile(report_path) if report_path is not None else None
     session = db.session
     operator = _operator()
+    key = operator_key()  # the probing bound counts the operator by numbers, not a host name
     try:
         # The probing bound's count and this run's audit row in one transaction, under a
         # lock per operator and user: what the run did apart from that is undone by
         # rolling back to the savepoint, not the transaction (which would end the lock).
-        caseload.lock_runs(session, actor=actor, operator=operator)
+        caseload.lock_runs(session, actor=actor, operator=operator, operator_key=key)
         attempt = session.begin_nested()
         with click.progressbar(
             length=2 * len(table.rows),
@@ -212,6 +215,7 @@ def import_cmd(
                 skip_invalid=skip_invalid,
                 progress=bar.update,
                 operator=None if actor.is_system else operator,
+                operator_key=key,
             )
         if outcome.stored:
             attempt.commit()
@@ -220,7 +224,12 @@ def import_cmd(
             audit.forget_request(session)
         # Every run is audited, a dry run and a refused one too (probing protection).
         caseload.record_run(
-            session, actor=actor, outcome=outcome, dry_run=dry_run, operator=operator
+            session,
+            actor=actor,
+            outcome=outcome,
+            dry_run=dry_run,
+            operator=operator,
+            operator_key=key,
         )
         session.commit()
     except IntegrityError as exc:

@@ -51,6 +51,8 @@ class ListedPerson:
 
 
 _OFFICE = aliased(Unit, name="listed_office")
+# The listed person's office, for a list filtered by it.
+OFFICE = _OFFICE
 COLUMNS = (
     Person.id,
     Person.juvenile,

@@ -36,14 +36,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, object_session
 
 from corrections.audit import service as audit
-from corrections.core.auth import Actor, Role
+from corrections.core.auth import SYSTEM, Actor, Role
 from corrections.persons import sealing
 from corrections.persons.scope import in_scope, sees_juvenile_identity
 
@@ -263,8 +263,45 @@ def name_as_seen(name: str | None, visibility: Visibility) -> str | None:
     return name[:1] + NAME_MASK
 
 
+# Fields naming the staff account that did something (``officer-dongcheng-1``): an account's
+# name says its office, which a de-identified view never shows. An analyst sees ``***`` (and
+# ``system``, which names nobody).
+STAFF_FIELDS = frozenset(
+    {
+        "acknowledged_by",
+        "approved_by",
+        "closed_by",
+        "confirmed_by",
+        "created_by",
+        "decided_by",
+        "lifted_by",
+        "opened_by",
+        "proposed_by",
+        "recorded_by",
+        "released_by",
+        "removed_by",
+        "revoked_by",
+        "sealed_by",
+    }
+)
+
+
+def _without_staff(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with every :data:`STAFF_FIELDS` value masked, in it and in the dicts of its
+    lists (copied where they change: the row's JSON stays untouched)."""
+    out = dict(obj)
+    for key, value in obj.items():
+        if key in STAFF_FIELDS and isinstance(value, str) and value and value != SYSTEM.username:
+            out[key] = MASK
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            out[key] = [_without_staff(v) if isinstance(v, dict) else v for v in value]
+    return out
+
+
 def _beside(view: dict[str, Any], visibility: Visibility) -> None:
     deidentified = visibility is Visibility.DEIDENTIFIED
+    if deidentified:
+        view.update(_without_staff(view))
     if PERSON_NAME_FIELD in view:
         view[PERSON_NAME_FIELD] = name_as_seen(view[PERSON_NAME_FIELD], visibility)
     brief = view.get(PERSON_BRIEF_FIELD)
@@ -488,7 +525,22 @@ def _wall(resource: str, view: dict[str, Any], visibility: Visibility) -> dict[s
         out[PERSON_NAME_FIELD] = wall_name(view[PERSON_NAME_FIELD], visibility)
     if isinstance(out.get("detail"), dict):
         out["detail"] = {k: v for k, v in out["detail"].items() if k in WALL_DETAIL_KEYS}
+    if "summary_zh" in out:
+        out["summary_zh"] = _wall_summary(out)
     return out
+
+
+def _wall_summary(out: dict[str, Any]) -> str | None:
+    """A wall's one line, built again from what the wall shows (the kind, the detail's
+    :data:`WALL_DETAIL_KEYS`, the day): the full view's line carries what the wall's detail
+    leaves out (a risk probability, a sanction's article, a date of lost contact). A kind
+    whose line needs more says its label alone."""
+    from corrections.alerts.summary import summary_zh  # the alert's words; no cycle at import
+
+    raised_at = out.get("raised_at")
+    if not out.get("kind") or not isinstance(raised_at, datetime):
+        return out.get("kind_label_zh")
+    return summary_zh(out["kind"], out.get("detail") or {}, raised_at)
 
 
 def redact(resource: str, view: dict[str, Any], visibility: Visibility) -> dict[str, Any]:

@@ -175,6 +175,23 @@ class PersonQuerySchema(PageQuerySchema):
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORY_IDS))
     status = ma.fields.String(validate=ma.validate.OneOf(STATUS_IDS))
     juvenile = ma.fields.Boolean()
+    # The officer's caseload filters (司法所工作台).
+    grade = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[a-z_]{1,20}$"),
+        metadata={"description": "Current grade (rules/grading.yaml grades: strict, ...)"},
+    )
+    flagged = ma.fields.Boolean(metadata={"description": "Under an active flag (挂牌管控)"})
+    due = ma.fields.String(
+        validate=ma.validate.OneOf(["overdue", "today", "week"]),
+        metadata={
+            "description": "With an open obligation due before today (overdue), by today "
+            "(today: overdue ones too) or within 7 days (week), in Beijing time"
+        },
+    )
+    risk_band = ma.fields.String(
+        validate=ma.validate.OneOf(["low", "medium", "high"]),
+        metadata={"description": "The band of the person's latest risk score (advisory)"},
+    )
 
 
 class PersonSearchSchema(PersonQuerySchema):

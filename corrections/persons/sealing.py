@@ -111,9 +111,12 @@ def seal(
     return _seal(session, person, "backfill", actor, now)
 
 
-def seal_discharged(session: Session, *, actor: Actor, now: datetime | None = None) -> int:
+def seal_discharged(
+    session: Session, *, actor: Actor, now: datetime | None = None, operator: str | None = None
+) -> int:
     """Seal every discharged juvenile record of a sealed category not sealed yet; returns how
-    many (the backfill of records discharged before sealing existed)."""
+    many (the backfill of records discharged before sealing existed). ``operator``: who ran
+    it at the shell (``cli:<os user>@<host>``) for the named user, in each seal's audit row."""
     now = now or now_utc()
     rules = _rules()
     persons = session.scalars(
@@ -127,11 +130,18 @@ def seal_discharged(session: Session, *, actor: Actor, now: datetime | None = No
         .order_by(Person.id)
     ).all()
     for person in persons:
-        _seal(session, person, "backfill", actor, now)
+        _seal(session, person, "backfill", actor, now, operator)
     return len(persons)
 
 
-def _seal(session: Session, person: Person, ground: str, actor: Actor, now: datetime) -> PersonSeal:
+def _seal(
+    session: Session,
+    person: Person,
+    ground: str,
+    actor: Actor,
+    now: datetime,
+    operator: str | None = None,
+) -> PersonSeal:
     version = ensure_recorded(session, "persons", now)
     row = PersonSeal(
         person_id=person.id,
@@ -152,7 +162,11 @@ def _seal(session: Session, person: Person, ground: str, actor: Actor, now: date
         actor,
         person,
         "person.sealed",
-        detail={"ground": ground, "rules_version": version},
+        detail={
+            "ground": ground,
+            "rules_version": version,
+            **({"operator": operator} if operator else {}),
+        },
         now=now,
     )
     return row

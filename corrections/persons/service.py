@@ -516,6 +516,32 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _caseload_filters(stmt, grade, flagged, due, risk_band, day):
+    """The workbench's caseload filters: the grade, an active flag, an open obligation due
+    (``overdue``: before ``day``; ``today``: by ``day``; ``week``: within 7 days), the band of
+    the latest risk score."""
+    from corrections.incidents.models import Flag
+    from corrections.risk.queries import latest_scores
+    from corrections.supervision.models import Obligation
+
+    if grade is not None:
+        stmt = stmt.where(Person.grade == grade)
+    if flagged is not None:
+        active = select(Flag.person_id).where(Flag.status == "active")
+        stmt = stmt.where(Person.id.in_(active) if flagged else Person.id.not_in(active))
+    if due is not None:
+        limit = {"overdue": day - timedelta(days=1), "today": day, "week": day + timedelta(7)}
+        owing = select(Obligation.person_id).where(
+            Obligation.status == "open", Obligation.due_on <= limit[due]
+        )
+        stmt = stmt.where(Person.id.in_(owing))
+    if risk_band is not None:
+        ranked = latest_scores().subquery()
+        banded = select(ranked.c.person_id).where(ranked.c.rn == 1, ranked.c.band == risk_band)
+        stmt = stmt.where(Person.id.in_(banded))
+    return stmt
+
+
 def list_persons(
     session: Session,
     *,
@@ -527,6 +553,10 @@ def list_persons(
     category: str | None = None,
     status: str | None = None,
     juvenile: bool | None = None,
+    grade: str | None = None,
+    flagged: bool | None = None,
+    due: str | None = None,
+    risk_band: str | None = None,
     q: str | None = None,
     now: datetime | None = None,
 ) -> Page:
@@ -550,7 +580,8 @@ def list_persons(
         stmt = stmt.where(Person.status == status)
     if juvenile is not None:
         stmt = stmt.where(Person.juvenile.is_(juvenile))
-    if any(f is not None for f in (office, district, category)):
+    stmt = _caseload_filters(stmt, grade, flagged, due, risk_band, business_date(now))
+    if any(f is not None for f in (office, district, category, grade, flagged, due, risk_band)):
         # A sealed record's stub hides its office, district and category: a filter on them
         # must not tell them either (a hostile review found it did), but to a grant holder.
         # (Its juvenile flag it shows: a sealed record is a juvenile's.)

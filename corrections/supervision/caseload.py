@@ -136,12 +136,15 @@ def import_caseload(
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
     operator: str | None = None,
+    operator_key: str | None = None,
 ) -> Outcome:
     """Check every row of ``table`` as an intake and, unless a row is bad (or ``dry_run``),
     store the new persons with their grades, statuses and first obligations; the caller
     commits (or rolls back a refused import: nothing was written then but a duplicate's
     refusal rows). ``skip_invalid``: store the good rows and report the bad. ``progress`` is
-    called with the number of rows done, twice per row in all (checking, storing)."""
+    called with the number of rows done, twice per row in all (checking, storing).
+    ``operator``: who runs it at the shell, as the audit shows it; ``operator_key``: the same
+    as numbers (core/cli_identity.py ``operator_key``), which the probing bound counts by."""
     now = now or now_utc()
     today = business_date(now)
     tick = progress or (lambda _n: None)
@@ -196,7 +199,7 @@ def import_caseload(
             checked.append(row)
 
     fresh = _recognise(session, actor, columns, checked, outcome, now, list(hidden.values()))
-    if _too_many_open_elsewhere(session, actor, outcome, now, operator):
+    if _too_many_open_elsewhere(session, actor, outcome, now, operator_key or operator):
         # Refused as a whole: which rows matched would be the answer a probe looks for.
         outcome.probing_refused = True
         outcome.problems = []
@@ -482,13 +485,17 @@ def _outside_scope(session: Session, actor: Actor, cases: list[Any]) -> dict[int
     }
 
 
-def lock_runs(session: Session, *, actor: Actor, operator: str | None) -> None:
+def lock_runs(
+    session: Session, *, actor: Actor, operator: str | None, operator_key: str | None = None
+) -> None:
     """Serialise this run with every other run of the same operator at the shell, or for the
     same user (``--by``), until the transaction ends: the probing bound's count and the run's
     audit row (:func:`record_run`) then happen as one step, and two runs in parallel cannot
     both pass on the same count (hostile review). Taken before anything else of the run, and
-    held to its commit: a refused run rolls back to a savepoint, not the transaction."""
-    lock_name(session, f"caseload-import:operator:{operator or actor.username}")
+    held to its commit: a refused run rolls back to a savepoint, not the transaction.
+    ``operator_key`` (the operator's numeric ids) names the lock when given: a host name set
+    in a namespace makes no new operator."""
+    lock_name(session, f"caseload-import:operator:{operator_key or operator or actor.username}")
     if operator and operator != actor.username:
         lock_name(session, f"caseload-import:user:{actor.username}")
 
@@ -497,7 +504,8 @@ def _too_many_open_elsewhere(
     session: Session, actor: Actor, outcome: Outcome, now: datetime, operator: str | None
 ) -> bool:
     """Whether this run, with the runs of the last 24 hours by the same user or by the same
-    operator (the OS identity at the shell, whichever user ``--by`` named), matched more
+    operator (the OS identity at the shell by its numeric ids, ``operator_key`` in the runs'
+    rows, else the displayed ``operator``; whichever user ``--by`` named), matched more
     distinct open cases outside the user's scope than ``IMPORT_MAX_OPEN_MATCHES``: refused if
     either count is over. A run that matches none is never refused by it (the operator's own
     caseload still imports)."""
@@ -522,7 +530,8 @@ def _too_many_open_elsewhere(
         matched = {int(i) for i in ids.split(",") if i}
         if username == actor.username:
             by_user |= matched
-        if (detail or {}).get("operator", username) == operator:
+        detail = detail or {}
+        if detail.get("operator_key", detail.get("operator", username)) == operator:
             by_operator |= matched
     return len(by_user) > limit or len(by_operator) > limit
 
@@ -535,6 +544,7 @@ def record_run(
     dry_run: bool,
     operator: str | None,
     now: datetime | None = None,
+    operator_key: str | None = None,
 ) -> None:
     """Audit one run of the import, whatever came of it (the caller commits, after rolling
     back a run that stored nothing): who ran it, the file's sha256, its rows, how many
@@ -560,6 +570,7 @@ def record_run(
         juvenile=any(elsewhere.values()),
         detail={
             "operator": operator or actor.username,
+            **({"operator_key": operator_key} if operator_key else {}),
             "sha256": outcome.sha256,
             "format": outcome.format,
             "rows": outcome.rows,

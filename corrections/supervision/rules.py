@@ -255,6 +255,10 @@ class MonitoringSchema(ma.Schema):
     )
 
 
+class EventFieldSchema(LabelSchema):
+    choices = ma.fields.Dict(keys=ma.fields.String(), values=_label)
+
+
 @registry.register("supervision.yaml")
 class SupervisionRulesSchema(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
@@ -295,6 +299,10 @@ class SupervisionRulesSchema(ma.Schema):
     monitoring = ma.fields.Nested(MonitoringSchema, required=True)
     labels = ma.fields.Nested(LabelsSchema, required=True)
     detention = ma.fields.Nested(DetentionSchema, required=True)
+    # The labels of event fields for generated forms (event_forms.py checks completeness).
+    event_fields = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Nested(EventFieldSchema), load_default=dict
+    )
 
 
 # --- the typed accessor --------------------------------------------------------------------

@@ -14,7 +14,7 @@ from corrections.core.schemas import (
     TrimmedString,
     page_of,
 )
-from corrections.persons.schemas import QueueItemSchema, sealed_marker
+from corrections.persons.schemas import PersonBriefSchema, QueueItemSchema, sealed_marker
 from corrections.supervision.rules import (
     CHANNELS,
     DETENTION_KINDS,
@@ -305,6 +305,20 @@ class ObligationSchema(ma.Schema):
     fulfilled_by_event_id = ma.fields.Integer(allow_none=True)
     fulfilled_at = ma.fields.DateTime(allow_none=True)
     closed_reason = ma.fields.String(allow_none=True)
+    event_types = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "The event types that fulfil it (forms: GET /event-types)"},
+    )
+    urgency = ma.fields.String(
+        metadata={
+            "description": "An open one's: overdue, today (due today), soon (within 7 days), "
+            "later; none once closed"
+        }
+    )
+    urgency_label_zh = ma.fields.String()
+    person = ma.fields.Nested(
+        PersonBriefSchema, metadata={"description": "In the work list (GET /obligations)"}
+    )
     sealed = sealed_marker()
 
 
@@ -316,6 +330,13 @@ class ObligationQuerySchema(PageQuerySchema):
     status = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_STATUSES))
     kind = ma.fields.String(validate=ma.validate.OneOf(OBLIGATION_KINDS))
     due_before = Date(metadata={"description": "Due on or before this day"})
+    due = ma.fields.String(
+        validate=ma.validate.OneOf(["overdue", "today", "week"]),
+        metadata={
+            "description": "Due before today (overdue), by today (today: overdue ones too) or "
+            "within 7 days (week), today in Beijing time"
+        },
+    )
     office = Identifier(validate=ma.validate.Length(min=1, max=32))
 
 
@@ -558,3 +579,53 @@ class DetentionSchema(ma.Schema):
     released_at = ma.fields.DateTime(allow_none=True)
     release_note = ma.fields.String(allow_none=True)
     sealed = sealed_marker()
+
+
+# --- the event forms (GET /event-types) ------------------------------------------------------
+
+
+class ChoiceSchema(ma.Schema):
+    value = ma.fields.String()
+    label_zh = ma.fields.String()
+
+
+class EventFormFieldSchema(ma.Schema):
+    name = ma.fields.String()
+    path = ma.fields.String(
+        metadata={"description": "Where a problem's errors name it (payload.x for the payload's)"}
+    )
+    type = ma.fields.String(
+        metadata={
+            "description": "string, number, boolean, date, datetime (with its UTC offset), "
+            "enum (choices), event_id, event_ids (ids of the person's events)"
+        }
+    )
+    required = ma.fields.Boolean()
+    label_zh = ma.fields.String()
+    default = ma.fields.Raw(allow_none=True)
+    choices = ma.fields.List(ma.fields.Nested(ChoiceSchema))
+    min_length = ma.fields.Integer()
+    max_length = ma.fields.Integer()
+    minimum = ma.fields.Float()
+    minimum_inclusive = ma.fields.Boolean()
+    maximum = ma.fields.Float()
+    maximum_inclusive = ma.fields.Boolean()
+
+
+class EventFormSchema(ma.Schema):
+    code = ma.fields.String()
+    label_zh = ma.fields.String()
+    only_for = ma.fields.List(
+        ma.fields.String(),
+        allow_none=True,
+        metadata={"description": "Only persons of these categories (None: everyone)"},
+    )
+    article = ma.fields.String(allow_none=True)
+    fulfils = ma.fields.String(
+        allow_none=True, metadata={"description": "The obligation kind it counts toward"}
+    )
+    decided_at_level = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "A decision's: who records it (office, district, city)"},
+    )
+    fields = ma.fields.List(ma.fields.Nested(EventFormFieldSchema))

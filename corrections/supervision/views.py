@@ -16,9 +16,10 @@ from corrections.core.errors import RuleViolation
 from corrections.core.i18n import _
 from corrections.core.schemas import page_envelope
 from corrections.persons.scope import SUPERVISION_COLUMNS
-from corrections.supervision import events, monitoring, travel, worklist
+from corrections.supervision import event_forms, events, monitoring, travel, worklist
 from corrections.supervision.schemas import (
     DischargeSchema,
+    EventFormSchema,
     EventInSchema,
     EventPageSchema,
     EventQuerySchema,
@@ -114,6 +115,18 @@ class PersonEvents(MethodView):
         return view, 201
 
 
+@blp.route("/event-types")
+class EventTypes(MethodView):
+    @requires("events:read")
+    @blp.response(200, EventFormSchema(many=True))
+    def get(self):
+        """The event types ``POST /persons/{id}/events`` takes, each with the fields of its
+        form generated from the schema that validates it: type, required, Chinese label,
+        choices with their labels, bounds, default; ``path`` is how a problem's ``errors``
+        name the field. Travel departures and returns are recorded on their permit."""
+        return event_forms.event_types()
+
+
 @blp.route("/persons/<id:person_id>/obligations")
 class PersonObligations(MethodView):
     @requires("obligations:read")
@@ -156,11 +169,9 @@ class Obligations(MethodView):
         """Work list of obligations in your scope (e.g. ``status=open&due_before=...``)."""
         page, size = args.pop("page"), args.pop("page_size")
         actor = current_actor()
-        rows, total = worklist.work_list(db.session, actor=actor, page=page, page_size=size, **args)
-        views = [
-            worklist.obligation_view(db.session, actor, o, person=person, office_code=code)
-            for o, code, person in rows
-        ]
+        views, total = worklist.work_list(
+            db.session, actor=actor, page=page, page_size=size, **args
+        )
         return page_envelope(views, page, size, total)
 
 

@@ -3,7 +3,7 @@ excuses, and the sweep that marks what was missed."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -12,17 +12,14 @@ from sqlalchemy.orm import Session
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict
-from corrections.core.i18n import _, bilingual
-from corrections.core.pagination import paginate
-from corrections.org.models import Unit
-from corrections.persons import privacy
+from corrections.core.i18n import ZH, _, bilingual
+from corrections.persons import listing, privacy
 from corrections.persons.models import Person
 from corrections.persons.scope import (
     audit_person,
     get_record_of,
     read_scoped,
     require_level,
-    scope_clause,
 )
 from corrections.supervision import obligations
 from corrections.supervision.common import current_rules, label
@@ -58,39 +55,69 @@ def work_list(
     status: str | None = None,
     kind: str | None = None,
     due_before: date | None = None,
+    due: str | None = None,
     office: str | None = None,
     page: int = 1,
     page_size: int = 50,
-) -> tuple[list[tuple[Obligation, str, privacy.PersonRef]], int]:
-    """Obligations of the persons in scope: an office's work list (oldest due first). The
-    persons listed are audited, in one row, by the response that shows them."""
-    stmt = (
-        select(
-            Obligation,
-            Unit.code,
-            Person.juvenile,
-            Person.office_id,
-            Person.district_id,
-        )
-        .join(Person, Person.id == Obligation.person_id)
-        .join(Unit, Unit.id == Person.office_id)
-        .where(scope_clause(actor))
-    )
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Obligations of the persons in scope: an office's work list (oldest due first, the
+    most urgent on top), each with its person as ``actor`` may see them (``person``: the name
+    masked as the role requires, the office) and the event types that fulfil it. The persons
+    listed are audited, in one row, by the response that shows them."""
+    stmt = listing.scoped(actor, select(Obligation), Obligation.person_id)
     if status is not None:
         stmt = stmt.where(Obligation.status == status)
     if kind is not None:
         stmt = stmt.where(Obligation.kind == kind)
     if due_before is not None:
         stmt = stmt.where(Obligation.due_on <= due_before)
+    day = business_date(now or now_utc())
+    if due is not None:
+        stmt = stmt.where(Obligation.due_on <= _DUE_LIMITS[due](day))
     if office is not None:
-        stmt = stmt.where(Unit.code == office)
-    rows, total = paginate(
+        stmt = stmt.where(listing.OFFICE.code == office)
+    rows, total = listing.page(
         session, stmt, Obligation.due_on, Obligation.id, page=page, page_size=page_size
     )
-    return [
-        (o, code, privacy.PersonRef(o.person_id, juvenile, office_id, district_id))
-        for o, code, juvenile, office_id, district_id in rows
-    ], total
+    return listing.present(
+        session,
+        actor,
+        "obligation",
+        [
+            (person, {**_fields(ob), **_urgency(ob, day), "office_code": person.office_code})
+            for ob, person in rows
+        ],
+    ), total
+
+
+# The work list's ``due`` filter: the last due day it takes, from today.
+_DUE_LIMITS = {
+    "overdue": lambda day: day - timedelta(days=1),
+    "today": lambda day: day,
+    "week": lambda day: day + timedelta(days=7),
+}
+_URGENCY_ZH = {
+    "overdue": _("Overdue"),
+    "today": _("Due today"),
+    "soon": _("Due within 7 days"),
+    "later": _("Due later"),
+}
+
+
+def _urgency(ob: Obligation, day: date) -> dict[str, Any]:
+    """How urgent an open obligation is on ``day`` (the work list sorts by it: due first)."""
+    if ob.status != "open":
+        return {}
+    if ob.due_on < day:
+        urgency = "overdue"
+    elif ob.due_on == day:
+        urgency = "today"
+    elif ob.due_on <= day + timedelta(days=7):
+        urgency = "soon"
+    else:
+        urgency = "later"
+    return {"urgency": urgency, "urgency_label_zh": _URGENCY_ZH[urgency].render(ZH)}
 
 
 def obligation_view(
@@ -102,7 +129,15 @@ def obligation_view(
     office_code: str | None = None,
 ) -> dict[str, Any]:
     """An obligation as ``actor`` may see it (an excuse's reason is typed text)."""
-    rules = current_rules().obligations
+    view = _fields(ob)
+    if office_code is not None:
+        view["office_code"] = office_code
+    person = person or session.get(Person, ob.person_id)
+    return privacy.present(session, actor, person, "obligation", view)
+
+
+def _fields(ob: Obligation) -> dict[str, Any]:
+    rule = current_rules().obligations[ob.kind]
     view = {
         c: getattr(ob, c)
         for c in (
@@ -120,12 +155,11 @@ def obligation_view(
             "closed_reason",
         )
     }
-    view["kind_label_zh"] = rules[ob.kind].label_zh
+    view["kind_label_zh"] = rule.label_zh
     view["status_label_zh"] = label("obligation_statuses", ob.status)
-    if office_code is not None:
-        view["office_code"] = office_code
-    person = person or session.get(Person, ob.person_id)
-    return privacy.present(session, actor, person, "obligation", view)
+    # What fulfils it: the event types recorded for it (GET /event-types has their forms).
+    view["event_types"] = list(rule.fulfilled_by or rule.hours_from)
+    return view
 
 
 def excuse_obligation(

@@ -229,6 +229,61 @@ def command_centre() -> Response:
     return resp
 
 
+@blp.get("/workbench")
+@public
+def workbench() -> Response:
+    """The officer workbench (司法所工作台): today's due list, the caseload, a person's page
+    and the forms of the day's work. Same sign-in as the command centre; all data comes from
+    the API with the user's token (scope is the API's); the page holds only the choice lists
+    and labels of the rules files."""
+    resp = Response(render_template("workbench.html", **_workbench_texts()))
+    resp.headers["Content-Security-Policy"] = PAGE_CSP
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# Status changes an officer records by hand (the others have their own procedures: discharge,
+# termination, transfer, a death, an absconding determination).
+_OFFICER_STATUS_MOVES = ("active", "lost_contact")
+
+
+def _workbench_texts() -> dict:
+    """The workbench's choice lists with their Chinese labels, from the rules files, and the
+    ID-number messages in the page's language (the same the API answers with)."""
+    from corrections.grading import rules as grading_rules
+    from corrections.persons import rules as person_rules
+    from corrections.persons.service import STATUS_TRANSITIONS
+    from corrections.risk.rules import band_labels
+
+    people = person_rules.current()
+
+    def options(mapping) -> list[dict]:
+        return [{"value": k, "label_zh": v} for k, v in mapping.items()]
+
+    return {
+        "grades": [{"value": g.id, "label_zh": g.label_zh} for g in grading_rules.current().grades],
+        "statuses": options(people.labels["statuses"]),
+        "risk_bands": options(band_labels()),
+        "categories": [{"value": k, "label_zh": c.label_zh} for k, c in people.categories.items()],
+        "genders": options(people.labels["genders"]),
+        "crime_types": options(people.labels["crime_types"]),
+        "employment": options(people.labels["employment"]),
+        "housing": options(people.labels["housing"]),
+        "status_moves": {
+            source: [t for t in targets if t in _OFFICER_STATUS_MOVES]
+            for source, targets in STATUS_TRANSITIONS.items()
+        },
+        # The server's clock when the page was made: the forms date "now" by it (an event
+        # may not be dated after the server's now).
+        "server_now": now_utc().isoformat(),
+        "id_messages": {
+            "shape": translate(_("must be 17 digits followed by a digit or X"), ZH),
+            "birth": translate(_("the birth date in the number is not a calendar date"), ZH),
+            "check": translate(_("the check digit is wrong"), ZH),
+        },
+    }
+
+
 @blp.get("/display")
 @public
 def display_page() -> Response:

@@ -256,3 +256,20 @@ def test_a_metrics_folder_holding_other_files_is_refused_and_left_alone(tmp_path
     assert "PROMETHEUS_MULTIPROC_DIR" in done.stderr and "corrections.db" in done.stderr
     assert "Traceback" not in done.stderr
     assert (folder / "corrections.db").read_bytes() == b"the database"
+
+
+def test_the_upgrade_before_serving_writes_its_summary_as_a_log_record(capsys):
+    # Under LOG_FORMAT json (the service's log) every line is one JSON object: the operator's
+    # summary line of `db upgrade` becomes a record of its own, not a bare line.
+    import json
+    import sys
+
+    from corrections import entrypoint
+
+    argv = [sys.executable, "-c", "print('数据库已升级到 0020')"]
+    entrypoint._migrate_into_the_log(argv, {"CORRECTIONS_LOG_FORMAT": "json"})
+    (line,) = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    assert record["message"] == "数据库已升级到 0020" and record["level"] == "INFO"
+    entrypoint._migrate_into_the_log(argv, {"CORRECTIONS_LOG_FORMAT": "text"})
+    assert capsys.readouterr().out.rstrip().endswith("数据库已升级到 0020")

@@ -20,6 +20,8 @@ PUBLIC_ALLOWED = {
     # The command-centre page and its chart library: no data, the page signs in via the API.
     "/command-centre",
     "/command-centre/assets/plotly.min.js",
+    # The officer workbench page: no data, it signs in via the API like the command centre.
+    "/workbench",
     # The page that redeems a reset code (it posts to the public route above): no data.
     "/password-reset",
     # The wall display's page (no data) and its enrolment: the display's token in the body,

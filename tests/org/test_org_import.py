@@ -6,6 +6,7 @@ from __future__ import annotations
 import yaml
 from sqlalchemy import select
 
+from corrections.core.cli_identity import machine_id
 from corrections.core.db import db
 from corrections.org.models import Unit, UnitMove
 from tests.support.org import (
@@ -184,7 +185,15 @@ def test_moving_an_office_keeps_its_persons_and_their_history(app, runner, tmp_p
         assert move.moved_by == CLI_ACTOR and move.persons_moved == 1
         db.session.remove()
     (row,) = audit_rows(app, "unit.move")
-    assert row.detail == {"code": "32990101", "from": "329901", "to": "329902", "persons": 1}
+    # A command-line actor's row carries the machine id too (core/cli_identity.py).
+    machine = {"machine": machine_id()} if machine_id() else {}
+    assert row.detail == {
+        "code": "32990101",
+        "from": "329901",
+        "to": "329902",
+        "persons": 1,
+        **machine,
+    }
     moves = login("admin").get("/api/v1/admin/units/32990101").get_json()["moves"]
     assert [(m["from_code"], m["to_code"], m["persons_moved"]) for m in moves] == [
         ("329901", "329902", 1)

@@ -65,9 +65,11 @@ class Subject:
         """The identifying values of this person found in ``text``: the tag (name, address,
         family contact, typed text), any 5 characters of the ID number beyond the district
         prefix, the date of birth, any 5 digits of a phone. Hashes and request ids (long hex
-        strings) are left out: their digits would match by chance."""
+        strings) and the microseconds of timestamps are left out: their digits would match by
+        chance (a job run's ``…T07:12:13.880526+00:00`` once matched a phone's 88052)."""
         found = [self.tag] if self.tag in text else []
         text = re.sub(r"[0-9a-f]{24,}", "#", text)
+        text = re.sub(r"(T\d{2}:\d{2}:\d{2})\.\d+", r"\1", text)
         rest = self.id_number[6:]
         found += [f"id:{rest[i : i + 5]}" for i in range(len(rest) - 4) if rest[i : i + 5] in text]
         dob = self.payload["date_of_birth"]
@@ -722,6 +724,7 @@ CODED = {
     # service writes from codes and dates, evidence links.
     "office_name_zh", "district_name_zh", "summary_zh", "proposed_zh", "label_zh",
     "decision_type", "decided_at_level", "href",
+    "urgency",  # an obligation's in the work list: overdue, today, soon, later
 }  # fmt: skip
 # What decides a listed record (core/links.py): the endpoint, not data about anyone.
 ACTIONS = "actions[]."

@@ -77,8 +77,9 @@ def _alert_view() -> dict:
     }
 
 
-def test_an_alert_on_the_wall_keeps_only_what_a_board_needs():
-    view = privacy.redact("alert", _alert_view(), Visibility.WALL)
+def test_an_alert_on_the_wall_keeps_only_what_a_board_needs(app):
+    with app.app_context():  # the summary is built again, with the rules' labels
+        view = privacy.redact("alert", _alert_view(), Visibility.WALL)
     assert view["person_name"] == "张＊＊"
     assert view["detail"] == {"obligation_kind": "report", "due_on": "2026-12-11"}
     assert view["summary_zh"] == "2026-12-11 报到未按期履行"
@@ -96,10 +97,11 @@ def test_an_alert_on_the_wall_keeps_only_what_a_board_needs():
     assert "张伟" not in repr(view) and "人民路" not in repr(view)
 
 
-def test_a_juveniles_alert_on_the_wall_names_nobody():
-    view = privacy.redact(
-        "alert", {**_alert_view(), "person_name": "王小红"}, Visibility.WALL_MASKED
-    )
+def test_a_juveniles_alert_on_the_wall_names_nobody(app):
+    with app.app_context():
+        view = privacy.redact(
+            "alert", {**_alert_view(), "person_name": "王小红"}, Visibility.WALL_MASKED
+        )
     assert view["person_name"] == "＊＊＊" and "王" not in repr(view)
 
 

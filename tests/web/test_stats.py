@@ -35,6 +35,9 @@ def test_overview_counts_and_in_control_rate(app, login, active, run_job):
     (episode,) = commander.get("/api/v1/incidents").get_json()
     assert episode["person_id"] == first["id"] and episode["state"] == "lost_contact"
     assert episode["hours_since_contact"] == 0  # activated (the intake report) just now
+    # The list names who and where (the command centre's 失去联系 panel shows it).
+    assert episode["person"]["name"] == first["name"]
+    assert episode["person"]["office_code"] and episode["person"]["office_name_zh"]
     assert login("commander-xicheng").get("/api/v1/incidents").get_json() == []
 
     city = login("city").get("/api/v1/stats/overview").get_json()

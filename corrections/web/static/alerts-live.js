@@ -35,9 +35,26 @@
   const OBLIGATION_LABELS = { report: "报到", check: "信息化核查", visit: "实地走访", education: "教育学习", service: "社区服务" };
   const PROPOSAL_LABELS = { admonition: "训诫", warning: "警告", revocation: "提请撤销缓刑/假释", return_to_custody: "提请收监执行", police_penalty: "提请治安管理处罚" };
 
-  // What happened, in Chinese, from an alert's coded details.
+  // Who an alert is about: the person's name as the role may see it (a juvenile's masked),
+  // or 系统 for the system's own (a backup failed).
+  function who(alert) {
+    if (alert.person_id === null || alert.person_id === undefined) return "系统";
+    return alert.person_name || "–";
+  }
+
+  // Where: the judicial office and its district (a system alert has none).
+  function where(alert) {
+    return [alert.district_name_zh, alert.office_name_zh].filter(Boolean).join(" · ");
+  }
+
+  // What happened, in Chinese: the server's one line (summary_zh), with a system alert's
+  // error kinds; from the coded details for an alert without one.
   function describe(alert) {
     const d = alert.detail || {};
+    if (alert.summary_zh) {
+      const errors = Array.isArray(d.errors) && d.errors.length ? `，错误：${d.errors.join("、")}` : "";
+      return alert.summary_zh + errors;
+    }
     const parts = [];
     // A system alert's kind names its job (备份失败); the detail gives the run and error kinds.
     if (d.run_id) parts.push(`运行 #${d.run_id}`);
@@ -50,8 +67,7 @@
     if (d.stage) parts.push(d.stage === "discharge_due" ? "应解除矫正" : "应作期满小结");
     if (d.alarm) parts.push(`报警 ${d.alarm}`);
     if (parts.length) return parts.join("，");
-    // A wall display's alerts carry no record ids.
-    return alert.subject_type ? `${alert.subject_type} #${alert.subject_id}` : "–";
+    return alert.kind_label_zh || "–";
   }
 
   // One Server-Sent Events message: its id, event, data lines, and (the stream's opening
@@ -82,6 +98,11 @@
         if (last !== null) headers["Last-Event-ID"] = String(last);
         const resp = await fetch(o.url, { headers, signal: o.signal, credentials: "same-origin" });
         if (resp.status === 401) return o.onUnauthorized();
+        // A role that may not follow alerts: refused for good, never asked again in a loop.
+        if (resp.status === 403) {
+          o.onState("refused", "无权查看实时预警");
+          return o.onForbidden ? o.onForbidden() : undefined;
+        }
         if (resp.status === 429) {
           // Too many open streams (other pages of this user or display, or a full server).
           const wait = Math.max(1, Number(resp.headers.get("Retry-After")) || 30);
@@ -112,5 +133,5 @@
     }
   }
 
-  window.CorrectionsAlerts = { LANGUAGE, LIVE, SEVERITY_RANK, el, fmtTime, sortAlerts, describe, parseBlock, follow };
+  window.CorrectionsAlerts = { LANGUAGE, LIVE, SEVERITY_RANK, el, fmtTime, sortAlerts, who, where, describe, parseBlock, follow };
 })();

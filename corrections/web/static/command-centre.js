@@ -6,7 +6,7 @@
 
   const PAGE_SIZE = 50;
   // Shared with the wall display (alerts-live.js).
-  const { LANGUAGE, LIVE, el, fmtTime, sortAlerts, describe } = window.CorrectionsAlerts;
+  const { LIVE, el, fmtTime, sortAlerts, who, where, describe } = window.CorrectionsAlerts;
   const state = {
     token: null,
     me: null,
@@ -16,70 +16,29 @@
     lastEventId: null,
     abort: null,
     statsTimer: null,
+    panels: new Set(), // what this role sees (applyRole)
   };
 
   const $ = (id) => document.getElementById(id);
 
-  async function api(path, options) {
-    const opts = Object.assign({ headers: {} }, options || {});
-    opts.headers = Object.assign(
-      { Authorization: "Bearer " + state.token, "Accept-Language": LANGUAGE },
-      opts.headers,
-    );
-    if (opts.json !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(opts.json);
-      delete opts.json;
-    }
-    const resp = await fetch(path, opts);
-    if (resp.status === 401) {
-      signOut("登录已过期，请重新登录");
-      throw new Error("unauthorized");
-    }
-    // A 204 (sign-out, a password changed) has no body, whatever its Content-Type says.
-    const json = resp.status !== 204 && resp.headers.get("Content-Type")?.includes("json");
-    const body = json ? await resp.json() : null;
-    if (!resp.ok) {
-      const err = new Error((body && body.detail) || `请求失败（HTTP ${resp.status}）`);
-      err.status = resp.status;
-      err.body = body;
-      throw err;
-    }
-    return body;
-  }
-
-  // --- sign-in -------------------------------------------------------------------------
-
-  $("signin-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    $("signin-error").textContent = "";
-    const resp = await fetch("/api/v1/auth/token", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept-Language": LANGUAGE },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    });
-    const body = await resp.json().catch(() => ({}));
-    if (!resp.ok) {
-      // The server's problem detail, in Chinese (e.g. 用户名或密码错误。).
-      $("signin-error").textContent = body.detail || `登录失败（HTTP ${resp.status}）`;
-      return;
-    }
-    $("password").value = "";
-    state.token = body.access_token;
-    state.me = await api("/api/v1/auth/me");
-    $("who").textContent = `${state.me.role_label_zh} · ${state.me.unit.name_zh} · ${state.me.username}`;
-    $("who").dataset.role = state.me.role;
-    $("signin").hidden = true;
-    $("app").hidden = false;
-    start();
+  // Sign-in, the API calls with the token and its expiry: session.js (shared with the
+  // workbench). state.token mirrors the session's token (the stream reads it).
+  const session = CorrectionsSession.create({
+    onSignedIn(me) {
+      state.token = session.token();
+      state.me = me;
+      $("who").textContent = `${state.me.role_label_zh} · ${state.me.unit.name_zh} · ${state.me.username}`;
+      $("who").dataset.role = state.me.role;
+      $("signin").hidden = true;
+      $("app").hidden = false;
+      start();
+    },
+    onExpired: () => signOut("登录已过期，请重新登录"),
   });
+  const api = session.api;
 
   $("signout").addEventListener("click", async () => {
-    try {
-      await api("/api/v1/auth/token", { method: "DELETE" });
-    } catch (e) {
-      /* signed out either way */
-    }
+    await session.signOut();
     signOut("");
   });
 
@@ -127,6 +86,7 @@
 
   function signOut(message) {
     state.token = null;
+    session.forget();
     if (state.abort) state.abort.abort();
     clearInterval(state.statsTimer);
     $("app").hidden = true;
@@ -136,18 +96,60 @@
     $("signin-error").textContent = message || "";
   }
 
+  // Each role lands on what it may see: the panels the template marks for it (data-roles).
+  // A role none is for is told so in Chinese; a panel it may not read is never asked for (no
+  // refused request, no stream retried in a loop).
+  const NO_PAGE = "您的角色（{role}）在指挥中心没有可用的页面：请使用为该角色提供的工具，或联系系统管理员。";
+
+  function applyRole(role) {
+    const shown = new Set();
+    for (const node of document.querySelectorAll("#app [data-roles]")) {
+      const mine = node.dataset.roles.split(" ").includes(role);
+      node.hidden = !mine;
+      if (mine && node.classList.length) shown.add(node.classList[node.classList.length - 1]);
+    }
+    $("app").dataset.role = role;
+    $("no-page").hidden = shown.size > 0;
+    $("no-page-text").textContent = NO_PAGE.replace("{role}", state.me.role_label_zh || role);
+    return shown;
+  }
+
+  const has = (panel) => state.panels.has(panel);
+
+  function refresh() {
+    if (has("kpis") || has("charts")) loadStats();
+    if (has("lost")) loadLost();
+    if (has("decisions")) CorrectionsDecisions.load();
+    if (has("jobs")) loadJobs();
+  }
+
   async function start() {
     state.page = 1;
     state.lastEventId = null;
     state.abort = new AbortController();
-    stream(); // first: its opening line tells where the list below stands
-    await Promise.all([loadAlerts(), loadStats(), loadLost(), loadApprovals(), loadJobs()]);
-    state.statsTimer = setInterval(() => {
-      loadStats();
-      loadLost();
-      loadApprovals();
-      loadJobs();
-    }, 30000);
+    state.panels = applyRole(state.me.role);
+    const loads = [];
+    if (has("alerts")) {
+      stream(); // first: its opening line tells where the list below stands
+      loads.push(loadAlerts());
+    }
+    if (has("kpis") || has("charts")) loads.push(loadStats());
+    if (has("lost")) loads.push(loadLost());
+    if (has("decisions")) {
+      loads.push(
+        CorrectionsDecisions.mount({
+          api,
+          role: state.me.role,
+          onPerson: openPerson,
+          onDecided: () => { if (has("kpis")) loadStats(); },
+        }),
+      );
+    }
+    if (has("jobs")) loads.push(loadJobs());
+    if (has("models")) loads.push(CorrectionsRolePanels.models(api));
+    if (has("audit")) loads.push(CorrectionsRolePanels.audit(api));
+    await Promise.all(loads);
+    state.statsTimer = setInterval(refresh, 30000);
   }
 
   // --- alerts --------------------------------------------------------------------------
@@ -186,10 +188,12 @@
       if (a.id === freshId) tr.classList.add("fresh");
       tr.append(el("td", a.severity_label_zh + (a.escalation_level ? ` ↑${a.escalation_level}` : "")));
       tr.append(el("td", a.kind_label_zh));
-      const who = el("td");
-      // A system alert (a backup failed) has no person: it is the system's.
-      who.append(a.person_id === null ? el("span", "系统", { class: "system" }) : personLink(a.person_id));
-      tr.append(who);
+      // Who (the name as the role may see it) and where (office); a system alert (a backup
+      // failed) has no person: it is the system's.
+      const person = el("td");
+      person.append(a.person_id === null ? el("span", who(a), { class: "system" }) : personLink(a.person_id, who(a)));
+      if (where(a)) person.append(el("small", where(a), { class: "office" }));
+      tr.append(person);
       tr.append(el("td", describe(a), { class: "detail" }));
       tr.append(el("td", fmtTime(a.raised_at)));
       tr.append(el("td", a.status_label_zh));
@@ -214,8 +218,7 @@
 
   function act(alert, action, label) {
     const dialog = $("note-dialog");
-    const who = alert.person_id === null ? "系统" : `对象 ${alert.person_id}`;
-    $("note-title").textContent = `${label}：${alert.kind_label_zh}（${who}）`;
+    $("note-title").textContent = `${label}：${alert.kind_label_zh}（${who(alert)}）`;
     $("note-text").value = "";
     $("note-error").textContent = "";
     dialog.dataset.alertId = alert.id;
@@ -303,7 +306,10 @@
     const alert = JSON.parse(data.join("\n"));
     applyAlert(alert, alert.change === "raised");
     clearTimeout(state.refresh);
-    state.refresh = setTimeout(() => { loadStats(); loadLost(); }, 1500);
+    state.refresh = setTimeout(() => {
+      if (has("kpis")) loadStats();
+      if (has("lost")) loadLost();
+    }, 1500);
   }
 
   // --- panels --------------------------------------------------------------------------
@@ -324,35 +330,51 @@
     drawCharts(s);
   }
 
+  // Charts in Chinese: plotly's zh-CN locale (plotly-locale-zh-cn.js: months, weekdays, the
+  // separators), dates as 12月05日, counts as whole numbers with a thousands comma, Chinese
+  // axis titles; the hover says what a bar is in words.
   const CHART_LAYOUT = {
-    margin: { l: 36, r: 8, t: 28, b: 36 },
+    margin: { l: 44, r: 8, t: 28, b: 40 },
     paper_bgcolor: "#16233a",
     plot_bgcolor: "#16233a",
     font: { color: "#e6edf5", size: 11 },
     height: 190,
+    separators: ".,",
   };
+  const CHART_CONFIG = { displayModeBar: false, responsive: true, locale: "zh-CN" };
+
+  // Counts are whole: ticks a whole step apart (no 0.5 人).
+  function chartLayout(title, xTitle, counts, extra) {
+    const top = Math.max(1, ...counts);
+    return Object.assign({}, CHART_LAYOUT, {
+      title: { text: title },
+      xaxis: Object.assign({ title: { text: xTitle, standoff: 6 }, automargin: true }, extra || {}),
+      yaxis: { title: { text: "人数" }, tickformat: ",d", rangemode: "tozero", dtick: Math.max(1, Math.ceil(top / 4)) },
+    });
+  }
 
   function drawCharts(s) {
     if (!window.Plotly) return;
-    const config = { displayModeBar: false, responsive: true };
+    const perDay = chartLayout("近30日预警", "日期", s.alerts_per_day.map((d) => d.count), { type: "date", tickformat: "%m月%d日", hoverformat: "%Y年%m月%d日" });
+    perDay.yaxis.title.text = "预警数";
     Plotly.react(
       "chart-alerts",
-      [{ type: "bar", x: s.alerts_per_day.map((d) => d.day), y: s.alerts_per_day.map((d) => d.count), marker: { color: "#ffb74d" } }],
-      Object.assign({ title: { text: "近30日预警" } }, CHART_LAYOUT),
-      config,
+      [{ type: "bar", x: s.alerts_per_day.map((d) => d.day), y: s.alerts_per_day.map((d) => d.count), marker: { color: "#ffb74d" }, hovertemplate: "%{x}：%{y:,d} 条<extra></extra>" }],
+      perDay,
+      CHART_CONFIG,
     );
     Plotly.react(
       "chart-grades",
-      [{ type: "bar", x: s.by_grade.map((c) => c.label_zh || c.key), y: s.by_grade.map((c) => c.count), marker: { color: "#64b5f6" } }],
-      Object.assign({ title: { text: "分级人数" } }, CHART_LAYOUT),
-      config,
+      [{ type: "bar", x: s.by_grade.map((c) => c.label_zh || c.key), y: s.by_grade.map((c) => c.count), marker: { color: "#64b5f6" }, hovertemplate: "%{x}：%{y:,d} 人<extra></extra>" }],
+      chartLayout("分级人数", "管理等级", s.by_grade.map((c) => c.count)),
+      CHART_CONFIG,
     );
     const bands = s.risk_bands || [];
     Plotly.react(
       "chart-risk",
-      [{ type: "bar", x: bands.map((c) => c.label_zh || c.key), y: bands.map((c) => c.count), marker: { color: "#e57373" } }],
-      Object.assign({ title: { text: bands.length ? "脱管风险" : "脱管风险（模型未启用）" } }, CHART_LAYOUT),
-      config,
+      [{ type: "bar", x: bands.map((c) => c.label_zh || c.key), y: bands.map((c) => c.count), marker: { color: "#e57373" }, hovertemplate: "%{x}：%{y:,d} 人<extra></extra>" }],
+      chartLayout(bands.length ? "脱管风险" : "脱管风险（模型未启用）", "风险等级", bands.map((c) => c.count)),
+      CHART_CONFIG,
     );
   }
 
@@ -363,21 +385,10 @@
     for (const r of rows) {
       const tr = el("tr", null, { "data-state": r.state, "data-person-id": r.person_id });
       const who = el("td");
-      who.append(personLink(r.person_id));
+      const person = r.person || {};
+      who.append(personLink(r.person_id, person.name));
+      if (person.office_name_zh) who.append(el("span", ` · ${person.office_name_zh}`, { class: "office" }));
       tr.append(who, el("td", r.state_label_zh), el("td", `${r.hours_since_contact} 小时`), el("td", fmtTime(r.last_contact_at)));
-      body.append(tr);
-    }
-  }
-
-  async function loadApprovals() {
-    const page = await api("/api/v1/grade-decisions?status=proposed&page_size=50");
-    const body = $("approvals-body");
-    body.replaceChildren();
-    for (const d of page.items) {
-      const tr = el("tr", null, { "data-id": d.id });
-      const who = el("td");
-      who.append(personLink(d.person_id));
-      tr.append(who, el("td", `${d.from_grade_label_zh || "–"} → ${d.to_grade_label_zh}`), el("td", d.proposed_by), el("td", fmtTime(d.proposed_at)));
       body.append(tr);
     }
   }
@@ -413,8 +424,8 @@
 
   // --- the person drawer ---------------------------------------------------------------
 
-  function personLink(personId) {
-    const a = el("a", `对象 ${personId}`, { class: "person", "data-person-id": personId, role: "button", tabindex: "0" });
+  function personLink(personId, name) {
+    const a = el("a", name || `对象 ${personId}`, { class: "person", "data-person-id": personId, role: "button", tabindex: "0" });
     a.addEventListener("click", () => openPerson(personId));
     return a;
   }
