@@ -6,7 +6,6 @@ file; a command run before ``corrections db upgrade`` says so in one line."""
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import subprocess
 import sys
@@ -15,14 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import text
 
-from corrections import create_app
 from corrections.cli import main
 from corrections.config import CONFIG_EXAMPLE, SYSTEMD_DIR
 from corrections.core.db import db
+from tests.support.empty_database import app_on_empty_database
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -173,33 +170,11 @@ def test_help_the_version_and_the_file_commands_create_no_file(tmp_path, args):
 
 @pytest.fixture
 def empty_app(tmp_path):
-    """An app on a database without any table: a new SQLite file, or a new PostgreSQL
-    database on the suite's server (dropped afterwards)."""
-    server = os.environ.get("CORRECTIONS_TEST_DATABASE_URL")
-    if server:
-        name = f"corrections_empty_{secrets.token_hex(4)}"
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        admin = create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    else:
-        url = f"sqlite:///{tmp_path / 'empty.db'}"
-    app = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "DATABASE_URL": url,
-            "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        }
-    )
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if server:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """An app on a database without any table (tests/support/empty_database.py)."""
+    with app_on_empty_database(
+        tmp_path, TESTING=True, SECRET_KEY="test-secret-key-that-is-long-enough-0123456789"
+    ) as app:
+        yield app
 
 
 @pytest.mark.parametrize(

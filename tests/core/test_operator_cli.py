@@ -22,6 +22,7 @@ from corrections.cli import _create_app, main
 from corrections.config import ConfigError
 from corrections.core.auth import SYSTEM
 from corrections.core.db import db
+from tests.support.empty_database import app_on_empty_database
 
 SECRET = "k" * 40
 
@@ -159,34 +160,9 @@ def test_the_version_is_the_packages_not_a_literal(monkeypatch, tmp_path):
 
 @pytest.fixture
 def unmigrated_app(tmp_path):
-    """An app on a database without any table: a new SQLite file, or a new PostgreSQL
-    database on the suite's server (dropped afterwards)."""
-    import secrets
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    server = os.environ.get("CORRECTIONS_TEST_DATABASE_URL")
-    if server:
-        name = f"corrections_upgrade_{secrets.token_hex(4)}"
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        admin = create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    else:
-        url = f"sqlite:///{tmp_path / 'empty.db'}"
-    app = create_app(
-        {"INSTANCE_PATH": str(tmp_path / "i"), "DATABASE_URL": url, "SECRET_KEY": SECRET}
-    )
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if server:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """An app on a database without any table (tests/support/empty_database.py)."""
+    with app_on_empty_database(tmp_path, SECRET_KEY=SECRET) as app:
+        yield app
 
 
 def test_db_upgrade_ends_with_where_the_database_now_is(unmigrated_app, monkeypatch):

@@ -13,6 +13,7 @@ from corrections.grading.models import GradeDecision
 from corrections.persons.models import Person
 from corrections.supervision import events as supervision
 from tests.factories import person_payload
+from tests.support.queues import grade_proposal
 
 
 def _officer_actor(app) -> Actor:
@@ -168,35 +169,10 @@ def test_decisions_are_scoped(login, intake):
     )
 
 
-def _proposal(app, person_id: int, proposer: str = "system") -> int:
-    """A looser proposal recorded as the monthly job would (engine checks bypassed)."""
-    from corrections.grading import engine
-
-    with app.app_context():
-        person = db.session.get(Person, person_id)
-        from corrections.core.auth import SYSTEM
-
-        evaluation = engine.LooserEvaluation(
-            True, "ordinary", (engine.Reason("looser_one_step", "逐级放宽"),), (), {"test": True}
-        )
-        decision = service.propose_looser(
-            db.session,
-            actor=SYSTEM,
-            person=person,
-            evaluation=evaluation,
-            basis="assessment:test",
-            now=app.extensions["corrections.clock"].now(),
-        )
-        db.session.commit()
-        decision_id = decision.id
-        db.session.remove()
-    return decision_id
-
-
 def test_only_a_commander_of_the_district_approves(app, login, intake):
     officer = login("officer-dongcheng-1")
     person = intake(officer)
-    did = _proposal(app, person["id"])
+    did = grade_proposal(app, person["id"])
     base = f"/api/v1/persons/{person['id']}/grade/decisions/{did}"
     assert officer.post(f"{base}/approve", json={}).status_code == 403
     assert login("city").post(f"{base}/approve", json={}).status_code == 403
@@ -244,7 +220,7 @@ def test_nobody_approves_their_own_proposal(app, login, intake, runner):
 def test_reject_needs_a_reason_and_keeps_the_grade(app, login, intake):
     officer = login("officer-dongcheng-1")
     person = intake(officer)
-    did = _proposal(app, person["id"])
+    did = grade_proposal(app, person["id"])
     commander = login("commander-dongcheng")
     base = f"/api/v1/persons/{person['id']}/grade/decisions/{did}"
     assert commander.post(f"{base}/reject", json={}).status_code == 422
@@ -256,7 +232,7 @@ def test_reject_needs_a_reason_and_keeps_the_grade(app, login, intake):
 def test_a_stricter_move_voids_an_open_proposal(app, login, intake):
     officer = login("officer-dongcheng-1")
     person = intake(officer)
-    did = _proposal(app, person["id"])
+    did = grade_proposal(app, person["id"])
     record(app, person["id"], "warning")
     with app.app_context():
         status = db.session.get(GradeDecision, did).status
@@ -290,7 +266,7 @@ def test_two_simultaneous_decisions_on_one_proposal_one_wins(app, login, intake)
 
     officer = login("officer-dongcheng-1")
     person = intake(officer)
-    did = _proposal(app, person["id"])
+    did = grade_proposal(app, person["id"])
     commander = login("commander-dongcheng")
     base = f"/api/v1/persons/{person['id']}/grade/decisions/{did}"
     barrier = threading.Barrier(2)
