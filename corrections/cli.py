@@ -1067,7 +1067,7 @@ def config_example(out: Path | None, force: bool) -> None:
         out.unlink(missing_ok=True)
     try:
         # Created private, never widened afterwards: a shell's "> file" makes it 0644 first.
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = _create(out, 0o600)
     except FileExistsError:
         message = _("{file} exists: nothing written (--force replaces it)", file=str(out))
         raise click.ClickException(cli_text(message)) from None
@@ -1076,9 +1076,19 @@ def config_example(out: Path | None, force: bool) -> None:
 
         message = _("{file}: {reason}", file=str(out), reason=os_reason(exc))
         raise click.ClickException(cli_text(message)) from None
+    _write(fd, text)
+    click.echo(str(out))
+
+
+def _create(path: Path, mode: int) -> int:
+    """A new file at ``path`` with ``mode`` from the start (``O_EXCL``: an existing file or
+    a planted link is refused, never followed or widened)."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+
+
+def _write(fd: int, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
-    click.echo(str(out))
 
 
 # What a path pasted into a unit's ExecStart= may hold.
@@ -1148,9 +1158,7 @@ def deploy_systemd(out, venv, force) -> None:
         mode = 0o600 if name.endswith(".env.example") else 0o644
         target = out / name
         target.unlink(missing_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        _write(_create(target, mode), text)
         click.echo(f"{target}")
 
 
