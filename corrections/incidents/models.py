@@ -84,6 +84,8 @@ class IncidentProposal(db.Model):
     # What ground proposed it (ladder proposals; None for an episode's): never proposed twice.
     basis: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The officer who proposed it with evidence (POST .../proposals); None: the rules did.
+    proposed_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decision_note: Mapped[str | None] = mapped_column(Text)

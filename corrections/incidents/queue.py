@@ -61,8 +61,8 @@ def queue_view(p: IncidentProposal, rules: incident_rules.IncidentRules) -> dict
             "sanction_proposal",
             proposed_zh=rules.label(p.kind),
             level=rules.kinds[p.kind]["decided_by"],
-            # The rules propose (the nightly job, or closing an episode): never a person.
-            proposed_by=SYSTEM.username,
+            # An officer with evidence, or the rules (the nightly job, an episode's close).
+            proposed_by=p.proposed_by or SYSTEM.username,
             proposed_at=p.created_at,
             rules=[
                 {"rule_id": ground, "label_zh": rules.ground_label(ground), "article": p.article}

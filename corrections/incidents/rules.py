@@ -173,6 +173,19 @@ class StatementSchema(ma.Schema):
     basis = _basis
 
 
+class OfficerGroundSchema(ma.Schema):
+    """A ground a judicial office proposes a sanction on (its item of 实施办法 34-49)."""
+
+    code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z_]+\.[a-z_]+$"))
+    label_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
+    article = _article
+    categories = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(CATEGORIES)),
+        data_key="for",
+        validate=ma.validate.Length(min=1),
+    )
+
+
 @registry.register("sanctions.yaml")
 class SanctionRulesSchema(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
@@ -199,6 +212,38 @@ class SanctionRulesSchema(ma.Schema):
     prohibition_breach = ma.fields.Nested(ProhibitionSchema, required=True)
     custody_grounds = ma.fields.Nested(CustodyGroundsSchema, required=True)
     statement = ma.fields.Nested(StatementSchema, required=True)
+    officer_grounds = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(PROPOSAL_KINDS)),
+        values=ma.fields.List(
+            ma.fields.Nested(OfficerGroundSchema), validate=ma.validate.Length(min=1)
+        ),
+        required=True,
+    )
+
+    @ma.validates_schema
+    def _officer_grounds(self, data: dict[str, Any], **_: Any) -> None:
+        # Codes are unique and name their kind; revocation and return to custody are offered
+        # only for the categories whose top step they are (revocation_by_category; a police
+        # penalty is asked for any category, 实施办法 36).
+        seen: set[str] = set()
+        for kind, grounds in data["officer_grounds"].items():
+            for i, ground in enumerate(grounds):
+                path = f"officer_grounds.{kind}.{i}"
+                code = ground["code"]
+                if code in seen or code.partition(".")[0] != kind:
+                    raise ma.ValidationError(
+                        f"codes are unique and start with '{kind}.'", field_name=path
+                    )
+                seen.add(code)
+                tops = {
+                    c
+                    for c, top in data["revocation_by_category"].items()
+                    if top["proposes"] == kind and kind in ("revocation", "return_to_custody")
+                }
+                if tops and not set(ground.get("categories") or CATEGORIES) <= tops:
+                    raise ma.ValidationError(
+                        f"{kind} is the top step of {sorted(tops)} only", field_name=path
+                    )
 
     @ma.validates_schema
     def _articles(self, data: dict[str, Any], **_: Any) -> None:
@@ -266,14 +311,20 @@ class IncidentRules:
     state_labels: dict[str, str]
     close_reason_labels: dict[str, str]
     ground_labels: dict[str, str]
+    # What a judicial office proposes on, by kind (rules/sanctions.yaml officer_grounds), and
+    # each ground by its code.
+    officer_grounds: dict[str, list[dict[str, Any]]]
+    officer_ground_by_code: dict[str, dict[str, Any]]
 
     def label(self, kind: str) -> str:
         return self.kinds[kind]["label_zh"]
 
     def ground_label(self, ground: str | None) -> str | None:
-        """The Chinese label of a proposal's ground (a ladder ground or a custody ground)."""
+        """The Chinese label of a proposal's ground (a ladder, custody or officer's ground)."""
         if ground in self.ground_labels:
             return self.ground_labels[ground]
+        if ground in self.officer_ground_by_code:
+            return self.officer_ground_by_code[ground]["label_zh"]
         custody = self.custody_grounds.get(ground) if ground else None
         return custody["label_zh"] if isinstance(custody, dict) else None
 
@@ -324,6 +375,12 @@ def build(incidents: dict[str, Any], sanctions: dict[str, Any]) -> IncidentRules
         state_labels=incidents["labels"]["states"],
         close_reason_labels=incidents["labels"]["close_reasons"],
         ground_labels={k: v["label_zh"] for k, v in sanctions["grounds"].items()},
+        officer_grounds=sanctions["officer_grounds"],
+        officer_ground_by_code={
+            g["code"]: {**g, "kind": kind}
+            for kind, grounds in sanctions["officer_grounds"].items()
+            for g in grounds
+        },
     )
 
 

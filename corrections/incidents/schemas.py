@@ -47,6 +47,35 @@ class ProposalDecisionSchema(ma.Schema):
     )
 
 
+class ProposalInSchema(ma.Schema):
+    """A sanction a judicial office proposes (经司法所调查核实), with its ground and evidence."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    kind = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(PROPOSAL_KINDS),
+        metadata={"description": "admonition, warning, police_penalty, revocation ..."},
+    )
+    ground = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=3, max=80),
+        metadata={"description": "A ground's code: GET /api/v1/reasons?kind=proposal_ground"},
+    )
+    facts = TrimmedString(
+        required=True,
+        validate=ma.validate.Length(min=4, max=4000),
+        metadata={"description": "What the office found (调查核实的事实)"},
+    )
+    event_ids = ma.fields.List(
+        Id(validate=ma.validate.Range(min=1, max=2**62)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=20),
+        metadata={"description": "The person's recorded events the proposal rests on"},
+    )
+
+
 class ProposalQuerySchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
@@ -74,6 +103,9 @@ class ProposalSchema(ma.Schema):
     decided_at = ma.fields.DateTime(allow_none=True)
     decided_by = ma.fields.String(allow_none=True)
     decision_note = ma.fields.String(allow_none=True)
+    proposed_by = ma.fields.String(
+        metadata={"description": "The officer who proposed it, or system (the rules)"}
+    )
     sealed = sealed_marker()
 
 

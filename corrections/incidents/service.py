@@ -980,6 +980,135 @@ def _close(
     )
 
 
+def propose_sanction(
+    session: Session,
+    *,
+    actor: Actor,
+    person_id: int,
+    kind: str,
+    ground: str,
+    facts: str,
+    event_ids: list[int],
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[IncidentProposal, bool]:
+    """A judicial office proposes a sanction (经司法所调查核实, 实施办法 34-49; the district
+    decides it like the rules' own proposals): on a ground of rules/sanctions.yaml
+    officer_grounds that applies to the person's category, with the facts found and the
+    person's recorded events it rests on. One waiting proposal of a kind per person. With an
+    ``idempotency_key`` a retry returns the first proposal (``True``: replayed)."""
+    now = now or now_utc()
+    person = get_scoped(session, actor, person_id, lock=True)
+    rules = _rules()
+    require_level(actor, person, rules.kinds[kind]["proposed_by"], _("A sanction proposal"))
+    basis = f"officer:{actor.username}:{idempotency_key}" if idempotency_key else None
+    event_ids = list(dict.fromkeys(event_ids))
+    if basis is not None:
+        first = session.scalar(
+            select(IncidentProposal).where(
+                IncidentProposal.person_id == person.id, IncidentProposal.basis == basis
+            )
+        )
+        if first is not None:
+            evidence = first.evidence or {}
+            same = (first.kind, evidence.get("ground"), evidence.get("event_ids"))
+            if same != (kind, ground, event_ids) or evidence.get("facts") != facts:
+                raise Conflict(
+                    _("This Idempotency-Key was already used with a different request."),
+                    errors={"Idempotency-Key": [_("reused with a different body")]},
+                )
+            return first, True
+    if person.status not in OPEN_STATUSES:
+        raise Conflict(
+            _("The correction has ended ({status}).", status=status_text(person.status)),
+            errors={"person_id": [status_is(person.status)]},
+        )
+    spec = rules.officer_ground_by_code.get(ground)
+    if spec is None or spec["kind"] != kind:
+        raise RuleViolation(
+            _("not a ground of this kind of proposal (GET /api/v1/reasons?kind=proposal_ground)"),
+            field="ground",
+        )
+    if spec.get("categories") and person.category not in spec["categories"]:
+        raise RuleViolation(
+            _("this ground does not apply to the person's category"), field="ground"
+        )
+    found = set(
+        session.scalars(
+            select(SupervisionEvent.id).where(
+                SupervisionEvent.person_id == person.id, SupervisionEvent.id.in_(event_ids)
+            )
+        )
+    )
+    missing = [i for i in event_ids if i not in found]
+    if missing:
+        raise RuleViolation(
+            _(
+                "not events of this person: {ids}",
+                ids=", ".join(str(i) for i in missing),
+            ),
+            field="event_ids",
+        )
+    waiting = session.scalar(
+        select(IncidentProposal.id).where(
+            IncidentProposal.person_id == person.id,
+            IncidentProposal.kind == kind,
+            IncidentProposal.status == "proposed",
+        )
+    )
+    if waiting is not None:
+        raise Conflict(
+            _(
+                "A {kind} proposal for this person already waits for a decision (#{id}).",
+                kind=rules.label(kind),
+                id=waiting,
+            ),
+            errors={"kind": [_("already proposed, waiting for a decision")]},
+        )
+    proposal = IncidentProposal(
+        person_id=person.id,
+        kind=kind,
+        status="proposed",
+        absence_days=0,
+        evidence={
+            "ground": ground,
+            "facts": facts,
+            "event_ids": event_ids,
+            "article": spec["article"],
+        },
+        article=spec["article"],
+        rules_version=_rules_version(session, now),
+        basis=basis,
+        created_at=now,
+        proposed_by=actor.username,
+    )
+    session.add(proposal)
+    session.flush()
+    alerts.raise_one(
+        session,
+        person_id=person.id,
+        kind="sanction_proposed",
+        subject_type="proposal",
+        subject_id=proposal.id,
+        detail={
+            "proposal": kind,
+            "article": spec["article"],
+            "ground": ground,
+            "proposed_by": actor.username,
+        },
+        now=now,
+    )
+    audit_person(
+        session,
+        actor,
+        person,
+        "incident.proposal_made",
+        now=now,
+        detail={"proposal_id": proposal.id, "kind": kind, "ground": ground, "event_ids": event_ids},
+    )
+    return proposal, False
+
+
 def decide_proposal(
     session: Session,
     *,
@@ -1103,6 +1232,7 @@ def proposal_view(p: IncidentProposal, rules: incident_rules.IncidentRules) -> d
         "decided_at": p.decided_at,
         "decided_by": p.decided_by,
         "decision_note": p.decision_note,
+        "proposed_by": p.proposed_by or SYSTEM.username,
         "statement": p.statement,
         "statement_not_taken_reason": p.statement_not_taken_reason,
         "decision_rules_version": p.decision_rules_version,

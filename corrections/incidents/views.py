@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import url_for
 from flask.views import MethodView
 
-from corrections.core import links
+from corrections.core import idempotency, links
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import business_date, now_utc
@@ -25,6 +25,7 @@ from corrections.incidents.schemas import (
     IncidentSchema,
     OpenIncidentSchema,
     ProposalDecisionSchema,
+    ProposalInSchema,
     ProposalQuerySchema,
     ProposalQueuePageSchema,
     ProposalQueueQuerySchema,
@@ -168,6 +169,34 @@ class PersonProposals(MethodView):
             db.session, actor=actor, person_id=person_id, status=args.get("status")
         )
         return service.proposal_views(db.session, actor, person, rows)
+
+    @requires("incidents:write")
+    @blp.arguments(ProposalInSchema)
+    @blp.response(201, ProposalSchema)
+    @blp.doc(parameters=[idempotency.HEADER])
+    @blp.alt_response(
+        200, schema=ProposalSchema, description="A replayed request: the first result", success=True
+    )
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data, person_id):
+        """Propose a sanction (训诫, 警告, 提请治安管理处罚, 提请撤销缓刑/假释, 提请收监执行)
+        after the office's inquiry (经司法所调查核实): a ``ground`` of
+        ``GET /api/v1/reasons?kind=proposal_ground`` that applies to the person's category,
+        the facts found and the person's recorded events it rests on. The district decides it
+        in its queue (``GET /api/v1/proposals?status=proposed``) and is alerted; one waiting
+        proposal of a kind per person (409)."""
+        actor = current_actor()
+        proposal, replayed = service.propose_sanction(
+            db.session,
+            actor=actor,
+            person_id=person_id,
+            idempotency_key=idempotency.key(),
+            **data,
+        )
+        person = db.session.get(Person, person_id)
+        view = service.proposal_views(db.session, actor, person, [proposal])[0]
+        return (view, 200, idempotency.REPLAYED) if replayed else (view, 201)
 
 
 @blp.route("/persons/<id:person_id>/proposals/<id:proposal_id>")

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
-from flask import request
 from flask.views import MethodView
 
-from corrections.core import links
+from corrections.core import idempotency, links
 from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import today
 from corrections.core.db import db
-from corrections.core.errors import RuleViolation
-from corrections.core.i18n import _
 from corrections.core.schemas import page_envelope
 from corrections.persons.scope import SUPERVISION_COLUMNS
 from corrections.supervision import event_forms, events, monitoring, travel, worklist
@@ -52,27 +47,6 @@ blp = Blueprint(
     description="Supervision log, obligations, travel, electronic monitoring",
 )
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-IDEMPOTENCY_KEY = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": False,
-    "schema": {"type": "string", "maxLength": 100},
-    "description": "Send the same key when retrying: the event is recorded once, and the "
-    "retry gets the first result back (200 with Idempotent-Replayed: true).",
-}
-
-
-def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not _KEY_RE.match(key):
-        raise RuleViolation(
-            _("1–100 letters, digits, '.', '_', ':' or '-'"), field="Idempotency-Key"
-        )
-    return key
-
 
 @blp.route("/persons/<id:person_id>/events")
 class PersonEvents(MethodView):
@@ -93,7 +67,7 @@ class PersonEvents(MethodView):
     @requires("events:write", person_columns=SUPERVISION_COLUMNS)
     @blp.arguments(EventInSchema)
     @blp.response(201, EventSchema)
-    @blp.doc(parameters=[IDEMPOTENCY_KEY])
+    @blp.doc(parameters=[idempotency.HEADER])
     @blp.alt_response(
         200, schema=EventSchema, description="A replayed request: the first result", success=True
     )
@@ -107,11 +81,11 @@ class PersonEvents(MethodView):
             actor=actor,
             person_id=person_id,
             data=data,
-            idempotency_key=_idempotency_key(),
+            idempotency_key=idempotency.key(),
         )
         view = events.event_views(db.session, actor, person, [event], new=not replayed)[0]
         if replayed:
-            return view, 200, {"Idempotent-Replayed": "true"}
+            return view, 200, idempotency.REPLAYED
         return view, 201
 
 

@@ -5,7 +5,8 @@ where the rules name one. A read model over every domain's rules, so it lives at
 Kinds (``kind``): the grades (``grade``) and the rules that make a grade stricter
 (``grade_change``); the sanctions and who decides them (``sanction``); the grounds of an
 admonition or warning (``sanction_ground``) and of revocation / return to custody / a police
-penalty per category (``revocation_ground``); electronic monitoring (``monitoring_ground``);
+penalty per category (``revocation_ground``); what a judicial office proposes a sanction on
+(``proposal_ground``); electronic monitoring (``monitoring_ground``);
 the ends of a term (``termination``, ``discharge``); flag levels (``flag_level``); the
 conditions of a trip (``travel_condition``); how an episode of lost contact closes
 (``incident_close``); detention by another authority (``detention``); the legal bases of an
@@ -148,6 +149,30 @@ def _revocation_grounds() -> Iterator[Reason]:
         )
 
 
+def _proposal_grounds() -> Iterator[Reason]:
+    """What a judicial office proposes a sanction on (POST /persons/{id}/proposals): each
+    ground with the kind it proposes and, where it is limited, the categories it applies to."""
+    rules = incident_rules.current()
+    persons = person_rules.current()
+    for kind, grounds in rules.officer_grounds.items():
+        for ground in grounds:
+            categories = ground.get("categories")
+            yield _reason(
+                "proposal_ground",
+                ground["code"],
+                ground["label_zh"],
+                article=ground["article"],
+                basis="statute",
+                level=rules.kinds[kind]["decided_by"],
+                proposes=kind,
+                proposes_label_zh=rules.label(kind),
+                categories=categories,
+                categories_label_zh=(
+                    [persons.categories[c].label_zh for c in categories] if categories else None
+                ),
+            )
+
+
 def _monitoring_grounds() -> Iterator[Reason]:
     rules = supervision_rules.current()
     basis = rules.decision_levels["monitoring"].basis
@@ -227,6 +252,7 @@ KINDS: dict[str, Callable[[], Iterator[Reason]]] = {
     "sanction": _sanctions,
     "sanction_ground": _sanction_grounds,
     "revocation_ground": _revocation_grounds,
+    "proposal_ground": _proposal_grounds,
     "monitoring_ground": _monitoring_grounds,
     "termination": lambda: _term_ends("termination", "termination", _TERMINATIONS),
     "discharge": lambda: _term_ends("discharge", "discharge", _DISCHARGES),

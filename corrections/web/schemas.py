@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from corrections.core.schemas import MAX_PAGE_SIZE, Integer, PageQuerySchema
+from corrections.web import reasons
 
 
 class CountSchema(ma.Schema):
@@ -129,25 +130,7 @@ class WallAlertQuerySchema(PageQuerySchema):
 
 class ReasonChoiceQuerySchema(ma.Schema):
     kind = ma.fields.List(
-        ma.fields.String(
-            validate=ma.validate.OneOf(
-                [
-                    "grade",
-                    "grade_change",
-                    "sanction",
-                    "sanction_ground",
-                    "revocation_ground",
-                    "monitoring_ground",
-                    "termination",
-                    "discharge",
-                    "flag_level",
-                    "travel_condition",
-                    "incident_close",
-                    "detention",
-                    "unseal_basis",
-                ]
-            )
-        ),
+        ma.fields.String(validate=ma.validate.OneOf(list(reasons.KINDS))),
         load_default=None,
         metadata={"description": "Repeat for several; default: every kind"},
     )
@@ -168,6 +151,10 @@ class ReasonChoiceSchema(ma.Schema):
     ground = ma.fields.String()
     category = ma.fields.String()
     category_label_zh = ma.fields.String()
+    categories = ma.fields.List(
+        ma.fields.String(), metadata={"description": "The categories it applies to (all without)"}
+    )
+    categories_label_zh = ma.fields.List(ma.fields.String())
     proposes = ma.fields.String(metadata={"description": "What it proposes (a sanction, a grade)"})
     proposes_label_zh = ma.fields.String()
     grade_level = ma.fields.String()
