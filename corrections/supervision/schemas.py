@@ -338,6 +338,12 @@ class ObligationQuerySchema(PageQuerySchema):
         },
     )
     office = Identifier(validate=ma.validate.Length(min=1, max=32))
+    todo = ma.fields.Boolean(
+        metadata={
+            "description": "What is still to do: open obligations, and missed ones not yet "
+            "answered (their alert still live), whatever status says"
+        }
+    )
 
 
 class PersonObligationQuerySchema(ma.Schema):

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from corrections.alerts.models import LIVE_STATUSES, Alert
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict
@@ -57,6 +58,7 @@ def work_list(
     due_before: date | None = None,
     due: str | None = None,
     office: str | None = None,
+    todo: bool = False,
     page: int = 1,
     page_size: int = 50,
     now: datetime | None = None,
@@ -64,9 +66,22 @@ def work_list(
     """Obligations of the persons in scope: an office's work list (oldest due first, the
     most urgent on top), each with its person as ``actor`` may see them (``person``: the name
     masked as the role requires, the office) and the event types that fulfil it. The persons
-    listed are audited, in one row, by the response that shows them."""
+    listed are audited, in one row, by the response that shows them. ``todo``: what is
+    still to do, the open ones and the missed ones whose alert is live (not yet answered by a
+    late event, excused or closed by a person)."""
     stmt = listing.scoped(actor, select(Obligation), Obligation.person_id)
-    if status is not None:
+    if todo:
+        unanswered = exists().where(
+            Alert.kind == "obligation_missed",
+            Alert.subject_type == "obligation",
+            Alert.subject_id == Obligation.id,
+            Alert.person_id == Obligation.person_id,
+            Alert.status.in_(LIVE_STATUSES),
+        )
+        stmt = stmt.where(
+            or_(Obligation.status == "open", and_(Obligation.status == "missed", unanswered))
+        )
+    elif status is not None:
         stmt = stmt.where(Obligation.status == status)
     if kind is not None:
         stmt = stmt.where(Obligation.kind == kind)
@@ -106,8 +121,9 @@ _URGENCY_ZH = {
 
 
 def _urgency(ob: Obligation, day: date) -> dict[str, Any]:
-    """How urgent an open obligation is on ``day`` (the work list sorts by it: due first)."""
-    if ob.status != "open":
+    """How urgent an open obligation (or a missed one still to answer) is on ``day`` (the work
+    list sorts by it: due first)."""
+    if ob.status not in ("open", "missed"):
         return {}
     if ob.due_on < day:
         urgency = "overdue"

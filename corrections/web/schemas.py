@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from corrections.alerts.schemas import AlertSchema
 from corrections.core.schemas import MAX_PAGE_SIZE, Integer, PageQuerySchema
 from corrections.web import reasons
 
@@ -92,33 +93,21 @@ class DisplaySessionSchema(ma.Schema):
     display = ma.fields.Nested(DisplayMeSchema, allow_none=True)
 
 
-class WallAlertSchema(ma.Schema):
+class WallAlertSchema(AlertSchema):
     """An alert as a wall display shows it (persons/privacy.py ``wall``): no person id, no
-    identity, no notes; the name masked (张＊＊, a juvenile's ＊＊＊)."""
+    subject, no notes or who handled it; the name masked (张＊＊, a juvenile's ＊＊＊)."""
 
-    id = ma.fields.Integer()
-    person_name = ma.fields.String(allow_none=True)
-    office_id = ma.fields.Integer(allow_none=True)
-    district_id = ma.fields.Integer(allow_none=True)
-    office_code = ma.fields.String(allow_none=True)
-    office_name_zh = ma.fields.String(allow_none=True)
-    district_name_zh = ma.fields.String(allow_none=True)
-    kind = ma.fields.String()
-    kind_label_zh = ma.fields.String()
-    summary_zh = ma.fields.String(allow_none=True, metadata={"description": "What happened"})
-    severity = ma.fields.String()
-    severity_label_zh = ma.fields.String()
-    status = ma.fields.String()
-    status_label_zh = ma.fields.String()
-    detail = ma.fields.Dict()
-    raised_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
-    acknowledged_at = ma.fields.DateTime(allow_none=True)
-    closed_at = ma.fields.DateTime(allow_none=True)
-    escalation_level = ma.fields.Integer()
-    escalated_at = ma.fields.DateTime(allow_none=True)
-    version = ma.fields.Integer()
-    sealed = ma.fields.Boolean(dump_only=True)
+    class Meta:
+        exclude = (
+            "person_id",
+            "subject_type",
+            "subject_id",
+            "acknowledged_by",
+            "ack_note",
+            "closed_by",
+            "close_note",
+            "auto_resolved",
+        )
 
 
 class WallAlertQuerySchema(PageQuerySchema):

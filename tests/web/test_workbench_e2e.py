@@ -1,7 +1,9 @@
 """The officer workbench (司法所工作台) in a real browser (headless Chromium through Selenium).
 
 An officer's day: sign in, see today's due list (most urgent first), record a report for a
-person due today (the obligation turns fulfilled; a double click records once), record a home
+person due today (the obligation turns fulfilled; a double click records once) and a late
+one for a person whose report was missed (its alert leaves the commander's screen, open in
+another window, within 5 s), propose an admonition with its evidence, record a home
 visit with the form generated from the event type's schema (a wrong value shows the server's
 Chinese message beside its field), request a 10-day trip and see it wait for the district,
 take in a new person with a wrong ID check digit (the Chinese error at the field) then the
@@ -11,10 +13,16 @@ right one. An officer of another office never sees a juvenile's name. Screenshot
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
+from sqlalchemy import select, update
+
+from corrections.core.db import db
+
 from corrections.persons import idnumber
+from corrections.supervision.models import Obligation
 from tests.factories import id_number_for, juvenile_payload
 from tests.support.browser import console_errors, requested_hosts, require_browser
 
@@ -57,11 +65,53 @@ def _field(browser, form_id, name):
     return browser.find_element(By.CSS_SELECTOR, f'#{form_id} [name="{name}"]')
 
 
-def test_an_officers_day_on_the_workbench(app, clock, login, active, server, browser, artifacts):
+def _command_centre(browser, base, username):
+    """A second window: the command centre, signed in and following the live stream."""
+    browser.switch_to.new_window("window")
+    browser.get(base + "/command-centre")
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys("test-password-123")
+    browser.find_element(By.ID, "signin-button").click()
+    WebDriverWait(browser, 10).until(
+        ec.text_to_be_present_in_element((By.ID, "stream-state"), "实时")
+    )
+    return browser.current_window_handle
+
+
+def test_an_officers_day_on_the_workbench(
+    app, clock, login, active, run_job, server, browser, artifacts
+):
     person = active()  # 张伟: reported for intake on Nov 27, his report falls due on Dec 11
     active(**juvenile_payload())
+    late = active(name="李明")  # his report window fell due on Dec 10: missed, alerted
+    with app.app_context():
+        late_report = db.session.scalar(
+            select(Obligation.id).where(
+                Obligation.person_id == late["id"], Obligation.kind == "report"
+            )
+        )
+        db.session.execute(
+            update(Obligation)
+            .where(Obligation.id == late_report)
+            .values(opens_on=date(2026, 11, 27), due_on=date(2026, 12, 10))
+        )
+        db.session.commit()
+        db.session.remove()
+    run_job("sweep_obligations", at=DAY)
     clock.set(DAY)
     officer = login("officer-dongcheng-1")
+    missed = officer.get(
+        "/api/v1/alerts", query_string={"person_id": late["id"], "kind": "obligation_missed"}
+    ).get_json()["items"]
+    missed = next(a for a in missed if a["subject_id"] == late_report)
+    assert missed["status"] == "open"
+
+    # The district's command centre watches in its own window.
+    alert_row = f'#alerts-body tr[data-id="{missed["id"]}"]'
+    commander_window = _command_centre(browser, server.url, "commander-dongcheng")
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, alert_row))
+    browser.switch_to.new_window("window")
+    officer_window = browser.current_window_handle
     report = next(
         o
         for o in officer.get(f"/api/v1/persons/{person['id']}/obligations?status=open").get_json()
@@ -98,6 +148,28 @@ def test_an_officers_day_on_the_workbench(app, clock, login, active, server, bro
     assert [o["id"] for o in fulfilled] == [report["id"]]
     reports = officer.get(f"/api/v1/persons/{person['id']}/events?type=report").get_json()
     assert reports["total"] == 1
+
+    # The overdue report, late: its alert resolves on the commander's screen within 5 s.
+    overdue = f'tr[data-urgency="overdue"]:has(a[data-person-id="{late["id"]}"]) '
+    WebDriverWait(browser, 5, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: (
+            b.find_element(By.CSS_SELECTOR, overdue + 'button[data-action="report"]').click()
+            or True
+        )
+    )
+    WebDriverWait(browser, 5).until(ec.visibility_of_element_located((By.ID, "event-ok")))
+    browser.find_element(By.ID, "event-ok").click()
+    _wait_closed(browser, "event-dialog")
+    started = time.monotonic()
+    browser.switch_to.window(commander_window)
+    WebDriverWait(browser, 5).until(lambda b: not b.find_elements(By.CSS_SELECTOR, alert_row))
+    assert time.monotonic() - started < 5
+    resolved = officer.get(
+        "/api/v1/alerts",
+        query_string={"person_id": late["id"], "kind": "obligation_missed", "status": "resolved"},
+    ).get_json()["items"]
+    assert [(a["id"], a["auto_resolved"]) for a in resolved] == [(missed["id"], True)]
+    browser.switch_to.window(officer_window)
 
     # The person's page; a home visit (实地查访) with the generated form.
     WebDriverWait(browser, 5, ignored_exceptions=(StaleElementReferenceException,)).until(
@@ -136,6 +208,37 @@ def test_an_officers_day_on_the_workbench(app, clock, login, active, server, bro
     ]
     # Dated by the server's clock, in Beijing time.
     assert visits["items"][0]["occurred_at"].startswith("2026-12-11T02:")
+
+    # An admonition proposed with its evidence; without evidence the field says why.
+    browser.find_element(By.ID, "proposal-open").click()
+    WebDriverWait(browser, 5).until(ec.visibility_of_element_located((By.ID, "proposal-ok")))
+    Select(browser.find_element(By.ID, "proposal-kind")).select_by_value("admonition")
+    Select(browser.find_element(By.ID, "proposal-ground")).select_by_value("admonition.rules_minor")
+    assert "34(2)" in browser.find_element(By.ID, "proposal-article").text
+    _field(browser, "proposal-form", "facts").send_keys("12月9日未经批准外出，经谈话核实属实")
+    browser.find_element(By.ID, "proposal-ok").click()
+    slot = '#proposal-form .field-error[data-field="event_ids"]'
+    WebDriverWait(browser, 5).until(lambda b: b.find_element(By.CSS_SELECTOR, slot).text)
+    evidence = browser.find_element(By.CSS_SELECTOR, '#proposal-events input[type="checkbox"]')
+    evidence.click()
+    browser.find_element(By.ID, "proposal-ok").click()
+    WebDriverWait(browser, 10).until(ec.visibility_of_element_located((By.ID, "proposal-done")))
+    proposal_id = int(
+        browser.find_element(By.ID, "proposal-done").get_attribute("data-proposal-id")
+    )
+    browser.find_element(By.ID, "proposal-cancel").click()
+    waiting = (
+        login("commander-dongcheng")
+        .get("/api/v1/proposals", query_string={"status": "proposed"})
+        .get_json()["items"]
+    )
+    made = next(p for p in waiting if p["id"] == proposal_id)
+    assert (made["kind"], made["proposed_by"]) == ("admonition", "officer-dongcheng-1")
+    assert made["evidence"]["event_ids"] == [int(evidence.get_attribute("value"))]
+    assert (
+        "officer-dongcheng-1 提出"
+        in browser.find_element(By.CSS_SELECTOR, '[data-section="sanctions"]').text
+    )
 
     # A 10-day trip: beyond the office's 7 days, it waits for the district.
     browser.find_element(By.ID, "permit-open").click()
@@ -199,10 +302,11 @@ def test_an_officers_day_on_the_workbench(app, clock, login, active, server, bro
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, rows))
     browser.save_screenshot(str(artifacts / "workbench-today-1366x768.png"))
     assert requested_hosts(browser) == {urlsplit(server.url).netloc}
-    # The one failed request is the wrong value entered on purpose (422, shown at its field).
+    # The failed requests are the wrong values entered on purpose (422, shown at their field).
     errors = console_errors(browser)
-    assert len([e for e in errors if "/events - " in e and "422" in e]) == 1
-    assert [e for e in errors if not ("/events - " in e and "422" in e)] == []
+    on_purpose = [e for e in errors if "422" in e and ("/events - " in e or "/proposals - " in e)]
+    assert len(on_purpose) == 2, errors
+    assert [e for e in errors if e not in on_purpose] == []
 
 
 def test_an_officer_of_another_office_never_sees_a_juveniles_name(

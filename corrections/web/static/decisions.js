@@ -129,6 +129,9 @@
     // Why, in words: a flag's or a trip's reason, a grade proposal's reasons.
     const why = item.reason || (item.reasons || []).map((r) => r.text_zh || r.label_zh).filter(Boolean).join("；");
     if (why) li.append(line("理由", why, "reason"));
+    // What an office found, when an officer proposed it (经司法所调查核实).
+    const facts = item.evidence && item.evidence.facts;
+    if (facts) li.append(line("查实事实", facts, "facts"));
     const evidence = (item.evidence_refs || []).map((e) => `${EVIDENCE_LABELS[e.type] || e.type} #${e.id}`);
     li.append(line("证据", evidence.length ? evidence.join("、") : "无", "evidence"));
     const by = item.proposed_by === "system" ? "系统" : item.proposed_by || "–";

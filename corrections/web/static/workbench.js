@@ -16,7 +16,8 @@
   // How far the server's clock is from this browser's (the forms' "now" is the server's).
   const SKEW = Date.parse(config.serverNow) - Date.now();
 
-  const state = { me: null, forms: new Map(), page: 1, person: null, tab: "today" };
+  const state = { me: null, forms: new Map(), grounds: [], page: 1, person: null, tab: "today" };
+  const PROPOSAL_STATUS = { proposed: "待决定", accepted: "已采纳", declined: "未采纳" };
 
   const session = CorrectionsSession.create({
     onSignedIn: async (me) => {
@@ -26,8 +27,12 @@
       $("signin").hidden = true;
       $("app").hidden = false;
       try {
-        const types = await api("/api/v1/event-types");
+        const [types, grounds] = await Promise.all([
+          api("/api/v1/event-types"),
+          api("/api/v1/reasons?kind=proposal_ground"),
+        ]);
         state.forms = new Map(types.map((t) => [t.code, t]));
+        state.grounds = grounds;
         showTab("today");
       } catch (e) {
         report(e);
@@ -82,10 +87,11 @@
     return td;
   }
 
-  // --- today (今日待办): open obligations due within a week, the most urgent first --------
+  // --- today (今日待办): open obligations due within a week and missed ones not yet answered
+  // (their alert live), the most urgent first ----------------------------------------------
 
   async function loadToday() {
-    const page = await api("/api/v1/obligations?status=open&due=week&page_size=200");
+    const page = await api("/api/v1/obligations?todo=true&due=week&page_size=200");
     const body = $("today-body");
     body.replaceChildren();
     const counts = { overdue: 0, today: 0, soon: 0 };
@@ -304,7 +310,7 @@
       section("近期记录", events.items.map((e) => `${fmtTime(e.occurred_at)} ${e.type_label_zh}${e.note ? "：" + e.note : ""}`), { "data-section": "events" }),
       section("外出", (permits || []).map((p) => `${p.start_date} 至 ${p.end_date}（${p.days} 天）${p.destination || ""}：${p.status_label_zh}，${p.approval_level_label_zh}`), { "data-section": "permits" }),
       section("电子定位", (monitoring || []).map((m) => `${m.start_date} 至 ${m.end_date}：${m.ground_label_zh}${m.active ? "（使用中）" : ""}`), { "data-section": "monitoring" }),
-      section("处罚与建议", (proposals || []).map((p) => `${p.kind_label_zh}（${p.status}）${p.article ? "，" + p.article : ""}`), { "data-section": "sanctions" }),
+      section("处罚与建议", (proposals || []).map((p) => `${fmtTime(p.created_at)} ${p.kind_label_zh}（${PROPOSAL_STATUS[p.status] || p.status}）${p.article ? "，" + p.article : ""}${p.proposed_by === "system" ? "，系统按规则提出" : "，" + p.proposed_by + " 提出"}`), { "data-section": "sanctions" }),
       section("矫正方案", plan ? [`第 ${plan.number} 版（${plan.status_label_zh}），下次调整 ${plan.next_review_on}`, plan.measures || ""].filter(Boolean) : [], { "data-section": "plan" }),
       section("脱管风险（仅供参考）", riskLines(risk), { "data-section": "risk", class: "person-section advisory" }),
     );
@@ -490,6 +496,87 @@
     } catch (e) {
       if (e.message !== "unauthorized") showProblem(form, e.body, $("permit-error"), e.message);
       $("permit-ok").disabled = false;
+    }
+  });
+
+  // --- sanction proposals with evidence (处罚建议, 经司法所调查核实) -------------------------------
+
+  // The grounds of rules/sanctions.yaml that apply to this person's category, by what they propose.
+  const groundsFor = (person) => state.grounds.filter((g) => !g.categories || g.categories.includes(person.category));
+
+  function fillGrounds() {
+    const kind = $("proposal-kind").value;
+    const select = $("proposal-ground");
+    select.replaceChildren();
+    for (const g of groundsFor(state.person).filter((g) => g.proposes === kind)) {
+      select.append(el("option", g.label_zh, { value: g.code, "data-article": g.article || "" }));
+    }
+    const chosen = select.selectedOptions[0];
+    $("proposal-article").textContent = chosen ? `依据：${chosen.dataset.article}` : "";
+  }
+  $("proposal-kind").addEventListener("change", fillGrounds);
+  $("proposal-ground").addEventListener("change", () => {
+    const chosen = $("proposal-ground").selectedOptions[0];
+    $("proposal-article").textContent = chosen ? `依据：${chosen.dataset.article}` : "";
+  });
+
+  $("proposal-open").addEventListener("click", async () => {
+    const form = $("proposal-form");
+    form.reset();
+    showProblem(form, null, $("proposal-error"), "");
+    $("proposal-done").hidden = true;
+    $("proposal-ok").disabled = false;
+    const kinds = new Map(groundsFor(state.person).map((g) => [g.proposes, g.proposes_label_zh]));
+    $("proposal-kind").replaceChildren(...[...kinds].map(([code, label]) => el("option", label, { value: code })));
+    fillGrounds();
+    let events = [];
+    try {
+      events = (await api(`/api/v1/persons/${state.person.id}/events?page_size=20`)).items;
+    } catch (e) {
+      report(e);
+      return;
+    }
+    const box = $("proposal-events");
+    box.replaceChildren();
+    for (const e of events) {
+      const label = el("label", null, { class: "inline" });
+      label.append(el("input", null, { type: "checkbox", name: "event_ids", value: e.id }), document.createTextNode(` ${fmtTime(e.occurred_at)} ${e.type_label_zh}`));
+      box.append(label);
+    }
+    if (!events.length) box.append(el("span", "暂无记录可选：请先登记作为证据的记录", { class: "hint" }));
+    // One key per opening: a double click or a retry proposes once.
+    $("proposal-dialog").dataset.key = crypto.randomUUID();
+    $("proposal-dialog").showModal();
+  });
+  $("proposal-cancel").addEventListener("click", () => $("proposal-dialog").close());
+
+  $("proposal-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = $("proposal-form");
+    const button = $("proposal-ok");
+    if (button.disabled) return;
+    const data = new FormData(form);
+    const body = {
+      kind: data.get("kind"),
+      ground: data.get("ground"),
+      facts: data.get("facts").trim(),
+      event_ids: data.getAll("event_ids").map(Number),
+    };
+    button.disabled = true;
+    try {
+      const made = await api(`/api/v1/persons/${state.person.id}/proposals`, {
+        method: "POST",
+        headers: { "Idempotency-Key": $("proposal-dialog").dataset.key },
+        json: body,
+      });
+      showProblem(form, null, $("proposal-error"), "");
+      $("proposal-done").textContent = `已提交：${made.kind_label_zh}建议（${PROPOSAL_STATUS[made.status]}），等待区司法局决定`;
+      $("proposal-done").dataset.proposalId = made.id;
+      $("proposal-done").hidden = false;
+      await openPerson(state.person.id);
+    } catch (e) {
+      if (e.message !== "unauthorized") showProblem(form, e.body, $("proposal-error"), e.message);
+      button.disabled = false;
     }
   });
 
