@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from corrections.alerts import rules as alert_rules
+from corrections.core import rules as registry
 from corrections.core.clock import business_date
 from corrections.core.i18n import ZH, Message, _, bilingual
 from corrections.grading import rules as grading_rules
@@ -82,7 +83,7 @@ def _sentence(kind: str, what: Message, d: Mapping[str, Any], raised_on: str) ->
             "{what}: {proposal} ({article})",
             what=what,
             proposal=_proposal(d["proposal"]),
-            article=d["article"],
+            article=registry.article_zh(d["article"]),
         )
     if kind == "high_risk":
         percent = round(float(d["probability"]) * 100)

@@ -7,6 +7,7 @@ start-up with a message that names the file and the key, e.g.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,19 @@ def _named_articles(data: Mapping, path: str) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+# The rules files mark an article number not checked against the official text "(UNVERIFIED)"
+# (or "(UNVERIFIED; why)"); a Chinese reader sees the same warning in Chinese.
+_UNVERIFIED = re.compile(r"\s*\(UNVERIFIED[^)]*\)")
+UNVERIFIED_ZH = "（条号待核实）"
+
+
+def article_zh(article: str | None) -> str | None:
+    """An article as a page or an alert shows it: ``实施办法 35 (UNVERIFIED)`` becomes
+    ``实施办法 35（条号待核实）`` (static/alerts-live.js ``articleZh`` does the same in the
+    browser)."""
+    return _UNVERIFIED.sub(UNVERIFIED_ZH, article) if article else article
 
 
 def articles(data: Any, path: str = "") -> list[dict[str, Any]]:

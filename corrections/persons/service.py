@@ -517,11 +517,13 @@ def _escape_like(text: str) -> str:
 
 
 def _caseload_filters(stmt, grade, flagged, due, risk_band, day):
-    """The workbench's caseload filters: the grade, an active flag, an open obligation due
-    (``overdue``: before ``day``; ``today``: by ``day``; ``week``: within 7 days), the band of
+    """The workbench's caseload filters: the grade, an active flag, something still to do
+    due (an open obligation or a missed one not yet answered, as the today list has them;
+    ``overdue``: before ``day``; ``today``: by ``day``; ``week``: within 7 days), the band of
     the latest risk score."""
     from corrections.incidents.models import Flag
     from corrections.risk.queries import latest_scores
+    from corrections.supervision import worklist
     from corrections.supervision.models import Obligation
 
     if grade is not None:
@@ -530,9 +532,8 @@ def _caseload_filters(stmt, grade, flagged, due, risk_band, day):
         active = select(Flag.person_id).where(Flag.status == "active")
         stmt = stmt.where(Person.id.in_(active) if flagged else Person.id.not_in(active))
     if due is not None:
-        limit = {"overdue": day - timedelta(days=1), "today": day, "week": day + timedelta(7)}
         owing = select(Obligation.person_id).where(
-            Obligation.status == "open", Obligation.due_on <= limit[due]
+            worklist.to_do(), Obligation.due_on <= worklist.DUE_LIMITS[due](day)
         )
         stmt = stmt.where(Person.id.in_(owing))
     if risk_band is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from corrections.alerts.models import LIVE_STATUSES, Alert
@@ -71,16 +71,7 @@ def work_list(
     late event, excused or closed by a person)."""
     stmt = listing.scoped(actor, select(Obligation), Obligation.person_id)
     if todo:
-        unanswered = exists().where(
-            Alert.kind == "obligation_missed",
-            Alert.subject_type == "obligation",
-            Alert.subject_id == Obligation.id,
-            Alert.person_id == Obligation.person_id,
-            Alert.status.in_(LIVE_STATUSES),
-        )
-        stmt = stmt.where(
-            or_(Obligation.status == "open", and_(Obligation.status == "missed", unanswered))
-        )
+        stmt = stmt.where(to_do())
     elif status is not None:
         stmt = stmt.where(Obligation.status == status)
     if kind is not None:
@@ -89,7 +80,7 @@ def work_list(
         stmt = stmt.where(Obligation.due_on <= due_before)
     day = business_date(now or now_utc())
     if due is not None:
-        stmt = stmt.where(Obligation.due_on <= _DUE_LIMITS[due](day))
+        stmt = stmt.where(Obligation.due_on <= DUE_LIMITS[due](day))
     if office is not None:
         stmt = stmt.where(listing.OFFICE.code == office)
     rows, total = listing.page(
@@ -106,8 +97,21 @@ def work_list(
     ), total
 
 
-# The work list's ``due`` filter: the last due day it takes, from today.
-_DUE_LIMITS = {
+def to_do() -> ColumnElement[bool]:
+    """What is still to do: an open obligation, or a missed one not yet answered (its alert
+    live: no late event answered it, nobody excused it or closed its alert)."""
+    unanswered = exists().where(
+        Alert.kind == "obligation_missed",
+        Alert.subject_type == "obligation",
+        Alert.subject_id == Obligation.id,
+        Alert.person_id == Obligation.person_id,
+        Alert.status.in_(LIVE_STATUSES),
+    )
+    return or_(Obligation.status == "open", and_(Obligation.status == "missed", unanswered))
+
+
+# The ``due`` filters (work list, caseload): the last due day each takes, from today.
+DUE_LIMITS = {
     "overdue": lambda day: day - timedelta(days=1),
     "today": lambda day: day,
     "week": lambda day: day + timedelta(days=7),

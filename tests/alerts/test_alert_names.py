@@ -96,7 +96,7 @@ def test_each_kind_says_what_happened(app, login, active):
          "分级审批待办：拟调整为普通"),
         ("sanction_proposed", "proposal", 1,
          {"proposal": "warning", "article": "实施办法 35(2) (UNVERIFIED)", "ground": "absence"},
-         "建议处罚待决定：警告（实施办法 35(2) (UNVERIFIED)）"),
+         "建议处罚待决定：警告（实施办法 35(2)（条号待核实））"),
         ("high_risk", "person", person["id"], {"probability": 0.8312, "model_version": "m"},
          "脱管风险高（概率 83%）"),
         ("absconded", "incident", 1, {"incident_id": 1}, "脱管（2026-11-27 认定）"),

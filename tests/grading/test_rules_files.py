@@ -120,6 +120,18 @@ def test_a_used_version_cannot_silently_change(app, tmp_path, officer, intake):
         ("grading.yaml", "  - id: tight", "  - id: strict", r"grading\.yaml: grades\.1\.id"),
         ("assessment.yaml", "min_score: 60", "min_score: 95", r"assessment\.yaml: ratings"),
         (
+            "sanctions.yaml",
+            "code: warning.other_serious",
+            "code: warning.absent_long",
+            r"sanctions\.yaml: officer_grounds\.warning\.5: codes are unique",
+        ),
+        (
+            "sanctions.yaml",
+            '刑法 77 ¶2", for: [suspended_sentence]}',
+            '刑法 77 ¶2", for: [temporary_outside_custody]}',
+            r"sanctions\.yaml: officer_grounds\.revocation\.0: revocation is the top step of",
+        ),
+        (
             "assessment.yaml",
             'version: "assessment-2026.1"',
             'version: "grading-2026.2"',

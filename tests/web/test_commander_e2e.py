@@ -93,7 +93,7 @@ def test_a_commanders_round_of_decisions_shows_in_the_api(
     # Each item says who, what, on which rule and article, on what evidence.
     card = browser.find_element(By.CSS_SELECTOR, _item("sanction", proposal_id)).text
     assert "赵强" in card and "东城区城关司法所" in card and "警告" in card
-    assert "受到训诫后仍不改正（实施办法 35 (UNVERIFIED)）" in card
+    assert "受到训诫后仍不改正（实施办法 35（条号待核实））" in card
     assert "依据" in card and "证据" in card
     # The proposal's alert names who and where, and says what happened (no "对象 N", no "#").
     link = f'a[data-person-id="{sanctioned["id"]}"]'
@@ -101,7 +101,7 @@ def test_a_commanders_round_of_decisions_shows_in_the_api(
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, row))
     cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, f"{row} td")]
     assert "赵强" in cells[2] and "东城区城关司法所" in cells[2] and "对象" not in cells[2]
-    assert cells[3] == "建议处罚待决定：警告（实施办法 35 (UNVERIFIED)）"
+    assert cells[3] == "建议处罚待决定：警告（实施办法 35（条号待核实））"
     grade_card = browser.find_element(By.CSS_SELECTOR, _item("grade", grade_id)).text
     assert "李明" in grade_card and "由从严调整为普通" in grade_card
     browser.save_screenshot(str(artifacts / "commander-decisions-1920x1080.png"))

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 
 from corrections.core.db import db
-
 from corrections.persons import idnumber
 from corrections.supervision.models import Obligation
 from tests.factories import id_number_for, juvenile_payload

@@ -16,6 +16,12 @@
     return node;
   }
 
+  // An article as the page shows it: the rules files' "(UNVERIFIED)" marker of a number not
+  // checked against the official text, said in Chinese (core/rules.py article_zh).
+  function articleZh(article) {
+    return article ? String(article).replace(/\s*\(UNVERIFIED[^)]*\)/g, "（条号待核实）") : article;
+  }
+
   function fmtTime(iso) {
     if (!iso) return "–";
     const d = new Date(iso);
@@ -133,5 +139,5 @@
     }
   }
 
-  window.CorrectionsAlerts = { LANGUAGE, LIVE, SEVERITY_RANK, el, fmtTime, sortAlerts, who, where, describe, parseBlock, follow };
+  window.CorrectionsAlerts = { LANGUAGE, LIVE, SEVERITY_RANK, el, articleZh, fmtTime, sortAlerts, who, where, describe, parseBlock, follow };
 })();

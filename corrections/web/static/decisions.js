@@ -8,7 +8,7 @@
 (function () {
   "use strict";
 
-  const { el, fmtTime } = window.CorrectionsAlerts;
+  const { el, articleZh, fmtTime } = window.CorrectionsAlerts;
   const $ = (id) => document.getElementById(id);
 
   // Where each queue is read; `only`: the actions shown from it.
@@ -123,7 +123,7 @@
     li.append(head);
     li.append(line("建议", item.proposed_zh || "–", "proposed"));
     const rules = (item.rules || []).map((r) =>
-      r.article ? `${r.label_zh || r.rule_id}（${r.article}）` : r.label_zh || r.rule_id,
+      r.article ? `${r.label_zh || r.rule_id}（${articleZh(r.article)}）` : r.label_zh || r.rule_id,
     );
     li.append(line("依据", rules.length ? rules.join("；") : "–", "rules"));
     // Why, in words: a flag's or a trip's reason, a grade proposal's reasons.
@@ -164,7 +164,7 @@
 
   function choiceLabel(c) {
     if (c.username !== undefined) return `${c.display_name || c.username}（${c.role_label_zh}，${c.unit_name_zh}）`;
-    return c.article ? `${c.label_zh || c.code}（${c.article}）` : c.label_zh || c.code;
+    return c.article ? `${c.label_zh || c.code}（${articleZh(c.article)}）` : c.label_zh || c.code;
   }
 
   async function field(name, prop, required, action) {

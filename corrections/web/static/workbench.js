@@ -5,7 +5,7 @@
 (function () {
   "use strict";
 
-  const { el, fmtTime } = window.CorrectionsAlerts;
+  const { el, articleZh, fmtTime } = window.CorrectionsAlerts;
   const { showProblem } = window.CorrectionsSession;
   const $ = (id) => document.getElementById(id);
   const config = $("wb-config").dataset;
@@ -310,7 +310,7 @@
       section("近期记录", events.items.map((e) => `${fmtTime(e.occurred_at)} ${e.type_label_zh}${e.note ? "：" + e.note : ""}`), { "data-section": "events" }),
       section("外出", (permits || []).map((p) => `${p.start_date} 至 ${p.end_date}（${p.days} 天）${p.destination || ""}：${p.status_label_zh}，${p.approval_level_label_zh}`), { "data-section": "permits" }),
       section("电子定位", (monitoring || []).map((m) => `${m.start_date} 至 ${m.end_date}：${m.ground_label_zh}${m.active ? "（使用中）" : ""}`), { "data-section": "monitoring" }),
-      section("处罚与建议", (proposals || []).map((p) => `${fmtTime(p.created_at)} ${p.kind_label_zh}（${PROPOSAL_STATUS[p.status] || p.status}）${p.article ? "，" + p.article : ""}${p.proposed_by === "system" ? "，系统按规则提出" : "，" + p.proposed_by + " 提出"}`), { "data-section": "sanctions" }),
+      section("处罚与建议", (proposals || []).map((p) => `${fmtTime(p.created_at)} ${p.kind_label_zh}（${PROPOSAL_STATUS[p.status] || p.status}）${p.article ? "，" + articleZh(p.article) : ""}${p.proposed_by === "system" ? "，系统按规则提出" : "，" + p.proposed_by + " 提出"}`), { "data-section": "sanctions" }),
       section("矫正方案", plan ? [`第 ${plan.number} 版（${plan.status_label_zh}），下次调整 ${plan.next_review_on}`, plan.measures || ""].filter(Boolean) : [], { "data-section": "plan" }),
       section("脱管风险（仅供参考）", riskLines(risk), { "data-section": "risk", class: "person-section advisory" }),
     );
@@ -394,7 +394,7 @@
     // One key per opening: a double click or a retry of this form records once.
     dialog.dataset.key = crypto.randomUUID();
     $("event-title").textContent = `登记：${form.label_zh}`;
-    $("event-person").textContent = `矫正对象：${personName || "对象 " + personId}${form.article ? "（" + form.article + "）" : ""}`;
+    $("event-person").textContent = `矫正对象：${personName || "对象 " + personId}${form.article ? "（" + articleZh(form.article) + "）" : ""}`;
     const box = $("event-fields");
     box.replaceChildren();
     for (const f of form.fields) {
@@ -509,7 +509,7 @@
     const select = $("proposal-ground");
     select.replaceChildren();
     for (const g of groundsFor(state.person).filter((g) => g.proposes === kind)) {
-      select.append(el("option", g.label_zh, { value: g.code, "data-article": g.article || "" }));
+      select.append(el("option", g.label_zh, { value: g.code, "data-article": articleZh(g.article) || "" }));
     }
     const chosen = select.selectedOptions[0];
     $("proposal-article").textContent = chosen ? `依据：${chosen.dataset.article}` : "";
