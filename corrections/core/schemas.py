@@ -26,7 +26,12 @@ MAX_TEXT_LENGTH = 10_000
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab and line breaks; and the invisible format characters that reorder or hide
+# text when it is shown ("Trojan Source": bidi embeddings, overrides and isolates, zero-width
+# spaces and joiners, the BOM), which typed records have no use for.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 # Lone surrogates cannot be encoded (UTF-8, the database): refused at the edge, not a 500.
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 SURROGATE_MESSAGE = _("Must be valid Unicode text (a lone surrogate was sent).")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from corrections.alerts import service as alerts
 from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc, start_of_business_day
-from corrections.core.errors import Conflict, NotFound, RuleViolation
+from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from corrections.core.i18n import _
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.core.sqlfuncs import insert_for
@@ -452,7 +452,17 @@ def _make_proposal(
     now: datetime,
     incident: Incident | None = None,
 ) -> int:
-    """Insert a proposal once (per episode and kind, or per ground); alert the deciders."""
+    """Insert a proposal once (per episode and kind, or per ground); alert the deciders. A
+    ground's proposal waits while one of the same kind already waits for the person (an
+    officer's, or another ground's): one decision at a time; its ground is not used up."""
+    if incident is None and session.scalar(
+        select(IncidentProposal.id).where(
+            IncidentProposal.person_id == person_id,
+            IncidentProposal.kind == proposal.kind,
+            IncidentProposal.status == "proposed",
+        )
+    ):
+        return 0
     if incident is not None:
         target = {"index_elements": ["incident_id", "kind"]}
     else:
@@ -1004,15 +1014,13 @@ def propose_sanction(
     basis = f"officer:{actor.username}:{idempotency_key}" if idempotency_key else None
     event_ids = list(dict.fromkeys(event_ids))
     if basis is not None:
-        first = session.scalar(
-            select(IncidentProposal).where(
-                IncidentProposal.person_id == person.id, IncidentProposal.basis == basis
-            )
-        )
+        # The key is the officer's, whatever the person: reused for another person it is a
+        # different request.
+        first = session.scalar(select(IncidentProposal).where(IncidentProposal.basis == basis))
         if first is not None:
             evidence = first.evidence or {}
-            same = (first.kind, evidence.get("ground"), evidence.get("event_ids"))
-            if same != (kind, ground, event_ids) or evidence.get("facts") != facts:
+            same = (first.person_id, first.kind, evidence.get("ground"), evidence.get("event_ids"))
+            if same != (person.id, kind, ground, event_ids) or evidence.get("facts") != facts:
                 raise Conflict(
                     _("This Idempotency-Key was already used with a different request."),
                     errors={"Idempotency-Key": [_("reused with a different body")]},
@@ -1143,6 +1151,9 @@ def decide_proposal(
         raise NotFound(_("No such proposal."))
     rules = _rules()
     require_level(actor, person, rules.kinds[proposal.kind]["decided_by"], _("A sanction proposal"))
+    if proposal.proposed_by is not None and proposal.proposed_by == actor.username:
+        # Four eyes: who proposed a sanction does not decide it.
+        raise Forbidden(_("A proposal is decided by someone other than who proposed it."))
     if proposal.status != "proposed":
         raise Conflict(_("The proposal is already {status}.", status=proposal.status))
     if person.status not in OPEN_STATUSES:

@@ -370,11 +370,14 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
         Text("proposals[].decision_note"),
         Text("proposals[].statement"),
         Text("proposals[].statement_not_taken_reason"),
+        Text("proposals[].evidence.facts"),
     ),
     "proposal": (
         Text("decision_note"),
         Text("statement"),
         Text("statement_not_taken_reason"),
+        # What the office found (an officer's proposal, incidents/service.propose_sanction).
+        Text("evidence.facts"),
     ),
     "flag": (Text("reason"), Text("close_reason"), Text("reviews[].note")),
     "alert": (Text("ack_note"), Text("close_note")),

@@ -252,6 +252,7 @@ def _workbench_texts() -> dict:
     ID-number messages in the page's language (the same the API answers with)."""
     from corrections.grading import rules as grading_rules
     from corrections.persons import rules as person_rules
+    from corrections.persons.models import OPEN_STATUSES
     from corrections.persons.service import STATUS_TRANSITIONS
     from corrections.risk.rules import band_labels
 
@@ -273,6 +274,7 @@ def _workbench_texts() -> dict:
             source: [t for t in targets if t in _OFFICER_STATUS_MOVES]
             for source, targets in STATUS_TRANSITIONS.items()
         },
+        "open_statuses": list(OPEN_STATUSES),
         # The server's clock when the page was made: the forms date "now" by it (an event
         # may not be dated after the server's now).
         "server_now": now_utc().isoformat(),

@@ -11,7 +11,9 @@ from corrections.alerts.models import Alert
 from corrections.audit.models import AuditEntry
 from corrections.core.db import db
 from corrections.incidents.models import IncidentProposal
+from tests.factories import juvenile_payload
 from tests.supervision.conftest import event
+from tests.support.queues import sanction_proposal
 
 FACTS = "11月20日未经批准前往邻市，经谈话核实属实"
 
@@ -159,3 +161,77 @@ def test_the_office_grounds_are_listed_with_what_they_propose_and_for_whom(login
     custody = grounds["return_to_custody.two_warnings"]
     assert custody["categories"] == ["temporary_outside_custody"]
     assert custody["categories_label_zh"] == ["暂予监外执行"]
+
+
+def test_who_proposed_a_sanction_does_not_decide_it(app, login, active):
+    commander = login("commander-dongcheng")
+    person = active()
+    report = _report(login("officer-dongcheng-1"), person["id"])
+    made = _propose(
+        commander, person["id"], kind="warning", ground="warning.rules_serious", event_ids=[report]
+    ).get_json()
+    href = f"/api/v1/persons/{person['id']}/proposals/{made['id']}"
+    body = {"decision": "accepted", "note": "同意", "statement_not_taken_reason": "本人拒绝陈述"}
+    refused = commander.post(href, json=body)
+    assert refused.status_code == 403, refused.get_json()
+    assert "提出人以外" in refused.get_json()["detail"]
+    with app.app_context():
+        assert db.session.get(IncidentProposal, made["id"]).status == "proposed"
+        db.session.remove()
+    decided = login("city").post(href, json=body)
+    assert decided.status_code == 200, decided.get_json()
+    assert decided.get_json()["decided_by"] == "city"
+
+
+def test_a_juveniles_facts_are_masked_like_any_typed_text(login, active):
+    officer = login("officer-dongcheng-1")
+    juvenile = active(officer, **juvenile_payload())
+    report = _report(officer, juvenile["id"])
+    made = _propose(officer, juvenile["id"], event_ids=[report])
+    assert made.status_code == 201
+    city = login("city")
+    shown = city.get(f"/api/v1/persons/{juvenile['id']}/proposals").get_json()[0]
+    assert shown["evidence"]["facts"] != FACTS and FACTS not in str(shown)
+    queued = city.get("/api/v1/proposals", query_string={"status": "proposed"}).get_json()
+    assert FACTS not in str(queued)
+    # The office that proposed it reads it in full.
+    mine = officer.get(f"/api/v1/persons/{juvenile['id']}/proposals").get_json()[0]
+    assert mine["evidence"]["facts"] == FACTS
+
+
+def test_a_key_reused_for_another_person_is_a_different_request(app, login, active):
+    officer = login("officer-dongcheng-1")
+    first, second = active(officer), active(officer, name="王五")
+    key = {"Idempotency-Key": "wb-reuse"}
+    made = _propose(officer, first["id"], headers=key, event_ids=[_report(officer, first["id"])])
+    assert made.status_code == 201
+    other = _propose(officer, second["id"], headers=key, event_ids=[_report(officer, second["id"])])
+    assert other.status_code == 409 and "Idempotency-Key" in other.get_json()["errors"]
+
+
+def test_invisible_format_characters_in_the_facts_are_refused(login, active):
+    officer = login("officer-dongcheng-1")
+    person = active(officer)
+    report = _report(officer, person["id"])
+    for sneaky in ("\u202e", "\u200b", "\u2066", "\ufeff"):
+        resp = _propose(officer, person["id"], facts=f"经核实{sneaky}属实", event_ids=[report])
+        assert resp.status_code == 422 and "facts" in resp.get_json()["errors"], sneaky
+
+
+def test_the_ladder_waits_while_an_officers_proposal_of_the_kind_waits(app, login, active):
+    officer = login("officer-dongcheng-1")
+    person = active(officer)
+    made = _propose(
+        officer,
+        person["id"],
+        kind="warning",
+        ground="warning.rules_serious",
+        event_ids=[_report(officer, person["id"])],
+    ).get_json()
+    sanction_proposal(app, person["id"], kind="warning", ground="admonitions")
+    with app.app_context():
+        waiting = db.session.scalars(
+            select(IncidentProposal.id).where(IncidentProposal.status == "proposed")
+        ).all()
+        assert waiting == [made["id"]]
+        db.session.remove()

@@ -140,6 +140,7 @@
         CorrectionsDecisions.mount({
           api,
           role: state.me.role,
+          username: state.me.username,
           onPerson: openPerson,
           onDecided: () => { if (has("kpis")) loadStats(); },
         }),

@@ -44,7 +44,7 @@
   const NOTE_FIELDS = ["note", "reason"];
   const EVIDENCE_LABELS = { event: "监管记录", obligation: "义务", incident: "失联事件", risk_score: "风险评分" };
 
-  let ctx = null; // api, role, onPerson(id, name), onDecided()
+  let ctx = null; // api, role, username, onPerson(id, name), onDecided()
   let spec = null; // the API description (its body schemas), read once
   const choiceCache = new Map();
   const lists = new Map(); // queue key -> items
@@ -138,7 +138,10 @@
     const level = item.decided_at_level_label_zh ? ` · 决定：${item.decided_at_level_label_zh}` : "";
     li.append(el("p", `${by} 提出于 ${fmtTime(item.proposed_at)}${level}`, { class: "meta" }));
     const buttons = el("p", null, { class: "actions" });
-    for (const action of item.actions || []) {
+    // Four eyes: a sanction proposal is decided by someone other than who proposed it.
+    const own = item.decision_type === "sanction_proposal" && item.proposed_by === ctx.username;
+    if (own) buttons.append(el("span", "本人提出的建议，须由其他人员决定", { class: "hint" }));
+    for (const action of own ? [] : item.actions || []) {
       if (queue.only && !queue.only.includes(action.name)) continue;
       const b = el("button", ACTION_LABELS[action.name] || action.name, {
         type: "button",

@@ -11,6 +11,7 @@
   const config = $("wb-config").dataset;
   const STATUS_LABELS = Object.fromEntries(JSON.parse(config.statusLabels).map((o) => [o.value, o.label_zh]));
   const STATUS_MOVES = JSON.parse(config.statusMoves);
+  const OPEN_STATUSES = JSON.parse(config.openStatuses);
   const ID_MESSAGES = JSON.parse(config.idMessages);
   const PAGE_SIZE = 50;
   // How far the server's clock is from this browser's (the forms' "now" is the server's).
@@ -91,12 +92,16 @@
   // (their alert live), the most urgent first ----------------------------------------------
 
   async function loadToday() {
-    const page = await api("/api/v1/obligations?todo=true&due=week&page_size=200");
+    // The list shows the first 200; the counts are the server's totals (one row each).
+    const totals = (due) => api(`/api/v1/obligations?todo=true&due=${due}&page_size=1`).then((p) => p.total);
+    const [page, overdue, byToday] = await Promise.all([
+      api("/api/v1/obligations?todo=true&due=week&page_size=200"),
+      totals("overdue"),
+      totals("today"),
+    ]);
     const body = $("today-body");
     body.replaceChildren();
-    const counts = { overdue: 0, today: 0, soon: 0 };
     for (const o of page.items) {
-      counts[o.urgency] = (counts[o.urgency] || 0) + 1;
       const tr = el("tr", null, { "data-obligation-id": o.id, "data-person-id": o.person_id, "data-urgency": o.urgency, "data-kind": o.kind });
       const what = o.hours_required ? `${o.kind_label_zh}（${o.hours_done || 0}/${o.hours_required} 小时）` : o.kind_label_zh;
       const actions = el("td", null, { class: "actions" });
@@ -117,7 +122,8 @@
       );
       body.append(tr);
     }
-    $("today-summary").textContent = `逾期 ${counts.overdue} · 今日到期 ${counts.today} · 7日内 ${counts.soon}`;
+    const shown = page.total > page.items.length ? `（显示最紧急的 ${page.items.length} 项，共 ${page.total} 项）` : "";
+    $("today-summary").textContent = `逾期 ${overdue} · 今日到期 ${byToday - overdue} · 7日内 ${page.total - byToday}${shown}`;
     $("today-empty").hidden = page.items.length > 0;
   }
 
@@ -325,6 +331,8 @@
       select.append(el("option", form.label_zh, { value: form.code }));
     }
     $("status-open").disabled = !(STATUS_MOVES[person.status] || []).length;
+    // A sanction is proposed only while the correction runs (the server says 409 after).
+    $("proposal-open").disabled = !OPEN_STATUSES.includes(person.status);
   }
 
   $("record-open").addEventListener("click", () => {
@@ -531,7 +539,7 @@
     fillGrounds();
     let events = [];
     try {
-      events = (await api(`/api/v1/persons/${state.person.id}/events?page_size=20`)).items;
+      events = (await api(`/api/v1/persons/${state.person.id}/events?page_size=100`)).items;
     } catch (e) {
       report(e);
       return;
