@@ -149,6 +149,8 @@ def demo(ctx, host, port, scheduler) -> None:
         click.echo("scheduler running in the background (corrections scheduler list)")
     click.echo(f"\nServing on http://{host}:{port}")
     click.echo(f"  command centre: http://{host}:{port}/command-centre")
+    click.echo(f"  workbench:      http://{host}:{port}/workbench")
+    click.echo(f"  public figures: http://{host}:{port}/public/statistics")
     click.echo(f"  API docs:       http://{host}:{port}/api/docs")
     from werkzeug.serving import run_simple
 

@@ -253,7 +253,13 @@ def _listed_view(flag: Flag, person: listing.ListedPerson) -> dict[str, Any]:
             level=flag.level,
             proposed_by=flag.opened_by,
             proposed_at=flag.opened_at,
-            rules=[{"rule_id": flag.basis, "label_zh": None, "article": None}]
+            rules=[
+                {
+                    "rule_id": flag.basis,
+                    "label_zh": rules.labels["flag_bases"].get(flag.basis),
+                    "article": None,
+                }
+            ]
             if flag.basis
             else [],
         ),

@@ -15,6 +15,10 @@ class RiskReasonSchema(ma.Schema):
     label_en = ma.fields.String(required=True)
     value = ma.fields.Raw(allow_none=True, metadata={"description": "The person's value"})
     typical = ma.fields.Raw(allow_none=True, metadata={"description": "The typical value"})
+    value_label_zh = ma.fields.Raw(
+        allow_none=True, metadata={"description": "The value as the page says it (假释)"}
+    )
+    typical_label_zh = ma.fields.Raw(allow_none=True)
     effect = ma.fields.Float(
         required=True,
         metadata={"description": "How much lower the probability is with the typical value"},

@@ -474,12 +474,36 @@ def score_all(session: Session, *, now: datetime, batch: int | None = None) -> S
 # --- reading ------------------------------------------------------------------------------
 
 
+def _value_label(feature: str, value: Any) -> Any:
+    """A categorical feature's code as the page says it (parole -> 假释); else the value."""
+    if not isinstance(value, str):
+        return value
+    from corrections.grading import rules as grading_rules
+    from corrections.persons import rules as person_rules
+
+    people = person_rules.current()
+    if feature == "category" and value in people.categories:
+        return people.categories[value].label_zh
+    if feature in ("gender", "crime_type"):
+        return people.labels[f"{feature}s"].get(value, value)
+    if feature == "intake_risk":
+        return band_labels().get(value, value)
+    if feature == "grade":
+        try:
+            return grading_rules.current().grade(value).label_zh
+        except KeyError:
+            return value
+    return value
+
+
 def reason_view(reason: dict[str, Any]) -> dict[str, Any]:
     f = features.BY_NAME.get(reason["feature"])
     return {
         **reason,
         "label_zh": f.label_zh if f else reason["feature"],
         "label_en": f.label_en if f else reason["feature"],
+        "value_label_zh": _value_label(reason["feature"], reason.get("value")),
+        "typical_label_zh": _value_label(reason["feature"], reason.get("typical")),
     }
 
 

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from corrections.core.clock import add_months
-from corrections.core.i18n import _
+from corrections.core.i18n import ZH, _, bilingual
 
 LEVEL_RANK = {"office": 0, "district": 1, "city": 2}
 
@@ -39,6 +39,23 @@ class TravelRules:
     window_max_total_days: int
     notify_procuratorate_on_city: bool
     rules: dict[str, Rule]
+
+    def label_zh(self, rule_id: str | None) -> str | None:
+        """A decision reason's rule in Chinese, from the numbers in force (decision lists)."""
+        labels = {
+            "travel.office_max_days": f"外出{self.office_max_days}日以内由司法所审批，"
+            f"{self.district_max_days}日以内由县级社区矫正机构审批",
+            "travel.district_max_days": f"外出超过{self.district_max_days}日由市级审批",
+            "travel.window": f"{self.window_months}个月内累计外出超过"
+            f"{self.window_max_total_days}日由市级审批",
+            "travel.city_approval_notifies": "市级批准的外出通知人民检察院",
+        }
+        if rule_id in labels:
+            return labels[rule_id]
+        if rule_id and rule_id.startswith("grading.") and rule_id.endswith(".travel"):
+            grade = rule_id.split(".")[1]
+            return f"{_grade_name(grade).render(ZH)}等级的外出管理要求"
+        return None
 
     @classmethod
     def from_yaml(cls, supervision: dict[str, Any]) -> TravelRules:
@@ -75,6 +92,8 @@ class GradeTravel:
     max_days: int | None = None
     conditions: tuple[str, ...] = ()
     rules_version: str = ""
+    # The grade's Chinese name (严格), for the messages that name it.
+    label_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,7 +204,7 @@ def decide(
                 "社区矫正法 27",
                 _(
                     "the grade {grade} allows trips of at most {days} days",
-                    grade=grade.grade,
+                    grade=bilingual(grade.grade, grade.label_zh or grade.grade),
                     days=grade.max_days,
                 ),
             )
@@ -218,3 +237,10 @@ def decide(
         refusals=tuple(refusals),
         rules_version=version,
     )
+
+
+def _grade_name(grade_id: str):
+    """A grade as a message names it: 严格 in Chinese, strict in English."""
+    from corrections.grading import rules as grading_rules
+
+    return bilingual(grade_id, grading_rules.current().grade(grade_id).label_zh)

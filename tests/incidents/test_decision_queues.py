@@ -178,7 +178,9 @@ def test_flag_proposals_list_their_person_and_how_to_open_them(app, login, activ
         "司法所挂牌",
         "office",
     )
-    assert item["rules"] == [{"rule_id": "sanctions", "label_zh": None, "article": None}]
+    assert item["rules"] == [
+        {"rule_id": "sanctions", "label_zh": "一定期限内多次受到处罚", "article": None}
+    ]
     open_, decline = item["actions"]
     assert decline["href"] == f"/api/v1/persons/{person['id']}/flags/{item['id']}/decline"
     assert open_["body_schema"] == "FlagIn"

@@ -43,7 +43,7 @@ def test_a_ten_day_trip_waits_for_the_district_and_is_approved_from_its_link(
     assert item["rules"] == [
         {
             "rule_id": "travel.office_max_days",
-            "label_zh": None,
+            "label_zh": "外出7日以内由司法所审批，30日以内由县级社区矫正机构审批",
             "article": "实施办法 26, 27 (UNVERIFIED)",
         }
     ]

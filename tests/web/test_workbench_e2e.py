@@ -234,9 +234,12 @@ def test_an_officers_day_on_the_workbench(
     made = next(p for p in waiting if p["id"] == proposal_id)
     assert (made["kind"], made["proposed_by"]) == ("admonition", "officer-dongcheng-1")
     assert made["evidence"]["event_ids"] == [int(evidence.get_attribute("value"))]
-    assert (
-        "officer-dongcheng-1 提出"
-        in browser.find_element(By.CSS_SELECTOR, '[data-section="sanctions"]').text
+    # The person's page is drawn again behind the confirmation.
+    WebDriverWait(browser, 5, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: (
+            "officer-dongcheng-1 提出"
+            in b.find_element(By.CSS_SELECTOR, '[data-section="sanctions"]').text
+        )
     )
 
     # A 10-day trip: beyond the office's 7 days, it waits for the district.

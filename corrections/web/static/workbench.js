@@ -69,6 +69,7 @@
     for (const name of ["today", "caseload", "permits"]) $(`tab-${name}`).hidden = name !== tab;
     $("person").hidden = true;
     $("app-error").textContent = "";
+    $("app-notice").textContent = "";
     const load = { today: loadToday, caseload: loadCaseload, permits: loadPermits }[tab];
     load().catch(report);
   }
@@ -245,7 +246,7 @@
     const s = risk && risk.latest;
     if (!s) return ["暂无评分（风险模型未启用或尚未评分）"];
     const lines = [`${s.band_label_zh}风险：${(s.probability * 100).toFixed(1)}%（模型 ${s.model_version}，${fmtTime(s.scored_at)}）`];
-    for (const r of s.reasons) lines.push(`· ${r.label_zh}：${r.value ?? "无"}（通常 ${r.typical}）`);
+    for (const r of s.reasons) lines.push(`· ${r.label_zh}：${r.value_label_zh ?? r.value ?? "无"}（通常 ${r.typical_label_zh ?? r.typical}）`);
     if (risk.note_zh) lines.push(risk.note_zh);
     return lines;
   }
@@ -398,6 +399,7 @@
     }
     const dialog = $("event-dialog");
     dialog.dataset.personId = personId;
+    dialog.dataset.personName = personName || "";
     dialog.dataset.type = code;
     // One key per opening: a double click or a retry of this form records once.
     dialog.dataset.key = crypto.randomUUID();
@@ -455,12 +457,13 @@
     if (button.disabled) return;
     button.disabled = true;
     try {
-      await api(`/api/v1/persons/${dialog.dataset.personId}/events`, {
+      const recorded = await api(`/api/v1/persons/${dialog.dataset.personId}/events`, {
         method: "POST",
         headers: { "Idempotency-Key": dialog.dataset.key },
         json: collect(form),
       });
       dialog.close();
+      $("app-notice").textContent = `已登记：${recorded.type_label_zh || form.label_zh}（${dialog.dataset.personName || "对象 " + dialog.dataset.personId}，${fmtTime(recorded.occurred_at)}）`;
       await refresh(Number(dialog.dataset.personId));
     } catch (e) {
       if (e.message === "unauthorized") return;
@@ -637,7 +640,12 @@
   $("intake-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = $("intake-form");
-    if (!checkIdNumber()) return;
+    if (!checkIdNumber()) {
+      // The message is at the field: bring it into view (the form scrolls).
+      $("intake-id-number").focus();
+      $("intake-id-error").scrollIntoView({ block: "center" });
+      return;
+    }
     const data = {};
     for (const [k, v] of new FormData(form)) if (v.trim() !== "") data[k] = v.trim();
     $("intake-ok").disabled = true;
@@ -650,6 +658,8 @@
       $("intake-done").hidden = false;
     } catch (e) {
       if (e.message !== "unauthorized") showProblem(form, e.body, $("intake-error"), e.message);
+      const first = [...form.querySelectorAll(".field-error")].find((slot) => slot.textContent);
+      (first || $("intake-error")).scrollIntoView({ block: "center" });
       $("intake-ok").disabled = false;
     }
   });
