@@ -176,18 +176,26 @@ def _import_models() -> None:
     from corrections.alerts import models as _alerts  # noqa: F401
     from corrections.alerts import rules as _alert_rules  # noqa: F401
     from corrections.audit import models as _audit  # noqa: F401
+    from corrections.complaints import models as _complaints  # noqa: F401
+    from corrections.complaints import rules as _complaint_rules  # noqa: F401
     from corrections.core import clocks as _clocks  # noqa: F401
     from corrections.core import ruleset_store as _rulesets  # noqa: F401
     from corrections.demo import models as _demo  # noqa: F401
+    from corrections.exchange import models as _exchange  # noqa: F401
+    from corrections.exchange import rules as _exchange_rules  # noqa: F401
     from corrections.grading import models as _grading  # noqa: F401
     from corrections.grading import rules as _grading_rules  # noqa: F401
     from corrections.incidents import models as _incidents  # noqa: F401
     from corrections.incidents import rules as _incident_rules  # noqa: F401
     from corrections.org import models as _org  # noqa: F401
+    from corrections.oversight import models as _oversight  # noqa: F401
+    from corrections.oversight import rules as _oversight_rules  # noqa: F401
     from corrections.persons import models as _persons  # noqa: F401
     from corrections.persons import rules as _person_rules  # noqa: F401
     from corrections.procedures import models as _procedures  # noqa: F401
     from corrections.procedures import rules as _procedure_rules  # noqa: F401
+    from corrections.public import models as _public  # noqa: F401
+    from corrections.public import rules as _public_rules  # noqa: F401
     from corrections.risk import models as _risk  # noqa: F401
     from corrections.risk import rules as _risk_rules  # noqa: F401
     from corrections.scheduler import models as _scheduler  # noqa: F401
@@ -272,13 +280,18 @@ def _check_rules_versions(app: Flask) -> None:
 def _register_blueprints(app: Flask, api) -> None:
     from corrections.alerts.views import blp as alerts_blp
     from corrections.audit.views import blp as audit_blp
+    from corrections.complaints.views import blp as complaints_blp
+    from corrections.exchange.views import blp as exchange_blp
     from corrections.grading.views import blp as grading_blp
     from corrections.incidents.views import blp as incidents_blp
     from corrections.org.admin_views import blp as admin_blp
     from corrections.org.display_views import blp as display_tokens_blp
     from corrections.org.views import auth_blp, units_blp
+    from corrections.oversight.views import blp as oversight_blp
     from corrections.persons.views import blp as persons_blp
     from corrections.procedures.views import blp as procedures_blp
+    from corrections.public.views import blp as public_blp
+    from corrections.public.views import page_blp as public_page_blp
     from corrections.risk.views import blp as risk_blp
     from corrections.supervision.views import blp as supervision_blp
     from corrections.supervision.views_detention import blp as detention_blp
@@ -304,9 +317,14 @@ def _register_blueprints(app: Flask, api) -> None:
         display_tokens_blp,
         display_blp,
         audit_blp,
+        complaints_blp,
+        public_blp,
+        exchange_blp,
+        oversight_blp,
     ):
         api.register_blueprint(blp)
     app.register_blueprint(web_blp)
+    app.register_blueprint(public_page_blp)
 
 
 def _register_transaction_handling(app: Flask) -> None:

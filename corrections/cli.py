@@ -178,6 +178,7 @@ def app_groups() -> list[click.Command]:
 
     from corrections.backup.cli import backup
     from corrections.demo.cli import demo
+    from corrections.exchange.cli import exchange
     from corrections.org.cli import USER_COMMANDS, display, org
     from corrections.persons.cli import persons
     from corrections.risk.cli import risk
@@ -197,6 +198,7 @@ def app_groups() -> list[click.Command]:
         risk,
         persons,
         backup,
+        exchange,
         _migrations_group(),
         openapi_cli,
     ]

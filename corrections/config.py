@@ -95,6 +95,24 @@ DEFAULTS: dict[str, Any] = {
     # A row sealed longer than this after the time it claims is reported by `audit verify`
     # as inserted late (a backdated row); a request's own rows are sealed within seconds.
     "AUDIT_LATE_TOLERANCE_SECONDS": 600,
+    # The exchange (rules/exchange.yaml): the messages' CloudEvents source (default
+    # urn:corrections:<city unit code>); whether the audit seal's checkpoints are also
+    # published to the procuratorate's feed (anchored outside the bureau), at most one every
+    # EXCHANGE_CHECKPOINT_MINUTES.
+    "EXCHANGE_SOURCE": None,
+    "EXCHANGE_PUBLISH_CHECKPOINTS": False,
+    "EXCHANGE_CHECKPOINT_MINUTES": 60,
+    # The push side of the exchange (`corrections exchange relay`): the AMQP 0-9-1 broker
+    # (RabbitMQ) it publishes pending messages to, amqp://user:password@host:5672/vhost or
+    # amqps://...; unset (the default): no broker, the relay refuses to start and partners
+    # read their feed (pull) only. The durable topic exchange it publishes to (routing key
+    # "<agency code>.<type>", one durable queue "corrections.<agency code>" per agency); how
+    # many messages it takes per round, and how often (seconds) it looks for new ones when
+    # there were none.
+    "EXCHANGE_BROKER_URL": None,
+    "EXCHANGE_BROKER_EXCHANGE": "corrections.exchange",
+    "EXCHANGE_RELAY_BATCH": 100,
+    "EXCHANGE_RELAY_POLL_SECONDS": 1,
     # Intakes (or ID corrections) a user may have refused as duplicates in 24 hours before
     # further intakes are refused with 429: the duplicate rule must not become a search.
     "INTAKE_REFUSALS_PER_DAY": 5,
@@ -173,6 +191,12 @@ DEFAULTS: dict[str, Any] = {
         # Nightly backup into BACKUP_DIR; the restore drill of the newest one, weekly.
         "backup": "cron 0 1 * * *",
         "backup_drill": "cron 0 5 * * sun",
+        # 矫务公开: the public monthly figures, recomputed nightly (a month appears the day
+        # after it ends).
+        "public_statistics": "cron 30 4 * * *",
+        "exchange_receipts": "every 1h",
+        # 检察监督: a reply to a 纠正意见 / 检察建议 past its day raises an alert.
+        "oversight_deadlines": "every 1h",
     },
 }
 
@@ -363,6 +387,8 @@ _POSITIVE_INTS = (
     "ALERT_STREAM_POLL_SECONDS",
     "BACKUP_KEEP_DAILY",
     "BACKUP_STALE_HOURS",
+    "EXCHANGE_RELAY_BATCH",
+    "EXCHANGE_RELAY_POLL_SECONDS",
 )
 
 
@@ -401,6 +427,12 @@ def validate(config: dict[str, Any]) -> None:
     drill = config.get("BACKUP_DRILL_URL")
     if drill and not str(drill).startswith(("postgresql+psycopg://", "postgresql://")):
         errors.append(_("BACKUP_DRILL_URL: must be a postgresql+psycopg://... URL (or unset)"))
+    broker = config.get("EXCHANGE_BROKER_URL")
+    if broker and not str(broker).startswith(("amqp://", "amqps://")):
+        errors.append(_("EXCHANGE_BROKER_URL: must be an amqp://... or amqps://... URL (or unset)"))
+    exchange_name = config.get("EXCHANGE_BROKER_EXCHANGE")
+    if not isinstance(exchange_name, str) or not 1 <= len(exchange_name) <= 127:
+        errors.append(_("EXCHANGE_BROKER_EXCHANGE: must be a name of 1 to 127 characters"))
     if config.get("PASSWORD_HASH_MEMORY_KIB", 8) < 8:
         errors.append(_("PASSWORD_HASH_MEMORY_KIB: must be at least 8"))
     if type(config.get("RISK_EXPORT_MIN_K")) is int and config["RISK_EXPORT_MIN_K"] == 1:

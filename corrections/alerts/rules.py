@@ -28,11 +28,19 @@ ALERT_KINDS = (
     "sanction_proposed",
     "flag_review_due",
     "high_risk",
+    # A receiver has not acknowledged an exchange message in time (exchange/jobs.py); about a
+    # person, or (an audit checkpoint) the system's own.
+    "exchange_unacknowledged",
+    # A procuratorate's 纠正意见 / 检察建议 not replied to by its day (oversight/jobs.py);
+    # about a person, or (a district or an office) the system's own.
+    "oversight_reply_overdue",
     # The system's own (no person): seen by the city and the administrators.
     "backup_failed",
     "backup_drill_failed",
 )
 SEVERITIES = ("info", "warning", "critical")
+# The grounds the jobs propose a flag on (incidents/flags.py, risk/service.py).
+FLAG_BASES = ("sanctions", "risk_model")
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 ALERT_STATUSES = ("open", "acknowledged", "resolved", "dismissed")
 FLAG_LEVELS = ("district", "office")
@@ -78,6 +86,8 @@ class LabelsSchema(ma.Schema):
     statuses = _labels(ALERT_STATUSES)
     flag_levels = _labels(FLAG_LEVELS)
     flag_statuses = _labels(FLAG_STATUSES)
+    # What a proposed flag rests on (Flag.basis of the jobs' proposals), as decision lists say.
+    flag_bases = _labels(FLAG_BASES)
 
 
 @registry.register("alerts.yaml")

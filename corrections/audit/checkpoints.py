@@ -103,6 +103,15 @@ def acknowledge_restore(
     return append(path, {**record, "reason": reason[:500]}, keyring)
 
 
+def signed_record(seq: int, hash: str, at: datetime) -> dict[str, Any]:
+    """A seal's checkpoint as published outside the bureau (the exchange's
+    ``audit.checkpoint.sealed``): its number, hash and time signed with the active audit key
+    (the file's own line carries the same fields)."""
+    key_id, key = keys.current().active("audit")
+    record = {"seq": seq, "hash": hash, "signed_at": at.isoformat(), "key_id": key_id}
+    return {**record, "signature": _sign(record, key)}
+
+
 def after_commit(session: Session, *, seq: int, hash: str, at: datetime) -> None:
     """Append the seal's checkpoint once ``session`` commits (nothing if it rolls back)."""
     from flask import current_app

@@ -487,6 +487,11 @@ def seal_pending(session: Session, *, batch: int = 5000) -> int:
         head.updated_at = sealed_at
         session.flush()
         checkpoints.after_commit(session, seq=head.last_seq, hash=head.last_hash, at=sealed_at)
+        from corrections.exchange import triggers as exchange  # the exchange builds on audit
+
+        exchange.checkpoint_sealed(
+            session, checkpoints.signed_record(head.last_seq, head.last_hash, sealed_at), sealed_at
+        )
     return sealed
 
 

@@ -52,7 +52,8 @@ FINDING_LABELS = {
 
 @blp.route("/verification")
 class Verification(MethodView):
-    @requires("audit:read")
+    # Auditors, and procurators overseeing the bureau (检察监督): the result only, never rows.
+    @requires("audit:verify")
     @blp.response(200, VerificationSchema)
     def get(self):
         """Verify the audit trail now, read-only (never seals): the newest 20,000 sealed rows

@@ -29,6 +29,13 @@ class Role(StrEnum):
     ADMIN = "admin"
     # A wall display (大屏) of one district: a device token, not an account (org/displays.py).
     DISPLAY = "display"
+    # A partner agency's account (court, procuratorate, police ...): reads its own messages of
+    # the exchange and acknowledges them, nothing else (exchange/agencies.py).
+    PARTNER = "partner"
+    # A procuratorate's staff (检察人员, 检察监督): an account of an agency of kind
+    # ``procuratorate``, reading the cases of its agency's unit (a district, or the city: all)
+    # and filing 纠正意见 / 检察建议; it writes nothing else (oversight/).
+    PROCURATOR = "procurator"
 
 
 ROLE_LABELS_ZH = {
@@ -39,6 +46,8 @@ ROLE_LABELS_ZH = {
     Role.AUDITOR: "审计员",
     Role.ADMIN: "系统管理员",
     Role.DISPLAY: "指挥中心大屏",
+    Role.PARTNER: "协作单位",
+    Role.PROCURATOR: "检察人员",
 }
 
 # The roles a staff account may hold; ``display`` belongs to device tokens only.
@@ -46,32 +55,41 @@ ACCOUNT_ROLES = frozenset(Role) - {Role.DISPLAY}
 
 # Which roles may call which kind of route. Scope inside a route is the service's business.
 PERMISSIONS: dict[str, frozenset[Role]] = {
-    "persons:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
+    "persons:read": frozenset(
+        {Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST, Role.PROCURATOR}
+    ),
     "persons:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "audit:read": frozenset({Role.AUDITOR}),
+    # The audit trail's verification result (ok, findings: no personal data), read-only:
+    # auditors, and procurators overseeing the bureau (检察监督).
+    "audit:verify": frozenset({Role.AUDITOR, Role.PROCURATOR}),
     # Sealed juvenile records (persons/sealing.py): scope and "not the requester" in the service.
     "sealing:read": frozenset({Role.COMMANDER, Role.CITY}),
     "sealing:request": frozenset({Role.COMMANDER, Role.CITY}),
     "sealing:decide": frozenset({Role.CITY}),
     "sealing:seal": frozenset({Role.CITY}),
-    "grading:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
+    "grading:read": frozenset(
+        {Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST, Role.PROCURATOR}
+    ),
     "grading:decide": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "grading:approve": frozenset({Role.COMMANDER, Role.CITY}),
-    "events:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "events:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.PROCURATOR}),
     "events:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
-    "obligations:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "obligations:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.PROCURATOR}),
     "monitoring:write": frozenset({Role.COMMANDER, Role.CITY}),
     "term:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     # Administrators see (and act on) the system's own alerts only (alerts/service.py scope).
     "alerts:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),
     "alerts:act": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),
-    "incidents:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "incidents:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.PROCURATOR}),
     "incidents:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
-    "flags:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "flags:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.PROCURATOR}),
     "flags:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     # Intake and discharge procedures: recorded by the person's own judicial office; read
     # within scope (analysts de-identified).
-    "procedures:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
+    "procedures:read": frozenset(
+        {Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST, Role.PROCURATOR}
+    ),
     "procedures:write": frozenset({Role.OFFICER}),
     "stats:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
     "system:read": frozenset({Role.COMMANDER, Role.CITY, Role.ADMIN}),
@@ -84,7 +102,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # A unit's staff as a choice list (org/staff.py decides whose unit): no credentials.
     "staff:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),
     # The reasons and grounds the rules files define, for decision forms (no personal data).
-    "rules:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST}),
+    "rules:read": frozenset(
+        {Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST, Role.PROCURATOR}
+    ),
     # Organisation and accounts (org/structure.py, org/accounts.py): administrators only.
     "units:admin": frozenset({Role.ADMIN}),
     "users:admin": frozenset({Role.ADMIN}),
@@ -94,7 +114,27 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # other permission, so every other route refuses it. Commanders manage their district's
     # displays, the city and administrators any.
     "display:read": frozenset({Role.DISPLAY}),
+    # The complaints register (complaints/service.py): a district's staff register theirs,
+    # its commander (or the city) answers; the summaries are staff-only. Only monthly counts
+    # are public (GET /api/v1/public/statistics).
+    "complaints:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
+    "complaints:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "displays:manage": frozenset({Role.COMMANDER, Role.CITY, Role.ADMIN}),
+    # The exchange (exchange/): a partner reads its own feed and posts receipts, and nothing
+    # else (it is in no other permission); the message catalogue is open to every account;
+    # the city and administrators watch delivery and manage agencies.
+    "exchange:feed": frozenset({Role.PARTNER}),
+    "exchange:schemas": ACCOUNT_ROLES,
+    "exchange:operate": frozenset({Role.CITY, Role.ADMIN}),
+    # Procuratorate oversight (oversight/, 检察监督): procurators file 纠正意见 and 检察建议;
+    # the subject district's commanders (or the city) read them as a queue and reply; the
+    # per-office enforcement figures are for the city and procurators. Procurators hold the
+    # read permissions above that make sense for oversight (persons, grading, events,
+    # obligations, incidents, flags, procedures, rules) and no write permission but filing.
+    "oversight:read": frozenset({Role.COMMANDER, Role.CITY, Role.PROCURATOR}),
+    "oversight:file": frozenset({Role.PROCURATOR}),
+    "oversight:reply": frozenset({Role.COMMANDER, Role.CITY}),
+    "oversight:offices": frozenset({Role.CITY, Role.PROCURATOR}),
 }
 
 PUBLIC = "public"

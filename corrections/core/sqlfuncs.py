@@ -74,6 +74,26 @@ def _days_between_sqlite(element, compiler, **kw):
     )
 
 
+class business_day(GenericFunction):
+    """The Asia/Shanghai calendar day of a UTC instant (a ``UTCDateTime`` column). Shanghai
+    keeps UTC+8 all year (no daylight saving since 1991), which SQLite's modifier relies on."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(business_day, "postgresql")
+def _business_day_pg(element, compiler, **kw):
+    (instant,) = list(element.clauses)
+    return f"CAST(timezone('Asia/Shanghai', {compiler.process(instant, **kw)}) AS DATE)"
+
+
+@compiles(business_day, "sqlite")
+def _business_day_sqlite(element, compiler, **kw):
+    (instant,) = list(element.clauses)
+    return f"date({compiler.process(instant, **kw)}, '+8 hours')"
+
+
 class json_object(GenericFunction):
     """A JSON object from alternating keys and values (json_build_object / json_object)."""
 

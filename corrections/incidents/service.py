@@ -26,6 +26,7 @@ from corrections.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from corrections.core.i18n import _
 from corrections.core.ruleset_store import ensure_recorded
 from corrections.core.sqlfuncs import insert_for
+from corrections.exchange import triggers as exchange
 from corrections.grading import service as grading
 from corrections.incidents import ladder
 from corrections.incidents import rules as incident_rules
@@ -453,13 +454,15 @@ def _make_proposal(
     incident: Incident | None = None,
 ) -> int:
     """Insert a proposal once (per episode and kind, or per ground); alert the deciders. A
-    ground's proposal waits while one of the same kind already waits for the person (an
-    officer's, or another ground's): one decision at a time; its ground is not used up."""
+    ground's proposal waits while an officer's proposal of the same kind waits for the person
+    (the office already asked for that decision, with its facts); its ground is not used up,
+    so it is proposed once that one is decided."""
     if incident is None and session.scalar(
         select(IncidentProposal.id).where(
             IncidentProposal.person_id == person_id,
             IncidentProposal.kind == proposal.kind,
             IncidentProposal.status == "proposed",
+            IncidentProposal.proposed_by.is_not(None),
         )
     ):
         return 0
@@ -861,6 +864,8 @@ def confirm_absconded(
     audit_person(
         session, actor, person, "incident.absconded", now=now, detail={"incident_id": incident.id}
     )
+    # The police help find the person (社区矫正法 30): in this transaction.
+    exchange.absconded(session, person, lost_since(incident), now)
     return incident
 
 
@@ -1195,6 +1200,10 @@ def decide_proposal(
     proposal.decision_rules_version = _rules_version(session, now)
     _resolve_proposal_alerts(session, [proposal.id], now, "建议已决定")
     session.flush()
+    if decision == "accepted":
+        # To the court with a copy to the procuratorate (社区矫正法 46, 49), in this
+        # transaction (exchange/triggers.py).
+        exchange.proposal_accepted(session, person, proposal, rules.label(proposal.kind), now)
     audit_person(
         session,
         actor,

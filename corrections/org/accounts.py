@@ -81,7 +81,10 @@ def enable_user(session: Session, *, username: str, actor: Actor) -> User:
     user = service.get_user(session, username, lock=True)
     if user.active:
         return user
-    problem = service.role_unit_problem(Role(user.role), session.get(Unit, user.unit_id))
+    if user.role in (Role.PARTNER, Role.PROCURATOR) and user.agency_id is not None:
+        problem = None  # its agency's unit (exchange/service.agency_of checks the agency)
+    else:
+        problem = service.role_unit_problem(Role(user.role), session.get(Unit, user.unit_id))
     if problem:
         raise RuleViolation(problem, field="unit_code")
     user.active, user.disabled_at = True, None
@@ -133,7 +136,11 @@ def update_user(
     )
     moved = role != user.role or unit.id != user.unit_id
     if moved:
-        problem = service.role_unit_problem(role, unit)
+        # A partner or procurator account stays its agency's (and no account becomes one by
+        # a change).
+        problem = service.role_unit_problem(
+            Role(user.role) if user.role in (Role.PARTNER, Role.PROCURATOR) else role, unit
+        )
         if problem:
             raise RuleViolation(problem, field="unit_code" if "unit_code" in changes else "role")
         if role != user.role:

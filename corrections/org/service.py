@@ -126,7 +126,19 @@ def _a(word: str) -> str:
 
 
 def role_unit_problem(role: Role, unit: Unit) -> Message | None:
-    """Why ``unit`` cannot hold an account of ``role`` (None: it can)."""
+    """Why ``unit`` cannot hold an account of ``role`` (None: it can). A partner account
+    belongs to an agency, not a unit: it is made by ``corrections exchange partners create``
+    and never by a role or unit change."""
+    if role == Role.PARTNER:
+        return _(
+            "a partner account belongs to an agency: create it with "
+            "'corrections exchange partners create'"
+        )
+    if role == Role.PROCURATOR:
+        return _(
+            "a procurator account belongs to a procuratorate: create it with "
+            "'corrections exchange procurators create'"
+        )
     kind = ROLE_UNIT_KIND[role]
     if unit.kind != kind:
         return _(
@@ -151,6 +163,7 @@ def create_user(
     display_name: str = "",
     actor: Actor = SYSTEM,
     demo: bool = False,
+    agency_id: int | None = None,
 ) -> User:
     """Create an account; the role must fit the unit (an officer belongs to a judicial office).
     ``password`` None: the account has no password until its user redeems a reset code
@@ -167,9 +180,12 @@ def create_user(
         if weak:
             raise RuleViolation(weak[0], errors={"password": weak})
     unit = get_unit_by_code(session, unit_code)
-    problem = role_unit_problem(role, unit)
+    # A partner's unit is its agency's (exchange/agencies.create_partner checks it).
+    problem = None if agency_id is not None else role_unit_problem(role, unit)
     if problem:
-        raise RuleViolation(problem, field="unit_code")
+        raise RuleViolation(
+            problem, field="role" if role in (Role.PARTNER, Role.PROCURATOR) else "unit_code"
+        )
     if session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(
             _("user {username} exists", username=username),
@@ -181,6 +197,7 @@ def create_user(
         password_hash=NO_PASSWORD if password is None else hash_password(password),
         role=role,
         unit_id=unit.id,
+        agency_id=agency_id,
         active=True,
         created_at=now_utc(),
     )

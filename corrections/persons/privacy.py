@@ -79,7 +79,9 @@ class PersonRef:
     sealed: bool | None = None
 
 
-_STAFF = (Role.OFFICER, Role.COMMANDER, Role.CITY)
+# Procurators (检察监督) see like city staff: adults in their scope in full, a juvenile masked
+# (persons/scope.sees_juvenile_identity is never true for them).
+_STAFF = (Role.OFFICER, Role.COMMANDER, Role.CITY, Role.PROCURATOR)
 
 
 def policy(actor: Actor, person: Subject, *, sealed: bool) -> Visibility:
@@ -337,7 +339,10 @@ class Text:
 
 
 # Payload values that are codes, not words (enums and identifiers of this system).
-CODED_PAYLOAD_KEYS = frozenset({"employment", "method", "severity", "alarm"})
+CODED_PAYLOAD_KEYS = frozenset(
+    # A proposal's evidence names its ground, article and trigger by code (rules files).
+    {"employment", "method", "severity", "alarm", "ground", "article", "trigger"}
+)
 # A manual grade decision's reason is what the deciding officer typed (grading.decide_manual).
 TYPED_REASON_RULES = frozenset({"manual_stricter", "manual_review"})
 
@@ -370,14 +375,15 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
         Text("proposals[].decision_note"),
         Text("proposals[].statement"),
         Text("proposals[].statement_not_taken_reason"),
-        Text("proposals[].evidence.facts"),
+        Text("proposals[].evidence.*"),
     ),
     "proposal": (
         Text("decision_note"),
         Text("statement"),
         Text("statement_not_taken_reason"),
-        # What the office found (an officer's proposal, incidents/service.propose_sanction).
-        Text("evidence.facts"),
+        # What the office found (an officer's proposal's ``facts``,
+        # incidents/service.propose_sanction): the evidence's words, its codes kept.
+        Text("evidence.*"),
     ),
     "flag": (Text("reason"), Text("close_reason"), Text("reviews[].note")),
     "alert": (Text("ack_note"), Text("close_note")),
@@ -414,6 +420,9 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
         Text("submitted_to"),
         Text("note"),
     ),
+    # A procuratorate's 纠正意见 / 检察建议 about a person, and the bureau's reply
+    # (oversight/): the document number is the procuratorate's own, cited, not the person's.
+    "oversight_opinion": (Text("content"), Text("reply")),
     "exit_ban": (
         Text("filed_with"),
         Text("document_number"),

@@ -26,7 +26,27 @@ def scope_clause(actor: Actor) -> ColumnElement[bool]:
         return Person.district_id == actor.unit_id
     if actor.role in (Role.CITY, Role.ANALYST):
         return true()
+    if actor.role == Role.PROCURATOR:
+        # A procuratorate serves a district (its persons) or the city (everyone): the account's
+        # unit is its agency's (oversight/, exchange/service.py).
+        return true() if procurator_sees_all(actor) else Person.district_id == actor.unit_id
     return false()
+
+
+def procurator_sees_all(actor: Actor) -> bool:
+    """Whether a procurator's unit is the city (its procuratorate serves every district).
+
+    A unit's kind never changes and ids are never reused, so it is looked up once per unit and
+    kept for the app's life: only procurators pay for it, never the officers' hot path."""
+    from flask import current_app
+
+    from corrections.core.db import db
+    from corrections.org.models import Unit, UnitKind
+
+    kinds = current_app.extensions.setdefault("corrections.procurator_unit_kinds", {})
+    if actor.unit_id not in kinds:
+        kinds[actor.unit_id] = db.session.scalar(select(Unit.kind).where(Unit.id == actor.unit_id))
+    return kinds[actor.unit_id] == UnitKind.CITY
 
 
 def sees_juvenile_identity(actor: Actor, person: Person) -> bool:
@@ -42,6 +62,8 @@ def in_scope(actor: Actor, person: Person) -> bool:
         return person.office_id == actor.unit_id
     if actor.role in (Role.COMMANDER, Role.DISPLAY):
         return person.district_id == actor.unit_id
+    if actor.role == Role.PROCURATOR:
+        return person.district_id == actor.unit_id or procurator_sees_all(actor)
     return actor.role in (Role.CITY, Role.ANALYST)
 
 

@@ -300,12 +300,20 @@ def _office_for_intake(
         or actor.role == Role.ADMIN
         or (actor.role == Role.OFFICER and office.id == actor.unit_id)
         or (actor.role == Role.COMMANDER and office.parent_id == actor.unit_id)
+        # A court's judgment notice through the exchange (exchange/inbound.py): an office its
+        # agency serves (the agency's district, or any for a city-wide one).
+        or (actor.role == Role.PARTNER and _partner_serves(session, actor, office))
     )
     if not allowed:
         raise RuleViolation(_("not a judicial office within your scope"), field="office_code")
     if not office.active:
         raise RuleViolation(_("the office is inactive"), field="office_code")
     return office
+
+
+def _partner_serves(session: Session, actor: Actor, office: Unit) -> bool:
+    unit = session.get(Unit, actor.unit_id)
+    return unit is not None and (unit.kind == UnitKind.CITY or office.parent_id == unit.id)
 
 
 # What a caller outside the existing record's scope learns: that this office cannot take the
@@ -590,8 +598,9 @@ def list_persons(
     if q is not None:
         if actor.role == Role.ANALYST:
             raise Forbidden(_("Analysts may not search by name, ID number or phone."))
-        if actor.role == Role.CITY:
-            # City staff may not find a juvenile by identity: that would reveal it.
+        if actor.role in (Role.CITY, Role.PROCURATOR):
+            # City staff (and procurators) may not find a juvenile by identity: that would
+            # reveal it.
             stmt = stmt.where(Person.juvenile.is_(False))
         # Nor may anyone find a sealed record, but the holder of a grant to read it.
         stmt = stmt.where(Person.sealed.is_(False) | Person.id.in_(granted_to(actor, now)))

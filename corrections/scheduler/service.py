@@ -45,21 +45,23 @@ _lease_states: dict[str, str] = {}
 _lease_states_lock = threading.Lock()
 
 
-def _log_lease(holder: str, *, leading: bool, other: str | None) -> None:
+def _log_lease(holder: str, *, leading: bool, other: str | None, name: str = LEASE) -> None:
     state = "leader" if leading else f"standby:{other}"
     with _lease_states_lock:
-        if _lease_states.get(holder) == state:
+        if _lease_states.get((name, holder)) == state:
             return
-        _lease_states[holder] = state
+        _lease_states[(name, holder)] = state
     if not leading:
-        log.info("scheduler %s: standing by for %s", holder, other)
+        log.info("%s %s: standing by for %s", name, holder, other)
     elif other and other != holder:
-        log.info("scheduler %s: took over the lease from %s", holder, other)
+        log.info("%s %s: took over the lease from %s", name, holder, other)
     else:
-        log.info("scheduler %s: lease acquired", holder)
+        log.info("%s %s: lease acquired", name, holder)
 
 
-def acquire_lease(session: Session, *, holder: str, ttl: timedelta, now: datetime) -> bool:
+def acquire_lease(
+    session: Session, *, holder: str, ttl: timedelta, now: datetime, name: str = LEASE
+) -> bool:
     """Take or renew the leader lease; True if ``holder`` holds it now. Commits.
 
     One conditional UPDATE decides (the row lock serialises two contenders; the loser sees
@@ -67,13 +69,14 @@ def acquire_lease(session: Session, *, holder: str, ttl: timedelta, now: datetim
     ``acquired_at`` becomes ``now`` at each take-over and renewal: the holder's heartbeat,
     which the deep health check reports (``expires_at`` minus the reader's own lease length
     would be wrong whenever the scheduler runs with another ``SCHEDULER_LEASE_SECONDS``).
-    A change (acquired, took over, standing by) is logged once.
+    A change (acquired, took over, standing by) is logged once. ``name``: which lease (the
+    scheduler's, or another leader-elected process's such as ``exchange-relay``).
     """
-    before = session.scalar(select(SchedulerLease.holder).where(SchedulerLease.name == LEASE))
+    before = session.scalar(select(SchedulerLease.holder).where(SchedulerLease.name == name))
     renewed = session.execute(
         update(SchedulerLease)
         .where(
-            SchedulerLease.name == LEASE,
+            SchedulerLease.name == name,
             or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now),
         )
         .values(holder=holder, expires_at=now + ttl, acquired_at=now)
@@ -81,41 +84,39 @@ def acquire_lease(session: Session, *, holder: str, ttl: timedelta, now: datetim
     ).rowcount
     if renewed:
         session.commit()
-        _log_lease(holder, leading=True, other=before)
+        _log_lease(holder, leading=True, other=before, name=name)
         return True
-    current = session.scalar(select(SchedulerLease.holder).where(SchedulerLease.name == LEASE))
+    current = session.scalar(select(SchedulerLease.holder).where(SchedulerLease.name == name))
     if current:
         session.commit()
-        _log_lease(holder, leading=False, other=current)
+        _log_lease(holder, leading=False, other=current, name=name)
         return False
     try:
-        session.add(
-            SchedulerLease(name=LEASE, holder=holder, acquired_at=now, expires_at=now + ttl)
-        )
+        session.add(SchedulerLease(name=name, holder=holder, acquired_at=now, expires_at=now + ttl))
         session.commit()
     except IntegrityError:
         session.rollback()
         return False
-    _log_lease(holder, leading=True, other=None)
+    _log_lease(holder, leading=True, other=None, name=name)
     return True
 
 
-def release_lease(session: Session, *, holder: str) -> bool:
+def release_lease(session: Session, *, holder: str, name: str = LEASE) -> bool:
     """Give the lease up if ``holder`` holds it (a clean stop, the end of ``run-once``), so
     another scheduler need not wait it out; True if it did. Commits."""
     released = session.execute(
-        delete(SchedulerLease).where(SchedulerLease.name == LEASE, SchedulerLease.holder == holder)
+        delete(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder)
     ).rowcount
     session.commit()
     with _lease_states_lock:
-        _lease_states.pop(holder, None)
+        _lease_states.pop((name, holder), None)
     if released:
-        log.info("scheduler %s: lease released", holder)
+        log.info("%s %s: lease released", name, holder)
     return bool(released)
 
 
-def lease_holder(session: Session) -> SchedulerLease | None:
-    return session.scalar(select(SchedulerLease).where(SchedulerLease.name == LEASE))
+def lease_holder(session: Session, name: str = LEASE) -> SchedulerLease | None:
+    return session.scalar(select(SchedulerLease).where(SchedulerLease.name == name))
 
 
 # --- jobs --------------------------------------------------------------------------------
@@ -228,6 +229,18 @@ def _audit_seal(ctx: JobContext):
     return {"sealed": seal_pending(ctx.session)}
 
 
+def _exchange_receipts(ctx: JobContext):
+    from corrections.exchange.jobs import receipt_deadlines
+
+    return receipt_deadlines(ctx)
+
+
+def _oversight_deadlines(ctx: JobContext):
+    from corrections.oversight.jobs import reply_deadlines
+
+    return reply_deadlines(ctx)
+
+
 def _prune_login_attempts(ctx: JobContext):
     from corrections.org.service import prune_login_attempts
 
@@ -244,6 +257,12 @@ def _backup_drill(ctx: JobContext):
     from corrections.backup.jobs import backup_drill
 
     return backup_drill(ctx)
+
+
+def _public_statistics(ctx: JobContext):
+    from corrections.public.service import compute
+
+    return compute(ctx.session, now=ctx.now)
 
 
 JOBS: dict[str, Job] = {
@@ -263,6 +282,9 @@ JOBS: dict[str, Job] = {
         Job("prune_login_attempts", "登录记录清理", _prune_login_attempts),
         Job("backup", "数据库备份", _backup),
         Job("backup_drill", "备份恢复演练", _backup_drill),
+        Job("public_statistics", "矫务公开统计", _public_statistics),
+        Job("exchange_receipts", "协作单位回执期限", _exchange_receipts),
+        Job("oversight_deadlines", "检察监督回复期限", _oversight_deadlines),
     )
 }
 assert tuple(JOBS) == JOB_NAMES

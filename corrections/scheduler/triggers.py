@@ -29,6 +29,9 @@ JOB_NAMES = (
     "prune_login_attempts",
     "backup",
     "backup_drill",
+    "public_statistics",
+    "exchange_receipts",
+    "oversight_deadlines",
 )
 _EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -54,8 +54,16 @@ def record_detention(
     and nothing is planned until the release."""
     now = now or now_utc()
     person = get_scoped(session, actor, person_id, lock=True)
-    require_supervised(person)
     require_level(actor, person, "office", _("Recording a detention"))
+    return record_for(session, actor=actor, person=person, data=data, now=now)
+
+
+def record_for(
+    session: Session, *, actor: Actor, person: Person, data: dict[str, Any], now: datetime
+) -> Detention:
+    """:func:`record_detention` for a person already found and locked by a caller that has
+    decided who may (the police's own notice, exchange/inbound.py)."""
+    require_supervised(person)
     start: date = data["start_date"]
     if start > business_date(now):
         raise RuleViolation(_("must not be in the future"), field="start_date")

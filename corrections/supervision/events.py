@@ -22,6 +22,7 @@ from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, DomainError, RuleViolation
 from corrections.core.i18n import _
 from corrections.core.pagination import paginate
+from corrections.exchange import triggers as exchange
 from corrections.grading import rules as grading_rules
 from corrections.grading import service as grading
 from corrections.persons import privacy
@@ -314,27 +315,30 @@ def _record_checked(
         now=now,
     )
     if level is not None:
-        session.add(
-            SanctionDecision(
-                event_id=event.id,
-                person_id=person.id,
-                kind=event.type,
-                decided_by_id=actor.user_id,
-                decided_by=actor.username,
-                decider_level=level,
-                decider_unit_id=actor.unit_id,
-                legal_ground=event.payload.get("legal_ground") or event.payload.get("reason"),
-                evidence_event_ids=sorted(set(event.payload.get("evidence_event_ids") or ())),
-                document_number=event.payload.get("document_number"),
-                decided_at=now,
-                article=article,
-                rules_version=ruleset_store.versions(session, now, "supervision", "sanctions"),
-                # A copy of the proposal to the procuratorate (实施办法 36): the exchange
-                # outbox (a later issue) picks these up.
-                notify_procuratorate=event.type == "police_penalty_proposal",
-            )
+        decision = SanctionDecision(
+            event_id=event.id,
+            person_id=person.id,
+            kind=event.type,
+            decided_by_id=actor.user_id,
+            decided_by=actor.username,
+            decider_level=level,
+            decider_unit_id=actor.unit_id,
+            legal_ground=event.payload.get("legal_ground") or event.payload.get("reason"),
+            evidence_event_ids=sorted(set(event.payload.get("evidence_event_ids") or ())),
+            document_number=event.payload.get("document_number"),
+            decided_at=now,
+            article=article,
+            rules_version=ruleset_store.versions(session, now, "supervision", "sanctions"),
+            # A copy of the proposal to the procuratorate (实施办法 36): the exchange writes
+            # it (rules/exchange.yaml sanction.police_penalty.proposed).
+            notify_procuratorate=event.type == "police_penalty_proposal",
         )
+        session.add(decision)
         session.flush()
+        # The messages the law asks for, in this transaction (exchange/triggers.py).
+        exchange.sanction_decided(
+            session, person, decision, current_rules().event_types[event.type].label_zh, now
+        )
     return event
 
 

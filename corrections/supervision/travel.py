@@ -14,6 +14,7 @@ from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
 from corrections.core.i18n import ZH, Message, _, bilingual
+from corrections.exchange import triggers as exchange
 from corrections.grading import rules as grading_rules
 from corrections.persons import listing, privacy
 from corrections.persons.models import Person
@@ -130,9 +131,11 @@ def request_permit(
 def _grade_travel(person: Person) -> travel_rules.GradeTravel:
     """What the person's grade adds to a trip, from ``rules/grading.yaml``."""
     rules = grading_rules.current()
-    req = rules.grade(person.grade).requirements
+    grade = rules.grade(person.grade)
+    req = grade.requirements
     return travel_rules.GradeTravel(
         grade=person.grade,
+        label_zh=grade.label_zh,
         approver=req.travel_approver,
         max_days=req.travel_max_days,
         conditions=req.travel_conditions,
@@ -189,6 +192,7 @@ def decide_permit(
     _save_permit(session)
     action = "travel.approve" if approve else "travel.reject"
     audit_person(session, actor, person, action, now=now, detail={"permit_id": permit.id})
+    exchange.travel_approved(session, person, permit, now)
     return permit
 
 
@@ -305,6 +309,7 @@ def permit_queue(
 
 
 def _queued(permit: TravelPermit) -> dict[str, Any]:
+    travel_rules_now = travel_rules.TravelRules.from_yaml(current_rules().raw)
     return {
         **_view(permit),
         **listing.queue_fields(
@@ -319,8 +324,12 @@ def _queued(permit: TravelPermit) -> dict[str, Any]:
             proposed_by=permit.requested_by,
             proposed_at=permit.requested_at,
             rules=[
-                # The explanations are stored in English: the rule id and article say it.
-                {"rule_id": r.get("rule_id"), "label_zh": None, "article": r.get("article")}
+                # The explanations are stored in English: the rule in Chinese from its id.
+                {
+                    "rule_id": r.get("rule_id"),
+                    "label_zh": travel_rules_now.label_zh(r.get("rule_id")),
+                    "article": r.get("article"),
+                }
                 for r in permit.decision_reasons or ()
             ],
         ),

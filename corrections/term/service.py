@@ -16,6 +16,7 @@ from corrections.core.auth import SYSTEM, Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, RuleViolation
 from corrections.core.i18n import _
+from corrections.exchange import triggers as exchange
 from corrections.incidents import flags
 from corrections.incidents.models import IncidentProposal
 from corrections.org.models import Unit, UnitKind
@@ -178,6 +179,8 @@ def discharge(
         now=now,
     )
     end_case(session, actor=actor, person=person, kind=kind, reason=end.reason, now=now)
+    session.flush()
+    exchange.case_ended(session, person, end, _end_label(kind), now)
     return end
 
 
@@ -273,7 +276,17 @@ def terminate(
     end_case(
         session, actor=actor, person=person, kind=kind, reason=f"社区矫正终止（{kind}）", now=now
     )
+    session.flush()
+    exchange.case_ended(session, person, end, _end_label(kind), now)
     return end
+
+
+def _end_label(kind: str) -> str:
+    """The end of a case as the rules name it (解除矫正, 撤销缓刑、假释 ...)."""
+    from corrections.procedures import rules as procedure_rules
+
+    labels = procedure_rules.current().lift_on_term_end
+    return labels.get("discharge" if kind == "discharge" else kind) or kind
 
 
 def transfer(

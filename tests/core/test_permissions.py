@@ -28,6 +28,10 @@ PUBLIC_ALLOWED = {
     # answered with the display's cookie (POST), or the cookie removed (DELETE).
     "/display",
     "/api/v1/display/session",
+    # 矫务公开: published monthly figures (a cache of counts, small ones withheld) and their
+    # page; no personal data.
+    "/api/v1/public/statistics",
+    "/public/statistics",
 }
 
 

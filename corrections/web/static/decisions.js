@@ -20,12 +20,14 @@
       { key: "flag", label: "挂牌管控建议", url: "/api/v1/flags?status=proposed&page_size=50" },
       { key: "flag-active", label: "挂牌转化", url: "/api/v1/flags?status=active&page_size=50", only: ["convert"] },
       { key: "travel", label: "外出审批", url: `/api/v1/travel-permits?status=requested&approval_level=${level}&page_size=50` },
+      // 检察监督: a procuratorate's 纠正意见 / 检察建议 waiting for the written reply.
+      { key: "oversight", label: "检察监督", url: "/api/v1/oversight/opinions?status=open&page_size=50" },
     ];
   }
 
   const ACTION_LABELS = {
     approve: "批准", reject: "不予批准", accept: "采纳", decline: "不予采纳",
-    open: "挂牌", review: "复查", convert: "转化（摘牌）",
+    open: "挂牌", review: "复查", convert: "转化（摘牌）", reply: "书面回复",
   };
   // A refusal's button is drawn as such.
   const NEGATIVE = new Set(["reject", "decline"]);
@@ -39,12 +41,14 @@
     responsible_officer_id: "责任人",
     review_due_on: "复查日期",
     next_review_on: "下次复查日期",
+    reply: "回复内容",
   };
   // The note a decision carries: the page never sends a decision without one.
   const NOTE_FIELDS = ["note", "reason"];
   const EVIDENCE_LABELS = { event: "监管记录", obligation: "义务", incident: "失联事件", risk_score: "风险评分" };
 
   let ctx = null; // api, role, username, onPerson(id, name), onDecided()
+  const STATEMENT_FIELDS = ["statement", "statement_not_taken_reason"];
   let spec = null; // the API description (its body schemas), read once
   const choiceCache = new Map();
   const lists = new Map(); // queue key -> items
@@ -127,7 +131,7 @@
     );
     li.append(line("依据", rules.length ? rules.join("；") : "–", "rules"));
     // Why, in words: a flag's or a trip's reason, a grade proposal's reasons.
-    const why = item.reason || (item.reasons || []).map((r) => r.text_zh || r.label_zh).filter(Boolean).join("；");
+    const why = item.reason || item.content || (item.reasons || []).map((r) => r.text_zh || r.label_zh).filter(Boolean).join("；");
     if (why) li.append(line("理由", why, "reason"));
     // What an office found, when an officer proposed it (经司法所调查核实).
     const facts = item.evidence && item.evidence.facts;
@@ -210,6 +214,9 @@
       const required = new Set((schema && schema.required) || []);
       for (const [name, prop] of Object.entries(props)) {
         if (action.body && name in action.body) continue; // given by the action (decision)
+        // The person's statement (陈述/申辩) is asked before a sanction is imposed, not to
+        // decline one.
+        if (STATEMENT_FIELDS.includes(name) && action.body && action.body.decision === "declined") continue;
         const must = required.has(name) || NOTE_FIELDS.includes(name);
         fields.append(await field(name, prop, must, action));
       }
@@ -247,6 +254,7 @@
       await ctx.api(action.href, { method: action.method, json: body });
       $("decision-dialog").close();
       current = null;
+      $("decisions-done").textContent = `已${ACTION_LABELS[action.name] || action.name}：${item.proposed_zh || queue.label}（${(item.person && item.person.name) || "–"}）`;
       // The item leaves its list at once; the lists are read again behind it.
       const entry = lists.get(queue.key);
       entry.page.items = entry.page.items.filter((i) => i.id !== item.id);

@@ -1,0 +1,133 @@
+"""Documents partners send in (POST /api/v1/exchange/inbound): a court's judgment notice
+creates the intake record with its 10-day clock, a police notice of detention starts the
+pause; each checked like the staff's forms, idempotent on the sender's id, audited, and only
+from the agency kind the rules name, for persons in its jurisdiction."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from corrections.audit.models import AuditEntry
+from corrections.core.db import db
+from corrections.exchange import service
+from corrections.persons.models import Person
+from corrections.supervision.models import Detention
+from tests.factories import person_payload
+
+PASSWORD = "partner-password-9Kq"
+
+
+@pytest.fixture
+def senders(app, client):
+    """The 东城 court and police, the 西城 police: one partner account each, signed in."""
+    from corrections.core.auth import SYSTEM
+    from corrections.org.service import hash_password
+    from tests.conftest import Api
+
+    with app.app_context():
+        for code, kind, unit in (
+            ("dc-fy", "court", "329901"),
+            ("dc-gaj", "police", "329901"),
+            ("xc-gaj", "police", "329902"),
+        ):
+            service.create_agency(
+                db.session, code=code, kind=kind, name_zh=f"{code} 单位", unit_code=unit
+            )
+            user = service.create_partner(
+                db.session, username=f"p-{code}", agency_code=code, actor=SYSTEM
+            )
+            user.password_hash = hash_password(PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    apis = {}
+    for code in ("dc-fy", "dc-gaj", "xc-gaj"):
+        resp = client.post(
+            "/api/v1/auth/token", json={"username": f"p-{code}", "password": PASSWORD}
+        )
+        apis[code] = Api(client, resp.get_json()["access_token"], f"p-{code}")
+    return apis
+
+
+def _envelope(type_, data, id_=None):
+    return {
+        "specversion": "1.0",
+        "id": id_ or str(uuid.uuid4()),
+        "source": "urn:court:329901",
+        "type": type_,
+        "time": "2026-11-27T02:00:00Z",
+        "data": data,
+    }
+
+
+JUDGMENT = "cn.gov.court.judgment.notice"
+DETENTION = "cn.gov.police.detention.notice"
+
+
+def _judgment_data(**overrides):
+    data = person_payload(office_code="32990101", document_number="(2026)东刑初字第88号")
+    data.update(overrides)
+    return data
+
+
+def test_a_court_judgment_notice_opens_the_intake_once(app, senders):
+    body = _envelope(JUDGMENT, _judgment_data())
+    first = senders["dc-fy"].post("/api/v1/exchange/inbound", json=body)
+    assert first.status_code == 201, first.get_json()
+    replay = senders["dc-fy"].post("/api/v1/exchange/inbound", json=body)
+    assert replay.status_code == 200 and replay.get_json() == first.get_json()
+    ref = int(first.get_json()["person_ref"])
+    # The judgment took effect on 2026-10-31: the person must report within 10 days.
+    assert first.get_json()["result"] == {"intake_deadline": "2026-11-10"}
+    with app.app_context():
+        person = db.session.get(Person, ref)
+        assert (person.status, person.name) == ("pending_intake", "张伟")
+        assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+        audited = db.session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "exchange.inbound")
+        )
+        assert audited.actor_username == "p-dc-fy" and audited.subject_id == str(ref)
+        db.session.remove()
+
+
+def test_bad_documents_are_refused_naming_the_field_and_change_nothing(app, senders):
+    court, police = senders["dc-fy"], senders["dc-gaj"]
+    cases = [
+        (
+            court,
+            _envelope(JUDGMENT, _judgment_data(id_number="329901199005171230")),
+            "data.id_number",
+        ),
+        (court, _envelope(JUDGMENT, _judgment_data(office_code="32990201")), "data.office_code"),
+        (court, _envelope(JUDGMENT, {**_judgment_data(), "hobby": "x"}), "data.hobby"),
+        (police, _envelope(JUDGMENT, _judgment_data()), "type"),  # not the police's to send
+        (court, {**_envelope(JUDGMENT, _judgment_data()), "specversion": "0.3"}, "specversion"),
+    ]
+    for api, body, field in cases:
+        resp = api.post("/api/v1/exchange/inbound", json=body)
+        assert resp.status_code == 422, (field, resp.get_json())
+        assert field in str(resp.get_json()["errors"]), (field, resp.get_json())
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Person)) == 0
+        db.session.remove()
+
+
+def test_a_police_detention_notice_starts_the_pause_in_its_jurisdiction_only(app, active, senders):
+    person = active()
+    data = {
+        "person": {"id_number": person["id_number"]},
+        "kind": "administrative_detention",
+        "start_date": "2026-11-26",
+        "authority": "东城公安分局",
+        "document_number": "东公拘字〔2026〕7号",
+    }
+    far = senders["xc-gaj"].post("/api/v1/exchange/inbound", json=_envelope(DETENTION, data))
+    assert far.status_code == 404  # another district's police learn nothing
+    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=_envelope(DETENTION, data))
+    assert resp.status_code == 201, resp.get_json()
+    with app.app_context():
+        held = db.session.scalar(select(Detention))
+        assert (held.person_id, held.recorded_by) == (person["id"], "p-dc-gaj")
+        db.session.remove()
