@@ -23,7 +23,7 @@ from corrections.core.errors import Conflict, NotFound, RuleViolation
 from corrections.core.i18n import _
 from corrections.core.schemas import DateTime, TrimmedString
 from corrections.exchange import rules as exchange_rules
-from corrections.exchange.models import Agency, InboundMessage
+from corrections.exchange.models import Agency, InboundMessage, OutboxMessage
 from corrections.exchange.service import agency_of
 from corrections.org.models import Unit, UnitKind
 from corrections.persons.models import ID_NUMBER_INDEX, OPEN_STATUSES, Person, normal_id_number
@@ -69,9 +69,10 @@ class PersonRefSchema(ma.Schema):
     id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18))
 
     @ma.validates_schema
-    def _one(self, data: dict[str, Any], **_: Any) -> None:
-        if not data.get("ref") and not data.get("id_number"):
-            raise ma.ValidationError(_("give ref or id_number"), field_name="ref")
+    def _one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        # Exactly one: both, and which one names the person would be a guess.
+        if bool(data.get("ref")) == bool(data.get("id_number")):
+            raise ma.ValidationError(_("give ref or id_number, not both"), field_name="ref")
 
 
 class DetentionNoticeSchema(DetentionInSchema):
@@ -87,12 +88,20 @@ class DetentionNoticeSchema(DetentionInSchema):
 _DATA_SCHEMAS = {"judgment.notice": JudgmentNoticeSchema, "detention.notice": DetentionNoticeSchema}
 
 
+def _flat(messages: Any, prefix: str):
+    """Nested marshmallow messages as (``data.person.ref``, [messages]) pairs."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _flat(value, f"{prefix}.{key}")
+    else:
+        yield prefix, messages if isinstance(messages, list) else [messages]
+
+
 def _data(name: str, data: dict[str, Any]) -> dict[str, Any]:
     try:
         return _DATA_SCHEMAS[name]().load(data)
     except ma.ValidationError as exc:
-        messages = exc.normalized_messages()
-        errors = {f"data.{k}": v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
+        errors = dict(_flat(exc.normalized_messages(), "data"))
         raise RuleViolation(
             _("The document's data do not fit its type: {fields}", fields=", ".join(errors)),
             errors=errors,
@@ -109,7 +118,12 @@ def _person(session: Session, agency: Agency, ref: dict[str, Any]) -> Person:
     nothing is said about records elsewhere)."""
     stmt = select(Person).where(Person.status.in_(OPEN_STATUSES))
     if ref.get("ref"):
-        stmt = stmt.where(Person.id == int(ref["ref"]))
+        # Our reference is known only from our own messages to this agency: a number it was
+        # never sent is not a way to try persons one by one.
+        told = select(OutboxMessage.id).where(
+            OutboxMessage.agency_id == agency.id, OutboxMessage.person_id == int(ref["ref"])
+        )
+        stmt = stmt.where(Person.id == int(ref["ref"]), told.exists())
     else:
         indexes = crypto.blind_indexes(normal_id_number(ref["id_number"]), ID_NUMBER_INDEX)
         stmt = stmt.where(Person.id_number_bidx.in_(indexes))

@@ -7,7 +7,7 @@ the procurators whose scope holds the district (persons/scope.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select, true
@@ -32,6 +32,10 @@ from corrections.persons.scope import get_scoped, procurator_sees_all
 ALERT_KIND = "oversight_reply_overdue"
 # Alert.subject_type holds 16 characters.
 ALERT_SUBJECT = "opinion"
+
+
+# How long before its filing a document may say it was received.
+RECEIVED_AT_MOST_AGO = timedelta(days=7)
 
 
 # --- procurator accounts -------------------------------------------------------------------
@@ -114,6 +118,13 @@ def file_opinion(
         raise RuleViolation(_("must not be in the future"), field="received_at")
     if business_date(received_at) < issued_on:
         raise RuleViolation(_("must not be before the day it was issued"), field="received_at")
+    if received_at < now - RECEIVED_AT_MOST_AGO:
+        # Filed long after it came, it would be overdue at once (an alert against the
+        # district for a reply nobody could have given): a late filing says so in a note.
+        raise RuleViolation(
+            _("must be within the last {days} days", days=RECEIVED_AT_MOST_AGO.days),
+            field="received_at",
+        )
     district = session.scalar(
         select(Unit).where(Unit.code == district_code, Unit.kind == UnitKind.DISTRICT)
     )

@@ -33,6 +33,14 @@ class DisclosureSchema(ma.Schema):
     withheld_text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=8))
     not_applicable_text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=8))
     note_zh = _text
+    # Stocks published rounded to a multiple of this (1: exact): with the month's flows
+    # published beside them, an exact stock at both ends of a month would give a withheld flow
+    # back (intakes = change in stock + discharges + revocations).
+    stock_rounding = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(COUNTS)),
+        values=ma.fields.Integer(validate=ma.validate.Range(min=1, max=100)),
+        load_default=dict,
+    )
 
 
 class MetricSchema(ma.Schema):
@@ -98,6 +106,7 @@ class PublicRules:
     not_applicable_text: str
     note_zh: str
     metrics: tuple[Metric, ...]
+    stock_rounding: Mapping[str, int]
 
     def metric(self, code: str) -> Metric:
         return next(m for m in self.metrics if m.code == code)
@@ -115,6 +124,7 @@ def build(data: Mapping[str, Any]) -> PublicRules:
         not_applicable_text=d["not_applicable_text"],
         note_zh=d["note_zh"],
         metrics=tuple(Metric(code=k, **v) for k, v in data["metrics"].items()),
+        stock_rounding=dict(d.get("stock_rounding") or {}),
     )
 
 

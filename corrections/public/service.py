@@ -212,6 +212,12 @@ class Figure:
     suppressed: str | None
 
 
+def _rounded(count: int, base: int) -> int:
+    """``count`` to the nearest multiple of ``base``, halves up (never to 0 from above 0: a
+    shown cell is at least the threshold anyway)."""
+    return count if base <= 1 else max(base, (count + base // 2) // base * base)
+
+
 def _rate_tenths(numerator: int, denominator: int) -> int:
     """numerator / denominator in tenths of a per cent, rounded half up (integers only)."""
     return (numerator * 2000 + denominator) // (2 * denominator)
@@ -239,7 +245,8 @@ def month_figures(
                         Figure(metric.code, district, None, texts[cell.suppressed], cell.suppressed)
                     )
                 else:
-                    figures.append(Figure(metric.code, district, cell.count, str(cell.count), None))
+                    shown = _rounded(cell.count, rules.stock_rounding.get(metric.code, 1))
+                    figures.append(Figure(metric.code, district, shown, str(shown), None))
                 continue
             num_row, den_row = rows[metric.numerator], rows[metric.denominator]
             num = num_row.total if district is None else num_row.districts[district]
@@ -259,6 +266,82 @@ def month_figures(
     return figures
 
 
+# --- stocks and flows together ---------------------------------------------------------------
+
+# The month's flows in the stock's balance: stock(m) = stock(m-1) + intakes - discharges -
+# revocations (deaths and transfers, unpublished, taken as none: the reader's best case).
+FLOWS = {"intakes": 1, "discharges": -1, "revocations": -1}
+STOCK = "under_correction"
+
+
+def _possible(figure: Figure | None, rules: public_rules.PublicRules) -> range | None:
+    """What a published figure can stand for; None: unknown or unbounded (safe)."""
+    if figure is None or figure.suppressed in (disclosure.WITHHELD, "derived"):
+        return None
+    if figure.suppressed == disclosure.SMALL:
+        return range(1, rules.threshold)
+    base = rules.stock_rounding.get(figure.metric, 1)
+    low = max(0, figure.value - base // 2)
+    return range(low, figure.value + (base - 1) // 2 + 1)
+
+
+def _pinned(flow: str, cells: dict[str, Figure], before: Figure | None, rules) -> bool:
+    """Whether the balance pins a withheld ``flow`` of this month to fewer than two values."""
+    ranges = {m: _possible(cells.get(m), rules) for m in FLOWS if m != flow}
+    start, end = _possible(before, rules), _possible(cells.get(STOCK), rules)
+    if start is None or end is None or any(r is None for r in ranges.values()):
+        return False
+    found: set[int] = set()
+    sign = FLOWS[flow]
+    others = list(ranges.items())
+
+    def walk(i: int, moved: int) -> None:
+        if len(found) > 1:
+            return
+        if i == len(others):
+            for a in start:
+                for b in end:
+                    value = sign * (b - a - moved)
+                    if 1 <= value < rules.threshold:
+                        found.add(value)
+            return
+        name, values = others[i]
+        for v in values:
+            walk(i + 1, moved + FLOWS[name] * v)
+
+    walk(0, 0)
+    return len(found) < 2
+
+
+def protect_stocks(
+    months: list[list[Figure]], before: dict[int | None, Figure], rules: public_rules.PublicRules
+) -> list[list[Figure]]:
+    """Withhold a month's stock where it and the one before, with the month's published flows,
+    would pin a withheld flow to one value (a hostile review recovered every withheld intake
+    from exact headcounts). ``months``: oldest first; ``before``: the stock published for the
+    month before the first, by district. Pure."""
+    out = []
+    previous = dict(before)
+    for figures in months:
+        by_unit: dict[int | None, dict[str, Figure]] = {}
+        for f in figures:
+            by_unit.setdefault(f.district_id, {})[f.metric] = f
+        withheld = set()
+        for unit, cells in by_unit.items():
+            small = [m for m in FLOWS if (c := cells.get(m)) and c.suppressed == disclosure.SMALL]
+            if STOCK in cells and any(_pinned(m, cells, previous.get(unit), rules) for m in small):
+                withheld.add(unit)
+        month = [
+            Figure(f.metric, f.district_id, None, rules.withheld_text, disclosure.WITHHELD)
+            if f.metric == STOCK and f.district_id in withheld and f.suppressed is None
+            else f
+            for f in figures
+        ]
+        previous = {f.district_id: f for f in month if f.metric == STOCK}
+        out.append(month)
+    return out
+
+
 # --- the job --------------------------------------------------------------------------------
 
 
@@ -266,6 +349,19 @@ def months_to_compute(now: datetime, how_many: int) -> list[Month]:
     """The ``how_many`` complete months before ``now``'s month (Asia/Shanghai), newest first."""
     this_month = business_date(now).replace(day=1)
     return [Month(add_months(this_month, -i)) for i in range(1, how_many + 1)]
+
+
+def _stocks_before(session: Session, month: Month) -> dict[int | None, Figure]:
+    """The stocks published for the month before ``month`` (kept from an earlier run)."""
+    rows = session.execute(
+        select(
+            PublicStatistic.district_id, PublicStatistic.value, PublicStatistic.suppressed
+        ).where(
+            PublicStatistic.period == add_months(month.first, -1),
+            PublicStatistic.metric == STOCK,
+        )
+    ).all()
+    return {d: Figure(STOCK, d, value, str(value), suppressed) for d, value, suppressed in rows}
 
 
 def compute(session: Session, *, now: datetime) -> dict[str, int]:
@@ -298,9 +394,20 @@ def compute(session: Session, *, now: datetime) -> dict[str, int]:
         if first_record is not None and m.next_first > first_record
     ]
     rows = []
-    for month in months:
-        counts = {code: COUNTERS[code](session, month) for code in COUNTERS if code in needed}
-        for figure in month_figures(counts, districts, rules):
+    # Oldest first: each month's stock is checked against the one before (exchange of flows).
+    months = sorted(months, key=lambda m: m.first)
+    figures = [
+        month_figures(
+            {code: COUNTERS[code](session, month) for code in COUNTERS if code in needed},
+            districts,
+            rules,
+        )
+        for month in months
+    ]
+    if months:
+        figures = protect_stocks(figures, _stocks_before(session, months[0]), rules)
+    for month, month_figs in zip(months, figures, strict=True):
+        for figure in month_figs:
             rows.append(
                 {
                     "period": month.first,

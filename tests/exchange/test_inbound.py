@@ -131,3 +131,25 @@ def test_a_police_detention_notice_starts_the_pause_in_its_jurisdiction_only(app
         held = db.session.scalar(select(Detention))
         assert (held.person_id, held.recorded_by) == (person["id"], "p-dc-gaj")
         db.session.remove()
+
+
+def test_a_detention_notice_names_the_person_one_way_and_by_a_ref_it_was_given(
+    app, active, senders
+):
+    """Both ways at once is refused (which would it be?); a ``ref`` the agency was never sent
+    is not found, like a person elsewhere: refs are not a way to try persons one by one."""
+    person = active()
+    base = {
+        "kind": "administrative_detention",
+        "start_date": "2026-11-26",
+        "authority": "东城公安分局",
+    }
+    both = {**base, "person": {"ref": str(person["id"]), "id_number": person["id_number"]}}
+    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=_envelope(DETENTION, both))
+    assert resp.status_code == 422 and "data.person.ref" in resp.get_json()["errors"]
+    by_ref = {**base, "person": {"ref": str(person["id"])}}
+    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=_envelope(DETENTION, by_ref))
+    assert resp.status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Detention)) == 0
+        db.session.remove()

@@ -180,6 +180,8 @@ def test_a_suggestion_about_a_district_has_two_months_and_its_overdue_alert_goes
         ({"office_code": "32990201"}, "office_code"),
         ({"issued_on": "2026-11-28"}, "issued_on"),
         ({"received_at": "2026-11-20T01:00:00Z"}, "received_at"),
+        # Filed as received long ago, it would be overdue at once (hostile review).
+        ({"issued_on": "2019-12-01", "received_at": "2020-01-01T00:00:00Z"}, "received_at"),
         ({"kind": "order"}, "kind"),
         ({"content": ""}, "content"),
         ({"document_number": None}, "document_number"),

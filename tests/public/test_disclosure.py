@@ -7,12 +7,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corrections.public import rules as public_rules
 from corrections.public.disclosure import SMALL, WITHHELD, protect, recoverable
-from corrections.public.service import month_figures
+from corrections.public.service import FLOWS, STOCK, month_figures, protect_stocks
 
 T = 10
 
@@ -176,3 +176,99 @@ def test_a_rate_over_a_withheld_denominator_is_withheld(rules):
     assert _figure(figures, "absconded_rate", 1).value is None
     assert _figure(figures, "absconded_rate", 3).value is None
     assert _figure(figures, "absconded_rate", 2).display == "0.0%"
+
+
+def test_a_stock_is_published_to_the_nearest_multiple_of_its_base(rules):
+    counts = _counts(under_correction={1: 12, 2: 13, 3: 400})
+    figures = month_figures(counts, [1, 2, 3], rules)
+    assert [_figure(figures, STOCK, d).display for d in (1, 2, 3)] == ["10", "15", "400"]
+    assert _figure(figures, STOCK, None).display == "425"  # 425 exactly
+
+
+def _flows_possible(before, after, flows, flow, rules):
+    """Every value 1..9 of ``flow`` consistent with the published stocks and other flows (no
+    deaths or transfers: the reader's best case), by brute force."""
+
+    def values(f):
+        if f.suppressed == SMALL:
+            return range(1, rules.threshold)
+        if f.suppressed is not None:
+            return None
+        base = rules.stock_rounding.get(f.metric, 1)
+        return range(max(0, f.value - base // 2), f.value + (base - 1) // 2 + 1)
+
+    ranges = {m: values(flows[m]) for m in FLOWS}
+    start, end = values(before), values(after)
+    if start is None or end is None or any(ranges[m] is None for m in FLOWS if m != flow):
+        return None  # unbounded: nothing pinned
+    found = set()
+    others = [m for m in FLOWS if m != flow]
+    for a, b in itertools.product(start, end):
+        for combo in itertools.product(*(ranges[m] for m in others)):
+            moved = sum(FLOWS[m] * v for m, v in zip(others, combo, strict=True))
+            value = FLOWS[flow] * (b - a - moved)
+            if 1 <= value < rules.threshold:
+                found.add(value)
+    return found
+
+
+def _two_months(rules, before, after, flows):
+    """District 1's stocks and flows over two months beside a large district 2 (so the city's
+    rows show and district 1's small cells are withheld)."""
+    months = []
+    for stock, month_flows in ((before, {}), (after, flows)):
+        counts = _counts(
+            under_correction={1: stock, 2: 500},
+            **{m: {1: month_flows.get(m, 0), 2: 40} for m in FLOWS},
+        )
+        months.append(month_figures(counts, [1, 2], rules))
+    return protect_stocks(months, {}, rules)
+
+
+def test_exact_headcounts_no_longer_give_a_withheld_intake_back(rules):
+    """The hostile review's case: 26 -> 29 with 3 intakes and nothing else: exact stocks gave
+    the 3 back. Rounded, at least two values remain."""
+    first, second = _two_months(rules, 26, 29, {"intakes": 3})
+    flows = {m: _figure(second, m, 1) for m in FLOWS}
+    assert flows["intakes"].display == rules.small_text
+    found = _flows_possible(
+        _figure(first, STOCK, 1), _figure(second, STOCK, 1), flows, "intakes", rules
+    )
+    assert found is None or len(found) >= 2, found
+
+
+def test_a_stock_that_would_still_pin_a_flow_is_withheld(rules):
+    """30 -> 25 (rounded) with 2 discharges would leave only 1 intake: the stock goes."""
+    first, second = _two_months(rules, 31, 24, {"intakes": 1, "discharges": 8})
+    stock = _figure(second, STOCK, 1)
+    flows = {m: _figure(second, m, 1) for m in FLOWS}
+    found = _flows_possible(_figure(first, STOCK, 1), stock, flows, "intakes", rules)
+    assert stock.display == rules.withheld_text or found is None or len(found) >= 2
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    # The rules fixture is read once; nothing in it changes between examples.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.integers(min_value=10, max_value=60),
+    st.integers(min_value=0, max_value=9),
+    st.integers(min_value=0, max_value=9),
+    st.integers(min_value=0, max_value=9),
+)
+def test_no_withheld_flow_is_pinned_by_the_stocks(rules, start, intakes, discharges, revocations):
+    end = start + intakes - discharges - revocations
+    if end < 10:
+        return
+    flows_in = {"intakes": intakes, "discharges": discharges, "revocations": revocations}
+    first, second = _two_months(rules, start, end, flows_in)
+    flows = {m: _figure(second, m, 1) for m in FLOWS}
+    for flow, figure in flows.items():
+        if figure.suppressed != SMALL:
+            continue
+        found = _flows_possible(
+            _figure(first, STOCK, 1), _figure(second, STOCK, 1), flows, flow, rules
+        )
+        assert found is None or len(found) >= 2, (flow, start, end, flows_in, found)
