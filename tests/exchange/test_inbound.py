@@ -12,43 +12,24 @@ from sqlalchemy import func, select
 
 from corrections.audit.models import AuditEntry
 from corrections.core.db import db
-from corrections.exchange import service
 from corrections.persons.models import Person
 from corrections.supervision.models import Detention
 from tests.factories import person_payload
-
-PASSWORD = "partner-password-9Kq"
+from tests.support.agencies import agency_accounts
 
 
 @pytest.fixture
 def senders(app, client):
     """The 东城 court and police, the 西城 police: one partner account each, signed in."""
-    from corrections.core.auth import SYSTEM
-    from corrections.org.service import hash_password
-    from tests.conftest import Api
-
-    with app.app_context():
-        for code, kind, unit in (
+    return agency_accounts(
+        app,
+        client,
+        [
             ("dc-fy", "court", "329901"),
             ("dc-gaj", "police", "329901"),
             ("xc-gaj", "police", "329902"),
-        ):
-            service.create_agency(
-                db.session, code=code, kind=kind, name_zh=f"{code} 单位", unit_code=unit
-            )
-            user = service.create_partner(
-                db.session, username=f"p-{code}", agency_code=code, actor=SYSTEM
-            )
-            user.password_hash = hash_password(PASSWORD)
-        db.session.commit()
-        db.session.remove()
-    apis = {}
-    for code in ("dc-fy", "dc-gaj", "xc-gaj"):
-        resp = client.post(
-            "/api/v1/auth/token", json={"username": f"p-{code}", "password": PASSWORD}
-        )
-        apis[code] = Api(client, resp.get_json()["access_token"], f"p-{code}")
-    return apis
+        ],
+    )
 
 
 def _envelope(type_, data, id_=None):

@@ -20,41 +20,22 @@ from corrections.exchange import service
 from corrections.exchange.models import OutboxMessage
 from tests.factories import juvenile_payload
 from tests.supervision.conftest import event, sanction
-
-PASSWORD = "partner-password-9Kq"
+from tests.support.agencies import agency_accounts
 
 
 @pytest.fixture
 def partners(app, client):
     """The 东城 procuratorate and police, and the 西城 procuratorate, each with one partner
     account signed in; returns {name: api}."""
-    from corrections.core.auth import SYSTEM
-    from corrections.org.service import hash_password
-    from tests.conftest import Api
-
-    made = {}
-    with app.app_context():
-        for code, kind, unit in (
+    return agency_accounts(
+        app,
+        client,
+        [
             ("dc-jcy", "procuratorate", "329901"),
             ("dc-gaj", "police", "329901"),
             ("xc-jcy", "procuratorate", "329902"),
-        ):
-            service.create_agency(
-                db.session, code=code, kind=kind, name_zh=f"{code} 单位", unit_code=unit
-            )
-            user = service.create_partner(
-                db.session, username=f"p-{code}", agency_code=code, actor=SYSTEM
-            )
-            user.password_hash = hash_password(PASSWORD)
-        db.session.commit()
-        db.session.remove()
-    for code in ("dc-jcy", "dc-gaj", "xc-jcy"):
-        resp = client.post(
-            "/api/v1/auth/token", json={"username": f"p-{code}", "password": PASSWORD}
-        )
-        assert resp.status_code == 201, resp.get_json()
-        made[code] = Api(client, resp.get_json()["access_token"], f"p-{code}")
-    return made
+        ],
+    )
 
 
 def _warning(login, person_id):

@@ -16,43 +16,24 @@ from corrections.core.db import db
 from tests.conftest import TEST_NOW
 from tests.factories import juvenile_payload, person_payload
 from tests.supervision.conftest import event, sanction
+from tests.support.agencies import PASSWORD, agency_accounts
 
-PASSWORD = "procurator-password-9Kq"
 DONGCHENG, XICHENG = "329901", "329902"
 
 
 @pytest.fixture
 def procurators(app, client):
     """Procurators of the 东城 and 西城 district procuratorates and of the city's, signed in."""
-    from corrections.core.auth import SYSTEM
-    from corrections.exchange import service as exchange
-    from corrections.org.service import hash_password
-    from corrections.oversight import service
-    from tests.conftest import Api
-
-    made = {}
-    with app.app_context():
-        for code, unit in (("dc-jcy", DONGCHENG), ("xc-jcy", XICHENG), ("city-jcy", "3299")):
-            exchange.create_agency(
-                db.session,
-                code=code,
-                kind="procuratorate",
-                name_zh=f"{code} 检察院",
-                unit_code=unit,
-            )
-            user = service.create_procurator(
-                db.session, username=f"p-{code}", agency_code=code, actor=SYSTEM
-            )
-            user.password_hash = hash_password(PASSWORD)
-        db.session.commit()
-        db.session.remove()
-    for code in ("dc-jcy", "xc-jcy", "city-jcy"):
-        resp = client.post(
-            "/api/v1/auth/token", json={"username": f"p-{code}", "password": PASSWORD}
-        )
-        assert resp.status_code == 201, resp.get_json()
-        made[code] = Api(client, resp.get_json()["access_token"], f"p-{code}")
-    return made
+    return agency_accounts(
+        app,
+        client,
+        [
+            ("dc-jcy", "procuratorate", DONGCHENG),
+            ("xc-jcy", "procuratorate", XICHENG),
+            ("city-jcy", "procuratorate", "3299"),
+        ],
+        procurators=True,
+    )
 
 
 def _signed_in(api):
