@@ -180,3 +180,18 @@ def page_of(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     return type(
         name, (PageSchema,), {"items": ma.fields.List(ma.fields.Nested(item_schema), required=True)}
     )
+
+
+# A report's month: YYYY-MM from 2000-01 to 2099-12 (nothing this system counts lies outside;
+# year 0000 or 0964 would reach the calendar's edge in the date arithmetic behind it).
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+
+
+def month_field(**kwargs) -> ma.fields.String:
+    """A query's month (``month=2026-10``), checked at the edge."""
+    return ma.fields.String(
+        validate=ma.validate.Regexp(
+            MONTH_PATTERN, error=_("Must be a month as YYYY-MM, from 2000-01 to 2099-12.")
+        ),
+        **kwargs,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.i18n import _
 from corrections.core.schemas import Date as DateField
 from corrections.core.schemas import (
     DateTime,
@@ -12,6 +11,7 @@ from corrections.core.schemas import (
     Identifier,
     PageQuerySchema,
     TrimmedString,
+    month_field,
     page_of,
 )
 from corrections.oversight.models import OPINION_STATUSES
@@ -107,9 +107,8 @@ OpinionPageSchema = page_of(OpinionSchema, "OpinionPageSchema")
 
 
 class OfficesQuerySchema(ma.Schema):
-    month = ma.fields.String(
+    month = month_field(
         load_default=None,
-        validate=ma.validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error=_("a month as YYYY-MM")),
         metadata={"description": "YYYY-MM (default: the current month)"},
     )
 

@@ -2,14 +2,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from corrections.core.i18n import _
-
-MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+from corrections.core.schemas import month_field
 
 
 class PublicQuerySchema(ma.Schema):
-    month = ma.fields.String(
-        validate=ma.validate.Regexp(MONTH, error=_("Must be a month as YYYY-MM.")),
+    month = month_field(
         metadata={"description": "One month (YYYY-MM); default: the newest months"},
     )
 

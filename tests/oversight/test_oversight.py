@@ -415,6 +415,9 @@ def test_the_per_office_view_counts_what_was_missed_and_left_waiting(
         session.commit()
         session.remove()
 
+    for bad in ("0000-01", "0964-11", "2026-13"):  # the calendar's edge: 2000-2099 only
+        refused = procurators["dc-jcy"].get(f"/api/v1/oversight/offices?month={bad}")
+        assert refused.status_code == 422 and "query.month" in refused.get_json()["errors"]
     view = procurators["dc-jcy"].get("/api/v1/oversight/offices?month=2026-11")
     assert view.status_code == 200, view.get_json()
     body = view.get_json()
