@@ -134,16 +134,9 @@ def _person(session: Session, agency: Agency, ref: dict[str, Any]) -> Person:
 
 
 def _judgment(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime):
-    """The intake record (待报到), its 10-day reporting clock from the judgment's effect."""
-    office = session.scalar(select(Unit).where(Unit.code == data.get("office_code")))
-    if (
-        office is None
-        or office.kind != UnitKind.OFFICE
-        or not _serves(session, agency, office.parent_id)
-    ):
-        raise RuleViolation(
-            _("not a judicial office in your jurisdiction"), field="data.office_code"
-        )
+    """The intake record (待报到), its 10-day reporting clock from the judgment's effect. The
+    intake's own office check takes the partner's jurisdiction (persons/service.py
+    ``_office_for_intake``): an office elsewhere is a 422 on ``data.office_code``."""
     facts = {k: v for k, v in data.items() if k != "document_number"}
     person = intake.intake(session, actor=actor, data=facts, now=now)
     return person, {"intake_deadline": person.intake_deadline.isoformat()}

@@ -497,6 +497,12 @@ def _make_proposal(
     detail = {"proposal": proposal.kind, "article": proposal.article, "ground": proposal.ground}
     if incident is not None:
         detail |= {"incident_id": incident.id, "absence_days": proposal.absence_days}
+    _alert_deciders(session, person_id, proposal_id, detail, now)
+    return 1
+
+
+def _alert_deciders(session: Session, person_id: int, proposal_id: int, detail, now) -> None:
+    """A proposal waits for its deciders: ``sanction_proposed``, resolved by the decision."""
     alerts.raise_one(
         session,
         person_id=person_id,
@@ -506,7 +512,6 @@ def _make_proposal(
         detail=detail,
         now=now,
     )
-    return 1
 
 
 def _propose_ladder(session: Session, today: date, now: datetime, errors: dict[str, str]) -> int:
@@ -1097,20 +1102,8 @@ def propose_sanction(
     )
     session.add(proposal)
     session.flush()
-    alerts.raise_one(
-        session,
-        person_id=person.id,
-        kind="sanction_proposed",
-        subject_type="proposal",
-        subject_id=proposal.id,
-        detail={
-            "proposal": kind,
-            "article": spec["article"],
-            "ground": ground,
-            "proposed_by": actor.username,
-        },
-        now=now,
-    )
+    detail = {"proposal": kind, "article": spec["article"], "ground": ground}
+    _alert_deciders(session, person.id, proposal.id, detail | {"proposed_by": actor.username}, now)
     audit_person(
         session,
         actor,

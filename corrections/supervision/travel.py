@@ -300,16 +300,17 @@ def permit_queue(
         page=page,
         page_size=page_size,
     )
+    # The rules' labels of the decision reasons, read once for the page.
+    rules = travel_rules.TravelRules.from_yaml(current_rules().raw)
     return listing.present(
         session,
         actor,
         "travel_permit",
-        [(person, _queued(permit)) for permit, person in rows],
+        [(person, _queued(permit, rules)) for permit, person in rows],
     ), total
 
 
-def _queued(permit: TravelPermit) -> dict[str, Any]:
-    travel_rules_now = travel_rules.TravelRules.from_yaml(current_rules().raw)
+def _queued(permit: TravelPermit, rules: travel_rules.TravelRules) -> dict[str, Any]:
     return {
         **_view(permit),
         **listing.queue_fields(
@@ -327,7 +328,7 @@ def _queued(permit: TravelPermit) -> dict[str, Any]:
                 # The explanations are stored in English: the rule in Chinese from its id.
                 {
                     "rule_id": r.get("rule_id"),
-                    "label_zh": travel_rules_now.label_zh(r.get("rule_id")),
+                    "label_zh": rules.label_zh(r.get("rule_id")),
                     "article": r.get("article"),
                 }
                 for r in permit.decision_reasons or ()
