@@ -34,6 +34,9 @@ ALERT_KINDS = (
     # A procuratorate's 纠正意见 / 检察建议 not replied to by its day (oversight/jobs.py);
     # about a person, or (a district or an office) the system's own.
     "oversight_reply_overdue",
+    # A court's ruling on a revocation / return-to-custody proposal came in (exchange/inbound.py):
+    # the district records what follows (termination, or the case goes on).
+    "court_ruling",
     # The system's own (no person): seen by the city and the administrators.
     "backup_failed",
     "backup_drill_failed",

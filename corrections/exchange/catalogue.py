@@ -37,13 +37,50 @@ def _data_schema(fields: tuple[str, ...], rules: exchange_rules.ExchangeRules) -
     }
 
 
+def _inbound_schema(name: str, type_: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of a document partners send in: the envelope we accept
+    (inbound.EnvelopeSchema) with its data converted from the very marshmallow schema that
+    checks it (exchange/inbound.py), so the published schema cannot drift from the check."""
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    from corrections.exchange.inbound import DATA_SCHEMAS
+
+    plugin = MarshmallowPlugin(schema_name_resolver=lambda _schema: None)  # nested: inline
+    APISpec("corrections exchange", "1", "3.1.0", plugins=[plugin])
+    data = plugin.converter.schema2jsonschema(DATA_SCHEMAS[name]())
+    return {
+        "$schema": DRAFT,
+        "$id": f"/api/v1/exchange/schemas/{name}",
+        "title": spec["label_zh"],
+        "x-direction": "inbound",
+        "x-senders": list(spec["senders"]),
+        "type": "object",
+        "required": ["specversion", "id", "source", "type", "data"],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9._:-]{1,100}$",
+                "description": "Your message id: a replay of it changes nothing",
+            },
+            "source": {"type": "string", "minLength": 1, "maxLength": 200},
+            "type": {"const": type_},
+            "time": {"type": "string", "format": "date-time"},
+            "data": data,
+        },
+    }
+
+
 def schema(name: str) -> dict[str, Any] | None:
     """The JSON Schema of message type ``name``: the CloudEvents envelope with, per receiver
-    kind, its data (``oneOf`` over the receivers; a juvenile's is a subset of each)."""
+    kind, its data (``oneOf`` over the receivers; a juvenile's is a subset of each); for a
+    document partners send in, the envelope and data we accept."""
     rules = exchange_rules.current()
     message = rules.messages.get(name)
     if message is None:
-        return None
+        inbound = [(t, spec) for t, spec in rules.inbound.items() if spec["name"] == name]
+        return _inbound_schema(name, *inbound[0]) if inbound else None
     data = []
     for receiver in message.receivers:
         for juvenile, fields in ((False, receiver.fields), (True, receiver.juvenile_fields)):
@@ -108,6 +145,7 @@ def catalogue() -> list[dict[str, Any]]:
             "type": type_,
             "direction": "inbound",
             "label_zh": spec["label_zh"],
+            "schema": f"/api/v1/exchange/schemas/{spec['name']}",
             "senders": [
                 {"kind": k, "kind_label_zh": rules.agency_labels[k]} for k in spec["senders"]
             ],

@@ -1,6 +1,9 @@
 """Documents partner agencies send in (``POST /api/v1/exchange/inbound``): a court's judgment
 notice starts a case (the intake record, its 10-day reporting clock), a police notice of
-detention elsewhere starts the pause of 社区矫正法 32. Each is a CloudEvents 1.0 envelope of a
+detention elsewhere starts the pause of 社区矫正法 32, a court's ruling on a revocation or
+return-to-custody proposal we sent is recorded on the proposal for the district to act on
+(社区矫正法 48, 49), a procuratorate's 纠正意见 / 检察建议 is filed with its reply clock
+(oversight/). Each is a CloudEvents 1.0 envelope of a
 type ``rules/exchange.yaml`` ``inbound`` names for the sender's agency kind, validated with
 the same checks as the staff's own forms, idempotent on the sender's message id (a replay
 returns the first result and changes nothing) and audited under the partner account."""
@@ -21,10 +24,17 @@ from corrections.core.auth import Actor
 from corrections.core.clock import now_utc
 from corrections.core.errors import Conflict, NotFound, RuleViolation
 from corrections.core.i18n import _
+from corrections.core.clock import business_date
+from corrections.core.schemas import Date as DateField
 from corrections.core.schemas import DateTime, TrimmedString
 from corrections.exchange import rules as exchange_rules
+from corrections.alerts import service as alerts
+from corrections.exchange.triggers import proposal_document
 from corrections.exchange.models import Agency, InboundMessage, OutboxMessage
 from corrections.exchange.service import agency_of
+from corrections.incidents.models import IncidentProposal
+from corrections.oversight import service as oversight
+from corrections.oversight.schemas import OpinionInSchema
 from corrections.org.models import Unit, UnitKind
 from corrections.persons.models import ID_NUMBER_INDEX, OPEN_STATUSES, Person, normal_id_number
 from corrections.persons.schemas import PersonWritableSchema
@@ -85,7 +95,51 @@ class DetentionNoticeSchema(DetentionInSchema):
     person = ma.fields.Nested(PersonRefSchema, required=True)
 
 
-_DATA_SCHEMAS = {"judgment.notice": JudgmentNoticeSchema, "detention.notice": DetentionNoticeSchema}
+# Our messages a court's ruling answers, and the proposal kind each carried.
+RULING_ANSWERS = {"revocation.proposed": "revocation", "custody.proposed": "return_to_custody"}
+RULINGS = ("granted", "refused")
+
+
+class RulingNoticeSchema(ma.Schema):
+    """A court's (or the deciding authority's) ruling on a revocation / return-to-custody
+    proposal: which of our messages it answers, granted or refused, its day and document."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    in_reply_to = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[0-9a-f-]{36}$"),
+        metadata={"description": "The id of our revocation.proposed / custody.proposed message"},
+    )
+    ruling = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(RULINGS),
+        metadata={"description": "granted (裁定撤销 / 决定收监执行) or refused (不予撤销 / 不予收监)"},
+    )
+    ruled_on = DateField(required=True)
+    document_number = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=64))
+    note = TrimmedString(load_default=None, validate=ma.validate.Length(min=1, max=2000))
+
+
+class OpinionNoticeSchema(OpinionInSchema):
+    """A procuratorate's 纠正意见 or 检察建议, sent in by its own system: the fields a procurator
+    files (received now: the reply clock starts today), the person by our ``ref`` or ID
+    number instead of ``person_id``."""
+
+    class Meta:
+        unknown = ma.RAISE
+        exclude = ("received_at", "person_id")
+
+    person = ma.fields.Nested(PersonRefSchema, load_default=None)
+
+
+DATA_SCHEMAS = {
+    "judgment.notice": JudgmentNoticeSchema,
+    "detention.notice": DetentionNoticeSchema,
+    "revocation.ruling": RulingNoticeSchema,
+    "oversight.opinion": OpinionNoticeSchema,
+}
 
 
 def _flat(messages: Any, prefix: str):
@@ -99,7 +153,7 @@ def _flat(messages: Any, prefix: str):
 
 def _data(name: str, data: dict[str, Any]) -> dict[str, Any]:
     try:
-        return _DATA_SCHEMAS[name]().load(data)
+        return DATA_SCHEMAS[name]().load(data)
     except ma.ValidationError as exc:
         errors = dict(_flat(exc.normalized_messages(), "data"))
         raise RuleViolation(
@@ -149,7 +203,87 @@ def _detention(session: Session, actor: Actor, agency: Agency, data: dict, now: 
     return person, {"detention_id": held.id}
 
 
-_HANDLERS = {"judgment.notice": _judgment, "detention.notice": _detention}
+def _ruling(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime):
+    """A ruling on a proposal we sent this agency: recorded on the proposal (once), and the
+    district alerted to act on it: granted, it records the termination (社区矫正法 45) on the
+    ruling's document; refused, the case goes on."""
+    sent = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.agency_id == agency.id,
+            OutboxMessage.event_id == data["in_reply_to"],
+            OutboxMessage.type.in_([exchange_rules.TYPE_PREFIX + t for t in RULING_ANSWERS]),
+        )
+    )
+    if sent is None:
+        raise RuleViolation(
+            _("not a revocation or custody proposal sent to your agency"), field="in_reply_to"
+        )
+    person = session.scalar(select(Person).where(Person.id == sent.person_id).with_for_update())
+    kind = RULING_ANSWERS[sent.type.removeprefix(exchange_rules.TYPE_PREFIX)]
+    candidates = session.scalars(
+        select(IncidentProposal)
+        .where(
+            IncidentProposal.person_id == person.id,
+            IncidentProposal.kind == kind,
+            IncidentProposal.status == "accepted",
+        )
+        .with_for_update()
+    ).all()
+    # The message's document hash names its proposal (exchange/triggers.py).
+    proposal = next((p for p in candidates if proposal_document(p) == sent.document_hash), None)
+    if proposal is None:
+        raise RuleViolation(_("the proposal it answers is not found"), field="in_reply_to")
+    if proposal.court_ruling is not None:
+        raise Conflict(
+            _("A ruling on this proposal was recorded already."),
+            errors={"in_reply_to": [_("already answered")]},
+        )
+    ruled_on = data["ruled_on"]
+    if ruled_on > business_date(now):
+        raise RuleViolation(_("must not be in the future"), field="ruled_on")
+    if ruled_on < business_date(proposal.decided_at):
+        raise RuleViolation(_("is before the proposal was made"), field="ruled_on")
+    proposal.court_ruling, proposal.court_ruled_on = data["ruling"], ruled_on
+    proposal.court_document_number, proposal.court_recorded_at = data["document_number"], now
+    result = {
+        "proposal_id": proposal.id,
+        "kind": kind,
+        "ruling": data["ruling"],
+        "document_number": data["document_number"],
+    }
+    if person.status in OPEN_STATUSES:
+        alerts.raise_one(
+            session,
+            person_id=person.id,
+            kind="court_ruling",
+            subject_type="proposal",
+            subject_id=proposal.id,
+            detail={**result, "ruled_on": ruled_on.isoformat(), "agency": agency.code},
+            now=now,
+            raised_by=actor.username,
+        )
+    return person, result
+
+
+def _opinion(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime):
+    """A 纠正意见 / 检察建议 filed as a procurator would (oversight/service.py), received now."""
+    ref = data.pop("person", None)
+    person = _person(session, agency, ref) if ref else None
+    try:
+        opinion = oversight.file_opinion(session, actor=actor, subject=person, now=now, **data)
+    except RuleViolation as exc:
+        if exc.errors and "person_id" in exc.errors:
+            exc.errors["person"] = exc.errors.pop("person_id")
+        raise
+    return person, {"opinion_id": opinion.id, "reply_due_on": opinion.reply_due_on.isoformat()}
+
+
+_HANDLERS = {
+    "judgment.notice": _judgment,
+    "detention.notice": _detention,
+    "revocation.ruling": _ruling,
+    "oversight.opinion": _opinion,
+}
 
 
 def receive(
@@ -195,7 +329,7 @@ def receive(
         sent_at=envelope.get("time"),
         received_at=now,
         received_by=actor.username,
-        person_id=person.id,
+        person_id=person.id if person is not None else None,
         result=result,
     )
     session.add(record)
@@ -206,13 +340,14 @@ def receive(
         raise Conflict(
             _("This message id is being taken in already."), errors={"id": [_("already used")]}
         ) from None
+    # About a person, or (an opinion about a district or an office) the inbound record itself.
     audit.record(
         session,
         actor=actor,
         action="exchange.inbound",
-        subject_type="person",
-        subject_id=person.id,
-        juvenile=bool(person.juvenile),
+        subject_type="person" if person is not None else "inbound_message",
+        subject_id=person.id if person is not None else record.id,
+        juvenile=bool(person is not None and person.juvenile),
         detail={"type": envelope["type"], "event_id": envelope["id"], **result},
         now=now,
     )

@@ -75,7 +75,7 @@ class MessageSchema(ma.Schema):
     )
 
 
-INBOUND_NAMES = ("judgment.notice", "detention.notice")
+INBOUND_NAMES = ("judgment.notice", "detention.notice", "revocation.ruling", "oversight.opinion")
 
 
 class InboundSchema(ma.Schema):

@@ -77,7 +77,7 @@ class CatalogueEntrySchema(ma.Schema):
         metadata={"description": "outbound: we send it; inbound: partners send it to us"}
     )
     label_zh = ma.fields.String()
-    schema = ma.fields.String(metadata={"description": "An outbound type's JSON Schema"})
+    schema = ma.fields.String(metadata={"description": "The type's JSON Schema (its URL)"})
     receivers = ma.fields.List(ma.fields.Nested(CatalogueReceiverSchema))
     senders = ma.fields.List(ma.fields.Nested(CatalogueSenderSchema))
     article = ma.fields.String(metadata={"description": "An inbound type's article"})

@@ -73,18 +73,28 @@ def proposal_accepted(session: Session, person: Person, proposal, label_zh: str,
     name = _PROPOSALS.get(proposal.kind)
     if name is None:
         return []
-    evidence = proposal.evidence or {}
-    ground = evidence.get("facts") or evidence.get("ground")
     facts = _decision(
         proposal.kind,
         label_zh,
         now,
         level="district",
         article=proposal.article,
-        legal_ground=ground,
+        legal_ground=_ground(proposal),
     )
-    document = outbox.document_hash(f"proposal:{proposal.id}", proposal.article, ground)
-    return outbox.emit(session, name, person=person, facts=facts, now=now, document=document)
+    return outbox.emit(
+        session, name, person=person, facts=facts, now=now, document=proposal_document(proposal)
+    )
+
+
+def _ground(proposal) -> str | None:
+    evidence = proposal.evidence or {}
+    return evidence.get("facts") or evidence.get("ground")
+
+
+def proposal_document(proposal) -> str | None:
+    """The document hash of a proposal's message: it names the proposal, so a ruling that
+    answers the message finds it (exchange/inbound.py)."""
+    return outbox.document_hash(f"proposal:{proposal.id}", proposal.article, _ground(proposal))
 
 
 def travel_approved(session: Session, person: Person, permit, now: datetime):

@@ -93,6 +93,13 @@ class IncidentProposal(db.Model):
     statement: Mapped[str | None] = mapped_column(Text)
     statement_not_taken_reason: Mapped[str | None] = mapped_column(Text)
     decision_rules_version: Mapped[str | None] = mapped_column(String(80))
+    # The court's (or deciding authority's) ruling on an accepted revocation / return-to-custody
+    # proposal, as its notice came in (exchange/inbound.py): granted | refused, the day, the
+    # document, when it was recorded (社区矫正法 48, 49).
+    court_ruling: Mapped[str | None] = mapped_column(String(16))
+    court_ruled_on: Mapped[date | None] = mapped_column(Date)
+    court_document_number: Mapped[str | None] = mapped_column(String(64))
+    court_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("incident_id", "kind"),

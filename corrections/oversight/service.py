@@ -75,11 +75,15 @@ def scope_clause(actor: Actor) -> ColumnElement[bool]:
 
 
 def _in_scope(actor: Actor, district_id: int) -> bool:
+    """Whether ``actor`` may file about (or see) the district: a procurator, or the
+    procuratorate's own system sending its documents in (a partner account of that agency,
+    exchange/inbound.py), within its agency's jurisdiction."""
     if actor.role == Role.CITY:
         return True
-    if actor.role == Role.PROCURATOR and procurator_sees_all(actor):
+    filer = actor.role in (Role.PROCURATOR, Role.PARTNER)
+    if filer and procurator_sees_all(actor):
         return True
-    return actor.role in (Role.COMMANDER, Role.PROCURATOR) and actor.unit_id == district_id
+    return (filer or actor.role == Role.COMMANDER) and actor.unit_id == district_id
 
 
 # --- filing --------------------------------------------------------------------------------
@@ -96,6 +100,7 @@ def file_opinion(
     district_code: str,
     office_code: str | None = None,
     person_id: int | None = None,
+    subject: Person | None = None,
     received_at: datetime | None = None,
     now: datetime | None = None,
 ) -> OversightOpinion:
@@ -104,7 +109,9 @@ def file_opinion(
     for its kind, counted from the day the bureau received it (``received_at``, default now).
     Refused (422, the field named) when the subject is outside the procurator's scope, the
     office is not in the district or is not the person's, or the dates are impossible; a
-    document number the agency filed already is 409. Audited."""
+    document number the agency filed already is 409. Audited. ``subject``: the person, already
+    found within the agency's jurisdiction (a document sent in names them by our reference,
+    exchange/inbound.py), instead of ``person_id``."""
     now = now or now_utc()
     rules = oversight_rules.current()
     agency = agency_of(session, actor)
@@ -138,12 +145,13 @@ def file_opinion(
         )
         if office is None or office.parent_id != district.id:
             raise RuleViolation(_("not a judicial office of the district"), field="office_code")
-    person = None
-    if person_id is not None:
+    person = subject
+    if person is None and person_id is not None:
         try:
             person = get_scoped(session, actor, person_id)
         except NotFound:
             raise RuleViolation(_("No such person."), field="person_id") from None
+    if person is not None:
         if person.district_id != district.id:
             raise RuleViolation(_("the person is not in the district"), field="person_id")
         if office is not None and person.office_id != office.id:
