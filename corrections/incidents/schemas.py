@@ -97,6 +97,15 @@ class ProposalSchema(ma.Schema):
     statement = ma.fields.String(allow_none=True)
     statement_not_taken_reason = ma.fields.String(allow_none=True)
     decision_rules_version = ma.fields.String(allow_none=True)
+    court_ruling = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The court's ruling on an accepted revocation / custody proposal, "
+            "as its notice came in: granted | refused (None: none yet)"
+        },
+    )
+    court_ruled_on = ma.fields.Date(allow_none=True)
+    court_document_number = ma.fields.String(allow_none=True)
     absence_days = ma.fields.Integer()
     evidence = ma.fields.Dict()
     created_at = ma.fields.DateTime()

@@ -1249,6 +1249,9 @@ def proposal_view(p: IncidentProposal, rules: incident_rules.IncidentRules) -> d
         "statement": p.statement,
         "statement_not_taken_reason": p.statement_not_taken_reason,
         "decision_rules_version": p.decision_rules_version,
+        "court_ruling": p.court_ruling,
+        "court_ruled_on": p.court_ruled_on,
+        "court_document_number": p.court_document_number,
     }
 
 

@@ -112,7 +112,11 @@ def test_a_courts_ruling_on_our_proposal_is_recorded_once_and_the_district_alert
             (person["id"], proposal["id"], "p-dc-fy")
         ]
         db.session.remove()
-    # The district commander's alert list shows it, with what the court ruled.
+    # The proposal shows the ruling; the district commander's alert list, what the court ruled.
+    commander = login("commander-dongcheng")
+    shown = commander.get(f"/api/v1/persons/{person['id']}/proposals").get_json()
+    (mine,) = [p for p in shown if p["id"] == proposal["id"]]
+    assert (mine["court_ruling"], mine["court_ruled_on"]) == ("granted", "2026-11-27")
     listed = login("commander-dongcheng").get("/api/v1/alerts?kind=court_ruling").get_json()
     (item,) = listed["items"]
     assert item["detail"]["ruling"] == "granted" and item["person_id"] == person["id"]
