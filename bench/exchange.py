@@ -99,6 +99,11 @@ with app.app_context():
     backlog = pending()
     out["backlog"] = backlog
     publisher = AmqpPublisher(args["amqp"], args["exchange"])
+    profile = None
+    if os.environ.get("CORRECTIONS_BENCH_PROFILE"):
+        import cProfile
+        profile = cProfile.Profile()
+        profile.enable()
     started = time.perf_counter()
     rounds = 0
     while True:
@@ -109,6 +114,10 @@ with app.app_context():
         if r.taken == 0:
             break
     seconds = time.perf_counter() - started
+    if profile is not None:
+        import pstats
+        profile.disable()
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
     publisher.close()
     out["backlog_seconds"], out["backlog_rounds"] = seconds, rounds
     out["backlog_rate"] = backlog / seconds
@@ -202,6 +211,8 @@ def main() -> int:
         if done.returncode != 0:
             relay_log = (work / "relay.log").read_text() if (work / "relay.log").exists() else ""
             raise BenchError(f"bench run failed:\n{done.stdout}{done.stderr}\n{relay_log}")
+        if os.environ.get("CORRECTIONS_BENCH_PROFILE"):
+            print(done.stderr, file=sys.stderr)
         r = json.loads(done.stdout.strip().splitlines()[-1])
         connection = pika.BlockingConnection(pika.URLParameters(amqp))
         channel = connection.channel()
