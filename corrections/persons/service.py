@@ -362,16 +362,25 @@ def ensure_no_open_record(
 
 def limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> None:
     """A user whose intakes were refused as duplicates too often today may try no more: the
-    duplicate rule answers yes or no for an ID number, so it must not be a search."""
+    duplicate rule answers yes or no for an ID number, so it must not be a search. A partner
+    agency's accounts share one count."""
     from flask import current_app
 
     from corrections.audit.models import AuditEntry
 
+    from corrections.org.models import User
+
     limit = current_app.config["INTAKE_REFUSALS_PER_DAY"]
     since = now - timedelta(days=1)
+    who = AuditEntry.actor_username == actor.username
+    if actor.role == Role.PARTNER:
+        # A partner agency's accounts count together (a court sending judgment notices):
+        # another account of the same agency is not another allowance.
+        agency = select(User.agency_id).where(User.id == actor.user_id).scalar_subquery()
+        who = AuditEntry.actor_username.in_(select(User.username).where(User.agency_id == agency))
     refused = session.scalar(
         select(func.count()).where(
-            AuditEntry.actor_username == actor.username,
+            who,
             AuditEntry.action.in_(("person.intake_refused", "person.update_refused")),
             AuditEntry.occurred_at >= since,
         )

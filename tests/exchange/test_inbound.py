@@ -134,3 +134,35 @@ def test_a_detention_notice_names_the_person_one_way_and_by_a_ref_it_was_given(
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Detention)) == 0
         db.session.remove()
+
+
+def test_a_courts_accounts_share_one_allowance_of_refused_judgment_notices(
+    app, client, senders, monkeypatch
+):
+    """A notice for someone already under correction is refused (409): the answer says whether
+    an ID number is under correction, so refusals are capped per day, for the agency as a
+    whole (a second account of the same court is not a second allowance)."""
+    from corrections.core.auth import SYSTEM
+    from corrections.exchange import service
+    from corrections.org.service import hash_password
+    from tests.conftest import Api
+    from tests.support.agencies import PASSWORD
+
+    monkeypatch.setitem(app.config, "INTAKE_REFUSALS_PER_DAY", 2)
+    with app.app_context():
+        user = service.create_partner(
+            db.session, username="p-dc-fy-2", agency_code="dc-fy", actor=SYSTEM
+        )
+        user.password_hash = hash_password(PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    token = client.post("/api/v1/auth/token", json={"username": "p-dc-fy-2", "password": PASSWORD})
+    second = Api(client, token.get_json()["access_token"], "p-dc-fy-2")
+    court = senders["dc-fy"]
+    data = _judgment_data()
+    assert court.post("/api/v1/exchange/inbound", json=_envelope(JUDGMENT, data)).status_code == 201
+    for _ in range(2):
+        resp = court.post("/api/v1/exchange/inbound", json=_envelope(JUDGMENT, data))
+        assert resp.status_code == 409, resp.get_json()
+    refused = second.post("/api/v1/exchange/inbound", json=_envelope(JUDGMENT, data))
+    assert refused.status_code == 429, refused.get_json()
