@@ -19,7 +19,7 @@ def _upgrade() -> None:
 def _seed(persons: int, seed: int, history_months: int = 12) -> None:
     from corrections.core.clock import now_utc
     from corrections.core.db import db
-    from corrections.demo.generator import build_persons, build_units_and_users
+    from corrections.demo.generator import build_agencies, build_persons, build_units_and_users
     from corrections.org.models import Unit
 
     if db.session.query(Unit.id).first() is not None:
@@ -27,6 +27,7 @@ def _seed(persons: int, seed: int, history_months: int = 12) -> None:
         raise click.ClickException(cli_text(message))
     password = current_app.config["DEMO_PASSWORD"]
     accounts = build_units_and_users(db.session, password=password)
+    build_agencies(db.session, accounts)
     with click.progressbar(length=persons, label="persons") as bar:
         build_persons(
             db.session,

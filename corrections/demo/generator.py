@@ -176,6 +176,40 @@ def build_units_and_users(session: Session, *, password: str) -> DemoAccounts:
     return accounts
 
 
+# The demo's partner agencies (rules/exchange.yaml agency kinds) and one account each: the
+# city's procuratorate with a procurator (检察监督), the 东城 court's and police's systems (the
+# exchange feed, receipts and the documents they send in).
+DEMO_AGENCIES = [
+    ("jcy-city", "procuratorate", "滨江市人民检察院", CITY[0], "procurator-city", Role.PROCURATOR),
+    ("fy-dongcheng", "court", "滨江市东城区人民法院", "329901", "court-dongcheng", Role.PARTNER),
+    ("gaj-dongcheng", "police", "滨江市公安局东城分局", "329901", "police-dongcheng", Role.PARTNER),
+]
+
+
+def build_agencies(session: Session, accounts: DemoAccounts) -> None:
+    """The demo's partner agencies and their accounts (:data:`DEMO_AGENCIES`), sharing the
+    demo password."""
+    from corrections.exchange import service as exchange
+
+    for code, kind, name, unit_code, username, role in DEMO_AGENCIES:
+        agency, _routed = exchange.create_agency(
+            session, code=code, kind=kind, name_zh=name, unit_code=unit_code
+        )
+        org.create_user(
+            session,
+            username=username,
+            password=accounts.password,
+            role=role,
+            unit_code=unit_code,
+            display_name=name,
+            demo=True,
+            agency_id=agency.id,
+        )
+        accounts.rows.append(
+            {"username": username, "role": role.value, "unit": unit_code, "name": name}
+        )
+
+
 def _random_person(rng: random.Random, today: date, office_codes: list[str], seq: int) -> dict:
     category = _pick(rng, CATEGORY_WEIGHTS)
     juvenile = rng.random() < 0.025

@@ -18,24 +18,23 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from corrections.alerts import service as alerts
 from corrections.audit import service as audit
 from corrections.core import crypto
 from corrections.core.auth import Actor
-from corrections.core.clock import now_utc
+from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, NotFound, RuleViolation
 from corrections.core.i18n import _
-from corrections.core.clock import business_date
 from corrections.core.schemas import Date as DateField
 from corrections.core.schemas import DateTime, TrimmedString
 from corrections.exchange import rules as exchange_rules
-from corrections.alerts import service as alerts
-from corrections.exchange.triggers import proposal_document
 from corrections.exchange.models import Agency, InboundMessage, OutboxMessage
 from corrections.exchange.service import agency_of
+from corrections.exchange.triggers import proposal_document
 from corrections.incidents.models import IncidentProposal
+from corrections.org.models import Unit, UnitKind
 from corrections.oversight import service as oversight
 from corrections.oversight.schemas import OpinionInSchema
-from corrections.org.models import Unit, UnitKind
 from corrections.persons.models import ID_NUMBER_INDEX, OPEN_STATUSES, Person, normal_id_number
 from corrections.persons.schemas import PersonWritableSchema
 from corrections.supervision import detention as detentions
@@ -115,7 +114,9 @@ class RulingNoticeSchema(ma.Schema):
     ruling = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(RULINGS),
-        metadata={"description": "granted (裁定撤销 / 决定收监执行) or refused (不予撤销 / 不予收监)"},
+        metadata={
+            "description": "granted (裁定撤销 / 决定收监执行) or refused (不予撤销 / 不予收监)"
+        },
     )
     ruled_on = DateField(required=True)
     document_number = TrimmedString(required=True, validate=ma.validate.Length(min=2, max=64))

@@ -367,7 +367,6 @@ def limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> None
     from flask import current_app
 
     from corrections.audit.models import AuditEntry
-
     from corrections.org.models import User
 
     limit = current_app.config["INTAKE_REFUSALS_PER_DAY"]
