@@ -76,6 +76,10 @@ class Outgoing:
 
 
 class Publisher(Protocol):
+    """Publishes to the broker. A publisher may also pipeline a wave of messages,
+    ``publish_many(messages) -> {outbox id: None | PublishFailed}`` (:class:`AmqpPublisher`
+    does); :func:`publish_wave` uses it where it exists."""
+
     def publish(self, message: Outgoing) -> None:
         """Return once the broker confirmed the message; else raise :class:`PublishFailed`
         (or :class:`BrokerUnavailable` when no connection could be made)."""
@@ -110,9 +114,12 @@ def _reason(exc: BaseException) -> str:
 
 
 class AmqpPublisher:
-    """Publishes over one pika ``BlockingConnection`` with publisher confirms; connects on
-    the first message and again after a lost connection. ``queue_prefix``: the agencies'
-    queues are ``<queue_prefix><agency code>`` (tests use their own)."""
+    """Publishes over one pika ``SelectConnection`` with publisher confirms, pipelined: a
+    batch is written to the socket at once and the broker's acks (by delivery tag, possibly
+    ``multiple``) are collected as they come, instead of one round trip per message. The IO
+    loop runs only while a call waits. Connects on the first batch and again after a lost
+    connection. ``queue_prefix``: the agencies' queues are ``<queue_prefix><agency code>``
+    (tests use their own)."""
 
     def __init__(
         self,
@@ -131,11 +138,45 @@ class AmqpPublisher:
         self.connection: Any = None
         self.channel: Any = None
         self._declared: set[str] = set()
+        self._lost: str | None = None  # why the connection or channel closed
+        self._tag = 0  # the channel's last delivery tag
+        self._waiting: dict[int, str] = {}  # delivery tag -> event id, not yet confirmed
+        self._outcome: dict[str, str | None] = {}  # event id -> None (acked) or why not
+        self._returned: set[str] = set()  # event ids the broker returned (unroutable)
+
+    # -- the IO loop, run while waiting --
+
+    def _wait(self, done, what: str) -> None:
+        """Run the connection's IO loop until ``done()``; a closed connection or the timeout
+        raises :class:`PublishFailed` (connection lost)."""
+        loop = self.connection.ioloop
+        deadline = time.monotonic() + self.timeout
+        tick = loop.call_later(self.timeout, lambda: None)  # bounds each poll
+        try:
+            while not done():
+                if self._lost is not None:
+                    raise PublishFailed(self._lost, connection_lost=True)
+                if time.monotonic() >= deadline:
+                    raise PublishFailed(f"TimeoutError: no answer to {what}", connection_lost=True)
+                loop.poll()
+                loop.process_timeouts()
+        finally:
+            loop.remove_timeout(tick)
+
+    def _call(self, start, what: str) -> Any:
+        """Start an asynchronous AMQP method (``start(callback)``) and wait for its answer."""
+        answer: list[Any] = []
+        start(answer.append)
+        self._wait(lambda: bool(answer), what)
+        return answer[0]
+
+    def _closed(self, _source: Any, reason: BaseException) -> None:
+        self._lost = _reason(reason)
 
     def _open(self) -> Any:
         import pika
 
-        if self.channel is not None and self.channel.is_open and self.connection.is_open:
+        if self.channel is not None and self._lost is None and self.channel.is_open:
             return self.channel
         self.close()
         params = pika.URLParameters(self.url)
@@ -143,17 +184,67 @@ class AmqpPublisher:
         params.socket_timeout = self.timeout
         params.stack_timeout = self.timeout
         params.blocked_connection_timeout = self.timeout * 3
+        self._lost, opened = None, []
         try:
-            self.connection = pika.BlockingConnection(params)
-            channel = self.connection.channel()
-            channel.confirm_delivery()
-            channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
-        except (pika.exceptions.AMQPError, OSError) as exc:
+            self.connection = pika.SelectConnection(
+                params,
+                on_open_callback=opened.append,
+                on_open_error_callback=self._closed,
+                on_close_callback=self._closed,
+            )
+            # Its own loop, polled only while a call waits (as pika's BlockingConnection does).
+            self.connection.ioloop.activate_poller()
+            self._wait(lambda: bool(opened), "the connection")
+            channel = self._call(
+                lambda cb: self.connection.channel(on_open_callback=cb), "the channel"
+            )
+            channel.add_on_close_callback(self._closed)
+            channel.add_on_return_callback(self._on_return)
+            self._call(
+                lambda cb: channel.confirm_delivery(self._on_confirm, callback=cb),
+                "confirm.select",
+            )
+            self._call(
+                lambda cb: channel.exchange_declare(
+                    self.exchange, exchange_type="topic", durable=True, callback=cb
+                ),
+                "exchange.declare",
+            )
+        except (PublishFailed, pika.exceptions.AMQPError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, PublishFailed) else _reason(exc)
             self.close()
-            raise BrokerUnavailable(_reason(exc)) from exc
-        self.channel = channel
-        self._declared = set()
+            raise BrokerUnavailable(reason) from exc
+        self.channel, self._declared, self._tag = channel, set(), 0
+        self._waiting, self._outcome, self._returned = {}, {}, set()
         return channel
+
+    # -- confirms --
+
+    def _on_return(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
+        # A Basic.Return comes before the Basic.Ack of the same message.
+        self._returned.add(properties.message_id)
+
+    def _on_confirm(self, frame: Any) -> None:
+        import pika
+
+        method = frame.method
+        acked = isinstance(method, pika.spec.Basic.Ack)
+        tags = (
+            [t for t in self._waiting if t <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
+        for tag in tags:
+            event_id = self._waiting.pop(tag, None)
+            if event_id is None:
+                continue
+            if not acked:
+                self._outcome[event_id] = "NackError: not confirmed by the broker"
+            elif event_id in self._returned:
+                self._returned.discard(event_id)
+                self._outcome[event_id] = "UnroutableError: returned by the broker"
+            else:
+                self._outcome[event_id] = None
 
     def queue_of(self, agency_code: str) -> str:
         return f"{self.queue_prefix}{agency_code}"
@@ -163,49 +254,106 @@ class AmqpPublisher:
         if agency_code in self._declared:
             return
         queue = self.queue_of(agency_code)
-        channel.queue_declare(queue, durable=True)
-        channel.queue_bind(queue, self.exchange, routing_key=f"{agency_code}.#")
+        self._call(
+            lambda cb: channel.queue_declare(queue, durable=True, callback=cb), "queue.declare"
+        )
+        self._call(
+            lambda cb: channel.queue_bind(
+                queue, self.exchange, routing_key=f"{agency_code}.#", callback=cb
+            ),
+            "queue.bind",
+        )
         self._declared.add(agency_code)
 
-    def publish(self, message: Outgoing) -> None:
+    def publish_many(self, messages: list[Outgoing]) -> dict[int, PublishFailed | None]:
+        """Publish the messages at once and wait for the broker's confirms; returns, by
+        outbox id, None for each confirmed and why for each not: nacked, returned
+        (unroutable: its queue is declared again next time), or the connection lost before
+        its confirm (``connection_lost``). The broker unreachable: :class:`BrokerUnavailable`,
+        nothing sent."""
         import pika
 
         channel = self._open()
-        properties = pika.BasicProperties(
-            content_type=CONTENT_TYPE,
-            delivery_mode=pika.DeliveryMode.Persistent,
-            message_id=message.event_id,
-            timestamp=int(message.created_at.timestamp()),
-            type=message.type,
-            app_id="corrections",
-        )
+        self._outcome = {}
         try:
-            self._declare(channel, message.agency_code)
-            channel.basic_publish(
-                self.exchange,
-                message.routing_key,
-                message.body,
-                properties=properties,
-                mandatory=True,
-            )
-        except pika.exceptions.UnroutableError as exc:
-            # Its queue was deleted meanwhile: declared again at the next attempt.
-            self._declared.discard(message.agency_code)
-            raise PublishFailed("UnroutableError: returned by the broker") from exc
-        except pika.exceptions.NackError as exc:
-            raise PublishFailed("NackError: not confirmed by the broker") from exc
-        except (pika.exceptions.AMQPError, OSError) as exc:
+            for message in messages:
+                self._declare(channel, message.agency_code)
+                channel.basic_publish(
+                    self.exchange,
+                    message.routing_key,
+                    message.body,
+                    properties=pika.BasicProperties(
+                        content_type=CONTENT_TYPE,
+                        delivery_mode=pika.DeliveryMode.Persistent,
+                        message_id=message.event_id,
+                        timestamp=int(message.created_at.timestamp()),
+                        type=message.type,
+                        app_id="corrections",
+                    ),
+                    mandatory=True,
+                )
+                self._tag += 1
+                self._waiting[self._tag] = message.event_id
+            self._wait(lambda: not self._waiting, "the confirms")
+        except (PublishFailed, pika.exceptions.AMQPError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, PublishFailed) else _reason(exc)
+            outcome = dict(self._outcome)
             self.close()
-            raise PublishFailed(_reason(exc), connection_lost=True) from exc
+            lost = PublishFailed(reason, connection_lost=True)
+            return {m.id: None if outcome.get(m.event_id, "") is None else lost for m in messages}
+        result: dict[int, PublishFailed | None] = {}
+        for message in messages:
+            why = self._outcome.get(message.event_id)
+            if why is not None and why.startswith("UnroutableError"):
+                self._declared.discard(message.agency_code)
+            result[message.id] = None if why is None else PublishFailed(why)
+        return result
+
+    def publish(self, message: Outgoing) -> None:
+        failed = self.publish_many([message])[message.id]
+        if failed is not None:
+            raise failed
 
     def close(self) -> None:
         connection, self.connection, self.channel = self.connection, None, None
-        self._declared = set()
-        if connection is not None and connection.is_open:
-            try:
+        self._declared, self._waiting = set(), {}
+        if connection is None:
+            return
+        loop = connection.ioloop
+        try:
+            if not (connection.is_closed or connection.is_closing):
                 connection.close()
-            except Exception:  # already going away: nothing to release
-                log.debug("closing the broker connection failed", exc_info=True)
+            # Let the close handshake finish (briefly: the broker may be gone).
+            deadline = time.monotonic() + 2
+            while not connection.is_closed and time.monotonic() < deadline:
+                loop.poll()
+                loop.process_timeouts()
+        except Exception:  # already going away: nothing to release
+            log.debug("closing the broker connection failed", exc_info=True)
+        finally:
+            loop.deactivate_poller()
+            loop.close()
+
+
+def publish_wave(publisher: Publisher, messages: list[Outgoing]) -> dict[int, PublishFailed | None]:
+    """Publish ``messages`` (at most one per person and agency) and return, by outbox id,
+    None for each the broker confirmed and why for each it did not; a message missing was
+    not tried. All at once where the publisher pipelines (``publish_many``), else one by one,
+    stopping at a lost connection."""
+    many = getattr(publisher, "publish_many", None)
+    if many is not None:
+        return many(messages)
+    outcome: dict[int, PublishFailed | None] = {}
+    for message in messages:
+        try:
+            publisher.publish(message)
+        except PublishFailed as exc:
+            outcome[message.id] = exc
+            if exc.connection_lost:
+                break
+        else:
+            outcome[message.id] = None
+    return outcome
 
 
 # --- one round ---------------------------------------------------------------------------
@@ -374,7 +522,8 @@ def relay_once(
     once the broker confirmed (``published_at``; the state stays ``acknowledged`` where the
     receiver already acknowledged it from its feed), failed (attempts, error, next attempt, or
     dead). After a failure the same person's later messages to that agency wait. A lost
-    connection ends the round; an unreachable broker counts against no message. Any other
+    connection ends the round (each message sent but not confirmed counts an attempt); an
+    unreachable broker counts against no message. Any other
     error propagates with nothing marked: those messages go again (at least once)."""
     now = now or now_utc()
     rules = exchange_rules.current()
@@ -382,25 +531,43 @@ def relay_once(
     result = Round(taken=len(rows))
     published: list[int] = []
     held: set[tuple[int, int | None]] = set()
-    for row, code in rows:
-        key = (row.person_id, row.agency_id)
-        if row.person_id is not None and key in held:
-            result.held += 1
-            continue
+    waiting = list(rows)
+    # In waves: a person's next message to an agency goes once the previous one is
+    # confirmed, so a failure can hold back what follows it; other persons' go together.
+    while waiting:
+        wave: list[tuple[OutboxMessage, str]] = []
+        later: list[tuple[OutboxMessage, str]] = []
+        taken: set[tuple[int, int | None]] = set()
+        for row, code in waiting:
+            key = (row.person_id, row.agency_id)
+            if row.person_id is not None and key in held:
+                result.held += 1
+            elif row.person_id is not None and key in taken:
+                later.append((row, code))
+            else:
+                taken.add(key)
+                wave.append((row, code))
         try:
-            publisher.publish(outgoing(row, code))
+            outcome = publish_wave(publisher, [outgoing(row, code) for row, code in wave])
         except BrokerUnavailable as exc:
             result.broker_down = str(exc) or type(exc).__name__
             break
-        except PublishFailed as exc:
+        lost = False
+        for row, code in wave:
+            if row.id not in outcome:
+                continue  # not tried: the connection went first
+            failure = outcome[row.id]
+            if failure is None:
+                published.append(row.id)
+                continue
             result.failed += 1
-            if _failed(session, row, code, exc.reason, now=now_utc(), rules=rules):
+            if _failed(session, row, code, failure.reason, now=now_utc(), rules=rules):
                 result.dead += 1
-            held.add(key)
-            if exc.connection_lost:
-                break
-            continue
-        published.append(row.id)
+            held.add((row.person_id, row.agency_id))
+            lost = lost or failure.connection_lost
+        if lost:
+            break
+        waiting = later
     if published:
         session.execute(
             update(OutboxMessage)

@@ -405,9 +405,10 @@ def test_no_message_is_lost_when_the_connection_breaks_mid_batch(
     try:
         first = run(app, CutAfter(publisher, proxy, 2))
         assert (first.published, first.failed) == (2, 1)
-        # The message sent as the connection broke: one attempt, retried after the back-off.
-        assert [e for e, s in states(app).items() if s[1] == 1] == [ids[2]]
-        assert states(app)[ids[2]][0] == "pending" and states(app)[ids[2]][3]
+        # In waves (one message per person at a time): A's first, B's first, then A's second,
+        # sent as the connection broke: one attempt, retried after the back-off.
+        assert [e for e, s in states(app).items() if s[1] == 1] == [ids[1]]
+        assert states(app)[ids[1]][0] == "pending" and states(app)[ids[1]][3]
         clock.advance(seconds=5)
         rounds = 0
         while any(s[0] == "pending" for s in states(app).values()) and rounds < 5:
@@ -423,6 +424,54 @@ def test_no_message_is_lost_when_the_connection_breaks_mid_batch(
     for person_ids in (ids[:3], ids[3:]):  # and each person's in order, once de-duplicated
         firsts = list(dict.fromkeys(d for d in delivered if d in person_ids))
         assert firsts == person_ids
+
+
+class CutBeforeConfirms(AmqpPublisher):
+    """The pipelined publisher whose connection is cut once a wave was written and before
+    its confirms are read."""
+
+    proxy = None
+
+    def _wait(self, done, what):
+        if what == "the confirms" and self.proxy is not None:
+            self.proxy.cut()
+            self.proxy = None
+            time.sleep(0.05)  # the reset reaches the relay's socket
+        super()._wait(done, what)
+
+
+def test_a_pipelined_wave_cut_before_its_confirms_loses_nothing_and_keeps_order(
+    app, clock, active, agencies, broker
+):
+    persons = [active(name=name) for name in ("张伟", "李强", "王芳", "赵磊")]
+    ids = [i for p in persons for i in emit(app, p["id"], 2)]
+    parts = pika.URLParameters(AMQP_URL)
+    proxy = Proxy(parts.host, parts.port)
+    url = AMQP_URL.replace(f"{parts.host}:{parts.port}", f"127.0.0.1:{proxy.port}")
+    publisher = CutBeforeConfirms(url, broker.exchange, queue_prefix=f"{broker.prefix}.")
+    publisher.proxy = proxy
+    try:
+        first = run(app, publisher)
+        # The first wave (one message per person) was written at once and the connection cut
+        # before any confirm was read: each counts one attempt and waits for its retry, and
+        # nobody's second message went.
+        assert (first.published, first.failed) == (0, len(persons))
+        assert sorted(s[1] for s in states(app).values()) == [0] * 4 + [1] * 4
+        assert {ids[2 * k] for k in range(4)} == {e for e, s in states(app).items() if s[1]}
+        rounds = 0
+        while any(s[0] == "pending" for s in states(app).values()) and rounds < 6:
+            clock.advance(seconds=5)
+            run(app, publisher)
+            rounds += 1
+    finally:
+        publisher.close()
+        proxy.close()
+    assert {s[0] for s in states(app).values()} == {"published"}
+    delivered = [p.message_id for _m, p, _b in broker.drain("dc-jcy")]
+    assert set(delivered) == set(ids)
+    for k in range(len(persons)):  # each person's in order, once de-duplicated
+        mine = ids[2 * k : 2 * k + 2]
+        assert list(dict.fromkeys(d for d in delivered if d in mine)) == mine
 
 
 def test_an_unreachable_broker_counts_no_attempt(app, active, agencies):
