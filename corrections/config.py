@@ -116,6 +116,12 @@ DEFAULTS: dict[str, Any] = {
     # Intakes (or ID corrections) a user may have refused as duplicates in 24 hours before
     # further intakes are refused with 429: the duplicate rule must not become a search.
     "INTAKE_REFUSALS_PER_DAY": 5,
+    # The same for a partner agency as a whole (all its accounts): documents it sent in that
+    # were refused in 24 hours (a judgment notice for someone already under correction, a
+    # detention notice or an opinion that does not fit the case it names) before its next
+    # ones get 429. Higher than a person's: a court's system meets honest duplicates when
+    # the office registered the person from the paper judgment first.
+    "EXCHANGE_REFUSALS_PER_DAY": 20,
     # A caseload import (dry run or not) whose rows match more open cases outside the
     # operator's scope than this, counted as distinct persons over the operator's runs of the
     # last 24 hours, is refused as a whole and says nothing per row: the import must not be
@@ -380,6 +386,7 @@ _POSITIVE_INTS = (
     "RISK_EXPORT_MIN_K",
     "AUDIT_LATE_TOLERANCE_SECONDS",
     "INTAKE_REFUSALS_PER_DAY",
+    "EXCHANGE_REFUSALS_PER_DAY",
     "IMPORT_MAX_OPEN_MATCHES",
     "ALERT_STREAM_MAX_PER_USER",
     "ALERT_STREAM_MAX_PER_PROCESS",

@@ -37,6 +37,7 @@ from corrections.oversight import service as oversight
 from corrections.oversight.schemas import OpinionInSchema
 from corrections.persons.models import ID_NUMBER_INDEX, OPEN_STATUSES, Person, normal_id_number
 from corrections.persons.schemas import PersonWritableSchema
+from corrections.persons.service import limit_refused_intakes
 from corrections.supervision import detention as detentions
 from corrections.supervision import intake
 from corrections.supervision.schemas import DetentionInSchema
@@ -51,7 +52,8 @@ class EnvelopeSchema(ma.Schema):
     specversion = ma.fields.String(required=True, validate=ma.validate.OneOf(["1.0"]))
     id = ma.fields.String(
         required=True,
-        validate=ma.validate.Regexp(r"^[A-Za-z0-9._:-]{1,100}$"),
+        # \Z, not $: "$" also matches before a final newline ("x" and "x\n" one id).
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9._:-]{1,100}\Z"),
         metadata={"description": "The sender's message id: a replay of it changes nothing"},
     )
     source = TrimmedString(required=True, validate=ma.validate.Length(min=1, max=200))
@@ -74,7 +76,7 @@ class PersonRefSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    ref = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{1,19}$"))
+    ref = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{1,18}$"))
     id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18))
 
     @ma.validates_schema
@@ -188,23 +190,27 @@ def _person(session: Session, agency: Agency, ref: dict[str, Any]) -> Person:
     return person
 
 
-def _judgment(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime):
+def _judgment(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime, seen):
     """The intake record (待报到), its 10-day reporting clock from the judgment's effect. The
     intake's own office check takes the partner's jurisdiction (persons/service.py
     ``_office_for_intake``): an office elsewhere is a 422 on ``data.office_code``."""
     facts = {k: v for k, v in data.items() if k != "document_number"}
     person = intake.intake(session, actor=actor, data=facts, now=now)
-    return person, {"intake_deadline": person.intake_deadline.isoformat()}
+    return person, {
+        "intake_deadline": person.intake_deadline.isoformat(),
+        "document_number": data["document_number"],
+    }
 
 
-def _detention(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime):
+def _detention(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime, seen):
     """A detention by another authority: what falls due from its start is excused (Art. 32)."""
     person = _person(session, agency, data.pop("person"))
+    seen.append(person)
     held = detentions.record_for(session, actor=actor, person=person, data=data, now=now)
     return person, {"detention_id": held.id}
 
 
-def _ruling(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime):
+def _ruling(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime, seen):
     """A ruling on a proposal we sent this agency: recorded on the proposal (once), and the
     district alerted to act on it: granted, it records the termination (社区矫正法 45) on the
     ruling's document; refused, the case goes on."""
@@ -220,6 +226,7 @@ def _ruling(session: Session, actor: Actor, agency: Agency, data: dict, now: dat
             _("not a revocation or custody proposal sent to your agency"), field="in_reply_to"
         )
     person = session.scalar(select(Person).where(Person.id == sent.person_id).with_for_update())
+    seen.append(person)
     kind = RULING_ANSWERS[sent.type.removeprefix(exchange_rules.TYPE_PREFIX)]
     candidates = session.scalars(
         select(IncidentProposal)
@@ -252,6 +259,8 @@ def _ruling(session: Session, actor: Actor, agency: Agency, data: dict, now: dat
         "ruling": data["ruling"],
         "document_number": data["document_number"],
     }
+    if data.get("note"):
+        result["note"] = data["note"]
     if person.status in OPEN_STATUSES:
         alerts.raise_one(
             session,
@@ -266,10 +275,12 @@ def _ruling(session: Session, actor: Actor, agency: Agency, data: dict, now: dat
     return person, result
 
 
-def _opinion(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime):
+def _opinion(session: Session, actor: Actor, agency: Agency, data: dict, now: datetime, seen):
     """A 纠正意见 / 检察建议 filed as a procurator would (oversight/service.py), received now."""
     ref = data.pop("person", None)
     person = _person(session, agency, ref) if ref else None
+    if person is not None:
+        seen.append(person)
     try:
         opinion = oversight.file_opinion(session, actor=actor, subject=person, now=now, **data)
     except RuleViolation as exc:
@@ -285,6 +296,37 @@ _HANDLERS = {
     "revocation.ruling": _ruling,
     "oversight.opinion": _opinion,
 }
+
+
+# A detention notice or an opinion that names an existing case and is refused is answered with
+# the fields at fault and no more: the domain's own messages quote the case (its judgment date,
+# another detention's id and dates), which its sender is not entitled to read.
+_TERSE = ("detention.notice", "oversight.opinion")
+
+
+def _refused(session, actor, envelope, seen, exc, now) -> None:
+    """Audit a refused document as ``exchange.inbound_refused`` on the case it named (the
+    row survives the rollback; it counts against the agency's allowance), and say only which
+    fields were at fault, named as the envelope has them."""
+    person = seen[0] if seen else None
+    audit.record(
+        session,
+        actor=actor,
+        action="exchange.inbound_refused",
+        subject_type="person" if person is not None else None,
+        subject_id=person.id if person is not None else None,
+        juvenile=bool(person is not None and person.juvenile),
+        detail={"type": envelope["type"], "event_id": envelope["id"], "status": exc.status},
+        now=now,
+    )
+    if isinstance(exc, NotFound):
+        return
+    if exc.errors:
+        exc.errors = {k if k.startswith("data.") else f"data.{k}": v for k, v in exc.errors.items()}
+    kind = exchange_rules.current().inbound[envelope["type"]]["name"]
+    if person is not None and kind in _TERSE:
+        exc.detail = _("The document does not fit the case it names; check it and send it again.")
+        exc.errors = {k: [_("does not fit the case")] for k in (exc.errors or {"data": []})}
 
 
 def receive(
@@ -312,15 +354,15 @@ def receive(
                 errors={"id": [_("already used")]},
             )
         return first, True
+    # Each refused document counts against the agency's daily allowance (persons/service.py):
+    # a refusal says something about the case it names, so refusals must not become a search.
+    limit_refused_intakes(session, actor, now)
     data = _data(kind["name"], envelope["data"])
+    seen: list[Person] = []
     try:
-        person, result = _HANDLERS[kind["name"]](session, actor, agency, data, now)
-    except (RuleViolation, Conflict) as exc:
-        # The domain's checks name the fields of the data: as the envelope has them.
-        if exc.errors:
-            exc.errors = {
-                k if k.startswith("data.") else f"data.{k}": v for k, v in exc.errors.items()
-            }
+        person, result = _HANDLERS[kind["name"]](session, actor, agency, data, now, seen)
+    except (RuleViolation, Conflict, NotFound) as exc:
+        _refused(session, actor, envelope, seen, exc, now)
         raise
     record = InboundMessage(
         agency_id=agency.id,

@@ -95,6 +95,11 @@ def _agency_for(session: Session, kind: str, district_id: int | None) -> int | N
     return (local or city or [None])[0]
 
 
+# The decision's fields a document hash covers (triggers.py): a receiver gets the hash only
+# if it gets each of them that the decision has.
+DOCUMENT_FIELDS = ("decision.legal_ground", "decision.document_number")
+
+
 def emit(
     session: Session,
     name: str,
@@ -116,6 +121,7 @@ def emit(
     available = {**(person_fields(session, person) if person is not None else {}), **facts}
     juvenile = bool(person is not None and person.juvenile)
     district_id = person.district_id if person is not None else None
+    hashed = {f for f in DOCUMENT_FIELDS if available.get(f) not in (None, "")}
     written = []
     for receiver in message.receivers:
         allowed = receiver.juvenile_fields if juvenile else receiver.fields
@@ -138,7 +144,9 @@ def emit(
             envelope["subject"] = f"person/{person.id}"
             # Ordered per person (the CloudEvents partitioning extension).
             envelope["partitionkey"] = f"person-{person.id}"
-        if document is not None:
+        if document is not None and hashed.issubset(allowed):
+            # Only to a receiver that gets the hashed text itself: to another, the hash of a
+            # short text (a ground, a document number) would let it test guesses at it.
             envelope["documenthash"] = document
         row = OutboxMessage(
             event_id=event_id,

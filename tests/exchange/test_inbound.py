@@ -61,7 +61,13 @@ def test_a_court_judgment_notice_opens_the_intake_once(app, senders):
     assert replay.status_code == 200 and replay.get_json() == first.get_json()
     ref = int(first.get_json()["person_ref"])
     # The judgment took effect on 2026-10-31: the person must report within 10 days.
-    assert first.get_json()["result"] == {"intake_deadline": "2026-11-10"}
+    assert first.get_json()["result"] == {
+        "intake_deadline": "2026-11-10",
+        "document_number": "(2026)东刑初字第88号",
+    }
+    # The sender's id is taken exactly: with a trailing newline it is refused, not a second id.
+    newline = {**body, "id": body["id"] + "\n"}
+    assert senders["dc-fy"].post("/api/v1/exchange/inbound", json=newline).status_code == 422
     with app.app_context():
         person = db.session.get(Person, ref)
         assert (person.status, person.name) == ("pending_intake", "张伟")
@@ -140,15 +146,16 @@ def test_a_courts_accounts_share_one_allowance_of_refused_judgment_notices(
     app, client, senders, monkeypatch
 ):
     """A notice for someone already under correction is refused (409): the answer says whether
-    an ID number is under correction, so refusals are capped per day, for the agency as a
-    whole (a second account of the same court is not a second allowance)."""
+    an ID number is under correction, so refused documents are capped per day
+    (EXCHANGE_REFUSALS_PER_DAY), for the agency as a whole (a second account of the same court
+    is not a second allowance)."""
     from corrections.core.auth import SYSTEM
     from corrections.exchange import service
     from corrections.org.service import hash_password
     from tests.conftest import Api
     from tests.support.agencies import PASSWORD
 
-    monkeypatch.setitem(app.config, "INTAKE_REFUSALS_PER_DAY", 2)
+    monkeypatch.setitem(app.config, "EXCHANGE_REFUSALS_PER_DAY", 2)
     with app.app_context():
         user = service.create_partner(
             db.session, username="p-dc-fy-2", agency_code="dc-fy", actor=SYSTEM
@@ -166,3 +173,51 @@ def test_a_courts_accounts_share_one_allowance_of_refused_judgment_notices(
         assert resp.status_code == 409, resp.get_json()
     refused = second.post("/api/v1/exchange/inbound", json=_envelope(JUDGMENT, data))
     assert refused.status_code == 429, refused.get_json()
+
+
+def test_a_refused_detention_notice_says_only_which_field_and_counts_against_the_agency(
+    app, active, senders, monkeypatch
+):
+    """A police notice naming a juvenile by ID number with a start before the judgment took
+    effect: the answer names the field and quotes nothing of the case (not its judgment
+    date); the refusal is audited on the case, as a juvenile's; refusals are capped."""
+    from tests.factories import juvenile_payload
+
+    monkeypatch.setitem(app.config, "EXCHANGE_REFUSALS_PER_DAY", 2)
+    payload = juvenile_payload()
+    person = active(**payload)
+    data = {
+        "person": {"id_number": payload["id_number"]},
+        "kind": "administrative_detention",
+        "start_date": "2020-01-01",
+        "authority": "东城公安分局",
+    }
+    police = senders["dc-gaj"]
+    resp = police.post("/api/v1/exchange/inbound", json=_envelope(DETENTION, data))
+    assert resp.status_code == 422, resp.get_json()
+    body = resp.get_json()
+    assert list(body["errors"]) == ["data.start_date"]
+    assert body["errors"]["data.start_date"] == ["与案件不符"]
+    assert "2026" not in str(body)  # no date of the case
+    unknown = {**data, "person": {"id_number": "110101199001011237"}}
+    assert (
+        police.post("/api/v1/exchange/inbound", json=_envelope(DETENTION, unknown)).status_code
+        == 404
+    )
+    # Two refusals today: the agency's next document is 429, however good.
+    good = {**data, "start_date": "2026-11-26"}
+    assert (
+        police.post("/api/v1/exchange/inbound", json=_envelope(DETENTION, good)).status_code == 429
+    )
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "exchange.inbound_refused")
+            .order_by(AuditEntry.id)
+        ).all()
+        assert [(r.subject_id, r.juvenile) for r in rows] == [
+            (str(person["id"]), True),
+            (None, False),
+        ]
+        assert db.session.scalar(select(func.count()).select_from(Detention)) == 0
+        db.session.remove()

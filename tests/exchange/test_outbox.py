@@ -170,6 +170,10 @@ def test_a_juveniles_messages_carry_only_the_juvenile_fields(app, login, active,
     assert sent <= set(receiver.juvenile_fields)
     assert "person.name" not in sent and "person.id_number" not in sent
     assert "王小红" not in str(message)
+    # The warning's document hash covers its number and ground: a receiver that does not get
+    # both does not get the hash either (it would let it test guesses at them).
+    hashed = {"decision.legal_ground", "decision.document_number"}
+    assert ("documenthash" in message) == hashed.issubset(receiver.juvenile_fields)
 
 
 def test_every_message_types_juvenile_fields_are_the_minimum(app):
