@@ -108,10 +108,14 @@ def emit(
     facts: dict[str, Any],
     now: datetime | None = None,
     document: str | None = None,
+    agency_id: int | None = None,
+    district_id: int | None = None,
 ) -> list[OutboxMessage]:
     """Write the messages of type ``name`` for this decision (one per receiver the rules
     name), in the caller's transaction. ``facts``: the decision's fields by their rules name
-    (``decision.kind`` ...); the person's are added here."""
+    (``decision.kind`` ...); the person's are added here. ``agency_id``: to that agency only
+    (an answer to the agency that asked); ``district_id``: the district of a message about no
+    person."""
     now = now or now_utc()
     rules = exchange_rules.current()
     message = rules.messages[name]
@@ -120,13 +124,16 @@ def emit(
         person = session.get(Person, person.id)
     available = {**(person_fields(session, person) if person is not None else {}), **facts}
     juvenile = bool(person is not None and person.juvenile)
-    district_id = person.district_id if person is not None else None
+    if person is not None:
+        district_id = person.district_id
     hashed = {f for f in DOCUMENT_FIELDS if available.get(f) not in (None, "")}
     written = []
     for receiver in message.receivers:
         allowed = receiver.juvenile_fields if juvenile else receiver.fields
         data = _nest({f: available[f] for f in allowed if f in available})
-        agency_id = _agency_for(session, receiver.kind, district_id)
+        # To one agency (``agency_id``: an answer to the agency that asked), else the one of
+        # the receiver's kind that serves the district.
+        to = agency_id or _agency_for(session, receiver.kind, district_id)
         event_id = str(uuid.uuid4())
         envelope = {
             "specversion": SPEC_VERSION,
@@ -150,7 +157,7 @@ def emit(
             envelope["documenthash"] = document
         row = OutboxMessage(
             event_id=event_id,
-            agency_id=agency_id,
+            agency_id=to,
             receiver_kind=receiver.kind,
             district_id=district_id,
             type=message.cloudevents_type,
@@ -162,7 +169,7 @@ def emit(
             article=receiver.article,
             rules_version=rules.version,
             created_at=now,
-            state="pending" if agency_id is not None else "unrouted",
+            state="pending" if to is not None else "unrouted",
             attempts=0,
         )
         session.add(row)

@@ -23,6 +23,7 @@ MESSAGE_TYPES = (
     "case.terminated",
     "person.absconded",
     "audit.checkpoint.sealed",
+    "oversight.reply.sent",
 )
 # The CloudEvents type of a message type: reverse-DNS of the project, then the rules' name.
 TYPE_PREFIX = "cn.corrections."

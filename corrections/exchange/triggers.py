@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from corrections.core.clock import business_date
 from corrections.exchange import outbox
 from corrections.exchange.models import OutboxMessage
 from corrections.exchange.rules import TYPE_PREFIX
@@ -125,6 +126,35 @@ def absconded(session: Session, person: Person, lost_since: datetime, now: datet
     """An officer confirmed the person absconded (脱管): the police help find them (Art. 30)."""
     facts = {"incident.lost_since": lost_since, "decision.decided_at": now}
     return outbox.emit(session, "person.absconded", person=person, facts=facts, now=now)
+
+
+def opinion_replied(session: Session, opinion, now: datetime):
+    """The bureau replied in writing to a 纠正意见 / 检察建议: to the procuratorate that filed
+    it (社区矫正法 8)."""
+    from corrections.org.models import Unit
+
+    district = session.get(Unit, opinion.district_id)
+    facts = {
+        "unit.district_code": district.code,
+        "unit.district_name_zh": district.name_zh,
+        "opinion.kind": opinion.kind,
+        "opinion.document_number": opinion.document_number,
+        "opinion.issued_on": opinion.issued_on,
+        "opinion.reply_due_on": opinion.reply_due_on,
+        "opinion.reply": opinion.reply,
+        "opinion.replied_at": opinion.replied_at,
+        "opinion.late": business_date(opinion.replied_at) > opinion.reply_due_on,
+    }
+    person = session.get(Person, opinion.person_id) if opinion.person_id else None
+    return outbox.emit(
+        session,
+        "oversight.reply.sent",
+        person=person,
+        facts=facts,
+        now=now,
+        agency_id=opinion.agency_id,
+        district_id=opinion.district_id,
+    )
 
 
 def checkpoint_sealed(session: Session, record: dict[str, Any], now: datetime):

@@ -315,6 +315,11 @@ def reply(
     opinion.replied_by = actor.username
     opinion.replied_at = now
     session.flush()
+    # To the procuratorate that filed it, in this transaction (exchange/triggers.py).
+    from corrections.exchange import triggers as exchange
+
+    late = business_date(now) > opinion.reply_due_on
+    exchange.opinion_replied(session, opinion, now)
     juvenile = bool(
         opinion.person_id
         and session.scalar(select(Person.juvenile).where(Person.id == opinion.person_id))
@@ -329,7 +334,7 @@ def reply(
         detail={
             "kind": opinion.kind,
             "reply_due_on": opinion.reply_due_on.isoformat(),
-            "late": business_date(now) > opinion.reply_due_on,
+            "late": late,
         },
         now=now,
         person_ids=[opinion.person_id] if opinion.person_id else None,

@@ -178,6 +178,17 @@ def test_a_procuratorates_opinion_sent_in_is_queued_with_its_clock_once(
     (item,) = queue["items"]
     assert item["id"] == result["opinion_id"] and item["days_left"] == 15
     assert item["person"]["id"] == person["id"]
+    # The commander's written reply goes back to the procuratorate that sent the opinion.
+    replied = login("commander-dongcheng").post(
+        f"/api/v1/oversight/opinions/{item['id']}/reply", json={"reply": "已组织实地查访并整改。"}
+    )
+    assert replied.status_code == 200, replied.get_json()
+    feed = procuratorate.get("/api/v1/exchange/feed").get_json()["items"]
+    (answer,) = [m for m in feed if m["type"] == "cn.corrections.oversight.reply.sent"]
+    assert answer["data"]["opinion"]["document_number"] == "东检矫纠〔2026〕3号"
+    assert answer["data"]["opinion"]["reply"] == "已组织实地查访并整改。"
+    assert answer["data"]["opinion"]["late"] is False
+    assert answer["data"]["person"]["ref"] == str(person["id"])
     # Outside its jurisdiction, or a court sending one: refused, nothing filed.
     elsewhere = procuratorate.post(
         "/api/v1/exchange/inbound",
