@@ -81,6 +81,7 @@ def proposal_accepted(session: Session, person: Person, proposal, label_zh: str,
         level="district",
         article=proposal.article,
         legal_ground=_ground(proposal),
+        document_number=proposal.decision_document_number,
     )
     return outbox.emit(
         session, name, person=person, facts=facts, now=now, document=proposal_document(proposal)

@@ -93,6 +93,8 @@ class IncidentProposal(db.Model):
     statement: Mapped[str | None] = mapped_column(Text)
     statement_not_taken_reason: Mapped[str | None] = mapped_column(Text)
     decision_rules_version: Mapped[str | None] = mapped_column(String(80))
+    # The number of the 建议书 an accepted revocation / custody proposal went to the court with.
+    decision_document_number: Mapped[str | None] = mapped_column(String(64))
     # The court's (or deciding authority's) ruling on an accepted revocation / return-to-custody
     # proposal, as its notice came in (exchange/inbound.py): granted | refused, the day, the
     # document, when it was recorded (社区矫正法 48, 49).

@@ -45,6 +45,14 @@ class ProposalDecisionSchema(ma.Schema):
         load_default=None,
         metadata={"description": "Why the statement could not be taken (e.g. absconded)"},
     )
+    document_number = TrimmedString(
+        validate=ma.validate.Length(min=2, max=64),
+        load_default=None,
+        metadata={
+            "description": "The number of the document that puts an accepted proposal to its "
+            "decider (撤销缓刑、假释建议书 / 收监执行建议书): it goes to the court with it"
+        },
+    )
 
 
 class ProposalInSchema(ma.Schema):
@@ -97,6 +105,7 @@ class ProposalSchema(ma.Schema):
     statement = ma.fields.String(allow_none=True)
     statement_not_taken_reason = ma.fields.String(allow_none=True)
     decision_rules_version = ma.fields.String(allow_none=True)
+    decision_document_number = ma.fields.String(allow_none=True)
     court_ruling = ma.fields.String(
         allow_none=True,
         metadata={

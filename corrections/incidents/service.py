@@ -1126,6 +1126,7 @@ def decide_proposal(
     note: str,
     statement: str | None = None,
     statement_not_taken_reason: str | None = None,
+    document_number: str | None = None,
     now: datetime | None = None,
 ) -> IncidentProposal:
     """The level of rules/sanctions.yaml (the district) decides a proposed sanction (accepted:
@@ -1191,6 +1192,8 @@ def decide_proposal(
     proposal.decided_by, proposal.decision_note = actor.username, note
     proposal.statement, proposal.statement_not_taken_reason = statement, statement_not_taken_reason
     proposal.decision_rules_version = _rules_version(session, now)
+    if decision == "accepted":
+        proposal.decision_document_number = document_number
     _resolve_proposal_alerts(session, [proposal.id], now, "建议已决定")
     session.flush()
     if decision == "accepted":
@@ -1249,6 +1252,7 @@ def proposal_view(p: IncidentProposal, rules: incident_rules.IncidentRules) -> d
         "statement": p.statement,
         "statement_not_taken_reason": p.statement_not_taken_reason,
         "decision_rules_version": p.decision_rules_version,
+        "decision_document_number": p.decision_document_number,
         "court_ruling": p.court_ruling,
         "court_ruled_on": p.court_ruled_on,
         "court_document_number": p.court_document_number,

@@ -64,11 +64,19 @@ def _sent_to_court(login, active, court):
     ).get_json()
     decided = login("commander-dongcheng").post(
         f"/api/v1/persons/{person['id']}/proposals/{proposal['id']}",
-        json={"decision": "accepted", "note": "同意提请", "statement": "本人无异议"},
+        json={
+            "decision": "accepted",
+            "note": "同意提请",
+            "statement": "本人无异议",
+            "document_number": "东司矫建〔2026〕5号",
+        },
     )
     assert decided.status_code == 200, decided.get_json()
+    assert decided.get_json()["decision_document_number"] == "东司矫建〔2026〕5号"
     feed = court.get("/api/v1/exchange/feed").get_json()["items"]
     (sent,) = [m for m in feed if m["type"].endswith("revocation.proposed")]
+    # The court gets the 建议书's number with the proposal.
+    assert sent["data"]["decision"]["document_number"] == "东司矫建〔2026〕5号"
     return person, proposal, sent
 
 

@@ -1,5 +1,6 @@
 """a court's ruling on an accepted revocation / return-to-custody proposal, as its notice came
-in through the exchange (incident_proposals.court_*)
+in through the exchange (incident_proposals.court_*); the number of the document an accepted
+proposal went to the court with (incident_proposals.decision_document_number)
 
 Revision ID: 0026
 Revises: 0025
@@ -20,6 +21,7 @@ UTC = corrections.core.types.UTCDateTime(timezone=True)
 
 def upgrade():
     with op.batch_alter_table('incident_proposals', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('decision_document_number', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('court_ruling', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('court_ruled_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('court_document_number', sa.String(length=64), nullable=True))
@@ -32,3 +34,4 @@ def downgrade():
         batch_op.drop_column('court_document_number')
         batch_op.drop_column('court_ruled_on')
         batch_op.drop_column('court_ruling')
+        batch_op.drop_column('decision_document_number')

@@ -42,7 +42,11 @@
     review_due_on: "复查日期",
     next_review_on: "下次复查日期",
     reply: "回复内容",
+    document_number: "建议书文号",
   };
+  // Proposals that go on to the court (or the deciding authority) with a 建议书: only their
+  // acceptance asks for its number.
+  const TO_COURT = new Set(["revocation", "return_to_custody"]);
   // The note a decision carries: the page never sends a decision without one.
   const NOTE_FIELDS = ["note", "reason"];
   const EVIDENCE_LABELS = { event: "监管记录", obligation: "义务", incident: "失联事件", risk_score: "风险评分" };
@@ -217,6 +221,8 @@
         // The person's statement (陈述/申辩) is asked before a sanction is imposed, not to
         // decline one.
         if (STATEMENT_FIELDS.includes(name) && action.body && action.body.decision === "declined") continue;
+        if (name === "document_number" && action.body_schema === "ProposalDecision"
+            && (!TO_COURT.has(item.kind) || (action.body && action.body.decision === "declined"))) continue;
         const must = required.has(name) || NOTE_FIELDS.includes(name);
         fields.append(await field(name, prop, must, action));
       }
