@@ -20,6 +20,7 @@ from corrections.exchange import rules as exchange_rules
 from corrections.exchange.models import Agency, OutboxMessage, Receipt
 from corrections.org import service as org
 from corrections.org.models import Unit, UnitKind, User
+from corrections.persons.models import Person
 
 # No '.': an agency's code starts the broker's routing keys (<code>.<type>), and its queue is
 # bound to <code>.# (exchange/relay.py): a dot would let one agency's queue take another's.
@@ -178,9 +179,21 @@ def feed(
         .order_by(OutboxMessage.id)
         .limit(limit)
     ).all()
+    # A juvenile's record sealed since (犯罪记录封存, persons/sealing.py) is not served again:
+    # its messages keep their place in the feed (id, type, time, sequence) without data.
+    persons = {row.person_id for row in rows if row.juvenile and row.person_id is not None}
+    sealed = (
+        set(session.scalars(select(Person.id).where(Person.id.in_(persons), Person.sealed)))
+        if persons
+        else set()
+    )
     items = []
     for row in rows:
         envelope = outbox.envelope_of(row)
+        if row.person_id in sealed:
+            envelope["data"] = {}
+            envelope.pop("documenthash", None)
+            envelope["sealed"] = True
         envelope["sequence"] = row.id
         envelope["receipt"] = {
             "state": "acknowledged" if row.acknowledged_at else "waiting",

@@ -18,6 +18,7 @@ from corrections.core.db import db
 from corrections.exchange import rules as exchange_rules
 from corrections.exchange import service
 from corrections.exchange.models import OutboxMessage
+from corrections.persons.models import Person
 from tests.factories import juvenile_payload
 from tests.supervision.conftest import event, sanction
 from tests.support.agencies import agency_accounts
@@ -174,6 +175,32 @@ def test_a_juveniles_messages_carry_only_the_juvenile_fields(app, login, active,
     # both does not get the hash either (it would let it test guesses at them).
     hashed = {"decision.legal_ground", "decision.document_number"}
     assert ("documenthash" in message) == hashed.issubset(receiver.juvenile_fields)
+
+
+def test_a_sealed_juveniles_messages_keep_their_place_in_the_feed_without_data(
+    app, login, active, partners
+):
+    """Once a juvenile's record is sealed (犯罪记录封存), reading the feed again from the start
+    serves their messages without data: the sequence holds, the record does not come back."""
+    from corrections.core.auth import SYSTEM
+    from corrections.persons import sealing
+
+    person = active(**juvenile_payload())
+    _warning(login, person["id"])
+    (before,) = _feed(partners["dc-jcy"])["items"]
+    assert before["data"]
+    with app.app_context():
+        row = db.session.get(Person, person["id"])
+        assert sealing.seal_if_juvenile(db.session, row, row.updated_at, SYSTEM) is not None
+        db.session.commit()
+        db.session.remove()
+    (after,) = _feed(partners["dc-jcy"])["items"]
+    assert after["data"] == {} and after["sealed"] is True and "documenthash" not in after
+    assert (after["id"], after["sequence"], after["type"]) == (
+        before["id"],
+        before["sequence"],
+        before["type"],
+    )
 
 
 def test_every_message_types_juvenile_fields_are_the_minimum(app):
