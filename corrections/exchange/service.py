@@ -26,6 +26,7 @@ from corrections.persons.models import Person
 # bound to <code>.# (exchange/relay.py): a dot would let one agency's queue take another's.
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
 RECEIPT_STATUSES = ("received", "accepted", "rejected")
+RECEIPT_STATUS_ZH = {"received": "已接收", "accepted": "受理", "rejected": "退回"}
 FEED_MAX = 500
 
 
@@ -229,9 +230,10 @@ def receipt(
     note: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Receipt, bool]:
-    """The partner acknowledges one of its messages (by its CloudEvents id). Once per message:
-    the same status again is a replay (True), another a conflict. A message of another agency
-    is not found."""
+    """The partner acknowledges one of its messages (by its CloudEvents id): ``received``
+    (已接收) and later its decision (``accepted`` 受理 / ``rejected`` 退回), or the decision at
+    once; the same status again is a replay (True), anything else a conflict. A message of
+    another agency is not found."""
     now = now or now_utc()
     agency = agency_of(session, actor)
     message = session.scalar(
@@ -241,14 +243,26 @@ def receipt(
     )
     if message is None:
         raise NotFound(_("No such message."))
-    existing = session.scalar(select(Receipt).where(Receipt.message_id == message.id))
+    existing = session.scalar(
+        select(Receipt).where(Receipt.message_id == message.id).with_for_update()
+    )
     if existing is not None:
-        if existing.status != status:
+        if existing.status == status:
+            return existing, True
+        if existing.status != "received" or status == "received":
             raise Conflict(
-                _("The message was already acknowledged as {status}.", status=existing.status),
+                _(
+                    "The message was already acknowledged as {status}.",
+                    status=bilingual(existing.status, RECEIPT_STATUS_ZH[existing.status]),
+                ),
                 errors={"status": [_("already acknowledged")]},
             )
-        return existing, True
+        # 已接收, then the decision on it (受理 / 退回): once; when it was received stays, the
+        # audit trail keeps when it was decided.
+        existing.status, existing.note = status, note or existing.note
+        session.flush()
+        _audit_receipt(session, actor, message, event_id, status, now, previous="received")
+        return existing, False
     row = Receipt(
         message_id=message.id,
         agency_id=agency.id,
@@ -261,6 +275,14 @@ def receipt(
     message.acknowledged_at = now
     message.state = "acknowledged"
     session.flush()
+    _audit_receipt(session, actor, message, event_id, status, now)
+    return row, False
+
+
+def _audit_receipt(session, actor, message, event_id, status, now, previous=None) -> None:
+    detail = {"event_id": event_id, "status": status, "type": message.type}
+    if previous:
+        detail["previous"] = previous
     audit.record(
         session,
         actor=actor,
@@ -268,11 +290,10 @@ def receipt(
         subject_type="exchange_message",
         subject_id=message.id,
         juvenile=message.juvenile,
-        detail={"event_id": event_id, "status": status, "type": message.type},
+        detail=detail,
         now=now,
         person_ids=[message.person_id] if message.person_id else None,
     )
-    return row, False
 
 
 # --- operators -----------------------------------------------------------------------------
@@ -311,8 +332,9 @@ def resend(
     now: datetime | None = None,
 ) -> int:
     """Put messages back in the relay's queue (attempts from zero): the given ones, or every
-    dead letter. The receiver de-duplicates by the message's id; an acknowledged message
-    keeps its receipt."""
+    dead letter; returns how many were queued. The receiver de-duplicates by the message's id;
+    an acknowledged message keeps its receipt and is not queued (nor counted); an id that is
+    no routed message is refused, naming it."""
     now = now or now_utc()
     where = []
     if message_ids:
@@ -321,14 +343,26 @@ def resend(
         where.append(OutboxMessage.state == "dead")
     if not where:
         raise RuleViolation(_("name the messages, or all dead ones"), field="message_ids")
-    ids = session.scalars(
-        select(OutboxMessage.id).where(*where, OutboxMessage.agency_id.is_not(None))
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.state).where(
+            *where, OutboxMessage.agency_id.is_not(None)
+        )
     ).all()
+    if message_ids:
+        missing = sorted(set(message_ids) - {i for i, _state in rows})
+        if missing:
+            # Not a message (or not routed yet, so nothing to send again): say which.
+            raise RuleViolation(
+                _("no such routed message: {ids}", ids=", ".join(map(str, missing[:20]))),
+                field="message_ids",
+            )
+    # An acknowledged message needs nothing: its receiver has it.
+    ids = [i for i, state in rows if state != "acknowledged"]
     if not ids:
         return 0
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.state != "acknowledged")
+        .where(OutboxMessage.id.in_(ids))
         .values(state="pending", attempts=0, next_attempt_at=None, last_error=None)
         .execution_options(synchronize_session=False)
     )

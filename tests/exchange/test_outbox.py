@@ -107,16 +107,55 @@ def test_a_receipt_is_once_per_message_and_only_for_your_own(app, login, active,
     first = partners["dc-jcy"].post("/api/v1/exchange/receipts", json=body)
     again = partners["dc-jcy"].post("/api/v1/exchange/receipts", json=body)
     assert (first.status_code, again.status_code) == (201, 200)
-    other = partners["dc-jcy"].post(
-        "/api/v1/exchange/receipts", json={**body, "status": "rejected"}
+    # 已接收, then the decision on it, once: accepted; then neither rejected nor received.
+    decided = partners["dc-jcy"].post(
+        "/api/v1/exchange/receipts", json={**body, "status": "accepted", "note": "已受理"}
     )
-    assert other.status_code == 409 and "status" in other.get_json()["errors"]
+    assert decided.status_code == 201 and decided.get_json()["status"] == "accepted"
+    for status in ("rejected", "received"):
+        other = partners["dc-jcy"].post(
+            "/api/v1/exchange/receipts", json={**body, "status": status}
+        )
+        assert other.status_code == 409 and "status" in other.get_json()["errors"]
+        assert "受理" in other.get_json()["detail"]
+    replay = partners["dc-jcy"].post(
+        "/api/v1/exchange/receipts", json={**body, "status": "accepted"}
+    )
+    assert replay.status_code == 200
     (seen,) = _feed(partners["dc-jcy"])["items"]
     assert seen["receipt"]["state"] == "acknowledged"
     with app.app_context():
         row = db.session.scalar(select(OutboxMessage))
         assert row.state == "acknowledged" and row.acknowledged_at is not None
+        audited = db.session.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "exchange.receipt")
+        ).all()
+        assert [d["status"] for d in audited] == ["received", "accepted"]
         db.session.remove()
+
+
+def test_resend_queues_what_needs_it_and_names_what_is_not_a_message(app, login, active, partners):
+    person = active()
+    _warning(login, person["id"])
+    (message,) = _feed(partners["dc-jcy"])["items"]
+    city = login("city")
+    # Not yet acknowledged: queued again.
+    resent = city.post(
+        "/api/v1/exchange/messages/resend", json={"message_ids": [message["sequence"]]}
+    )
+    assert resent.status_code == 200 and resent.get_json()["requeued"] == 1
+    partners["dc-jcy"].post(
+        "/api/v1/exchange/receipts", json={"id": message["id"], "status": "accepted"}
+    )
+    # Acknowledged: nothing to send again, and not counted.
+    resent = city.post(
+        "/api/v1/exchange/messages/resend", json={"message_ids": [message["sequence"]]}
+    )
+    assert resent.status_code == 200 and resent.get_json()["requeued"] == 0
+    unknown = city.post(
+        "/api/v1/exchange/messages/resend", json={"message_ids": [message["sequence"], 999999]}
+    )
+    assert unknown.status_code == 422 and "999999" in unknown.get_json()["errors"]["message_ids"][0]
 
 
 def test_a_partner_reads_nothing_else_and_staff_no_feed(login, active, partners):
