@@ -111,6 +111,9 @@ DEFAULTS: dict[str, Any] = {
     # there were none.
     "EXCHANGE_BROKER_URL": None,
     "EXCHANGE_BROKER_EXCHANGE": "corrections.exchange",
+    # The agencies' queues are <prefix><agency code>: two instances on one broker (a bureau's
+    # test and production) give each its own prefix, else they share their agencies' queues.
+    "EXCHANGE_BROKER_QUEUE_PREFIX": "corrections.",
     "EXCHANGE_RELAY_BATCH": 100,
     "EXCHANGE_RELAY_POLL_SECONDS": 1,
     # Intakes (or ID corrections) a user may have refused as duplicates in 24 hours before
@@ -134,6 +137,9 @@ DEFAULTS: dict[str, Any] = {
     "RISK_EXPORT_MIN_K": 5,
     # Persons scored per prediction batch by the nightly job.
     "RISK_SCORING_BATCH": 20000,
+    # Model cards: a group with fewer positives or fewer negatives than this in the hold-out
+    # part is listed with its counts only, and left out of the largest gaps.
+    "RISK_CARD_MIN_GROUP_COUNT": 30,
     "LOG_LEVEL": "INFO",
     # "json": one JSON object per line with the request id (for a log shipper); "text": for a
     # terminal; "auto": text when standard error is a terminal, else json. Either way every
@@ -384,6 +390,7 @@ _POSITIVE_INTS = (
     "SCHEDULER_LEASE_SECONDS",
     "HEALTHZ_TIMEOUT_SECONDS",
     "RISK_EXPORT_MIN_K",
+    "RISK_CARD_MIN_GROUP_COUNT",
     "AUDIT_LATE_TOLERANCE_SECONDS",
     "INTAKE_REFUSALS_PER_DAY",
     "EXCHANGE_REFUSALS_PER_DAY",
@@ -440,6 +447,9 @@ def validate(config: dict[str, Any]) -> None:
     exchange_name = config.get("EXCHANGE_BROKER_EXCHANGE")
     if not isinstance(exchange_name, str) or not 1 <= len(exchange_name) <= 127:
         errors.append(_("EXCHANGE_BROKER_EXCHANGE: must be a name of 1 to 127 characters"))
+    prefix = config.get("EXCHANGE_BROKER_QUEUE_PREFIX")
+    if not isinstance(prefix, str) or not 1 <= len(prefix) <= 100:
+        errors.append(_("EXCHANGE_BROKER_QUEUE_PREFIX: must be a name of 1 to 100 characters"))
     if config.get("PASSWORD_HASH_MEMORY_KIB", 8) < 8:
         errors.append(_("PASSWORD_HASH_MEMORY_KIB: must be at least 8"))
     if type(config.get("RISK_EXPORT_MIN_K")) is int and config["RISK_EXPORT_MIN_K"] == 1:

@@ -68,6 +68,15 @@
 # MAX_HEADER_FIELDS = 100
 # Duplicate-intake refusals per user in 24 hours before further intakes are refused (429).
 # INTAKE_REFUSALS_PER_DAY = 5
+# The same for a partner agency's refused documents (exchange/inbound), all its accounts
+# together.
+# EXCHANGE_REFUSALS_PER_DAY = 20
+# The exchange relay's broker (unset: no push; the pull feed works alone), its topic
+# exchange, and the prefix of the agencies' queues (<prefix><agency code>; give each instance
+# on one broker its own). Example:
+# EXCHANGE_BROKER_URL = "amqp://user:password@host:5672/vhost"
+# EXCHANGE_BROKER_EXCHANGE = "corrections.exchange"
+# EXCHANGE_BROKER_QUEUE_PREFIX = "corrections."
 # Open cases outside the operator's scope that caseload imports may match (distinct persons,
 # the operator's runs of 24 hours together) before a run is refused as a whole.
 # IMPORT_MAX_OPEN_MATCHES = 20

@@ -608,10 +608,15 @@ def serve(
 
     config = app.config
     stop = stop or threading.Event()
-    # pika announces every connection step at INFO; the relay logs what matters itself.
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika announces every connection step at INFO and each failed one at ERROR (four lines a
+    # try while the broker refuses us); the relay logs an outage itself, once.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     if publisher is None:
-        publisher = AmqpPublisher(config["EXCHANGE_BROKER_URL"], config["EXCHANGE_BROKER_EXCHANGE"])
+        publisher = AmqpPublisher(
+            config["EXCHANGE_BROKER_URL"],
+            config["EXCHANGE_BROKER_EXCHANGE"],
+            queue_prefix=config["EXCHANGE_BROKER_QUEUE_PREFIX"],
+        )
     ttl = timedelta(seconds=config["SCHEDULER_LEASE_SECONDS"])
     renew_every = max(1.0, ttl.total_seconds() / 3)
     poll = float(config["EXCHANGE_RELAY_POLL_SECONDS"])
