@@ -329,6 +329,19 @@ def _refused(session, actor, envelope, seen, exc, now) -> None:
         exc.errors = {k: [_("does not fit the case")] for k in (exc.errors or {"data": []})}
 
 
+def sent_by(
+    session: Session, *, actor: Actor, type_: str | None, page: int, page_size: int
+) -> tuple[list[InboundMessage], int]:
+    """The documents the actor's agency sent in that were taken, newest first."""
+    from corrections.core.pagination import paginate
+
+    agency = agency_of(session, actor)
+    stmt = select(InboundMessage).where(InboundMessage.agency_id == agency.id)
+    if type_:
+        stmt = stmt.where(InboundMessage.type == type_)
+    return paginate(session, stmt, InboundMessage.id.desc(), page=page, page_size=page_size)
+
+
 def receive(
     session: Session, *, actor: Actor, envelope: dict[str, Any], now: datetime | None = None
 ) -> tuple[InboundMessage, bool]:

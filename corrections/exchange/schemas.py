@@ -160,3 +160,10 @@ class InboundResultSchema(ma.Schema):
         allow_none=True, metadata={"description": "Our reference of the person (send it back)"}
     )
     result = ma.fields.Dict(metadata={"description": "What it did: ids and dates, no data"})
+
+
+class InboundQuerySchema(PageQuerySchema):
+    type = ma.fields.String(validate=ma.validate.Length(min=1, max=80))
+
+
+InboundPageSchema = page_of(InboundResultSchema, "ExchangeInboundPageSchema")

@@ -20,6 +20,8 @@ from corrections.exchange.schemas import (
     CatalogueEntrySchema,
     FeedQuerySchema,
     FeedSchema,
+    InboundPageSchema,
+    InboundQuerySchema,
     InboundResultSchema,
     MessagePageSchema,
     MessageQuerySchema,
@@ -101,14 +103,31 @@ class Inbound(MethodView):
         the staff's own forms (errors name ``data.<field>``); the same ``id`` again returns
         the first result and changes nothing; audited."""
         record, replayed = inbound.receive(db.session, actor=current_actor(), envelope=data)
-        view = {
-            "id": record.event_id,
-            "type": record.type,
-            "received_at": record.received_at,
-            "person_ref": str(record.person_id) if record.person_id else None,
-            "result": record.result,
-        }
+        view = _inbound_view(record)
         return (view, 200) if replayed else (view, 201)
+
+    @requires("exchange:feed")
+    @blp.arguments(InboundQuerySchema, location="query")
+    @blp.response(200, InboundPageSchema)
+    def get(self, args):
+        """The documents your agency sent in that were taken (newest first, ``type`` to
+        narrow): each with its id, type, when, our reference of the person and what it did.
+        A refused one is not kept (its answer said why)."""
+        page, size = args.pop("page"), args.pop("page_size")
+        rows, total = inbound.sent_by(
+            db.session, actor=current_actor(), type_=args.get("type"), page=page, page_size=size
+        )
+        return page_envelope([_inbound_view(r) for r in rows], page, size, total)
+
+
+def _inbound_view(record) -> dict:
+    return {
+        "id": record.event_id,
+        "type": record.type,
+        "received_at": record.received_at,
+        "person_ref": str(record.person_id) if record.person_id else None,
+        "result": record.result,
+    }
 
 
 @blp.route("/schemas")

@@ -60,6 +60,11 @@ def test_a_court_judgment_notice_opens_the_intake_once(app, senders):
     replay = senders["dc-fy"].post("/api/v1/exchange/inbound", json=body)
     assert replay.status_code == 200 and replay.get_json() == first.get_json()
     ref = int(first.get_json()["person_ref"])
+    # The court lists what it sent in that was taken; another agency sees none of it.
+    listed = senders["dc-fy"].get("/api/v1/exchange/inbound").get_json()
+    assert [i["id"] for i in listed["items"]] == [body["id"]] and listed["total"] == 1
+    assert listed["items"][0] == first.get_json()
+    assert senders["dc-gaj"].get("/api/v1/exchange/inbound").get_json()["items"] == []
     # The judgment took effect on 2026-10-31: the person must report within 10 days.
     assert first.get_json()["result"] == {
         "intake_deadline": "2026-11-10",
