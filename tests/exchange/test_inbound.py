@@ -5,8 +5,6 @@ from the agency kind the rules name, for persons in its jurisdiction."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import func, select
 
@@ -15,7 +13,7 @@ from corrections.core.db import db
 from corrections.persons.models import Person
 from corrections.supervision.models import Detention
 from tests.factories import person_payload
-from tests.support.agencies import agency_accounts
+from tests.support.agencies import agency_accounts, envelope
 
 
 @pytest.fixture
@@ -32,17 +30,6 @@ def senders(app, client):
     )
 
 
-def _envelope(type_, data, id_=None):
-    return {
-        "specversion": "1.0",
-        "id": id_ or str(uuid.uuid4()),
-        "source": "urn:court:329901",
-        "type": type_,
-        "time": "2026-11-27T02:00:00Z",
-        "data": data,
-    }
-
-
 JUDGMENT = "cn.gov.court.judgment.notice"
 DETENTION = "cn.gov.police.detention.notice"
 
@@ -54,7 +41,7 @@ def _judgment_data(**overrides):
 
 
 def test_a_court_judgment_notice_opens_the_intake_once(app, senders):
-    body = _envelope(JUDGMENT, _judgment_data())
+    body = envelope(JUDGMENT, _judgment_data())
     first = senders["dc-fy"].post("/api/v1/exchange/inbound", json=body)
     assert first.status_code == 201, first.get_json()
     replay = senders["dc-fy"].post("/api/v1/exchange/inbound", json=body)
@@ -89,13 +76,13 @@ def test_bad_documents_are_refused_naming_the_field_and_change_nothing(app, send
     cases = [
         (
             court,
-            _envelope(JUDGMENT, _judgment_data(id_number="329901199005171230")),
+            envelope(JUDGMENT, _judgment_data(id_number="329901199005171230")),
             "data.id_number",
         ),
-        (court, _envelope(JUDGMENT, _judgment_data(office_code="32990201")), "data.office_code"),
-        (court, _envelope(JUDGMENT, {**_judgment_data(), "hobby": "x"}), "data.hobby"),
-        (police, _envelope(JUDGMENT, _judgment_data()), "type"),  # not the police's to send
-        (court, {**_envelope(JUDGMENT, _judgment_data()), "specversion": "0.3"}, "specversion"),
+        (court, envelope(JUDGMENT, _judgment_data(office_code="32990201")), "data.office_code"),
+        (court, envelope(JUDGMENT, {**_judgment_data(), "hobby": "x"}), "data.hobby"),
+        (police, envelope(JUDGMENT, _judgment_data()), "type"),  # not the police's to send
+        (court, {**envelope(JUDGMENT, _judgment_data()), "specversion": "0.3"}, "specversion"),
     ]
     for api, body, field in cases:
         resp = api.post("/api/v1/exchange/inbound", json=body)
@@ -115,9 +102,9 @@ def test_a_police_detention_notice_starts_the_pause_in_its_jurisdiction_only(app
         "authority": "东城公安分局",
         "document_number": "东公拘字〔2026〕7号",
     }
-    far = senders["xc-gaj"].post("/api/v1/exchange/inbound", json=_envelope(DETENTION, data))
+    far = senders["xc-gaj"].post("/api/v1/exchange/inbound", json=envelope(DETENTION, data))
     assert far.status_code == 404  # another district's police learn nothing
-    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=_envelope(DETENTION, data))
+    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=envelope(DETENTION, data))
     assert resp.status_code == 201, resp.get_json()
     with app.app_context():
         held = db.session.scalar(select(Detention))
@@ -137,10 +124,10 @@ def test_a_detention_notice_names_the_person_one_way_and_by_a_ref_it_was_given(
         "authority": "东城公安分局",
     }
     both = {**base, "person": {"ref": str(person["id"]), "id_number": person["id_number"]}}
-    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=_envelope(DETENTION, both))
+    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=envelope(DETENTION, both))
     assert resp.status_code == 422 and "data.person.ref" in resp.get_json()["errors"]
     by_ref = {**base, "person": {"ref": str(person["id"])}}
-    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=_envelope(DETENTION, by_ref))
+    resp = senders["dc-gaj"].post("/api/v1/exchange/inbound", json=envelope(DETENTION, by_ref))
     assert resp.status_code == 404
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Detention)) == 0
@@ -172,11 +159,11 @@ def test_a_courts_accounts_share_one_allowance_of_refused_judgment_notices(
     second = Api(client, token.get_json()["access_token"], "p-dc-fy-2")
     court = senders["dc-fy"]
     data = _judgment_data()
-    assert court.post("/api/v1/exchange/inbound", json=_envelope(JUDGMENT, data)).status_code == 201
+    assert court.post("/api/v1/exchange/inbound", json=envelope(JUDGMENT, data)).status_code == 201
     for _ in range(2):
-        resp = court.post("/api/v1/exchange/inbound", json=_envelope(JUDGMENT, data))
+        resp = court.post("/api/v1/exchange/inbound", json=envelope(JUDGMENT, data))
         assert resp.status_code == 409, resp.get_json()
-    refused = second.post("/api/v1/exchange/inbound", json=_envelope(JUDGMENT, data))
+    refused = second.post("/api/v1/exchange/inbound", json=envelope(JUDGMENT, data))
     assert refused.status_code == 429, refused.get_json()
 
 
@@ -198,7 +185,7 @@ def test_a_refused_detention_notice_says_only_which_field_and_counts_against_the
         "authority": "东城公安分局",
     }
     police = senders["dc-gaj"]
-    resp = police.post("/api/v1/exchange/inbound", json=_envelope(DETENTION, data))
+    resp = police.post("/api/v1/exchange/inbound", json=envelope(DETENTION, data))
     assert resp.status_code == 422, resp.get_json()
     body = resp.get_json()
     assert list(body["errors"]) == ["data.start_date"]
@@ -206,13 +193,13 @@ def test_a_refused_detention_notice_says_only_which_field_and_counts_against_the
     assert "2026" not in str(body)  # no date of the case
     unknown = {**data, "person": {"id_number": "110101199001011237"}}
     assert (
-        police.post("/api/v1/exchange/inbound", json=_envelope(DETENTION, unknown)).status_code
+        police.post("/api/v1/exchange/inbound", json=envelope(DETENTION, unknown)).status_code
         == 404
     )
     # Two refusals today: the agency's next document is 429, however good.
     good = {**data, "start_date": "2026-11-26"}
     assert (
-        police.post("/api/v1/exchange/inbound", json=_envelope(DETENTION, good)).status_code == 429
+        police.post("/api/v1/exchange/inbound", json=envelope(DETENTION, good)).status_code == 429
     )
     with app.app_context():
         rows = db.session.scalars(

@@ -16,7 +16,7 @@ from corrections.core.db import db
 from corrections.incidents.models import IncidentProposal
 from tests.factories import person_payload
 from tests.supervision.conftest import event
-from tests.support.agencies import agency_accounts
+from tests.support.agencies import agency_accounts, envelope
 
 RULING = "cn.gov.court.revocation.ruling"
 OPINION = "cn.gov.procuratorate.opinion.issued"
@@ -35,17 +35,6 @@ def senders(app, client):
             ("xc-fy", "court", "329902"),
         ],
     )
-
-
-def _envelope(type_, data, id_=None):
-    return {
-        "specversion": "1.0",
-        "id": id_ or str(uuid.uuid4()),
-        "source": "urn:test",
-        "type": type_,
-        "time": "2026-11-27T02:00:00Z",
-        "data": data,
-    }
 
 
 def _sent_to_court(login, active, court):
@@ -96,7 +85,7 @@ def test_a_courts_ruling_on_our_proposal_is_recorded_once_and_the_district_alert
 ):
     court = senders["dc-fy"]
     person, proposal, sent = _sent_to_court(login, active, court)
-    body = _envelope(RULING, _ruling(sent["id"]))
+    body = envelope(RULING, _ruling(sent["id"]))
     first = court.post("/api/v1/exchange/inbound", json=body)
     assert first.status_code == 201, first.get_json()
     assert first.get_json()["result"] == {
@@ -109,7 +98,7 @@ def test_a_courts_ruling_on_our_proposal_is_recorded_once_and_the_district_alert
     assert replay.status_code == 200 and replay.get_json() == first.get_json()
     # A second ruling on the same proposal, under another id: 409, nothing changed.
     again = court.post(
-        "/api/v1/exchange/inbound", json=_envelope(RULING, _ruling(sent["id"], ruling="refused"))
+        "/api/v1/exchange/inbound", json=envelope(RULING, _ruling(sent["id"], ruling="refused"))
     )
     assert again.status_code == 409 and "data.in_reply_to" in again.get_json()["errors"]
     with app.app_context():
@@ -143,12 +132,12 @@ def test_a_ruling_answers_only_a_proposal_sent_to_that_court(app, login, active,
         (court, {**_ruling(sent["id"]), "person": {"ref": "1"}}, "data.person"),
     ]
     for api, data, field in cases:
-        resp = api.post("/api/v1/exchange/inbound", json=_envelope(RULING, data))
+        resp = api.post("/api/v1/exchange/inbound", json=envelope(RULING, data))
         assert resp.status_code == 422, (data, resp.get_json())
         assert field in resp.get_json()["errors"], (data, resp.get_json())
     # A procuratorate does not send court rulings.
     resp = senders["dc-jcy"].post(
-        "/api/v1/exchange/inbound", json=_envelope(RULING, _ruling(sent["id"]))
+        "/api/v1/exchange/inbound", json=envelope(RULING, _ruling(sent["id"]))
     )
     assert resp.status_code == 422 and "type" in resp.get_json()["errors"]
     with app.app_context():
@@ -174,7 +163,7 @@ def test_a_procuratorates_opinion_sent_in_is_queued_with_its_clock_once(
     procuratorate = senders["dc-jcy"]
     id_number = person_payload()["id_number"]
     person = active(id_number=id_number)
-    body = _envelope(OPINION, _opinion(office_code="32990101", person={"id_number": id_number}))
+    body = envelope(OPINION, _opinion(office_code="32990101", person={"id_number": id_number}))
     first = procuratorate.post("/api/v1/exchange/inbound", json=body)
     assert first.status_code == 201, first.get_json()
     result = first.get_json()["result"]
@@ -200,10 +189,10 @@ def test_a_procuratorates_opinion_sent_in_is_queued_with_its_clock_once(
     # Outside its jurisdiction, or a court sending one: refused, nothing filed.
     elsewhere = procuratorate.post(
         "/api/v1/exchange/inbound",
-        json=_envelope(OPINION, _opinion(district_code="329902", document_number="东检2")),
+        json=envelope(OPINION, _opinion(district_code="329902", document_number="东检2")),
     )
     assert elsewhere.status_code == 422 and "data.district_code" in elsewhere.get_json()["errors"]
-    court = senders["dc-fy"].post("/api/v1/exchange/inbound", json=_envelope(OPINION, _opinion()))
+    court = senders["dc-fy"].post("/api/v1/exchange/inbound", json=envelope(OPINION, _opinion()))
     assert court.status_code == 422 and "type" in court.get_json()["errors"]
     assert len(login("city").get("/api/v1/oversight/opinions").get_json()["items"]) == 1
 
@@ -231,8 +220,8 @@ def test_every_inbound_types_schema_accepts_what_the_service_accepts(login, send
         schema = api.get(entry["schema"]).get_json()
         CHECKER.check_schema(schema)
         checker = CHECKER(schema, format_checker=CHECKER.FORMAT_CHECKER)
-        good = _envelope(type_, samples[type_])
+        good = envelope(type_, samples[type_])
         assert not list(checker.iter_errors(good)), (type_, list(checker.iter_errors(good)))
         # A field we refuse is refused by the schema too.
-        bad = _envelope(type_, {**samples[type_], "unexpected": 1})
+        bad = envelope(type_, {**samples[type_], "unexpected": 1})
         assert list(checker.iter_errors(bad)), type_

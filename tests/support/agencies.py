@@ -34,3 +34,17 @@ def agency_accounts(app, client, agencies, *, procurators: bool = False) -> dict
         assert resp.status_code == 201, resp.get_json()
         made[code] = Api(client, resp.get_json()["access_token"], f"p-{code}")
     return made
+
+
+def envelope(type_: str, data: dict, id_: str | None = None, source: str = "urn:test") -> dict:
+    """A CloudEvents 1.0 envelope as a partner sends one in (a fresh id unless given)."""
+    import uuid
+
+    return {
+        "specversion": "1.0",
+        "id": id_ or str(uuid.uuid4()),
+        "source": source,
+        "type": type_,
+        "time": "2026-11-27T02:00:00Z",
+        "data": data,
+    }
