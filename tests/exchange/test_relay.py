@@ -375,6 +375,25 @@ class Proxy:
         self.server.close()
 
 
+def _retry_until_published(app, clock, publisher, rounds: int = 6) -> None:
+    """Relay rounds, each after the retry back-off, until nothing is pending."""
+    for _ in range(rounds):
+        if not any(s[0] == "pending" for s in states(app).values()):
+            return
+        clock.advance(seconds=5)
+        run(app, publisher)
+
+
+def _delivered_in_order(app, broker, per_person: list[list[str]]) -> None:
+    """Every message published and in the queue at least once, and each person's in order
+    once de-duplicated (a redelivery may repeat an earlier one)."""
+    assert {s[0] for s in states(app).values()} == {"published"}
+    delivered = [p.message_id for _m, p, _b in broker.drain("dc-jcy")]
+    assert set(delivered) == {i for ids in per_person for i in ids}
+    for ids in per_person:
+        assert list(dict.fromkeys(d for d in delivered if d in ids)) == ids
+
+
 class CutAfter:
     """Cuts the proxy once ``n`` messages were confirmed."""
 
@@ -409,21 +428,11 @@ def test_no_message_is_lost_when_the_connection_breaks_mid_batch(
         # sent as the connection broke: one attempt, retried after the back-off.
         assert [e for e, s in states(app).items() if s[1] == 1] == [ids[1]]
         assert states(app)[ids[1]][0] == "pending" and states(app)[ids[1]][3]
-        clock.advance(seconds=5)
-        rounds = 0
-        while any(s[0] == "pending" for s in states(app).values()) and rounds < 5:
-            run(app, publisher)
-            clock.advance(seconds=5)
-            rounds += 1
+        _retry_until_published(app, clock, publisher)
     finally:
         publisher.close()
         proxy.close()
-    assert {s[0] for s in states(app).values()} == {"published"}
-    delivered = [p.message_id for _m, p, _b in broker.drain("dc-jcy")]
-    assert set(delivered) == set(ids)  # every one at least once
-    for person_ids in (ids[:3], ids[3:]):  # and each person's in order, once de-duplicated
-        firsts = list(dict.fromkeys(d for d in delivered if d in person_ids))
-        assert firsts == person_ids
+    _delivered_in_order(app, broker, [ids[:3], ids[3:]])
 
 
 class CutBeforeConfirms(AmqpPublisher):
@@ -458,20 +467,11 @@ def test_a_pipelined_wave_cut_before_its_confirms_loses_nothing_and_keeps_order(
         assert (first.published, first.failed) == (0, len(persons))
         assert sorted(s[1] for s in states(app).values()) == [0] * 4 + [1] * 4
         assert {ids[2 * k] for k in range(4)} == {e for e, s in states(app).items() if s[1]}
-        rounds = 0
-        while any(s[0] == "pending" for s in states(app).values()) and rounds < 6:
-            clock.advance(seconds=5)
-            run(app, publisher)
-            rounds += 1
+        _retry_until_published(app, clock, publisher)
     finally:
         publisher.close()
         proxy.close()
-    assert {s[0] for s in states(app).values()} == {"published"}
-    delivered = [p.message_id for _m, p, _b in broker.drain("dc-jcy")]
-    assert set(delivered) == set(ids)
-    for k in range(len(persons)):  # each person's in order, once de-duplicated
-        mine = ids[2 * k : 2 * k + 2]
-        assert list(dict.fromkeys(d for d in delivered if d in mine)) == mine
+    _delivered_in_order(app, broker, [ids[2 * k : 2 * k + 2] for k in range(len(persons))])
 
 
 def test_an_unreachable_broker_counts_no_attempt(app, active, agencies):
