@@ -10,10 +10,11 @@ returns the first result and changes nothing) and audited under the partner acco
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from corrections.audit import service as audit
 from corrections.core import crypto
 from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
-from corrections.core.errors import Conflict, NotFound, RuleViolation
+from corrections.core.errors import Conflict, NotFound, RuleViolation, TooManyRequests
 from corrections.core.i18n import _
 from corrections.core.schemas import Date as DateField
 from corrections.core.schemas import DateTime, TrimmedString
@@ -32,12 +33,12 @@ from corrections.exchange.models import Agency, InboundMessage, OutboxMessage
 from corrections.exchange.service import agency_of
 from corrections.exchange.triggers import proposal_document
 from corrections.incidents.models import IncidentProposal
+from corrections.org import service as org
 from corrections.org.models import Unit, UnitKind
 from corrections.oversight import service as oversight
 from corrections.oversight.schemas import OpinionInSchema
 from corrections.persons.models import ID_NUMBER_INDEX, OPEN_STATUSES, Person, normal_id_number
 from corrections.persons.schemas import PersonWritableSchema
-from corrections.persons.service import limit_refused_intakes
 from corrections.supervision import detention as detentions
 from corrections.supervision import intake
 from corrections.supervision.schemas import DetentionInSchema
@@ -298,16 +299,21 @@ _HANDLERS = {
 }
 
 
+# The sign-in counters' scope of an agency's daily refusal slots (org.take_slot).
+REFUSAL_SLOTS = "exchange-refusals"
+
 # A detention notice or an opinion that names an existing case and is refused is answered with
 # the fields at fault and no more: the domain's own messages quote the case (its judgment date,
 # another detention's id and dates), which its sender is not entitled to read.
 _TERSE = ("detention.notice", "oversight.opinion")
 
 
-def _refused(session, actor, envelope, seen, exc, now) -> None:
+def _refused(session, actor, envelope, seen, exc, now):
     """Audit a refused document as ``exchange.inbound_refused`` on the case it named (the
-    row survives the rollback; it counts against the agency's allowance), and say only which
-    fields were at fault, named as the envelope has them."""
+    row survives the rollback) and return the answer to give: the domain's, its fields named
+    as the envelope has them; for a detention notice or an opinion about a case it found, one
+    422 naming only the fields at fault (a 409 against a 422 would tell a date of the case as
+    well as its text)."""
     person = seen[0] if seen else None
     audit.record(
         session,
@@ -320,13 +326,16 @@ def _refused(session, actor, envelope, seen, exc, now) -> None:
         now=now,
     )
     if isinstance(exc, NotFound):
-        return
+        return exc
     if exc.errors:
         exc.errors = {k if k.startswith("data.") else f"data.{k}": v for k, v in exc.errors.items()}
     kind = exchange_rules.current().inbound[envelope["type"]]["name"]
     if person is not None and kind in _TERSE:
-        exc.detail = _("The document does not fit the case it names; check it and send it again.")
-        exc.errors = {k: [_("does not fit the case")] for k in (exc.errors or {"data": []})}
+        return RuleViolation(
+            _("The document does not fit the case it names; check it and send it again."),
+            errors={k: [_("does not fit the case")] for k in (exc.errors or {"data": []})},
+        )
+    return exc
 
 
 def sent_by(
@@ -367,16 +376,29 @@ def receive(
                 errors={"id": [_("already used")]},
             )
         return first, True
-    # Each refused document counts against the agency's daily allowance (persons/service.py):
-    # a refusal says something about the case it names, so refusals must not become a search.
-    limit_refused_intakes(session, actor, now)
     data = _data(kind["name"], envelope["data"])
+    # A refusal says something about the case it names (is this ID number under correction,
+    # does this date fit), so refusals must not become a search: each document takes one of
+    # the agency's daily slots first, committed at once so parallel documents cannot all
+    # pass one check; a document taken hands its slot back, a refused one keeps it.
+    slot = (f"agency:{agency.code}", REFUSAL_SLOTS)
+    limit = current_app.config["EXCHANGE_REFUSALS_PER_DAY"]
+    if not org.take_slot(session, *slot, limit, timedelta(days=1), now):
+        session.rollback()
+        raise TooManyRequests(
+            _("Too many refused documents from your agency in 24 hours; contact the city bureau."),
+            retry_after=3600,
+        )
+    session.commit()
     seen: list[Person] = []
     try:
         person, result = _HANDLERS[kind["name"]](session, actor, agency, data, now, seen)
     except (RuleViolation, Conflict, NotFound) as exc:
-        _refused(session, actor, envelope, seen, exc, now)
-        raise
+        answer = _refused(session, actor, envelope, seen, exc, now)
+        if answer is exc:
+            raise
+        raise answer from None
+    org.give_back_slot(session, *slot)
     record = InboundMessage(
         agency_id=agency.id,
         event_id=envelope["id"],

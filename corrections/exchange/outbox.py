@@ -195,3 +195,30 @@ def route_waiting(session: Session, agency: Agency) -> int:
 
 def envelope_of(row: OutboxMessage) -> dict[str, Any]:
     return json.loads(row.envelope)
+
+
+def seals(session: Session, person_ids) -> dict[int, datetime]:
+    """When each of these persons' records was sealed (犯罪记录封存), for those sealed."""
+    from corrections.persons.models import PersonSeal
+
+    ids = {i for i in person_ids if i is not None}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(PersonSeal.person_id, PersonSeal.sealed_at).where(PersonSeal.person_id.in_(ids))
+    ).all()
+    return dict(rows)
+
+
+def served(row: OutboxMessage, sealed: dict[int, datetime]) -> dict[str, Any]:
+    """The envelope as it is served now (the feed, the relay): a message written before its
+    person's record was sealed keeps its place (id, type, time) without data or hash, so
+    neither a re-read of the feed nor a late push brings the sealed record back. What the seal
+    itself wrote (the discharge notice of 社区矫正法 44, the rules' juvenile minimum) goes."""
+    envelope = envelope_of(row)
+    sealed_at = sealed.get(row.person_id)
+    if sealed_at is not None and row.created_at < sealed_at:
+        envelope["data"] = {}
+        envelope.pop("documenthash", None)
+        envelope["sealed"] = True
+    return envelope

@@ -21,6 +21,7 @@ and marks them published once the broker has confirmed them.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -34,6 +35,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from corrections.core.clock import now_utc
+from corrections.exchange import outbox
 from corrections.exchange import rules as exchange_rules
 from corrections.exchange.models import Agency, OutboxMessage
 
@@ -447,14 +449,20 @@ def due(session: Session, *, now: datetime, limit: int) -> list[tuple[OutboxMess
     return [(m, code) for m, code in session.execute(stmt).all()]
 
 
-def outgoing(row: OutboxMessage, agency_code: str) -> Outgoing:
+def outgoing(row: OutboxMessage, agency_code: str, sealed: dict | None = None) -> Outgoing:
+    """The message as it goes out: as the feed serves it (a record sealed since the message
+    was written goes without its data, outbox.served)."""
+    if sealed and row.person_id in sealed:
+        body = json.dumps(outbox.served(row, sealed), ensure_ascii=False, separators=(",", ":"))
+    else:
+        body = row.envelope
     return Outgoing(
         id=row.id,
         event_id=row.event_id,
         type=row.type,
         agency_code=agency_code,
         routing_key=routing_key(agency_code, row.type),
-        body=row.envelope.encode("utf-8"),
+        body=body.encode("utf-8"),
         created_at=row.created_at,
     )
 
@@ -528,6 +536,7 @@ def relay_once(
     now = now or now_utc()
     rules = exchange_rules.current()
     rows = due(session, now=now, limit=batch)
+    sealed = outbox.seals(session, (row.person_id for row, _code in rows))
     result = Round(taken=len(rows))
     published: list[int] = []
     held: set[tuple[int, int | None]] = set()
@@ -548,7 +557,7 @@ def relay_once(
                 taken.add(key)
                 wave.append((row, code))
         try:
-            outcome = publish_wave(publisher, [outgoing(row, code) for row, code in wave])
+            outcome = publish_wave(publisher, [outgoing(row, code, sealed) for row, code in wave])
         except BrokerUnavailable as exc:
             result.broker_down = str(exc) or type(exc).__name__
             break

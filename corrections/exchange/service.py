@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
@@ -20,7 +20,6 @@ from corrections.exchange import rules as exchange_rules
 from corrections.exchange.models import Agency, OutboxMessage, Receipt
 from corrections.org import service as org
 from corrections.org.models import Unit, UnitKind, User
-from corrections.persons.models import Person
 
 # No '.': an agency's code starts the broker's routing keys (<code>.<type>), and its queue is
 # bound to <code>.# (exchange/relay.py): a dot would let one agency's queue take another's.
@@ -180,21 +179,11 @@ def feed(
         .order_by(OutboxMessage.id)
         .limit(limit)
     ).all()
-    # A juvenile's record sealed since (犯罪记录封存, persons/sealing.py) is not served again:
-    # its messages keep their place in the feed (id, type, time, sequence) without data.
-    persons = {row.person_id for row in rows if row.juvenile and row.person_id is not None}
-    sealed = (
-        set(session.scalars(select(Person.id).where(Person.id.in_(persons), Person.sealed)))
-        if persons
-        else set()
-    )
+    # A record sealed since (犯罪记录封存) is not served again (outbox.served).
+    sealed = outbox.seals(session, (row.person_id for row in rows))
     items = []
     for row in rows:
-        envelope = outbox.envelope_of(row)
-        if row.person_id in sealed:
-            envelope["data"] = {}
-            envelope.pop("documenthash", None)
-            envelope["sealed"] = True
+        envelope = outbox.served(row, sealed)
         envelope["sequence"] = row.id
         envelope["receipt"] = {
             "state": "acknowledged" if row.acknowledged_at else "waiting",
@@ -341,6 +330,8 @@ def resend(
         where.append(OutboxMessage.id.in_(message_ids))
     if dead:
         where.append(OutboxMessage.state == "dead")
+    # The given ones and (``dead``) every dead letter besides.
+    where = [or_(*where)] if where else where
     if not where:
         raise RuleViolation(_("name the messages, or all dead ones"), field="message_ids")
     rows = session.execute(

@@ -119,7 +119,9 @@ def case_ended(session: Session, person: Person, end, label_zh: str, now: dateti
     name = "case.discharged" if end.kind in ("discharge", "pardon") else "case.terminated"
     number = getattr(end, "certificate_number", None) or end.document_number
     facts = _decision(end.kind, label_zh, now, document_number=number, ended_on=end.ended_on)
-    document = outbox.document_hash(end.certificate_number, end.document_number)
+    # The hash covers what is sent (the certificate's number, else the document's), no more:
+    # the hash of a number the receiver does not get would let it test guesses at it.
+    document = outbox.document_hash(number)
     return outbox.emit(session, name, person=person, facts=facts, now=now, document=document)
 
 

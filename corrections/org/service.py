@@ -386,6 +386,27 @@ def _take(session: Session, limit: _Limit, now: datetime, *, refuse: bool = True
     return session.execute(stmt).first()
 
 
+def take_slot(session: Session, key: str, scope: str, limit: int, window: timedelta, now) -> bool:
+    """Take one of ``limit`` slots of (``key``, ``scope``) in the current window, in one
+    statement (the sign-in counters' table); False when they are all taken. The caller commits
+    it before doing what it guards, so parallel requests cannot all pass one check; a success
+    hands its slot back (:func:`give_back_slot`)."""
+    return _take(session, _Limit(key, scope, limit, window), now) is not None
+
+
+def give_back_slot(session: Session, key: str, scope: str) -> None:
+    """Hand back a slot taken by :func:`take_slot` (what it guarded went well)."""
+    session.execute(
+        update(LoginCounter)
+        .where(
+            LoginCounter.username == key,
+            LoginCounter.client_addr == scope,
+            LoginCounter.attempts > 0,
+        )
+        .values(attempts=LoginCounter.attempts - 1)
+    )
+
+
 def _refused(session: Session, limit: _Limit, now: datetime) -> TooManyRequests:
     session.rollback()  # the other counters taken for this attempt are handed back
     start = session.scalar(

@@ -360,35 +360,27 @@ def ensure_no_open_record(
     raise Conflict(NOT_HERE)
 
 
-# What counts against a user's daily allowance of refusals; a partner agency's counts its
-# refused documents (one row each, exchange/inbound.py, a refused judgment notice included).
+# What counts against a user's daily allowance of refusals.
 REFUSED_ACTIONS = ("person.intake_refused", "person.update_refused")
-PARTNER_REFUSED_ACTIONS = ("exchange.inbound_refused",)
 
 
 def limit_refused_intakes(session: Session, actor: Actor, now: datetime) -> None:
     """A user whose intakes were refused as duplicates too often today may try no more: the
     duplicate rule answers yes or no for an ID number, so it must not be a search. A partner
-    agency's accounts share one count (``EXCHANGE_REFUSALS_PER_DAY``) of every document it
-    sent in that was refused, a judgment notice for someone under correction included."""
+    agency's documents (a court's judgment notices) are bounded by its agency's daily slots
+    instead (exchange/inbound.py, ``EXCHANGE_REFUSALS_PER_DAY``), all its accounts together."""
     from flask import current_app
 
     from corrections.audit.models import AuditEntry
-    from corrections.org.models import User
 
+    if actor.role == Role.PARTNER:
+        return
     limit = current_app.config["INTAKE_REFUSALS_PER_DAY"]
     since = now - timedelta(days=1)
-    who, actions = AuditEntry.actor_username == actor.username, REFUSED_ACTIONS
-    if actor.role == Role.PARTNER:
-        # A court sending judgment notices: another account of the same agency is not
-        # another allowance.
-        limit, actions = current_app.config["EXCHANGE_REFUSALS_PER_DAY"], PARTNER_REFUSED_ACTIONS
-        agency = select(User.agency_id).where(User.id == actor.user_id).scalar_subquery()
-        who = AuditEntry.actor_username.in_(select(User.username).where(User.agency_id == agency))
     refused = session.scalar(
         select(func.count()).where(
-            who,
-            AuditEntry.action.in_(actions),
+            AuditEntry.actor_username == actor.username,
+            AuditEntry.action.in_(REFUSED_ACTIONS),
             AuditEntry.occurred_at >= since,
         )
     )

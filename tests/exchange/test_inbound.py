@@ -213,3 +213,28 @@ def test_a_refused_detention_notice_says_only_which_field_and_counts_against_the
         ]
         assert db.session.scalar(select(func.count()).select_from(Detention)) == 0
         db.session.remove()
+
+
+def test_a_refused_notice_about_a_found_case_is_one_status_whatever_the_reason(
+    app, active, senders
+):
+    """Once the notice found its case, every refusal is the same 422: a 409 (already held)
+    beside a 422 (before the judgment) would tell the case's dates by the status alone."""
+    person = active()
+    data = {
+        "person": {"id_number": person["id_number"]},
+        "kind": "administrative_detention",
+        "start_date": "2026-11-20",
+        "authority": "东城公安分局",
+    }
+    police = senders["dc-gaj"]
+    first = police.post("/api/v1/exchange/inbound", json=envelope(DETENTION, data))
+    assert first.status_code == 201, first.get_json()
+    overlapping = police.post(
+        "/api/v1/exchange/inbound", json=envelope(DETENTION, {**data, "start_date": "2026-11-21"})
+    )
+    before = police.post(
+        "/api/v1/exchange/inbound", json=envelope(DETENTION, {**data, "start_date": "2020-01-01"})
+    )
+    assert (overlapping.status_code, before.status_code) == (422, 422)
+    assert overlapping.get_json()["detail"] == before.get_json()["detail"]

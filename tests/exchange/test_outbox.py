@@ -139,6 +139,10 @@ def test_resend_queues_what_needs_it_and_names_what_is_not_a_message(app, login,
     _warning(login, person["id"])
     (message,) = _feed(partners["dc-jcy"])["items"]
     city = login("city")
+    # Named and every dead letter besides (none here): the named one is queued.
+    both = {"message_ids": [message["sequence"]], "dead": True}
+    resent = city.post("/api/v1/exchange/messages/resend", json=both)
+    assert resent.status_code == 200 and resent.get_json()["requeued"] == 1
     # Not yet acknowledged: queued again.
     resent = city.post(
         "/api/v1/exchange/messages/resend", json={"message_ids": [message["sequence"]]}
@@ -230,7 +234,8 @@ def test_a_sealed_juveniles_messages_keep_their_place_in_the_feed_without_data(
     assert before["data"]
     with app.app_context():
         row = db.session.get(Person, person["id"])
-        assert sealing.seal_if_juvenile(db.session, row, row.updated_at, SYSTEM) is not None
+        sealed_at = app.extensions["corrections.clock"].now() + timedelta(days=1)
+        assert sealing.seal_if_juvenile(db.session, row, sealed_at, SYSTEM) is not None
         db.session.commit()
         db.session.remove()
     (after,) = _feed(partners["dc-jcy"])["items"]

@@ -523,3 +523,42 @@ def test_the_relay_refuses_to_start_without_a_broker(runner):
     result = runner.invoke(args=["exchange", "relay"])
     assert result.exit_code == 2
     assert "EXCHANGE_BROKER_URL" in result.output
+
+
+class Capturing:
+    """A publisher that keeps what it is given (no broker)."""
+
+    def __init__(self):
+        self.sent = []
+
+    def publish(self, message):
+        self.sent.append(message)
+
+    def close(self):
+        pass
+
+
+def test_a_record_sealed_before_its_push_goes_without_its_data(app, clock, active, agencies):
+    """A message written while the person was an adult, pushed after their record (a juvenile
+    offence, corrected) was sealed: it goes in its place without data, as the feed serves it;
+    what the seal itself writes goes whole."""
+    from corrections.core.auth import SYSTEM
+    from corrections.persons import sealing
+
+    person = active()
+    (before,) = emit(app, person["id"])
+    with app.app_context():
+        row = db.session.get(Person, person["id"])
+        row.juvenile = True  # the offence date corrected: under 18 at the offence
+        sealed_at = clock.now() + timedelta(minutes=1)
+        assert sealing.seal_if_juvenile(db.session, row, sealed_at, SYSTEM) is not None
+        db.session.commit()
+        db.session.remove()
+    clock.advance(minutes=2)
+    (after,) = emit(app, person["id"])
+    publisher = Capturing()
+    assert run(app, publisher).published == 2
+    bodies = {m.event_id: json.loads(m.body) for m in publisher.sent}
+    assert bodies[before]["data"] == {} and bodies[before]["sealed"] is True
+    assert "documenthash" not in bodies[before] and "张伟" not in str(bodies[before])
+    assert bodies[after]["data"] and "sealed" not in bodies[after]
