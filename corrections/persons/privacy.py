@@ -376,6 +376,9 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
         Text("proposals[].statement"),
         Text("proposals[].statement_not_taken_reason"),
         Text("proposals[].evidence.*"),
+        # The 建议书 and the court's ruling: document numbers, masked like the others.
+        Text("proposals[].decision_document_number"),
+        Text("proposals[].court_document_number"),
     ),
     "proposal": (
         Text("decision_note"),
@@ -384,6 +387,8 @@ RESOURCES: Mapping[str, tuple[Text, ...]] = {
         # What the office found (an officer's proposal's ``facts``,
         # incidents/service.propose_sanction): the evidence's words, its codes kept.
         Text("evidence.*"),
+        Text("decision_document_number"),
+        Text("court_document_number"),
     ),
     "flag": (Text("reason"), Text("close_reason"), Text("reviews[].note")),
     "alert": (Text("ack_note"), Text("close_note")),

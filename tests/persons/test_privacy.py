@@ -720,6 +720,7 @@ CODED = {
     "at", "by", "detail{}", "evidence{}", "inputs{}",
     "close_reason",  # an incident's is one of four codes (a flag's is typed: listed as such)
     "article", "decision_rules_version",  # from rules/*.yaml, not typed by staff
+    "court_ruling",  # granted | refused, from the court's notice (exchange/inbound.py)
     "explanation",  # a travel decision's reason, written by the rules, not by staff
     "role", "gender", "conclusion",  # a team member's role and gender, an assessment's
     # Lists across persons (alerts, decision queues): units' names, sentences and labels the
