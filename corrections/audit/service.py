@@ -130,8 +130,12 @@ def _remember(session: Session, rows: list[dict[str, Any]]) -> None:
     session.info.setdefault(_BUFFER, []).extend(rows)
     audited = session.info.setdefault(_AUDITED, set())
     for row in rows:
-        if row["subject_type"] == "person" and row["subject_id"] is not None:
+        if row["subject_type"] != "person":
+            continue
+        if row["subject_id"] is not None:
             audited.add(int(row["subject_id"]))
+        elif row["subject_ids"]:  # a list's row names every person on the page
+            audited.update(int(i) for i in row["subject_ids"].strip(",").split(","))
 
 
 def _insert(session: Session, row: dict[str, Any]) -> None:
@@ -434,8 +438,9 @@ def seal_pending(session: Session, *, batch: int = 5000) -> int:
     """Chain every unsealed row; returns how many were sealed. The caller commits; once it has,
     the seal's signed checkpoint is appended to the checkpoint file.
 
-    Rows are read in id order and updated with one executemany per batch, so sealing a burst
-    of rows costs a few round trips, not one per row.
+    Rows are read in id order (as plain rows: nothing loads them as entities) and updated
+    with one executemany per batch, so sealing a burst of rows costs a few round trips, not
+    one per row.
     """
     head = _lock_head(session)
     if head is None:
@@ -445,8 +450,8 @@ def seal_pending(session: Session, *, batch: int = 5000) -> int:
     table = AuditEntry.__table__
     sealed = 0
     while True:
-        entries = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id).limit(batch)
+        entries = session.execute(
+            select(table).where(table.c.seq.is_(None)).order_by(table.c.id).limit(batch)
         ).all()
         if not entries:
             break
@@ -478,8 +483,6 @@ def seal_pending(session: Session, *, batch: int = 5000) -> int:
             updates,
             execution_options={"synchronize_session": False},
         )
-        for entry in entries:
-            session.expunge(entry)
         sealed += len(entries)
         if len(entries) < batch:
             break

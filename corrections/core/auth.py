@@ -196,7 +196,9 @@ def current_credential() -> Credential | None:
     return getattr(g, "credential", None)
 
 
-def _authenticate(prefetch: tuple[int, tuple] | None = None, *, cookie: bool = False) -> Actor:
+def _authenticate(
+    prefetch: tuple[int, tuple, bool] | None = None, *, cookie: bool = False
+) -> Actor:
     header = request.headers.get("Authorization", "")
     if not header and cookie and request.method in _SAFE_METHODS:
         value = request.cookies.get(DISPLAY_COOKIE, "")
@@ -239,12 +241,20 @@ def _add_doc(func: Callable, doc: dict[str, Any]) -> None:
     func._apidoc = apidoc
 
 
-def requires(permission: str, *, person_columns: tuple = (), cookie: bool = False) -> Callable:
+def requires(
+    permission: str,
+    *,
+    person_columns: tuple = (),
+    person_lock: Callable[[], bool] | None = None,
+    cookie: bool = False,
+) -> Callable:
     """Declare and enforce that the caller holds a role allowed ``permission``.
 
     ``person_columns``: the route's person (``person_id`` in its path) is loaded with these
     columns by the same statement that checks the token, one round trip less on a hot path.
     Only loaded: whether the caller may see the person is decided where it is used.
+    ``person_lock``: asked before the token check (the body is not validated yet); True: that
+    statement also takes the person's share lock (persons/scope.py load_actor_and_person).
     ``cookie``: a GET route a wall display's page reads; without an Authorization header the
     display's cookie (:data:`DISPLAY_COOKIE`) is taken instead. Only for a permission of the
     display role alone.
@@ -259,7 +269,10 @@ def requires(permission: str, *, person_columns: tuple = (), cookie: bool = Fals
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             person_id = kwargs.get("person_id") if person_columns else None
-            prefetch = None if person_id is None else (person_id, person_columns)
+            prefetch = None
+            if person_id is not None:
+                key_share = person_lock is not None and person_lock()
+                prefetch = (person_id, person_columns, key_share)
             actor = _authenticate(prefetch, cookie=cookie)
             if actor.role not in roles:
                 raise Forbidden(_("Your role may not use this operation."))

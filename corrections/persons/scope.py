@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, false, select, true
-from sqlalchemy.orm import Session, load_only, scoped_session
+from sqlalchemy.orm import Session, aliased, load_only, scoped_session
 
 from corrections.audit import service as audit
 from corrections.core.auth import Actor, Role
@@ -126,31 +126,60 @@ def _load_only(columns: tuple) -> Any:
 
 
 @functools.cache
-def _actor_and_person(columns: tuple) -> Any:
+def _actor_and_person(columns: tuple, key_share: bool = False) -> Any:
     from corrections.org import service as org
 
+    if not key_share:
+        return (
+            org.actor_query(Person)
+            .outerjoin(Person, Person.id == bindparam("person_id"))
+            .options(_load_only(columns))
+        )
+    # PostgreSQL locks no row on the nullable side of an outer join: the person is read under
+    # the lock in a derived table of their own (SQLite, which has no row locks, ignores it).
+    locked = (
+        select(Person.id, *columns)
+        .where(Person.id == bindparam("person_id"))
+        .with_for_update(read=True, key_share=True)
+        .subquery("locked_person")
+    )
+    person = aliased(Person, locked)
     return (
-        org.actor_query(Person)
-        .outerjoin(Person, Person.id == bindparam("person_id"))
-        .options(_load_only(columns))
+        org.actor_query(person)
+        .outerjoin(locked, true())
+        .options(load_only(*(getattr(person, c.key) for c in columns)))
     )
 
 
 def load_actor_and_person(
-    session: Session, token: str, person_id: int, columns: tuple
+    session: Session, token: str, person_id: int, columns: tuple, key_share: bool = False
 ) -> Actor | None:
     """The token's actor, with person ``person_id`` (only ``columns``) loaded into the session
     by the same statement, so that :func:`get_scoped` then needs no query. Nothing about the
-    person is checked or returned here."""
+    person is checked or returned here.
+
+    ``key_share``: that statement, the transaction's first, also takes the person's share lock
+    (``FOR KEY SHARE`` on PostgreSQL, the lock an event's foreign key takes anyway), and the
+    person is read under it: see :func:`holds_key_share`.
+    """
     from corrections.org import service as org
 
     params = {**org.actor_params(token), "person_id": person_id}
-    row = session.execute(_actor_and_person(columns), params).first()
+    row = session.execute(_actor_and_person(columns, key_share), params).first()
     if row is None:
         return None
     # The identity map holds objects weakly: keep the person for this session's life.
     session.info["prefetched_person"] = row[-1]
+    if key_share and row[-1] is not None:
+        _held(session, _KEY_SHARES).add(person_id)
     return org.actor_from(row)
+
+
+def holds_key_share(session: Session, person_id: int) -> bool:
+    """Whether this transaction took ``person_id``'s share lock with the token check
+    (:func:`load_actor_and_person`): what that statement loaded of the person was read under
+    the lock (on PostgreSQL a locking read waits for a writer and returns its committed row)."""
+    return person_id in (_held(session, _KEY_SHARES) or ())
 
 
 def get_scoped(
@@ -178,19 +207,21 @@ def get_scoped(
 # ordinary report never waits for it.
 _ROW_LOCK = {"key_share": True}
 _LOCKS = "person_locks"  # session.info: (the transaction, the person ids it has locked)
+_KEY_SHARES = "person_key_shares"  # the same, for the share lock the token check took
 
 
-def _held(session: Session) -> set[int] | None:
-    """The persons locked in ``session``'s current transaction (None: none has begun)."""
+def _held(session: Session, kind: str = _LOCKS) -> set[int] | None:
+    """The persons locked (``kind``) in ``session``'s current transaction (None: none has
+    begun)."""
     if isinstance(session, scoped_session):  # db.session: this request's own session
         session = session()
     # The innermost transaction: rolling back to a savepoint gives up what was locked in it.
     transaction = session.get_nested_transaction() or session.get_transaction()
     if transaction is None:
         return None
-    held = session.info.get(_LOCKS)
+    held = session.info.get(kind)
     if held is None or held[0] is not transaction:
-        held = session.info[_LOCKS] = (transaction, set())
+        held = session.info[kind] = (transaction, set())
     return held[1]
 
 

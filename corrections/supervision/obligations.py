@@ -28,7 +28,9 @@ from sqlalchemy import (
     DateTime,
     Float,
     Numeric,
+    String,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -40,6 +42,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -460,6 +463,17 @@ _FULFIL = _fulfil_statement(bindparam("p_event"))
 _ROW_COLUMNS = tuple(_row(0, "", date.min, date.min, "", datetime.min.replace(tzinfo=UTC)))
 
 
+# The successor's values that are the fulfilled window's (same person, kind, time): one
+# parameter each. (The statement then binds at most 50 values, which psycopg converts once
+# per process rather than at every execution.)
+_SUCCESSOR_SHARES = {
+    "person_id": "p_person",
+    "kind": "p_kind",
+    "created_at": "p_now",
+    "updated_at": "p_now",
+}
+
+
 def fulfil_ctes(new_event: Any) -> tuple[list, list]:
     """PostgreSQL: the open window's UPDATE and its successor's INSERT as CTEs of the statement
     that inserts the event (``new_event``: that INSERT's CTE). The successor goes in only if a
@@ -471,7 +485,12 @@ def fulfil_ctes(new_event: Any) -> tuple[list, list]:
         _OB.insert()
         .from_select(
             list(_ROW_COLUMNS),
-            select(*(bindparam(f"s_{c}", type_=_OB.c[c].type) for c in _ROW_COLUMNS))
+            select(
+                *(
+                    bindparam(_SUCCESSOR_SHARES.get(c, f"s_{c}"), type_=_OB.c[c].type)
+                    for c in _ROW_COLUMNS
+                )
+            )
             .select_from(fulfilled)
             .where(bindparam("s_plan", type_=Boolean)),
         )
@@ -492,7 +511,7 @@ def fulfil_params(person: Person, plan: Fulfilment, occurred_at: datetime, now: 
         "p_at": occurred_at,
         "p_now": now,
         "s_plan": plan.successor is not None,
-        **{f"s_{k}": v for k, v in successor.items()},
+        **{f"s_{k}": v for k, v in successor.items() if k not in _SUCCESSOR_SHARES},
     }
 
 
@@ -591,7 +610,9 @@ def hours_ctes(new_event: Any) -> tuple[list, list]:
         .select_from(_EV.join(win, true()))
         .where(
             _EV.c.person_id == bindparam("p_person"),
-            _EV.c.type.in_(bindparam("p_types", expanding=True)),
+            # An array parameter, not an expanding IN: the statement's text stays the same
+            # from one execution to the next, rendered once.
+            _EV.c.type == any_(bindparam("p_types", type_=ARRAY(String))),
             _EV.c.occurred_at >= start,
             _EV.c.occurred_at < end,
             _EV.c.id.not_in(corrected),

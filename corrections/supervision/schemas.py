@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import marshmallow as ma
 
 from corrections.core.i18n import _
@@ -217,6 +219,13 @@ PAYLOADS: dict[str, type[ma.Schema]] = {
 PERMIT_EVENTS = ("travel_departure", "travel_return")
 
 
+@functools.cache
+def _payload_schemas() -> dict[str, ma.Schema]:
+    """Each event type's payload schema, instantiated once (schemas keep no state between
+    loads; instantiating one copies its fields, which cost that much on every event)."""
+    return {type_: schema() for type_, schema in PAYLOADS.items()}
+
+
 class EventInSchema(ma.Schema):
     type = ma.fields.String(
         required=True,
@@ -241,11 +250,11 @@ class EventInSchema(ma.Schema):
 
     @ma.validates_schema
     def _payload(self, data, **kwargs):
-        schema = PAYLOADS.get(data.get("type"))
+        schema = _payload_schemas().get(data.get("type"))
         if schema is None:
             return
         try:
-            data["payload"] = schema().load(data.get("payload") or {})
+            data["payload"] = schema.load(data.get("payload") or {})
         except ma.ValidationError as exc:
             raise ma.ValidationError({f"payload.{k}": v for k, v in exc.messages.items()}) from exc
 

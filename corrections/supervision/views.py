@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+from flask import request
 from flask.views import MethodView
 
 from corrections.core import idempotency, links
@@ -48,6 +50,21 @@ blp = Blueprint(
 )
 
 
+# One instance for every request (a schema class would be instantiated per request); it
+# keeps no state between loads.
+EVENT_IN = EventInSchema()
+
+
+def _share_locked() -> bool:
+    """Whether the event in this request's body is recorded under the person's share lock
+    alone (supervision/events.py share_locked); asked before the body is validated."""
+    try:
+        body = orjson.loads(request.get_data(cache=True))
+    except orjson.JSONDecodeError:
+        return False  # refused as malformed before anything is recorded
+    return events.share_locked(body)
+
+
 @blp.route("/persons/<id:person_id>/events")
 class PersonEvents(MethodView):
     @requires("events:read")
@@ -63,9 +80,10 @@ class PersonEvents(MethodView):
         )
         return page_envelope(events.event_views(db.session, actor, person, rows), page, size, total)
 
-    # The hottest write: the person's supervision facts come with the token check.
-    @requires("events:write", person_columns=SUPERVISION_COLUMNS)
-    @blp.arguments(EventInSchema)
+    # The hottest write: the person's supervision facts come with the token check, and with
+    # them the share lock the event is recorded under (most events).
+    @requires("events:write", person_columns=SUPERVISION_COLUMNS, person_lock=_share_locked)
+    @blp.arguments(EVENT_IN)
     @blp.response(201, EventSchema)
     @blp.doc(parameters=[idempotency.HEADER])
     @blp.alt_response(
