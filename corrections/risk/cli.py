@@ -142,6 +142,25 @@ def export_cmd(start, end, every, out, note, min_k) -> None:
 @click.option("--time-column", default=None, help="Order folds and hold-out by this column")
 @click.option("--version", default=None, help="Version name (default: date and data hash)")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--allow-suspect",
+    multiple=True,
+    help="Train despite the leakage checks flagging this feature (repeatable; in the card)",
+)
+@click.option(
+    "--label-window-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The label's window after --time-column, in days (a date feature beyond it is "
+    "suspect) [default: 90 for lost_contact_90d, else 0]",
+)
+@click.option(
+    "--min-group-count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Groups with fewer positives or negatives are not reported in the card "
+    "[default: RISK_CARD_MIN_GROUP_COUNT]",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--sign/--no-sign",
@@ -157,10 +176,25 @@ def export_cmd(start, end, every, out, note, min_k) -> None:
 )
 @with_appcontext
 def train_cmd(
-    table, label, positive, drop, group, time_column, version, seed, out, sign, username
+    table,
+    label,
+    positive,
+    drop,
+    group,
+    time_column,
+    version,
+    seed,
+    allow_suspect,
+    label_window_days,
+    min_group_count,
+    out,
+    sign,
+    username,
 ) -> None:
     """Train on any table; write the model (skops), card.json, plots and card.html to OUT.
     The card is signed with this instance's key, so this instance can activate it."""
+    from flask import current_app
+
     from corrections.core import keys
     from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import now_utc
@@ -174,6 +208,9 @@ def train_cmd(
         time_column=time_column,
         version=version or out.name,
         seed=seed,
+        allow_suspect=list(allow_suspect),
+        label_window_days=label_window_days,
+        min_group_count=min_group_count or int(current_app.config["RISK_CARD_MIN_GROUP_COUNT"]),
     )
     try:
         trained = training.train(table, spec, out, progress=lambda m: click.echo(f"· {m}"))
@@ -191,6 +228,13 @@ def train_cmd(
         f"{m['auc']:.4f}, Brier {m['brier']:.4f}, ECE {m['ece']:.4f} -> {out}"
         + ("" if sign else " (card not signed)")
     )
+    for s in card.get("data_checks", {}).get("suspects", []):
+        click.echo(
+            f"! allowed suspect {s['feature']}: {s['check']} {s['figure']:.4f} (in the card)"
+        )
+    warning = (card.get("calibration") or {}).get("warning")
+    if warning:
+        click.echo(f"! {warning['zh']} ({warning['en']})")
 
 
 @risk.command("predict")

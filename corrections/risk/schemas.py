@@ -43,6 +43,47 @@ class PersonRiskSchema(ma.Schema):
     sealed = sealed_marker()
 
 
+class ExplanationFactorSchema(RiskReasonSchema):
+    typical_basis_zh = ma.fields.String(
+        metadata={"description": "Where the typical value comes from (训练数据的中位数)"}
+    )
+
+
+class RiskExplanationSchema(ma.Schema):
+    """The explanation of a person's latest score (PIPL art. 24), in Chinese."""
+
+    person_id = ma.fields.Integer(required=True)
+    scored = ma.fields.Boolean(
+        metadata={"description": "Whether the person has a score (false: nothing to explain)"}
+    )
+    model_version = ma.fields.String(metadata={"description": "The model that scored"})
+    model_created_at = ma.fields.String(
+        allow_none=True, metadata={"description": "When the model was trained (its card)"}
+    )
+    model_holdout_auc = ma.fields.Float(allow_none=True)
+    scored_at = ma.fields.AwareDateTime()
+    scored_on = Date(metadata={"description": "The day of the score (Asia/Shanghai)"})
+    probability = ma.fields.Float()
+    band = ma.fields.String(validate=ma.validate.OneOf(BANDS))
+    band_label_zh = ma.fields.String()
+    factors = ma.fields.List(
+        ma.fields.Nested(ExplanationFactorSchema),
+        metadata={
+            "description": "The factors that raise the score most: the person's value, the "
+            "typical value (training median or most common category) and how much lower the "
+            "probability would be with the typical value"
+        },
+    )
+    statement_zh = ma.fields.String(
+        metadata={"description": "That the score is advice only and decides nothing"}
+    )
+    legal_basis_zh = ma.fields.String()
+    text_zh = ma.fields.String(
+        metadata={"description": "The whole explanation as printable text, one line each"}
+    )
+    sealed = sealed_marker()
+
+
 class RecordedSchema(ma.Schema):
     sha256 = ma.fields.String(allow_none=True)
     card_sha256 = ma.fields.String(allow_none=True)

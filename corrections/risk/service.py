@@ -537,6 +537,104 @@ def person_risk(session: Session, *, actor: Actor, person_id: int) -> dict[str, 
     return privacy.present(session, actor, person, "risk", view)
 
 
+STATEMENT_ZH = (
+    "本评分仅供参考，不作决定：它不改变管理等级、矫正状态，也不据以作出处罚、收监或其他任何处理；"
+    "任何决定均由工作人员依法审查后作出。"
+)
+LEGAL_BASIS_ZH = (
+    "依据《中华人民共和国个人信息保护法》第二十四条，就自动化决策对个人权益的影响作出说明。"
+)
+EXPLANATION_ACTION = "risk.explanation"
+
+
+def _percent(p: float) -> str:
+    return f"{p * 100:.1f}%"
+
+
+def _shown(value: Any, label: Any) -> str:
+    shown = label if label is not None else value
+    if shown is None:
+        return "无记录"
+    if isinstance(shown, float):
+        return f"{shown:g}"
+    return str(shown)
+
+
+def explanation_view(score: RiskScore, card: dict[str, Any] | None) -> dict[str, Any]:
+    """A score explained in Chinese: the model, the date, the factors (the person's value,
+    the typical value, how much lower the score would be with the typical value) and the
+    statement that the score decides nothing."""
+    from corrections.core.clock import business_date
+
+    card = card or {}
+    typical_basis = {
+        f["name"]: "训练数据的中位数" if f.get("type") == "numeric" else "训练数据中最常见的值"
+        for f in card.get("features", [])
+    }
+    factors = []
+    for r in score.reasons or []:
+        view = reason_view(r)
+        view["typical_basis_zh"] = typical_basis.get(r["feature"], "训练数据的典型值")
+        factors.append(view)
+    scored_on = business_date(score.scored_at)
+    band = band_labels()[score.band]
+    lines = [
+        f"{scored_on:%Y年%m月%d日}，脱管风险模型（版本 {score.model_version}）对该对象的评分为"
+        f"“{band}”（估计未来90天内失去联系的概率约 {_percent(score.probability)}）。",
+    ]
+    if factors:
+        lines.append("对评分影响最大的因素：")
+        for i, f in enumerate(factors, start=1):
+            lines.append(
+                f"{i}. {f['label_zh']}：本人为 {_shown(f.get('value'), f.get('value_label_zh'))}，"
+                f"一般为 {_shown(f.get('typical'), f.get('typical_label_zh'))}"
+                f"（{f['typical_basis_zh']}）；若为一般值，评分约低 "
+                f"{f['effect'] * 100:.1f} 个百分点。"
+            )
+    else:
+        lines.append("没有使评分明显高于一般水平的因素。")
+    lines.append(STATEMENT_ZH)
+    lines.append(LEGAL_BASIS_ZH)
+    metrics = card.get("metrics") or {}
+    return {
+        "model_version": score.model_version,
+        "model_created_at": card.get("created_at"),
+        "model_holdout_auc": metrics.get("auc"),
+        "scored_at": score.scored_at,
+        "scored_on": scored_on,
+        "probability": score.probability,
+        "band": score.band,
+        "band_label_zh": band,
+        "factors": factors,
+        "statement_zh": STATEMENT_ZH,
+        "legal_basis_zh": LEGAL_BASIS_ZH,
+        "text_zh": "\n".join(lines),
+    }
+
+
+def person_risk_explanation(session: Session, *, actor: Actor, person_id: int) -> dict[str, Any]:
+    """The explanation of the person's latest score (PIPL art. 24), scoped and audited as a
+    read of the person's record."""
+    person = read_scoped(session, actor, person_id, action=EXPLANATION_ACTION)
+    score = session.scalars(
+        select(RiskScore)
+        .where(RiskScore.person_id == person.id)
+        .order_by(RiskScore.scored_at.desc(), RiskScore.id.desc())
+        .limit(1)
+    ).first()
+    view: dict[str, Any] = {"person_id": person.id}
+    if score is None:
+        view.update(
+            scored=False,
+            statement_zh=STATEMENT_ZH,
+            text_zh="该对象暂无风险评分。" + STATEMENT_ZH,
+        )
+    else:
+        row = session.get(RiskModel, score.model_version)
+        view.update(scored=True, **explanation_view(score, row.card if row else None))
+    return privacy.present(session, actor, person, "risk", view)
+
+
 def card_summary(card: dict[str, Any]) -> dict[str, Any]:
     return {
         "metrics": card.get("metrics"),

@@ -30,7 +30,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from corrections.risk import artifact, report
+from corrections.core.i18n import _
+from corrections.risk import artifact, checks, report
 from corrections.risk.scorer import as_categorical
 
 TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y"}
@@ -55,6 +56,13 @@ class Spec:
     # Compare only these candidates (all of them when empty): the allow-list generator trains
     # each one alone, to see every type a model file of ours can hold.
     candidates: list[str] = field(default_factory=list)
+    # Features the leakage checks (checks.py) flagged that the analyst lets through
+    # (``--allow-suspect``): recorded in the card with every check's figure.
+    allow_suspect: list[str] = field(default_factory=list)
+    # The label's window after the time column (days): a date feature beyond it is suspect.
+    label_window_days: int | None = None
+    # Groups with fewer positives or fewer negatives than this are suppressed in the card.
+    min_group_count: int = report.MIN_GROUP
 
 
 @dataclass
@@ -294,6 +302,8 @@ def train(
     progress(f"reading {table_path}")
     table = read_table(table_path)
     prep = prepare(table, spec)
+    progress("checking the features for leakage")
+    data_checks = check_data(table, prep, spec)
     train_idx, test_idx, split = holdout_split(prep, spec.seed)
     X_train, y_train = prep.X.iloc[train_idx], prep.y[train_idx]
     X_test, y_test = prep.X.iloc[test_idx], prep.y[test_idx]
@@ -330,7 +340,14 @@ def train(
     high = float(np.quantile(p_train, HIGH_QUANTILE))
     metrics = report.metrics(y_test, p_test)
     groups = {
-        g: report.group_report(prep.groups[g].iloc[test_idx].to_numpy(), y_test, p_test, high)
+        g: report.group_report(
+            prep.groups[g].iloc[test_idx].to_numpy(),
+            y_test,
+            p_test,
+            high,
+            min_count=spec.min_group_count,
+            seed=spec.seed,
+        )
         for g in spec.group
     }
     table_sha = artifact.sha256_file(table_path)
@@ -370,6 +387,9 @@ def train(
             "seed": spec.seed,
         },
         "metrics": metrics,
+        "calibration": report.calibration(y_test, p_test),
+        "data_checks": data_checks,
+        "use": report.INTENDED_USE,
         "bands": {"medium": medium, "high": high, "rule": "training-score quantiles 0.70 / 0.90"},
         "alert_threshold": high,
         "group_report": groups,
@@ -379,6 +399,49 @@ def train(
     report.write_plots(out, y_test, p_test, prep.groups.iloc[test_idx], spec.group, card)
     report.write_html(out, card)
     return Trained(card=card, directory=out)
+
+
+def check_data(table: pd.DataFrame, prep: Prepared, spec: Spec) -> dict[str, Any]:
+    """The leakage checks (checks.py): refuse a suspect feature the analyst did not allow,
+    naming it and the figure; what was allowed, and every figure, for the card."""
+    names = set(prep.X.columns)
+    unknown = [f for f in spec.allow_suspect if f not in names]
+    if unknown:
+        raise TrainingError(
+            _(
+                "--allow-suspect: {features} is not a feature column",
+                features=", ".join(map(repr, unknown)),
+            )
+        )
+    window = spec.label_window_days
+    if window is None and spec.label == "lost_contact_90d":
+        from corrections.risk.features import HORIZON_DAYS
+
+        window = HORIZON_DAYS
+    found = checks.run(
+        table,
+        prep.X,
+        prep.y,
+        spec.label,
+        time=prep.time,
+        label_window_days=window,
+        seed=spec.seed,
+    )
+    refused = [f for f in found.findings if f.feature not in spec.allow_suspect]
+    if refused:
+        raise TrainingError(
+            _(
+                "training refused: {reason}; suspect features: {features}. Check the data, "
+                "or give --allow-suspect FEATURE to train anyway (recorded in the model card)",
+                reason=refused[0].message(),
+                features=", ".join(dict.fromkeys(f.feature for f in refused)),
+            )
+        )
+    return {
+        **found.figures(),
+        "suspects": [f.as_dict(allowed=True) for f in found.findings],
+        "allowed": list(spec.allow_suspect),
+    }
 
 
 def brier(y, p) -> float:

@@ -11,7 +11,12 @@ from corrections.core.api import Blueprint
 from corrections.core.auth import current_actor, requires
 from corrections.core.clock import now_utc
 from corrections.core.db import db
-from corrections.risk.schemas import ExportInSchema, ModelsSchema, PersonRiskSchema
+from corrections.risk.schemas import (
+    ExportInSchema,
+    ModelsSchema,
+    PersonRiskSchema,
+    RiskExplanationSchema,
+)
 
 blp = Blueprint(
     "risk",
@@ -32,6 +37,23 @@ class PersonRisk(MethodView):
         from corrections.risk import service
 
         return service.person_risk(db.session, actor=current_actor(), person_id=person_id)
+
+
+@blp.route("/persons/<id:person_id>/risk/explanation")
+class PersonRiskExplanation(MethodView):
+    @requires("risk:read")
+    @blp.response(200, RiskExplanationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, person_id):
+        """An explanation of the person's latest risk score in Chinese (PIPL art. 24): the
+        model and its version, the date, the factors that raise the score most with the
+        person's values and the typical values, and the statement that the score decides
+        nothing. Scoped as the person's risk; audited (``risk.explanation``)."""
+        from corrections.risk import service
+
+        return service.person_risk_explanation(
+            db.session, actor=current_actor(), person_id=person_id
+        )
 
 
 @blp.route("/risk/models")

@@ -251,6 +251,27 @@
     return lines;
   }
 
+  // The risk box, with a button that fetches the score's explanation (PIPL art. 24) and
+  // shows it below, printable.
+  function riskSection(personId, risk) {
+    const box = section("脱管风险（仅供参考）", riskLines(risk), { "data-section": "risk", class: "person-section advisory" });
+    if (!(risk && risk.latest)) return box;
+    const button = el("button", "打印说明", { type: "button", "data-action": "risk-explanation" });
+    const out = el("div", null, { "data-section": "risk-explanation", class: "risk-explanation" });
+    button.addEventListener("click", async () => {
+      try {
+        const x = await api(`/api/v1/persons/${personId}/risk/explanation`);
+        const print = el("button", "打印", { type: "button" });
+        print.addEventListener("click", () => window.print());
+        out.replaceChildren(el("h4", "风险评分说明"), ...(x.text_zh || "").split("\n").map((line) => el("p", line)), print);
+      } catch (e) {
+        report(e);
+      }
+    });
+    box.append(button, out);
+    return box;
+  }
+
   async function openPerson(personId) {
     const base = `/api/v1/persons/${personId}`;
     let person, grade, obligations, events, permits, monitoring, proposals, plans, risk;
@@ -319,7 +340,7 @@
       section("电子定位", (monitoring || []).map((m) => `${m.start_date} 至 ${m.end_date}：${m.ground_label_zh}${m.active ? "（使用中）" : ""}`), { "data-section": "monitoring" }),
       section("处罚与建议", (proposals || []).map((p) => `${fmtTime(p.created_at)} ${p.kind_label_zh}（${PROPOSAL_STATUS[p.status] || p.status}）${p.article ? "，" + articleZh(p.article) : ""}${p.proposed_by === "system" ? "，系统按规则提出" : "，" + p.proposed_by + " 提出"}`), { "data-section": "sanctions" }),
       section("矫正方案", plan ? [`第 ${plan.number} 版（${plan.status_label_zh}），下次调整 ${plan.next_review_on}`, plan.measures || ""].filter(Boolean) : [], { "data-section": "plan" }),
-      section("脱管风险（仅供参考）", riskLines(risk), { "data-section": "risk", class: "person-section advisory" }),
+      riskSection(person.id, risk),
     );
     // What can be recorded for this person: the types their category allows.
     const select = $("record-type");
