@@ -93,8 +93,8 @@ def generate(url: str, persons: int, alerts: int, keyring: Path) -> None:
         INSERT INTO alerts (person_id, kind, subject_type, subject_id, severity, status, detail,
             raised_at, raised_by, updated_at, escalation_level, auto_resolved, version,
             closed_at)
-        SELECT p.ids[1 + ((g::bigint * 7919) % array_length(p.ids, 1))::int], k.kind, 'obligation', g,
-            k.severity,
+        SELECT p.ids[1 + ((g::bigint * 7919) % array_length(p.ids, 1))::int], k.kind,
+            'obligation', g, k.severity,
             CASE WHEN g % 100 < 7 THEN 'open' WHEN g % 100 < 10 THEN 'acknowledged'
                  ELSE 'resolved' END,
             '{{}}',
