@@ -49,3 +49,48 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# A generated person's name: the same for all, or (``varied``) one of 720 by the row number,
+# so that a name search finds a few hundred in a city of 100,000.
+_VARIED_NAME = """(ARRAY['张','王','李','赵','刘','陈','杨','黄','周','吴'])[1 + g % 10]
+              || (ARRAY['伟','芳','娜','敏','静','强','磊','军','洋','勇','艳','杰'])
+                 [1 + (g / 10) % 12]
+              || (ARRAY['','明','华','平','辉','红'])[1 + (g / 120) % 6]"""
+
+
+def insert_persons(url: str, persons: int, keyring: Path, *, varied_names: bool = False) -> None:
+    """``persons`` active persons straight in SQL (generate_series), spread over the offices:
+    100,000 in seconds. ID numbers are encrypted at rest: every generated person shares one
+    ciphertext (made with the scratch instance's ``keyring``) and has a distinct stand-in for
+    its blind indexes."""
+    import os
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from corrections.core import crypto, keys
+
+    ring = keys.load(keyring, os.environ.get("CORRECTIONS_KEYRING"))
+    id_number = crypto.encrypt("329901199001011234", "persons.id_number", ring)
+    name = _VARIED_NAME if varied_names else "'bench'"
+    psql(
+        url,
+        f"""
+        INSERT INTO persons (version, name, gender, id_number, id_number_bidx, id_tail_bidx,
+            date_of_birth, juvenile,
+            category, crime_type, judgment_date, judgment_effective_date, term_start, term_end,
+            intake_deadline, has_guarantor, office_id, district_id, status, grade, grade_since,
+            created_at, updated_at)
+        SELECT 1, {name}, 'male', '{id_number}', 'bench:' || g, 'bench:' || g,
+            DATE '1990-01-01', false,
+            'suspended_sentence', 'theft', DATE '2026-01-01', DATE '2026-01-10',
+            DATE '2026-01-11', DATE '2028-01-10', DATE '2026-01-20', false,
+            o.id, o.parent_id, 'active', 'ordinary', TIMESTAMPTZ '2026-06-01 00:00+00',
+            TIMESTAMPTZ '2026-01-11 00:00+00', TIMESTAMPTZ '2026-01-11 00:00+00'
+        FROM generate_series(1, {persons}) g
+        JOIN LATERAL (
+            SELECT id, parent_id FROM units WHERE kind = 'office'
+            ORDER BY id OFFSET (g % (SELECT count(*) FROM units WHERE kind = 'office')) LIMIT 1
+        ) o ON true;
+        """,
+    )

@@ -37,7 +37,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import BenchError, free_port, psql, sh, tail
+from common import BenchError, free_port, insert_persons, psql, sh, tail
 
 BIN = Path(sys.executable).parent
 TARGET_P95_MS = 50.0
@@ -47,37 +47,7 @@ PASSWORD = "bench-password"  # noqa: S105 - a scratch database
 
 def generate(url: str, persons: int, alerts: int, keyring: Path) -> None:
     """Persons (as bench/sweep.py makes them, with varied names) and alerts, in SQL."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from corrections.core import crypto, keys
-
-    ring = keys.load(keyring, os.environ.get("CORRECTIONS_KEYRING"))
-    id_number = crypto.encrypt("329901199001011234", "persons.id_number", ring)
-    psql(
-        url,
-        f"""
-        INSERT INTO persons (version, name, gender, id_number, id_number_bidx, id_tail_bidx,
-            date_of_birth, juvenile,
-            category, crime_type, judgment_date, judgment_effective_date, term_start, term_end,
-            intake_deadline, has_guarantor, office_id, district_id, status, grade, grade_since,
-            created_at, updated_at)
-        SELECT 1,
-            (ARRAY['张','王','李','赵','刘','陈','杨','黄','周','吴'])[1 + g % 10]
-              || (ARRAY['伟','芳','娜','敏','静','强','磊','军','洋','勇','艳','杰'])
-                 [1 + (g / 10) % 12]
-              || (ARRAY['','明','华','平','辉','红'])[1 + (g / 120) % 6],
-            'male', '{id_number}', 'bench:' || g, 'bench:' || g,
-            DATE '1990-01-01', false,
-            'suspended_sentence', 'theft', DATE '2026-01-01', DATE '2026-01-10',
-            DATE '2026-01-11', DATE '2028-01-10', DATE '2026-01-20', false,
-            o.id, o.parent_id, 'active', 'ordinary', TIMESTAMPTZ '2026-06-01 00:00+00',
-            TIMESTAMPTZ '2026-01-11 00:00+00', TIMESTAMPTZ '2026-01-11 00:00+00'
-        FROM generate_series(1, {persons}) g
-        JOIN LATERAL (
-            SELECT id, parent_id FROM units WHERE kind = 'office'
-            ORDER BY id OFFSET (g % (SELECT count(*) FROM units WHERE kind = 'office')) LIMIT 1
-        ) o ON true;
-        """,
-    )
+    insert_persons(url, persons, keyring, varied_names=True)
     # Alerts over three years; the kinds in the proportions a city sees them, their severity
     # as rules/alerts.yaml gives it; 10% live (7% open, 3% acknowledged), the rest resolved.
     psql(

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import psql
+from common import insert_persons, psql
 
 BIN = Path(sys.executable).parent
 NOW = "2026-12-12T02:00:00+00:00"  # 10:00 on Dec 12 in Shanghai: "today" is Dec 12
@@ -36,36 +36,10 @@ def generate(url: str, persons: int, keyring: Path) -> dict[str, int]:
     month, 5 fulfilled windows of history. 1% of all obligations (the report windows of the
     first persons) fall due yesterday, so the sweep finds them newly overdue.
 
-    ID numbers are encrypted at rest: every generated person shares one ciphertext (made with
-    the scratch instance's ``keyring``) and has a distinct stand-in for its blind indexes.
+    The persons: ``common.insert_persons``.
     """
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from corrections.core import crypto, keys
-
-    ring = keys.load(keyring, os.environ.get("CORRECTIONS_KEYRING"))
-    id_number = crypto.encrypt("329901199001011234", "persons.id_number", ring)
+    insert_persons(url, persons, keyring)
     overdue = persons * 10 // 100
-    psql(
-        url,
-        f"""
-        INSERT INTO persons (version, name, gender, id_number, id_number_bidx, id_tail_bidx,
-            date_of_birth, juvenile,
-            category, crime_type, judgment_date, judgment_effective_date, term_start, term_end,
-            intake_deadline, has_guarantor, office_id, district_id, status, grade, grade_since,
-            created_at, updated_at)
-        SELECT 1, 'bench', 'male', '{id_number}', 'bench:' || g, 'bench:' || g,
-            DATE '1990-01-01', false,
-            'suspended_sentence', 'theft', DATE '2026-01-01', DATE '2026-01-10',
-            DATE '2026-01-11', DATE '2028-01-10', DATE '2026-01-20', false,
-            o.id, o.parent_id, 'active', 'ordinary', TIMESTAMPTZ '2026-06-01 00:00+00',
-            TIMESTAMPTZ '2026-01-11 00:00+00', TIMESTAMPTZ '2026-01-11 00:00+00'
-        FROM generate_series(1, {persons}) g
-        JOIN LATERAL (
-            SELECT id, parent_id FROM units WHERE kind = 'office'
-            ORDER BY id OFFSET (g % (SELECT count(*) FROM units WHERE kind = 'office')) LIMIT 1
-        ) o ON true;
-        """,
-    )
     base = "person_id, kind, opens_on, due_on, status, grade, created_at, updated_at"
     ts = "TIMESTAMPTZ '2026-12-01 00:00+00'"
     psql(
