@@ -59,7 +59,27 @@ def test_demo_seed_builds_a_realistic_city_deterministically(app, runner):
                 == 1
             )
         roles = set(db.session.scalars(select(User.role)))
-        assert roles == {"officer", "commander", "city", "analyst", "auditor", "admin"}
+        assert roles == {
+            "officer",
+            "commander",
+            "city",
+            "analyst",
+            "auditor",
+            "admin",
+            "procurator",
+            "partner",
+        }
+        # The partner agencies' accounts belong to their agencies (DEMO_AGENCIES).
+        from corrections.exchange.models import Agency
+
+        bound = db.session.execute(
+            select(User.username, Agency.kind).join(Agency, Agency.id == User.agency_id)
+        ).all()
+        assert sorted(bound) == [
+            ("court-dongcheng", "court"),
+            ("police-dongcheng", "police"),
+            ("procurator-city", "procuratorate"),
+        ]
         db.session.remove()
     assert len(first) == 120
     categories = {p[2] for p in first}
