@@ -26,6 +26,7 @@ from corrections.core.auth import Actor
 from corrections.core.clock import business_date, now_utc
 from corrections.core.errors import Conflict, NotFound, RuleViolation, TooManyRequests
 from corrections.core.i18n import _
+from corrections.core.pagination import paginate
 from corrections.core.schemas import Date as DateField
 from corrections.core.schemas import DateTime, TrimmedString
 from corrections.exchange import rules as exchange_rules
@@ -342,8 +343,6 @@ def sent_by(
     session: Session, *, actor: Actor, type_: str | None, page: int, page_size: int
 ) -> tuple[list[InboundMessage], int]:
     """The documents the actor's agency sent in that were taken, newest first."""
-    from corrections.core.pagination import paginate
-
     agency = agency_of(session, actor)
     stmt = select(InboundMessage).where(InboundMessage.agency_id == agency.id)
     if type_:

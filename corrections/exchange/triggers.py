@@ -11,7 +11,6 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from corrections.core.clock import business_date
 from corrections.exchange import outbox
 from corrections.exchange.models import OutboxMessage
 from corrections.exchange.rules import TYPE_PREFIX
@@ -131,7 +130,7 @@ def absconded(session: Session, person: Person, lost_since: datetime, now: datet
     return outbox.emit(session, "person.absconded", person=person, facts=facts, now=now)
 
 
-def opinion_replied(session: Session, opinion, now: datetime):
+def opinion_replied(session: Session, opinion, *, late: bool, now: datetime):
     """The bureau replied in writing to a 纠正意见 / 检察建议: to the procuratorate that filed
     it (社区矫正法 8)."""
     from corrections.org.models import Unit
@@ -146,7 +145,7 @@ def opinion_replied(session: Session, opinion, now: datetime):
         "opinion.reply_due_on": opinion.reply_due_on,
         "opinion.reply": opinion.reply,
         "opinion.replied_at": opinion.replied_at,
-        "opinion.late": business_date(opinion.replied_at) > opinion.reply_due_on,
+        "opinion.late": late,
     }
     person = session.get(Person, opinion.person_id) if opinion.person_id else None
     return outbox.emit(

@@ -319,7 +319,7 @@ def reply(
     from corrections.exchange import triggers as exchange
 
     late = business_date(now) > opinion.reply_due_on
-    exchange.opinion_replied(session, opinion, now)
+    exchange.opinion_replied(session, opinion, late=late, now=now)
     juvenile = bool(
         opinion.person_id
         and session.scalar(select(Person.juvenile).where(Person.id == opinion.person_id))
