@@ -140,6 +140,19 @@ DEFAULTS: dict[str, Any] = {
     # Model cards: a group with fewer positives or fewer negatives than this in the hold-out
     # part is listed with its counts only, and left out of the largest gaps.
     "RISK_CARD_MIN_GROUP_COUNT": 30,
+    # Activating a model over the active one compares both on the same recent snapshots of
+    # this database (risk/compare.py, `corrections risk compare`): snapshot days every
+    # RISK_COMPARE_EVERY_DAYS over RISK_COMPARE_MONTHS months, the last one 90 days before
+    # now (its outcomes known); intervals from RISK_COMPARE_BOOTSTRAP resamples of persons.
+    # Fewer positives or negatives than RISK_COMPARE_MIN_POSITIVES: no comparison, and
+    # activating needs --force --reason.
+    "RISK_COMPARE_MONTHS": 6,
+    "RISK_COMPARE_EVERY_DAYS": 30,
+    "RISK_COMPARE_BOOTSTRAP": 200,
+    "RISK_COMPARE_MIN_POSITIVES": 50,
+    # A model whose card says it was fitted on fewer rows than this is activated only with
+    # --force --reason (a model trained on the 300-person demo replaced the shipped one).
+    "RISK_MIN_TRAINING_ROWS": 5000,
     "LOG_LEVEL": "INFO",
     # "json": one JSON object per line with the request id (for a log shipper); "text": for a
     # terminal; "auto": text when standard error is a terminal, else json. Either way every
@@ -209,6 +222,8 @@ DEFAULTS: dict[str, Any] = {
         "exchange_receipts": "every 1h",
         # 检察监督: a reply to a 纠正意见 / 检察建议 past its day raises an alert.
         "oversight_deadlines": "every 1h",
+        # 模型监测: the risk model on its own outcomes and its drift, monthly (risk/monitoring.py).
+        "risk_monitoring": "cron 0 4 1 * *",
     },
 }
 
@@ -391,6 +406,11 @@ _POSITIVE_INTS = (
     "HEALTHZ_TIMEOUT_SECONDS",
     "RISK_EXPORT_MIN_K",
     "RISK_CARD_MIN_GROUP_COUNT",
+    "RISK_COMPARE_MONTHS",
+    "RISK_COMPARE_EVERY_DAYS",
+    "RISK_COMPARE_BOOTSTRAP",
+    "RISK_COMPARE_MIN_POSITIVES",
+    "RISK_MIN_TRAINING_ROWS",
     "AUDIT_LATE_TOLERANCE_SECONDS",
     "INTAKE_REFUSALS_PER_DAY",
     "EXCHANGE_REFUSALS_PER_DAY",

@@ -142,6 +142,15 @@
 # RISK_EXPORT_MIN_K = 5
 # Persons scored per prediction batch by the nightly job.
 # RISK_SCORING_BATCH = 20000
+# Activating a model over the active one compares both on the same recent matured snapshots
+# of this database (`corrections risk compare`): months of snapshot days, days between them,
+# bootstrap resamples, and the fewest positives (and negatives) a comparison needs.
+# RISK_COMPARE_MONTHS = 6
+# RISK_COMPARE_EVERY_DAYS = 30
+# RISK_COMPARE_BOOTSTRAP = 200
+# RISK_COMPARE_MIN_POSITIVES = 50
+# A model fitted on fewer rows than this is activated only with --force --reason.
+# RISK_MIN_TRAINING_ROWS = 5000
 
 # --- logs and metrics --------------------------------------------------------------------
 

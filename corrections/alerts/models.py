@@ -3,7 +3,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corrections.core.db import db
@@ -39,6 +50,14 @@ class Alert(db.Model):
     subject_type: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int] = mapped_column(BigInteger)
     severity: Mapped[str] = mapped_column(String(16))
+    # The list's order, most severe first (rules.SEVERITY_RANK), stored so that an index can
+    # give a district's alerts in the order the command centre reads them.
+    severity_rank: Mapped[int] = mapped_column(SmallInteger)
+    # The person's office and district, copied when the alert is raised (an office moving to
+    # another district takes its persons' alerts along: org/structure.py): the scope of a
+    # list, answered from the alerts' own index. None for the system's alerts.
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     status: Mapped[str] = mapped_column(String(16))
     # Ids, codes and dates only: never personal data.
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -79,8 +98,48 @@ class Alert(db.Model):
             sqlite_where=text(SYSTEM_LIVE_PREDICATE),
         ),
         Index("ix_alerts_status_severity", "status", "severity", "raised_at"),
+        # A scope's alerts in the list's order (most severe, then the longest waiting): a
+        # page is an index range, at a million alerts as at a hundred. Live ones (the command
+        # centre's list) have indexes of their own, so 10% of the rows are not found among
+        # 100%.
+        *(
+            Index(
+                f"ix_alerts_{scope}_order{suffix}",
+                f"{scope}_id",
+                "severity_rank",
+                "raised_at",
+                "id",
+                postgresql_where=where,
+                sqlite_where=where,
+            )
+            for scope in ("district", "office")
+            for suffix, where in (("", None), ("_live", text(LIVE_PREDICATE)))
+        ),
+        # The city's: what was escalated to it.
+        Index(
+            "ix_alerts_escalated_order",
+            "severity_rank",
+            "raised_at",
+            "id",
+            postgresql_where=text("escalation_level >= 1"),
+            sqlite_where=text("escalation_level >= 1"),
+        ),
         # Every alert a cause ever had (whether to raise it again), and a person's alerts.
         Index("ix_alerts_cause", "person_id", "kind", "subject_type", "subject_id"),
+    )
+
+
+# The live lists newest first (the command centre's and the wall's order: most severe, then
+# the newest), which the ascending index gives only by sorting a whole severity.
+for _scope in (Alert.district_id, Alert.office_id):
+    Index(
+        f"ix_alerts_{_scope.key.removesuffix('_id')}_newest_live",
+        _scope,
+        Alert.severity_rank,
+        Alert.raised_at.desc(),
+        Alert.id.desc(),
+        postgresql_where=text(LIVE_PREDICATE),
+        sqlite_where=text(LIVE_PREDICATE),
     )
 
 

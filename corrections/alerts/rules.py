@@ -40,6 +40,9 @@ ALERT_KINDS = (
     # The system's own (no person): seen by the city and the administrators.
     "backup_failed",
     "backup_drill_failed",
+    # The risk model's monthly check crossed a threshold (risk/monitoring.py): no person; the
+    # analysts see it too.
+    "model_drift",
 )
 SEVERITIES = ("info", "warning", "critical")
 # The grounds the jobs propose a flag on (incidents/flags.py, risk/service.py).

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    case,
     delete,
     false,
     func,
@@ -44,7 +43,7 @@ from corrections.core.auth import Actor, Role
 from corrections.core.clock import now_utc
 from corrections.core.errors import Conflict, NotFound, TooManyRequests
 from corrections.core.i18n import _, bilingual
-from corrections.core.pagination import paginate
+from corrections.core.pagination import bounded_count
 from corrections.core.sqlfuncs import insert_for
 from corrections.core.types import UTCDateTime
 from corrections.org.models import DisplayToken, Unit, User
@@ -53,6 +52,7 @@ from corrections.persons.models import Person
 
 _AL = Alert.__table__
 _CH = AlertChange.__table__
+_PERSON = Person.__table__
 _LIVE_WHERE = _AL.c.status.in_(LIVE_STATUSES)
 SYSTEM_NAME = "system"
 
@@ -73,12 +73,16 @@ def raise_from(
     like an overdue trip, is alerted once; what a person dismissed stays dismissed).
     Returns how many were raised."""
     src = source.subquery("src")
+    severity = _kind_rule(kind)["severity"]
     rows = select(
         src.c.person_id,
         literal(kind).label("kind"),
         src.c.subject_type,
         src.c.subject_id,
-        literal(_kind_rule(kind)["severity"]).label("severity"),
+        literal(severity).label("severity"),
+        literal(SEVERITY_RANK[severity]).label("severity_rank"),
+        _PERSON.c.office_id,
+        _PERSON.c.district_id,
         literal("open").label("status"),
         src.c.detail,
         literal(now, UTCDateTime()).label("raised_at"),
@@ -87,7 +91,9 @@ def raise_from(
         literal(0).label("escalation_level"),
         literal(False).label("auto_resolved"),
         literal(1).label("version"),
-    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
+    )
+    rows = rows.select_from(src.outerjoin(_PERSON, _PERSON.c.id == src.c.person_id))
+    rows = rows.where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     if once:
         earlier = _AL.alias("earlier")
         rows = rows.where(
@@ -127,10 +133,15 @@ def raise_one(
     """Raise one alert unless its cause has a live one already; returns its id, or None.
     ``person_id`` None: the system's own alert (a backup failed), whose cause is (kind,
     subject) and which the city and the administrators see."""
+    office_id = district_id = None
     if person_id is None:
         cause, live = ["kind", "subject_type", "subject_id"], SYSTEM_LIVE_PREDICATE
     else:
         cause, live = ["person_id", "kind", "subject_type", "subject_id"], LIVE_PREDICATE
+        where = _PERSON.c.id == person_id
+        office_id = select(_PERSON.c.office_id).where(where).scalar_subquery()
+        district_id = select(_PERSON.c.district_id).where(where).scalar_subquery()
+    severity = _kind_rule(kind)["severity"]
     stmt = (
         insert_for(session)(Alert)
         .values(
@@ -138,7 +149,10 @@ def raise_one(
             kind=kind,
             subject_type=subject_type,
             subject_id=subject_id,
-            severity=_kind_rule(kind)["severity"],
+            severity=severity,
+            severity_rank=SEVERITY_RANK[severity],
+            office_id=office_id,
+            district_id=district_id,
             status="open",
             detail=detail or {},
             raised_at=now,
@@ -284,13 +298,18 @@ def _scope_rule(actor: Actor) -> tuple[str, Callable[[Any, Any], Any], int | Non
 SYSTEM_ALERT_ROLES = frozenset({Role.CITY, Role.ADMIN})
 
 
+# Analysts see only the system alerts about the risk model (risk/monitoring.py): nobody's
+# person, no system they mend.
+ANALYST_ALERT_KINDS = ("model_drift",)
+
+
 def sees_system_alerts(actor: Actor) -> bool:
     return actor.role in SYSTEM_ALERT_ROLES
 
 
 _SCOPE_COLUMNS = {
-    "office_id": Person.office_id,
-    "district_id": Person.district_id,
+    "office_id": Alert.office_id,
+    "district_id": Alert.district_id,
     "escalation_level": Alert.escalation_level,
 }
 
@@ -305,12 +324,16 @@ def scope_clause(actor: Actor) -> ColumnElement[bool]:
         persons = compare(_SCOPE_COLUMNS[field], value)
     if sees_system_alerts(actor):
         return or_(Alert.person_id.is_(None), persons)
+    if actor.role == Role.ANALYST:
+        return Alert.person_id.is_(None) & Alert.kind.in_(ANALYST_ALERT_KINDS)
     return persons
 
 
 def in_scope(actor: Actor, change: StreamChange) -> bool:
     """:func:`scope_clause` for a change already fetched (its alert and person as they were)."""
     if change.person is None:
+        if actor.role == Role.ANALYST:
+            return change.view.get("kind") in ANALYST_ALERT_KINDS
         return sees_system_alerts(actor)
     rule = _scope_rule(actor)
     if rule is None:
@@ -341,6 +364,11 @@ def _scoped(actor: Actor) -> Select:
     return _with_person(select(Alert, *_PERSON_COLUMNS, *_NAME_COLUMNS)).where(scope_clause(actor))
 
 
+# A list counts its alerts up to this many ("1000+", twenty pages): a district's history of a
+# million alerts is not counted again for every page (the statistics count them all).
+COUNT_LIMIT = 1_000
+
+
 def list_alerts(
     session: Session,
     *,
@@ -355,10 +383,15 @@ def list_alerts(
     order: str = "waiting",
     page: int = 1,
     page_size: int = 50,
-) -> tuple[list[Any], int]:
+) -> tuple[list[Any], int, bool]:
     """Alerts in scope, most severe first, then the longest waiting (``order="newest"``: the
-    newest) first."""
-    stmt = _scoped(actor)
+    newest) first: (the page's rows, the total, whether the total is exact: it is counted up
+    to :data:`COUNT_LIMIT`).
+
+    Every condition is on the alerts' own columns, so the page is a range of one of their
+    indexes (ix_alerts_<scope>_order): its ids are found there, then only those rows are
+    joined to their persons and units (a page 50 joins 50 rows, not 2,500)."""
+    stmt = select(Alert.id).where(scope_clause(actor))
     if status:
         stmt = stmt.where(Alert.status.in_(status))
     if kind:
@@ -366,19 +399,26 @@ def list_alerts(
     if severity:
         stmt = stmt.where(Alert.severity.in_(severity))
     if district_id is not None:
-        stmt = stmt.where(Person.district_id == district_id)
+        stmt = stmt.where(Alert.district_id == district_id)
     if office_id is not None:
-        stmt = stmt.where(Person.office_id == office_id)
+        stmt = stmt.where(Alert.office_id == office_id)
     if person_id is not None:
         stmt = stmt.where(Alert.person_id == person_id)
     if since is not None:
         stmt = stmt.where(Alert.raised_at >= since)
-    rank = case(SEVERITY_RANK, value=Alert.severity, else_=len(SEVERITY_RANK))
     if order == "newest":
         by_age = (Alert.raised_at.desc(), Alert.id.desc())
     else:
         by_age = (Alert.raised_at, Alert.id)
-    return paginate(session, stmt, rank, *by_age, page=page, page_size=page_size)
+    total, exact = bounded_count(session, stmt, COUNT_LIMIT)
+    order_by = (Alert.severity_rank, *by_age)
+    ids = stmt.order_by(*order_by).offset((page - 1) * page_size).limit(page_size).subquery()
+    rows = session.execute(
+        _with_person(
+            select(Alert, *_PERSON_COLUMNS, *_NAME_COLUMNS).join(ids, ids.c.id == Alert.id)
+        ).order_by(*order_by)
+    ).all()
+    return list(rows), total, exact
 
 
 def get_alert(session: Session, actor: Actor, alert_id: int) -> tuple[Any, ...]:

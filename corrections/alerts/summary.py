@@ -88,6 +88,13 @@ def _sentence(kind: str, what: Message, d: Mapping[str, Any], raised_on: str) ->
     if kind == "high_risk":
         percent = round(float(d["probability"]) * 100)
         return _("{what} (probability {percent}%)", what=what, percent=percent)
+    if kind == "model_drift":
+        return _(
+            "{what}: model {version}, monthly check {month}",
+            what=what,
+            version=d["model_version"],
+            month=d["month"],
+        )
     if kind in ("backup_failed", "backup_drill_failed") and d.get("run_id") is not None:
         return _("{what} (run {run_id})", what=what, run_id=d["run_id"])
     return None

@@ -48,11 +48,11 @@ class Alerts(MethodView):
         ``person_id`` null)."""
         page, size = args.pop("page"), args.pop("page_size")
         actor = current_actor()
-        rows, total = service.list_alerts(
+        rows, total, exact = service.list_alerts(
             db.session, actor=actor, page=page, page_size=size, **args
         )
         views = [service.alert_view(db.session, actor, *row) for row in rows]
-        return page_envelope(views, page, size, total)
+        return page_envelope(views, page, size, total, exact=exact)
 
 
 def _alert_action(name: str, schema, doc: str):

@@ -78,9 +78,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "obligations:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.PROCURATOR}),
     "monitoring:write": frozenset({Role.COMMANDER, Role.CITY}),
     "term:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
-    # Administrators see (and act on) the system's own alerts only (alerts/service.py scope).
-    "alerts:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),
-    "alerts:act": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),
+    # Administrators see (and act on) the system's own alerts only, analysts those about the
+    # risk model (model_drift) only (alerts/service.py scope).
+    "alerts:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST, Role.ADMIN}),
+    "alerts:act": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ANALYST, Role.ADMIN}),
     "incidents:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.PROCURATOR}),
     "incidents:write": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "flags:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.PROCURATOR}),
@@ -98,6 +99,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "risk:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY}),
     "risk:models": frozenset({Role.COMMANDER, Role.CITY, Role.ANALYST, Role.ADMIN}),
     "risk:export": frozenset({Role.ANALYST, Role.CITY}),
+    # The model's health over time (risk/monitoring.py): figures only, no person.
+    "risk:health": frozenset({Role.ANALYST, Role.CITY}),
     "units:read": ACCOUNT_ROLES,
     # A unit's staff as a choice list (org/staff.py decides whose unit): no credentials.
     "staff:read": frozenset({Role.OFFICER, Role.COMMANDER, Role.CITY, Role.ADMIN}),

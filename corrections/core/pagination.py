@@ -20,3 +20,12 @@ def paginate(
     result = session.execute(paged)
     rows = result.scalars().all() if len(stmt.column_descriptions) == 1 else result.all()
     return list(rows), total
+
+
+def bounded_count(session: Session, stmt: Select, limit: int) -> tuple[int, bool]:
+    """How many rows ``stmt`` gives, counting no further than ``limit`` (a list of a million
+    alerts must not count them all for every page): (the count, whether it is exact). Past
+    the limit it is (``limit``, False): "more than ``limit``"."""
+    counted = stmt.order_by(None).limit(limit + 1).subquery()
+    n = session.scalar(select(func.count()).select_from(counted)) or 0
+    return (limit, False) if n > limit else (n, True)

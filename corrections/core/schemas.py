@@ -168,15 +168,27 @@ class PageSchema(ma.Schema):
     page = ma.fields.Integer(required=True)
     page_size = ma.fields.Integer(required=True)
     total = ma.fields.Integer(required=True)
+    # False: ``total`` is a lower bound (a very long list is counted only so far: there are
+    # more than ``total``; pagination.bounded_count).
+    total_exact = ma.fields.Boolean(required=True)
 
 
-def page_envelope(items: list, page: int, page_size: int, total: int) -> dict:
+def page_envelope(
+    items: list, page: int, page_size: int, total: int, *, exact: bool = True
+) -> dict:
     """The body of a paginated list (see :func:`page_of`)."""
-    return {"items": items, "page": page, "page_size": page_size, "total": total}
+    return {
+        "items": items,
+        "page": page,
+        "page_size": page_size,
+        "total": total,
+        "total_exact": exact,
+    }
 
 
 def page_of(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
-    """A paginated envelope ``{items: [...], page, page_size, total}`` for ``item_schema``."""
+    """A paginated envelope ``{items: [...], page, page_size, total, total_exact}`` for
+    ``item_schema``."""
     return type(
         name, (PageSchema,), {"items": ma.fields.List(ma.fields.Nested(item_schema), required=True)}
     )

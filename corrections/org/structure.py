@@ -276,6 +276,11 @@ def move_office(
     moved = session.execute(
         update(persons).where(persons.c.office_id == office.id).values(district_id=district.id)
     ).rowcount
+    # Their alerts carry the district too (the lists' scope, alerts/models.py).
+    alerts = db.metadata.tables["alerts"]
+    session.execute(
+        update(alerts).where(alerts.c.office_id == office.id).values(district_id=district.id)
+    )
     office.parent_id, office.updated_at = district.id, now
     # The joined ``parent`` must follow the id within this session.
     office.parent = district

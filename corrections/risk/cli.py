@@ -1,4 +1,4 @@
-"""``corrections risk``: export snapshots, train, predict, sign, activate, score."""
+"""``corrections risk``: export snapshots, train, predict, sign, compare, activate, score."""
 
 from __future__ import annotations
 
@@ -334,9 +334,68 @@ def trusted_types_cmd(write) -> None:
         click.echo(f"the checked-in list is current ({len(types)} types)")
 
 
+@risk.command("compare")
+@click.argument("champion")
+@click.argument("challenger")
+@click.option(
+    "--by",
+    "username",
+    default=None,
+    help="Who, for the audit [default: the operating-system user and host]",
+)
+@with_appcontext
+def compare_cmd(champion, challenger, username) -> None:
+    """Score CHAMPION and CHALLENGER (directories in RISK_MODELS_DIR) on the same recent
+    snapshots of this database whose 90-day outcomes are known (RISK_COMPARE_MONTHS), and
+    print AUC, Brier, calibration and AUC by group side by side, with paired bootstrap
+    intervals over persons, and the verdict `risk activate` applies: the challenger is worse
+    when the interval of its AUC minus the champion's lies below zero, or that of its Brier
+    score above zero. The snapshots stay in memory; the audit row holds the figures."""
+    from flask import current_app
+
+    from corrections.audit import service as audit
+    from corrections.core.cli_identity import cli_actor
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+    from corrections.core.errors import Conflict
+    from corrections.core.i18n import cli_render
+    from corrections.risk import artifact, compare, service
+
+    loaded = [artifact.load(service._directory(v)) for v in (champion, challenger)]
+    for model in loaded:
+        problems = service.check_features(model.card)
+        if problems:
+            raise Conflict(problems[0], errors={model.version: problems})
+    now = now_utc()
+    result, why_none = compare.run(db.session, *loaded, now=now, config=current_app.config)
+    if why_none is not None:
+        raise Conflict(why_none)
+    click.echo(compare.render(result))
+    audit.record(
+        db.session,
+        actor=cli_actor(username),
+        action="risk.model.compare",
+        subject_type="risk_model",
+        subject_id=challenger,
+        detail={
+            **compare.summary(result),
+            **({"operator": _operator(username)} if username else {}),
+        },
+        now=now,
+    )
+    db.session.commit()
+    if compare.worse(result):
+        click.echo(cli_render(_("(`risk activate` refuses it without --force --reason)")))
+
+
 @risk.command("activate")
 @click.argument("version")
-@click.option("--force", is_flag=True, help="Activate despite a worse hold-out AUC")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Activate despite the refusals (worse on the same data, too few training rows, no "
+    "comparison possible)",
+)
 @click.option("--reason", default=None, help="Why (required with --force)")
 @click.option(
     "--by",
@@ -347,7 +406,11 @@ def trusted_types_cmd(write) -> None:
 @with_appcontext
 def activate_cmd(version, force, reason, username) -> None:
     """Make VERSION (a directory in RISK_MODELS_DIR) the service model. Its card must be
-    signed by this instance (`risk train` here, or `risk sign` after review)."""
+    signed by this instance (`risk train` here, or `risk sign` after review). Over an active
+    model, both are compared on this database's recent matured snapshots (`risk compare`):
+    refused, with the figures, when VERSION is worse beyond the interval, when the
+    comparison cannot be made, or when its card says it was fitted on fewer rows than
+    RISK_MIN_TRAINING_ROWS, unless --force --reason (audited with the comparison)."""
     from corrections.core.cli_errors import domain_message
     from corrections.core.cli_identity import cli_actor
     from corrections.core.clock import now_utc
@@ -368,6 +431,11 @@ def activate_cmd(version, force, reason, username) -> None:
         )
     except DomainError as exc:
         db.session.rollback()
+        comparison = getattr(exc, "comparison", None)
+        if comparison is not None:
+            from corrections.risk import compare
+
+            click.echo(compare.render(comparison))
         raise click.ClickException(domain_message(exc)) from exc
     db.session.commit()
     click.echo(f"active model: {row.version} (hold-out AUC {row.holdout_auc:.4f})")

@@ -152,6 +152,52 @@ def build(
     generalised (the demo's evaluation adds the generator's true probability with
     ``corrections.demo.history.add_true_probability``: never a feature for training)."""
     export_id = export_id or new_export_id()
+    table, done, skipped = matured_snapshots(
+        session,
+        start=start,
+        end=end,
+        every_days=every_days,
+        now=now,
+        progress=progress,
+        enrich=enrich,
+    )
+    table.insert(
+        0,
+        SUBJECT,
+        [
+            subject(key, export_id, int(p), d)
+            for p, d in zip(table["person_id"], table[AS_OF], strict=True)
+        ],
+    )
+    table, anonymity = anonymise(generalise(table), min_k)
+    table = table.drop(columns=["person_id"])
+    result = ExportResult(
+        rows=len(table),
+        positives=int(table[features.LABEL].sum()) if len(table) else 0,
+        snapshots=done,
+        skipped=skipped,
+        export_id=export_id,
+        min_k=min_k,
+        **anonymity,
+    )
+    return table, result
+
+
+def matured_snapshots(
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    every_days: int,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+    enrich: Callable[[Session, pd.DataFrame, date], None] | None = None,
+) -> tuple[pd.DataFrame, list[date], list[date]]:
+    """The snapshots as computed, before pseudonyms and generalisation: per snapshot day
+    whose 90-day horizon is over, every person active at its start, with ``person_id``,
+    ``as_of`` (the day), the features, the group columns and the label; the days done and
+    the days skipped (horizon open). Person ids and exact values: for :func:`build`, and for
+    comparing models in memory (compare.py), never to be written as they are."""
     frames, done, skipped = [], [], []
     for day in snapshot_days(start, end, every_days):
         as_of = start_of_business_day(day)
@@ -175,26 +221,7 @@ def build(
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     if features.LABEL not in table:
         table[features.LABEL] = pd.Series(dtype="int64")
-    table.insert(
-        0,
-        SUBJECT,
-        [
-            subject(key, export_id, int(p), d)
-            for p, d in zip(table["person_id"], table[AS_OF], strict=True)
-        ],
-    )
-    table, anonymity = anonymise(generalise(table), min_k)
-    table = table.drop(columns=["person_id"])
-    result = ExportResult(
-        rows=len(table),
-        positives=int(table[features.LABEL].sum()) if len(table) else 0,
-        snapshots=done,
-        skipped=skipped,
-        export_id=export_id,
-        min_k=min_k,
-        **anonymity,
-    )
-    return table, result
+    return table, done, skipped
 
 
 def _band_middles(values: pd.Series, edges: tuple[int, ...]) -> pd.Series:

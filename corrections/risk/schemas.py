@@ -151,3 +151,39 @@ class ExportInSchema(ma.Schema):
             raise ma.ValidationError(
                 _("at most 120 snapshot days per export"), field_name="every_days"
             )
+
+
+class MonitoringCheckSchema(ma.Schema):
+    """One month's check of a model (risk/monitoring.py): figures only."""
+
+    month = ma.fields.String(required=True)
+    model_version = ma.fields.String(required=True)
+    run_at = ma.fields.AwareDateTime(required=True)
+    rules_version = ma.fields.String(required=True)
+    window_start = ma.fields.AwareDateTime(allow_none=True)
+    window_end = ma.fields.AwareDateTime(allow_none=True)
+    scores = ma.fields.Integer(required=True, metadata={"description": "Matured scores"})
+    positives = ma.fields.Integer(required=True)
+    auc = ma.fields.Float(allow_none=True)
+    brier = ma.fields.Float(allow_none=True)
+    calibration_slope = ma.fields.Float(allow_none=True)
+    calibration_intercept = ma.fields.Float(allow_none=True)
+    calibration_bins = ma.fields.List(ma.fields.Dict(), required=True)
+    holdout_auc = ma.fields.Float(allow_none=True)
+    holdout_brier = ma.fields.Float(allow_none=True)
+    psi_at = ma.fields.AwareDateTime(allow_none=True)
+    reference_at = ma.fields.AwareDateTime(allow_none=True)
+    psi_score = ma.fields.Float(allow_none=True)
+    psi = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(), required=True)
+    status = ma.fields.String(
+        required=True, metadata={"description": "ok, alert (thresholds crossed), insufficient"}
+    )
+    crossed = ma.fields.List(ma.fields.Dict(), required=True)
+    alert_id = Integer(allow_none=True)
+
+
+class ModelHealthSchema(ma.Schema):
+    active_model = ma.fields.String(allow_none=True, required=True)
+    thresholds = ma.fields.Dict(required=True)
+    feature_labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    checks = ma.fields.List(ma.fields.Nested(MonitoringCheckSchema), required=True)

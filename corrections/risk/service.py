@@ -37,7 +37,6 @@ from corrections.risk.models import RiskModel, RiskScore
 from corrections.risk.rules import band_labels
 from corrections.risk.scorer import Scorer
 
-AUC_TOLERANCE = 0.01
 # The model the repository ships (models/README.md says how to reproduce it), and its card's
 # checksum as reviewed: `corrections demo` signs that card, and no other, under this name.
 DEFAULT_MODEL = "default-2026.11"
@@ -214,9 +213,12 @@ def activate(
     reason: str | None = None,
     operator: str | None = None,
 ) -> RiskModel:
-    """Make ``version`` the service model, after the artifact, signature, feature and AUC
-    checks. The signature is checked before the model file is loaded. Audited, with
-    ``operator`` (who typed the command, when ``actor`` is the person it names)."""
+    """Make ``version`` the service model, after the artifact, signature and feature checks,
+    the training rows and the comparison with the active model on this database's data
+    (:func:`_against_active`; refused, :class:`~corrections.risk.compare.Refused` with the
+    comparison, unless ``force`` with a ``reason``). The signature is checked before the
+    model file is loaded. Audited, with the comparison, and ``operator`` (who typed the
+    command, when ``actor`` is the person it names)."""
     row = session.get(RiskModel, version)
     try:
         checked = artifact.check(_directory(version))
@@ -238,16 +240,19 @@ def activate(
         raise RuleViolation(_("--force needs a reason"), field="reason")
     auc = float(card["metrics"]["auc"])
     current = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
+    comparison, refusals = _against_active(session, current, loaded, now=now)
+    if refusals and not force:
+        from corrections.risk.compare import Refused
+
+        raise Refused(
+            _(
+                "{version} is not activated; --force --reason activates it all the same",
+                version=version,
+            ),
+            errors={"version": refusals},
+            comparison=comparison,
+        )
     if current is not None and current.version != version:
-        if auc < current.holdout_auc - AUC_TOLERANCE and not force:
-            msg = _(
-                "hold-out AUC {auc:.4f} is worse than the active model's {active:.4f} by more "
-                "than {tolerance}; use --force --reason",
-                auc=auc,
-                active=current.holdout_auc,
-                tolerance=AUC_TOLERANCE,
-            )
-            raise Conflict(msg, errors={"version": [msg]})
         current.active = False
         session.flush()
     if row is None:
@@ -271,11 +276,67 @@ def activate(
             "forced": force,
             "reason": reason,
             "signed_by": signature["signed_by"],
+            **({"refused_for": [str(r) for r in refusals]} if refusals else {}),
+            **({"comparison": compare_summary(comparison)} if comparison else {}),
             **({"operator": operator} if operator else {}),
         },
         now=now,
     )
     return row
+
+
+def compare_summary(comparison: dict[str, Any]) -> dict[str, Any]:
+    from corrections.risk import compare
+
+    return compare.summary(comparison)
+
+
+def _against_active(
+    session: Session, current: RiskModel | None, loaded: artifact.Loaded, *, now: datetime
+) -> tuple[dict[str, Any] | None, list[Message]]:
+    """Why ``loaded`` should not replace the active model without --force --reason (empty:
+    no reason), and the comparison of the two on this database's recent matured snapshots
+    (compare.py; None when there was none to make). Its card's hold-out figures decide
+    nothing: they were measured on the data it was trained on. A model fitted on fewer rows
+    than RISK_MIN_TRAINING_ROWS is refused whatever the comparison says. The same model file
+    as the active one (another name for it) has nothing to compare."""
+    from corrections.risk import compare
+
+    if current is not None and (
+        current.version == loaded.version or current.sha256 == loaded.sha256
+    ):
+        return None, []
+    refusals: list[Message] = []
+    config = current_app.config
+    rows, minimum = compare.training_rows(loaded.card), int(config["RISK_MIN_TRAINING_ROWS"])
+    if rows is None or rows < minimum:
+        refusals.append(
+            _(
+                "fitted on {rows} rows, fewer than {minimum} (RISK_MIN_TRAINING_ROWS)",
+                rows="?" if rows is None else rows,
+                minimum=minimum,
+            )
+        )
+    if current is None:
+        return None, refusals
+    try:
+        champion = active_scorer(session)
+    except artifact.ArtifactError as exc:
+        why = exc.args[0] if exc.args else str(exc)
+        refusals.append(
+            _(
+                "no comparison: the active model {version} cannot be loaded ({why})",
+                version=current.version,
+                why=why,
+            )
+        )
+        return None, refusals
+    comparison, why_none = compare.run(session, champion.loaded, loaded, now=now, config=config)
+    if why_none is not None:
+        refusals.append(why_none)
+    else:
+        refusals.extend(compare.worse(comparison))
+    return comparison, refusals
 
 
 @dataclass

@@ -13,6 +13,7 @@ from corrections.core.clock import now_utc
 from corrections.core.db import db
 from corrections.risk.schemas import (
     ExportInSchema,
+    ModelHealthSchema,
     ModelsSchema,
     PersonRiskSchema,
     RiskExplanationSchema,
@@ -67,6 +68,21 @@ class Models(MethodView):
         models = service.list_models(db.session)
         active = next((m["version"] for m in models if m.get("active")), None)
         return {"active": active, "models": models}
+
+
+@blp.route("/risk/health")
+class ModelHealth(MethodView):
+    @requires("risk:health")
+    @blp.response(200, ModelHealthSchema)
+    def get(self):
+        """The risk model's health over time (模型监测), newest month first: per monthly check,
+        the realised AUC, Brier and calibration on the scores whose 90-day window has closed,
+        the population stability index of each feature and of the score, the thresholds of
+        rules/risk.yaml and which were crossed. Figures only, no person. Audited
+        (``risk.health``)."""
+        from corrections.risk import monitoring
+
+        return monitoring.health(db.session, actor=current_actor(), now=now_utc())
 
 
 def _header(description: str) -> dict:

@@ -223,6 +223,12 @@ def _risk_scoring(ctx: JobContext):
     return result.counts()
 
 
+def _risk_monitoring(ctx: JobContext):
+    from corrections.risk.monitoring import run
+
+    return run(ctx.session, now=ctx.now).counts()
+
+
 def _audit_seal(ctx: JobContext):
     from corrections.audit.service import seal_pending
 
@@ -285,6 +291,7 @@ JOBS: dict[str, Job] = {
         Job("public_statistics", "矫务公开统计", _public_statistics),
         Job("exchange_receipts", "协作单位回执期限", _exchange_receipts),
         Job("oversight_deadlines", "检察监督回复期限", _oversight_deadlines),
+        Job("risk_monitoring", "模型监测", _risk_monitoring),
     )
 }
 assert tuple(JOBS) == JOB_NAMES

@@ -32,6 +32,7 @@ JOB_NAMES = (
     "public_statistics",
     "exchange_receipts",
     "oversight_deadlines",
+    "risk_monitoring",
 )
 _EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -161,7 +161,7 @@ class DisplayAlerts(MethodView):
         actor = current_actor()
         displays.touch(db.session, actor)
         page, size = args["page"], args["page_size"]
-        rows, total = alerts.list_alerts(
+        rows, total, exact = alerts.list_alerts(
             db.session,
             actor=actor,
             status=list(LIVE_STATUSES),
@@ -170,7 +170,7 @@ class DisplayAlerts(MethodView):
             page_size=size,
         )
         views = [alerts.alert_view(db.session, actor, *row) for row in rows]
-        return page_envelope(views, page, size, total)
+        return page_envelope(views, page, size, total, exact=exact)
 
 
 @blp.route("/alerts/stream")

@@ -286,6 +286,18 @@ def _workbench_texts() -> dict:
     }
 
 
+@blp.get("/model-health")
+@public
+def model_health_page() -> Response:
+    """The risk model's health over time (风险模型监测) for analysts and the city: the page
+    signs in like the command centre and reads GET /api/v1/risk/health with the user's token
+    (the API decides who may; figures only, no person)."""
+    resp = Response(render_template("model_health.html"))
+    resp.headers["Content-Security-Policy"] = PAGE_CSP
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 @blp.get("/display")
 @public
 def display_page() -> Response:

@@ -161,10 +161,10 @@ def test_text_without_an_entry_stays_as_it_is():
 
 def test_a_library_message_keeps_the_values_as_they_were_written():
     text = (
-        "hold-out AUC 0.7000 is worse than the active model's 0.8123 by more than 0.02; "
-        "use --force --reason"
+        "AUC 0.7000 against the active model's 0.8123 on the same data: worse beyond the "
+        "interval (difference -0.1123, interval [-0.2000, -0.0300])"
     )
-    assert translate(text, "zh").startswith("留出集 AUC 0.7000 比现用模型的 0.8123 差了超过 0.02")
+    assert translate(text, "zh").startswith("同一数据上 AUC 0.7000，当前启用模型为 0.8123")
     assert translate("x" * 5000, "zh") == "x" * 5000  # too long for a template: as it is
 
 

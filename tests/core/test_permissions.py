@@ -24,6 +24,8 @@ PUBLIC_ALLOWED = {
     "/workbench",
     # The page that redeems a reset code (it posts to the public route above): no data.
     "/password-reset",
+    # The risk model's health page (风险模型监测): no data, it signs in via the API.
+    "/model-health",
     # The wall display's page (no data) and its enrolment: the display's token in the body,
     # answered with the display's cookie (POST), or the cookie removed (DELETE).
     "/display",

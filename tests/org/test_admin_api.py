@@ -102,8 +102,33 @@ def test_a_unit_with_history_cannot_be_made_inactive(login, app):
     assert units_snapshot(app) == before
 
 
-def test_admin_moves_an_office_and_the_move_is_recorded(login, active):
+def _raise_alert(app, person_id: int) -> int:
+    from corrections.alerts import service as alerts
+    from corrections.core.clock import now_utc
+    from corrections.core.db import db
+
+    with app.app_context():
+        alert_id = alerts.raise_one(
+            db.session, person_id=person_id, kind="lost_contact", subject_type="person",
+            subject_id=person_id, detail={}, now=now_utc(),
+        )  # fmt: skip
+        db.session.commit()
+        db.session.remove()
+    return alert_id
+
+
+def _alert_ids(client) -> set[int]:
+    resp = client.get("/api/v1/alerts")
+    assert resp.status_code == 200, resp.get_json()
+    return {a["id"] for a in resp.get_json()["items"]}
+
+
+def test_admin_moves_an_office_and_the_move_is_recorded(app, login, active):
     person = active()
+    # The person's alert follows the office into its new district's lists (the alerts carry
+    # the district: alerts/models.py).
+    alert_id = _raise_alert(app, person["id"])
+    assert alert_id in _alert_ids(login("commander-dongcheng"))
     admin = login("admin")
     moved = admin.patch(
         "/api/v1/admin/units/32990101",
@@ -117,6 +142,8 @@ def test_admin_moves_an_office_and_the_move_is_recorded(login, active):
         ("329901", "329903", "admin")
     ]
     assert login("commander-nanhu").get(f"/api/v1/persons/{person['id']}").status_code == 200
+    assert alert_id in _alert_ids(login("commander-nanhu"))
+    assert alert_id not in _alert_ids(login("commander-dongcheng"))
     # A district does not move, and an office goes under a district only.
     for code, parent in (("329901", "329902"), ("32990102", "32990103")):
         resp = admin.patch(

@@ -10,6 +10,7 @@ import pytest
 
 from corrections.risk import features, training
 from tests.support.risk_models import sign_in_place
+from tests.support.risk_monitoring import drifted  # noqa: F401 - fixture (test_monitoring.py)
 
 CATEGORIES = {
     "age_band": ["18-24", "25-34", "35-44", "45-54", "55+"],
@@ -86,6 +87,8 @@ def models_dir(app, tmp_path, monkeypatch, _trained):
     shutil.copytree(_trained.directory, directory / "test-model")
     sign_in_place(app, directory / "test-model")
     monkeypatch.setitem(app.config, "RISK_MODELS_DIR", str(directory))
+    # The test model is fitted on 2,400 synthetic rows (test_compare.py tests the minimum).
+    monkeypatch.setitem(app.config, "RISK_MIN_TRAINING_ROWS", 1000)
     return directory
 
 

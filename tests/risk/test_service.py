@@ -38,13 +38,14 @@ def _copy_with_auc(app, models_dir, version: str, auc: float, **card_changes):
     return card
 
 
-def test_activate_is_audited_and_guards_auc_regressions(app, runner, models_dir):
+def test_activate_is_audited_and_the_cards_auc_decides_nothing(app, runner, models_dir):
+    """A card's hold-out AUC was measured on its own data: activation compares models on
+    this database's snapshots instead (test_compare.py). The same model file under another
+    name, whatever its card claims, has nothing to compare."""
     result = _activate(runner)
     assert result.exit_code == 0, result.output
     base = json.loads((models_dir / "test-model" / "card.json").read_text())["metrics"]["auc"]
     _copy_with_auc(app, models_dir, "worse", base - 0.05)
-    result = _activate(runner, "worse")
-    assert result.exit_code != 0 and "worse than the active model" in result.output
     result = _activate(runner, "worse", "--force")
     assert result.exit_code != 0 and "reason" in result.output
     result = _activate(runner, "worse", "--force", "--reason", "new data source, reviewed")

@@ -12,6 +12,7 @@
     me: null,
     page: 1,
     total: 0,
+    exact: true,
     alerts: new Map(), // id -> alert shown on this page
     lastEventId: null,
     abort: null,
@@ -171,6 +172,8 @@
     if ($("filter-severity").value) q.append("severity", $("filter-severity").value);
     const body = await api("/api/v1/alerts?" + q);
     state.total = body.total;
+    // false: more than `total` (a long list is counted only so far)
+    state.exact = body.total_exact !== false;
     state.alerts = new Map(body.items.map((a) => [a.id, a]));
     renderAlerts();
   }
@@ -204,11 +207,12 @@
       tr.append(actions);
       body.append(tr);
     }
+    // A long list is counted only so far ("1000+"): its pages go on while they are full.
     const pages = Math.max(1, Math.ceil(state.total / PAGE_SIZE));
-    $("alerts-page").textContent = `第 ${state.page} / ${pages} 页`;
-    $("alerts-total").textContent = `共 ${state.total} 条`;
+    $("alerts-page").textContent = state.exact ? `第 ${state.page} / ${pages} 页` : `第 ${state.page} 页`;
+    $("alerts-total").textContent = `共 ${state.total}${state.exact ? "" : "+"} 条`;
     $("alerts-prev").disabled = state.page <= 1;
-    $("alerts-next").disabled = state.page >= pages;
+    $("alerts-next").disabled = state.exact ? state.page >= pages : state.alerts.size < PAGE_SIZE;
   }
 
   function actionButton(alert, action, label) {

@@ -17,6 +17,7 @@
   const state = {
     alerts: new Map(), // id -> alert on the board
     total: 0,
+    exact: true,
     lastEventId: null,
     abort: null,
     timers: [],
@@ -146,6 +147,8 @@
   async function loadAlerts() {
     const body = await call(`${BASE}/alerts?page_size=${PAGE_SIZE}`);
     state.total = body.total;
+    // false: more than `total` (a long list is counted only so far)
+    state.exact = body.total_exact !== false;
     state.alerts = new Map(body.items.map((a) => [a.id, a]));
     renderAlerts();
   }
@@ -172,7 +175,7 @@
     });
     $("alerts-body").replaceChildren(...rows);
     $("alerts-empty").hidden = rows.length > 0;
-    $("alerts-total").textContent = `共 ${state.total} 条`;
+    $("alerts-total").textContent = `共 ${state.total}${state.exact ? "" : "+"} 条`;
   }
 
   const LIVE = new Set(CorrectionsAlerts.LIVE);
