@@ -156,7 +156,7 @@ def measure(base: str, path: str, route: str, token: str, log: Path, args, env) 
     try:
         out = sh(
             "wrk",
-            "-t2",
+            f"-t{min(2, args.connections)}",
             f"-c{args.connections}",
             f"-d{args.seconds}s",
             "--timeout",
@@ -189,13 +189,22 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the scratch database (its name is printed)"
     )
+    parser.add_argument(
+        "--reuse",
+        nargs=2,
+        metavar=("DATABASE", "INSTANCE"),
+        help="measure a database that --keep kept (and its instance folder) again",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
     server = os.environ.get("CORRECTIONS_BENCH_PG", "postgresql://root@127.0.0.1:5432")
-    name = f"corrections_lists_{os.getpid()}"
-    work = Path(tempfile.mkdtemp(prefix="corrections-bench-lists-"))
+    if args.reuse:
+        name, work, args.keep = args.reuse[0], Path(args.reuse[1]), True
+    else:
+        name = f"corrections_lists_{os.getpid()}"
+        work = Path(tempfile.mkdtemp(prefix="corrections-bench-lists-"))
     url = f"{server}/{name}"
     env = dict(
         os.environ,
@@ -211,11 +220,12 @@ def main() -> int:
     admin = f"{server}/postgres"
     gunicorn = None
     try:
-        psql(admin, f"CREATE DATABASE {name}")
-        for step in (["db", "upgrade"], ["demo", "seed", "--persons", "0"]):
-            sh(str(BIN / "corrections"), *step, env=env)
         started = time.perf_counter()
-        generate(url, args.persons, args.alerts, work / "keyring.json")
+        if not args.reuse:
+            psql(admin, f"CREATE DATABASE {name}")
+            for step in (["db", "upgrade"], ["demo", "seed", "--persons", "0"]):
+                sh(str(BIN / "corrections"), *step, env=env)
+            generate(url, args.persons, args.alerts, work / "keyring.json")
         sizes = psql(
             url,
             "SELECT (SELECT count(*) FROM persons) || ' ' || (SELECT count(*) FROM alerts) || ' '"

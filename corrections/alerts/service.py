@@ -119,6 +119,17 @@ def raise_from(
     return _log_changes(session, stmt, "raised", now)
 
 
+def follow_person(session: Session, person_id: int, *, office_id: int, district_id: int) -> None:
+    """The person moved to another office (a transfer): their alerts, which carry the office
+    and district the lists are scoped by, go along."""
+    session.execute(
+        update(Alert)
+        .where(Alert.person_id == person_id)
+        .values(office_id=office_id, district_id=district_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def raise_one(
     session: Session,
     *,

@@ -438,6 +438,11 @@ def activate_cmd(version, force, reason, username) -> None:
             click.echo(compare.render(comparison))
         raise click.ClickException(domain_message(exc)) from exc
     db.session.commit()
+    comparison = getattr(row, "comparison", None)
+    if comparison is not None:
+        from corrections.risk import compare
+
+        click.echo(compare.render(comparison))
     click.echo(f"active model: {row.version} (hold-out AUC {row.holdout_auc:.4f})")
 
 

@@ -66,8 +66,10 @@ class RiskScore(db.Model):
     model_version: Mapped[str] = mapped_column(ForeignKey("risk_models.version"))
     probability: Mapped[float] = mapped_column(Float)
     band: Mapped[str] = mapped_column(String(8))
-    # [{"feature": name, "value": ..., "typical": ..., "effect": drop in probability}, ...]
-    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # [{"feature": name, "value": ..., "typical": ..., "effect": drop in probability}, ...];
+    # None: not computed at night (a low score: service.REASONS_AT_NIGHT), computed when the
+    # person's score is read (service.reasons_of).
+    reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_risk_scores_person_scored", "person_id", "scored_at"),

@@ -3,8 +3,9 @@ service's own outcomes, and whether what it scores has drifted.
 
 - **Decay.** The window is the calendar month (Asia/Shanghai) four months before the run's:
   the newest whole month whose scores' 90-day windows have all closed by the 1st (the last
-  day of a month is at least 90 days before the 1st four months on). Every score of the
-  active model made in it and 90 days past (``scored_at <= now - 90 days``) is one
+  day of a month is at least 90 days before the 1st four months on, exactly 90 for 31 January
+  in a common year: the night's scoring at 02:00 is then closed by the job at 04:00). Every
+  score of the active model made in it and 90 days past (``scored_at <= now - 90 days``) is one
   prediction; its outcome is the training label, :func:`features.positives` (lost contact in
   ``(scored_at, scored_at + 90 days]``), asked once per scoring run. Realised AUC, Brier and
   calibration (slope, intercept and the reliability bins of :func:`report.calibration`) are

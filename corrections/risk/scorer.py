@@ -111,11 +111,21 @@ class Scorer:
             out.append(row)
         return out
 
-    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def score(self, frame: pd.DataFrame, *, reasons_for: tuple[str, ...] = BANDS) -> pd.DataFrame:
+        """Probability, band and reasons of each row; reasons (a prediction per feature that
+        differs from typical: most of the work) only for rows whose band is in
+        ``reasons_for``, None for the others."""
         X = self.prepare(frame)
         p = self.probability(X)
+        band = self.band(p)
+        explained = np.flatnonzero(np.isin(band, reasons_for))
+        reasons: list[Any] = [None] * len(X)
+        if explained.size:
+            found = self.reasons(X.iloc[explained], p[explained])
+            for i, r in zip(explained.tolist(), found, strict=True):
+                reasons[i] = r
         return pd.DataFrame(
-            {"probability": p, "band": self.band(p), "reasons": self.reasons(X, p)},
+            {"probability": p, "band": band, "reasons": reasons},
             index=frame.index,
         )
 

@@ -11,6 +11,7 @@ records the signature in the model's row and leaves the files as they are).
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,16 +32,19 @@ from corrections.core.i18n import Message, _
 from corrections.core.sqlfuncs import json_object
 from corrections.incidents import flags
 from corrections.persons import privacy
+from corrections.persons.models import Person
 from corrections.persons.scope import read_scoped
 from corrections.risk import artifact, features, queries, signing
 from corrections.risk.models import RiskModel, RiskScore
 from corrections.risk.rules import band_labels
 from corrections.risk.scorer import Scorer
 
+log = logging.getLogger(__name__)
+
 # The model the repository ships (models/README.md says how to reproduce it), and its card's
 # checksum as reviewed: `corrections demo` signs that card, and no other, under this name.
 DEFAULT_MODEL = "default-2026.11"
-DEFAULT_MODEL_CARD_SHA256 = "56602bd95b211afd4437f995962611f5a84138a94aa181548b3cef9efdac4556"
+DEFAULT_MODEL_CARD_SHA256 = "bd49d313b9c312a28fc1335c2d5f90e4778015fc099cf688231f070110918fd1"
 HISTORY = 30
 FLAG_REASON = "脱管风险模型评分进入高风险段，建议挂牌管控（评分仅供参考，须人工决定）"
 
@@ -255,6 +259,16 @@ def activate(
     if current is not None and current.version != version:
         current.active = False
         session.flush()
+        # A drift alert was about the model replaced: the new one is checked afresh (and
+        # raises its own), so none is hidden behind the old model's live alert.
+        from corrections.risk import monitoring
+
+        alerts.resolve_where(
+            session,
+            (Alert.kind == monitoring.ALERT_KIND) & Alert.person_id.is_(None),
+            now=now,
+            note=f"风险模型已更换为 {version}",
+        )
     if row is None:
         row = RiskModel(version=version, registered_at=now)
         session.add(row)
@@ -282,6 +296,7 @@ def activate(
         },
         now=now,
     )
+    row.comparison = comparison  # for the command line to print (not stored)
     return row
 
 
@@ -336,6 +351,18 @@ def _against_active(
         refusals.append(why_none)
     else:
         refusals.extend(compare.worse(comparison))
+    if compare.fitted_before(loaded.card) is None:
+        # Split at random: the days it was fitted on are not known, so none can be left out;
+        # trained on this database's export, it would be measured on its own training rows
+        # and win (a hostile review had such a model replace a better one without --force).
+        refusals.append(
+            _(
+                "no fair comparison: {version} was not split by snapshot day (train with "
+                "--time-column as_of), so the days it was fitted on are not known and its "
+                "figures on this database may be its training figures",
+                version=loaded.version,
+            )
+        )
     return comparison, refusals
 
 
@@ -411,6 +438,12 @@ def active_scorer(session: Session) -> Scorer | None:
     row = session.scalar(select(RiskModel).where(RiskModel.active.is_(True)))
     if row is None:
         return None
+    return scorer_for(row)
+
+
+def scorer_for(row: RiskModel) -> Scorer:
+    """A registered model (active or not), checked as :func:`active_scorer` checks the active
+    one, loaded once per process."""
     key = (row.version, row.sha256)
     with _cache_lock:
         if key in _cache:
@@ -447,6 +480,12 @@ class ScoringResult:
         return self.__dict__.copy()
 
 
+# The bands whose reasons the nightly run computes: those someone acts on (a medium or high
+# score is looked at, a high one raises an alert). A low score's reasons, most of the night's
+# work for 70% of the persons, are computed when someone opens the person (reasons_of).
+REASONS_AT_NIGHT = ("medium", "high")
+
+
 def score_all(session: Session, *, now: datetime, batch: int | None = None) -> ScoringResult:
     """Score every active person (features set-based, prediction in batches), store the scores,
     alert and propose flags for those entering the high band."""
@@ -461,7 +500,7 @@ def score_all(session: Session, *, now: datetime, batch: int | None = None) -> S
     high = 0
     for start in range(0, len(frame), batch):
         part = frame.iloc[start : start + batch]
-        scored = scorer.score(part)
+        scored = scorer.score(part, reasons_for=REASONS_AT_NIGHT)
         rows = []
         for pid, p, band, reasons in zip(
             part["person_id"].tolist(),
@@ -557,6 +596,30 @@ def _value_label(feature: str, value: Any) -> Any:
     return value
 
 
+def reasons_of(session: Session, score: RiskScore) -> list[dict[str, Any]]:
+    """The score's reasons: stored, or (a low score, REASONS_AT_NIGHT) computed now from the
+    person's features as of the score's time with the model that made it. The features are
+    point-in-time, so these are the reasons of that score, unless an event dated before it
+    was recorded since (then they are the reasons the record now gives for that day). A
+    model whose files can no longer be loaded gives none (logged)."""
+    if score.reasons is not None:
+        return score.reasons
+    row = session.get(RiskModel, score.model_version)
+    if row is None:
+        return []
+    try:
+        scorer = scorer_for(row)
+    except artifact.ArtifactError as exc:
+        log.warning("reasons of score %s: model %s refused: %s", score.id, row.version, exc)
+        return []
+    population = select(Person.id.label("person_id")).where(Person.id == score.person_id)
+    frame = features.compute(session, population, score.scored_at)
+    if frame.empty:
+        return []
+    X = scorer.prepare(frame)
+    return scorer.reasons(X, scorer.probability(X))[0]
+
+
 def reason_view(reason: dict[str, Any]) -> dict[str, Any]:
     f = features.BY_NAME.get(reason["feature"])
     return {
@@ -568,7 +631,10 @@ def reason_view(reason: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def score_view(score: RiskScore, *, reasons: bool = True) -> dict[str, Any]:
+def score_view(
+    score: RiskScore, *, reasons: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``reasons``: the score's (reasons_of), shown with it; None: not shown (the history)."""
     view = {
         "scored_at": score.scored_at,
         "model_version": score.model_version,
@@ -576,8 +642,8 @@ def score_view(score: RiskScore, *, reasons: bool = True) -> dict[str, Any]:
         "band": score.band,
         "band_label_zh": band_labels()[score.band],
     }
-    if reasons:
-        view["reasons"] = [reason_view(r) for r in score.reasons]
+    if reasons is not None:
+        view["reasons"] = [reason_view(r) for r in reasons]
     return view
 
 
@@ -591,8 +657,10 @@ def person_risk(session: Session, *, actor: Actor, person_id: int) -> dict[str, 
     ).all()
     view = {
         "person_id": person.id,
-        "latest": score_view(scores[0]) if scores else None,
-        "history": [score_view(s, reasons=False) for s in scores],
+        "latest": score_view(scores[0], reasons=reasons_of(session, scores[0]))
+        if scores
+        else None,
+        "history": [score_view(s) for s in scores],
         "note_zh": "评分仅为辅助研判，不自动改变管理等级或状态",
     }
     return privacy.present(session, actor, person, "risk", view)
@@ -621,7 +689,9 @@ def _shown(value: Any, label: Any) -> str:
     return str(shown)
 
 
-def explanation_view(score: RiskScore, card: dict[str, Any] | None) -> dict[str, Any]:
+def explanation_view(
+    score: RiskScore, card: dict[str, Any] | None, reasons: list[dict[str, Any]]
+) -> dict[str, Any]:
     """A score explained in Chinese: the model, the date, the factors (the person's value,
     the typical value, how much lower the score would be with the typical value) and the
     statement that the score decides nothing."""
@@ -633,7 +703,7 @@ def explanation_view(score: RiskScore, card: dict[str, Any] | None) -> dict[str,
         for f in card.get("features", [])
     }
     factors = []
-    for r in score.reasons or []:
+    for r in reasons:
         view = reason_view(r)
         view["typical_basis_zh"] = typical_basis.get(r["feature"], "训练数据的典型值")
         factors.append(view)
@@ -692,7 +762,8 @@ def person_risk_explanation(session: Session, *, actor: Actor, person_id: int) -
         )
     else:
         row = session.get(RiskModel, score.model_version)
-        view.update(scored=True, **explanation_view(score, row.card if row else None))
+        card = row.card if row else None
+        view.update(scored=True, **explanation_view(score, card, reasons_of(session, score)))
     return privacy.present(session, actor, person, "risk", view)
 
 

@@ -335,6 +335,8 @@ def transfer(
         record.to_office_id, record.report_by = office.id, due
         person.office_id, person.district_id, person.updated_at = (office.id, office.parent_id, now)
         person.office = office
+        # The alerts go along: the new office's lists show them, the old one's no longer do.
+        alerts.follow_person(session, person.id, office_id=office.id, district_id=office.parent_id)
         obligations.bring_report_forward(session, person, due, now)
     else:
         record.destination = destination
