@@ -631,9 +631,7 @@ def reason_view(reason: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def score_view(
-    score: RiskScore, *, reasons: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def score_view(score: RiskScore, *, reasons: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """``reasons``: the score's (reasons_of), shown with it; None: not shown (the history)."""
     view = {
         "scored_at": score.scored_at,
@@ -657,9 +655,7 @@ def person_risk(session: Session, *, actor: Actor, person_id: int) -> dict[str, 
     ).all()
     view = {
         "person_id": person.id,
-        "latest": score_view(scores[0], reasons=reasons_of(session, scores[0]))
-        if scores
-        else None,
+        "latest": score_view(scores[0], reasons=reasons_of(session, scores[0])) if scores else None,
         "history": [score_view(s) for s in scores],
         "note_zh": "评分仅为辅助研判，不自动改变管理等级或状态",
     }
