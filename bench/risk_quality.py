@@ -6,21 +6,35 @@
    true probabilities on the same rows (the best achievable), and the calibration error.
 2. Real tables (``../shared/datasets``): our training beside scikit-learn's default
    LogisticRegression and HistGradientBoostingClassifier, all on the same hold-out split.
+3. ``--grid``: the same comparison on random subsamples of 300, 1,000 and 3,000 rows of each
+   real table and label (``--seeds`` seeds each: the subsample and the hold-out split) and on
+   the full tables (``--full-seeds`` seeds): a cell passes when our hold-out AUC is at least
+   the better default's and our Brier at most the better default's, on the same split. The
+   model selection is ``training.fit_selected``, the one ``corrections risk train`` runs (the
+   leakage checks run once per table in part 2, not per cell).
 
     python bench/risk_quality.py [--persons 20000] [--skip-generated] [--datasets DIR]
+    python bench/risk_quality.py --grid --skip-real --skip-generated [--seeds 3] [--full-seeds 1]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
+
+# One OpenMP thread for gradient boosting: on a shared 2-CPU machine its threads wait on each
+# other (a 1,000-row fit took 40 s with the default and 0.5 s with one); set before sklearn.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -145,7 +159,7 @@ with app.app_context():
           f"{'PASS' if report.ece(y, p) <= 0.03 else 'FAIL'}")  # fmt: skip
 
 
-def _baselines(features):
+def _baselines(features, seed: int = 0):
     num, cat = training._columns(features)
     onehot = Pipeline(
         [
@@ -176,8 +190,10 @@ def _baselines(features):
             ("pre", training.native_categories(num, cat)),
             (
                 "model",
+                # defaults, but a fixed seed: above 10,000 rows its early-stopping split is
+                # random, and an unseeded baseline moved by 0.003 AUC between runs
                 HistGradientBoostingClassifier(
-                    categorical_features=[False] * len(num) + [True] * len(cat)
+                    categorical_features=[False] * len(num) + [True] * len(cat), random_state=seed
                 ),
             ),
         ]
@@ -228,13 +244,114 @@ def real(datasets: Path, work: Path) -> bool:
     return ok
 
 
+GRID_SIZES = (300, 1000, 3000)
+
+
+def _subset(prep: training.Prepared, rows: np.ndarray) -> training.Prepared:
+    return training.Prepared(
+        X=prep.X.iloc[rows].reset_index(drop=True),
+        y=prep.y[rows],
+        groups=prep.groups.iloc[rows].reset_index(drop=True),
+        time=None,
+        features=prep.features,
+        dropped_rows=0,
+    )
+
+
+def _cell(prep: training.Prepared, spec: training.Spec, seed: int) -> dict:
+    """Ours and the two defaults on one hold-out split of one (sub)table."""
+    spec = replace(spec, seed=seed)
+    train_idx, test_idx, _ = training.holdout_split(prep, seed)
+    X_train, y_train = prep.X.iloc[train_idx], prep.y[train_idx]
+    X_test, y_test = prep.X.iloc[test_idx], prep.y[test_idx]
+    t0 = time.perf_counter()
+    model, selection = training.fit_selected(prep, train_idx, spec)
+    took = time.perf_counter() - t0
+    p = model.predict_proba(X_test)[:, 1]
+    row = {
+        "ours": (roc_auc_score(y_test, p), brier_score_loss(y_test, p)),
+        "chosen": selection["chosen"],
+        "calibration": selection["calibration"]["chosen"],
+        "rule": selection["rule"],
+        "seconds": took,
+        "holdout": len(test_idx),
+        "holdout_positives": int(y_test.sum()),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the default LR may not converge: it is a default
+        for label, base in _baselines(prep.features, seed).items():
+            base.fit(X_train, y_train)
+            q = base.predict_proba(X_test)[:, 1]
+            row[label] = (roc_auc_score(y_test, q), brier_score_loss(y_test, q))
+    lr, hgb = row["default LogisticRegression"], row["default HistGradientBoosting"]
+    row["passed"] = row["ours"][0] >= max(lr[0], hgb[0]) and row["ours"][1] <= min(lr[1], hgb[1])
+    return row
+
+
+def grid(datasets: Path, seeds: int, full_seeds: int, sizes=GRID_SIZES) -> bool:
+    """The subsample grid: every table/label x size x seed, one line per cell."""
+    ok, cells, failed = True, 0, []
+    margins: dict = {}
+    short = {"logistic_regression": "LR", "gradient_boosting": "GB", "gradient_boosting_deep":
+             "GB-default", "blend_lr_gb": "blend"}  # fmt: skip
+    print("\n== subsample grid: ours vs default LR / default HGB, same hold-out split ==")
+    print(f"{'table / label':28}{'rows':>6}{'seed':>5}{'hold+':>6}"
+          f"{'LR AUC':>8}{'HGB AUC':>8}{'ours AUC':>9}{'LR Br':>8}{'HGB Br':>8}{'ours Br':>8}"
+          f"{'dAUC':>8}{'dBrier':>8}  {'chosen':16}{'s':>5}  result")  # fmt: skip
+    for title, name, spec in REAL:
+        path = datasets / name
+        if not path.is_file():
+            print(f"{title}: {path} missing, skipped")
+            continue
+        full = training.prepare(read_table(path), spec)
+        plan = [(n, s) for n in sizes if n < len(full.y) for s in range(seeds)]
+        plan += [(len(full.y), s) for s in range(full_seeds)]
+        for n, seed in plan:
+            if n < len(full.y):
+                rows = np.sort(np.random.default_rng(1000 + seed).choice(len(full.y), n, False))
+                prep = _subset(full, rows)
+            else:
+                prep = full
+            r = _cell(prep, spec, seed)
+            cells += 1
+            ok &= r["passed"]
+            if not r["passed"]:
+                failed.append(f"{title} {n}/{seed}")
+            lr, hgb = r["default LogisticRegression"], r["default HistGradientBoosting"]
+            chosen = short[r["chosen"]] + ("+Platt" if r["calibration"] == "sigmoid" else "")
+            d_auc = r["ours"][0] - max(lr[0], hgb[0])
+            d_brier = r["ours"][1] - min(lr[1], hgb[1])
+            key = "full" if n == len(full.y) else n
+            margins.setdefault(key, []).append((d_auc, d_brier, r["passed"]))
+            print(f"{title:28}{n:>6}{seed:>5}{r['holdout_positives']:>6}"
+                  f"{lr[0]:8.4f}{hgb[0]:8.4f}{r['ours'][0]:9.4f}"
+                  f"{lr[1]:8.4f}{hgb[1]:8.4f}{r['ours'][1]:8.4f}{d_auc:+8.4f}{d_brier:+8.4f}"
+                  f"  {chosen:16}{r['seconds']:5.0f}  {'PASS' if r['passed'] else 'FAIL'}",
+                  flush=True)  # fmt: skip
+    # dAUC = ours - the better default's AUC (>= 0 passes), dBrier = ours - the better
+    # default's Brier (<= 0 passes): the margins say how far a failed cell missed
+    for key, rows in margins.items():
+        d = np.array([(a, b) for a, b, _ in rows])
+        print(f"rows {key!s:>6}: {sum(p for *_, p in rows)}/{len(rows)} pass; mean dAUC "
+              f"{d[:, 0].mean():+.4f} (worst {d[:, 0].min():+.4f}), mean dBrier "
+              f"{d[:, 1].mean():+.4f} (worst {d[:, 1].max():+.4f})")  # fmt: skip
+    print(f"grid: {cells - len(failed)}/{cells} cells pass: {'PASS' if ok else 'FAIL'}"
+          + (f" (failed: {', '.join(failed)})" if failed else ""))  # fmt: skip
+    return ok
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--persons", type=int, default=20000)
     ap.add_argument("--skip-generated", action="store_true")
     ap.add_argument("--skip-real", action="store_true")
     ap.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    ap.add_argument("--grid", action="store_true", help="the subsample grid (part 3)")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per subsample size")
+    ap.add_argument("--full-seeds", type=int, default=1, help="seeds on the full tables")
     args = ap.parse_args()
+    if args.grid:
+        grid(args.datasets, args.seeds, args.full_seeds)
     with tempfile.TemporaryDirectory(prefix="risk-quality-") as tmp:
         work = Path(tmp)
         if not args.skip_real:

@@ -185,7 +185,7 @@ def test_the_realised_auc_is_within_0_02_of_the_auc_against_the_generators_truth
     # the other figures are there, and plausible
     assert 0 < check.brier < 0.2 and check.calibration_slope is not None
     assert sum(b["n"] for b in check.calibration_bins) == check.scores
-    assert check.holdout_auc == pytest.approx(0.7726646, abs=1e-6)
+    assert check.holdout_auc == pytest.approx(0.7677283, abs=1e-6)  # the shipped card's
     # drift: the latest run (September) against the first (July): every card feature
     assert check.reference_at == nightly(date(2026, 7, 25))
     assert check.psi_at == nightly(date(2026, 9, 5))
