@@ -5,8 +5,10 @@ INSERT ... SELECT of their alerts) on an identical copy, measured in the same ru
 
     python bench/sweep.py [--persons 100000] [--rounds 3]
 
-Targets (issue #5): the job <= 3x the hand-written SQL and <= 10 s; its process stays under
-1 GB. Needs a PostgreSQL server (CORRECTIONS_BENCH_PG, default postgresql://root@127.0.0.1:5432)
+Targets (issue 18, after #5's 3x): the job <= 2x the hand-written SQL and <= 10 s; the job's
+process peaks at <= 300 MiB (its own RSS, read by the process itself). ``--persons 1000000``
+(10,000,000 obligations) is the larger city of the target, for the bench only. Needs a
+PostgreSQL server (CORRECTIONS_BENCH_PG, default postgresql://root@127.0.0.1:5432)
 on which it creates and drops scratch databases.
 """
 
@@ -15,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -89,12 +90,14 @@ HAND_WRITTEN = f"""
 BEGIN;
 UPDATE obligations SET status = 'missed', missed_at = '{NOW}', updated_at = '{NOW}'
  WHERE status = 'open' AND due_on < DATE '{TODAY}';
-INSERT INTO alerts (person_id, kind, subject_type, subject_id, severity, status, detail,
+INSERT INTO alerts (person_id, kind, subject_type, subject_id, severity, severity_rank,
+    office_id, district_id, status, detail,
     raised_at, raised_by, updated_at, escalation_level, auto_resolved, version)
-SELECT person_id, 'obligation_missed', 'obligation', id, 'warning', 'open',
-    json_build_object('obligation_kind', kind, 'due_on', due_on),
+SELECT o.person_id, 'obligation_missed', 'obligation', o.id, 'warning', 1,
+    p.office_id, p.district_id, 'open',
+    json_build_object('obligation_kind', o.kind, 'due_on', o.due_on),
     '{NOW}', 'system', '{NOW}', 0, false, 1
-  FROM obligations WHERE missed_at = '{NOW}';
+  FROM obligations o JOIN persons p ON p.id = o.person_id WHERE o.missed_at = '{NOW}';
 COMMIT;
 """
 
@@ -121,7 +124,6 @@ def hand_written(url: str) -> float:
 def job(url: str, env: dict) -> tuple[float, dict, float]:
     """The real job in its own process (the scheduler's code path); its time is the one the
     job records (start to commit), its memory the process's peak RSS."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run(
         [str(BIN / "python"), "-c", _JOB_SCRIPT],
         env=dict(env, CORRECTIONS_DATABASE_URL=url),
@@ -129,13 +131,14 @@ def job(url: str, env: dict) -> tuple[float, dict, float]:
         capture_output=True,
         text=True,
     )
-    peak_kib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return result["seconds"], result["counts"], peak_kib / 1024
+    # The job process's own peak (RUSAGE_CHILDREN would give the largest child this bench
+    # ever waited for: `demo seed`, which loads the risk model, measured 307 MiB "for the job").
+    return result["seconds"], result["counts"], result["peak_kib"] / 1024
 
 
 _JOB_SCRIPT = f"""
-import json, time
+import json, resource, time
 from datetime import datetime, timedelta
 from corrections import create_app
 from corrections.core.clock import FrozenClock
@@ -145,12 +148,15 @@ app = create_app({{"CLOCK": FrozenClock(datetime.fromisoformat("{NOW}"))}})
 with app.app_context():
     db.session.execute(db.text("SELECT 1"))  # connect and load the rules first
     db.session.commit()
+    from corrections.core.runtime import settle
+    settle()  # as the scheduler process does once it has started
     started = time.perf_counter()
     run = service.run_job(db.session, "sweep_obligations", holder="bench",
                           lease_ttl=timedelta(seconds=90))
     seconds = time.perf_counter() - started
     assert run.status == "succeeded", run.error
-    print(json.dumps({{"seconds": seconds, "counts": run.counts}}))
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({{"seconds": seconds, "counts": run.counts, "peak_kib": peak_kib}}))
 """
 
 
@@ -217,9 +223,9 @@ def main() -> int:
         sql_s = sorted(hands)[len(hands) // 2]
         print(f"sweep_obligations job   {job_s:7.3f} s  (median of {args.rounds}; {counts})")
         print(f"hand-written SQL        {sql_s:7.3f} s  (UPDATE + INSERT ... SELECT, commit)")
-        print(f"ratio job/SQL           {job_s / sql_s:7.2f}x  (target <= 3x)")
-        print(f"job process peak RSS    {peak:7.0f} MiB (target < 1024 MiB)")
-        ok = job_s <= 3 * sql_s and job_s <= 10 and peak < 1024
+        print(f"ratio job/SQL           {job_s / sql_s:7.2f}x  (target <= 2x)")
+        print(f"job process peak RSS    {peak:7.0f} MiB (target <= 300 MiB)")
+        ok = job_s <= 2 * sql_s and job_s <= 10 and peak <= 300
         ok = ok and counts.get("alerts") == sizes["overdue"]
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1

@@ -179,5 +179,9 @@ def child_exit(server, worker) -> None:
 
 def post_worker_init(worker) -> None:
     """Import the risk scorer (scikit-learn: seconds on a busy host) before the worker takes
-    requests, so the first person page after a start does not wait for it."""
+    requests, so the first person page after a start does not wait for it; then settle what
+    start-up built (core/runtime.py)."""
     import corrections.risk.service  # noqa: F401
+    from corrections.core.runtime import settle
+
+    settle()

@@ -80,6 +80,9 @@ def build(app: Flask, holder: str, *, background: bool = False) -> BaseScheduler
         # At start too: a scheduler that finds the lease free leads at once.
         next_run_time=datetime.now(BUSINESS_TZ),
     )
+    from corrections.core.runtime import settle
+
+    settle()
     return scheduler
 
 

@@ -43,42 +43,34 @@ def upgrade():
         )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.alter_column('severity_rank', existing_type=sa.SmallInteger(), nullable=False)
-        batch_op.create_foreign_key(
-            batch_op.f('fk_alerts_office_id_units'), 'units', ['office_id'], ['id']
-        )
-        batch_op.create_foreign_key(
-            batch_op.f('fk_alerts_district_id_units'), 'units', ['district_id'], ['id']
-        )
+        # (office_id, district_id: copies of the person's, without foreign keys of their own)
         for scope in ('district', 'office'):
             columns = [f'{scope}_id', 'severity_rank', 'raised_at', 'id']
             batch_op.create_index(f'ix_alerts_{scope}_order', columns, unique=False)
-            batch_op.create_index(
-                f'ix_alerts_{scope}_order_live', columns, unique=False,
-                postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE),
-            )
+        batch_op.create_index(
+            'ix_alerts_district_order_live',
+            ['district_id', 'severity_rank', 'raised_at', 'id'], unique=False,
+            postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE),
+        )
         batch_op.create_index(
             'ix_alerts_escalated_order', ['severity_rank', 'raised_at', 'id'], unique=False,
             postgresql_where=sa.text(ESCALATED), sqlite_where=sa.text(ESCALATED),
         )
     # (outside the batch: SQLite's batch mode takes column names only, not DESC)
-    for scope in ('district', 'office'):
-        op.create_index(
-            f'ix_alerts_{scope}_newest_live', 'alerts',
-            [f'{scope}_id', 'severity_rank', sa.text('raised_at DESC'), sa.text('id DESC')],
-            unique=False, postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE),
-        )
+    op.create_index(
+        'ix_alerts_district_newest_live', 'alerts',
+        ['district_id', 'severity_rank', sa.text('raised_at DESC'), sa.text('id DESC')],
+        unique=False, postgresql_where=sa.text(LIVE), sqlite_where=sa.text(LIVE),
+    )
 
 
 def downgrade():
-    for scope in ('office', 'district'):
-        op.drop_index(f'ix_alerts_{scope}_newest_live', table_name='alerts')
+    op.drop_index('ix_alerts_district_newest_live', table_name='alerts')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_escalated_order')
+        batch_op.drop_index('ix_alerts_district_order_live')
         for scope in ('office', 'district'):
-            batch_op.drop_index(f'ix_alerts_{scope}_order_live')
             batch_op.drop_index(f'ix_alerts_{scope}_order')
-        batch_op.drop_constraint(batch_op.f('fk_alerts_district_id_units'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_alerts_office_id_units'), type_='foreignkey')
         batch_op.drop_column('district_id')
         batch_op.drop_column('office_id')
         batch_op.drop_column('severity_rank')
