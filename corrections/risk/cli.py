@@ -62,6 +62,15 @@ def _every(value: str) -> int:
     return int(text)
 
 
+# Who a command is done by, for the audit (compare, activate, activate-shipped).
+_by_option = click.option(
+    "--by",
+    "username",
+    default=None,
+    help="Who, for the audit [default: the operating-system user and host]",
+)
+
+
 @risk.command("export")
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
@@ -337,12 +346,7 @@ def trusted_types_cmd(write) -> None:
 @risk.command("compare")
 @click.argument("champion")
 @click.argument("challenger")
-@click.option(
-    "--by",
-    "username",
-    default=None,
-    help="Who, for the audit [default: the operating-system user and host]",
-)
+@_by_option
 @with_appcontext
 def compare_cmd(champion, challenger, username) -> None:
     """Score CHAMPION and CHALLENGER (directories in RISK_MODELS_DIR) on the same recent
@@ -397,12 +401,7 @@ def compare_cmd(champion, challenger, username) -> None:
     "comparison possible)",
 )
 @click.option("--reason", default=None, help="Why (required with --force)")
-@click.option(
-    "--by",
-    "username",
-    default=None,
-    help="Who, for the audit [default: the operating-system user and host]",
-)
+@_by_option
 @with_appcontext
 def activate_cmd(version, force, reason, username) -> None:
     """Make VERSION (a directory in RISK_MODELS_DIR) the service model. Its card must be
@@ -447,12 +446,7 @@ def activate_cmd(version, force, reason, username) -> None:
 
 
 @risk.command("activate-shipped")
-@click.option(
-    "--by",
-    "username",
-    default=None,
-    help="Who, for the audit [default: the operating-system user and host]",
-)
+@_by_option
 @with_appcontext
 def activate_shipped_cmd(username) -> None:
     """Make the model the package ships (models/README.md) the service model, once, after

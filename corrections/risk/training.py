@@ -409,6 +409,16 @@ def cross_validate(
         for i, (a, b) in enumerate(folds):
             if y[a].min() == y[a].max() or y[b].min() == y[b].max():
                 continue
+            empty = X.columns[X.iloc[a].isna().all().to_numpy()]
+            if len(empty):
+                # A feature with no value at all in the fold's training part (the earliest
+                # snapshots of a history that starts later): gradient boosting cannot bin it
+                # (numpy's "window shape" error). The fold is left out, as a one-class one is.
+                progress(
+                    f"fold {i + 1}/{len(folds)} left out: no value of {', '.join(empty[:3])} "
+                    "in its training part"
+                )
+                continue
             fold_count += 1
             fold_of[b] = i
             progress(f"cross-validating: repeat {r + 1}/{repeats}, fold {i + 1}/{len(folds)}")

@@ -23,9 +23,8 @@ from corrections.cli import main
 from corrections.core.db import db
 from corrections.core.i18n import Message
 from corrections.risk import compare, report, service, training
-from corrections.risk.models import RiskModel
 from tests.conftest import TEST_NOW
-from tests.support.risk_models import copy_version, sign_in_place
+from tests.support.risk_models import active_versions, copy_version, sign_in_place
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 DEMO = "demo-300"
@@ -45,15 +44,6 @@ def _audit(app, action: str) -> list[AuditEntry]:
         db.session.expunge_all()
         db.session.remove()
     return rows
-
-
-def _active(app) -> list[str]:
-    with app.app_context():
-        versions = list(
-            db.session.scalars(select(RiskModel.version).where(RiskModel.active.is_(True)))
-        )
-        db.session.remove()
-    return versions
 
 
 def _seed(app, count: int, seed: int) -> None:
@@ -142,13 +132,13 @@ def test_acceptance_a_model_trained_on_the_demo_export_does_not_replace_the_ship
     assert "RISK_MIN_TRAINING_ROWS" in result.output
     for reason in compared.detail["verdict"]["worse"]:  # what it found worse is a reason
         assert "version: " in result.output and reason in result.output
-    assert _active(app) == [service.DEFAULT_MODEL]
+    assert active_versions(app) == [service.DEFAULT_MODEL]
     assert not [e for e in _audit(app, "risk.model.activate") if e.subject_id == DEMO]
 
     # --force --reason: activated, and the audit keeps the comparison and what was overridden.
     result = _risk(runner, "activate", DEMO, "--force", "--reason", "试点：仅限演示库")
     assert result.exit_code == 0, result.output
-    assert _active(app) == [DEMO]
+    assert active_versions(app) == [DEMO]
     (activated,) = [e for e in _audit(app, "risk.model.activate") if e.subject_id == DEMO]
     detail = activated.detail
     assert detail["forced"] is True and detail["previous"] == service.DEFAULT_MODEL
@@ -164,7 +154,7 @@ def test_a_model_fitted_on_too_few_rows_is_refused_even_as_the_first(
     result = _risk(runner, "activate", "test-model")
     assert result.exit_code == 1
     assert "训练所用行数 2400，少于 5000（RISK_MIN_TRAINING_ROWS）" in result.output
-    assert _active(app) == []
+    assert active_versions(app) == []
     result = _risk(runner, "activate", "test-model", "--force", "--reason", "复核过的小模型")
     assert result.exit_code == 0, result.output
     (entry,) = _audit(app, "risk.model.activate")
@@ -184,7 +174,7 @@ def test_without_matured_outcomes_there_is_no_comparison_and_force_is_needed(
     result = _risk(runner, "activate", service.DEFAULT_MODEL)
     assert result.exit_code == 1
     assert "无法比较" in result.output and "RISK_COMPARE_MIN_POSITIVES" in result.output
-    assert _active(app) == ["test-model"]
+    assert active_versions(app) == ["test-model"]
     result = _risk(runner, "compare", "test-model", service.DEFAULT_MODEL)
     assert result.exit_code == 1 and "无法比较" in result.output
     result = _risk(
@@ -202,7 +192,7 @@ def test_the_same_model_file_under_another_name_needs_no_comparison(app, runner,
     sign_in_place(app, models_dir / "renamed")
     result = _risk(runner, "activate", "renamed")
     assert result.exit_code == 0, result.output
-    assert _active(app) == ["renamed"]
+    assert active_versions(app) == ["renamed"]
 
 
 def test_the_bootstraps_weighted_auc_is_the_auc():

@@ -18,6 +18,7 @@ from corrections.risk import service
 from corrections.risk.models import RiskModel
 from tests.conftest import TEST_NOW
 from tests.support.org import CLI_ACTOR
+from tests.support.risk_models import active_versions
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -30,15 +31,6 @@ def _audit(app, action: str) -> list[AuditEntry]:
     return rows
 
 
-def _active(app) -> list[str]:
-    with app.app_context():
-        versions = list(
-            db.session.scalars(select(RiskModel.version).where(RiskModel.active.is_(True)))
-        )
-        db.session.remove()
-    return versions
-
-
 def test_activate_shipped_copies_signs_and_activates_the_packaged_model_once(
     app, runner, tmp_path, monkeypatch
 ):
@@ -48,7 +40,7 @@ def test_activate_shipped_copies_signs_and_activates_the_packaged_model_once(
     assert result.exit_code == 0, result.output
     assert f"已将 {service.DEFAULT_MODEL} 复制到 {models}" in result.output
     assert f"启用的模型：{service.DEFAULT_MODEL}" in result.output
-    assert _active(app) == [service.DEFAULT_MODEL]
+    assert active_versions(app) == [service.DEFAULT_MODEL]
     copied = models / service.DEFAULT_MODEL
     shipped = REPO_MODELS / service.DEFAULT_MODEL
     for name in ("model.skops", "card.json"):
@@ -103,7 +95,7 @@ def test_activate_shipped_leaves_a_model_the_bureau_chose(app, runner, tmp_path,
     result = runner.invoke(main, ["risk", "activate-shipped"])
     assert result.exit_code == 0, result.output
     assert "当前启用的模型是 bureau-2027.01" in result.output
-    assert _active(app) == ["bureau-2027.01"]
+    assert active_versions(app) == ["bureau-2027.01"]
     assert not (tmp_path / "models").exists()  # nothing copied either
 
 

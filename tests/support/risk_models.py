@@ -8,8 +8,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from corrections.core import keys
+from corrections.core.db import db
 from corrections.risk import artifact, signing
+from corrections.risk.models import RiskModel
 from tests.conftest import TEST_NOW
 
 
@@ -45,3 +49,13 @@ def copy_version(models_dir: Path, source: str, version: str) -> Path:
     shutil.copytree(models_dir / source, target)
     edit_card(target, drop_signature=True, version=version)
     return target
+
+
+def active_versions(app) -> list[str]:
+    """The versions marked active (at most one)."""
+    with app.app_context():
+        versions = list(
+            db.session.scalars(select(RiskModel.version).where(RiskModel.active.is_(True)))
+        )
+        db.session.remove()
+    return versions
