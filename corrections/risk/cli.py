@@ -442,6 +442,8 @@ def activate_cmd(version, force, reason, username) -> None:
         from corrections.risk import compare
 
         click.echo(compare.render(comparison))
+    for why in getattr(row, "overridden", None) or []:
+        click.echo(cli_text(_("activated with --force despite: {why}", why=why)))
     click.echo(f"active model: {row.version} (hold-out AUC {row.holdout_auc:.4f})")
 
 

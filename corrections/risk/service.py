@@ -296,7 +296,8 @@ def activate(
         },
         now=now,
     )
-    row.comparison = comparison  # for the command line to print (not stored)
+    # For the command line to print (not stored: the audit row has them).
+    row.comparison, row.overridden = comparison, refusals
     return row
 
 

@@ -139,6 +139,8 @@ def test_acceptance_a_model_trained_on_the_demo_export_does_not_replace_the_ship
     result = _risk(runner, "activate", DEMO, "--force", "--reason", "试点：仅限演示库")
     assert result.exit_code == 0, result.output
     assert active_versions(app) == [DEMO]
+    # It says what was overridden, in Chinese, each reason as the refusal gave it.
+    assert "已用 --force 强制启用" in result.output and "RISK_MIN_TRAINING_ROWS" in result.output
     (activated,) = [e for e in _audit(app, "risk.model.activate") if e.subject_id == DEMO]
     detail = activated.detail
     assert detail["forced"] is True and detail["previous"] == service.DEFAULT_MODEL
