@@ -191,6 +191,10 @@ def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
             ev.recorded_at < as_of,
             ev.occurred_at < as_of,
             ev.occurred_at >= oldest,
+            # Only the events some count counts (a successful check or a report in time
+            # counts for nothing: most events are those, and they were sorted and aggregated
+            # for nothing); a person without any gets zeros from compute's fill.
+            or_(*conds.values()),
             # An event corrected before T counts as its correction, not twice.
             ~select(correction.c.id)
             .where(correction.c.corrects_id == ev.id, correction.c.recorded_at < as_of)
