@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ from corrections.alerts import service as alerts
 from corrections.alerts.models import LIVE_STATUSES, Alert
 from corrections.audit import service as audit
 from corrections.core.auth import Actor
-from corrections.core.clock import business_date, start_of_business_day
+from corrections.core.clock import add_months, business_date, start_of_business_day
 from corrections.risk import features, report
 from corrections.risk import rules as risk_rules
 from corrections.risk.models import RiskModel, RiskMonitoring, RiskScore
@@ -125,17 +125,11 @@ class MonitoringResult:
         return self.__dict__.copy()
 
 
-def _month_start(d: date, back: int = 0) -> date:
-    index = d.year * 12 + d.month - 1 - back
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def window(now: datetime) -> tuple[datetime, datetime]:
     """The scores a run at ``now`` checks: made in the calendar month :data:`LAG_MONTHS`
     before the run's (Asia/Shanghai), as [start, end)."""
-    today = business_date(now)
-    start = _month_start(today, LAG_MONTHS)
-    return start_of_business_day(start), start_of_business_day(_month_start(start, -1))
+    start = add_months(business_date(now).replace(day=1), -LAG_MONTHS)
+    return start_of_business_day(start), start_of_business_day(add_months(start, 1))
 
 
 def _run_persons(model: str, at: datetime):
