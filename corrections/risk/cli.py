@@ -419,7 +419,7 @@ def activate_cmd(version, force, reason, username) -> None:
 
     actor = cli_actor(username)
     try:
-        row = service.activate(
+        done = service.activate(
             db.session,
             actor=actor,
             version=version,
@@ -437,14 +437,13 @@ def activate_cmd(version, force, reason, username) -> None:
             click.echo(compare.render(comparison))
         raise click.ClickException(domain_message(exc)) from exc
     db.session.commit()
-    comparison = getattr(row, "comparison", None)
-    if comparison is not None:
+    if done.comparison is not None:
         from corrections.risk import compare
 
-        click.echo(compare.render(comparison))
-    for why in getattr(row, "overridden", None) or []:
+        click.echo(compare.render(done.comparison))
+    for why in done.overridden:
         click.echo(cli_text(_("activated with --force despite: {why}", why=why)))
-    click.echo(f"active model: {row.version} (hold-out AUC {row.holdout_auc:.4f})")
+    click.echo(f"active model: {done.row.version} (hold-out AUC {done.row.holdout_auc:.4f})")
 
 
 @risk.command("activate-shipped")

@@ -216,7 +216,7 @@ def activate(
     force: bool = False,
     reason: str | None = None,
     operator: str | None = None,
-) -> RiskModel:
+) -> Activation:
     """Make ``version`` the service model, after the artifact, signature and feature checks,
     the training rows and the comparison with the active model on this database's data
     (:func:`_against_active`; refused, :class:`~corrections.risk.compare.Refused` with the
@@ -296,9 +296,18 @@ def activate(
         },
         now=now,
     )
-    # For the command line to print (not stored: the audit row has them).
-    row.comparison, row.overridden = comparison, refusals
-    return row
+    return Activation(row, comparison, refusals)
+
+
+@dataclass
+class Activation:
+    """What :func:`activate` did: the model now active, the comparison with the one it
+    replaced (None: there was none to make) and the refusals ``--force`` overrode (the audit
+    row has both; the command line prints them)."""
+
+    row: RiskModel
+    comparison: dict[str, Any] | None
+    overridden: list[Message]
 
 
 def compare_summary(comparison: dict[str, Any]) -> dict[str, Any]:
@@ -425,8 +434,8 @@ def activate_shipped(
         expect_card_sha256=DEFAULT_MODEL_CARD_SHA256,
         operator=operator,
     )
-    row = activate(session, actor=actor, version=DEFAULT_MODEL, now=now, operator=operator)
-    return Shipped("activated", row, copied_to)
+    done = activate(session, actor=actor, version=DEFAULT_MODEL, now=now, operator=operator)
+    return Shipped("activated", done.row, copied_to)
 
 
 _cache: dict[tuple[str, str], Scorer] = {}
