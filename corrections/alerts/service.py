@@ -293,7 +293,7 @@ def _scope_rule(actor: Actor) -> tuple[str, Callable[[Any, Any], Any], int | Non
     """Persons' alerts ``actor`` may see, spelled once as (field, comparison, value): their
     office's or district's persons; the city sees what was escalated to it. :func:`scope_clause`
     renders it as SQL, :func:`in_scope` checks a change the live stream fetched; both add the
-    system's alerts for :func:`sees_system_alerts`."""
+    system's alerts a role sees (:data:`_SYSTEM_ALERT_KINDS`)."""
     if actor.role == Role.OFFICER:
         return "office_id", operator.eq, actor.unit_id
     # A wall display shows its district's alerts (names masked for the room: privacy.py).
@@ -304,18 +304,31 @@ def _scope_rule(actor: Actor) -> tuple[str, Callable[[Any, Any], Any], int | Non
     return None
 
 
-# Who sees the system's own alerts (no person: a backup or its drill failed). Officers and
-# commanders do not: the system is not theirs to mend.
-SYSTEM_ALERT_ROLES = frozenset({Role.CITY, Role.ADMIN})
+# Which of the system's own alerts (no person: a backup or its drill failed, the risk model
+# drifted) a role sees: every kind (None), or only these. Officers and commanders see none:
+# the system is not theirs to mend. Analysts see only those about the risk model
+# (risk/monitoring.py), and nobody's person.
+_SYSTEM_ALERT_KINDS: dict[Role, tuple[str, ...] | None] = {
+    Role.CITY: None,
+    Role.ADMIN: None,
+    Role.ANALYST: ("model_drift",),
+}
 
 
-# Analysts see only the system alerts about the risk model (risk/monitoring.py): nobody's
-# person, no system they mend.
-ANALYST_ALERT_KINDS = ("model_drift",)
+def _sees_system_alert(actor: Actor, kind: str) -> bool:
+    if actor.role not in _SYSTEM_ALERT_KINDS:
+        return False
+    kinds = _SYSTEM_ALERT_KINDS[actor.role]
+    return kinds is None or kind in kinds
 
 
-def sees_system_alerts(actor: Actor) -> bool:
-    return actor.role in SYSTEM_ALERT_ROLES
+def _system_clause(actor: Actor) -> ColumnElement[bool]:
+    """:func:`_sees_system_alert` as SQL."""
+    if actor.role not in _SYSTEM_ALERT_KINDS:
+        return false()
+    kinds = _SYSTEM_ALERT_KINDS[actor.role]
+    system = Alert.person_id.is_(None)
+    return system if kinds is None else system & Alert.kind.in_(kinds)
 
 
 _SCOPE_COLUMNS = {
@@ -333,19 +346,13 @@ def scope_clause(actor: Actor) -> ColumnElement[bool]:
     if rule is not None:
         field, compare, value = rule
         persons = compare(_SCOPE_COLUMNS[field], value)
-    if sees_system_alerts(actor):
-        return or_(Alert.person_id.is_(None), persons)
-    if actor.role == Role.ANALYST:
-        return Alert.person_id.is_(None) & Alert.kind.in_(ANALYST_ALERT_KINDS)
-    return persons
+    return or_(_system_clause(actor), persons)
 
 
 def in_scope(actor: Actor, change: StreamChange) -> bool:
     """:func:`scope_clause` for a change already fetched (its alert and person as they were)."""
     if change.person is None:
-        if actor.role == Role.ANALYST:
-            return change.view.get("kind") in ANALYST_ALERT_KINDS
-        return sees_system_alerts(actor)
+        return _sees_system_alert(actor, change.view["kind"])
     rule = _scope_rule(actor)
     if rule is None:
         return False
