@@ -74,6 +74,10 @@ def generate(url: str, persons: int, keyring: Path) -> dict[str, int]:
         ANALYZE;
         """,
     )
+    return _sizes(url)
+
+
+def _sizes(url: str) -> dict[str, int]:
     return {
         "persons": int(psql(url, "SELECT count(*) FROM persons")),
         "obligations": int(psql(url, "SELECT count(*) FROM obligations")),
@@ -83,6 +87,26 @@ def generate(url: str, persons: int, keyring: Path) -> dict[str, int]:
             )
         ),
     }
+
+
+def _make_city(url: str, sa_url: str, env: dict, persons: int, work: Path) -> dict[str, int]:
+    """A fresh database at ``url``: the schema, the demo's units and users, the city."""
+    for command in (["db", "upgrade"], ["demo", "seed", "--persons", "0"]):
+        subprocess.run(
+            [str(BIN / "corrections"), *command],
+            env=dict(env, CORRECTIONS_DATABASE_URL=sa_url),
+            check=True,
+            capture_output=True,
+        )
+    started = time.perf_counter()
+    sizes = generate(url, persons, work / "keyring.json")
+    print(
+        f"generated {sizes['persons']:,} active persons, {sizes['obligations']:,} "
+        f"obligations, {sizes['overdue']:,} newly overdue "
+        f"({sizes['overdue'] / sizes['obligations']:.1%}) in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    return sizes
 
 
 HAND_WRITTEN = f"""
@@ -121,12 +145,14 @@ def hand_written(url: str) -> float:
     return time.perf_counter() - started - connect  # the statements, not psql's start-up
 
 
-def job(url: str, env: dict) -> tuple[float, dict, float]:
+def job(url: str, env: dict, profile: str | None = None) -> tuple[float, dict, float]:
     """The real job in its own process (the scheduler's code path); its time is the one the
     job records (start to commit), its memory the process's peak RSS."""
     out = subprocess.run(
         [str(BIN / "python"), "-c", _JOB_SCRIPT],
-        env=dict(env, CORRECTIONS_DATABASE_URL=url),
+        env=dict(
+            env, CORRECTIONS_DATABASE_URL=url, **({"BENCH_PROFILE": profile} if profile else {})
+        ),
         check=True,
         capture_output=True,
         text=True,
@@ -138,7 +164,7 @@ def job(url: str, env: dict) -> tuple[float, dict, float]:
 
 
 _JOB_SCRIPT = f"""
-import json, resource, time
+import cProfile, json, os, resource, time
 from datetime import datetime, timedelta
 from corrections import create_app
 from corrections.core.clock import FrozenClock
@@ -150,10 +176,16 @@ with app.app_context():
     db.session.commit()
     from corrections.core.runtime import settle
     settle()  # as the scheduler process does once it has started
+    profile = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
     started = time.perf_counter()
+    if profile:
+        profile.enable()
     run = service.run_job(db.session, "sweep_obligations", holder="bench",
                           lease_ttl=timedelta(seconds=90))
     seconds = time.perf_counter() - started
+    if profile:
+        profile.disable()
+        profile.dump_stats(os.environ["BENCH_PROFILE"])
     assert run.status == "succeeded", run.error
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({{"seconds": seconds, "counts": run.counts, "peak_kib": peak_kib}}))
@@ -164,10 +196,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the generated city")
+    parser.add_argument("--reuse", metavar="DATABASE", help="measure a city --keep kept")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="also write a cProfile of the job's last round"
+    )
     args = parser.parse_args()
     server = os.environ.get("CORRECTIONS_BENCH_PG", "postgresql://root@127.0.0.1:5432")
-    base = f"corrections_sweep_{os.getpid()}"
-    work = Path(tempfile.mkdtemp(prefix="corrections-sweep-"))
+    base = args.reuse or f"corrections_sweep_{os.getpid()}"
+    if args.keep or args.reuse:  # the kept city's keyring lives with it
+        work = Path(tempfile.gettempdir()) / base
+        work.mkdir(exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="corrections-sweep-"))
     env = dict(
         os.environ,
         CORRECTIONS_INSTANCE_PATH=str(work),
@@ -176,31 +217,19 @@ def main() -> int:
         CORRECTIONS_LOG_LEVEL="WARNING",
     )
     admin = f"{server}/postgres"
-    made = [base]
+    made = [] if args.keep or args.reuse else [base]
     try:
-        psql(admin, f"CREATE DATABASE {base}")
         url = f"{server}/{base}"
         sa_url = url.replace("postgresql://", "postgresql+psycopg://")
-        subprocess.run(
-            [str(BIN / "corrections"), "db", "upgrade"],
-            env=dict(env, CORRECTIONS_DATABASE_URL=sa_url),
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [str(BIN / "corrections"), "demo", "seed", "--persons", "0"],
-            env=dict(env, CORRECTIONS_DATABASE_URL=sa_url),
-            check=True,
-            capture_output=True,
-        )
-        started = time.perf_counter()
-        sizes = generate(url, args.persons, work / "keyring.json")
-        print(
-            f"generated {sizes['persons']:,} active persons, {sizes['obligations']:,} "
-            f"obligations, {sizes['overdue']:,} newly overdue "
-            f"({sizes['overdue'] / sizes['obligations']:.1%}) in "
-            f"{time.perf_counter() - started:.0f} s"
-        )
+        if args.reuse:
+            sizes = _sizes(url)
+            print(f"reusing {base}: {sizes['persons']:,} persons, {sizes['obligations']:,} "
+                  f"obligations, {sizes['overdue']:,} newly overdue")  # fmt: skip
+        else:
+            psql(admin, f"CREATE DATABASE {base}")
+            sizes = _make_city(url, sa_url, env, args.persons, work)
+            if args.keep:
+                print(f"kept the city as {base} (--reuse {base}; the keyring is in {work})")
         jobs, hands, peak, counts = [], [], 0.0, {}
         for i in range(args.rounds):
             # Identical copies of the generated city, one for each side, every round.
@@ -211,7 +240,9 @@ def main() -> int:
                 made.append(name)
                 copies.append(name)
             seconds, counts, rss = job(
-                f"{server}/{copies[0]}".replace("postgresql://", "postgresql+psycopg://"), env
+                f"{server}/{copies[0]}".replace("postgresql://", "postgresql+psycopg://"),
+                env,
+                args.profile if i == args.rounds - 1 else None,
             )
             jobs.append(seconds)
             peak = max(peak, rss)

@@ -163,6 +163,10 @@ DEFAULTS: dict[str, Any] = {
     # Test each pooled connection before use (one extra round trip per request). Off, a
     # request on a connection the database dropped fails once with 503 and the pool renews.
     "DATABASE_PRE_PING": True,
+    # PostgreSQL's JIT compiler for the service's connections. Off: its 100-250 ms of
+    # compiling is spent on statements that run in milliseconds whenever the planner
+    # overestimates their rows (bench/sweep.py: a sweep's statements 2x slower with it).
+    "DATABASE_JIT": False,
     # Live alert streams (GET /api/v1/alerts/stream): open streams per user (across every
     # worker) and per server process, then 429; how often a stream re-checks its token
     # (seconds); how often a process on SQLite looks for new changes (on PostgreSQL it is
@@ -197,6 +201,11 @@ DEFAULTS: dict[str, Any] = {
     "BACKUP_STALE_HOURS": 26,
     "BACKUP_PG_BIN_DIR": None,
     "BACKUP_DRILL_URL": None,
+    # PostgreSQL: the event log is partitioned by month of recording (Asia/Shanghai); the
+    # event_partitions job keeps this many months ahead of the current one created, and
+    # `corrections db detach-events MONTH` detaches only months older than the retention.
+    "EVENT_PARTITIONS_AHEAD": 3,
+    "EVENT_RETENTION_MONTHS": 36,
     # When each job runs (Asia/Shanghai): "every 15m", "every 1h", "cron 0 3 1 * *".
     # instance/config.py may replace entries; CORRECTIONS_SCHEDULER_TRIGGERS takes
     # "job=spec;job=spec". Unknown jobs and bad specs stop start-up.
@@ -224,6 +233,8 @@ DEFAULTS: dict[str, Any] = {
         "oversight_deadlines": "every 1h",
         # 模型监测: the risk model on its own outcomes and its drift, monthly (risk/monitoring.py).
         "risk_monitoring": "cron 0 4 1 * *",
+        # The event log's months ahead (PostgreSQL; nothing to do elsewhere).
+        "event_partitions": "cron 15 3 * * *",
     },
 }
 
@@ -423,6 +434,8 @@ _POSITIVE_INTS = (
     "BACKUP_STALE_HOURS",
     "EXCHANGE_RELAY_BATCH",
     "EXCHANGE_RELAY_POLL_SECONDS",
+    "EVENT_PARTITIONS_AHEAD",
+    "EVENT_RETENTION_MONTHS",
 )
 
 

@@ -129,7 +129,8 @@ def configure_postgresql(engine: Engine, config: Mapping[str, Any]) -> None:
     when it connects, so a request pays no extra round trip); a job's, a CLI command's, a
     migration's or the deep health check's are set for its transaction (``SET LOCAL``, through
     ``set_config``). Past them PostgreSQL cancels the statement (QueryCanceled,
-    LockNotAvailable): 503 for a request."""
+    LockNotAvailable): 503 for a request. The JIT compiler is off unless ``DATABASE_JIT``
+    (set in the same statement)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, connection_record):  # pragma: no cover - driver hook
@@ -137,8 +138,12 @@ def configure_postgresql(engine: Engine, config: Mapping[str, Any]) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('statement_timeout', %s, false), "
-                "set_config('lock_timeout', %s, false)",
-                (str(t.statement_ms), str(t.lock_ms)),
+                "set_config('lock_timeout', %s, false), set_config('jit', %s, false)",
+                (
+                    str(t.statement_ms),
+                    str(t.lock_ms),
+                    "on" if config.get("DATABASE_JIT") else "off",
+                ),
             )
         dbapi_connection.commit()
 

@@ -1119,11 +1119,28 @@ def _interval_case(kind_column, grade_column):
     return case(*whens, else_=None)
 
 
-def _successors(source, now: datetime):
+def _successors(source, now: datetime, *, per_row: bool = False):
     """SELECT of the next window after each missed interval window in ``source`` (columns
     person_id, kind, due_on), unless the term is over, supervision ended or the person was
-    taken into custody since (see :func:`_held_after`)."""
-    p = Person.__table__
+    taken into custody since (see :func:`_held_after`).
+
+    ``per_row`` (PostgreSQL): each window's person is looked up by its key (a LATERAL
+    subquery that OFFSET 0 keeps from being merged into a join). The planner cannot tell how
+    few windows an UPDATE marks (it counts the past history windows among those due before
+    today: 20 times too many at 100,000 persons) and otherwise hashes the whole persons
+    table for them, which grows with the city rather than with what was missed."""
+    if per_row:
+        people = Person.__table__.alias("people")
+        p = (
+            select(people.c.grade, people.c.term_end, people.c.status)
+            .where(people.c.id == source.c.person_id)
+            .offset(0)
+            .lateral("p")
+        )
+        joined = source.join(p, true())
+    else:
+        p = Person.__table__
+        joined = source.join(p, p.c.id == source.c.person_id)
     opens = add_days(source.c.due_on, 1)
     due = least(add_days(source.c.due_on, _interval_case(source.c.kind, p.c.grade)), p.c.term_end)
     return (
@@ -1137,7 +1154,7 @@ def _successors(source, now: datetime):
             literal(now, UTCDateTime()).label("created_at"),
             literal(now, UTCDateTime()).label("updated_at"),
         )
-        .select_from(source.join(p, p.c.id == source.c.person_id))
+        .select_from(joined)
         .where(
             p.c.status.in_(SUPERVISED_STATUSES),
             p.c.grade.is_not(None),
@@ -1181,7 +1198,7 @@ def _mark_and_plan(session: Session, mark, now: datetime) -> tuple[int, int]:
     columns = [*_SUCCESSOR_COLUMNS, "created_at", "updated_at"]
     planned = (
         insert_for(session)(Obligation)
-        .from_select(columns, _successors(marked, now))
+        .from_select(columns, _successors(marked, now, per_row=True))
         .on_conflict_do_nothing(
             index_elements=["person_id", "kind"],
             # As the index spells it: inside a CTE the predicate is not rendered with literal
