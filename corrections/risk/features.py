@@ -153,7 +153,10 @@ def active_now() -> Select:
 
 def _frame(session: Session, stmt: Select) -> pd.DataFrame:
     result = session.execute(stmt)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    # Plain tuples: pandas probes each Row for the attributes of a named tuple or a
+    # dataclass, which a Row answers through its key lookup (a second of a 100,000-person
+    # night went to those probes).
+    return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
 
 
 def _count(cond, since: datetime, at_column):
@@ -161,6 +164,10 @@ def _count(cond, since: datetime, at_column):
 
 
 def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    """The event counts per window and the last failed contact and late report. Each event
+    counts for at most one stem (their conditions exclude each other), so the statement
+    names each counted event's stem once (its payload read once) and counts per (person,
+    stem); the stems become columns here."""
     ev = SupervisionEvent
     correction = SupervisionEvent.__table__.alias("correction")
     oldest = as_of - timedelta(days=max(WINDOWS))
@@ -175,17 +182,12 @@ def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
     }
     for t, stem in (_SANCTION_TYPES | _PLAIN_TYPES).items():
         conds[stem] = ev.type == t
-    cols = [
-        _count(cond, as_of - timedelta(days=w), ev.occurred_at).label(f"{stem}_{w}d")
-        for stem, cond in conds.items()
-        for w in WINDOWS
-    ]
-    last = [
-        func.max(case((conds["failed_checks"], ev.occurred_at))).label("_last_failed"),
-        func.max(case((conds["late_reports"], ev.occurred_at))).label("_last_late"),
-    ]
-    stmt = (
-        select(ev.person_id, *cols, *last)
+    counted = (
+        select(
+            ev.person_id,
+            ev.occurred_at,
+            case(*((cond, stem) for stem, cond in conds.items())).label("stem"),
+        )
         .where(
             ev.person_id.in_(select(pop.c.person_id)),
             ev.recorded_at < as_of,
@@ -200,9 +202,26 @@ def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
             .where(correction.c.corrects_id == ev.id, correction.c.recorded_at < as_of)
             .exists(),
         )
-        .group_by(ev.person_id)
+        .subquery("counted")
     )
-    return _frame(session, stmt)
+    stmt = select(
+        counted.c.person_id,
+        counted.c.stem,
+        *(
+            _count(literal(True), as_of - timedelta(days=w), counted.c.occurred_at).label(f"n{w}")
+            for w in WINDOWS
+        ),
+        func.max(counted.c.occurred_at).label("last"),
+    ).group_by(counted.c.person_id, counted.c.stem)
+    long = _frame(session, stmt)
+    columns = [f"{stem}_{w}d" for stem in conds for w in WINDOWS]
+    counts = long.pivot(index="person_id", columns="stem", values=[f"n{w}" for w in WINDOWS])
+    counts.columns = [f"{stem}_{n[1:]}d" for n, stem in counts.columns]
+    wide = counts.reindex(columns=columns, fill_value=0).fillna(0)
+    last = long.pivot(index="person_id", columns="stem", values="last")
+    for stem, column in (("failed_checks", "_last_failed"), ("late_reports", "_last_late")):
+        wide[column] = last[stem] if stem in last.columns else None
+    return wide.reset_index()
 
 
 def _missed(session: Session, pop, as_of: datetime) -> pd.DataFrame:
