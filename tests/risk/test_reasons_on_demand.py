@@ -1,6 +1,6 @@
-"""A low score's reasons are not computed at night (most of the night's work, for the 70% who
-are low: issue 18) but when someone reads the person's score; they are the reasons the night
-would have stored."""
+"""A low or medium score's reasons are not computed at night (most of the night's work, for
+the 95% who are not high: issue 18) but when someone reads the person's score; they are the
+reasons the night would have stored."""
 
 from __future__ import annotations
 
@@ -38,10 +38,13 @@ def test_low_scores_get_their_reasons_when_read_as_the_night_would_have(
         assert scores[risky["id"]].band == "high" and scores[risky["id"]].reasons
         low = [s for s in scores.values() if s.band == "low"]
         assert low and all(s.reasons is None for s in low)
+        # Nor a medium score's: the night explains the high band only (issue 18).
+        unexplained = [s for s in scores.values() if s.band != "high"]
+        assert all(s.reasons is None for s in unexplained)
         # What the night would have stored: every band explained.
         scorer = service.active_scorer(db.session)
         population = select(Person.id.label("person_id")).where(
-            Person.id.in_([s.person_id for s in low])
+            Person.id.in_([s.person_id for s in unexplained])
         )
         frame = features.compute(db.session, population, SCORED_AT)
         full = scorer.score(frame)
@@ -49,7 +52,7 @@ def test_low_scores_get_their_reasons_when_read_as_the_night_would_have(
         assert any(expected.values())  # something to compare
         db.session.remove()
     api = login("officer-dongcheng-1")
-    for score in low:
+    for score in unexplained:
         body = api.get(f"/api/v1/persons/{score.person_id}/risk").get_json()
         shown = [(r["feature"], r["effect"]) for r in body["latest"]["reasons"]]
         assert shown == [(r["feature"], r["effect"]) for r in expected[score.person_id]]
