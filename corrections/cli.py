@@ -154,6 +154,9 @@ def _migrations_group() -> click.Group:
         commands[name] = copy.copy(command)
         callback = summarised(command.callback) if name == "upgrade" else command.callback
         commands[name].callback = deferred(callback)
+    from corrections.supervision.partitions_cli import COMMANDS
+
+    commands.update({command.name: command for command in COMMANDS})
     return click.Group(
         name=original.name,
         params=list(original.params),

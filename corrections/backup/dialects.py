@@ -30,6 +30,7 @@ from sqlalchemy.pool import NullPool
 
 from corrections.core.errors import DomainError
 from corrections.core.i18n import _
+from corrections.supervision import partitions
 
 # How long SQLite's backup waits for a lock held by a writer (milliseconds).
 SQLITE_BUSY_MS = 60_000
@@ -339,7 +340,11 @@ def pg_list(dump: Path, *, bin_dir: str | None) -> set[str]:
     out = run_tool(
         [pg_tool("pg_restore", bin_dir), "--list", str(dump)], dict(os.environ), "pg_restore"
     )
-    return {m.group(2) for m in _TOC_DATA.finditer(out)}
+    held = set()
+    for m in _TOC_DATA.finditer(out):
+        # A partitioned table's rows are its partitions' (the event log's months).
+        held.add(_PARTITIONS_OF.get(m.group(1), m.group(2)))
+    return held
 
 
 # Objects an extension installed are the extension's: neither counted nor dropped here.
@@ -361,6 +366,13 @@ _TYPES = (
 )
 
 
+# The schemas holding a partitioned table's partitions, by that table (migration 0030), and
+# where its detached months wait for the archive: a restore drops them with ``public`` (the
+# dump creates them again).
+_PARTITIONS_OF = {partitions.SCHEMA: partitions.PARENT}
+_OWN_SCHEMAS = (partitions.SCHEMA, partitions.ARCHIVE_SCHEMA)
+
+
 def pg_is_empty(engine: Engine, schema: str) -> bool:
     """No table, view, sequence, function or type of our own in ``schema``."""
     queries = (_RELATIONS.format(kinds="'r', 'p', 'v', 'm', 'S', 'f'"), _ROUTINES, _TYPES)
@@ -378,7 +390,7 @@ def pg_drop_statements(engine: Engine, schema: str) -> list[str]:
         where = quote(schema)
         if schema != "public":
             return [f"DROP SCHEMA IF EXISTS {where} CASCADE"]
-        statements = []
+        statements = [f"DROP SCHEMA IF EXISTS {quote(s)} CASCADE" for s in _OWN_SCHEMAS]
         for kind, kinds in (
             ("VIEW", "'v'"),
             ("MATERIALIZED VIEW", "'m'"),

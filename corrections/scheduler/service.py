@@ -271,6 +271,15 @@ def _public_statistics(ctx: JobContext):
     return compute(ctx.session, now=ctx.now)
 
 
+def _event_partitions(ctx: JobContext):
+    from flask import current_app
+
+    from corrections.supervision.partitions import create_ahead
+
+    ahead = current_app.config["EVENT_PARTITIONS_AHEAD"]
+    return {"created": len(create_ahead(ctx.session, now=ctx.now, ahead=ahead))}
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -292,6 +301,7 @@ JOBS: dict[str, Job] = {
         Job("exchange_receipts", "协作单位回执期限", _exchange_receipts),
         Job("oversight_deadlines", "检察监督回复期限", _oversight_deadlines),
         Job("risk_monitoring", "模型监测", _risk_monitoring),
+        Job("event_partitions", "事件表分区预建", _event_partitions),
     )
 }
 assert tuple(JOBS) == JOB_NAMES

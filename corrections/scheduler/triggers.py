@@ -33,6 +33,7 @@ JOB_NAMES = (
     "exchange_receipts",
     "oversight_deadlines",
     "risk_monitoring",
+    "event_partitions",
 )
 _EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -49,6 +49,7 @@ from corrections.supervision.decisions import check_decision
 from corrections.supervision.models import (
     SanctionDecision,
     SupervisionEvent,
+    SupervisionEventKey,
 )
 from corrections.supervision.rules import DECISION_EVENTS
 
@@ -402,11 +403,16 @@ def _replay(
     body_hash: str | None,
     rehash: Callable[[bytes], str] | None = None,
 ) -> SupervisionEvent | None:
+    # The key's claim names the event and its month: one partition is read, not every one.
+    claim = SupervisionEventKey
     existing = session.scalar(
-        select(SupervisionEvent).where(
-            SupervisionEvent.recorded_by_id == actor.user_id,
-            SupervisionEvent.idempotency_key == key,
+        select(SupervisionEvent)
+        .join(
+            claim,
+            (claim.event_id == SupervisionEvent.id)
+            & (claim.recorded_at == SupervisionEvent.recorded_at),
         )
+        .where(claim.recorded_by_id == actor.user_id, claim.idempotency_key == key)
     )
     if existing is None:
         return None

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -56,23 +55,50 @@ class SupervisionEvent(db.Model):
         crypto.JSONWithEncryptedKeys("supervision_events.payload", ENCRYPTED_PAYLOAD_KEYS),
         default=dict,
     )
-    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_events.id"))
+    # No foreign key to the event log (here and in sanction_decisions, obligations): on
+    # PostgreSQL it is partitioned by month of recording, whose id alone is no key there, and an
+    # archived month is detached; the log is append-only, so an id once given stays true.
+    corrects_id: Mapped[int | None] = mapped_column(BigId)
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_supervision_events_person_occurred", "person_id", "occurred_at"),
-        # A retried request never records twice: the database, not a read, decides.
-        UniqueConstraint("recorded_by_id", "idempotency_key"),
-        # At most one correction per event: corrections form a chain, not a tree.
+        # Who corrected an event (features, the event list). At most one correction per event
+        # and a retried request never recorded twice are the claims' unique keys below: a
+        # unique index of a partitioned table holds only within a month.
         Index(
-            "uq_supervision_events_corrects",
+            "ix_supervision_events_corrects",
             "corrects_id",
-            unique=True,
             postgresql_where=text("corrects_id IS NOT NULL"),
             sqlite_where=text("corrects_id IS NOT NULL"),
         ),
     )
+
+
+class SupervisionEventKey(db.Model):
+    """The Idempotency-Key an event was recorded under, unique per user across every month
+    of the log. Written by the database itself (a trigger on the event insert, migration
+    0030), so the event's one statement claims it: a retry fails on this key, and the first
+    event is found from here."""
+
+    __tablename__ = "supervision_event_keys"
+
+    recorded_by_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    idempotency_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigId)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SupervisionEventCorrection(db.Model):
+    """At most one correction per event (corrections form a chain, not a tree), across every
+    month of the log; written by the same trigger as :class:`SupervisionEventKey`."""
+
+    __tablename__ = "supervision_event_corrections"
+
+    corrects_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(BigId)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class SanctionDecision(db.Model):
@@ -81,7 +107,7 @@ class SanctionDecision(db.Model):
     __tablename__ = "sanction_decisions"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("supervision_events.id"), unique=True)
+    event_id: Mapped[int] = mapped_column(BigId, unique=True)  # the event log: no foreign key
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
     kind: Mapped[str] = mapped_column(String(24))
     decided_by_id: Mapped[int | None] = mapped_column(BigId)
@@ -119,7 +145,7 @@ class Obligation(db.Model):
     grade: Mapped[str | None] = mapped_column(String(20))
     hours_required: Mapped[float | None] = mapped_column(Float)
     hours_done: Mapped[float | None] = mapped_column(Float)
-    fulfilled_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_events.id"))
+    fulfilled_by_event_id: Mapped[int | None] = mapped_column(BigId)  # no foreign key: see above
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_reason: Mapped[str | None] = mapped_column(String(200))
     # When the sweep found it missed: the sweep raises alerts for what it marked in this run.

@@ -566,10 +566,13 @@ _WINDOW_EVENTS = (
         _EV.c.type.in_(bindparam("p_types", expanding=True)),
         _EV.c.occurred_at >= bindparam("p_start"),
         _EV.c.occurred_at < bindparam("p_end"),
+        _EV.c.recorded_at >= bindparam("p_recorded_since"),
         # Corrected events count as their correction, not twice.
         _EV.c.id.not_in(
             select(_EV.c.corrects_id).where(
-                _EV.c.corrects_id.is_not(None), _EV.c.person_id == bindparam("p_person")
+                _EV.c.corrects_id.is_not(None),
+                _EV.c.person_id == bindparam("p_person"),
+                _EV.c.recorded_at >= bindparam("p_recorded_since"),
             )
         ),
     )
@@ -598,8 +601,11 @@ def hours_ctes(new_event: Any) -> tuple[list, list]:
     win = _HOUR_WINDOW.cte("win")
     start = func.timezone(BUSINESS_ZONE, cast(win.c.opens_on, DateTime()))
     end = func.timezone(BUSINESS_ZONE, cast(add_days(win.c.due_on, 1), DateTime()))
+    since = bindparam("p_recorded_since", type_=UTCDateTime())
     corrected = select(_EV.c.corrects_id).where(
-        _EV.c.corrects_id.is_not(None), _EV.c.person_id == bindparam("p_person")
+        _EV.c.corrects_id.is_not(None),
+        _EV.c.person_id == bindparam("p_person"),
+        _EV.c.recorded_at >= since,
     )
     earlier = (
         select(
@@ -615,6 +621,7 @@ def hours_ctes(new_event: Any) -> tuple[list, list]:
             _EV.c.type == any_(bindparam("p_types", type_=ARRAY(String))),
             _EV.c.occurred_at >= start,
             _EV.c.occurred_at < end,
+            _EV.c.recorded_at >= since,
             _EV.c.id.not_in(corrected),
         )
     )
@@ -673,6 +680,16 @@ def hours_ctes(new_event: Any) -> tuple[list, list]:
     return [win, entries, running, completing, updated], [literal(None, Date()).label("due")]
 
 
+def recorded_since(day: date) -> datetime:
+    """A bound on when the events of ``day``'s month (an hour window lies within one calendar
+    month) and their corrections were recorded: none was recorded more than the rules' future
+    tolerance before it occurred (a day more, to be safe). On PostgreSQL it confines the
+    month's read to the event log's partitions of that month onward, not every month since
+    the log began."""
+    tolerance = supervision_rules.current().future_tolerance
+    return start_of_business_day(day.replace(day=1)) - tolerance - DAY
+
+
 def hours_params(person: Person, kind: str, event: SupervisionEvent, now: datetime) -> dict:
     """The values of :func:`hours_ctes` for one hour entry."""
     return {
@@ -684,6 +701,7 @@ def hours_params(person: Person, kind: str, event: SupervisionEvent, now: dateti
         "p_hours": float((event.payload or {}).get("hours", 0)),
         "p_today": business_date(now),
         "p_now": now,
+        "p_recorded_since": recorded_since(business_date(event.occurred_at)),
     }
 
 
@@ -707,6 +725,7 @@ def recompute_hours(session: Session, person: Person, kind: str, day: date, now:
                 "p_types": types,
                 "p_start": start_of_business_day(opens_on),
                 "p_end": start_of_business_day(due_on + DAY),
+                "p_recorded_since": recorded_since(opens_on),
             },
         )
         .all()
