@@ -167,6 +167,9 @@ DEFAULTS: dict[str, Any] = {
     # compiling is spent on statements that run in milliseconds whenever the planner
     # overestimates their rows (bench/sweep.py: a sweep's statements 2x slower with it).
     "DATABASE_JIT": False,
+    # Episodes the lost-contact detection moves to lost contact in one run (about 15 ms
+    # each); a larger backlog is worked off over the next runs, longest overdue first.
+    "LOST_CONTACT_MAX_PER_RUN": 3000,
     # Live alert streams (GET /api/v1/alerts/stream): open streams per user (across every
     # worker) and per server process, then 429; how often a stream re-checks its token
     # (seconds); how often a process on SQLite looks for new changes (on PostgreSQL it is
@@ -398,6 +401,7 @@ _NON_NEGATIVE_INTS = (
 )
 _POSITIVE_INTS = (
     "TOKEN_TTL_SECONDS",
+    "LOST_CONTACT_MAX_PER_RUN",
     "LOGIN_WINDOW_SECONDS",
     "LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS",
     "LOGIN_USERNAME_WINDOW_SECONDS",

@@ -181,6 +181,59 @@ def raise_one(
     return rows[0][0] if rows else None
 
 
+def raise_many(
+    session: Session,
+    causes: list[tuple[int, str, int, dict[str, Any] | None]],
+    *,
+    kind: str,
+    now: datetime,
+) -> list[int]:
+    """:func:`raise_one` for many persons' causes, each (person id, subject type, subject
+    id, detail), in one statement per 1,000 (a job's batch): the ids raised (a cause with a
+    live alert raises none)."""
+    severity = _kind_rule(kind)["severity"]
+    raised: list[int] = []
+    for i in range(0, len(causes), 1000):
+        rows = [
+            {
+                "person_id": person_id,
+                "kind": kind,
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "severity": severity,
+                "severity_rank": SEVERITY_RANK[severity],
+                "office_id": select(_PERSON.c.office_id)
+                .where(_PERSON.c.id == person_id)
+                .scalar_subquery(),
+                "district_id": select(_PERSON.c.district_id)
+                .where(_PERSON.c.id == person_id)
+                .scalar_subquery(),
+                "status": "open",
+                "detail": detail or {},
+                "raised_at": now,
+                "raised_by": SYSTEM_NAME,
+                "updated_at": now,
+                "escalation_level": 0,
+                "auto_resolved": False,
+                "version": 1,
+            }
+            for person_id, subject_type, subject_id, detail in causes[i : i + 1000]
+        ]
+        stmt = (
+            insert_for(session)(Alert)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=["person_id", "kind", "subject_type", "subject_id"],
+                index_where=text(LIVE_PREDICATE),
+            )
+            .returning(_AL.c.id, _AL.c.person_id)
+        )
+        done = session.execute(stmt).all()
+        _insert_changes(session, done, "raised", now)
+        raised += [row[0] for row in done]
+    return raised
+
+
 def _log_changes(session: Session, returning_stmt, change: str, now: datetime) -> int:
     """Run a statement that returns (alert id, person id) and log each as a change; on
     PostgreSQL in the same statement (a data-modifying CTE), elsewhere as a second one."""

@@ -381,6 +381,19 @@ def propose(session: Session, person_ids, *, basis: str, reason: str, now: datet
     if not person_ids:
         return 0
     version = ruleset_store.versions(session, now, "alerts")
+    person_ids = list(person_ids)
+    # In chunks: one multi-row INSERT may carry at most 65,535 parameters on PostgreSQL, 11 a
+    # row here (flag_reviews failed on the 148,000-person city with 8,014 at once: issue 18).
+    return sum(
+        _insert_proposed(session, person_ids[i : i + _ROWS], reason, basis, version, now)
+        for i in range(0, len(person_ids), _ROWS)
+    )
+
+
+_ROWS = 2000
+
+
+def _insert_proposed(session: Session, person_ids, reason, basis, version, now) -> int:
     stmt = (
         insert_for(session)(Flag)
         .values(

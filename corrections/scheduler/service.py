@@ -155,12 +155,15 @@ def _detect_lost_contact(ctx: JobContext):
     from corrections.incidents.service import detect
 
     d = detect(ctx.session, now=ctx.now, errors=ctx.errors)
-    return {
+    counts = {
         "opened": d.opened,
         "lost_contact": d.lost_contact,
         "closed": d.closed,
         "proposals": d.proposals,
     }
+    if d.lost_contact_deferred:  # a backlog past LOST_CONTACT_MAX_PER_RUN: the next runs'
+        counts["lost_contact_deferred"] = d.lost_contact_deferred
+    return counts
 
 
 def _supervision_job(name: str) -> JobFunc:

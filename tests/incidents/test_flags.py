@@ -114,3 +114,22 @@ def test_repeated_sanctions_propose_a_flag_once(app, login, active, run_job):
     )
     assert resp.status_code == 201 and resp.get_json()["id"] == flag["id"]
     assert resp.get_json()["level"] == "district"
+
+
+def test_proposals_go_in_chunks_each_proposed_once(app, active, monkeypatch):
+    """flag_reviews proposed 8,014 flags in one INSERT on a 148,000-person city: past
+    PostgreSQL's 65,535 parameters (issue 18). The rows go in chunks; none is lost or doubled."""
+    from corrections.incidents import flags
+    from corrections.incidents.models import Flag
+
+    persons = [active()["id"] for _ in range(5)]
+    monkeypatch.setattr(flags, "_ROWS", 2)  # 3 chunks for 5 persons
+    now = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
+    with app.app_context():
+        proposed = flags.propose(db.session, persons, basis="risk", reason="测试", now=now)
+        again = flags.propose(db.session, persons, basis="risk", reason="测试", now=now)
+        db.session.commit()
+        stored = db.session.scalars(select(Flag.person_id).where(Flag.status == "proposed")).all()
+        db.session.remove()
+    assert proposed == 5 and again == 0
+    assert sorted(stored) == sorted(persons)
