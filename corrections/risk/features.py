@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from corrections.core.clock import business_date
@@ -33,8 +33,10 @@ from corrections.supervision.models import (
     MonitoringPeriod,
     Obligation,
     SupervisionEvent,
+    SupervisionEventCorrection,
     TravelPermit,
 )
+from corrections.supervision.obligations import recorded_since
 
 WINDOWS = (30, 90, 180)
 HORIZON_DAYS = 90
@@ -163,14 +165,11 @@ def _count(cond, since: datetime, at_column):
     return func.coalesce(func.sum(case((and_(cond, at_column >= since), 1), else_=0)), 0)
 
 
-def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
-    """The event counts per window and the last failed contact and late report. Each event
-    counts for at most one stem (their conditions exclude each other), so the statement
-    names each counted event's stem once (its payload read once) and counts per (person,
-    stem); the stems become columns here."""
+def counted_conditions() -> dict[str, ColumnElement[bool]]:
+    """Per stem, the condition of an event it counts (they exclude each other). Their OR is
+    the predicate of the partial index ix_supervision_events_counted (the model's
+    COUNTED_EVENTS), which the nightly read goes through."""
     ev = SupervisionEvent
-    correction = SupervisionEvent.__table__.alias("correction")
-    oldest = as_of - timedelta(days=max(WINDOWS))
     late = ev.payload["late"].as_boolean()
     success = ev.payload["success"].as_boolean()
     conds = {
@@ -182,6 +181,18 @@ def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
     }
     for t, stem in (_SANCTION_TYPES | _PLAIN_TYPES).items():
         conds[stem] = ev.type == t
+    return conds
+
+
+def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
+    """The event counts per window and the last failed contact and late report. Each event
+    counts for at most one stem (their conditions exclude each other), so the statement
+    names each counted event's stem once (its payload read once) and counts per (person,
+    stem); the stems become columns here."""
+    ev = SupervisionEvent
+    correction = SupervisionEventCorrection
+    oldest = as_of - timedelta(days=max(WINDOWS))
+    conds = counted_conditions()
     counted = (
         select(
             ev.person_id,
@@ -193,13 +204,18 @@ def _events(session: Session, pop, as_of: datetime) -> pd.DataFrame:
             ev.recorded_at < as_of,
             ev.occurred_at < as_of,
             ev.occurred_at >= oldest,
+            # No event is recorded long before it occurred: on PostgreSQL the read keeps to
+            # the event log's months of the window (its partitions by month of recording).
+            ev.recorded_at >= recorded_since(business_date(oldest)),
             # Only the events some count counts (a successful check or a report in time
             # counts for nothing: most events are those, and they were sorted and aggregated
-            # for nothing); a person without any gets zeros from compute's fill.
+            # for nothing), which the partial index ix_supervision_events_counted holds; a
+            # person without any gets zeros from compute's fill.
             or_(*conds.values()),
-            # An event corrected before T counts as its correction, not twice.
-            ~select(correction.c.id)
-            .where(correction.c.corrects_id == ev.id, correction.c.recorded_at < as_of)
+            # An event corrected before T counts as its correction, not twice (the claims
+            # table of corrections: one small index, not one per month of the log).
+            ~select(correction.corrects_id)
+            .where(correction.corrects_id == ev.id, correction.recorded_at < as_of)
             .exists(),
         )
         .subquery("counted")

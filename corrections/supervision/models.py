@@ -31,6 +31,18 @@ ONE_OPEN_PREDICATE = (
 )
 # The predicate of uq_detentions_open_person: the person is still held.
 HELD_PREDICATE = "end_date IS NULL"
+# The events the risk model's features count (risk/features.py ``_events``, in the form its
+# statement takes, so that PostgreSQL sees the partial index ix_supervision_events_counted
+# answers it; tests/risk/test_features.py proves it does): late reports, failed contacts,
+# sanctions, address and job changes, monitor alarms.
+COUNTED_EVENTS = (
+    "type = 'report' AND CAST((payload ->> 'late') AS BOOLEAN) IS true"
+    " OR type IN ('phone_check', 'location_check')"
+    " AND CAST((payload ->> 'success') AS BOOLEAN) IS false"
+    " OR type = 'contact_attempt_failed' OR type = 'admonition' OR type = 'warning'"
+    " OR type = 'police_penalty' OR type = 'address_change' OR type = 'job_change'"
+    " OR type = 'monitor_alarm'"
+)
 # Event payload members encrypted at rest (address_change's new address).
 ENCRYPTED_PAYLOAD_KEYS = ("new_address",)
 
@@ -72,6 +84,14 @@ class SupervisionEvent(db.Model):
             "corrects_id",
             postgresql_where=text("corrects_id IS NOT NULL"),
             sqlite_where=text("corrects_id IS NOT NULL"),
+        ),
+        # Only the events the risk features count, by when they occurred (migration 0032):
+        # the nightly features read those of every active person within 180 days.
+        Index(
+            "ix_supervision_events_counted",
+            "occurred_at",
+            postgresql_where=text(COUNTED_EVENTS),
+            sqlite_where=text(COUNTED_EVENTS),
         ),
     )
 
