@@ -94,3 +94,39 @@ def insert_persons(url: str, persons: int, keyring: Path, *, varied_names: bool 
         ) o ON true;
         """,
     )
+
+
+def insert_alerts(url: str, alerts: int, now: str, seconds: int) -> None:
+    """``alerts`` alerts over the ``seconds`` before ``now`` (an ISO time), on the persons
+    already there: the kinds in the proportions a city sees them, their severity as
+    rules/alerts.yaml gives it; 10% live (7% open, 3% acknowledged), the rest resolved."""
+    psql(
+        url,
+        f"""
+        WITH p AS (SELECT array_agg(id ORDER BY id) AS ids FROM persons),
+        k(n, kind, severity) AS (VALUES
+            (0, 'obligation_missed', 'warning'), (1, 'obligation_missed', 'warning'),
+            (2, 'obligation_missed', 'warning'), (3, 'obligation_missed', 'warning'),
+            (4, 'lost_contact', 'critical'), (5, 'term_ending', 'info'),
+            (6, 'high_risk', 'warning'), (7, 'sanction_proposed', 'warning'),
+            (8, 'intake_overdue', 'critical'), (9, 'monitor_alarm', 'critical')),
+        a AS (SELECT g, k.kind, k.severity,
+                     p.ids[1 + ((g::bigint * 7919) % array_length(p.ids, 1))::int] AS person_id
+              FROM generate_series(1, {alerts}) g CROSS JOIN p JOIN k ON k.n = g % 10)
+        INSERT INTO alerts (person_id, kind, subject_type, subject_id, severity, severity_rank,
+            office_id, district_id, status, detail,
+            raised_at, raised_by, updated_at, escalation_level, auto_resolved, version,
+            closed_at)
+        SELECT a.person_id, a.kind, 'obligation', g, a.severity,
+            CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+            per.office_id, per.district_id,
+            CASE WHEN g % 100 < 7 THEN 'open' WHEN g % 100 < 10 THEN 'acknowledged'
+                 ELSE 'resolved' END,
+            '{{}}',
+            TIMESTAMPTZ '{now}' - ((({alerts} - g)::bigint * {seconds} / {alerts})
+                || ' seconds')::interval,
+            'system', TIMESTAMPTZ '{now}', 0, false, 1,
+            CASE WHEN g % 100 >= 10 THEN TIMESTAMPTZ '{now}' END
+        FROM a JOIN persons per ON per.id = a.person_id;
+        """,
+    )

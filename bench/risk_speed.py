@@ -76,6 +76,7 @@ def main() -> None:
             active = db.session.scalar(
                 select(func.count()).select_from(Person).where(Person.status == "active")
             )
+            generated = db.session.scalar(select(func.count()).select_from(Person))
             first_night = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # 02:00 in Asia/Shanghai
             # A kept database scored before: start after its nights.
             latest = db.session.scalar(select(func.max(RiskScore.scored_at)))
@@ -100,7 +101,7 @@ def main() -> None:
                 db.session.commit()
                 took[night] = time.perf_counter() - t
                 print(
-                    f"{night}: {result.scored} active persons (of {args.persons}) scored in "
+                    f"{night}: {result.scored} active persons (of {generated}) scored in "
                     f"{took[night]:.1f} s = {result.scored / took[night]:,.0f} persons/s; high "
                     f"{result.high}, entered high {result.entered_high}, alerts "
                     f"{result.alerts}, flags proposed {result.flags_proposed}"

@@ -5,38 +5,16 @@ open episodes and their failed contacts and proposals set-based, not one person 
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event as sa_event
 
 from corrections.core.db import db
 from tests.supervision.conftest import event
+from tests.support.queues import statements
 
 FIRST_LOOK = datetime(2026, 12, 1, 2, tzinfo=UTC)  # the Nov 30 check was missed last night
 LOST = datetime(2026, 12, 2, 2, tzinfo=UTC)  # 24 hours on: the unanswered misses are lost
-
-
-@contextlib.contextmanager
-def statements(app) -> Iterator[list[str]]:
-    """The statements this thread sends while the block runs."""
-    seen: list[str] = []
-    thread = threading.get_ident()
-
-    def statement(conn, cursor, text, *args):
-        if threading.get_ident() == thread:
-            seen.append(" ".join(text.split()))
-
-    with app.app_context():
-        engine = db.engine
-    sa_event.listen(engine, "before_cursor_execute", statement)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", statement)
 
 
 def _city(login, active, run_job, clock, persons: int) -> None:
@@ -69,7 +47,7 @@ def test_a_detection_with_nothing_new_to_do_sends_the_same_statements_for_any_nu
 ):
     _city(login, active, run_job, clock, persons)
     later = LOST + timedelta(minutes=15)
-    with statements(app) as seen:
+    with statements(app, selects_only=False) as seen:
         run = run_job("detect_lost_contact", at=later)
     assert run["status"] == "succeeded", run
     assert run["counts"] == {"opened": 0, "lost_contact": 0, "closed": 0, "proposals": 0}

@@ -93,16 +93,18 @@ def audited_persons(app, resp) -> set[int]:
 
 
 @contextlib.contextmanager
-def statements(app) -> Iterator[list[str]]:
-    """The queries (SELECTs) this thread runs while the block runs (the test client serves
-    requests in it; a stream's listener thread polls beside it): a list costs no query per
-    row."""
+def statements(app, *, selects_only: bool = True) -> Iterator[list[str]]:
+    """The queries (SELECTs; every statement unless ``selects_only``) this thread runs while
+    the block runs (the test client serves requests in it; a stream's listener thread polls
+    beside it): a list costs no query per row."""
     seen: list[str] = []
     thread = threading.get_ident()
 
     def count(conn, cursor, statement, *args):
-        if threading.get_ident() == thread and statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
+        if threading.get_ident() != thread:
+            return
+        if not selects_only or statement.lstrip().upper().startswith("SELECT"):
+            seen.append(" ".join(statement.split()))
 
     with app.app_context():
         engine = db.engine
