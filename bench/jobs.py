@@ -44,7 +44,10 @@ sys.path.insert(0, str(ROOT))
 
 from corrections.core.clock import BUSINESS_TZ  # noqa: E402
 
-SERVER = os.environ.get("BENCH_PG", "postgresql+psycopg://root@127.0.0.1:5432")
+# The server as the other benches name it (CORRECTIONS_BENCH_PG, libpq's form).
+SERVER = os.environ.get("CORRECTIONS_BENCH_PG", "postgresql://root@127.0.0.1:5432").replace(
+    "postgresql://", "postgresql+psycopg://"
+)
 NOW = datetime(2026, 11, 29, 2, 30, tzinfo=BUSINESS_TZ)
 SECRET_KEY = "bench-secret-key-0123456789-0123456789-01"  # noqa: S105 - a scratch city
 DEFAULT_MODEL = "default-2026.11"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -263,6 +264,8 @@ def main() -> int:
     finally:
         for name in made:
             psql(admin, f"DROP DATABASE IF EXISTS {name}")
+        if not (args.keep or args.reuse):  # a kept city keeps its keyring
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

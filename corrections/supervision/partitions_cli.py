@@ -12,6 +12,17 @@ from flask.cli import with_appcontext
 from corrections.core.i18n import _, cli_column, cli_render, cli_text
 
 
+def _require_log() -> None:
+    """A database never migrated says so ("run db upgrade first"), not "PostgreSQL only"."""
+    from sqlalchemy import inspect
+
+    from corrections.core.cli_errors import missing_table_message
+    from corrections.core.db import db
+
+    if not inspect(db.engine).has_table("supervision_events"):
+        raise click.ClickException(cli_text(missing_table_message(db.engine, "supervision_events")))
+
+
 @click.command("partitions")
 @with_appcontext
 def partitions_cmd() -> None:
@@ -19,6 +30,7 @@ def partitions_cmd() -> None:
     from corrections.core.db import db
     from corrections.supervision import partitions
 
+    _require_log()
     months = partitions.months(db.session)
     db.session.rollback()
     if not months:
@@ -34,7 +46,8 @@ def partitions_cmd() -> None:
     default = cli_render(_("other months"))
     for m in months:
         month = m.month.strftime("%Y-%m") if m.month else default
-        rows = f"{max(m.rows, 0):,}"
+        # -1: never analysed (a new month, or rows just moved in): no estimate yet.
+        rows = f"{m.rows:,}" if m.rows >= 0 else cli_render(_("not counted yet"))
         click.echo(line(month, rows, f"{m.bytes / 2**20:,.1f}", f"{partitions.SCHEMA}.{m.name}"))
     click.echo(cli_render(_("{count} partitions", count=len(months))))
 
@@ -61,6 +74,7 @@ def detach_events_cmd(month: date) -> None:
     from corrections.core.errors import DomainError
     from corrections.supervision import partitions
 
+    _require_log()
     retention = current_app.config["EVENT_RETENTION_MONTHS"]
     try:
         table = partitions.detach(

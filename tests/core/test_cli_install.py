@@ -185,6 +185,8 @@ def empty_app(tmp_path):
         ["scheduler", "list"],
         ["risk", "models"],
         ["audit", "verify"],
+        ["db", "partitions"],
+        ["db", "detach-events", "2020-01"],
     ],
 )
 def test_a_command_before_db_upgrade_says_so_in_one_line(empty_app, args, monkeypatch):
