@@ -158,7 +158,7 @@ print(json.dumps(out))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--steady", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=200.0)

@@ -100,7 +100,7 @@ def write(path: Path, rows: list[dict], fmt: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=5000)
     ap.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     ap.add_argument("--seed", type=int, default=16)

@@ -205,7 +205,7 @@ HEADER = f"{'job':<28} {'time':>11}  {'interval':>9}  {'tenth':>8}  verdict  cou
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--persons", type=int, default=148_000, help="Persons to seed (about 100,000 active)"
     )

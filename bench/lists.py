@@ -149,7 +149,7 @@ def measure(base: str, path: str, route: str, token: str, log: Path, args, env) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=10)

@@ -140,7 +140,7 @@ def _measure(env: dict, rounds: int) -> tuple[list[tuple[str, str, list[float]]]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--history-months", type=int, default=6)

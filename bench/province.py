@@ -270,7 +270,7 @@ def ingest_pairs(args, base: str, work: Path) -> bool:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--persons", type=int, default=40_000)
     ap.add_argument("--years", type=int, default=3)
     ap.add_argument("--events-per-person-month", type=int, default=21)

@@ -341,7 +341,7 @@ def grid(datasets: Path, seeds: int, full_seeds: int, sizes=GRID_SIZES) -> bool:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--persons", type=int, default=20000)
     ap.add_argument("--skip-generated", action="store_true")
     ap.add_argument("--skip-real", action="store_true")

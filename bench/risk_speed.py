@@ -30,7 +30,7 @@ DEFAULT_MODEL = "default-2026.11"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--persons", type=int, default=100_000)
     ap.add_argument("--history-months", type=int, default=6)
     ap.add_argument("--keep", action="store_true", help="Keep the database afterwards")
