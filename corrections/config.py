@@ -465,6 +465,16 @@ def validate(config: dict[str, Any]) -> None:
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             errors.append(_("{key}: must be 0 or more, got {value!r}", key=key, value=value))
+    retention = config.get("EVENT_RETENTION_MONTHS")
+    if isinstance(retention, int) and not isinstance(retention, bool) and 0 < retention < 13:
+        # The public statistics read 12 months of events, the risk features 6.
+        errors.append(
+            _(
+                "EVENT_RETENTION_MONTHS: at least 13 (the statistics read 12 months of "
+                "events), got {value!r}",
+                value=retention,
+            )
+        )
     if not Path(config["RULES_DIR"]).is_dir():
         errors.append(_("RULES_DIR: {path} is not a directory", path=str(config["RULES_DIR"])))
     if config.get("LOG_FORMAT") not in ("auto", "json", "text"):

@@ -456,9 +456,10 @@ def _close_detained(session: Session, now: datetime, errors: dict[str, str]) -> 
 
 def _to_lost_contact(session: Session, now: datetime, errors: dict[str, str]) -> tuple[int, int]:
     """Move the overdue episodes past the rules' hours (or with a failed contact attempt
-    since) to lost contact, the longest overdue first, at most ``LOST_CONTACT_MAX_PER_RUN``
-    (a person's step is a status change, a stricter grade, its obligations planned again and
-    audit rows: about 15 ms); the rest wait for the next run, 15 minutes later. A backlog
+    since) to lost contact, a failed search first, then the longest overdue, at most
+    ``LOST_CONTACT_MAX_PER_RUN`` moved (a person's step is a status change, a stricter grade,
+    its obligations planned again and audit rows: about 15 ms; a step that fails takes no
+    place); the rest wait for the next run, 15 minutes later. A backlog
     (a first run on an imported caseload: 11,781 persons at once on the 148,000-person city)
     is so worked off over a few runs, each within a tenth of the interval, instead of one run
     of three minutes holding the scheduler's lease. Returns (moved, deferred)."""
@@ -479,10 +480,10 @@ def _to_lost_contact(session: Session, now: datetime, errors: dict[str, str]) ->
             Incident.state == "overdue",
             or_(Incident.overdue_since <= now - hours, failed_search),
         )
-        .order_by(Incident.overdue_since, Incident.id)
+        # A failed search means lost contact at once: those first, then the longest overdue.
+        .order_by(case((failed_search, 0), else_=1), Incident.overdue_since, Incident.id)
     ).all()
     cap = int(current_app.config["LOST_CONTACT_MAX_PER_RUN"])
-    due, deferred = due[:cap], max(len(due) - cap, 0)
 
     def move(incident: Incident) -> int:
         mark_lost_contact(session, incident, actor=SYSTEM, now=now, alert=False)
@@ -501,7 +502,14 @@ def _to_lost_contact(session: Session, now: datetime, errors: dict[str, str]) ->
         causes = [_lost_contact_cause(incident) for (incident,) in batch]
         alerts.raise_many(session, causes, kind="lost_contact", now=now)
 
-    return _each(session, due, errors, move, prepare=prepare, finish=finish), deferred
+    # Only the episodes moved count against the cap: one whose step fails at every run (its
+    # error recorded) does not hold its place ahead of the others (hostile review).
+    moved = taken = 0
+    while moved < cap and taken < len(due):
+        chunk = due[taken : taken + cap - moved]
+        taken += len(chunk)
+        moved += _each(session, chunk, errors, move, prepare=prepare, finish=finish)
+    return moved, len(due) - taken
 
 
 def _lose(incident: Incident, now: datetime) -> None:

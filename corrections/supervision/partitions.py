@@ -14,18 +14,26 @@ is one plain table and everything here does nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from corrections.audit import service as audit
 from corrections.core.auth import Actor
 from corrections.core.clock import BUSINESS_TZ, add_months, business_date
+from corrections.core.db import is_timeout
 from corrections.core.errors import Conflict, NotFound
 from corrections.core.i18n import _
+from corrections.persons.models import SUPERVISED_STATUSES
+
+log = logging.getLogger(__name__)
+# How long a partition's DDL waits for the event log's exclusive lock (see _short_lock).
+DDL_LOCK_TIMEOUT = "2s"
 
 PARENT = "supervision_events"
 SCHEMA = "event_partitions"
@@ -96,35 +104,55 @@ def create_months(conn: Connection, months: list[date]) -> list[str]:
         name = name_of(month)
         if name in have:
             continue
-        lo, hi = bounds(month)
-        # Names and bounds here are built from dates and constants, never from input.
-        waiting = conn.execute(text(_WAITING), {"lo": lo, "hi": hi}).first()
-        if waiting is None:
-            conn.execute(
-                text(
-                    f"CREATE TABLE {SCHEMA}.{name} PARTITION OF {PARENT} "
-                    f"FOR VALUES FROM ('{lo}') TO ('{hi}')"
-                )
-            )
-        else:
-            # The default partition holds rows of this month: a partition made on top of it
-            # is refused, so the month is filled beside it and then attached.
-            conn.execute(
-                text(
-                    f"CREATE TABLE {SCHEMA}.{name} "
-                    f"(LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-                )
-            )
-            moved = _MOVE.replace("{name}", name)
-            conn.execute(text(moved), {"lo": lo, "hi": hi})
-            conn.execute(
-                text(
-                    f"ALTER TABLE {PARENT} ATTACH PARTITION {SCHEMA}.{name} "
-                    f"FOR VALUES FROM ('{lo}') TO ('{hi}')"
-                )
-            )
+        try:
+            with conn.begin_nested():
+                _create_month(conn, month, name)
+        except OperationalError as exc:
+            if not is_timeout(exc):
+                raise
+            # The log is busy (a backup's dump, a long read): the DDL's exclusive lock would
+            # queue every event behind it. The months are made ahead; the next run makes it.
+            log.warning("event log busy: partition %s not created this run", name)
+            continue
         created.append(name)
     return created
+
+
+def _short_lock(conn: Connection) -> None:
+    """The DDL of a partition takes the event log's exclusive lock: wait for it only
+    :data:`DDL_LOCK_TIMEOUT`, for while it waits every event's statement waits behind it."""
+    conn.execute(text(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'"))
+
+
+def _create_month(conn: Connection, month: date, name: str) -> None:
+    _short_lock(conn)
+    lo, hi = bounds(month)
+    # Names and bounds here are built from dates and constants, never from input.
+    waiting = conn.execute(text(_WAITING), {"lo": lo, "hi": hi}).first()
+    if waiting is None:
+        conn.execute(
+            text(
+                f"CREATE TABLE {SCHEMA}.{name} PARTITION OF {PARENT} "
+                f"FOR VALUES FROM ('{lo}') TO ('{hi}')"
+            )
+        )
+    else:
+        # The default partition holds rows of this month: a partition made on top of it
+        # is refused, so the month is filled beside it and then attached.
+        conn.execute(
+            text(
+                f"CREATE TABLE {SCHEMA}.{name} "
+                f"(LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            )
+        )
+        moved = _MOVE.replace("{name}", name)
+        conn.execute(text(moved), {"lo": lo, "hi": hi})
+        conn.execute(
+            text(
+                f"ALTER TABLE {PARENT} ATTACH PARTITION {SCHEMA}.{name} "
+                f"FOR VALUES FROM ('{lo}') TO ('{hi}')"
+            )
+        )
 
 
 def waiting_months(conn: Connection) -> list[date]:
@@ -176,11 +204,20 @@ def months(session: Session) -> list[Month]:
 
 
 def detach(
-    session: Session, *, month: date, now: datetime, retention_months: int, actor: Actor
+    session: Session,
+    *,
+    month: date,
+    now: datetime,
+    retention_months: int,
+    actor: Actor,
+    force: bool = False,
+    reason: str | None = None,
 ) -> str:
     """Detach one month of the log for the archive: the partition leaves the table and moves
     to the schema ``event_archive`` (copy it with ``pg_dump -t``, then drop it). Refused for a
-    month not older than ``retention_months`` before this one. Audited."""
+    month not older than ``retention_months`` before this one, and for one holding events of
+    persons still under supervision unless ``force`` (with a ``reason``, audited). The month's
+    idempotency and correction claims are deleted with it. Audited."""
     conn = session.connection()
     if not is_partitioned(conn):
         raise Conflict(_("The event log is partitioned only on PostgreSQL."))
@@ -201,14 +238,50 @@ def detach(
         raise NotFound(
             _("No partition of the event log for {month}.", month=month.strftime("%Y-%m"))
         )
-    conn.execute(text(f"ALTER TABLE {PARENT} DETACH PARTITION {SCHEMA}.{name}"))
+    # A person still under supervision would lose part of their own record (hostile review:
+    # a five-year probation outlives the default retention).
+    open_cases = conn.execute(
+        text(
+            f"SELECT count(DISTINCT e.person_id) FROM {SCHEMA}.{name} e "  # noqa: S608
+            "JOIN persons p ON p.id = e.person_id WHERE p.status IN :open"
+        ).bindparams(bindparam("open", expanding=True)),
+        {"open": list(SUPERVISED_STATUSES)},
+    ).scalar_one()
+    if open_cases and not force:
+        raise Conflict(
+            _(
+                "{month} holds events of {count} persons still under supervision: their "
+                "records would lose them. Detach it once their cases have ended, or give "
+                "--force with a reason.",
+                month=month.strftime("%Y-%m"),
+                count=open_cases,
+            )
+        )
+    _short_lock(conn)
+    try:
+        conn.execute(text(f"ALTER TABLE {PARENT} DETACH PARTITION {SCHEMA}.{name}"))
+    except OperationalError as exc:
+        if not is_timeout(exc):
+            raise
+        raise Conflict(
+            _("The event log is busy (a backup or a long read): try again in a quiet hour.")
+        ) from None
+    lo, hi = bounds(month)
+    # The month's claims go with it: a retry of an archived event's key is months late.
+    for claims in ("supervision_event_keys", "supervision_event_corrections"):
+        conn.execute(text(f"DELETE FROM {claims} WHERE {_IN_MONTH}"), {"lo": lo, "hi": hi})  # noqa: S608
     conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {ARCHIVE_SCHEMA}"))
     conn.execute(text(f"ALTER TABLE {SCHEMA}.{name} SET SCHEMA {ARCHIVE_SCHEMA}"))
     audit.record(
         session,
         actor=actor,
         action="events.detach",
-        detail={"month": month.strftime("%Y-%m"), "table": f"{ARCHIVE_SCHEMA}.{name}"},
+        detail={
+            "month": month.strftime("%Y-%m"),
+            "table": f"{ARCHIVE_SCHEMA}.{name}",
+            "open_cases": open_cases,
+            "reason": reason,
+        },
         now=now,
     )
     return f"{ARCHIVE_SCHEMA}.{name}"

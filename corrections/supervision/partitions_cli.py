@@ -62,8 +62,14 @@ def _month(_ctx, _param, value: str) -> date:
 
 @click.command("detach-events")
 @click.argument("month", callback=_month)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Detach although persons still under supervision have events in the month.",
+)
+@click.option("--reason", help="Why (required with --force; kept in the audit trail).")
 @with_appcontext
-def detach_events_cmd(month: date) -> None:
+def detach_events_cmd(month: date, force: bool, reason: str | None) -> None:
     """Detach one month (YYYY-MM) of the event log for the archive (PostgreSQL): only months
     older than EVENT_RETENTION_MONTHS. The table moves to the schema event_archive; copy it
     with pg_dump -t, then drop it. Audited."""
@@ -75,10 +81,18 @@ def detach_events_cmd(month: date) -> None:
     from corrections.supervision import partitions
 
     _require_log()
+    if force and not (reason or "").strip():
+        raise click.UsageError(cli_text(_("--force needs --reason")))
     retention = current_app.config["EVENT_RETENTION_MONTHS"]
     try:
         table = partitions.detach(
-            db.session, month=month, now=now_utc(), retention_months=retention, actor=cli_actor()
+            db.session,
+            month=month,
+            now=now_utc(),
+            retention_months=retention,
+            actor=cli_actor(),
+            force=force,
+            reason=reason,
         )
         db.session.commit()
     except DomainError as exc:

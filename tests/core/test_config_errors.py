@@ -35,6 +35,12 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
             "got -5\n",
         ),
         (
+            # Below the 12 months of events the public statistics read (hostile review).
+            {"EVENT_RETENTION_MONTHS": "1"},
+            "invalid configuration:\n  EVENT_RETENTION_MONTHS: at least 13 (the statistics "
+            "read 12 months of events), got 1\n",
+        ),
+        (
             {"TOKEN_TTL_SECONDS": "soon"},
             "invalid configuration: CORRECTIONS_TOKEN_TTL_SECONDS: expected a whole number, "
             "got 'soon'\n",

@@ -124,3 +124,38 @@ def test_a_backlog_goes_lost_contact_over_several_runs_the_longest_overdue_first
     second = run_job("detect_lost_contact", at=LOST + timedelta(minutes=15))
     assert second["counts"]["lost_contact"] == 1
     assert "lost_contact_deferred" not in second["counts"]
+
+
+def test_an_episode_that_fails_every_run_holds_no_place_under_the_cap(
+    app, login, active, run_job, clock, monkeypatch
+):
+    """With a cap of one, a person whose step fails at every run (their error recorded) does
+    not keep the others behind them overdue for ever (hostile review): only the episodes
+    moved count against LOST_CONTACT_MAX_PER_RUN."""
+    from corrections.grading import service as grading
+
+    first, second = (active()["id"] for _ in range(2))
+    run_job("sweep_obligations", at=FIRST_LOOK)
+    assert run_job("detect_lost_contact", at=FIRST_LOOK)["counts"]["opened"] == 2
+    real = grading.apply_event_kind
+
+    def broken_for_first(session, *, person, **kwargs):
+        if person.id == first:
+            raise ValueError("bad data")
+        return real(session, person=person, **kwargs)
+
+    monkeypatch.setattr(grading, "apply_event_kind", broken_for_first)
+    monkeypatch.setitem(app.config, "LOST_CONTACT_MAX_PER_RUN", 1)
+    run_job("sweep_obligations", at=LOST)
+    run = run_job("detect_lost_contact", at=LOST)
+    assert run["errors"] == {str(first): "ValueError"}
+    assert run["counts"]["lost_contact"] == 1  # the second, although the first came first
+    assert "lost_contact_deferred" not in run["counts"]
+    from sqlalchemy import select
+
+    from corrections.incidents.models import Incident
+
+    with app.app_context():
+        states = dict(db.session.execute(select(Incident.person_id, Incident.state)).all())
+        db.session.remove()
+    assert states == {first: "overdue", second: "lost_contact"}

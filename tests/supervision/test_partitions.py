@@ -17,7 +17,7 @@ from corrections.core.errors import Conflict, NotFound
 from corrections.persons.models import Person
 from corrections.supervision import partitions
 from corrections.supervision.events import record_event
-from corrections.supervision.models import SupervisionEvent
+from corrections.supervision.models import SupervisionEvent, SupervisionEventKey
 from corrections.supervision.partitions_cli import detach_events_cmd, partitions_cmd
 from tests.conftest import TEST_NOW, count_rows
 from tests.supervision.conftest import event
@@ -185,7 +185,8 @@ def test_an_old_month_is_detached_into_the_archive_and_audited(
         db.session.execute(
             text(
                 "INSERT INTO supervision_events (person_id, type, occurred_at, recorded_at, "
-                "recorded_by, payload) VALUES (:p, 'talk', :t, :t, 'import', '{}')"
+                "recorded_by, recorded_by_id, idempotency_key, payload) "
+                "VALUES (:p, 'talk', :t, :t, 'import', 1, 'old-key', '{}')"
             ),
             {"p": person["id"], "t": old},
         )
@@ -196,8 +197,13 @@ def test_an_old_month_is_detached_into_the_archive_and_audited(
     assert "2021-05" in listed.output and "月份" in listed.output
     refused = runner.invoke(detach_events_cmd, ["2026-01"])
     assert refused.exit_code != 0 and "保留期" in refused.output
+    # The person is still under supervision: their record would lose the month (hostile
+    # review), so it takes --force, with a reason.
+    kept_open = runner.invoke(detach_events_cmd, ["2021-05"])
+    assert kept_open.exit_code != 0 and "仍在矫正" in kept_open.output
+    assert runner.invoke(detach_events_cmd, ["2021-05", "--force"]).exit_code != 0
     try:
-        done = runner.invoke(detach_events_cmd, ["2021-05"])
+        done = runner.invoke(detach_events_cmd, ["2021-05", "--force", "--reason", "已归档"])
         assert done.exit_code == 0, done.output
         assert "event_archive.supervision_events_2021_05" in done.output
         with app.app_context():
@@ -211,6 +217,9 @@ def test_an_old_month_is_detached_into_the_archive_and_audited(
             db.session.remove()
         assert kept == 1 and "supervision_events_2021_05" not in names
         assert entry.detail["month"] == "2021-05" and entry.actor_username.startswith("cli:")
+        assert entry.detail["open_cases"] == 1 and entry.detail["reason"] == "已归档"
+        # The month's idempotency claim went with it.
+        assert count_rows(app, SupervisionEventKey) == 0
         assert count_rows(app, SupervisionEvent) == 0
     finally:
         with app.app_context():
