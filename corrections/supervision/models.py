@@ -43,6 +43,16 @@ COUNTED_EVENTS = (
     " OR type = 'police_penalty' OR type = 'address_change' OR type = 'job_change'"
     " OR type = 'monitor_alarm'"
 )
+# SQLite's form: ->> needs SQLite 3.38, json_extract any (the index is PostgreSQL's tool; SQLite
+# only keeps it).
+COUNTED_EVENTS_SQLITE = (
+    "type = 'report' AND CAST(json_extract(payload, '$.late') AS BOOLEAN) IS true"
+    " OR type IN ('phone_check', 'location_check')"
+    " AND CAST(json_extract(payload, '$.success') AS BOOLEAN) IS false"
+    " OR type = 'contact_attempt_failed' OR type = 'admonition' OR type = 'warning'"
+    " OR type = 'police_penalty' OR type = 'address_change' OR type = 'job_change'"
+    " OR type = 'monitor_alarm'"
+)
 # Event payload members encrypted at rest (address_change's new address).
 ENCRYPTED_PAYLOAD_KEYS = ("new_address",)
 
@@ -91,7 +101,7 @@ class SupervisionEvent(db.Model):
             "ix_supervision_events_counted",
             "occurred_at",
             postgresql_where=text(COUNTED_EVENTS),
-            sqlite_where=text(COUNTED_EVENTS),
+            sqlite_where=text(COUNTED_EVENTS_SQLITE),
         ),
     )
 

@@ -26,6 +26,15 @@ COUNTED_EVENTS = (
     " OR type = 'police_penalty' OR type = 'address_change' OR type = 'job_change'"
     " OR type = 'monitor_alarm'"
 )
+# SQLite: ->> needs 3.38 or later (Ubuntu 22.04 has 3.37), json_extract any.
+COUNTED_EVENTS_SQLITE = (
+    "type = 'report' AND CAST(json_extract(payload, '$.late') AS BOOLEAN) IS true"
+    " OR type IN ('phone_check', 'location_check')"
+    " AND CAST(json_extract(payload, '$.success') AS BOOLEAN) IS false"
+    " OR type = 'contact_attempt_failed' OR type = 'admonition' OR type = 'warning'"
+    " OR type = 'police_penalty' OR type = 'address_change' OR type = 'job_change'"
+    " OR type = 'monitor_alarm'"
+)
 
 
 def upgrade():
@@ -36,7 +45,7 @@ def upgrade():
         ['occurred_at'],
         unique=False,
         postgresql_where=text(COUNTED_EVENTS),
-        sqlite_where=text(COUNTED_EVENTS),
+        sqlite_where=text(COUNTED_EVENTS_SQLITE),
     )
 
 
