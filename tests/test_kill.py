@@ -32,6 +32,7 @@ from tests.conftest import TEST_NOW
 
 CLIENTS = 8
 EVENTS_PER_CLIENT = 30
+KILLS_AT_MOST = 10
 BODIES = [
     {"type": "phone_check", "payload": {"success": True}},
     {"type": "report", "channel": "in_person"},
@@ -132,8 +133,10 @@ def test_a_worker_killed_mid_burst_loses_and_doubles_no_acknowledged_event(
     occurred = (TEST_NOW - timedelta(minutes=30)).isoformat()
     acknowledged: dict[str, int] = {}  # Idempotency-Key -> event id the client was given
     dropped = []  # requests that got no answer (retried)
+    sent: dict[int, int] = {}  # client -> events it got an answer for
     lock = threading.Lock()
     started = threading.Event()
+    killing_over = threading.Event()
 
     def post(key: str, person: int, body: bytes) -> int | None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -160,7 +163,10 @@ def test_a_worker_killed_mid_burst_loses_and_doubles_no_acknowledged_event(
         return json.loads(data)["id"]
 
     def client(n: int) -> None:
-        for i in range(EVENTS_PER_CLIENT):
+        # At least EVENTS_PER_CLIENT events, and on until the killing is over, so that a
+        # kill never finds the burst ended.
+        i = 0
+        while i < EVENTS_PER_CLIENT or not killing_over.is_set():
             key = f"kill-{n}-{i}"
             body = json.dumps({**BODIES[i % len(BODIES)], "occurred_at": occurred}).encode()
             person = persons[(n + i) % len(persons)]
@@ -175,30 +181,39 @@ def test_a_worker_killed_mid_burst_loses_and_doubles_no_acknowledged_event(
                 raise AssertionError(f"{key}: no answer after 100 tries")
             with lock:
                 acknowledged[key] = event_id
+                sent[n] = i + 1
             started.set()
+            i += 1
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
     for t in threads:
         t.start()
-    started.wait(timeout=60)
-    workers = _children(proc.pid)
     killed = []
-    total = CLIENTS * EVENTS_PER_CLIENT
-    # Kill a worker while clients wait on every worker; if it happened to be between two
-    # requests (no client saw a dropped connection), kill another.
-    while len(acknowledged) < total * 0.8 and not dropped and len(killed) < 3:
-        victim = sorted(workers - set(killed))[0]
-        os.kill(victim, signal.SIGKILL)
-        killed.append(victim)
-        time.sleep(0.5)
+    try:
+        started.wait(timeout=60)
+        # Kill a worker while clients wait on every worker; if it happened to be between two
+        # requests (no client saw a dropped connection), kill another, the longest running
+        # first (a new one may still be starting), up to KILLS_AT_MOST.
+        while not dropped and len(killed) < KILLS_AT_MOST:
+            victim = min(_children(proc.pid) - set(killed))
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+            time.sleep(0.5)
+    finally:
+        killing_over.set()
     for t in threads:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads)
+    total = sum(sent.values())
     assert killed, "the burst ended before a worker could be killed"
     assert dropped, "no request was in flight in a killed worker"
     assert len(acknowledged) == total
     print(f"{total} events, {len(killed)} worker(s) killed, {len(dropped)} requests retried")
     # gunicorn replaced the killed workers.
+    for _ in range(300):
+        if len(_children(proc.pid)) == 4:
+            break
+        time.sleep(0.1)
     assert len(_children(proc.pid)) == 4 and not set(killed) & _children(proc.pid)
 
     with app.app_context():

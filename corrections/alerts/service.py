@@ -130,6 +130,43 @@ def follow_person(session: Session, person_id: int, *, office_id: int, district_
     )
 
 
+def _new_alert(
+    person_id: int | None,
+    kind: str,
+    subject_type: str,
+    subject_id: int,
+    detail: dict[str, Any] | None,
+    now: datetime,
+    raised_by: str,
+) -> dict[str, Any]:
+    """A new open alert's column values; its office and district are the person's at the
+    moment of the insert (subqueries), none for the system's own alert."""
+    office_id = district_id = None
+    if person_id is not None:
+        where = _PERSON.c.id == person_id
+        office_id = select(_PERSON.c.office_id).where(where).scalar_subquery()
+        district_id = select(_PERSON.c.district_id).where(where).scalar_subquery()
+    severity = _kind_rule(kind)["severity"]
+    return {
+        "person_id": person_id,
+        "kind": kind,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "severity": severity,
+        "severity_rank": SEVERITY_RANK[severity],
+        "office_id": office_id,
+        "district_id": district_id,
+        "status": "open",
+        "detail": detail or {},
+        "raised_at": now,
+        "raised_by": raised_by,
+        "updated_at": now,
+        "escalation_level": 0,
+        "auto_resolved": False,
+        "version": 1,
+    }
+
+
 def raise_one(
     session: Session,
     *,
@@ -144,35 +181,14 @@ def raise_one(
     """Raise one alert unless its cause has a live one already; returns its id, or None.
     ``person_id`` None: the system's own alert (a backup failed), whose cause is (kind,
     subject) and which the city and the administrators see."""
-    office_id = district_id = None
     if person_id is None:
         cause, live = ["kind", "subject_type", "subject_id"], SYSTEM_LIVE_PREDICATE
     else:
         cause, live = ["person_id", "kind", "subject_type", "subject_id"], LIVE_PREDICATE
-        where = _PERSON.c.id == person_id
-        office_id = select(_PERSON.c.office_id).where(where).scalar_subquery()
-        district_id = select(_PERSON.c.district_id).where(where).scalar_subquery()
-    severity = _kind_rule(kind)["severity"]
+    row = _new_alert(person_id, kind, subject_type, subject_id, detail, now, raised_by)
     stmt = (
         insert_for(session)(Alert)
-        .values(
-            person_id=person_id,
-            kind=kind,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            severity=severity,
-            severity_rank=SEVERITY_RANK[severity],
-            office_id=office_id,
-            district_id=district_id,
-            status="open",
-            detail=detail or {},
-            raised_at=now,
-            raised_by=raised_by,
-            updated_at=now,
-            escalation_level=0,
-            auto_resolved=False,
-            version=1,
-        )
+        .values(row)
         .on_conflict_do_nothing(index_elements=cause, index_where=text(live))
         .returning(_AL.c.id, _AL.c.person_id)
     )
@@ -191,32 +207,10 @@ def raise_many(
     """:func:`raise_one` for many persons' causes, each (person id, subject type, subject
     id, detail), in one statement per 1,000 (a job's batch): the ids raised (a cause with a
     live alert raises none)."""
-    severity = _kind_rule(kind)["severity"]
     raised: list[int] = []
     for i in range(0, len(causes), 1000):
         rows = [
-            {
-                "person_id": person_id,
-                "kind": kind,
-                "subject_type": subject_type,
-                "subject_id": subject_id,
-                "severity": severity,
-                "severity_rank": SEVERITY_RANK[severity],
-                "office_id": select(_PERSON.c.office_id)
-                .where(_PERSON.c.id == person_id)
-                .scalar_subquery(),
-                "district_id": select(_PERSON.c.district_id)
-                .where(_PERSON.c.id == person_id)
-                .scalar_subquery(),
-                "status": "open",
-                "detail": detail or {},
-                "raised_at": now,
-                "raised_by": SYSTEM_NAME,
-                "updated_at": now,
-                "escalation_level": 0,
-                "auto_resolved": False,
-                "version": 1,
-            }
+            _new_alert(person_id, kind, subject_type, subject_id, detail, now, SYSTEM_NAME)
             for person_id, subject_type, subject_id, detail in causes[i : i + 1000]
         ]
         stmt = (
