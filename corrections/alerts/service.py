@@ -501,7 +501,8 @@ def _view(
     names: tuple[str | None, ...] = (None, None, None, None),
 ) -> dict[str, Any]:
     """``names``: the person's name, office code, office name and district name."""
-    rule = _kind_rule(alert.kind)
+    rules = alert_rules.current()  # once: a list page builds fifty of these
+    rule = rules.kind(alert.kind)
     person_name, office_code, office_name_zh, district_name_zh = names
     view = {
         "id": alert.id,
@@ -513,13 +514,13 @@ def _view(
         "district_name_zh": district_name_zh,
         "kind": alert.kind,
         "kind_label_zh": rule["label_zh"],
-        "summary_zh": summary_zh(alert.kind, alert.detail, alert.raised_at),
+        "summary_zh": summary_zh(alert.kind, alert.detail, alert.raised_at, rules),
         "subject_type": alert.subject_type,
         "subject_id": alert.subject_id,
         "severity": alert.severity,
-        "severity_label_zh": alert_rules.current().label("severities", alert.severity),
+        "severity_label_zh": rules.label("severities", alert.severity),
         "status": alert.status,
-        "status_label_zh": alert_rules.current().label("statuses", alert.status),
+        "status_label_zh": rules.label("statuses", alert.status),
         "detail": alert.detail or {},
         "raised_at": alert.raised_at,
         "updated_at": alert.updated_at,

@@ -100,10 +100,16 @@ def _sentence(kind: str, what: Message, d: Mapping[str, Any], raised_on: str) ->
     return None
 
 
-def summary(kind: str, detail: Mapping[str, Any] | None, raised_at: datetime) -> Message:
+def summary(
+    kind: str,
+    detail: Mapping[str, Any] | None,
+    raised_at: datetime,
+    rules: alert_rules.AlertRules | None = None,
+) -> Message:
     """The alert's line (its kind's label where the detail says nothing more, or is not as
-    expected: an alert raised by an older release)."""
-    what = bilingual(kind, alert_rules.current().kind(kind)["label_zh"])
+    expected: an alert raised by an older release). ``rules``: the alert rules, if the
+    caller has them at hand."""
+    what = bilingual(kind, (rules or alert_rules.current()).kind(kind)["label_zh"])
     try:
         sentence = _sentence(kind, what, detail or {}, business_date(raised_at).isoformat())
     except (KeyError, TypeError, ValueError):
@@ -111,5 +117,10 @@ def summary(kind: str, detail: Mapping[str, Any] | None, raised_at: datetime) ->
     return sentence or what
 
 
-def summary_zh(kind: str, detail: Mapping[str, Any] | None, raised_at: datetime) -> str:
-    return summary(kind, detail, raised_at).render(ZH)
+def summary_zh(
+    kind: str,
+    detail: Mapping[str, Any] | None,
+    raised_at: datetime,
+    rules: alert_rules.AlertRules | None = None,
+) -> str:
+    return summary(kind, detail, raised_at, rules).render(ZH)
