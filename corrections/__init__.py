@@ -74,7 +74,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
     )
     config_module.load(app, config)
-    from corrections.core import observability
+    from corrections.core import fastdump, observability
+
+    # For the process (the check is module-wide): tests and CI's API fuzzing turn it on.
+    fastdump.VERIFY = bool(app.config["FAST_DUMP_VERIFY"] or app.testing)
 
     observability.configure_logging(app)
     # First of the after-request functions, so its access line runs last (final status).

@@ -167,6 +167,9 @@ DEFAULTS: dict[str, Any] = {
     # compiling is spent on statements that run in milliseconds whenever the planner
     # overestimates their rows (bench/sweep.py: a sweep's statements 2x slower with it).
     "DATABASE_JIT": False,
+    # Check every fast response dump against marshmallow's own (core/fastdump.py): a
+    # difference fails the request. The test suite and CI's API fuzzing turn it on.
+    "FAST_DUMP_VERIFY": False,
     # Episodes the lost-contact detection moves to lost contact in one run (about 15 ms
     # each); a larger backlog is worked off over the next runs, longest overdue first.
     "LOST_CONTACT_MAX_PER_RUN": 3000,

@@ -12,6 +12,9 @@
 # PostgreSQL's JIT compiler for the service's connections (off: it spent 100-250 ms compiling
 # statements that run in milliseconds).
 # DATABASE_JIT = False
+# Check every API response's fast dump against marshmallow's own (a difference fails the
+# request): for tests and debugging, it costs the dump's time again.
+# FAST_DUMP_VERIFY = False
 # PostgreSQL: the event log's monthly partitions kept created ahead of this month, and the
 # months `corrections db detach-events` refuses (keep above the 12 the statistics read).
 # EVENT_PARTITIONS_AHEAD = 3
