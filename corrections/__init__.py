@@ -76,8 +76,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     config_module.load(app, config)
     from corrections.core import fastdump, observability
 
-    # For the process (the check is module-wide): tests and CI's API fuzzing turn it on.
-    fastdump.VERIFY = bool(app.config["FAST_DUMP_VERIFY"] or app.testing)
+    # For the process (the check is module-wide), and it stays on: an app made without it
+    # later in a test run must not switch it off for the tests after it.
+    if app.config["FAST_DUMP_VERIFY"] or app.testing:
+        fastdump.VERIFY = True
 
     observability.configure_logging(app)
     # First of the after-request functions, so its access line runs last (final status).
