@@ -61,6 +61,22 @@ def test_a_detection_with_nothing_new_to_do_sends_the_same_statements_for_any_nu
 NOTHING_TO_DO = 29
 
 
+def _step_fails_for(monkeypatch, person_id: int):
+    """Make the lost-contact step of ``person_id`` (the grade's move) fail with ValueError;
+    returns the real function, to put back."""
+    from corrections.grading import service as grading
+
+    real = grading.apply_event_kind
+
+    def broken(session, *, person, **kwargs):
+        if person.id == person_id:
+            raise ValueError("bad data")
+        return real(session, person=person, **kwargs)
+
+    monkeypatch.setattr(grading, "apply_event_kind", broken)
+    return real
+
+
 def test_one_persons_failure_in_a_batch_is_their_error_and_the_others_are_marked(
     app, login, active, run_job, clock, monkeypatch
 ):
@@ -71,14 +87,7 @@ def test_one_persons_failure_in_a_batch_is_their_error_and_the_others_are_marked
     first, second, third = (active()["id"] for _ in range(3))
     run_job("sweep_obligations", at=FIRST_LOOK)
     assert run_job("detect_lost_contact", at=FIRST_LOOK)["counts"]["opened"] == 3
-    real = grading.apply_event_kind
-
-    def broken_for_second(session, *, person, **kwargs):
-        if person.id == second:
-            raise ValueError("bad data")
-        return real(session, person=person, **kwargs)
-
-    monkeypatch.setattr(grading, "apply_event_kind", broken_for_second)
+    real = _step_fails_for(monkeypatch, second)
     run_job("sweep_obligations", at=LOST)
     run = run_job("detect_lost_contact", at=LOST)
     assert run["status"] == "partial" and run["errors"] == {str(second): "ValueError"}
@@ -132,19 +141,10 @@ def test_an_episode_that_fails_every_run_holds_no_place_under_the_cap(
     """With a cap of one, a person whose step fails at every run (their error recorded) does
     not keep the others behind them overdue for ever (hostile review): only the episodes
     moved count against LOST_CONTACT_MAX_PER_RUN."""
-    from corrections.grading import service as grading
-
     first, second = (active()["id"] for _ in range(2))
     run_job("sweep_obligations", at=FIRST_LOOK)
     assert run_job("detect_lost_contact", at=FIRST_LOOK)["counts"]["opened"] == 2
-    real = grading.apply_event_kind
-
-    def broken_for_first(session, *, person, **kwargs):
-        if person.id == first:
-            raise ValueError("bad data")
-        return real(session, person=person, **kwargs)
-
-    monkeypatch.setattr(grading, "apply_event_kind", broken_for_first)
+    _step_fails_for(monkeypatch, first)
     monkeypatch.setitem(app.config, "LOST_CONTACT_MAX_PER_RUN", 1)
     run_job("sweep_obligations", at=LOST)
     run = run_job("detect_lost_contact", at=LOST)
