@@ -514,3 +514,40 @@ def test_a_command_that_writes_audit_rows_seals_them_when_it_ends(app, runner, c
         db.session.commit()
     rows = _entries(app)
     assert [r.action for r in rows] == ["test.command"] and rows[0].seq == 1
+
+
+def test_a_burst_is_sealed_by_one_statement_per_batch_in_id_order(app, city):
+    """Sealing 250 rows in batches of 100 sends one UPDATE per batch. On PostgreSQL it is one
+    statement from arrays, not an executemany (one statement per row: under gevent each one's
+    answer yielded to the worker's other requests, and a reader's list waited 2-10 s for the
+    seal that ran after it, bench/lists.py)."""
+    from sqlalchemy import event as sa_event
+
+    from corrections.audit import service
+    from corrections.core.auth import SYSTEM
+
+    with app.app_context():
+        for i in range(250):
+            service.record(db.session, actor=SYSTEM, action="test.burst", subject_id=str(i))
+        db.session.commit()
+        updates = []
+
+        def seen(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("UPDATE AUDIT_ENTRIES"):
+                updates.append(executemany)
+
+        sa_event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            assert service.seal_pending(db.session, batch=100) == 250
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", seen)
+        db.session.commit()
+        assert len(updates) == 3
+        if db.engine.dialect.name == "postgresql":
+            assert updates == [False, False, False]
+        rows = db.session.execute(
+            select(AuditEntry.id, AuditEntry.seq).order_by(AuditEntry.id)
+        ).all()
+        assert [seq for _, seq in rows] == list(range(rows[0].seq, rows[0].seq + len(rows)))
+        assert verify(db.session).ok
+        db.session.remove()
