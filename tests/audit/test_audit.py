@@ -516,7 +516,7 @@ def test_a_command_that_writes_audit_rows_seals_them_when_it_ends(app, runner, c
     assert [r.action for r in rows] == ["test.command"] and rows[0].seq == 1
 
 
-def test_a_burst_is_sealed_by_one_statement_per_batch_in_id_order(app, city):
+def test_a_burst_is_sealed_by_one_statement_per_batch_in_id_order(app, clock, city):
     """Sealing 250 rows in batches of 100 sends one UPDATE per batch. On PostgreSQL it is one
     statement from arrays, not an executemany (one statement per row: under gevent each one's
     answer yielded to the worker's other requests, and a reader's list waited 2-10 s for the
@@ -524,12 +524,17 @@ def test_a_burst_is_sealed_by_one_statement_per_batch_in_id_order(app, city):
     from sqlalchemy import event as sa_event
 
     from corrections.audit import service
+    from corrections.audit.models import AuditChainHead
+    from corrections.core import keys
     from corrections.core.auth import SYSTEM
 
     with app.app_context():
         for i in range(250):
             service.record(db.session, actor=SYSTEM, action="test.burst", subject_id=str(i))
         db.session.commit()
+        # Sealed later than written (to the microsecond), so the seal's own time must be
+        # written: verify() would take the row's time for a missing one.
+        sealed_at = clock.advance(seconds=3, microseconds=456_789)
         updates = []
 
         def seen(conn, cursor, statement, parameters, context, executemany):
@@ -549,5 +554,11 @@ def test_a_burst_is_sealed_by_one_statement_per_batch_in_id_order(app, city):
             select(AuditEntry.id, AuditEntry.seq).order_by(AuditEntry.id)
         ).all()
         assert [seq for _, seq in rows] == list(range(rows[0].seq, rows[0].seq + len(rows)))
+        burst = db.session.execute(
+            select(AuditEntry.sealed_at, AuditEntry.key_id).where(AuditEntry.action == "test.burst")
+        ).all()
+        assert len(burst) == 250
+        assert {tuple(r) for r in burst} == {(sealed_at, keys.current().active_id("audit"))}
+        assert db.session.get(AuditChainHead, 1).updated_at == sealed_at
         assert verify(db.session).ok
         db.session.remove()
