@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, load_only, object_session
 
 from corrections.audit import service as audit
@@ -503,8 +503,14 @@ def _identity_match(session: Session, within, q: str):
     17), or the phone is ``q``. Identity fields are encrypted, so they are found through their
     blind indexes (under every index key); an ending longer than the indexed last four is
     narrowed by that index within ``within`` and then compared on the decrypted numbers.
-    Numbers are compared in their one spelling: full-width digits find the ASCII ones."""
-    conditions = [Person.name.like(f"%{_escape_like(q)}%", escape="\\")]
+    Numbers are compared in their one spelling: full-width digits find the ASCII ones.
+    On PostgreSQL a name of two characters or more is first narrowed by the names' bigram
+    index (migration 0034), and the LIKE decides among what it finds."""
+    name = Person.name.like(f"%{_escape_like(q)}%", escape="\\")
+    if len(q) >= 2 and session.get_bind().dialect.name == "postgresql":
+        bigrams = func.name_bigrams(Person.name).op("@>", is_comparison=True)
+        name = and_(bigrams(func.name_bigrams(q)), name)
+    conditions = [name]
     number = normal_id_number(q)
     if _ID_TAIL_RE.match(number):
         if len(number) == 18:
