@@ -175,9 +175,12 @@ class Person(db.Model):
         ),
         Index("ix_persons_id_number", "id_number_bidx"),
         # A name search's index on PostgreSQL (migration 0034: the name's bigrams; SQLite scans).
-        Index("ix_persons_name_bigrams", text("name_bigrams(name)"), postgresql_using="gin").ddl_if(
-            dialect="postgresql"
-        ),
+        Index(
+            "ix_persons_name_bigrams",
+            text("name_bigrams(name)"),
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     @validates("id_number", "phone")

@@ -5,7 +5,7 @@ PostgreSQL a search of two characters or more can be served by the names' bigram
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from corrections.core.db import db
 
@@ -63,3 +63,65 @@ def test_on_postgresql_the_bigram_index_can_serve_the_search(app, officer, peopl
             assert "ix_persons_name_bigrams" in "\n".join(plan)
         db.session.rollback()
         db.session.remove()
+
+
+AWKWARD = [
+    "王王王",  # a repeated bigram
+    "王王",
+    "阿卜杜·热合曼",  # a middle dot
+    "Zoë Mäkelä",  # precomposed letters
+    "Zoe\u0308",  # a combining diaeresis
+    "李\\明",  # the LIKE escape character
+    "张 三",  # a space
+    "张\u3000三",  # an ideographic space
+    "𠀋𠀌明",  # characters beyond the basic plane
+    "Ｗａｎｇ",  # full-width letters
+    "ann lee",
+    "明",
+]
+
+
+def test_on_postgresql_the_index_finds_what_the_like_alone_finds(app, officer, intake):
+    """Every two-character piece of a name's text is one of the name's: the index narrows
+    and never drops one. The service's condition against the LIKE alone, over awkward names
+    and every piece of them of two to four characters (and a few that are in none)."""
+    from corrections.persons.models import Person
+    from corrections.persons.service import _escape_like, _identity_match
+
+    for name in AWKWARD:
+        intake(officer, name=name)
+    queries = {n[i : i + k] for n in AWKWARD for k in (2, 3, 4) for i in range(len(n) - k + 1)}
+    queries |= {"王王王王", "明王", "Zoë", "ANN", "三张", "\\明"}
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("SET LOCAL enable_seqscan = off"))  # the index, not a scan
+        for q in sorted(queries):
+            service = set(
+                db.session.scalars(
+                    select(Person.name).where(_identity_match(db.session, select(Person), q))
+                )
+            )
+            like = set(
+                db.session.scalars(
+                    select(Person.name).where(Person.name.like(f"%{_escape_like(q)}%", escape="\\"))
+                )
+            )
+            assert service == like, q
+            assert {n for n in AWKWARD if q in n} <= service, q
+        db.session.rollback()
+        db.session.remove()
+
+
+def test_a_one_character_search_does_not_ask_the_index(app):
+    """A single character has no bigram: asking the index for names holding none would read
+    all of it; the LIKE scans alone."""
+    from corrections.persons.models import Person
+    from corrections.persons.service import _identity_match
+
+    with app.app_context():
+        one = str(select(Person.id).where(_identity_match(db.session, select(Person), "明")))
+        two = str(select(Person.id).where(_identity_match(db.session, select(Person), "小明")))
+        postgres = db.engine.dialect.name == "postgresql"
+        db.session.remove()
+    assert "name_bigrams" not in one
+    assert ("name_bigrams" in two) == postgres
